@@ -1,0 +1,38 @@
+# One-command set-up: `make run` starts the app, `make test` runs every test.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test bench clean samples
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: install it, or run make PYTHON=/path/to/python3.11"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch is pinned and installed first: a bare `torch` requirement would pull several GB of CUDA wheels.
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[text,test,samples]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/streamlit run workbench/app.py
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/scorers.py
+	$(BIN)/python benchmarks/live.py
+	$(BIN)/python benchmarks/pruning.py
+	$(BIN)/python benchmarks/app.py
+
+samples: install
+	$(BIN)/python sample_data/make_samples.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

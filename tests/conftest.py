@@ -1,0 +1,29 @@
+"""Shared fixtures: an isolated on-disk cache for every test session, and small data sets."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+import pytest
+
+# Every test run gets its own cache folder so results never leak between runs or into ~/.cache.
+os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="workbench-test-cache-")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def blobs():
+    """A small, well-separated three-class Dataset built from arrays."""
+    from sklearn.datasets import make_blobs
+
+    from core.dataset import Dataset
+
+    X, y = make_blobs(n_samples=300, centers=3, n_features=8, random_state=0)
+    return Dataset.from_arrays(X, y)
