@@ -77,8 +77,8 @@ def _is_id_like(series: pd.Series, numeric: bool) -> bool:
         return False
     if not numeric:
         return True
-    values = series.to_numpy()
-    if not np.all(np.mod(values, 1) == 0):
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not np.isfinite(values).all() or not np.all(np.mod(values, 1) == 0):
         return False
     diffs = np.diff(np.sort(values.astype(np.float64)))
     return bool(np.all(diffs == 1))  # consecutive integers: a row counter, not a measurement
@@ -93,13 +93,14 @@ def tabular(frame: pd.DataFrame, columns: list) -> Features:
         numeric = pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
         if not numeric and not pd.api.types.is_bool_dtype(series):
             coerced, share = _numeric_share(series)
-            if share >= NUMERIC_SHARE_FOR_COERCION and series.nunique(dropna=True) > MAX_CATEGORIES:
+            if share >= NUMERIC_SHARE_FOR_COERCION:
                 junk = int(series.notna().sum() - coerced.notna().sum())
                 examples = series[series.notna() & coerced.isna()].astype(str).unique()[:3]
-                warnings.append(
-                    f"Column '{column}' is numeric but has {junk} non-numeric value(s) (e.g. {list(examples)}); "
-                    "they were treated as missing and imputed."
-                )
+                if junk:
+                    warnings.append(
+                        f"Column '{column}' is numeric but has {junk} non-numeric value(s) (e.g. {list(examples)}); "
+                        "they were treated as missing and imputed."
+                    )
                 series, numeric = coerced, True
         if _is_id_like(series, numeric):
             dropped_id.append(column)
