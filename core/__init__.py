@@ -41,6 +41,7 @@ _LAZY = {
     "project": "core.projection",
     "list_samples": "core.samples",
     "load_sample": "core.samples",
+    "make_known_answer": "core.samples",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -146,7 +146,10 @@ def _load_image(file: Path, size: int) -> np.ndarray:
     try:
         with Image.open(file) as image:
             image = image.convert("L")
-            image.thumbnail((size, size))
+            # scale to fit the canvas both ways: a small 8x8 digit must fill it, not sit in a corner
+            scale = size / max(image.width, image.height)
+            new_size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+            image = image.resize(new_size, Image.Resampling.BILINEAR if scale > 1 else Image.Resampling.LANCZOS)
             canvas = Image.new("L", (size, size), 0)
             canvas.paste(image, ((size - image.width) // 2, (size - image.height) // 2))
             return np.asarray(canvas, dtype=np.float32) / 255.0
