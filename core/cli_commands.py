@@ -1,0 +1,299 @@
+"""What each ``workbench`` subcommand does; :mod:`core.cli` parses the command line and calls these.
+
+Each command validates every option and path first (cheap, well under a second), then loads the
+data, computes, and writes its outputs atomically at the very end, so a failure at any step
+leaves no output file behind and never touches the input.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+
+from . import cli_support as support
+from .errors import ConfigError, DataFileError
+
+
+def _out(args, text: str) -> None:
+    """A result line on stdout (suppressed by --quiet)."""
+    if not args.quiet:
+        print(text, flush=True)
+
+
+def warn(text: str) -> None:
+    """A warning on stderr, always shown: it says something the user should know about the data."""
+    print(f"workbench: warning: {' '.join(str(text).split())}", file=sys.stderr, flush=True)
+
+
+def _registry() -> tuple:
+    """(name -> metadata, default scorer names) from the scorer registry."""
+    from . import scorers
+
+    registry = {row["name"]: row for row in scorers.list_scorers()}
+    defaults = [n for n in getattr(scorers, "DEFAULT_SCORERS", []) if n in registry]
+    return registry, defaults
+
+
+def _progress(args):
+    return support.make_progress(args.quiet)
+
+
+def _close(bar) -> None:
+    if bar is not None:
+        bar.close()
+
+
+def _load(args):
+    """Load DATA with the data options shared by score, curve and select; print loading warnings."""
+    from .loading import load_dataset
+
+    options = {
+        "label": args.label,
+        "id": args.id,
+        "features": support.split_list(args.features) or None,
+        "text": args.text,
+        "max_dim": args.max_dim,
+        "drop_missing_labels": args.drop_missing_labels,
+    }
+    # every class needs a row in each fold, so the fold count is the minimum class size
+    ds = load_dataset(args.data, min_rows_per_class=args.folds, **options)
+    for message in ds.warnings:
+        warn(message)
+    return ds
+
+
+def _check_common(args) -> None:
+    if getattr(args, "scores", None):
+        support.check_input(args.scores, "--scores")
+    args.folds = support.parse_positive_int(args.folds, "--folds", minimum=2)
+    args.seed = support.parse_positive_int(args.seed, "--seed", minimum=0)
+    if args.max_dim is not None:
+        args.max_dim = support.parse_positive_int(args.max_dim, "--max-dim")
+    support.check_input(args.data)
+
+
+def _compute(ds, names: list, args, bar) -> Optional[pd.DataFrame]:
+    if not names:
+        return None
+    from .scorers import compute_scores
+
+    return compute_scores(ds, names, seed=args.seed, progress=bar, folds=args.folds)
+
+
+def _scores_meta(names: list, registry: dict, args, source: Optional[str] = None) -> list:
+    """What the manifest records about each scorer: metadata and the parameters it ran with."""
+    from .scorers import get_scorer
+
+    rows = []
+    for name in names:
+        meta = registry.get(name, {})
+        row = {"name": name, "family": meta.get("family"), "keep": meta.get("keep"),
+               "params": get_scorer(name)().get_params()}
+        # scores read from a file were made by an earlier `workbench score` run, with its own seed and folds
+        row.update({"source": source} if source else {"seed": args.seed, "folds": args.folds})
+        rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------------------------ scorers
+def cmd_scorers(args) -> int:
+    from .export import to_jsonable
+    from .scorers import list_scorers
+
+    rows = list_scorers()
+    if args.json:
+        keys = ("name", "family", "description", "higher_means", "keep", "needs_labels", "flags", "cost")
+        print(json.dumps([to_jsonable({k: row.get(k) for k in keys}) for row in rows], indent=2))
+        return 0
+    width = max([len(r["name"]) for r in rows] + [4])
+    print(f"{'name':<{width}}  {'family':<9}  {'cost':<6}  keep  flags  higher means / description")
+    for row in rows:
+        print(f"{row['name']:<{width}}  {row['family']:<9}  {str(row.get('cost', '')):<6}  {row['keep']:<4}  "
+              f"{'yes' if row['flags'] else 'no':<5}  {row['higher_means']}: {row['description']}")
+    return 0
+
+
+def cmd_samples(args) -> int:
+    from .samples import list_samples
+
+    rows = list_samples()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['name']:<14} {row['path']}  (--label {row['label']}"
+              f"{' --id ' + row['id'] if row['id'] else ''}; {row['rows']} rows) {row['title']}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------- score
+def score_table(ds, scores: pd.DataFrame, names: list) -> pd.DataFrame:
+    """``id``, ``label``, one column per scorer, ``<name>_flag`` columns, then extra columns."""
+    from .export import align_scores
+
+    aligned = align_scores(ds, scores)
+    table = pd.DataFrame({"id": ds.ids, "label": ds.labels})
+    score_columns = [n for n in names if n in aligned.columns]
+    flag_columns = [f"{n}_flag" for n in names if f"{n}_flag" in aligned.columns]
+    extras = [c for c in aligned.columns if c not in score_columns + flag_columns and c not in ("id", "label")]
+    for column in score_columns + flag_columns + extras:
+        table[column] = aligned[column].to_numpy()
+    return table
+
+
+def cmd_score(args) -> int:
+    _check_common(args)
+    out = support.check_output(args.out, option="--out", inputs=[("DATA", args.data)])
+    registry, defaults = _registry()
+    names = support.resolve_scorer_names(args.scorers, registry, defaults)
+    ds = _load(args)
+    bar = _progress(args)
+    try:
+        scores = _compute(ds, names, args, bar)
+    finally:
+        _close(bar)
+    from .export import write_table
+
+    write_table(score_table(ds, scores, names), out)
+    _out(args, f"Scored {ds.n_samples} rows with {len(names)} scorer(s) ({', '.join(names)}); wrote {out}.")
+    return 0
+
+
+# -------------------------------------------------------------------------------------- curve
+def _read_scores(path: str) -> pd.DataFrame:
+    from .io import read_csv, read_parquet
+
+    file = support.check_input(path, "--scores")
+    frame = read_parquet(file) if file.suffix.lower() in (".parquet", ".pq") else read_csv(file)
+    if "id" not in frame.columns:
+        raise DataFileError(f"--scores {path} has no 'id' column. Pass a file written by `workbench score`.")
+    return frame.drop(columns=[c for c in ("label",) if c in frame.columns])
+
+
+CURVE_COLUMNS = ["strategy", "keep_fraction", "n_kept", "accuracy_mean", "accuracy_std"]
+
+
+def cmd_curve(args) -> int:
+    _check_common(args)
+    out = support.check_output(args.out, option="--out", inputs=[("DATA", args.data), ("--scores", args.scores)])
+    keeps = support.parse_fractions(args.keep)
+    seeds = support.parse_positive_int(args.seeds, "--seeds")
+    strategies = support.split_strategies(args.strategies)
+    registry, defaults = _registry()
+    names: list = []
+    for strategy in strategies:
+        names += support.check_strategy(strategy, registry, defaults)
+    names = list(dict.fromkeys(names))
+    ds = _load(args)
+    bar = _progress(args)
+    try:
+        scores = _read_scores(args.scores) if args.scores else _compute(ds, names, args, bar)
+        from .curve import pruning_curve
+
+        curve = pruning_curve(ds, scores, strategies, keeps, seeds=seeds, folds=args.folds, seed=args.seed,
+                              progress=bar)
+    finally:
+        _close(bar)
+    from .export import write_table
+
+    table = curve[CURVE_COLUMNS].reset_index(drop=True)  # random first, then the strategies as given
+    write_table(table, out)
+    _out(args, f"Pruning curve of {len(table['strategy'].unique())} strategies x {len(keeps)} keep fractions "
+               f"({seeds} seed(s), {args.folds}-fold CV); wrote {out}.")
+    return 0
+
+
+# ------------------------------------------------------------------------------------- select
+def cmd_select(args) -> int:
+    _check_common(args)
+    keep = support.parse_fraction(args.keep) if args.keep is not None else None
+    threshold = support.parse_number(args.threshold, "--threshold")
+    inputs = [("DATA", args.data), ("--scores", args.scores)]
+    out = support.check_output(args.out, option="--out", inputs=inputs)
+    manifest = support.check_output(args.manifest, option="--manifest", inputs=inputs, kind="json")
+    support.check_distinct([("--out", args.out), ("--manifest", args.manifest)])
+    registry, defaults = _registry()
+    names = support.check_strategy(args.strategy, registry, defaults, threshold)
+    if args.strategy.strip() == "auto" and keep is None:
+        raise ConfigError("--strategy auto needs --keep (a fraction in (0, 1]); --threshold does not apply.")
+    if args.scorers and args.scores:
+        raise ConfigError("Give --scores (reuse a file) or --scorers (compute these), not both.")
+    if args.scorers:
+        names = list(dict.fromkeys(names + support.resolve_scorer_names(args.scorers, registry, defaults)))
+    ds = _load(args)
+    from .evaluate import LiveEvaluator
+    from .export import export
+    from .selection import select
+
+    bar = _progress(args)
+    try:
+        if args.scores:
+            scores = _read_scores(args.scores)
+            names = [c for c in scores.columns if c in registry]
+            meta = _scores_meta(names, registry, args, source=Path(args.scores).name)
+        else:
+            scores = _compute(ds, names, args, bar)
+            meta = _scores_meta(names, registry, args)
+        evaluator = LiveEvaluator(ds, folds=args.folds, seed=args.seed, model=args.eval_model)
+        sel = select(ds, scores, strategy=args.strategy, keep=keep, threshold=threshold, seed=args.seed,
+                     evaluator=evaluator, progress=bar)
+        if sel.n_kept == 0:
+            raise ConfigError(f"The strategy kept no rows (threshold {threshold}). "
+                              "Choose a threshold inside the score range.")
+        evaluator.estimate(sel.mask, progress=bar)
+        comparison = evaluator.compare(sel.mask)
+    finally:
+        _close(bar)
+    document = export(ds, sel, out, manifest=manifest, scores=scores, include_scores=args.include_scores,
+                      estimate=comparison, scores_meta=meta)
+    chosen = f" (auto chose {sel.resolved_strategy})" if sel.resolved_strategy != sel.strategy else ""
+    _out(args, f"Kept {sel.n_kept} of {ds.n_samples} rows ({100 * sel.n_kept / ds.n_samples:.1f}%) with "
+               f"{sel.strategy}{chosen}; wrote {out} and {manifest}.")
+    estimate = document.get("estimate") or {}
+    if estimate.get("summary"):
+        _out(args, f"CV estimate: {estimate['summary']}")
+    return 0
+
+
+# -------------------------------------------------------------------------------------- apply
+def cmd_apply(args) -> int:
+    support.check_input(args.manifest, "MANIFEST")
+    support.check_input(args.data)
+    support.check_output(args.out, option="--out", inputs=[("DATA", args.data), ("MANIFEST", args.manifest)])
+    from .export import apply_and_export
+
+    sel, ds = apply_and_export(args.manifest, args.data, args.out, force=args.force)
+    details = sel.details
+    if not details.get("fingerprint_matches", True):
+        missing = details.get("missing_ids") or []
+        warn("--force: the data differ from the manifest's (" + "; ".join(details.get("differences", [])) + "); "
+             f"kept the {sel.n_kept} rows whose ids are in the manifest"
+             + (f", {len(missing)} manifest id(s) not found (e.g. {missing[:5]})" if missing else "") + ".")
+    _out(args, f"Applied {Path(args.manifest).name}: kept {sel.n_kept} of {ds.n_samples} rows "
+               f"({sel.resolved_strategy}); wrote {args.out}.")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- app
+def app_path() -> Path:
+    return Path(__file__).resolve().parent.parent / "workbench" / "app.py"
+
+
+def cmd_app(args, extra: list) -> int:
+    script = app_path()
+    if not script.is_file():
+        raise DataFileError(f"The app is not here ({script} is missing). "
+                            "Run `workbench app` from a checkout of the repository.")
+    command = [sys.executable, "-m", "streamlit", "run", str(script), *extra]
+    if args.dry_run:
+        print(" ".join(command))
+        return 0
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,286 @@
+"""Helpers of the ``workbench`` CLI: the stderr progress bar, path checks and option parsing.
+
+Everything here is cheap and runs before any heavy work, so that a wrong option fails in well
+under a second, before data are loaded or scores computed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+from .errors import ConfigError, DataFileError
+from .export import table_format
+
+# Set to 1 to draw progress bars even when stderr is not a terminal (CI logs, tests).
+PROGRESS_ENV = "WORKBENCH_PROGRESS"
+_COMPOUND = ("ccs", "balanced", "band", "drop-flagged", "scorecard")
+_NO_SCORES = ("random", "kcenter", "kmeans-diversity", "facility-location", "balanced:random")
+
+
+# ------------------------------------------------------------------------------------- progress
+class ProgressBar:
+    """A small tqdm-style bar on stderr, usable as a ``core`` progress callback.
+
+    ``bar(done, total, message)`` redraws one line in place at most ten times a second.
+    """
+
+    def __init__(self, stream=None, *, width: int = 24, min_interval: float = 0.1):
+        self.stream = stream if stream is not None else sys.stderr
+        self.width = width
+        self.min_interval = min_interval
+        self.started = time.monotonic()
+        self._last_draw = 0.0
+        self._drawn = False
+        self._total, self._done = 0, 0
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        now = time.monotonic()
+        if self._drawn and (total != self._total or done < self._done):
+            self.close()  # a new phase (e.g. the curve after the scores) gets its own line
+        self._total, self._done = total, done
+        finished = total > 0 and done >= total
+        if not finished and now - self._last_draw < self.min_interval:
+            return
+        self._last_draw = now
+        fraction = min(1.0, done / total) if total else 0.0
+        filled = int(round(fraction * self.width))
+        elapsed = now - self.started
+        line = f"\r{message[:40]:<40} |{'#' * filled}{'.' * (self.width - filled)}| {fraction:4.0%} {elapsed:5.1f}s"
+        self.stream.write(line)
+        self.stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        """End the bar's line so later messages start on a fresh one."""
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = False
+
+
+def make_progress(quiet: bool) -> Optional[ProgressBar]:
+    """A bar when stderr is a terminal (or ``WORKBENCH_PROGRESS=1``) and not ``--quiet``; else None."""
+    if quiet:
+        return None
+    forced = os.environ.get(PROGRESS_ENV, "").strip() in ("1", "true", "yes")
+    interactive = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+    return ProgressBar() if forced or interactive else None
+
+
+# ---------------------------------------------------------------------------------------- paths
+def check_input(path: str, what: str = "DATA") -> Path:
+    """The input path, which must exist (checked before anything is imported or computed)."""
+    candidate = Path(path).expanduser()
+    if not candidate.exists():
+        raise DataFileError(f"{what} {path} does not exist. Check the path.")
+    return candidate
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def check_output(path: str, *, option: str, inputs: Sequence[tuple], kind: str = "table") -> Path:
+    """Refuse an output that would overwrite an input, has a wrong extension or cannot be created.
+
+    Parameters
+    ----------
+    path : str
+        The output path given on the command line.
+    option : str
+        Its option name, for messages (``--out``, ``--manifest``).
+    inputs : sequence of (name, path)
+        Paths that must never be written, e.g. ``[("DATA", args.data)]``.
+    kind : {"table", "json", "csv"}
+    """
+    out = Path(path).expanduser()
+    if kind == "json":
+        if out.suffix.lower() != ".json":
+            raise ConfigError(f"{option} {path}: the manifest must be a .json file.")
+    else:
+        table_format(out)
+    for name, other in inputs:
+        if other is not None and _same_path(out, Path(other).expanduser()):
+            raise ConfigError(f"{option} {path} is the same file as {name}; the input is never overwritten. "
+                              "Write somewhere else.")
+    if out.is_dir():
+        example = Path(path) / ("kept" + (out.suffix or ".csv"))
+        raise ConfigError(f"{option} {path} is a folder. Give a file name, e.g. {example}.")
+    ancestor = out.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ConfigError(f"{option} {path}: {ancestor} is a file, so the output folder cannot be created.")
+    if not os.access(ancestor, os.W_OK):
+        raise ConfigError(f"{option} {path}: the folder {ancestor} is not writable. Choose another output folder.")
+    return out
+
+
+def check_distinct(outputs: Iterable[tuple]) -> None:
+    """Two outputs of one command must be different files."""
+    seen: list = []
+    for option, path in outputs:
+        if path is None:
+            continue
+        for other_option, other in seen:
+            if _same_path(Path(path).expanduser(), Path(other).expanduser()):
+                raise ConfigError(f"{option} and {other_option} are the same file ({path}). Give them different names.")
+        seen.append((option, path))
+
+
+# -------------------------------------------------------------------------------------- options
+def parse_fraction(text: str, option: str = "--keep") -> float:
+    """A keep fraction in (0, 1]."""
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0 < value <= 1:  # NaN fails this too
+        raise ConfigError(f"{option} must be a fraction in (0, 1], got '{text}'; e.g. {option} 0.3 keeps 30% of rows.")
+    return value
+
+
+def parse_fractions(text: str, option: str = "--keep") -> list:
+    """Comma-separated keep fractions, sorted and de-duplicated."""
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    if not parts:
+        raise ConfigError(f"{option} needs at least one fraction, e.g. {option} 0.1,0.3,0.5.")
+    return sorted({parse_fraction(p, option) for p in parts})
+
+
+def parse_number(text: Optional[str], option: str) -> Optional[float]:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{option} must be a number, got '{text}'.") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ConfigError(f"{option} must be a finite number, got '{text}'.")
+    return value
+
+
+def parse_positive_int(text, option: str, minimum: int = 1) -> int:
+    try:
+        value = int(str(text))
+    except ValueError:
+        raise ConfigError(f"{option} must be a whole number, got '{text}'.") from None
+    if value < minimum:
+        raise ConfigError(f"{option} must be at least {minimum}, got {value}.")
+    return value
+
+
+def split_list(text: Optional[str]) -> list:
+    return [p.strip() for p in str(text or "").split(",") if p.strip()]
+
+
+def split_strategies(text: str) -> list:
+    """Strategies separated by commas (or by ``;`` when one of them contains commas).
+
+    A comma-separated term with ``=`` right after a ``scorecard:`` strategy belongs to it, so
+    ``scorecard:el2n=2,margin=1,random`` reads as two strategies.
+    """
+    if ";" in text:
+        parts = [p.strip() for p in text.split(";") if p.strip()]
+    else:
+        parts = []
+        for token in (t.strip() for t in text.split(",")):
+            if not token:
+                continue
+            head = token.partition(":")[0]
+            if parts and parts[-1].startswith("scorecard:") and "=" in token and head not in _COMPOUND:
+                parts[-1] += "," + token
+            else:
+                parts.append(token)
+    if not parts:
+        raise ConfigError("--strategies needs at least one strategy, e.g. --strategies random,el2n,ccs:el2n.")
+    return list(dict.fromkeys(parts))
+
+
+def scorers_in_strategy(strategy: str, registry: dict, defaults: Sequence[str]) -> list:
+    """The scorers a strategy string needs, so that only those are computed.
+
+    Parameters
+    ----------
+    strategy : str
+    registry : dict
+        Scorer name -> metadata (``list_scorers`` rows); ``flags`` says which scorers flag rows.
+    defaults : sequence of str
+        The default scorers: what ``auto`` needs and what a bare ``drop-flagged`` draws on.
+
+    Unknown scorer names raise ConfigError listing the valid ones.
+    """
+    text = strategy.strip()
+    if text in _NO_SCORES:
+        return []
+    if text == "auto":
+        return list(defaults)
+    if text == "dedupe":
+        return ["duplicate"]
+    head, _, rest = text.partition(":")
+    if head == "scorecard":
+        names = [re.split(r"[:=]", term.strip())[0] for term in rest.split(",") if term.strip()]
+    elif head == "drop-flagged":
+        names = split_list(rest.split(":")[0]) or [n for n in defaults if registry.get(n, {}).get("flags")]
+    elif head in _COMPOUND:
+        names = [rest.split(":")[0]]
+    else:
+        names = [head]
+    unknown = [n for n in names if n and n not in registry]
+    if unknown and head not in _COMPOUND:
+        raise ConfigError(
+            f"Unknown strategy '{strategy}': '{head}' is neither a strategy nor a scorer. Strategies: random, "
+            "<scorer>[:high|:low], ccs:<scorer>, balanced:<scorer>, band:<scorer>, drop-flagged:<scorer>, dedupe, "
+            "scorecard:<s1>=w1,<s2>=w2, kcenter, kmeans-diversity, facility-location, auto. "
+            f"Scorers: {', '.join(registry)}."
+        )
+    if unknown:
+        raise ConfigError(
+            f"Unknown scorer '{unknown[0]}' in strategy '{strategy}'. Scorers: {', '.join(registry)}. "
+            "See `workbench scorers`."
+        )
+    return [n for n in names if n]
+
+
+def check_strategy(strategy: str, registry: dict, defaults: Sequence[str], threshold=None) -> list:
+    """Validate a strategy string before any work and return the scorers it needs."""
+    from .selection import parse_strategy
+
+    names = scorers_in_strategy(strategy, registry, defaults)
+    columns = names + [f"{n}_flag" for n in names if registry.get(n, {}).get("flags")]
+    spec = parse_strategy(strategy, columns)
+    if threshold is not None and spec.kind != "top":
+        raise ConfigError(
+            f"--threshold applies only to single-score strategies such as 'el2n' or 'el2n:low', "
+            f"not to '{strategy}'. Use --keep (a fraction) instead."
+        )
+    return names
+
+
+def resolve_scorer_names(text: Optional[str], registry: dict, defaults: Sequence[str]) -> list:
+    """``--scorers`` as a list of names: ``default``, ``all`` or a comma-separated list."""
+    value = (text or "default").strip()
+    if value == "default":
+        return list(defaults)
+    if value == "all":
+        return list(registry)
+    names = list(dict.fromkeys(split_list(value)))
+    if not names:
+        raise ConfigError("--scorers is empty. Give names (a,b), 'default' or 'all'; see `workbench scorers`.")
+    unknown = [n for n in names if n not in registry]
+    if unknown:
+        raise ConfigError(
+            f"Unknown scorer '{unknown[0]}'. Scorers: {', '.join(registry)}; or 'default' or 'all'. "
+            "See `workbench scorers`."
+        )
+    return names

@@ -1,0 +1,383 @@
+"""Export a selection (kept rows + JSON manifest) and re-apply a manifest to data.
+
+The kept rows are written with every original column in its original order, optionally followed
+by score columns. The manifest records everything needed to re-apply the selection exactly: the
+kept ids (in data order), the data's fingerprint and the options it was loaded with, the strategy
+and its parameters, the seed, package versions and the cross-validated estimate.
+
+Files are written atomically by :mod:`core.export_io`: to temporary files in the destination
+folder, renamed into place only once all of them are complete; missing folders are created.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+import pandas as pd
+
+from .dataset import Dataset, fingerprint_frame
+from .errors import ConfigError, ManifestError
+from .export_io import commit, discard, json_writer, stage, table_format, table_writer, to_jsonable, write_table
+
+MANIFEST_FORMAT = "data-pruning-workbench/manifest"
+MANIFEST_SCHEMA = 1
+_PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "torch", "pyarrow")
+_KIND_TO_FEATURIZER = {"tabular": "tabular", "array": "tabular", "embedding": "embedding", "text": "text",
+                       "image": "image"}
+
+
+# ------------------------------------------------------------------------------------- kept rows
+def kept_positions(ds: Dataset, sel) -> np.ndarray:
+    """Row positions of the kept rows: data order, or the manifest's order after a forced apply."""
+    details = getattr(sel, "details", None) or {}
+    if details.get("row_order") == "manifest":
+        return ds.index_of(list(sel.kept_ids))
+    mask = np.asarray(sel.mask, dtype=bool)
+    if mask.shape != (ds.n_samples,):
+        raise ConfigError(f"The selection has {mask.size} rows but the data have {ds.n_samples}. Select on this data.")
+    return np.flatnonzero(mask)
+
+
+def kept_frame(ds: Dataset, sel, scores: Optional[pd.DataFrame] = None, include_scores: bool = False) -> pd.DataFrame:
+    """The kept rows with all original columns in their original order, then score columns if asked.
+
+    Score columns keep the scorer's name (``el2n``, ``label_noise_flag``...); a name that clashes
+    with an original column gets the suffix ``_score``.
+    """
+    positions = kept_positions(ds, sel)
+    out = ds.frame.iloc[positions].reset_index(drop=True)
+    if include_scores and scores is not None:
+        aligned = align_scores(ds, scores).iloc[positions].reset_index(drop=True)
+        for column in aligned.columns:
+            if column in ("id", "label"):
+                continue
+            name = column if column not in out.columns else f"{column}_score"
+            out[name] = aligned[column].to_numpy()
+    return out
+
+
+def align_scores(ds: Dataset, scores: pd.DataFrame) -> pd.DataFrame:
+    """Score rows in the data's row order (scores are indexed by id, or carry an ``id`` column)."""
+    table = scores.set_index("id") if "id" in scores.columns else scores
+    keys = pd.Index([str(v) for v in table.index])
+    if keys.has_duplicates:
+        raise ConfigError("The scores have duplicate ids. Compute them again with `workbench score`.")
+    positions = keys.get_indexer([str(v) for v in ds.ids])
+    if (positions < 0).any():
+        missing = [ds.ids[i] for i in np.flatnonzero(positions < 0)[:5]]
+        raise ConfigError(
+            f"The scores lack {int((positions < 0).sum())} of the data's ids (e.g. {missing}). "
+            "Compute them again on this data with `workbench score`."
+        )
+    return table.iloc[positions].reset_index(drop=True)
+
+
+# -------------------------------------------------------------------------------------- manifest
+def package_versions() -> dict:
+    """Versions of Python and the numeric packages that shape results."""
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def load_options(ds: Dataset) -> dict:
+    """The ``load_dataset`` keyword arguments that rebuild ``ds`` (and its fingerprint) from its file."""
+    settings = ds.settings or {}
+    options = {
+        "label": ds.label_column,
+        "id": ds.id_column,
+        "features": settings.get("features"),
+        "text": ds.text_column,
+        "featurizer": _KIND_TO_FEATURIZER.get(ds.kind, "auto"),
+        "image_size": settings.get("image_size", 16),
+        "max_dim": settings.get("max_dim"),
+        "drop_missing_labels": bool(settings.get("drop_missing_labels", False)),
+    }
+    if settings.get("text_method"):
+        options["text_method"] = settings["text_method"]
+    return options
+
+
+def data_summary(ds: Dataset, options: Optional[dict] = None) -> dict:
+    """What the manifest says about the data, so that a mismatch can be explained precisely."""
+    counts = ds.class_counts()
+    return {
+        "source": Path(ds.source).name if ds.source else None,
+        "kind": ds.kind,
+        "n_rows": ds.n_samples,
+        "n_features": ds.n_features,
+        "columns": [str(c) for c in ds.frame.columns],
+        "label_column": ds.label_column,
+        "id_column": ds.id_column,
+        "classes": [to_jsonable(c) for c in ds.classes],
+        "class_counts": {str(k): int(v) for k, v in counts.items()},
+        "rows_fingerprint": fingerprint_frame(ds.frame, {}),
+        "load_options": options if options is not None else load_options(ds),
+    }
+
+
+def build_manifest(ds: Dataset, sel, comparison=None, scores_meta=None, *, load=None, created=None) -> dict:
+    """The JSON-able manifest of a selection.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The data the selection was made on.
+    sel : Selection
+    comparison : dict, optional
+        ``LiveEvaluator.compare(sel.mask)``: the CV estimate of the selection against the full data
+        and random subsets of the same size.
+    scores_meta : list of dict, optional
+        The scorers used, with their parameters (name, params, seed, folds...).
+    load : dict, optional
+        The ``load_dataset`` options used; derived from ``ds`` when omitted.
+    created : str, optional
+        ISO timestamp; now (UTC) when omitted.
+
+    Returns
+    -------
+    dict
+        Keys include ``kept_ids`` (data order), ``n_input``, ``n_kept``, ``strategy``,
+        ``resolved_strategy``, ``params``, ``keep``, ``threshold``, ``seed``, ``data_fingerprint``,
+        ``version``, ``created``, ``packages``, ``data``, ``scorers`` and ``estimate``.
+    """
+    kept_ids = [to_jsonable(i) for i in ds.ids[kept_positions(ds, sel)]]
+    details = dict(getattr(sel, "details", None) or {})
+    details.pop("row_order", None)
+    return to_jsonable({
+        "format": MANIFEST_FORMAT,
+        "version": {"workbench": _workbench_version(), "manifest_schema": MANIFEST_SCHEMA},
+        "created": created or _now(),
+        "packages": package_versions(),
+        "data_fingerprint": ds.fingerprint,
+        "data": data_summary(ds, load),
+        "strategy": sel.strategy,
+        "resolved_strategy": getattr(sel, "resolved_strategy", None) or sel.strategy,
+        "params": getattr(sel, "params", None) or {},
+        "keep": sel.keep,
+        "threshold": sel.threshold,
+        "seed": sel.seed,
+        "n_input": ds.n_samples,
+        "n_kept": len(kept_ids),
+        "kept_fraction": round(len(kept_ids) / ds.n_samples, 6),
+        "scorers": list(scores_meta or []),
+        "estimate": _estimate_block(comparison),
+        "details": details,
+        "kept_ids": kept_ids,
+    })
+
+
+def _now() -> str:
+    """ISO 8601 UTC timestamp to the second, e.g. ``2025-01-31T12:00:00Z``."""
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _estimate_block(comparison) -> Optional[dict]:
+    if comparison is None:
+        return None
+    block = to_jsonable(comparison)
+    if not isinstance(block, dict):
+        return {"value": block}
+    # differences in accuracy points are what a reader compares; fractions are kept as given
+    deltas = {key: round(100 * block[key], 4) for key in ("vs_random", "vs_full") if isinstance(block.get(key), float)}
+    if deltas:
+        block["delta_points"] = deltas
+    return block
+
+
+def _workbench_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def export(ds: Dataset, sel, path, manifest=None, scores=None, include_scores: bool = False, estimate=None,
+           *, scores_meta=None, load=None) -> Optional[dict]:
+    """Write the kept rows (CSV or Parquet by extension) and, if asked, the manifest.
+
+    Parameters
+    ----------
+    ds : Dataset
+    sel : Selection
+    path : str or Path
+        Where the kept rows go; ``.csv``, ``.tsv``, ``.parquet`` or ``.pq``.
+    manifest : str or Path, optional
+        Where the JSON manifest goes.
+    scores : DataFrame, optional
+        ``compute_scores`` output (indexed by id); appended when ``include_scores``.
+    estimate : dict, optional
+        ``LiveEvaluator.compare(sel.mask)``, recorded in the manifest.
+
+    Returns
+    -------
+    dict or None
+        The manifest that was written, if any.
+
+    Both files are built in memory and written to temporary files first; the data are renamed
+    into place only once everything else succeeded.
+    """
+    table_format(path)
+    if manifest is not None:
+        _check_json_path(manifest)
+    frame = kept_frame(ds, sel, scores, include_scores)
+    document = build_manifest(ds, sel, estimate, scores_meta, load=load) if manifest is not None else None
+    staged: list = []
+    try:
+        staged.append((stage(path, table_writer(frame, path)), path))
+        if document is not None:
+            staged.append((stage(manifest, json_writer(document)), manifest))
+    except BaseException:
+        discard(staged)
+        raise
+    commit(staged)
+    return document
+
+
+def _check_json_path(path) -> None:
+    if Path(path).suffix.lower() != ".json":
+        raise ConfigError(f"{Path(path).name}: the manifest must be a .json file.")
+
+
+# ------------------------------------------------------------------------------------- re-apply
+def read_manifest(path: Union[str, Path]) -> dict:
+    """Read and check a manifest file; ManifestError when it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"Manifest {path} does not exist. Pass the .json written by `workbench select --manifest`.")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = str(exc).splitlines()[0]
+        raise ManifestError(f"{path.name} is not valid JSON ({reason}). "
+                            "Use the manifest written by `workbench select`.") from None
+    return check_manifest(document, name=path.name)
+
+
+def check_manifest(document: Any, name: str = "the manifest") -> dict:
+    required = ("kept_ids", "n_input", "n_kept", "strategy", "data_fingerprint", "seed", "version")
+    if not isinstance(document, dict) or any(key not in document for key in required):
+        missing = [k for k in required if not isinstance(document, dict) or k not in document]
+        raise ManifestError(f"{name} is not a workbench manifest (missing {', '.join(missing)}). "
+                            "Use the one written by `workbench select`.")
+    version = document.get("version")
+    schema = version.get("manifest_schema", 1) if isinstance(version, dict) else 1
+    if isinstance(schema, int) and schema > MANIFEST_SCHEMA:
+        raise ManifestError(f"{name} has manifest schema {schema}; this workbench reads up to {MANIFEST_SCHEMA}. "
+                            "Upgrade the workbench.")
+    if not isinstance(document["kept_ids"], list) or len(document["kept_ids"]) != document["n_kept"]:
+        raise ManifestError(f"{name} is damaged: n_kept does not match the number of kept_ids.")
+    return document
+
+
+def load_for_manifest(manifest: dict, data, **overrides) -> Dataset:
+    """Load ``data`` with the options recorded in the manifest, so fingerprints are comparable."""
+    from .loading import load_dataset
+
+    options = dict((manifest.get("data") or {}).get("load_options") or {})
+    options.update(overrides)
+    options.setdefault("min_rows_per_class", 1)  # re-applying needs no cross-validation
+    return load_dataset(data, **options)
+
+
+def manifest_differences(manifest: dict, ds: Dataset) -> list:
+    """Plain-language reasons why ``ds`` is not the data the manifest was made from."""
+    info = manifest.get("data") or {}
+    reasons = []
+    if info.get("n_rows") is not None and info["n_rows"] != ds.n_samples:
+        reasons.append(f"{ds.n_samples} rows instead of {info['n_rows']}")
+    columns = info.get("columns")
+    if columns is not None and columns != [str(c) for c in ds.frame.columns]:
+        added = [c for c in ds.frame.columns if str(c) not in columns]
+        removed = [c for c in columns if c not in [str(c) for c in ds.frame.columns]]
+        parts = [f"new columns {added[:5]}"] if added else []
+        parts += [f"missing columns {removed[:5]}"] if removed else []
+        reasons.append(", ".join(parts) or "the columns are in a different order")
+    wanted = {str(i) for i in manifest["kept_ids"]}
+    absent = len(wanted - {str(i) for i in ds.ids})
+    if absent:
+        reasons.append(f"{absent} of the {len(wanted)} kept ids are not in the data")
+    if not reasons:
+        same_rows = info.get("rows_fingerprint") == fingerprint_frame(ds.frame, {})
+        reasons.append("the rows are identical but were featurized differently (another workbench version "
+                       "or loading options)" if same_rows else "some values or labels differ")
+    return reasons
+
+
+def apply_manifest(manifest, data, force: bool = False):
+    """Re-apply a manifest: the same kept ids, in the same order, on the same data.
+
+    Parameters
+    ----------
+    manifest : dict or str or Path
+        A manifest dict or the path of its JSON file.
+    data : Dataset, str, Path or DataFrame
+        The data; a path or frame is loaded with the options recorded in the manifest.
+    force : bool
+        Without it, data whose fingerprint differs from the manifest's are refused with a
+        ManifestError that says what differs. With it, the rows whose ids appear in the manifest
+        are kept, in the manifest's order; ids missing from the data are skipped and listed in
+        ``details["missing_ids"]``. Still an error when none of the ids is present.
+
+    Returns
+    -------
+    Selection
+        ``details`` holds ``forced``, ``fingerprint_matches``, ``differences`` and ``missing_ids``.
+    """
+    from .selection import Selection
+
+    if not isinstance(manifest, dict):
+        manifest = read_manifest(manifest)
+    else:
+        manifest = check_manifest(manifest)
+    ds = data if isinstance(data, Dataset) else load_for_manifest(manifest, data)
+    matches = manifest["data_fingerprint"] == ds.fingerprint
+    differences = [] if matches else manifest_differences(manifest, ds)
+    if not matches and not force:
+        raise ManifestError(
+            "The data differ from the ones the manifest was made from: " + "; ".join(differences) + ". "
+            "Apply it to the original data, or pass --force (force=True) to keep the rows whose ids are in the "
+            "manifest."
+        )
+    lookup = {str(i): position for position, i in enumerate(ds.ids)}
+    positions, missing = [], []
+    for kept_id in manifest["kept_ids"]:
+        position = lookup.get(str(kept_id))
+        (missing.append(kept_id) if position is None else positions.append(position))
+    if not positions:
+        raise ManifestError("None of the manifest's kept ids are in the data. Check that the id column is the same.")
+    mask = np.zeros(ds.n_samples, dtype=bool)
+    mask[positions] = True
+    details = {"forced": bool(force and not matches), "fingerprint_matches": matches, "differences": differences,
+               "missing_ids": missing, "applied_from": manifest.get("data_fingerprint"),
+               "row_order": "manifest"}
+    return Selection(
+        mask=mask, kept_ids=np.asarray([ds.ids[p] for p in positions], dtype=object),
+        strategy=manifest["strategy"], resolved_strategy=manifest.get("resolved_strategy") or manifest["strategy"],
+        params=manifest.get("params") or {}, keep=manifest.get("keep"), threshold=manifest.get("threshold"),
+        seed=manifest.get("seed"), data_fingerprint=ds.fingerprint, n_input=ds.n_samples, n_kept=len(positions),
+        details=details,
+    )
+
+
+def apply_and_export(manifest_path, data, out, force: bool = False, **load_overrides) -> tuple:
+    """Read a manifest, apply it to ``data`` (a path) and write the kept rows to ``out``.
+
+    Returns ``(selection, dataset)``.
+    """
+    table_format(out)
+    manifest = read_manifest(manifest_path)
+    ds = load_for_manifest(manifest, data, **load_overrides)
+    sel = apply_manifest(manifest, ds, force=force)
+    write_table(kept_frame(ds, sel), out)
+    return sel, ds
+
