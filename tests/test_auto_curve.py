@@ -1,0 +1,128 @@
+"""Pruning curves and ``auto`` on the known-answer set, with the real scorers."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import core
+from core.auto import auto_select, choose, default_candidates, smallest_within
+from core.curve import pruning_curve
+from core.errors import Cancelled, ConfigError
+from core.evaluate import LiveEvaluator, evaluate_exact
+from core.samples import load_sample
+from core.selection import select
+
+
+@pytest.fixture(scope="module")
+def known():
+    ds = load_sample("known_answer")
+    scores = core.compute_scores(ds, "default", seed=0)
+    return ds, scores, LiveEvaluator(ds, folds=5, seed=0)
+
+
+def test_curve_is_tidy_and_always_includes_random(known):
+    ds, scores, ev = known
+    calls = []
+    curve = pruning_curve(ds, scores, ["ccs:el2n", "el2n"], [0.2, 0.5], seeds=2, evaluator=ev,
+                          progress=lambda *a: calls.append(a))
+    assert list(curve.columns[:5]) == ["strategy", "keep_fraction", "n_kept", "accuracy_mean", "accuracy_std"]
+    assert set(curve["strategy"]) == {"random", "ccs:el2n", "el2n"} and len(curve) == 6
+    assert (curve["n_kept"] == (curve["keep_fraction"] * ds.n_samples).round().astype(int)).all()
+    random_rows = curve[curve["strategy"] == "random"]
+    assert (random_rows["accuracy_std"] > 0).all() and (random_rows["n_runs"] == 2 * 5).all()
+    assert calls[-1][0] == calls[-1][1] and curve.attrs["full"]["n_kept"] == ds.n_samples
+    again = pruning_curve(ds, scores, "ccs:el2n,el2n", [0.2, 0.5], seeds=2, evaluator=ev)
+    assert np.allclose(again["accuracy_mean"], curve["accuracy_mean"])
+
+
+def test_curve_cancels_and_rejects_typos_before_work(known):
+    ds, scores, ev = known
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        pruning_curve(ds, scores, ["el2n"], [0.5], evaluator=ev, cancel=stop)
+    with pytest.raises(ConfigError, match="el2m"):
+        pruning_curve(ds, scores, ["el2m"], [0.5], evaluator=ev)
+    with pytest.raises(ConfigError, match="keep"):
+        pruning_curve(ds, scores, ["el2n"], [0.0, 0.5], evaluator=ev)
+
+
+def test_known_results_hard_only_collapses_ccs_fixes_it(known):
+    """Keeping only the hardest rows collapses at small keep fractions; CCS does not; with
+    scarce data the easy end beats the hard end."""
+    ds, scores, ev = known
+    curve = pruning_curve(ds, scores, ["el2n", "ccs:el2n", "el2n:low"], [0.1], seeds=3, evaluator=ev)
+    acc = dict(zip(curve["strategy"], curve["accuracy_mean"]))
+    assert acc["el2n"] < acc["random"] - 0.2
+    assert acc["ccs:el2n"] > acc["el2n"] + 0.2 and acc["ccs:el2n"] >= acc["random"] - 0.03
+    assert acc["el2n:low"] > acc["el2n"] + 0.2
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5])
+def test_auto_at_least_ties_random(known, keep):
+    ds, scores, ev = known
+    sel = auto_select(ds, scores, keep, seed=0, evaluator=ev)
+    honest, rand = sel.details["honest_estimate"], sel.details["random_reference"]
+    assert not honest["optimistic"] and len(honest["choices"]) == 5
+    assert honest["accuracy"] >= rand["accuracy"] - 0.005
+    assert sel.n_kept == round(keep * ds.n_samples)
+
+
+def test_auto_choice_also_holds_for_logistic_regression(known):
+    ds, scores, ev = known
+    sel = auto_select(ds, scores, 0.5, seed=0, evaluator=ev)
+    chosen = evaluate_exact(ds, sel.mask, "logreg").accuracy
+    randoms = [evaluate_exact(ds, m, "logreg").accuracy for m in ev.random_masks(sel.n_kept, 2)]
+    assert chosen >= np.mean(randoms) - 0.01
+
+
+def test_select_auto_records_the_choice_and_candidates(known):
+    ds, scores, ev = known
+    sel = select(ds, scores, "auto", keep=0.3, seed=0, evaluator=ev, force_drop=[ds.ids[0]])
+    assert sel.strategy == "auto" and sel.resolved_strategy != "auto"
+    table = sel.details["candidates"]
+    assert {"strategy", "accuracy", "std", "vs_random", "n_kept", "chosen"} <= set(table[0])
+    assert sum(row["chosen"] for row in table) == 1
+    assert any(row["strategy"] == "random" for row in table)
+    assert any(row["strategy"].startswith("scorecard:") for row in table)
+    assert not sel.mask[0]
+    assert np.array_equal(select(ds, scores, sel.resolved_strategy, keep=0.3, seed=0).mask[1:], sel.mask[1:])
+    with pytest.raises(ConfigError, match="needs keep"):
+        select(ds, scores, "auto")
+
+
+def test_auto_is_deterministic_and_can_say_it_is_optimistic(known):
+    ds, scores, ev = known
+    a = auto_select(ds, scores, 0.2, seed=1, evaluator=ev, nested=False)
+    b = auto_select(ds, scores, 0.2, seed=1, evaluator=ev, nested=False)
+    assert np.array_equal(a.mask, b.mask) and a.resolved_strategy == b.resolved_strategy
+    assert a.details["honest_estimate"]["optimistic"] is True
+    assert "optimistic" in a.details["honest_estimate"]["method"]
+
+
+def test_default_candidates_cover_both_ends_ccs_and_flags(known):
+    _, scores, _ = known
+    candidates = default_candidates(scores.columns)
+    assert candidates[0] == "random"
+    assert {"el2n:high", "el2n:low", "ccs:el2n:beta=0.1", "drop-flagged:label_noise"} <= set(candidates)
+    assert not any(c.startswith("duplicate_group") or c.startswith("label_noise_flag") for c in candidates)
+
+
+def test_choose_prefers_random_unless_clearly_better():
+    folds = np.array([0.80, 0.82, 0.78, 0.81, 0.79])
+    assert choose({"random": folds, "noisy": folds + np.array([0.03, -0.02, 0.02, -0.01, 0.0])}) == "random"
+    assert choose({"random": folds, "better": folds + 0.02}) == "better"
+
+
+def test_smallest_within_finds_the_smallest_keep(known):
+    ds, scores, ev = known
+    sel = smallest_within(ds, scores, points=1.0, keep_fractions=[0.02, 0.05, 0.1, 0.3, 1.0], evaluator=ev,
+                          candidates=["random", "el2n:low", "ccs:el2n", "label_noise:low"])
+    search = sel.details["keep_search"]
+    assert search[-1]["within"] and all(not row["within"] for row in search[:-1])
+    assert sel.keep == search[-1]["keep"] and sel.n_kept == round(sel.keep * ds.n_samples)
+    assert search[-1]["accuracy"] >= sel.details["target"]
+    assert "optimistic" in sel.details["note"] and "honest_estimate" in sel.details
