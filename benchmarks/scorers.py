@@ -1,0 +1,174 @@
+"""Time and peak memory of the scorers at 10k and 50k rows x 64 features; prints JSON.
+
+Usage::
+
+    .venv/bin/python benchmarks/scorers.py                      # 10k and 50k rows, 3 repeats
+    .venv/bin/python benchmarks/scorers.py --rows 50000 --repeats 3 --no-per-scorer
+
+Every measurement runs in a fresh subprocess (cold: no disk cache, nothing memoised, torch
+imported) so peak RSS belongs to that measurement alone. Groups run ``--repeats`` times and report
+the median; each scorer alone runs once. Data: ``core.samples.make_known_answer`` (planted label
+noise, duplicates and outliers), features as generated.
+
+Targets (2-core laptop, 50k x 64): model-based together < 20 s, geometry together < 20 s,
+training dynamics together < 90 s, peak RSS < 2 GiB, and ``knn_density + label_noise + el2n +
+margin`` no slower than a careful user's scikit-learn pipeline for the same four (5-fold
+logistic-regression out-of-fold probabilities plus a 10-NN query): ``ratio`` = ours / theirs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GROUPS = {
+    "geometry": ["knn_density", "prototypicality", "duplicate", "outlier"],
+    "model": ["loss", "margin", "entropy", "least_confidence", "el2n", "grand", "label_noise"],
+    "dynamics": ["forgetting", "datamap_confidence", "datamap_variability", "aum", "el2n_early"],
+    "valuation": ["knn_shapley"],
+    "four": ["knn_density", "label_noise", "el2n", "margin"],
+}
+TARGETS_S = {"model": 20.0, "geometry": 20.0, "dynamics": 90.0}
+RSS_TARGET_MIB = 2048.0
+
+
+def _data(rows: int, features: int):
+    from core.samples import make_known_answer
+
+    frame = make_known_answer(n_rows=rows, n_features=features, seed=1)
+    X = frame[[f"f{i}" for i in range(features)]].to_numpy("float32")
+    return X, frame["label"].to_numpy()
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _worker(task: str, rows: int, features: int) -> dict:
+    """One cold measurement; runs inside a subprocess."""
+    X, labels = _data(rows, features)
+    if task == "baseline":
+        import numpy as np
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+        from sklearn.neighbors import NearestNeighbors
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        start = time.perf_counter()
+        _, y = np.unique(labels, return_inverse=True)
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+        folds = StratifiedKFold(5, shuffle=True, random_state=0)
+        probabilities = cross_val_predict(model, X, y, cv=folds, method="predict_proba")
+        distances, _ = NearestNeighbors(n_neighbors=11).fit(X).kneighbors(X)
+        density = distances[:, 1:].mean(axis=1)  # noqa: F841 - the user's knn_density
+        error = probabilities.copy()
+        error[np.arange(len(y)), y] -= 1.0
+        el2n = np.linalg.norm(error, axis=1)  # noqa: F841
+        return {"seconds": time.perf_counter() - start, "peak_rss_mib": _peak_rss_mib()}
+
+    from core.dataset import Dataset
+    from core.scorers import compute_scores
+
+    names = GROUPS[task] if task in GROUPS else [task]
+    ds = Dataset.from_arrays(X, labels)
+    marks = []
+    start = time.perf_counter()
+    compute_scores(ds, names, seed=0, cache=False,
+                   progress=lambda done, total, message: marks.append((time.perf_counter(), message)))
+    seconds = time.perf_counter() - start
+    # Per-scorer shares from the progress messages; the first scorer also carries shared work.
+    per_scorer, begun = {}, {}
+    for stamp, message in marks:
+        if message.startswith("scoring: "):
+            begun[message[9:]] = stamp
+        elif message.startswith("scored: "):
+            per_scorer[message[8:]] = round(stamp - begun[message[8:]], 3)
+    return {"seconds": seconds, "peak_rss_mib": _peak_rss_mib(), "per_scorer": per_scorer}
+
+
+def _run(task: str, rows: int, features: int) -> dict:
+    command = [sys.executable, os.path.abspath(__file__), "--worker", task, "--rows", str(rows),
+               "--features", str(features)]
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _median(runs: list, key: str) -> float:
+    return round(statistics.median(run[key] for run in runs), 3)
+
+
+def benchmark(rows: int, features: int, repeats: int, per_scorer: bool) -> dict:
+    result: dict = {"rows": rows, "features": features, "repeats": repeats, "groups": {}}
+    for group in ("geometry", "model", "dynamics", "valuation"):
+        runs = [_run(group, rows, features) for _ in range(repeats)]
+        result["groups"][group] = {
+            "scorers": GROUPS[group], "median_s": _median(runs, "seconds"),
+            "all_s": [round(r["seconds"], 3) for r in runs], "peak_rss_mib": max(r["peak_rss_mib"] for r in runs),
+            "per_scorer_s_last_run": runs[-1]["per_scorer"],
+        }
+    # Ours and the baseline alternate, so both see the same background load.
+    ours, theirs = [], []
+    for _ in range(repeats):
+        ours.append(_run("four", rows, features))
+        theirs.append(_run("baseline", rows, features))
+    result["four_vs_sklearn"] = {
+        "scorers": GROUPS["four"], "ours_median_s": _median(ours, "seconds"),
+        "sklearn_median_s": _median(theirs, "seconds"),
+        "ratio": round(_median(ours, "seconds") / _median(theirs, "seconds"), 3),
+        "ours_all_s": [round(r["seconds"], 3) for r in ours], "sklearn_all_s": [round(r["seconds"], 3) for r in theirs],
+    }
+    if per_scorer:
+        result["per_scorer_alone"] = {}
+        for group in ("geometry", "model", "dynamics", "valuation"):
+            for name in GROUPS[group]:
+                run = _run(name, rows, features)
+                result["per_scorer_alone"][name] = {"seconds": round(run["seconds"], 3),
+                                                    "peak_rss_mib": round(run["peak_rss_mib"], 1)}
+    peak = max([g["peak_rss_mib"] for g in result["groups"].values()]
+               + [r["peak_rss_mib"] for r in ours + theirs])
+    result["peak_rss_mib"] = round(peak, 1)
+    result["targets_met"] = {
+        **{f"{group}_under_{int(limit)}s": result["groups"][group]["median_s"] < limit
+           for group, limit in TARGETS_S.items()},
+        "peak_rss_under_2GiB": peak < RSS_TARGET_MIB,
+        "four_no_slower_than_sklearn": result["four_vs_sklearn"]["ratio"] <= 1.0,
+    }
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", default="10000,50000", help="comma-separated row counts")
+    parser.add_argument("--features", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-per-scorer", dest="per_scorer", action="store_false",
+                        help="skip timing each scorer alone")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(_worker(args.worker, int(args.rows), args.features)))
+        return 0
+    import torch
+
+    report = {
+        "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "cuda": torch.cuda.is_available(), "load_average_at_start": os.getloadavg()},
+        "results": [benchmark(int(rows), args.features, args.repeats, args.per_scorer)
+                    for rows in args.rows.split(",")],
+    }
+    report["machine"]["load_average_at_end"] = os.getloadavg()
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

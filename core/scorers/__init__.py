@@ -1,0 +1,181 @@
+"""Per-sample scorers and :func:`compute_scores`, the one entry point that runs them.
+
+Importing this package registers every built-in scorer. Families live one per module:
+:mod:`.geometry`, :mod:`.model` (out-of-fold probabilities, :mod:`.oof`), :mod:`.dynamics`
+(the proxy-training loop, :mod:`.training`) and :mod:`.valuation`. Shared work is computed once
+per call by :class:`~core.scorers.context.ScoringContext`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Optional, Union
+
+import numpy as np
+import pandas as pd
+
+from .. import cache as disk_cache
+from ..errors import ConfigError, LabelError
+from ..progress import CancelToken, ProgressFn, check_cancelled, report, scaled
+from . import geometry, model, dynamics, valuation  # noqa: F401,I001  (registration order = listing order)
+from .base import (METADATA_KEYS, Scorer, ScoreResult, get_scorer, list_scorers, register,
+                   registered_names, unregister)
+from .context import ScoringContext
+from .oof import PROXY_MODELS
+
+__all__ = [
+    "compute_scores", "list_scorers", "get_scorer", "resolve_scorers", "register", "unregister",
+    "Scorer", "ScoreResult", "ScoringContext", "DEFAULT_SCORERS", "METADATA_KEYS", "registered_names",
+]
+
+#: The cheap set: one out-of-fold fit and one neighbour graph feed all of them.
+DEFAULT_SCORERS = [
+    "knn_density", "prototypicality", "duplicate", "outlier", "loss", "margin", "entropy",
+    "least_confidence", "el2n", "grand", "label_noise", "knn_shapley",
+]
+
+#: Bump when a scorer's output changes meaning, so stale cached scores are not reused.
+SCORES_VERSION = 1
+
+_COST_WEIGHT = {"fast": 1.0, "medium": 3.0, "slow": 10.0}
+
+ScorerSpec = Union[str, Scorer, type]
+
+
+def resolve_scorers(names: Union[str, Iterable[ScorerSpec], None]) -> list[Scorer]:
+    """Scorer instances for ``names``: ``"default"``, ``"all"``, ``"a,b"``, or a list of names,
+    scorer classes or configured scorer instances. Repeats are dropped.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown name (the message lists the valid ones) or an empty selection.
+    """
+    if names is None or (isinstance(names, str) and names.strip() == "default"):
+        specs: list = list(DEFAULT_SCORERS)
+    elif isinstance(names, str) and names.strip() == "all":
+        specs = registered_names()
+    elif isinstance(names, str):
+        specs = [part.strip() for part in names.split(",") if part.strip()]
+    else:
+        specs = list(names)
+    scorers: list[Scorer] = []
+    for spec in specs:
+        if isinstance(spec, Scorer):
+            scorer = spec
+        elif isinstance(spec, type) and issubclass(spec, Scorer):
+            scorer = spec()
+        elif isinstance(spec, str):
+            scorer = get_scorer(spec.strip())()
+        else:
+            raise ConfigError(f"Cannot use {spec!r} as a scorer; give a scorer name such as 'el2n'.")
+        if scorer.name not in [s.name for s in scorers]:
+            scorers.append(scorer)
+    if not scorers:
+        raise ConfigError(f"No scorers selected. Valid scorers are: {', '.join(registered_names())}.")
+    return scorers
+
+
+def _validate(ds, scorers: list[Scorer], folds, model: str, device: Optional[str]) -> None:
+    if model not in PROXY_MODELS:
+        raise ConfigError(f"Unknown proxy model {model!r}; choose one of {', '.join(PROXY_MODELS)}.")
+    if not isinstance(folds, (int, np.integer)) or isinstance(folds, bool) or folds < 2:
+        raise ConfigError(f"folds must be an integer of at least 2, not {folds!r}.")
+    if device not in (None, "cpu"):
+        import torch
+
+        if not (str(device).startswith("cuda") and torch.cuda.is_available()):
+            raise ConfigError(f"Device {device!r} is not available here; use 'cpu' or leave it unset.")
+    if ds.n_samples < 4:
+        raise ConfigError(f"Scoring needs at least 4 rows; this data set has {ds.n_samples}.")
+    labelled = [s.name for s in scorers if s.needs_labels]
+    if labelled and ds.n_classes < 2:
+        raise LabelError(
+            f"Scorers {', '.join(labelled)} need at least two classes, but the labels have "
+            f"{ds.n_classes}. Check the label column or choose label-free scorers "
+            "(knn_density, duplicate, outlier)."
+        )
+
+
+def _cache_key(ds, scorer: Scorer, context: ScoringContext) -> str:
+    parts = [ds.fingerprint, scorer.name, type(scorer).__name__, scorer.get_params(), context.seed, SCORES_VERSION]
+    if scorer.family == "model":
+        parts += [context.folds, context.model]
+    if scorer.family == "dynamics" or (scorer.family == "model" and context.model == "mlp"):
+        parts.append(context.device)
+    return disk_cache.cache_key(*parts)
+
+
+def compute_scores(
+    ds,
+    names: Union[str, Iterable[ScorerSpec], None] = "default",
+    seed: int = 0,
+    progress: Optional[ProgressFn] = None,
+    cancel: Optional[CancelToken] = None,
+    *,
+    folds: int = 5,
+    model: str = "logreg",
+    cache: bool = True,
+    device: Optional[str] = None,
+) -> pd.DataFrame:
+    """Score every row of ``ds`` with the named scorers.
+
+    Parameters
+    ----------
+    ds : Dataset
+    names : "default", "all", "a,b" or list of str / Scorer
+        Which scorers to run (:func:`list_scorers` shows them all).
+    seed : int
+        Seeds folds, proxy models and k-means; equal seeds give equal scores.
+    progress : callable ``progress(done, total, message)``, optional
+    cancel : object with ``is_set()``, optional
+        Checked between scorers and between chunks; raises :class:`core.errors.Cancelled`.
+    folds : int
+        Folds of the cross-fitting behind the model-based scorers.
+    model : {"logreg", "mlp", "knn"}
+        Proxy model of the model-based scorers.
+    cache : bool
+        Reuse and store results in the on-disk cache (keyed by the data fingerprint, scorer,
+        parameters, seed, folds and model).
+    device : str, optional
+        Torch device; CUDA when available, else CPU.
+
+    Returns
+    -------
+    DataFrame of shape (n_samples, n_columns)
+        Indexed by ``ds.ids`` (index name ``"id"``). One float64 column per scorer named as the
+        scorer, a bool ``<name>_flag`` column for scorers that flag, and extra columns
+        ``<name>_<what>`` (e.g. ``duplicate_group``, -1 for rows in no group).
+    """
+    scorers = resolve_scorers(names)
+    _validate(ds, scorers, folds, model, device)
+    context = ScoringContext(ds, seed=seed, folds=int(folds), model=model, device=device, cache=cache,
+                             progress=progress, cancel=cancel)
+    context.plan(scorers)
+    weights = np.array([_COST_WEIGHT[s.cost] for s in scorers])
+    bounds = np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
+    results: dict[str, ScoreResult] = {}
+    for position, scorer in enumerate(scorers):
+        check_cancelled(cancel)
+        context.progress = scaled(progress, bounds[position], bounds[position + 1])
+        report(context.progress, 0, 1, f"scoring: {scorer.name}")
+        key = _cache_key(ds, scorer, context)
+        result = disk_cache.load("scores", key) if cache else None
+        if result is None:
+            result = scorer.compute(ds, context)
+            if cache:
+                disk_cache.save("scores", key, result)
+        results[scorer.name] = result
+        report(context.progress, 1, 1, f"scored: {scorer.name}")
+    report(progress, 1000, 1000, "scores ready")
+    return _to_frame(ds, results)
+
+
+def _to_frame(ds, results: dict[str, ScoreResult]) -> pd.DataFrame:
+    columns: dict[str, np.ndarray] = {}
+    for name, result in results.items():
+        columns[name] = result.scores.astype(np.float64)
+        if result.flags is not None:
+            columns[f"{name}_flag"] = result.flags.astype(bool)
+        for key, values in result.extra.items():
+            columns[f"{name}_{key}"] = values
+    return pd.DataFrame(columns, index=pd.Index(ds.ids, name="id"))

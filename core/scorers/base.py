@@ -1,0 +1,196 @@
+"""The scorer contract and the registry every scorer joins through :func:`register`.
+
+A scorer maps a :class:`~core.dataset.Dataset` to one float per row and declares, as class
+attributes, what that number means:
+
+``name``
+    The column name in every output (flags and extras derive from it: ``<name>_flag``,
+    ``<name>_<what>``). Unique across the registry.
+``family``
+    ``"geometry"`` (features only), ``"model"`` (cross-fitted out-of-fold probabilities),
+    ``"dynamics"`` (statistics recorded while a proxy model trains) or ``"valuation"``.
+``description``
+    One line a user can read.
+``higher_means``
+    What a high value says about a row, e.g. ``"more likely mislabeled"``.
+``keep``
+    Which end a default pruning keeps (``"high"`` or ``"low"``). The one rule: **keep the end
+    the score's own paper recommends training on.** Difficulty scores keep the hard end (Paul
+    et al. 2021, Toneva et al. 2019, Sorscher et al. 2022 for abundant data; the uncertainty
+    scores of Coleman et al. 2020), detectors of bad rows (label noise, duplicates, outliers)
+    keep the clean end, AUM and data-map confidence keep the high end because mislabeled rows
+    collect at their low end (Pleiss et al. 2020, Swayamdipta et al. 2020), and data values keep
+    the valuable end.
+``needs_labels``
+    Whether the score uses the labels.
+``flags``
+    Whether :meth:`Scorer.compute` also returns a boolean flag per row (rows to drop).
+``cost``
+    ``"fast"``, ``"medium"`` or ``"slow"`` at 50k rows on a laptop.
+
+The constructor only stores keyword parameters (so a scorer prints, compares and hashes into a
+cache key through :meth:`Scorer.get_params`); the work happens in :meth:`Scorer.compute`, which
+takes the shared :class:`~core.scorers.context.ScoringContext` so that work common to several
+scorers (out-of-fold probabilities, the neighbour graph, training dynamics) runs once per call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Optional
+
+import numpy as np
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..dataset import Dataset
+    from .context import ScoringContext
+
+FAMILIES = ("geometry", "model", "dynamics", "valuation")
+COSTS = ("fast", "medium", "slow")
+METADATA_KEYS = ("name", "family", "description", "higher_means", "keep", "needs_labels", "flags", "cost")
+
+_REGISTRY: dict[str, type["Scorer"]] = {}
+
+
+@dataclass
+class ScoreResult:
+    """What one scorer returns.
+
+    Attributes
+    ----------
+    scores : ndarray of shape (n_samples,), dtype float64
+        One finite value per row.
+    flags : ndarray of shape (n_samples,), dtype bool, or None
+        Rows the scorer suggests dropping; None for scorers that only rank.
+    extra : dict of str to ndarray of shape (n_samples,)
+        Further per-row columns, written out as ``<name>_<key>`` (e.g. ``duplicate_group``).
+    """
+
+    scores: np.ndarray
+    flags: Optional[np.ndarray] = None
+    extra: dict = field(default_factory=dict)
+
+
+class Scorer:
+    """Base class of every scorer; subclasses set the metadata and implement ``_compute``."""
+
+    name: ClassVar[str] = ""
+    family: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    higher_means: ClassVar[str] = ""
+    keep: ClassVar[str] = ""
+    needs_labels: ClassVar[bool] = True
+    flags: ClassVar[bool] = False
+    cost: ClassVar[str] = "fast"
+    #: Default keyword parameters; the constructor accepts exactly these names.
+    defaults: ClassVar[dict] = {}
+
+    def __init__(self, **params):
+        unknown = sorted(set(params) - set(self.defaults))
+        if unknown:
+            raise ConfigError(
+                f"Scorer {self.name!r} has no parameter(s) {unknown}; "
+                f"valid parameters are {sorted(self.defaults)}."
+            )
+        for key, value in {**self.defaults, **params}.items():
+            setattr(self, key, value)
+
+    def get_params(self) -> dict:
+        """The keyword parameters, for printing, cache keys and manifests."""
+        return {key: getattr(self, key) for key in self.defaults}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={value!r}" for key, value in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_params() == other.get_params()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, tuple(sorted(map(str, self.get_params().items())))))
+
+    @classmethod
+    def metadata(cls) -> dict:
+        """The metadata as a JSON-able dict (keys :data:`METADATA_KEYS`)."""
+        return {key: getattr(cls, key) for key in METADATA_KEYS}
+
+    def needs(self) -> dict:
+        """Shared work this scorer will ask the context for, so it can be planned at once.
+
+        Returns a dict with optional keys ``"neighbors"`` (int: neighbours per row),
+        ``"oof"`` (True) and ``"dynamics"`` (True).
+        """
+        return {}
+
+    def compute(self, ds: "Dataset", context: "ScoringContext") -> ScoreResult:
+        """Score every row of ``ds``; returns a validated :class:`ScoreResult`."""
+        result = self._compute(ds, context)
+        return _validated(self, result, ds.n_samples)
+
+    def _compute(self, ds: "Dataset", context: "ScoringContext") -> ScoreResult:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _validated(scorer: Scorer, result: ScoreResult, n_samples: int) -> ScoreResult:
+    # A scorer that breaks its contract is a bug, so these are assertions, not user errors.
+    scores = np.asarray(result.scores, dtype=np.float64)
+    if scores.shape != (n_samples,) or not np.isfinite(scores).all():
+        raise AssertionError(f"scorer {scorer.name!r} returned non-finite or mis-shaped scores")
+    flags = result.flags
+    if scorer.flags:
+        flags = np.zeros(n_samples, bool) if flags is None else np.asarray(flags, dtype=bool)
+        if flags.shape != (n_samples,):
+            raise AssertionError(f"scorer {scorer.name!r} returned mis-shaped flags")
+    else:
+        flags = None
+    extra = {key: np.asarray(value) for key, value in result.extra.items()}
+    for key, value in extra.items():
+        if value.shape != (n_samples,):
+            raise AssertionError(f"scorer {scorer.name!r} returned mis-shaped extra column {key!r}")
+    return ScoreResult(scores=scores, flags=flags, extra=extra)
+
+
+def register(cls: type[Scorer]) -> type[Scorer]:
+    """Class decorator that adds a scorer to the registry; a second scorer of the same name raises."""
+    missing = [key for key in METADATA_KEYS if getattr(cls, key, "") in ("", None)]
+    if missing:
+        raise TypeError(f"scorer {cls.__name__} lacks metadata {missing}")
+    if cls.family not in FAMILIES or cls.keep not in ("high", "low") or cls.cost not in COSTS:
+        raise TypeError(f"scorer {cls.name!r} has invalid family, keep or cost")
+    if cls.name in _REGISTRY:
+        raise ValueError(f"a scorer named {cls.name!r} is already registered ({_REGISTRY[cls.name].__name__})")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def unregister(name: str) -> None:
+    """Remove a scorer from the registry (for tests and plug-ins that replace one)."""
+    _REGISTRY.pop(name, None)
+
+
+def registered_names() -> list[str]:
+    """Names of all registered scorers, in registration order."""
+    return list(_REGISTRY)
+
+
+def get_scorer(name: str) -> type[Scorer]:
+    """The scorer class registered under ``name``.
+
+    Raises
+    ------
+    ConfigError
+        If no scorer has that name; the message lists the valid names.
+    """
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ConfigError(
+            f"Unknown scorer {name!r}. Valid scorers are: {', '.join(_REGISTRY)}."
+        ) from None
+
+
+def list_scorers() -> list[dict]:
+    """Metadata of every registered scorer (keys :data:`METADATA_KEYS`), in registration order."""
+    return [cls.metadata() for cls in _REGISTRY.values()]
