@@ -102,7 +102,7 @@ def _scores_meta(names: list, registry: dict, args, source: Optional[str] = None
 
 # ------------------------------------------------------------------------------------ scorers
 def cmd_scorers(args) -> int:
-    from .export import to_jsonable
+    from .exporting import to_jsonable
     from .scorers import list_scorers
 
     rows = list_scorers()
@@ -134,7 +134,7 @@ def cmd_samples(args) -> int:
 # -------------------------------------------------------------------------------------- score
 def score_table(ds, scores: pd.DataFrame, names: list) -> pd.DataFrame:
     """``id``, ``label``, one column per scorer, ``<name>_flag`` columns, then extra columns."""
-    from .export import align_scores
+    from .exporting import align_scores
 
     aligned = align_scores(ds, scores)
     table = pd.DataFrame({"id": ds.ids, "label": ds.labels})
@@ -157,7 +157,7 @@ def cmd_score(args) -> int:
         scores = _compute(ds, names, args, bar)
     finally:
         _close(bar)
-    from .export import write_table
+    from .exporting import write_table
 
     write_table(score_table(ds, scores, names), out)
     _out(args, f"Scored {ds.n_samples} rows with {len(names)} scorer(s) ({', '.join(names)}); wrote {out}.")
@@ -199,7 +199,7 @@ def cmd_curve(args) -> int:
                               progress=bar)
     finally:
         _close(bar)
-    from .export import write_table
+    from .exporting import write_table
 
     table = curve[CURVE_COLUMNS].reset_index(drop=True)  # random first, then the strategies as given
     write_table(table, out)
@@ -227,7 +227,7 @@ def cmd_select(args) -> int:
         names = list(dict.fromkeys(names + support.resolve_scorer_names(args.scorers, registry, defaults)))
     ds = _load(args)
     from .evaluate import LiveEvaluator
-    from .export import export
+    from .exporting import export
     from .selection import select
 
     bar = _progress(args)
@@ -265,7 +265,7 @@ def cmd_apply(args) -> int:
     support.check_input(args.manifest, "MANIFEST")
     support.check_input(args.data)
     support.check_output(args.out, option="--out", inputs=[("DATA", args.data), ("MANIFEST", args.manifest)])
-    from .export import apply_and_export
+    from .exporting import apply_and_export
 
     sel, ds = apply_and_export(args.manifest, args.data, args.out, force=args.force)
     details = sel.details
@@ -294,6 +294,7 @@ def cmd_app(args, extra: list) -> int:
         print(" ".join(command))
         return 0
     try:
-        return subprocess.call(command)
+        # run from the repository root so .streamlit/config.toml (theme, upload limits) applies
+        return subprocess.call(command, cwd=script.parent.parent)
     except KeyboardInterrupt:
         return 0

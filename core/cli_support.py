@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from .errors import ConfigError, DataFileError
-from .export import table_format
+from .exporting import table_format
 
 # Set to 1 to draw progress bars even when stderr is not a terminal (CI logs, tests).
 PROGRESS_ENV = "WORKBENCH_PROGRESS"

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from core.errors import ConfigError, ManifestError
-from core.export import apply_manifest, build_manifest, export, kept_frame, load_for_manifest, read_manifest
+from core.exporting import apply_manifest, build_manifest, export, kept_frame, load_for_manifest, read_manifest
 from core.export_io import to_jsonable, write_table
 from core.loading import load_dataset
 from core.selection import select
