@@ -1,0 +1,347 @@
+"""AppTest checks of every page: renders on every bundled sample, live estimate, export, errors.
+
+Each test drives ``workbench/app.py`` (the router) and switches pages as a user would. UMAP is
+switched off (it compiles numba for a minute in a fresh process); the background UMAP job has its
+own small test below. Scoring uses two cheap scorers so that every sample stays quick.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ["WORKBENCH_UMAP"] = "off"
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+import core  # noqa: E402
+from core.samples import list_samples  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "workbench" / "app.py")
+PAGES = {name: f"../pages/{name}.py" for name in ("data", "scores", "map", "tune", "export")}
+CHEAP = ["knn_density", "margin"]  # one geometry and one model scorer, on the known-answer set
+FAST = ["knn_density", "prototypicality"]  # quick on every sample (model scorers take a minute on images)
+SAMPLES = [s["name"] for s in list_samples()]
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    _ok(at)
+    return at
+
+
+def _ok(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _page(at: AppTest, name: str) -> AppTest:
+    at.switch_page(PAGES[name]).run()
+    _ok(at)
+    return at
+
+
+def _wait(at: AppTest, job_key: str, timeout: float = 240) -> None:
+    deadline = time.time() + timeout
+    while at.session_state[job_key] is not None:
+        assert time.time() < deadline, f"{job_key} did not finish in {timeout} s"
+        time.sleep(0.3)
+        at.run()
+
+
+def _compute(at: AppTest, names=CHEAP) -> None:
+    _page(at, "scores")
+    for box in at.checkbox:
+        if box.key and box.key.startswith("scores_pick_"):
+            box.set_value(box.key.removeprefix("scores_pick_") in names)
+    at.run()
+    compute = at.button(key="scores_compute")
+    if not compute.disabled:
+        compute.click().run()
+        _wait(at, "scores_job")
+    _ok(at)
+    assert set(names) <= set(at.session_state["scores"].columns)
+
+
+def _load_sample(at: AppTest, name: str) -> None:
+    _page(at, "data")
+    if at.session_state["ds_origin"] != f"Sample: {name}":
+        at.selectbox(key="data_sample").set_value(name).run()
+        kind = {s["name"]: s["kind"] for s in list_samples()}[name]
+        if kind == "text":  # TF-IDF instead of sentence embeddings: seconds instead of a minute on CI
+            at.selectbox(key="data_sample_text_method").set_value("tfidf").run()
+        at.button(key="data_load_sample").click().run()
+        _ok(at)
+    assert at.session_state["ds_origin"] == f"Sample: {name}"
+
+
+def _metrics(at: AppTest) -> dict:
+    return {m.label.split(" ·")[0]: m.value for m in at.metric}
+
+
+@pytest.fixture(scope="module")
+def scored_app():
+    """The known-answer sample (preloaded) with the cheap scorers computed."""
+    at = _app()
+    assert at.session_state["ds_origin"] == "Sample: known_answer"
+    _compute(at)
+    return at
+
+
+@pytest.mark.parametrize("sample", SAMPLES)
+def test_every_page_renders_on_each_sample(sample):
+    at = _app()
+    _load_sample(at, sample)
+    ds = at.session_state["ds"]
+    assert ds.n_samples > 0 and any(m.label == "Rows" for m in at.metric)
+    _compute(at, FAST)
+    assert [t.label for t in at.tabs][:2] == ["Distributions", "Agreement"]
+    for page in ("map", "tune", "export"):
+        _page(at, page)
+    assert _metrics(at)["Rows kept"] == f"{int(round(0.7 * ds.n_samples)):,}"
+
+
+def test_moving_the_slider_changes_the_estimate(scored_app):
+    at = _page(scored_app, "tune")
+    at.selectbox(key="tune_kind").set_value("top").run()
+    at.selectbox(key="tune_scorer").set_value("margin").run()
+    _ok(at)
+    before = _metrics(at)
+    at.slider(key="tune_keep").set_value(30).run()
+    _ok(at)
+    after = _metrics(at)
+    assert after["Rows kept"] == "900" and before["Rows kept"] == "2,100"
+    assert after["Pruned"] != before["Pruned"]
+    assert at.session_state["recipe"] == {"strategy": "margin", "keep": 0.3, "threshold": None}
+    # the threshold budget works too and the choice survives a page switch
+    at.radio(key="tune_budget").set_value("Threshold").run()
+    _ok(at)
+    assert at.session_state["recipe"]["threshold"] is not None
+    _page(at, "data")
+    _page(at, "tune")
+    assert at.radio(key="tune_budget").value == "Threshold"
+    at.radio(key="tune_budget").set_value("Keep fraction").run()
+    assert at.session_state["recipe"]["keep"] == 0.3
+
+
+def test_export_ids_match_the_selection(scored_app, tmp_path):
+    at = _page(scored_app, "tune")
+    at.selectbox(key="tune_kind").set_value("ccs").run()
+    at.selectbox(key="tune_scorer").set_value("margin").run()
+    at.slider(key="tune_keep").set_value(40).run()
+    _ok(at)
+    ds, recipe = at.session_state["ds"], at.session_state["recipe"]
+    expected = core.select(ds, at.session_state["scores"], strategy=recipe["strategy"], keep=recipe["keep"],
+                           seed=0)
+    at = _page(at, "export")
+    files = at.session_state["_export_files"][1]  # exactly the bytes the download buttons serve
+    kept = pd.read_csv(io.BytesIO(files["rows"]))
+    manifest = json.loads(files["manifest"])
+    assert kept["id"].tolist() == list(expected.kept_ids) == manifest["kept_ids"]
+    assert list(kept.columns) == list(ds.frame.columns)
+    assert manifest["strategy"] == recipe["strategy"] and manifest["estimate"] is not None
+    assert b"Data pruning summary" in files["summary"]
+    # writing to a folder gives the same rows, Parquet with score columns this time
+    at.radio(key="export_format").set_value("Parquet").run()
+    at.checkbox(key="export_scores").check().run()
+    at.text_input(key="export_folder").set_value(str(tmp_path)).run()
+    at.button(key="export_write").click().run()
+    _ok(at)
+    written = pd.read_parquet(tmp_path / "known_answer_kept.parquet")
+    assert written["id"].tolist() == list(expected.kept_ids)
+    assert {"knn_density", "margin"} <= set(written.columns)
+    assert (tmp_path / "known_answer_summary.html").exists()
+
+
+def test_map_edits_apply_everywhere_and_undo(scored_app):
+    at = _page(scored_app, "tune")
+    at.selectbox(key="tune_kind").set_value("random").run()
+    at.slider(key="tune_keep").set_value(50).run()
+    ds = at.session_state["ds"]
+    at.session_state["forced"] = [{"action": "keep", "ids": list(ds.ids[:40]), "note": "40 rows on the PCA map"},
+                                  {"action": "drop", "ids": list(ds.ids[:10]), "note": "10 rows on the PCA map"}]
+    at = _page(at, "map")
+    assert any("Map edits (2)" in m.value for m in at.markdown)
+    at = _page(at, "export")
+    kept = set(json.loads(at.session_state["_export_files"][1]["manifest"])["kept_ids"])
+    assert not kept & set(ds.ids[:10]) and set(ds.ids[10:40]) <= kept
+    at = _page(at, "map")
+    at.button(key="map_undo_1").click().run()
+    _ok(at)
+    assert len(at.session_state["forced"]) == 1
+    at.button(key="map_clear").click().run()
+    assert at.session_state["forced"] == []
+
+
+def test_pruning_curve_and_auto_run_in_the_background(scored_app):
+    at = _page(scored_app, "tune")
+    at.selectbox(key="tune_kind").set_value("random").run()
+    at.slider(key="tune_keep").set_value(50).run()
+    at.multiselect(key="tune_curve_strategies").set_value(["margin"]).run()
+    at.button(key="tune_curve").click().run()
+    _wait(at, "curve_job")
+    _ok(at)
+    curve = next(iter(at.session_state["curves"].values()))
+    assert set(curve["strategy"]) == {"random", "margin"}
+    at.button(key="tune_auto").click().run()
+    _wait(at, "auto_job")
+    _ok(at)
+    result = at.session_state["auto_result"]
+    assert result["keep"] == 0.5 and result["chosen"]
+    at.button(key="tune_auto_apply").click().run()
+    _ok(at)
+    assert at.session_state["recipe"]["strategy"] == result["chosen"]
+
+
+def test_cancel_keeps_finished_scorers():
+    at = _app()
+    at.session_state["scores"] = None  # as if nothing were computed yet (core's disk cache still helps)
+    _page(at, "scores")
+    slow = [m["name"] for m in core.list_scorers() if m["family"] == "dynamics"]
+    for box in at.checkbox:
+        if box.key and box.key.startswith("scores_pick_"):
+            box.set_value(box.key.removeprefix("scores_pick_") in ["prototypicality"] + slow)
+    at.run()
+    at.button(key="scores_compute").click().run()
+    job = at.session_state["scores_job"]
+    deadline = time.time() + 120
+    while job.partial is None and job.running and time.time() < deadline:
+        time.sleep(0.2)
+    at.run()
+    if at.session_state["scores_job"] is not None:
+        at.button(key="scores_job_cancel").click().run()
+    _wait(at, "scores_job")
+    _ok(at)
+    assert "prototypicality" in at.session_state["scores"].columns
+    last = at.session_state["scores_last_job"]
+    assert last["status"] == "cancelled" and "prototypicality" in last["partial"], last
+
+
+def test_user_errors_show_plainly_and_keep_the_data(tmp_path):
+    at = _app()
+    ds = at.session_state["ds"]
+    at.segmented_control(key="data_source").set_value("Local path").run()
+    at.text_input(key="data_path").set_value(str(tmp_path / "missing.csv")).run()
+    assert not at.exception
+    assert any("does not exist" in e.value for e in at.error)
+    assert at.session_state["ds"] is ds  # nothing loaded is lost
+    # a table whose label column has too few rows per class: a plain LabelError on Load
+    bad = tmp_path / "tiny.csv"
+    pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "label": ["a", "a", "b", "b"]}).to_csv(bad, index=False)
+    at.text_input(key="data_path").set_value(str(bad)).run()
+    at.button(key="data_path_load").click().run()
+    assert not at.exception
+    assert any("Too few rows" in e.value for e in at.error)
+    assert at.session_state["ds"] is ds
+
+
+def test_upload_a_csv_and_choose_columns():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(120, 4)), columns=["a", "b", "c", "leak"])
+    frame.insert(0, "row", [f"r{i}" for i in range(120)])
+    frame["target"] = np.where(frame["a"] > 0, "yes", "no")
+    at = _app()
+    at.segmented_control(key="data_source").set_value("Upload a file").run()
+    at.file_uploader(key="data_upload").set_value(("mine.csv", frame.to_csv(index=False).encode(), "text/csv")).run()
+    _ok(at)
+    assert at.selectbox(key="data_up_label").value == "target"
+    at.selectbox(key="data_up_id").set_value("row").run()
+    at.multiselect(key="data_up_features").set_value(["a", "b", "c"]).run()
+    at.button(key="data_up_load").click().run()
+    _ok(at)
+    ds = at.session_state["ds"]
+    assert ds.n_samples == 120 and ds.feature_names == ["a", "b", "c"] and ds.ids[0] == "r0"
+    assert at.session_state["ds_origin"] == "Upload: mine.csv"
+
+
+def test_scores_come_back_from_the_disk_cache(scored_app):
+    at = _app()  # a new session on the same cache folder: nothing recomputed
+    assert at.session_state["scores"] is not None
+    assert set(CHEAP) <= set(at.session_state["scores"].columns)
+
+
+def test_display_downsampling_keeps_dropped_and_flagged_rows():
+    from workbench.maps import display_sample
+
+    rng = np.random.default_rng(0)
+    ds = core.Dataset.from_arrays(rng.normal(size=(50_000, 3)), rng.integers(0, 4, 50_000))
+    mask = rng.random(50_000) > 0.1
+    flagged = rng.random(50_000) < 0.02
+    shown = display_sample(ds, mask, flagged, limit=20_000)
+    assert len(shown) <= 20_000 + ds.n_classes and np.all(np.diff(shown) > 0)
+    assert set(np.flatnonzero(~mask | flagged)) <= set(shown)
+
+
+def test_projection_pca_now_umap_in_the_background():
+    from core import projection
+
+    rng = np.random.default_rng(1)
+    ds = core.Dataset.from_arrays(np.r_[rng.normal(0, 1, (150, 6)), rng.normal(4, 1, (150, 6))], [0] * 150 + [1] * 150)
+    pca = core.project(ds, method="pca")
+    assert pca.shape == (300, 2) and np.isfinite(pca).all()
+    assert projection.cached_projection(ds, "pca") is not None
+    job = projection.start_umap(ds)
+    assert projection.start_umap(ds) is job  # one job per data set
+    deadline = time.time() + 300
+    coords = None
+    while coords is None and time.time() < deadline:
+        assert not job.failed, job.error_
+        time.sleep(1)
+        coords = job.poll()
+    assert coords is not None and coords.shape == (300, 2)
+    assert np.array_equal(core.project(ds, method="umap"), coords)  # served from the disk cache
+    with pytest.raises(core.WorkbenchError):
+        core.project(ds, method="tsne")
+
+
+def test_costly_coresets_run_on_request(scored_app, monkeypatch):
+    from workbench import tuning
+
+    monkeypatch.setattr(tuning, "COSTLY_ROWS", 1_000)  # treat the 3k-row sample like a 50k one
+    at = _page(scored_app, "tune")
+    at.selectbox(key="tune_kind").set_value("kcenter").run()
+    _ok(at)
+    assert not any(m.label == "Rows kept" for m in at.metric)
+    _page(at, "export")  # the other pages fall back to random and say so
+    assert any("has not been computed yet" in w.value for w in at.warning)
+    at = _page(at, "tune")
+    at.button(key="tune_costly").click().run()
+    _wait(at, "select_job")
+    _ok(at)
+    assert _metrics(at)["Rows kept"] == f"{int(round(at.session_state['recipe']['keep'] * 3000)):,}"
+    at.selectbox(key="tune_kind").set_value("random").run()
+
+
+def test_upload_a_zip_of_an_image_folder():
+    import zipfile
+
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for label in ("cats", "dogs"):
+            for i in range(6):
+                pixels = (rng.random((12, 12)) * (255 if label == "cats" else 60)).astype(np.uint8)
+                png = io.BytesIO()
+                Image.fromarray(pixels).save(png, format="PNG")
+                archive.writestr(f"pets/{label}/{i}.png", png.getvalue())
+    at = _app()
+    at.segmented_control(key="data_source").set_value("Upload a file").run()
+    at.file_uploader(key="data_upload").set_value(("pets.zip", buffer.getvalue(), "application/zip")).run()
+    _ok(at)
+    at.button(key="data_up_load").click().run()
+    _ok(at)
+    ds = at.session_state["ds"]
+    assert ds.kind == "image" and ds.n_samples == 12 and ds.images is not None
+    _page(at, "map")
+    at.selectbox(key="map_colour").set_value("Class").run()
+    _ok(at)

@@ -1,0 +1,246 @@
+"""Plotly chart builders shared by the pages and the stakeholder summary.
+
+Colours are fixed across the app: kept rows are teal, dropped rows red, the full-data reference
+dark slate and random pruning grey, so a chart reads the same on every page.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+KEPT = "#1B998B"
+DROPPED = "#E4572E"
+FULL = "#3D405B"
+RANDOM = "#A0A4A8"
+ACCENT = "#2E86AB"
+CLASS_COLOURS = ["#2E86AB", "#F18F01", "#6A4C93", "#1B998B", "#C73E1D", "#8AC926", "#FF595E", "#3D405B",
+                 "#FFCA3A", "#5E548E", "#52B788", "#B5838D"]
+FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
+
+
+def _layout(fig: go.Figure, title: str, *, height: int = 360, legend: bool = True, **axes) -> go.Figure:
+    fig.update_layout(
+        title=dict(text=title, x=0.0, xanchor="left", font=dict(size=16)),
+        template="plotly_white", font=FONT, height=height, margin=dict(l=10, r=10, t=50, b=10),
+        showlegend=legend,
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, title=None),
+        **axes,
+    )
+    return fig
+
+
+def class_colour(i: int) -> str:
+    return CLASS_COLOURS[i % len(CLASS_COLOURS)]
+
+
+# --- Data ---------------------------------------------------------------------------------------
+
+
+def class_balance(counts: pd.Series) -> go.Figure:
+    """Rows per class as a bar chart (share printed on each bar)."""
+    total = max(int(counts.sum()), 1)
+    names = [str(c) for c in counts.index]
+    fig = go.Figure(go.Bar(
+        x=names, y=counts.to_numpy(), marker_color=[class_colour(i) for i in range(len(names))],
+        text=[f"{v / total:.0%}" for v in counts.to_numpy()], textposition="outside", cliponaxis=False,
+        hovertemplate="%{x}: %{y} rows<extra></extra>",
+    ))
+    return _layout(fig, "Class balance", legend=False, xaxis_title="Class", yaxis_title="Rows",
+                   xaxis=dict(type="category"))
+
+
+# --- Scores -------------------------------------------------------------------------------------
+
+
+def score_distribution(values: np.ndarray, labels: np.ndarray, classes: Sequence, name: str, *,
+                       threshold: Optional[float] = None, threshold_label: str = "", kind: str = "histogram",
+                       higher_means: str = "") -> go.Figure:
+    """Per-class stacked histogram or violin of one score, with the current cut as a dashed line.
+
+    The axis spans the quartiles widened by three interquartile ranges (capped at the data), so a
+    few extreme rows (outliers are often 1-3 % of rows) do not squash the rest; the title says
+    how many rows lie beyond it.
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size:
+        q1, q3 = np.quantile(finite, [0.25, 0.75])
+        spread = max(q3 - q1, 1e-12)
+        low, high = max(finite.min(), q1 - 3 * spread), min(finite.max(), q3 + 3 * spread)
+    else:
+        low, high = 0.0, 1.0
+    if high <= low:
+        low, high = float(finite.min(initial=0.0)) - 0.5, float(finite.max(initial=0.0)) + 0.5
+    pad = 0.02 * (high - low)
+    low, high = low - pad, high + pad
+    outside = int(((finite < low) | (finite > high)).sum())
+    fig = go.Figure()
+    for i, cls in enumerate(classes):
+        chosen = values[labels == i]
+        if kind == "violin":
+            fig.add_trace(go.Violin(x=np.full(len(chosen), str(cls)), y=chosen, name=str(cls), box_visible=True,
+                                    meanline_visible=True, line_color=class_colour(i), points=False,
+                                    spanmode="hard"))
+        else:
+            fig.add_trace(go.Histogram(x=chosen, name=str(cls), marker_color=class_colour(i), opacity=0.85,
+                                       xbins=dict(start=low, end=high, size=(high - low) / 50)))
+    axis_title = name + (f" (higher = {higher_means})" if higher_means else "")
+    title = f"{name} by class" + (f" · {outside:,} extreme rows beyond the axis" if outside else "")
+    if kind == "violin":
+        _layout(fig, title, xaxis_title="Class", yaxis_title=axis_title, legend=False,
+                yaxis=dict(range=[low, high]))
+        if threshold is not None:
+            fig.add_hline(y=threshold, line_dash="dash", line_color=DROPPED,
+                          annotation_text=threshold_label, annotation_position="top left")
+    else:
+        _layout(fig, title, xaxis_title=axis_title, yaxis_title="Rows", barmode="stack",
+                xaxis=dict(range=[low, high]))
+        fig.update_layout(legend_traceorder="normal")
+        if threshold is not None:
+            fig.add_vline(x=threshold, line_dash="dash", line_color=DROPPED, line_width=2,
+                          annotation_text=threshold_label, annotation_position="top right")
+    return fig
+
+
+def correlation_heatmap(frame: pd.DataFrame) -> go.Figure:
+    """Spearman rank correlation between score columns."""
+    corr = frame.corr(method="spearman").round(2)
+    names = list(corr.columns)
+    fig = go.Figure(go.Heatmap(
+        z=corr.to_numpy(), x=names, y=names, zmin=-1, zmax=1, colorscale="RdBu", reversescale=True,
+        text=corr.to_numpy(), texttemplate="%{text:.2f}", hovertemplate="%{y} vs %{x}: %{z:.2f}<extra></extra>",
+        colorbar=dict(title="ρ"),
+    ))
+    size = max(360, 60 + 42 * len(names))
+    return _layout(fig, "Scorer agreement (Spearman ρ)", height=size, legend=False,
+                   yaxis=dict(autorange="reversed"))
+
+
+def data_map(confidence: np.ndarray, variability: np.ndarray, labels: np.ndarray, classes: Sequence,
+             hover: Sequence[str]) -> go.Figure:
+    """Dataset cartography: mean confidence in the true label against its variability over epochs."""
+    fig = go.Figure()
+    for i, cls in enumerate(classes):
+        chosen = labels == i
+        fig.add_trace(go.Scattergl(
+            x=variability[chosen], y=confidence[chosen], mode="markers", name=str(cls),
+            marker=dict(size=5, color=class_colour(i), opacity=0.65), text=np.asarray(hover, dtype=object)[chosen],
+            hovertemplate="%{text}<br>variability %{x:.3f}<br>confidence %{y:.3f}<extra></extra>",
+        ))
+    for text, x, y in (("easy to learn", 0.02, 0.97), ("ambiguous", 0.98, 0.5), ("hard to learn", 0.02, 0.03)):
+        fig.add_annotation(text=text, x=x, y=y, xref="paper", yref="paper", showarrow=False,
+                           xanchor="left" if x < 0.5 else "right", font=dict(color="#666", size=12))
+    return _layout(fig, "Data Map (training dynamics)", height=440, xaxis_title="Variability (std of confidence)",
+                   yaxis_title="Confidence (mean p of the given label)")
+
+
+# --- Map ----------------------------------------------------------------------------------------
+
+
+def map_scatter(coords: np.ndarray, positions: np.ndarray, *, colour_mode: str, categories: Optional[np.ndarray],
+                category_names: Sequence[str], category_colours: Sequence[str], values: Optional[np.ndarray],
+                value_name: str, hover: np.ndarray, title: str, height: int = 620) -> go.Figure:
+    """A WebGL scatter of the 2-D map; ``customdata`` carries each point's row position.
+
+    Parameters
+    ----------
+    coords : ndarray of shape (n_shown, 2)
+    positions : ndarray of shape (n_shown,)
+        Row positions in the Dataset (selection events report them back).
+    colour_mode : {"category", "value"}
+    categories : ndarray of shape (n_shown,), int codes into ``category_names`` (category mode);
+        code 0 is drawn on top
+    values : ndarray of shape (n_shown,) (value mode)
+    hover : ndarray of shape (n_shown,), str
+    """
+    fig = go.Figure()
+    hovertemplate = "%{text}<extra></extra>"
+    if colour_mode == "value":
+        fig.add_trace(go.Scattergl(
+            x=coords[:, 0], y=coords[:, 1], mode="markers", customdata=positions, text=hover,
+            hovertemplate=hovertemplate, showlegend=False,
+            marker=dict(size=5, color=values, colorscale="Viridis", opacity=0.8,
+                        colorbar=dict(title=value_name, thickness=14)),
+        ))
+    else:
+        # later traces draw on top: the first category (e.g. "dropped") goes last, legend kept in order
+        for code, (name, colour) in reversed(list(enumerate(zip(category_names, category_colours)))):
+            chosen = categories == code
+            if not chosen.any():
+                continue
+            fig.add_trace(go.Scattergl(
+                x=coords[chosen, 0], y=coords[chosen, 1], mode="markers", name=f"{name} ({int(chosen.sum()):,})",
+                customdata=positions[chosen], text=hover[chosen], hovertemplate=hovertemplate,
+                marker=dict(size=5, color=colour, opacity=0.75),
+            ))
+    _layout(fig, title, height=height, xaxis=dict(showticklabels=False, title=None, zeroline=False, showgrid=False),
+            yaxis=dict(showticklabels=False, title=None, zeroline=False, showgrid=False))
+    fig.update_layout(dragmode="lasso", hovermode="closest", uirevision="map", legend_traceorder="reversed")
+    return fig
+
+
+# --- Tune ---------------------------------------------------------------------------------------
+
+
+def kept_per_class(classes: Sequence, kept: np.ndarray, dropped: np.ndarray) -> go.Figure:
+    """Stacked bars of kept and dropped rows per class."""
+    names = [str(c) for c in classes]
+    fig = go.Figure([
+        go.Bar(x=names, y=kept, name="kept", marker_color=KEPT, hovertemplate="%{x}: %{y} kept<extra></extra>"),
+        go.Bar(x=names, y=dropped, name="dropped", marker_color=DROPPED,
+               hovertemplate="%{x}: %{y} dropped<extra></extra>"),
+    ])
+    return _layout(fig, "Rows kept and dropped per class", height=320, barmode="stack", xaxis_title="Class",
+                   yaxis_title="Rows", xaxis=dict(type="category"))
+
+
+def accuracy_comparison(pruned, full, random, *, title: str = "Cross-validated accuracy") -> go.Figure:
+    """Horizontal bars of mean accuracy with ±1 std: full data, pruned subset, random of the same size."""
+    rows = [("Random, same size", random, RANDOM), ("Pruned", pruned, KEPT), ("Full data", full, FULL)]
+    rows = [r for r in rows if r[1] is not None]
+    fig = go.Figure(go.Bar(
+        y=[f"{r[0]}<br><b>{r[1].accuracy:.1%}</b> ± {r[1].std:.1%}" for r in rows], x=[r[1].accuracy for r in rows],
+        orientation="h", marker_color=[r[2] for r in rows],
+        error_x=dict(type="data", array=[r[1].std for r in rows], visible=True, color="#333", thickness=1.5),
+        hovertemplate="%{x:.2%}<extra></extra>",
+    ))
+    # zoom on the bars' range: the differences that matter are a few points
+    low = min(r[1].accuracy - 2 * r[1].std for r in rows)
+    high = max(r[1].accuracy + 2 * r[1].std for r in rows)
+    span = max(high - low, 0.02)
+    return _layout(fig, title, height=260, legend=False, xaxis_title="Accuracy (axis zoomed)",
+                   xaxis=dict(tickformat=".0%", range=[max(0.0, low - 0.5 * span), min(1.0, high + 0.9 * span)]))
+
+
+def pruning_curve(curve: pd.DataFrame, *, current_keep: Optional[float] = None,
+                  full_accuracy: Optional[float] = None) -> go.Figure:
+    """Accuracy against keep fraction per strategy; random drawn as a band of ±1 std."""
+    fig = go.Figure()
+    palette = iter(CLASS_COLOURS)
+    for strategy, part in curve.groupby("strategy", sort=False):
+        part = part.sort_values("keep_fraction")
+        x, mean, std = part["keep_fraction"], part["accuracy_mean"], part["accuracy_std"].fillna(0)
+        if strategy == "random":
+            band_y = np.r_[mean + std, (mean - std)[::-1]]
+            fig.add_trace(go.Scatter(x=np.r_[x, x[::-1]], y=band_y, fill="toself", mode="lines",
+                                     fillcolor="rgba(160,164,168,0.3)", line=dict(width=0), hoverinfo="skip",
+                                     name="random ± 1 std"))
+            fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name="random", line=dict(color=RANDOM)))
+        else:
+            fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name=strategy,
+                                     line=dict(color=next(palette), width=2.5),
+                                     error_y=dict(type="data", array=std, visible=True, thickness=1)))
+    if full_accuracy is not None:
+        fig.add_hline(y=full_accuracy, line_dash="dot", line_color=FULL, annotation_text="full data",
+                      annotation_position="bottom right")
+    if current_keep is not None:
+        fig.add_vline(x=current_keep, line_dash="dash", line_color="#888", annotation_text="current",
+                      annotation_position="bottom right")
+    _layout(fig, "Pruning curve", height=420, xaxis_title="Fraction of rows kept",
+            yaxis_title="CV accuracy", xaxis=dict(tickformat=".0%"), yaxis=dict(tickformat=".1%"))
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0.0),
+                      margin=dict(l=10, r=10, t=50, b=10))
+    return fig

@@ -1,0 +1,52 @@
+"""Galleries of rows (thumbnails, text snippets or table rows) and the current cut of a score."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import streamlit as st
+
+from workbench import media
+
+
+def current_cut(values: np.ndarray, name: str, meta: dict, recipe: dict) -> tuple[Optional[float], str]:
+    """Where the Tune recipe cuts this score: its threshold, or the value at the keep fraction."""
+    strategy = recipe.get("strategy") or ""
+    own = strategy in (name, f"{name}:high", f"{name}:low")
+    end = strategy.split(":")[1] if own and ":" in strategy else meta.get("keep", "high")
+    if own and recipe.get("threshold") is not None:
+        return float(recipe["threshold"]), f"threshold (keeps {end})"
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return None, ""
+    keep = float(recipe.get("keep") or 0.7)
+    cut = np.quantile(finite, 1 - keep) if end == "high" else np.quantile(finite, keep)
+    return float(cut), f"keep {keep:.0%} of the {end} end"
+
+
+def show(ds, positions: np.ndarray, values: np.ndarray, name: str, *, key: str, per_row: int = 4) -> None:
+    """Show rows as thumbnails (images), snippets (text) or a table (tabular)."""
+    positions = np.asarray(positions, dtype=int)
+    if media.has_images(ds):
+        for start in range(0, len(positions), per_row):
+            cols = st.columns(per_row)
+            for col, p in zip(cols, positions[start:start + per_row]):
+                col.image(media.thumbnail_png(ds.images[p], 72), width=72,
+                          caption=f"{ds.labels[p]} · {values[p]:.3g}")
+        return
+    if ds.text_column is not None:
+        for p in positions:
+            with st.container(border=True):
+                st.markdown(f"**{ds.labels[p]}** · {name} = `{values[p]:.3g}` · id `{ds.ids[p]}`")
+                st.caption(media.snippet(ds.frame[ds.text_column].iloc[p], 240))
+        return
+    rows = ds.frame.iloc[positions].copy()
+    # columns that are not features (id, label, notes, ground truth) first: they explain the row
+    used = set(map(str, (ds.settings or {}).get("features") or []))
+    first = [c for c in rows.columns if str(c) not in used]
+    first = [c for c in (ds.id_column, ds.label_column) if c in first] + \
+        [c for c in first if c not in (ds.id_column, ds.label_column)]
+    rows = rows[first + [c for c in rows.columns if c not in first]]
+    rows.insert(0, name, values[positions])
+    st.dataframe(rows, hide_index=True, key=key, height=min(420, 38 + 35 * len(rows)))

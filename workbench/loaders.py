@@ -1,0 +1,84 @@
+"""Loading data for the Data page: uploads saved to disk, raw previews for column choices."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Optional
+
+import pandas as pd
+import streamlit as st
+
+import core
+from core import cache
+from core.io import read_path
+
+FEATURIZERS = ["auto", "tabular", "text", "embedding", "image"]
+TEXT_METHODS = ["auto", "minilm", "tfidf"]
+UPLOAD_TYPES = ["csv", "tsv", "txt", "parquet", "pq", "npz", "zip"]
+
+
+def save_upload(uploaded) -> Path:
+    """Write an uploaded file into the cache folder (by content hash) so loaders can read a path.
+
+    The dataset keeps pointing at this copy, which is what manifests record as the source name.
+    """
+    data = uploaded.getvalue()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    folder = cache.cache_dir() / "uploads" / digest
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(uploaded.name).name
+    if not path.exists() or path.stat().st_size != len(data):
+        path.write_bytes(data)
+    return path
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _raw(path: str, mtime: float):
+    return read_path(path)
+
+
+def raw_preview(path: Path):
+    """What the reader finds in ``path`` (table, implied label/id columns), cached by mtime."""
+    path = Path(path).expanduser()
+    mtime = path.stat().st_mtime if path.exists() else 0.0
+    return _raw(str(path), mtime)
+
+
+@st.cache_resource(show_spinner=False, max_entries=6)
+def _load(path: str, mtime: float, options_key: str, options: dict):
+    return core.load_dataset(path, **options)
+
+
+def load(path: Path, options: dict):
+    """``core.load_dataset`` on a path, cached by path, modification time and options."""
+    path = Path(path).expanduser()
+    mtime = path.stat().st_mtime if path.exists() else 0.0
+    return _load(str(path), mtime, repr(sorted(options.items())), options)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _sample(name: str, options_key: str, options: dict):
+    return core.load_sample(name, **options)
+
+
+def load_sample(name: str, options: Optional[dict] = None):
+    """A bundled sample with optional featurizer options (cached per server process)."""
+    options = options or {}
+    return _sample(name, repr(sorted(options.items())), options)
+
+
+def guess_label(frame: pd.DataFrame, hint: Optional[str]) -> str:
+    columns = list(frame.columns)
+    for candidate in (hint, "label", "labels", "target", "class", "y", "species", "category"):
+        if candidate in columns:
+            return candidate
+    return columns[-1]
+
+
+def guess_id(frame: pd.DataFrame, hint: Optional[str]) -> Optional[str]:
+    columns = list(frame.columns)
+    for candidate in (hint, "id", "ID", "Id", "row_id", "uid"):
+        if candidate in columns:
+            return candidate
+    return None

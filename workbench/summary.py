@@ -1,0 +1,88 @@
+"""The one-page stakeholder summary: a self-contained HTML file with the key numbers and charts.
+
+Plotly's JavaScript is inlined once, so the page opens offline (viewers may have no internet).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+
+import numpy as np
+import plotly.graph_objects as go
+
+from workbench import charts
+
+_CSS = """
+body{font-family:Inter,Segoe UI,Helvetica,Arial,sans-serif;color:#1f2933;max-width:1100px;margin:32px auto;padding:0 24px}
+h1{font-size:28px;margin-bottom:4px}.sub{color:#52606d;margin-top:0}
+.cards{display:grid;grid-template-columns:repeat(4,1fr);gap:14px;margin:24px 0}
+.card{border:1px solid #e4e7eb;border-radius:10px;padding:14px 16px;background:#fafbfc}
+.card .k{font-size:12px;text-transform:uppercase;letter-spacing:.05em;color:#52606d}
+.card .v{font-size:26px;font-weight:650;margin-top:4px}.card .d{font-size:13px;color:#52606d;margin-top:2px}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:18px}.wide{grid-column:span 2}.note{color:#52606d;font-size:13px;line-height:1.5}
+table{border-collapse:collapse;font-size:14px}td,th{padding:4px 12px;border-bottom:1px solid #e4e7eb;text-align:left}
+"""
+
+
+def _card(key: str, value: str, detail: str = "") -> str:
+    return (f'<div class="card"><div class="k">{html.escape(key)}</div><div class="v">{html.escape(value)}</div>'
+            f'<div class="d">{html.escape(detail)}</div></div>')
+
+
+def _figure(fig: go.Figure, first: bool) -> str:
+    return fig.to_html(full_html=False, include_plotlyjs="inline" if first else False,
+                       config={"displaylogo": False, "responsive": True})
+
+
+def build_html(ds, sel, pruned, full, random, *, evaluator_description: str, origin: str,
+               curve=None, score_names=()) -> str:
+    """The summary page of a selection.
+
+    Parameters
+    ----------
+    ds : Dataset
+    sel : Selection
+    pruned, full, random : Estimate
+        The selection's estimate and its references on the same folds.
+    curve : DataFrame, optional
+        A pruning curve (``core.pruning_curve``) to include.
+    """
+    kept = np.bincount(ds.y[sel.mask], minlength=ds.n_classes)
+    dropped = np.bincount(ds.y, minlength=ds.n_classes) - kept
+    saving = 1 - sel.n_kept / max(ds.n_samples, 1)
+    figures = [charts.accuracy_comparison(pruned, full, random), charts.kept_per_class(ds.classes, kept, dropped)]
+    if curve is not None:
+        figures.append(charts.pruning_curve(curve, current_keep=sel.n_kept / ds.n_samples,
+                                            full_accuracy=full.accuracy))
+    plots = "".join(f'<div class="{"wide" if i == 2 else ""}">{_figure(fig, i == 0)}</div>'
+                    for i, fig in enumerate(figures))
+    when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    vs_random = 100 * (pruned.accuracy - random.accuracy)
+    vs_full = 100 * (pruned.accuracy - full.accuracy)
+    cards = "".join([
+        _card("Rows", f"{sel.n_kept:,} / {ds.n_samples:,}", f"{sel.n_kept / ds.n_samples:.0%} kept"),
+        _card("Pruned accuracy", f"{pruned.accuracy:.1%}", f"± {pruned.std:.1%} over folds"),
+        _card("vs full data", f"{vs_full:+.1f} pts", f"full: {full.accuracy:.1%} ± {full.std:.1%}"),
+        _card("vs random, same size", f"{vs_random:+.1f} pts", f"random: {random.accuracy:.1%} ± {random.std:.1%}"),
+    ])
+    rows = "".join(f"<tr><td>{html.escape(str(c))}</td><td>{int(k):,}</td><td>{int(d):,}</td></tr>"
+                   for c, k, d in zip(ds.classes, kept, dropped))
+    forced = sel.params.get("force_keep", []), sel.params.get("force_drop", [])
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Data pruning summary</title>
+<style>{_CSS}</style></head><body>
+<h1>Data pruning summary</h1>
+<p class="sub">{html.escape(origin)} · {ds.n_samples:,} rows · {ds.n_classes} classes · generated {when}</p>
+<div class="cards">{cards}</div>
+<p><b>Strategy:</b> <code>{html.escape(sel.resolved_strategy)}</code>
+{f"(auto chose it)" if sel.strategy == "auto" else ""} · <b>seed</b> {sel.seed} ·
+<b>estimated training-time saving</b> ≈{saving:.0%} (assuming cost grows with rows)
+{f" · manual edits: {len(forced[0])} forced kept, {len(forced[1])} forced dropped" if any(forced) else ""}</p>
+<div class="grid">{plots}</div>
+<h3>Rows per class</h3><table><tr><th>Class</th><th>Kept</th><th>Dropped</th></tr>{rows}</table>
+<p class="note"><b>How this was measured.</b> {html.escape(evaluator_description)}. Pruning is applied to the
+training folds only; every held-out fold is complete. "Random, same size" keeps random subsets with as many rows
+as the selection, on the same folds (spread over repeats and folds).
+{f"Scores used: {html.escape(', '.join(score_names))}." if score_names else ""}
+Data fingerprint <code>{ds.fingerprint[:16]}</code>; the manifest JSON re-applies this selection exactly.</p>
+</body></html>"""
