@@ -8,7 +8,7 @@ import streamlit as st
 
 import core
 from core import cache
-from workbench import charts, jobs, resources, state, strategy_form, tuning
+from workbench import charts, exact_check, jobs, resources, state, strategy_form, tuning
 
 ds = state.require_dataset()
 st.title("Tune")
@@ -213,3 +213,12 @@ with curve_col:
         st.caption("Each point: mean ± std over 3 seeds × folds. The grey band is random pruning ± 1 std.")
     elif st.session_state.get("curve_job") is None:
         st.caption("Sweeps keep fractions 10%–100% for the chosen strategies and random (a few seconds to a minute).")
+
+# --- exact check --------------------------------------------------------------------------------
+st.divider()
+try:
+    current = tuning.current_selection(ds, compute=False)
+except core.WorkbenchError:
+    current = None  # the live panel above already shows the message
+if current is not None and current.n_kept > 0:
+    exact_check.render(ds, current, evaluator, folds, seed)

@@ -132,6 +132,27 @@ def test_moving_the_slider_changes_the_estimate(scored_app):
     assert at.session_state["recipe"]["keep"] == 0.3
 
 
+def test_exact_check_runs_logistic_regression_on_the_current_selection(scored_app):
+    at = _page(scored_app, "tune")
+    at.selectbox(key="tune_kind").set_value("top").run()
+    at.selectbox(key="tune_scorer").set_value("margin").run()
+    at.slider(key="tune_keep").set_value(50).run()
+    at.button(key="tune_exact_run").click().run()
+    _ok(at)
+    _wait(at, "exact_job")
+    _ok(at)
+    checks = at.session_state["exact_checks"]
+    assert len(checks) == 1
+    result = next(iter(checks.values()))
+    ds = at.session_state["ds"]
+    expected = core.evaluate_exact(ds, core.select(ds, at.session_state["scores"], strategy="margin", keep=0.5).mask,
+                                   model="logreg", folds=5, seed=0)
+    assert result["Pruned"].accuracy == pytest.approx(expected.accuracy)
+    assert result["Pruned"].n_kept == 1500 and result["Full data"].n_kept == ds.n_samples
+    assert result["Random, same size"].n_kept == 1500
+    assert any("Logistic regression" in c.value for c in at.caption)
+
+
 def test_export_ids_match_the_selection(scored_app, tmp_path):
     at = _page(scored_app, "tune")
     at.selectbox(key="tune_kind").set_value("ccs").run()
