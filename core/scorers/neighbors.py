@@ -8,6 +8,8 @@ Memory is O(n * k) for the result plus O(chunk * n) scratch, never O(n^2).
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from typing import Optional
 
@@ -40,10 +42,16 @@ class NeighborGraph:
         return NeighborGraph(self.indices[:, :k], self.distances[:, :k])
 
 
+# Device nodes that exist whenever torch.cuda could find a GPU (NVIDIA's driver, or ROCm's).
+_GPU_DEVICE_NODES = ("/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd")
+
+
 def resolve_device(device: Optional[str] = None) -> str:
     """``device`` if given, else ``"cuda"`` when torch sees a GPU, else ``"cpu"``."""
     if device:
         return device
+    if "torch" not in sys.modules and not any(os.path.exists(node) for node in _GPU_DEVICE_NODES):
+        return "cpu"  # no GPU driver here: skip importing torch (over a second) just to be told so
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency, but geometry works without it
