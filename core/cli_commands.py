@@ -257,6 +257,11 @@ def cmd_select(args) -> int:
     estimate = document.get("estimate") or {}
     if estimate.get("summary"):
         _out(args, f"CV estimate: {estimate['summary']}")
+    honest = (sel.details or {}).get("honest_estimate")
+    if honest and honest.get("accuracy") is not None:
+        # the figure above scores auto's pick on the folds it was picked on; say what a fresh fold gives
+        _out(args, f"Honest estimate of auto (nested CV, choice never saw the scoring fold): "
+                   f"{100 * honest['accuracy']:.1f}% ± {100 * honest['std']:.1f}; the figure above is optimistic.")
     return 0
 
 

@@ -264,6 +264,9 @@ def test_select_auto_records_the_chosen_strategy(data_csv, tmp_path):
     assert document["strategy"] == "auto"
     assert document["resolved_strategy"] and document["resolved_strategy"] != "auto"
     assert document["n_kept"] == len(pd.read_csv(out))
+    honest = document["details"]["honest_estimate"]
+    assert honest["optimistic"] is False and 0 < honest["accuracy"] <= 1
+    assert f"{100 * honest['accuracy']:.1f}%" in result.stdout and "optimistic" in result.stdout
 
 
 def test_apply_refuses_changed_data_unless_forced(data_csv, tmp_path):
