@@ -23,9 +23,9 @@ pruning keeps; ``:high``/``:low`` override it. CCS prunes its ``beta`` fraction 
 where mislabeled and ambiguous rows collect: for difficulty scores that keep the hard end
 (EL2N, loss, forgetting, low margin...) it is the end ``keep`` points at, the end top-k would
 concentrate on; for scores that keep the clean end (the flagging scorers label_noise, duplicate,
-outlier and AUM, plus data-map confidence and kNN-Shapley) it is the opposite end. A scorer may
-declare ``hard`` itself, and ``:hard=high|low`` overrides it. Scorecards orient each scorer by
-its ``keep``.
+outlier and AUM, plus data-map confidence and kNN-Shapley) it is the opposite end. Every scorer
+declares that end as its ``hard`` metadata; ``:hard=high|low`` overrides it. Scorecards orient
+each scorer by its ``keep``.
 """
 
 from __future__ import annotations
@@ -51,11 +51,6 @@ _OPTIONS = {
 # ----------------------------------------------------------------------------- scorer metadata
 
 
-# Scorers that keep the *clean* end without flagging rows: mislabeled-looking rows collect at the
-# end they drop, so that is their hard end (a scorer may also declare ``hard`` itself).
-CLEAN_END_KEEPERS = frozenset({"datamap_confidence", "knn_shapley"})
-
-
 def scorer_info(name: str) -> Optional[dict]:
     """Registry metadata of a scorer (``keep``, ``flags``, ``hard``), or None if unregistered."""
     try:
@@ -77,17 +72,10 @@ def default_end(name: str) -> str:
     return info["keep"]
 
 
-def _opposite(end: str) -> str:
-    return "low" if end == "high" else "high"
-
-
 def ccs_hard_end(name: str) -> str:
     """The end CCS prunes first (see the module docstring for the rule)."""
-    info = scorer_info(name)
-    end = default_end(name)
-    if info.get("hard") in ("high", "low"):
-        return info["hard"]
-    return _opposite(end) if info["flags"] or name in CLEAN_END_KEEPERS else end
+    default_end(name)  # an unregistered column says which end to keep, and has no declared hard end
+    return scorer_info(name)["hard"]
 
 
 # ----------------------------------------------------------------------------- parsing

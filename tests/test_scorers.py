@@ -65,6 +65,7 @@ def test_every_design_scorer_is_registered_with_complete_metadata():
         assert set(meta) == set(METADATA_KEYS)
         assert meta["family"] in ("geometry", "model", "dynamics", "valuation")
         assert meta["keep"] in ("high", "low") and meta["cost"] in ("fast", "medium", "slow")
+        assert meta["hard"] in ("high", "low")
         assert isinstance(meta["needs_labels"], bool) and isinstance(meta["flags"], bool)
         assert meta["description"] and meta["higher_means"] and "\n" not in meta["description"]
     assert set(DEFAULT_SCORERS) <= set(ALL)
@@ -83,6 +84,7 @@ def test_registering_a_taken_name_raises_and_custom_scorers_work(two_classes):
         description = "Norm of the feature vector."
         higher_means = "farther from the origin"
         keep = "high"
+        hard = "high"
         needs_labels = False
         flags = False
         cost = "fast"

@@ -159,6 +159,9 @@ def test_ccs_hard_end_rule():
     for name in ("aum", "datamap_confidence", "knn_shapley"):
         if name in SCORERS:
             assert SCORERS[name]["keep"] == "high" and ccs_hard_end(name) == "low"
+    # the rule is the scorers' declared metadata, not a list kept here
+    for name, meta in SCORERS.items():
+        assert ccs_hard_end(name) == meta["hard"]
 
 
 def test_ccs_via_select_drops_the_hard_end(ds, scores):

@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 FAMILIES = ("geometry", "model", "dynamics", "valuation")
 COSTS = ("fast", "medium", "slow")
-METADATA_KEYS = ("name", "family", "description", "higher_means", "keep", "needs_labels", "flags", "cost")
+METADATA_KEYS = ("name", "family", "description", "higher_means", "keep", "hard", "needs_labels", "flags", "cost")
 
 _REGISTRY: dict[str, type["Scorer"]] = {}
 
@@ -81,6 +81,11 @@ class Scorer:
     description: ClassVar[str] = ""
     higher_means: ClassVar[str] = ""
     keep: ClassVar[str] = ""
+    #: The end where the hardest rows collect (hard to learn, atypical or likely mislabeled): the
+    #: end coverage-centric selection (CCS) prunes first. It equals ``keep`` for difficulty scores
+    #: (EL2N, loss, forgetting) and is the opposite end for scores that keep the clean end
+    #: (label_noise, AUM, data-map confidence, KNN-Shapley).
+    hard: ClassVar[str] = ""
     needs_labels: ClassVar[bool] = True
     flags: ClassVar[bool] = False
     cost: ClassVar[str] = "fast"
@@ -157,8 +162,9 @@ def register(cls: type[Scorer]) -> type[Scorer]:
     missing = [key for key in METADATA_KEYS if getattr(cls, key, "") in ("", None)]
     if missing:
         raise TypeError(f"scorer {cls.__name__} lacks metadata {missing}")
-    if cls.family not in FAMILIES or cls.keep not in ("high", "low") or cls.cost not in COSTS:
-        raise TypeError(f"scorer {cls.name!r} has invalid family, keep or cost")
+    if cls.family not in FAMILIES or cls.keep not in ("high", "low") or cls.hard not in ("high", "low") \
+            or cls.cost not in COSTS:
+        raise TypeError(f"scorer {cls.name!r} has invalid family, keep, hard or cost")
     if cls.name in _REGISTRY:
         raise ValueError(f"a scorer named {cls.name!r} is already registered ({_REGISTRY[cls.name].__name__})")
     _REGISTRY[cls.name] = cls

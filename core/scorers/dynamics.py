@@ -164,6 +164,7 @@ class Forgetting(_DynamicsScorer):
     description = "How often the proxy forgets a row it had learned (never-learned rows count as every epoch)."
     higher_means = "harder to learn and remember"
     keep = "high"
+    hard = "high"
     needs_labels = True
 
     def _compute(self, ds, context) -> ScoreResult:
@@ -177,6 +178,7 @@ class DatamapConfidence(_DynamicsScorer):
     description = "Mean probability of the given label over training epochs (data maps)."
     higher_means = "easier to learn; low values collect mislabeled rows"
     keep = "high"
+    hard = "low"
     needs_labels = True
 
     def _compute(self, ds, context) -> ScoreResult:
@@ -190,6 +192,7 @@ class DatamapVariability(_DynamicsScorer):
     description = "Spread (std) of the given label's probability over training epochs (data maps)."
     higher_means = "more ambiguous to the model"
     keep = "high"
+    hard = "high"
     needs_labels = True
 
     def _compute(self, ds, context) -> ScoreResult:
@@ -213,6 +216,7 @@ class AreaUnderMargin(_DynamicsScorer):
     description = "Area under the margin: mean logit margin of the given label over training (AUM)."
     higher_means = "more consistently learned as labelled; low values are likely mislabeled"
     keep = "high"
+    hard = "low"
     needs_labels = True
     flags = True
     defaults = {**LOOP_DEFAULTS, "flag_percentile": 90.0}
@@ -230,6 +234,7 @@ class EarlyEL2N(_DynamicsScorer):
     description = "EL2N after an early epoch (about 20% of training) of the proxy loop, averaged over runs."
     higher_means = "harder (larger early error)"
     keep = "high"
+    hard = "high"
     needs_labels = True
 
     def _compute(self, ds, context) -> ScoreResult:

@@ -28,6 +28,7 @@ class KnnDensity(_GraphScorer):
     description = "Mean euclidean distance to the k nearest other rows."
     higher_means = "sparser neighbourhood (rarer, more unusual row); low values are redundant"
     keep = "high"
+    hard = "high"
     defaults = {"k": 10}
 
     def _compute(self, ds, context) -> ScoreResult:
@@ -60,6 +61,7 @@ class Outlier(_GraphScorer):
     description = "Local outlier factor on the k-nearest-neighbour graph; flags rows far from dense neighbours."
     higher_means = "more of an outlier"
     keep = "low"
+    hard = "high"
     flags = True
     defaults = {"k": 20, "flag_above": 1.5}
 
@@ -133,6 +135,7 @@ class Duplicate(_GraphScorer):
     description = "Highest cosine similarity to a neighbouring row; flags all but one row per near-duplicate group."
     higher_means = "more redundant (closer to being a copy of another row)"
     keep = "low"
+    hard = "high"
     flags = True
     defaults = {"k": 10, "threshold": 0.95, "relative_distance": 0.2}
 
@@ -162,6 +165,7 @@ class Prototypicality(Scorer):
     description = "Euclidean distance to the row's class centroid (or nearest k-means prototype)."
     higher_means = "less prototypical (harder)"
     keep = "high"
+    hard = "high"
     needs_labels = True
     cost = "fast"
     defaults = {"method": "class_centroid", "clusters": 0}

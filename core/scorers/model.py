@@ -54,6 +54,7 @@ class Loss(_ModelScorer):
     description = "Cross-entropy of the given label under out-of-fold predictions."
     higher_means = "harder (the proxy finds the label unlikely)"
     keep = "high"
+    hard = "high"
 
     def _from_probabilities(self, oof, y):
         return ScoreResult(-np.log(np.maximum(true_class_probability(oof.probabilities, y), _TINY)))
@@ -65,6 +66,7 @@ class Margin(_ModelScorer):
     description = "Probability of the given label minus the largest other class probability (out-of-fold)."
     higher_means = "easier (more confidently the given label); negative when another class wins"
     keep = "low"
+    hard = "low"
 
     def _from_probabilities(self, oof, y):
         p = oof.probabilities
@@ -77,6 +79,7 @@ class Entropy(_ModelScorer):
     description = "Entropy of the out-of-fold class probabilities (natural log)."
     higher_means = "more uncertain"
     keep = "high"
+    hard = "high"
 
     def _from_probabilities(self, oof, y):
         p = oof.probabilities
@@ -89,6 +92,7 @@ class LeastConfidence(_ModelScorer):
     description = "One minus the largest out-of-fold class probability."
     higher_means = "more uncertain"
     keep = "high"
+    hard = "high"
 
     def _from_probabilities(self, oof, y):
         return ScoreResult(1.0 - oof.probabilities.max(axis=1))
@@ -100,6 +104,7 @@ class EL2N(_ModelScorer):
     description = "EL2N: L2 norm of out-of-fold probabilities minus the one-hot label (Paul et al. 2021)."
     higher_means = "harder (larger prediction error)"
     keep = "high"
+    hard = "high"
 
     def _from_probabilities(self, oof, y):
         return ScoreResult(error_vector_norm(oof.probabilities, y))
@@ -119,6 +124,7 @@ class GraNd(_ModelScorer):
     description = "Last-layer gradient norm of the cross-entropy (GraNd), from out-of-fold predictions."
     higher_means = "harder (larger gradient)"
     keep = "high"
+    hard = "high"
 
     def _from_probabilities(self, oof, y):
         return ScoreResult(error_vector_norm(oof.probabilities, y) * np.sqrt(oof.feature_norms**2 + 1.0))
@@ -198,6 +204,7 @@ class LabelNoise(_ModelScorer):
     description = "Confident learning: how likely the given label is wrong; flags likely label errors."
     higher_means = "more likely mislabeled"
     keep = "low"
+    hard = "high"
     flags = True
 
     def _from_probabilities(self, oof, y):

@@ -64,6 +64,7 @@ class KnnShapley(Scorer):
     description = "KNN-Shapley value (Jia et al. 2019): contribution to a k-NN classifier's accuracy on the other rows."
     higher_means = "more valuable to its neighbours' classification; negative for harmful rows"
     keep = "high"
+    hard = "low"
     needs_labels = True
     flags = False
     cost = "fast"
