@@ -11,16 +11,14 @@ import io
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from streamlit_server import free_port, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -30,50 +28,20 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 pytestmark = pytest.mark.browser
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_healthy(port: int, process: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited early with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as reply:
-                if reply.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise RuntimeError("streamlit did not become healthy in time")
-
-
 @pytest.fixture(scope="module")
 def app_url():
     browser_path = shutil.which("chromium") or (CHROMIUM if os.path.exists(CHROMIUM) else None)
     assert browser_path, "chromium is not installed: run `apt-get install -y chromium` (.ci/run does this)"
-    port = _free_port()
+    port = free_port()
     cache_dir = tempfile.mkdtemp(prefix="workbench-browser-cache-")
     env = dict(os.environ, WORKBENCH_CACHE_DIR=cache_dir, WORKBENCH_UMAP="off", PYTHONUNBUFFERED="1")
-    log = open(Path(cache_dir) / "server.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "workbench/app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    command = [sys.executable, "-m", "streamlit", "run", "workbench/app.py", "--server.headless", "true",
+               "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none"]
     try:
-        _wait_healthy(port, process)
-        yield f"http://127.0.0.1:{port}", browser_path
+        with open(Path(cache_dir) / "server.log", "w") as log, serving(command, port, cwd=ROOT, env=env, log=log):
+            yield f"http://127.0.0.1:{port}", browser_path
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
         shutil.rmtree(cache_dir, ignore_errors=True)
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from streamlit_server import free_port, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_SCORER = "knn_density"  # geometry scorer: no model training, so each call stays short
@@ -308,33 +309,12 @@ def test_app_launch_command(tmp_path):
 
 @pytest.mark.slow
 def test_app_launches_streamlit(tmp_path):
-    if not (ROOT / "workbench" / "app.py").is_file():
-        pytest.skip("workbench/app.py is not there")
-    import socket
-    import time
-    import urllib.request
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    assert (ROOT / "workbench" / "app.py").is_file(), "workbench app launches workbench/app.py, which must exist"
+    port = free_port()
     command = [sys.executable, "-m", "core.cli", "app", "--server.headless", "true", "--server.port", str(port),
                "--browser.gatherUsageStats", "false"]
-    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline, healthy = time.monotonic() + 90, False
-        while time.monotonic() < deadline and process.poll() is None and not healthy:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                    healthy = response.status == 200
-            except OSError:
-                time.sleep(0.5)
-        assert healthy, process.stdout.read().decode() if process.poll() is not None else "no answer"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with serving(command, port, cwd=tmp_path) as process:  # started outside the repo on purpose
+        assert process.poll() is None
 
 
 def test_internal_errors_are_one_line_unless_debug(monkeypatch, capsys):
