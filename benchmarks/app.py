@@ -93,7 +93,7 @@ def bench(rows: int, with_umap: bool) -> dict:
         "target_met": max(moves) < 1.0,
     }
     if with_umap:
-        from core import projection
+        from core.projection import maps as projection
 
         job = projection.start_umap(ds)
         start = time.perf_counter()

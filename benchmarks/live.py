@@ -26,10 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.dataset import Dataset  # noqa: E402
-from core.evaluate import LiveEvaluator  # noqa: E402
-from core.fastridge import single_threaded_blas  # noqa: E402
-from core.samples import make_known_answer  # noqa: E402
+from core.data.dataset import Dataset  # noqa: E402
+from core.evaluation.live import LiveEvaluator  # noqa: E402
+from core.evaluation.ridge import single_threaded_blas  # noqa: E402
+from core.data.samples import make_known_answer  # noqa: E402
 
 
 def make_data(n_rows: int, n_features: int, seed: int = 1) -> Dataset:

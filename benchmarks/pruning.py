@@ -21,8 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import core  # noqa: E402
-from core.curve import pruning_curve  # noqa: E402
-from core.evaluate import LiveEvaluator  # noqa: E402
+from core.search.curves import pruning_curve  # noqa: E402
+from core.evaluation.live import LiveEvaluator  # noqa: E402
 
 
 def strategies_for(scorer: str) -> list:

@@ -40,7 +40,7 @@ RSS_TARGET_MIB = 2048.0
 
 
 def _data(rows: int, features: int):
-    from core.samples import make_known_answer
+    from core.data.samples import make_known_answer
 
     frame = make_known_answer(n_rows=rows, n_features=features, seed=1)
     X = frame[[f"f{i}" for i in range(features)]].to_numpy("float32")
@@ -74,7 +74,7 @@ def _worker(task: str, rows: int, features: int) -> dict:
         el2n = np.linalg.norm(error, axis=1)  # noqa: F841
         return {"seconds": time.perf_counter() - start, "peak_rss_mib": _peak_rss_mib()}
 
-    from core.dataset import Dataset
+    from core.data.dataset import Dataset
     from core.scorers import compute_scores
 
     # Like the baseline, import scikit-learn before the clock starts: both sides are timed warm.

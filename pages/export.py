@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.exporting import export as export_rows
-from core.exporting import build_manifest
+from core.outputs.manifest import export as export_rows
+from core.outputs.manifest import build_manifest
 from workbench import charts, resources, state, summary, tuning
 
 ds = state.require_dataset()

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from core import cache
+from core.foundation import cache
 from workbench import charts, exact_check, jobs, resources, state, strategy_form, tuning
 
 ds = state.require_dataset()

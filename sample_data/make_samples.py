@@ -35,7 +35,7 @@ import pandas as pd
 SAMPLE_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(SAMPLE_DIR.parent))  # so that `core` imports from a plain checkout
 
-from core.samples import GROUND_TRUTH_COLUMNS, make_known_answer  # noqa: E402
+from core.data.samples import GROUND_TRUTH_COLUMNS, make_known_answer  # noqa: E402
 
 SEED = 0
 DIGITS_PIXELS = 64  # 8x8 digits upscaled (nearest) so each image fills the loader's 64x64 canvas

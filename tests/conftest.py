@@ -23,7 +23,7 @@ def blobs():
     """A small, well-separated three-class Dataset built from arrays."""
     from sklearn.datasets import make_blobs
 
-    from core.dataset import Dataset
+    from core.data.dataset import Dataset
 
     X, y = make_blobs(n_samples=300, centers=3, n_features=8, random_state=0)
     return Dataset.from_arrays(X, y)

@@ -21,7 +21,7 @@ os.environ["WORKBENCH_UMAP"] = "off"
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import core  # noqa: E402
-from core.samples import list_samples  # noqa: E402
+from core.data.samples import list_samples  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "workbench" / "app.py")
@@ -302,7 +302,7 @@ def test_display_downsampling_keeps_dropped_and_flagged_rows():
 
 
 def test_projection_pca_now_umap_in_the_background():
-    from core import projection
+    from core.projection import maps as projection
 
     rng = np.random.default_rng(1)
     ds = core.Dataset.from_arrays(np.r_[rng.normal(0, 1, (150, 6)), rng.normal(4, 1, (150, 6))], [0] * 150 + [1] * 150)

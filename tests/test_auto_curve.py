@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 import core
-from core.auto import auto_select, choose, default_candidates, smallest_within
-from core.curve import pruning_curve
-from core.errors import Cancelled, ConfigError
-from core.evaluate import LiveEvaluator, evaluate_exact
-from core.samples import load_sample
-from core.selection import select
+from core.search.auto import auto_select, choose, default_candidates, smallest_within
+from core.search.curves import pruning_curve
+from core.foundation.errors import Cancelled, ConfigError
+from core.evaluation.live import LiveEvaluator, evaluate_exact
+from core.data.samples import load_sample
+from core.selection.subset import select
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from core.coresets import facility_location, k_center_greedy, kmeans_diversity
-from core.errors import Cancelled
+from core.selection.coresets import facility_location, k_center_greedy, kmeans_diversity
+from core.foundation.errors import Cancelled
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from core.dataset import Dataset
-from core.errors import Cancelled, ConfigError
-from core.evaluate import LiveEvaluator, evaluate_exact, make_folds
+from core.data.dataset import Dataset
+from core.foundation.errors import Cancelled, ConfigError
+from core.evaluation.live import LiveEvaluator, evaluate_exact, make_folds
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_fast_estimate_ranks_subsets_like_logistic_regression():
     """On bundled data, subsets of very different quality rank the same for both models."""
     from scipy.stats import spearmanr
 
-    from core.samples import load_sample
+    from core.data.samples import load_sample
 
     ds = load_sample("known_answer")
     n, rng = ds.n_samples, np.random.default_rng(0)

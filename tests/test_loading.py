@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import core
-from core.errors import DataFileError, IdError, LabelError, WorkbenchError
+from core.foundation.errors import DataFileError, IdError, LabelError, WorkbenchError
 
 
 def _table(n=60, seed=0):

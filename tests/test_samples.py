@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import samples
-from core.errors import ConfigError
-from core.samples import SAMPLE_DIR, list_samples, make_known_answer, sample_path
+from core.data import samples
+from core.foundation.errors import ConfigError
+from core.data.samples import SAMPLE_DIR, list_samples, make_known_answer, sample_path
 
 FEATURES = [f"f{i}" for i in range(samples.KNOWN_ANSWER_FEATURES)]
 
@@ -257,7 +257,7 @@ def test_make_known_answer_other_sizes_keep_their_rates():
 # ---------------------------------------------------------------- load_sample end to end
 
 needs_loading = pytest.mark.skipif(
-    importlib.util.find_spec("core.loading") is None, reason="core.loading is not written yet"
+    importlib.util.find_spec("core.data.loading") is None, reason="core.loading is not written yet"
 )
 
 

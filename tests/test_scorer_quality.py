@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_score, recall_score, roc_auc_score
 
-from core.dataset import Dataset
+from core.data.dataset import Dataset
 from core.scorers import compute_scores
 
 NAMES = ["label_noise", "loss", "margin", "el2n", "aum", "datamap_confidence", "forgetting",
@@ -53,7 +53,7 @@ def _synthetic(seed: int = 11):
 
 
 def _known_answer():
-    from core.samples import load_sample
+    from core.data.samples import load_sample
 
     ds = load_sample("known_answer")
     frame = ds.frame

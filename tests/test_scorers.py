@@ -10,14 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.dataset import Dataset
-from core.errors import Cancelled, ConfigError, LabelError
-from core.scorers import (DEFAULT_SCORERS, METADATA_KEYS, Scorer, ScoreResult, compute_scores, get_scorer,
-                          list_scorers, register, registered_names, unregister)
+from core.data.dataset import Dataset
+from core.foundation.errors import Cancelled, ConfigError, LabelError
+from core.scorers import DEFAULT_SCORERS, METADATA_KEYS, Scorer, ScoreResult, compute_scores, get_scorer, list_scorers, register, registered_names, unregister
 from core.scorers.dynamics import forgetting_counts
 from core.scorers.geometry import duplicate_groups, local_outlier_factor, neighbor_cosines
 from core.scorers.model import class_thresholds, confident_joint, find_label_issues, label_issue_scores
-from core.scorers.neighbors import _torch_search, knn_graph
+from core.foundation.neighbors import _torch_search, knn_graph
 from core.scorers.oof import OutOfFold, fit_softmax_regression, out_of_fold, softmax_regression_proba
 from core.scorers.valuation import knn_shapley_values
 
@@ -355,7 +354,7 @@ def test_forgetting_counts_transitions_and_never_learned():
 def test_training_loop_hooks_are_called_and_global_rng_untouched(two_classes):
     import torch
 
-    from core.scorers.training import TrainingHook, train_proxy
+    from core.foundation.mlp import TrainingHook, train_proxy
 
     class Counter(TrainingHook):
         wants_batches = True

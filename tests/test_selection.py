@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import strategies as algo
-from core.dataset import Dataset
-from core.errors import ConfigError
+from core.selection import algorithms as algo
+from core.data.dataset import Dataset
+from core.foundation.errors import ConfigError
 from core.scorers import list_scorers
-from core.selection import ccs_hard_end, list_strategies, parse_strategy, select
+from core.selection.subset import ccs_hard_end, list_strategies, parse_strategy, select
 
 SCORERS = {meta["name"]: meta for meta in list_scorers()}
 RANKING_HIGH = "el2n"  # a difficulty score that keeps its hard (high) end
@@ -284,7 +284,7 @@ def test_every_listed_strategy_parses_and_runs(ds, scores):
 
 @pytest.mark.parametrize("strategy", ["kcenter", "kmeans-diversity", "facility-location"])
 def test_coreset_strategies_meet_budget(ds, strategy):
-    pytest.importorskip("core.coresets")
+    pytest.importorskip("core.selection.coresets")
     sel = select(ds, None, strategy, keep=0.1, seed=0)
     assert sel.n_kept == budget(ds, 0.1)
     assert np.array_equal(sel.mask, select(ds, None, strategy, keep=0.1, seed=0).mask)

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
-from core.errors import Cancelled, WorkbenchError
+from core.foundation.errors import Cancelled, WorkbenchError
 
 
 class Job:

@@ -10,8 +10,8 @@ import pandas as pd
 import streamlit as st
 
 import core
-from core import cache
-from core.io import read_path
+from core.foundation import cache
+from core.data.readers import read_path
 
 FEATURIZERS = ["auto", "tabular", "text", "embedding", "image"]
 TEXT_METHODS = ["auto", "minilm", "tfidf"]

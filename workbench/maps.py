@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import projection
+from core.projection import maps as projection
 from workbench import media
 
 MAX_POINTS = 20_000  # above this the display is downsampled (the data are not)

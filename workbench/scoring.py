@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from core.progress import check_cancelled, scaled
+from core.foundation.progress import check_cancelled, scaled
 from workbench import resources, state
 from workbench.jobs import Job
 

@@ -6,7 +6,7 @@ import os
 
 import streamlit as st
 
-from core import cache
+from core.foundation import cache
 from workbench import state
 
 

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import cache
-from core.errors import WorkbenchError
+from core.foundation import cache
+from core.foundation.errors import WorkbenchError
 
 DEFAULTS: dict[str, Any] = {
     "ds": None,  # the loaded Dataset
@@ -75,7 +75,7 @@ def set_dataset(ds, origin: str) -> None:
 
 def _strategy_fits(strategy: str, scores: Optional[pd.DataFrame]) -> bool:
     try:
-        from core.selection import parse_strategy
+        from core.selection.subset import parse_strategy
 
         parse_strategy(strategy, [] if scores is None else scores.columns)
         return True
@@ -234,7 +234,7 @@ def aligned_scores() -> Optional[pd.DataFrame]:
     memo = st.session_state.get("_aligned")
     if memo is not None and memo[0] is table and memo[1] == ds.fingerprint:
         return memo[2]
-    from core.selection import align_scores
+    from core.selection.subset import align_scores
 
     aligned = align_scores(ds, table)
     st.session_state["_aligned"] = (table, ds.fingerprint, aligned)

@@ -13,8 +13,8 @@ from typing import Optional
 import streamlit as st
 
 import core
-from core import cache
-from core.selection import jsonable
+from core.foundation import cache
+from core.selection.subset import jsonable
 from workbench import state
 
 KINDS = {
@@ -59,7 +59,7 @@ def strategy_string(kind: str, *, scorer: Optional[str] = None, end: str = "defa
 
 def widgets_from_strategy(strategy: str, score_columns: list) -> dict:
     """Tune widget values that rebuild ``strategy`` (used to apply auto's recommendation)."""
-    from core.selection import parse_strategy
+    from core.selection.subset import parse_strategy
 
     spec = parse_strategy(strategy, score_columns)
     values = {"tune_kind": spec.kind if spec.kind in KINDS else "random"}

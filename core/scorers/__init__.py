@@ -13,14 +13,13 @@ from typing import Iterable, Optional, Union
 import numpy as np
 import pandas as pd
 
-from .. import cache as disk_cache
-from ..errors import ConfigError, LabelError
-from ..progress import CancelToken, ProgressFn, check_cancelled, report, scaled
-from . import geometry, model, dynamics, valuation  # noqa: F401,I001  (registration order = listing order)
-from .base import (METADATA_KEYS, Scorer, ScoreResult, get_scorer, list_scorers, register,
-                   registered_names, unregister)
-from .context import ScoringContext
-from .oof import PROXY_MODELS
+from core.foundation import cache as disk_cache
+from core.foundation.errors import ConfigError, LabelError
+from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, report, scaled
+from core.scorers import geometry, model, dynamics, valuation
+from core.scorers.base import METADATA_KEYS, Scorer, ScoreResult, get_scorer, list_scorers, register, registered_names, unregister
+from core.scorers.context import ScoringContext
+from core.scorers.oof import PROXY_MODELS
 
 __all__ = [
     "compute_scores", "list_scorers", "get_scorer", "resolve_scorers", "register", "unregister",

@@ -41,11 +41,11 @@ from typing import TYPE_CHECKING, ClassVar, Optional
 
 import numpy as np
 
-from ..errors import ConfigError
+from core.foundation.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..dataset import Dataset
-    from .context import ScoringContext
+    from core.data.dataset import Dataset
+    from core.scorers.context import ScoringContext
 
 FAMILIES = ("geometry", "model", "dynamics", "valuation")
 COSTS = ("fast", "medium", "slow")

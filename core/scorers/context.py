@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from .. import cache as disk_cache
-from ..progress import CancelToken, ProgressFn
-from .neighbors import NeighborGraph, knn_graph, resolve_device
-from .oof import OutOfFold, out_of_fold
+from core.foundation import cache as disk_cache
+from core.foundation.progress import CancelToken, ProgressFn
+from core.foundation.neighbors import NeighborGraph, knn_graph, resolve_device
+from core.scorers.oof import OutOfFold, out_of_fold
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..dataset import Dataset
-    from .dynamics import DynamicsRecords
+    from core.data.dataset import Dataset
+    from core.scorers.dynamics import DynamicsRecords
 
 #: Bump when a shared computation changes meaning, so stale disk entries are not reused.
 SHARED_VERSION = 1
@@ -109,7 +109,7 @@ class ScoringContext:
 
     def dynamics(self, params: dict) -> "DynamicsRecords":
         """Training-dynamics records of the shared proxy-training loop for the given loop settings."""
-        from .dynamics import record_dynamics
+        from core.scorers.dynamics import record_dynamics
 
         frozen = tuple(sorted(params.items()))
         if frozen not in self._dynamics:

@@ -15,9 +15,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..progress import CancelToken, ProgressFn, scaled
-from .base import Scorer, ScoreResult, register
-from .training import TrainingHook, TrainState, train_proxy
+from core.foundation.progress import CancelToken, ProgressFn, scaled
+from core.scorers.base import Scorer, ScoreResult, register
+from core.foundation.mlp import TrainingHook, TrainState, train_proxy
 
 #: Settings of the shared loop; every dynamics scorer accepts them and shares records when equal.
 LOOP_DEFAULTS = {"epochs": 10, "runs": 3, "hidden": 128, "batch_size": 256, "learning_rate": 1e-3}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError
-from .base import Scorer, ScoreResult, register
-from .neighbors import NeighborGraph
+from core.foundation.errors import ConfigError
+from core.scorers.base import Scorer, ScoreResult, register
+from core.foundation.neighbors import NeighborGraph
 
 
 class _GraphScorer(Scorer):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Scorer, ScoreResult, register
-from .oof import OutOfFold
+from core.scorers.base import Scorer, ScoreResult, register
+from core.scorers.oof import OutOfFold
 
 _TINY = 1e-12
 

@@ -27,9 +27,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..progress import CancelToken, ProgressFn, check_cancelled, report, scaled
-from .training import standardiser
+from core.foundation.errors import ConfigError
+from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, report, scaled
+from core.foundation.mlp import standardiser
 
 PROXY_MODELS = ("logreg", "mlp", "knn")
 
@@ -112,7 +112,7 @@ def out_of_fold(
             probabilities[test] = softmax_regression_proba(test_features, weights)
             feature_norms[test] = np.linalg.norm(test_features, axis=1)
         else:
-            from .training import predict_logits, train_proxy
+            from core.foundation.mlp import predict_logits, train_proxy
 
             net = train_proxy(X[train], y[train], n_classes, epochs=20, seed=seed + fold, device=device,
                               progress=fold_progress, cancel=cancel)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Scorer, ScoreResult, register
+from core.scorers.base import Scorer, ScoreResult, register
 
 
 def knn_shapley_values(y: np.ndarray, indices: np.ndarray, k: int) -> np.ndarray:

@@ -23,7 +23,7 @@ import traceback
 import warnings
 from typing import Optional, Sequence
 
-from .errors import WorkbenchError
+from core.foundation.errors import WorkbenchError
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
@@ -82,7 +82,7 @@ def _data_options() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from core import __version__
 
     parser = _Parser(prog="workbench", formatter_class=_formatter,
                      description=_wrap("Data pruning workbench: score a labelled data set, compare pruning "
@@ -243,7 +243,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _dispatch(args, extra: list) -> int:
-    from . import cli_commands as commands
+    from core.cli import commands
 
     if args.command == "app":
         return commands.cmd_app(args, extra)

@@ -15,8 +15,8 @@ from typing import Optional
 
 import pandas as pd
 
-from . import cli_support as support
-from .errors import ConfigError, DataFileError
+from core.cli import support
+from core.foundation.errors import ConfigError, DataFileError
 
 
 def _out(args, text: str) -> None:
@@ -32,7 +32,7 @@ def warn(text: str) -> None:
 
 def _registry() -> tuple:
     """(name -> metadata, default scorer names) from the scorer registry."""
-    from . import scorers
+    from core import scorers
 
     registry = {row["name"]: row for row in scorers.list_scorers()}
     defaults = [n for n in getattr(scorers, "DEFAULT_SCORERS", []) if n in registry]
@@ -50,7 +50,7 @@ def _close(bar) -> None:
 
 def _load(args):
     """Load DATA with the data options shared by score, curve and select; print loading warnings."""
-    from .loading import load_dataset
+    from core.data.loading import load_dataset
 
     options = {
         "label": args.label,
@@ -80,14 +80,14 @@ def _check_common(args) -> None:
 def _compute(ds, names: list, args, bar) -> Optional[pd.DataFrame]:
     if not names:
         return None
-    from .scorers import compute_scores
+    from core.scorers import compute_scores
 
     return compute_scores(ds, names, seed=args.seed, progress=bar, folds=args.folds)
 
 
 def _scores_meta(names: list, registry: dict, args, source: Optional[str] = None) -> list:
     """What the manifest records about each scorer: metadata and the parameters it ran with."""
-    from .scorers import get_scorer
+    from core.scorers import get_scorer
 
     rows = []
     for name in names:
@@ -102,8 +102,8 @@ def _scores_meta(names: list, registry: dict, args, source: Optional[str] = None
 
 # ------------------------------------------------------------------------------------ scorers
 def cmd_scorers(args) -> int:
-    from .exporting import to_jsonable
-    from .scorers import list_scorers
+    from core.outputs.manifest import to_jsonable
+    from core.scorers import list_scorers
 
     rows = list_scorers()
     if args.json:
@@ -119,7 +119,7 @@ def cmd_scorers(args) -> int:
 
 
 def cmd_samples(args) -> int:
-    from .samples import list_samples
+    from core.data.samples import list_samples
 
     rows = list_samples()
     if args.json:
@@ -134,7 +134,7 @@ def cmd_samples(args) -> int:
 # -------------------------------------------------------------------------------------- score
 def score_table(ds, scores: pd.DataFrame, names: list) -> pd.DataFrame:
     """``id``, ``label``, one column per scorer, ``<name>_flag`` columns, then extra columns."""
-    from .exporting import align_scores
+    from core.outputs.manifest import align_scores
 
     aligned = align_scores(ds, scores)
     table = pd.DataFrame({"id": ds.ids, "label": ds.labels})
@@ -157,7 +157,7 @@ def cmd_score(args) -> int:
         scores = _compute(ds, names, args, bar)
     finally:
         _close(bar)
-    from .exporting import write_table
+    from core.outputs.manifest import write_table
 
     write_table(score_table(ds, scores, names), out)
     _out(args, f"Scored {ds.n_samples} rows with {len(names)} scorer(s) ({', '.join(names)}); wrote {out}.")
@@ -166,7 +166,7 @@ def cmd_score(args) -> int:
 
 # -------------------------------------------------------------------------------------- curve
 def _read_scores(path: str) -> pd.DataFrame:
-    from .io import read_csv, read_parquet
+    from core.data.readers import read_csv, read_parquet
 
     file = support.check_input(path, "--scores")
     frame = read_parquet(file) if file.suffix.lower() in (".parquet", ".pq") else read_csv(file)
@@ -193,13 +193,13 @@ def cmd_curve(args) -> int:
     bar = _progress(args)
     try:
         scores = _read_scores(args.scores) if args.scores else _compute(ds, names, args, bar)
-        from .curve import pruning_curve
+        from core.search.curves import pruning_curve
 
         curve = pruning_curve(ds, scores, strategies, keeps, seeds=seeds, folds=args.folds, seed=args.seed,
                               progress=bar)
     finally:
         _close(bar)
-    from .exporting import write_table
+    from core.outputs.manifest import write_table
 
     table = curve[CURVE_COLUMNS].reset_index(drop=True)  # random first, then the strategies as given
     write_table(table, out)
@@ -226,9 +226,9 @@ def cmd_select(args) -> int:
     if args.scorers:
         names = list(dict.fromkeys(names + support.resolve_scorer_names(args.scorers, registry, defaults)))
     ds = _load(args)
-    from .evaluate import LiveEvaluator
-    from .exporting import export
-    from .selection import select
+    from core.evaluation.live import LiveEvaluator
+    from core.outputs.manifest import export
+    from core.selection.subset import select
 
     bar = _progress(args)
     try:
@@ -270,7 +270,7 @@ def cmd_apply(args) -> int:
     support.check_input(args.manifest, "MANIFEST")
     support.check_input(args.data)
     support.check_output(args.out, option="--out", inputs=[("DATA", args.data), ("MANIFEST", args.manifest)])
-    from .exporting import apply_and_export
+    from core.outputs.manifest import apply_and_export
 
     sel, ds = apply_and_export(args.manifest, args.data, args.out, force=args.force)
     details = sel.details
@@ -286,7 +286,7 @@ def cmd_apply(args) -> int:
 
 # ---------------------------------------------------------------------------------------- app
 def app_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "workbench" / "app.py"
+    return Path(__file__).resolve().parents[2] / "workbench" / "app.py"
 
 
 def cmd_app(args, extra: list) -> int:

@@ -17,8 +17,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ..progress import CancelToken, ProgressFn, check_cancelled, report
-from .neighbors import resolve_device
+from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, report
+from core.foundation.neighbors import resolve_device
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..progress import CancelToken, ProgressFn, check_cancelled, report
+from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, report
 
 
 @dataclass

@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from . import exact_models
-from .errors import ConfigError
-from .fastridge import FoldRidge
-from .progress import check_cancelled, report
+from core.evaluation import models as exact_models
+from core.foundation.errors import ConfigError
+from core.evaluation.ridge import FoldRidge
+from core.foundation.progress import check_cancelled, report
 
 FAST_MODEL = "fast: closed-form ridge classifier (one-vs-rest least squares on features standardised on the kept rows, alpha={alpha})"
 FAST_BUDGET = "closed-form solve (no epochs or steps)"

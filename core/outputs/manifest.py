@@ -21,9 +21,9 @@ from typing import Any, Optional, Union
 import numpy as np
 import pandas as pd
 
-from .dataset import Dataset, fingerprint_frame
-from .errors import ConfigError, ManifestError
-from .export_io import commit, discard, json_writer, stage, table_format, table_writer, to_jsonable, write_table
+from core.data.dataset import Dataset, fingerprint_frame
+from core.foundation.errors import ConfigError, ManifestError
+from core.outputs.files import commit, discard, json_writer, stage, table_format, table_writer, to_jsonable, write_table
 
 MANIFEST_FORMAT = "data-pruning-workbench/manifest"
 MANIFEST_SCHEMA = 1
@@ -196,7 +196,7 @@ def _estimate_block(comparison) -> Optional[dict]:
 
 
 def _workbench_version() -> str:
-    from . import __version__
+    from core import __version__
 
     return __version__
 
@@ -281,7 +281,7 @@ def check_manifest(document: Any, name: str = "the manifest") -> dict:
 
 def load_for_manifest(manifest: dict, data, **overrides) -> Dataset:
     """Load ``data`` with the options recorded in the manifest, so fingerprints are comparable."""
-    from .loading import load_dataset
+    from core.data.loading import load_dataset
 
     options = dict((manifest.get("data") or {}).get("load_options") or {})
     options.update(overrides)
@@ -333,7 +333,7 @@ def apply_manifest(manifest, data, force: bool = False):
     Selection
         ``details`` holds ``forced``, ``fingerprint_matches``, ``differences`` and ``missing_ids``.
     """
-    from .selection import Selection
+    from core.selection.subset import Selection
 
     if not isinstance(manifest, dict):
         manifest = read_manifest(manifest)

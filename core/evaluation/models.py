@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from .fastridge import single_threaded_blas
-from .progress import check_cancelled
+from core.evaluation.ridge import single_threaded_blas
+from core.foundation.progress import check_cancelled
 
 MLP_HIDDEN = 128
 MLP_BATCH = 128

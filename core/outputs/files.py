@@ -18,7 +18,7 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, DataFileError
+from core.foundation.errors import ConfigError, DataFileError
 
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 

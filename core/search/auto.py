@@ -21,11 +21,11 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import ConfigError
-from .evaluate import LiveEvaluator, make_folds
-from .fastridge import FoldRidge
-from .progress import check_cancelled, report, scaled
-from .selection import Selection, align_scores, jsonable, score_names, select
+from core.foundation.errors import ConfigError
+from core.evaluation.live import LiveEvaluator, make_folds
+from core.evaluation.ridge import FoldRidge
+from core.foundation.progress import check_cancelled, report, scaled
+from core.selection.subset import Selection, align_scores, jsonable, score_names, select
 
 CCS_BETAS = (0.0, 0.1, 0.3)
 SCORECARD_SIZE = 3

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Protocol
 
-from .errors import Cancelled
+from core.foundation.errors import Cancelled
 
 ProgressFn = Callable[[int, int, str], None]
 

@@ -36,7 +36,7 @@ from typing import Optional
 
 import pandas as pd
 
-from .errors import ConfigError
+from core.foundation.errors import ConfigError
 
 COMPOUND = ("ccs", "balanced", "band", "drop-flagged", "scorecard")
 CORESETS = ("kcenter", "kmeans-diversity", "facility-location")
@@ -54,7 +54,7 @@ _OPTIONS = {
 def scorer_info(name: str) -> Optional[dict]:
     """Registry metadata of a scorer (``keep``, ``flags``, ``hard``), or None if unregistered."""
     try:
-        from .scorers import get_scorer
+        from core.scorers import get_scorer
         cls = get_scorer(name)
     except Exception:  # an unregistered column is allowed with an explicit end
         return None

@@ -12,8 +12,8 @@ from typing import Optional
 
 import numpy as np
 
-from .progress import CancelToken, ProgressFn, check_cancelled, report, scaled
-from .strategies import proportional_quotas
+from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, report, scaled
+from core.selection.algorithms import proportional_quotas
 
 
 def _prepared(X, budget) -> tuple[np.ndarray, int]:
@@ -149,7 +149,7 @@ def facility_location(
     """
     from scipy.sparse import csc_matrix
 
-    from .scorers.neighbors import knn_graph
+    from core.foundation.neighbors import knn_graph
 
     X, budget = _prepared(X, budget)
     n_samples = len(X)

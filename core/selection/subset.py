@@ -13,12 +13,9 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
-from . import strategies as algo
-from .errors import ConfigError
-from .strategy_parse import (
-    CORESETS, StrategySpec, ccs_hard_end, default_end, list_strategies, parse_strategy, score_names,
-    scorer_info,
-)
+from core.selection import algorithms as algo
+from core.foundation.errors import ConfigError
+from core.selection.grammar import CORESETS, StrategySpec, ccs_hard_end, default_end, list_strategies, parse_strategy, score_names, scorer_info
 
 __all__ = ["Selection", "select", "list_strategies", "parse_strategy", "StrategySpec", "ccs_hard_end",
            "default_end", "score_names", "scorer_info", "align_scores", "jsonable", "CORESETS"]
@@ -165,7 +162,7 @@ def select(ds, scores=None, strategy: str = "random", keep: Optional[float] = No
     if spec.kind == "auto":
         if keep is None:
             raise ConfigError("Strategy 'auto' needs keep (a fraction in (0, 1]); threshold does not apply.")
-        from .auto import auto_select
+        from core.search.auto import auto_select
         sel = auto_select(ds, scores, keep, seed=seed, evaluator=evaluator, progress=progress, cancel=cancel)
         mask, params, details, resolved = sel.mask.copy(), dict(sel.params), dict(sel.details), sel.resolved_strategy
     else:
@@ -282,7 +279,7 @@ def _run(ds, frame, spec: StrategySpec, text, keep, threshold, seed, progress, c
 def _coreset(ds, kind: str, budget: int, seed: int, progress, cancel) -> np.ndarray:
     import inspect
 
-    from . import coresets
+    from core.selection import coresets
 
     function = {"kcenter": coresets.k_center_greedy, "kmeans-diversity": coresets.kmeans_diversity,
                 "facility-location": coresets.facility_location}[kind]

@@ -19,7 +19,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from . import cache
+from core.foundation import cache
 
 MAX_CATEGORIES = 30
 NUMERIC_SHARE_FOR_COERCION = 0.8

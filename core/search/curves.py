@@ -7,10 +7,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError
-from .evaluate import LiveEvaluator
-from .progress import check_cancelled, report, scaled
-from .selection import align_scores, parse_strategy
+from core.foundation.errors import ConfigError
+from core.evaluation.live import LiveEvaluator
+from core.foundation.progress import check_cancelled, report, scaled
+from core.selection.subset import align_scores, parse_strategy
 
 COLUMNS = ["strategy", "keep_fraction", "n_kept", "accuracy_mean", "accuracy_std", "n_runs", "model"]
 
@@ -41,7 +41,7 @@ def pruning_curve(ds, scores, strategies, keep_fractions=(0.1, 0.2, 0.3, 0.5, 0.
     ``n_kept``, ``accuracy_mean`` and ``accuracy_std`` (over seeds x folds), ``n_runs`` and
     ``model``. ``frame.attrs["full"]`` holds the full-data estimate on the same folds.
     """
-    from .selection import select
+    from core.selection.subset import select
 
     if isinstance(strategies, str):
         strategies = [s.strip() for s in strategies.split(",") if s.strip()]
@@ -65,7 +65,7 @@ def pruning_curve(ds, scores, strategies, keep_fractions=(0.1, 0.2, 0.3, 0.5, 0.
             accs, n_kept = [], []
             for s in range(seed, seed + int(seeds)):
                 if strategy == "auto":
-                    from .auto import auto_select
+                    from core.search.auto import auto_select
 
                     part = scaled(progress, step / total, (step + 1) / total)
                     sel = auto_select(ds, scores, keep, s, evaluator=evaluator, progress=part, cancel=cancel)

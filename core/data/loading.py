@@ -8,10 +8,10 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 
-from . import featurize
-from .dataset import Dataset, fingerprint_arrays, fingerprint_frame
-from .errors import DataFileError, IdError, LabelError
-from .io import RawData, read_path
+from core.data import featurizers as featurize
+from core.data.dataset import Dataset, fingerprint_arrays, fingerprint_frame
+from core.foundation.errors import DataFileError, IdError, LabelError
+from core.data.readers import RawData, read_path
 
 FEATURIZERS = ("auto", "tabular", "text", "embedding", "image")
 

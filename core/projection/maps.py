@@ -23,9 +23,9 @@ from typing import Optional
 
 import numpy as np
 
-from . import cache
-from .errors import ConfigError
-from .progress import ProgressFn, check_cancelled, report
+from core.foundation import cache
+from core.foundation.errors import ConfigError
+from core.foundation.progress import ProgressFn, check_cancelled, report
 
 METHODS = ("pca", "umap")
 _KIND = "projection"
@@ -209,10 +209,10 @@ def start_umap(ds, seed: int = 0) -> UmapJob:
             fd, input_path = tempfile.mkstemp(prefix="umap-input-", suffix=".npy", dir=cache.cache_dir())
             with os.fdopen(fd, "wb") as handle:
                 np.save(handle, np.asarray(ds.X, dtype=np.float32))
-            root = str(Path(__file__).resolve().parent.parent)
+            root = str(Path(__file__).resolve().parents[2])
             env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
             process = subprocess.Popen(
-                [sys.executable, "-m", "core.projection", "--input", input_path, "--key", key, "--seed", str(seed)],
+                [sys.executable, "-m", "core.projection.maps", "--input", input_path, "--key", key, "--seed", str(seed)],
                 cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             )
             job = UmapJob(ds.fingerprint, seed, ds.n_samples, process, input_path)

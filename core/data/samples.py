@@ -19,9 +19,9 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from .errors import ConfigError, DataFileError
+from core.foundation.errors import ConfigError, DataFileError
 
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "sample_data"
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
 
 KNOWN_ANSWER_FEATURES = 24
 KNOWN_ANSWER_CLASS_WEIGHTS = (0.40, 0.25, 0.15, 0.12, 0.08)
@@ -207,7 +207,7 @@ def load_sample(name: str, **kwargs):
     -------
     Dataset
     """
-    from .loading import load_dataset
+    from core.data.loading import load_dataset
 
     sample = _get(name)
     path = sample_path(name)

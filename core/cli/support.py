@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
-from .errors import ConfigError, DataFileError
-from .exporting import table_format
+from core.foundation.errors import ConfigError, DataFileError
+from core.outputs.manifest import table_format
 
 # Set to 1 to draw progress bars even when stderr is not a terminal (CI logs, tests).
 PROGRESS_ENV = "WORKBENCH_PROGRESS"
@@ -254,7 +254,7 @@ def scorers_in_strategy(strategy: str, registry: dict, defaults: Sequence[str]) 
 
 def check_strategy(strategy: str, registry: dict, defaults: Sequence[str], threshold=None) -> list:
     """Validate a strategy string before any work and return the scorers it needs."""
-    from .selection import parse_strategy
+    from core.selection.subset import parse_strategy
 
     names = scorers_in_strategy(strategy, registry, defaults)
     columns = names + [f"{n}_flag" for n in names if registry.get(n, {}).get("flags")]

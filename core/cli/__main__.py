@@ -1,0 +1,8 @@
+"""`python -m core.cli`: the workbench command line."""
+
+import sys
+
+from core.cli.main import main
+
+if __name__ == "__main__":
+    sys.exit(main())
