@@ -17,13 +17,14 @@ from core.foundation import cache as disk_cache
 from core.foundation.errors import ConfigError, LabelError
 from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, report, scaled
 from core.scorers import geometry, model, dynamics, valuation
-from core.scorers.base import METADATA_KEYS, Scorer, ScoreResult, get_scorer, list_scorers, register, registered_names, unregister
+from core.scorers.base import METADATA_KEYS, Scorer, extra_column, flag_column, ScoreResult, get_scorer, list_scorers, register, registered_names, unregister
 from core.scorers.context import ScoringContext
 from core.scorers.oof import PROXY_MODELS
 
 __all__ = [
     "compute_scores", "list_scorers", "get_scorer", "resolve_scorers", "register", "unregister",
     "Scorer", "ScoreResult", "ScoringContext", "DEFAULT_SCORERS", "METADATA_KEYS", "registered_names",
+    "flag_column", "extra_column",
 ]
 
 #: The cheap set: one out-of-fold fit and one neighbour graph feed all of them.
@@ -174,7 +175,7 @@ def _to_frame(ds, results: dict[str, ScoreResult]) -> pd.DataFrame:
     for name, result in results.items():
         columns[name] = result.scores.astype(np.float64)
         if result.flags is not None:
-            columns[f"{name}_flag"] = result.flags.astype(bool)
+            columns[flag_column(name)] = result.flags.astype(bool)
         for key, values in result.extra.items():
-            columns[f"{name}_{key}"] = values
+            columns[extra_column(name, key)] = values
     return pd.DataFrame(columns, index=pd.Index(ds.ids, name="id"))

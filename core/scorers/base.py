@@ -54,6 +54,16 @@ METADATA_KEYS = ("name", "family", "description", "higher_means", "keep", "hard"
 _REGISTRY: dict[str, type["Scorer"]] = {}
 
 
+def flag_column(name: str) -> str:
+    """The column holding a flagging scorer's per-row flags: ``<name>_flag``."""
+    return f"{name}_flag"
+
+
+def extra_column(name: str, key: str) -> str:
+    """The column of a scorer's extra per-row output ``key``: ``<name>_<key>`` (e.g. ``duplicate_group``)."""
+    return f"{name}_{key}"
+
+
 @dataclass
 class ScoreResult:
     """What one scorer returns.
