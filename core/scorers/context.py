@@ -20,10 +20,10 @@ from core.foundation import cache as disk_cache
 from core.foundation.progress import CancelToken, ProgressFn
 from core.foundation.neighbors import NeighborGraph, knn_graph, resolve_device
 from core.scorers.oof import OutOfFold, out_of_fold
+from core.scorers.records import DynamicsRecords, record_dynamics
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.data.dataset import Dataset
-    from core.scorers.dynamics import DynamicsRecords
 
 #: Bump when a shared computation changes meaning, so stale disk entries are not reused.
 SHARED_VERSION = 1
@@ -107,10 +107,8 @@ class ScoringContext:
                 device=self.device, neighbors=graph, progress=self.progress, cancel=self.cancel))
         return self._oof
 
-    def dynamics(self, params: dict) -> "DynamicsRecords":
+    def dynamics(self, params: dict) -> DynamicsRecords:
         """Training-dynamics records of the shared proxy-training loop for the given loop settings."""
-        from core.scorers.dynamics import record_dynamics
-
         frozen = tuple(sorted(params.items()))
         if frozen not in self._dynamics:
             ds = self.ds
