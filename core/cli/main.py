@@ -17,13 +17,14 @@ prints one ``internal error`` line and exits with 1 (``--debug`` shows the trace
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 import textwrap
 import traceback
 import warnings
 from typing import Optional, Sequence
 
-from core.foundation.errors import WorkbenchError
+from core.foundation.errors import WorkbenchError, WorkbenchWarning
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
@@ -203,6 +204,32 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Workbench warnings (e.g. the disk cache is off) as one ``workbench: warning:`` line."""
+    print(f"workbench: warning: {_one_line(message)}", file=sys.stderr, flush=True)
+
+
+#: Operating-system failures the user can fix (disk full, read-only or forbidden place, name too long).
+_USER_OS_ERRORS = {
+    errno.ENOSPC: "the disk is full; free some space or write to another disk",
+    errno.EDQUOT: "the disk quota is exceeded; free some space or write to another disk",
+    errno.EROFS: "the file system is read-only; write somewhere else",
+    errno.EACCES: "permission denied; check the file's permissions or write somewhere else",
+    errno.EPERM: "the operation is not permitted; check the file's permissions or write somewhere else",
+    errno.EFBIG: "the file is too large for this file system; write to another disk",
+    errno.ENAMETOOLONG: "a file name is too long; choose a shorter path",
+}
+
+
+def _os_error_line(err: OSError) -> Optional[str]:
+    """One line for an :class:`OSError` the user can fix, or None for any other."""
+    advice = _USER_OS_ERRORS.get(err.errno)
+    if advice is None:
+        return None
+    where = f" ({err.filename})" if err.filename else ""
+    return f"{err.strerror or 'cannot write'}{where}: {advice}. Nothing was written."
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 internal error, 2 usage or data error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -218,6 +245,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         with warnings.catch_warnings():
             if not debug:
                 warnings.simplefilter("ignore")  # library chatter would break the one-line contract
+            warnings.simplefilter("default", WorkbenchWarning)  # ...but what the user should know is shown once
+            warnings.showwarning = _show_warning
             return _dispatch(args, extra)
     except UsageError as err:
         print(f"workbench: error: {_one_line(err)}", file=sys.stderr)
@@ -234,12 +263,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     except SystemExit as exit_:  # --help and --version
         return exit_.code if isinstance(exit_.code, int) else 0
-    except Exception as err:  # a bug: one line unless --debug
+    except MemoryError:
+        print("workbench: error: out of memory; use a machine with more memory, fewer rows (or --max-dim), "
+              "or fewer scorers.", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:
+        line = _os_error_line(err)
+        if line is None:
+            return _internal(err, debug)
         if debug:
             traceback.print_exc()
-        detail = _one_line(f"{type(err).__name__}: {err}")[:300]
-        print(f"workbench: internal error: {detail} (re-run with --debug for the traceback)", file=sys.stderr)
-        return EXIT_INTERNAL
+        print(f"workbench: error: {_one_line(line)}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as err:  # a bug: one line unless --debug
+        return _internal(err, debug)
+
+
+def _internal(err: BaseException, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    detail = _one_line(f"{type(err).__name__}: {err}")[:300]
+    print(f"workbench: internal error: {detail} (re-run with --debug for the traceback)", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 def _dispatch(args, extra: list) -> int:

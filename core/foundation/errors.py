@@ -34,3 +34,7 @@ class ManifestError(WorkbenchError):
 
 class Cancelled(WorkbenchError):
     """The user cancelled a long computation; nothing partial was kept."""
+
+
+class WorkbenchWarning(UserWarning):
+    """Something the user should know that does not stop the work (the CLI prints it on one line)."""

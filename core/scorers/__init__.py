@@ -159,7 +159,7 @@ def compute_scores(
         context.progress = scaled(progress, bounds[position], bounds[position + 1])
         report(context.progress, 0, 1, f"scoring: {scorer.name}")
         key = _cache_key(ds, scorer, context)
-        result = disk_cache.load("scores", key) if cache else None
+        result = disk_cache.load("scores", key, cls=ScoreResult) if cache else None
         if result is None:
             result = scorer.compute(ds, context)
             if cache:

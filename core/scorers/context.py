@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from core.data.dataset import Dataset
 
 #: Bump when a shared computation changes meaning, so stale disk entries are not reused.
-SHARED_VERSION = 1
+SHARED_VERSION = 2
 
 
 class ScoringContext:
@@ -71,9 +71,9 @@ class ScoringContext:
         for scorer in scorers:
             self.planned_neighbors = max(self.planned_neighbors, int(scorer.needs().get("neighbors", 0)))
 
-    def _cached(self, kind: str, key: str, compute):
+    def _cached(self, kind: str, key: str, cls: type, compute):
         if self.cache:
-            value = disk_cache.load(kind, key)
+            value = disk_cache.load(kind, key, cls=cls)
             if value is not None:
                 return value
         value = compute()
@@ -87,7 +87,7 @@ class ScoringContext:
         if self._graph is None or self._graph.k < k:
             wanted = min(max(k, self.planned_neighbors), self.ds.n_samples - 1)
             key = disk_cache.cache_key(self.ds.fingerprint, "neighbors", SHARED_VERSION)
-            graph = disk_cache.load("neighbors", key) if self.cache else None
+            graph = disk_cache.load("neighbors", key, cls=NeighborGraph) if self.cache else None
             if graph is None or graph.k < wanted:
                 graph = knn_graph(self.ds.X, wanted, device=self.device, progress=self.progress, cancel=self.cancel)
                 if self.cache:
@@ -102,7 +102,7 @@ class ScoringContext:
             graph = self.neighbors(10) if self.model == "knn" else None
             key = disk_cache.cache_key(ds.fingerprint, "oof", self.model, self.folds, self.seed,
                                         self.device if self.model == "mlp" else "any", SHARED_VERSION)
-            self._oof = self._cached("oof", key, lambda: out_of_fold(
+            self._oof = self._cached("oof", key, OutOfFold, lambda: out_of_fold(
                 ds.X, ds.y, ds.n_classes, model=self.model, folds=self.folds, seed=self.seed,
                 device=self.device, neighbors=graph, progress=self.progress, cancel=self.cancel))
         return self._oof
@@ -113,7 +113,7 @@ class ScoringContext:
         if frozen not in self._dynamics:
             ds = self.ds
             key = disk_cache.cache_key(ds.fingerprint, "dynamics", frozen, self.seed, self.device, SHARED_VERSION)
-            self._dynamics[frozen] = self._cached("dynamics", key, lambda: record_dynamics(
+            self._dynamics[frozen] = self._cached("dynamics", key, DynamicsRecords, lambda: record_dynamics(
                 ds.X, ds.y, ds.n_classes, seed=self.seed, device=self.device,
                 progress=self.progress, cancel=self.cancel, **params))
         return self._dynamics[frozen]
