@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.data.dataset import Dataset  # noqa: E402
 from core.evaluation.live import LiveEvaluator  # noqa: E402
-from core.evaluation.ridge import single_threaded_blas  # noqa: E402
+from core.foundation.threads import single_threaded  # noqa: E402
 from core.data.samples import make_known_answer  # noqa: E402
 
 
@@ -97,7 +97,7 @@ def bench_size(n_rows: int, n_features: int, moves: int, jumps: int) -> dict:
             start = time.perf_counter()
             naive_cv(ds, fold_of_row, mask)
             naive.append(time.perf_counter() - start)
-            with single_threaded_blas():  # the baseline at its best on a busy machine, too
+            with single_threaded("blas"):  # the baseline at its best on a busy machine, too
                 start = time.perf_counter()
                 naive_cv(ds, fold_of_row, mask)
                 naive_single.append(time.perf_counter() - start)

@@ -17,7 +17,8 @@ from core.scorers.dynamics import forgetting_counts
 from core.scorers.geometry import duplicate_groups, local_outlier_factor, neighbor_cosines
 from core.scorers.model import class_thresholds, confident_joint, find_label_issues, label_issue_scores
 from core.foundation.neighbors import _torch_search, knn_graph
-from core.scorers.oof import OutOfFold, fit_softmax_regression, out_of_fold, softmax_regression_proba
+from core.foundation.linear import fit_softmax_regression, softmax_regression_proba
+from core.scorers.oof import OutOfFold, out_of_fold
 from core.scorers.valuation import knn_shapley_values
 
 DESIGN_NAMES = [

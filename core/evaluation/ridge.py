@@ -12,34 +12,16 @@ d x d solve and an (n x d x classes) product for the held-out predictions.
 
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
 
 import numpy as np
 
+from core.foundation.linear import standardiser
+from core.foundation.threads import single_threaded
+
 # Keep at most this many bytes of cached fold statistics (the nearest-mask starting points).
 _STATE_BYTES = 96 * 2**20
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
-
-
-_CONTROLLER = None
-
-
-def single_threaded_blas(user_api: str = "blas"):
-    """A context in which BLAS (or OpenMP, with ``user_api="openmp"``) runs on one thread.
-
-    The products here are small; with several threads, BLAS spends more time waiting for cores
-    that other work (another session, the app, a scorer) is using than it gains, up to tenfold
-    on a busy 2-core machine.
-    """
-    global _CONTROLLER
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-        return contextlib.nullcontext()
-    if _CONTROLLER is None:
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=1, user_api=user_api)
 
 
 def _changed_rows(packed_a: np.ndarray, packed_b: np.ndarray) -> int:
@@ -90,8 +72,7 @@ class FoldRidge:
         # float64: standardising a feature that is nearly constant among the kept rows (a
         # background pixel) magnifies rounding errors, which float32 cannot afford.
         X64 = X[self.order_].astype(np.float64)
-        centre, spread = X64.mean(axis=0), X64.std(axis=0)
-        spread[spread == 0] = 1.0
+        centre, spread = standardiser(X64)
         Z = np.zeros((n, width), dtype=np.float64)
         Z[:, :d] = (X64 - centre) / spread
         Z[:, d] = 1.0
@@ -181,7 +162,7 @@ class FoldRidge:
         (n_samples,) out-of-fold predicted codes in the original row order.
         """
         mask_sorted = np.asarray(mask, dtype=bool)[self.order_]
-        with single_threaded_blas():
+        with single_threaded("blas"):
             return self._evaluate(mask_sorted, with_predictions)
 
     def _evaluate(self, mask_sorted: np.ndarray, with_predictions: bool) -> dict:

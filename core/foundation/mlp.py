@@ -1,7 +1,8 @@
-"""One small torch proxy-training loop with hooks, shared by the MLP proxy and the dynamics scorers.
+"""The one torch training loop: a small MLP with hooks, for the MLP proxy, dynamics and evaluation.
 
 The loop trains a one-hidden-layer MLP (or a linear softmax model with ``hidden=0``) with Adam on
-shuffled minibatches for a fixed number of epochs. Hooks observe it without changing it:
+shuffled minibatches, for a fixed number of epochs or a fixed number of optimizer steps (the
+exact MLP evaluator's compute-matched budget). Hooks observe it without changing it:
 ``after_batch`` sees the logits of each minibatch's forward pass (before the update) and
 ``after_epoch`` sees the logits of *every* training row evaluated at the end of the epoch, as data
 maps do. Everything random draws from a ``torch.Generator`` seeded per call; global torch state is
@@ -10,15 +11,18 @@ never touched. Runs on CUDA when available, CPU otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import math
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, report
+from core.foundation.linear import standardiser
 from core.foundation.neighbors import resolve_device
+from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, report
+from core.foundation.seeds import torch_generator
+from core.foundation.threads import single_threaded
 
 
 @dataclass
@@ -57,14 +61,6 @@ class TrainingHook:
 
     def after_epoch(self, state: TrainState) -> None:
         pass
-
-
-def standardiser(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column mean and spread of ``X``, shapes (n_features,); constant columns get spread 1."""
-    mean = X.mean(axis=0)
-    scale = X.std(axis=0)
-    scale[scale < 1e-6] = 1.0  # constant columns carry no signal; do not blow them up
-    return mean, scale
 
 
 def build_mlp(n_features: int, n_classes: int, hidden: int, generator, mean, scale):
@@ -108,6 +104,7 @@ def train_proxy(
     *,
     hidden: int = 128,
     epochs: int = 10,
+    steps: Optional[int] = None,
     batch_size: int = 256,
     learning_rate: float = 1e-3,
     weight_decay: float = 1e-4,
@@ -125,44 +122,34 @@ def train_proxy(
     y : ndarray of shape (n_samples,), int codes ``0 .. n_classes - 1``
     hidden : int
         Width of the hidden layer; 0 trains a linear softmax model.
+    epochs : int
+        Passes over the shuffled rows (ignored when ``steps`` is given).
+    steps : int, optional
+        Train for exactly this many optimizer steps instead: a budget that does not grow with
+        the number of rows, so subsets of different sizes get the same compute. The last pass
+        stops part-way; ``after_epoch`` hooks see it as an epoch.
     seed : int
         Seeds initialisation and minibatch order through a local ``torch.Generator``.
     hooks : sequence of TrainingHook
         Called after every minibatch (hooks with ``wants_batches``) and after every epoch.
     """
     device = resolve_device(device)
-    with _single_cpu_thread(device):
-        return _train(X, y, n_classes, hidden=hidden, epochs=epochs, batch_size=batch_size,
+    n_batches = max(1, math.ceil(len(X) / batch_size))
+    total_steps = int(steps) if steps is not None else int(epochs) * n_batches
+    # The proxy's matrices are tiny: on the 2-core reference machine an epoch at 50k rows ran
+    # 5-10 times faster on one torch thread. Restored when training ends.
+    limit = single_threaded("torch") if device == "cpu" else contextlib.nullcontext()
+    with limit:
+        return _train(X, y, n_classes, hidden=hidden, total_steps=total_steps, batch_size=batch_size,
                       learning_rate=learning_rate, weight_decay=weight_decay, seed=seed, device=device,
                       hooks=hooks, progress=progress, cancel=cancel)
 
 
-@contextmanager
-def _single_cpu_thread(device: str):
-    """Run torch on one CPU thread for the duration, then restore the caller's setting.
-
-    The proxy's matrices are tiny, so two intra-op threads only wait on each other: measured on
-    the two-core reference machine, an epoch at 50k rows ran 5-10 times faster on one thread.
-    This is the one piece of global torch state the library touches, and only while it trains.
-    """
-    import torch
-
-    if device != "cpu":
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _train(X, y, n_classes, *, hidden, epochs, batch_size, learning_rate, weight_decay, seed, device,
+def _train(X, y, n_classes, *, hidden, total_steps, batch_size, learning_rate, weight_decay, seed, device,
            hooks, progress, cancel):
     import torch
 
-    generator = torch.Generator().manual_seed(int(seed))
+    generator = torch_generator(seed)
     X = np.asarray(X, dtype=np.float32)
     mean, scale = standardiser(X)
     model = build_mlp(X.shape[1], n_classes, hidden, generator, mean, scale).to(device)
@@ -170,18 +157,23 @@ def _train(X, y, n_classes, *, hidden, epochs, batch_size, learning_rate, weight
     targets = torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     n_samples = len(X)
+    epochs = math.ceil(total_steps / max(1, math.ceil(n_samples / batch_size)))
     batch_hooks = [hook for hook in hooks if hook.wants_batches]
+    step = 0
     for epoch in range(epochs):
         check_cancelled(cancel)
         model.train()
         order = torch.randperm(n_samples, generator=generator).to(device)
         for start in range(0, n_samples, batch_size):
+            if step == total_steps:
+                break
             rows = order[start : start + batch_size]
             logits = model(inputs[rows])
             loss = torch.nn.functional.cross_entropy(logits, targets[rows])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            step += 1
             if batch_hooks:
                 state = TrainState(epoch, epochs, model, rows.cpu().numpy(), logits.detach().cpu().numpy())
                 for hook in batch_hooks:

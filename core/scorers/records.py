@@ -20,6 +20,7 @@ import numpy as np
 
 from core.foundation.mlp import TrainingHook, TrainState, train_proxy
 from core.foundation.progress import CancelToken, ProgressFn, scaled
+from core.foundation.seeds import derive_seed, rng
 
 #: Settings of the shared loop; every dynamics scorer accepts them and shares records when equal.
 LOOP_DEFAULTS = {"epochs": 10, "runs": 3, "hidden": 128, "batch_size": 256, "learning_rate": 1e-3}
@@ -68,8 +69,7 @@ class DynamicsRecorder(TrainingHook):
         self.early_el2n = np.zeros(n_samples, np.float32)
         # A random wrong label per row, fixed for the run: the margins it gets mimic those of
         # Pleiss et al.'s deliberately mislabeled "threshold samples" without a second training run.
-        rng = np.random.default_rng(seed)
-        self.decoy = (y + rng.integers(1, max(n_classes, 2), size=n_samples)) % max(n_classes, 2)
+        self.decoy = (y + rng(seed).integers(1, max(n_classes, 2), size=n_samples)) % max(n_classes, 2)
 
     def after_epoch(self, state: TrainState) -> None:
         logits = state.logits.astype(np.float64)
@@ -113,7 +113,7 @@ def record_dynamics(
     early_epoch = max(1, int(round(0.2 * epochs)))
     recorders = []
     for run in range(runs):
-        run_seed = int(np.random.SeedSequence([int(seed), run]).generate_state(1)[0])
+        run_seed = derive_seed(seed, run)
         recorder = DynamicsRecorder(y, n_classes, epochs, early_epoch, run_seed)
         train_proxy(X, y, n_classes, hidden=hidden, epochs=epochs, batch_size=batch_size,
                     learning_rate=learning_rate, seed=run_seed, device=device, hooks=[recorder],

@@ -1,0 +1,78 @@
+"""Stratified cross-validation folds: the one fold maker of the library.
+
+Cross-fitted scorers (:mod:`core.scorers.oof`), the live estimate, nested search and the exact
+evaluators all split rows with :func:`stratified_folds`, so "fold f" means the same rows wherever
+the same ``(y, folds, seed)`` is used. Folds are stored as one code per row, the form that
+slices and caches well; :func:`fold_splits` turns codes into (train, test) index pairs.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from core.foundation.errors import ConfigError
+from core.foundation.seeds import derive_seed
+
+
+def stratified_folds(y: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Fold code per row: shuffled, stratified ``folds``-fold cross-validation.
+
+    The assignment equals scikit-learn's ``StratifiedKFold(folds, shuffle=True,
+    random_state=seed)``. Classes smaller than ``folds`` are allowed; they are simply absent
+    from some folds.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Class labels (any values that ``numpy.unique`` can sort).
+    folds : int
+        Number of folds, at least 2 and at most ``n_samples``.
+    seed : int
+        Seeds the shuffle.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), int64
+        Codes ``0 .. folds - 1``; row ``i`` is held out in fold ``fold_of_row[i]``.
+
+    Raises
+    ------
+    ConfigError
+        When ``folds`` is not an integer in ``[2, n_samples]``.
+    """
+    from sklearn.model_selection import StratifiedKFold  # heavy: deferred to the first split
+
+    y = np.asarray(y)
+    if isinstance(folds, (bool, np.bool_)) or not isinstance(folds, (int, np.integer)) or folds < 2:
+        raise ConfigError(f"folds must be an integer of at least 2, got {folds!r}.")
+    if folds > len(y):
+        raise ConfigError(f"folds={folds} is more than the {len(y)} rows; use fewer folds.")
+    splitter = StratifiedKFold(int(folds), shuffle=True, random_state=derive_seed(seed))
+    fold_of_row = np.zeros(len(y), dtype=np.int64)
+    with warnings.catch_warnings():  # a class smaller than the fold count: allowed, see above
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            for fold, (_, test) in enumerate(splitter.split(np.zeros(len(y)), y)):
+                fold_of_row[test] = fold
+        except ValueError as err:
+            raise ConfigError(f"Cannot make {folds} stratified folds: {err}. Use fewer folds.") from None
+    return fold_of_row
+
+
+def fold_splits(fold_of_row: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) row positions per fold, from fold codes.
+
+    Parameters
+    ----------
+    fold_of_row : ndarray of shape (n_samples,), int codes ``0 .. n_folds - 1``
+
+    Returns
+    -------
+    list of (ndarray, ndarray)
+        One pair per fold, both sorted: the rows outside the fold and the rows in it.
+    """
+    fold_of_row = np.asarray(fold_of_row)
+    n_folds = int(fold_of_row.max()) + 1 if len(fold_of_row) else 0
+    return [(np.flatnonzero(fold_of_row != f), np.flatnonzero(fold_of_row == f)) for f in range(n_folds)]
