@@ -26,6 +26,7 @@ import numpy as np
 from core.foundation import cache
 from core.foundation.errors import ConfigError
 from core.foundation.progress import ProgressFn, check_cancelled, report
+from core.foundation.seeds import derive_seed
 
 METHODS = ("pca", "umap")
 _KIND = "projection"
@@ -97,7 +98,7 @@ def _pca(X: np.ndarray, n_components: int, seed: int) -> np.ndarray:
     if X.shape[1] <= n_components:
         return X - X.mean(axis=0)
     solver = "randomized" if X.shape[0] > 2000 else "full"
-    return PCA(n_components=n_components, svd_solver=solver, random_state=seed).fit_transform(X)
+    return PCA(n_components=n_components, svd_solver=solver, random_state=derive_seed(seed)).fit_transform(X)
 
 
 def _pca_2d(X: np.ndarray, seed: int) -> np.ndarray:
@@ -117,7 +118,7 @@ def _umap_2d(X: np.ndarray, seed: int) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # n_jobs/random_state notices are not for the user
         model = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=_UMAP_PARAMS["min_dist"],
-                          metric=_UMAP_PARAMS["metric"], random_state=seed, n_jobs=1, low_memory=True)
+                          metric=_UMAP_PARAMS["metric"], random_state=derive_seed(seed), n_jobs=1, low_memory=True)
         coords = model.fit_transform(reduced)
     return np.ascontiguousarray(coords, dtype=np.float32)
 
@@ -230,11 +231,6 @@ def stop_all() -> None:
 
 
 atexit.register(stop_all)
-
-
-def warm_umap() -> None:
-    """Compile umap-learn's numba code on a tiny input (for a process that will run UMAP itself)."""
-    _umap_2d(np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32), 0)
 
 
 def _main(argv=None) -> int:
