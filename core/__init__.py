@@ -20,34 +20,44 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
-    "Dataset": "core.data.dataset",
-    "load_dataset": "core.data.loading",
-    "WorkbenchError": "core.foundation.errors",
+    "Dataset": "core.data",
+    "load_dataset": "core.data",
+    "list_samples": "core.data",
+    "load_sample": "core.data",
+    "make_known_answer": "core.data",
+    "WorkbenchError": "core.foundation",
     "compute_scores": "core.scorers",
     "list_scorers": "core.scorers",
     "get_scorer": "core.scorers",
-    "select": "core.selection.subset",
-    "Selection": "core.selection.subset",
-    "list_strategies": "core.selection.subset",
-    "LiveEvaluator": "core.evaluation.live",
-    "Estimate": "core.evaluation.live",
-    "evaluate_exact": "core.evaluation.live",
-    "pruning_curve": "core.search.curves",
-    "auto_select": "core.search.auto",
-    "smallest_within": "core.search.auto",
-    "export": "core.outputs.manifest",
-    "build_manifest": "core.outputs.manifest",
-    "apply_manifest": "core.outputs.manifest",
-    "project": "core.projection.maps",
-    "list_samples": "core.data.samples",
-    "load_sample": "core.data.samples",
-    "make_known_answer": "core.data.samples",
+    "Selection": "core.selection",
+    "list_strategies": "core.selection",
+    "LiveEvaluator": "core.evaluation",
+    "Estimate": "core.evaluation",
+    "evaluate_exact": "core.evaluation",
+    "pruning_curve": "core.search",
+    "auto_select": "core.search",
+    "smallest_within": "core.search",
+    "project": "core.projection",
+    "select": "core.workflows",
+    "estimate": "core.workflows",
+    "export": "core.workflows",
+    "build_manifest": "core.workflows",
+    "manifest_bytes": "core.workflows",
+    "rows_bytes": "core.workflows",
+    "apply_manifest": "core.workflows",
 }
+
+#: Subpackages reachable as attributes (``core.errors`` is the foundation's errors module).
+_MODULES = {"errors": "core.foundation.errors"}
 
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
 def __getattr__(name: str):
+    if name in _MODULES:
+        module = importlib.import_module(_MODULES[name])
+        globals()[name] = module
+        return module
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'core' has no attribute {name!r}")

@@ -12,7 +12,8 @@ from core.selection import algorithms as algo
 from core.data.dataset import Dataset
 from core.foundation.errors import ConfigError
 from core.scorers import list_scorers
-from core.selection.subset import ccs_hard_end, list_strategies, parse_strategy, select
+from core.selection import ccs_hard_end, list_strategies, parse_strategy
+from core import select
 
 SCORERS = {meta["name"]: meta for meta in list_scorers()}
 RANKING_HIGH = "el2n"  # a difficulty score that keeps its hard (high) end
@@ -61,6 +62,10 @@ def budget(ds, keep):
 ])
 def test_budget_is_exact(ds, scores, strategy, keep):
     sel = select(ds, scores, strategy, keep=keep, seed=0)
+    if strategy.startswith("drop-flagged") and budget(ds, keep) > (~scores[f"{FLAGGER}_flag"]).sum():
+        # flagged rows never come back to fill a budget: every clean row is kept instead
+        assert sel.n_kept == (~scores[f"{FLAGGER}_flag"]).sum() == sel.mask.sum()
+        return
     assert sel.n_kept == budget(ds, keep) == sel.mask.sum() == len(sel.kept_ids)
     assert sel.n_input == ds.n_samples and sel.data_fingerprint == ds.fingerprint
 
@@ -187,8 +192,9 @@ def test_drop_flagged_drops_flags_and_meets_budget(ds, scores):
     assert np.array_equal(plain.mask, ~flags)
     small = select(ds, scores, f"drop-flagged:{FLAGGER}", keep=0.5, seed=3)
     assert not (small.mask & flags).any() and small.n_kept == budget(ds, 0.5)
+    # a keep fraction only caps the clean rows: flagged rows never come back (keep=1.0 used to restore them)
     large = select(ds, scores, f"drop-flagged:{FLAGGER}", keep=1.0)
-    assert large.n_kept == ds.n_samples
+    assert np.array_equal(large.mask, ~flags) and large.details["budget_not_reached"]
 
 
 def test_band_drops_both_tails(ds, scores):
@@ -238,7 +244,7 @@ def test_keep_outside_unit_interval_raises(ds, scores, keep):
 
 
 def test_missing_keep_and_unregistered_column(ds, scores):
-    with pytest.raises(ConfigError, match="needs keep"):
+    with pytest.raises(ConfigError, match="needs a keep fraction"):
         select(ds, scores, "random")
     with pytest.raises(ConfigError, match="default end is unknown"):
         select(ds, scores, "integer_score", keep=0.5)

@@ -16,7 +16,7 @@ from typing import Optional
 import pandas as pd
 
 from core.cli import support
-from core.foundation.errors import ConfigError, DataFileError
+from core.foundation import ConfigError, DataFileError
 
 
 def _out(args, text: str) -> None:
@@ -50,7 +50,7 @@ def _close(bar) -> None:
 
 def _load(args):
     """Load DATA with the data options shared by score, curve and select; print loading warnings."""
-    from core.data.loading import load_dataset
+    from core.data import load_dataset
 
     options = {
         "label": args.label,
@@ -85,24 +85,9 @@ def _compute(ds, names: list, args, bar) -> Optional[pd.DataFrame]:
     return compute_scores(ds, names, seed=args.seed, progress=bar, folds=args.folds)
 
 
-def _scores_meta(names: list, registry: dict, args, source: Optional[str] = None) -> list:
-    """What the manifest records about each scorer: metadata and the parameters it ran with."""
-    from core.scorers import get_scorer
-
-    rows = []
-    for name in names:
-        meta = registry.get(name, {})
-        row = {"name": name, "family": meta.get("family"), "keep": meta.get("keep"),
-               "params": get_scorer(name)().get_params()}
-        # scores read from a file were made by an earlier `workbench score` run, with its own seed and folds
-        row.update({"source": source} if source else {"seed": args.seed, "folds": args.folds})
-        rows.append(row)
-    return rows
-
-
 # ------------------------------------------------------------------------------------ scorers
 def cmd_scorers(args) -> int:
-    from core.outputs.manifest import to_jsonable
+    from core.foundation import to_jsonable
     from core.scorers import list_scorers
 
     rows = list_scorers()
@@ -119,7 +104,7 @@ def cmd_scorers(args) -> int:
 
 
 def cmd_samples(args) -> int:
-    from core.data.samples import list_samples
+    from core.data import list_samples
 
     rows = list_samples()
     if args.json:
@@ -134,7 +119,7 @@ def cmd_samples(args) -> int:
 # -------------------------------------------------------------------------------------- score
 def score_table(ds, scores: pd.DataFrame, names: list) -> pd.DataFrame:
     """``id``, ``label``, one column per scorer, ``<name>_flag`` columns, then extra columns."""
-    from core.outputs.manifest import align_scores
+    from core.scorers import align_scores
 
     aligned = align_scores(ds, scores)
     table = pd.DataFrame({"id": ds.ids, "label": ds.labels})
@@ -157,7 +142,7 @@ def cmd_score(args) -> int:
         scores = _compute(ds, names, args, bar)
     finally:
         _close(bar)
-    from core.outputs.manifest import write_table
+    from core.outputs import write_table
 
     write_table(score_table(ds, scores, names), out)
     _out(args, f"Scored {ds.n_samples} rows with {len(names)} scorer(s) ({', '.join(names)}); wrote {out}.")
@@ -166,10 +151,10 @@ def cmd_score(args) -> int:
 
 # -------------------------------------------------------------------------------------- curve
 def _read_scores(path: str) -> pd.DataFrame:
-    from core.data.readers import read_csv, read_parquet
+    from core.data import read_path
 
     file = support.check_input(path, "--scores")
-    frame = read_parquet(file) if file.suffix.lower() in (".parquet", ".pq") else read_csv(file)
+    frame = read_path(file).frame
     if "id" not in frame.columns:
         raise DataFileError(f"--scores {path} has no 'id' column. Pass a file written by `workbench score`.")
     return frame.drop(columns=[c for c in ("label",) if c in frame.columns])
@@ -184,22 +169,22 @@ def cmd_curve(args) -> int:
     keeps = support.parse_fractions(args.keep)
     seeds = support.parse_positive_int(args.seeds, "--seeds")
     strategies = support.split_strategies(args.strategies)
-    registry, defaults = _registry()
+    _, defaults = _registry()
     names: list = []
     for strategy in strategies:
-        names += support.check_strategy(strategy, registry, defaults)
+        names += support.check_strategy(strategy, defaults, budget=False)
     names = list(dict.fromkeys(names))
     ds = _load(args)
     bar = _progress(args)
     try:
         scores = _read_scores(args.scores) if args.scores else _compute(ds, names, args, bar)
-        from core.search.curves import pruning_curve
+        from core.search import pruning_curve
 
         curve = pruning_curve(ds, scores, strategies, keeps, seeds=seeds, folds=args.folds, seed=args.seed,
                               progress=bar)
     finally:
         _close(bar)
-    from core.outputs.manifest import write_table
+    from core.outputs import write_table
 
     table = curve[CURVE_COLUMNS].reset_index(drop=True)  # random first, then the strategies as given
     write_table(table, out)
@@ -218,39 +203,34 @@ def cmd_select(args) -> int:
     manifest = support.check_output(args.manifest, option="--manifest", inputs=inputs, kind="json")
     support.check_distinct([("--out", args.out), ("--manifest", args.manifest)])
     registry, defaults = _registry()
-    names = support.check_strategy(args.strategy, registry, defaults, threshold)
-    if args.strategy.strip() == "auto" and keep is None:
-        raise ConfigError("--strategy auto needs --keep (a fraction in (0, 1]); --threshold does not apply.")
+    names = support.check_strategy(args.strategy, defaults, keep=keep, threshold=threshold)
     if args.scorers and args.scores:
         raise ConfigError("Give --scores (reuse a file) or --scorers (compute these), not both.")
     if args.scorers:
         names = list(dict.fromkeys(names + support.resolve_scorer_names(args.scorers, registry, defaults)))
     ds = _load(args)
-    from core.evaluation.live import LiveEvaluator
-    from core.outputs.manifest import export
-    from core.selection.subset import select
+    from core import workflows
+    from core.evaluation import LiveEvaluator
 
     bar = _progress(args)
     try:
-        if args.scores:
-            scores = _read_scores(args.scores)
-            names = [c for c in scores.columns if c in registry]
-            meta = _scores_meta(names, registry, args, source=Path(args.scores).name)
-        else:
-            scores = _compute(ds, names, args, bar)
-            meta = _scores_meta(names, registry, args)
+        scores = _read_scores(args.scores) if args.scores else _compute(ds, names, args, bar)
         evaluator = LiveEvaluator(ds, folds=args.folds, seed=args.seed, model=args.eval_model)
-        sel = select(ds, scores, strategy=args.strategy, keep=keep, threshold=threshold, seed=args.seed,
-                     evaluator=evaluator, progress=bar)
+        sel = workflows.select(ds, scores, strategy=args.strategy, keep=keep, threshold=threshold, seed=args.seed,
+                               evaluator=evaluator, progress=bar)
         if sel.n_kept == 0:
             raise ConfigError(f"The strategy kept no rows (threshold {threshold}). "
                               "Choose a threshold inside the score range.")
-        evaluator.estimate(sel.mask, progress=bar)
-        comparison = evaluator.compare(sel.mask)
+        comparison = workflows.estimate(ds, sel, scores=scores, evaluator=evaluator, progress=bar)
     finally:
         _close(bar)
-    document = export(ds, sel, out, manifest=manifest, scores=scores, include_scores=args.include_scores,
-                      estimate=comparison, scores_meta=meta)
+    document = workflows.export(ds, sel, out, manifest=manifest, scores=scores, include_scores=args.include_scores,
+                                estimate=comparison)
+    _report_selection(args, ds, sel, document, out, manifest)
+    return 0
+
+
+def _report_selection(args, ds, sel, document: dict, out, manifest) -> None:
     chosen = f" (auto chose {sel.resolved_strategy})" if sel.resolved_strategy != sel.strategy else ""
     _out(args, f"Kept {sel.n_kept} of {ds.n_samples} rows ({100 * sel.n_kept / ds.n_samples:.1f}%) with "
                f"{sel.strategy}{chosen}; wrote {out} and {manifest}.")
@@ -262,7 +242,6 @@ def cmd_select(args) -> int:
         # the figure above scores auto's pick on the folds it was picked on; say what a fresh fold gives
         _out(args, f"Honest estimate of auto (nested CV, choice never saw the scoring fold): "
                    f"{100 * honest['accuracy']:.1f}% ± {100 * honest['std']:.1f}; the figure above is optimistic.")
-    return 0
 
 
 # -------------------------------------------------------------------------------------- apply
@@ -270,7 +249,7 @@ def cmd_apply(args) -> int:
     support.check_input(args.manifest, "MANIFEST")
     support.check_input(args.data)
     support.check_output(args.out, option="--out", inputs=[("DATA", args.data), ("MANIFEST", args.manifest)])
-    from core.outputs.manifest import apply_and_export
+    from core.workflows import apply_and_export
 
     sel, ds = apply_and_export(args.manifest, args.data, args.out, force=args.force)
     details = sel.details

@@ -13,13 +13,11 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
-from core.foundation.errors import ConfigError, DataFileError
-from core.outputs.manifest import table_format
+from core.foundation import ConfigError, DataFileError
+from core.outputs import table_format
 
 # Set to 1 to draw progress bars even when stderr is not a terminal (CI logs, tests).
 PROGRESS_ENV = "WORKBENCH_PROGRESS"
-_COMPOUND = ("ccs", "balanced", "band", "drop-flagged", "scorecard")
-_NO_SCORES = ("random", "kcenter", "kmeans-diversity", "facility-location", "balanced:random")
 
 
 # ------------------------------------------------------------------------------------- progress
@@ -190,6 +188,8 @@ def split_strategies(text: str) -> list:
     A comma-separated term with ``=`` right after a ``scorecard:`` strategy belongs to it, so
     ``scorecard:el2n=2,margin=1,random`` reads as two strategies.
     """
+    from core.selection import get_kind
+
     if ";" in text:
         parts = [p.strip() for p in text.split(";") if p.strip()]
     else:
@@ -198,7 +198,7 @@ def split_strategies(text: str) -> list:
             if not token:
                 continue
             head = token.partition(":")[0]
-            if parts and parts[-1].startswith("scorecard:") and "=" in token and head not in _COMPOUND:
+            if parts and parts[-1].startswith("scorecard:") and "=" in token and get_kind(head) is None:
                 parts[-1] += "," + token
             else:
                 parts.append(token)
@@ -207,64 +207,20 @@ def split_strategies(text: str) -> list:
     return list(dict.fromkeys(parts))
 
 
-def scorers_in_strategy(strategy: str, registry: dict, defaults: Sequence[str]) -> list:
-    """The scorers a strategy string needs, so that only those are computed.
+def check_strategy(strategy: str, defaults: Sequence[str], *, keep=None, threshold=None, budget: bool = True) -> list:
+    """Validate a strategy string before any work (the grammar decides) and return the scorers it needs.
 
-    Parameters
-    ----------
-    strategy : str
-    registry : dict
-        Scorer name -> metadata (``list_scorers`` rows); ``flags`` says which scorers flag rows.
-    defaults : sequence of str
-        The default scorers: what ``auto`` needs and what a bare ``drop-flagged`` draws on.
-
-    Unknown scorer names raise ConfigError listing the valid ones.
+    ``budget=False`` skips the keep/threshold check (the curve sweeps its own keep fractions).
+    Strategies chosen by a search (``auto``) need the default scorers.
     """
-    text = strategy.strip()
-    if text in _NO_SCORES:
-        return []
-    if text == "auto":
+    from core.selection import check_budget, get_kind, needed_scorers, parse_strategy
+
+    spec = parse_strategy(strategy)
+    if budget:
+        check_budget(spec, keep, threshold)
+    if get_kind(spec.kind).searched:
         return list(defaults)
-    if text == "dedupe":
-        return ["duplicate"]
-    head, _, rest = text.partition(":")
-    if head == "scorecard":
-        names = [re.split(r"[:=]", term.strip())[0] for term in rest.split(",") if term.strip()]
-    elif head == "drop-flagged":
-        names = split_list(rest.split(":")[0]) or [n for n in defaults if registry.get(n, {}).get("flags")]
-    elif head in _COMPOUND:
-        names = [rest.split(":")[0]]
-    else:
-        names = [head]
-    unknown = [n for n in names if n and n not in registry]
-    if unknown and head not in _COMPOUND:
-        raise ConfigError(
-            f"Unknown strategy '{strategy}': '{head}' is neither a strategy nor a scorer. Strategies: random, "
-            "<scorer>[:high|:low], ccs:<scorer>, balanced:<scorer>, band:<scorer>, drop-flagged:<scorer>, dedupe, "
-            "scorecard:<s1>=w1,<s2>=w2, kcenter, kmeans-diversity, facility-location, auto. "
-            f"Scorers: {', '.join(registry)}."
-        )
-    if unknown:
-        raise ConfigError(
-            f"Unknown scorer '{unknown[0]}' in strategy '{strategy}'. Scorers: {', '.join(registry)}. "
-            "See `workbench scorers`."
-        )
-    return [n for n in names if n]
-
-
-def check_strategy(strategy: str, registry: dict, defaults: Sequence[str], threshold=None) -> list:
-    """Validate a strategy string before any work and return the scorers it needs."""
-    from core.selection.subset import parse_strategy
-
-    names = scorers_in_strategy(strategy, registry, defaults)
-    columns = names + [f"{n}_flag" for n in names if registry.get(n, {}).get("flags")]
-    spec = parse_strategy(strategy, columns)
-    if threshold is not None and spec.kind != "top":
-        raise ConfigError(
-            f"--threshold applies only to single-score strategies such as 'el2n' or 'el2n:low', "
-            f"not to '{strategy}'. Use --keep (a fraction) instead."
-        )
-    return names
+    return needed_scorers(spec)
 
 
 def resolve_scorer_names(text: Optional[str], registry: dict, defaults: Sequence[str]) -> list:

@@ -1,1 +1,18 @@
-"""core.evaluation."""
+"""Evaluation: cross-validated accuracy of a kept subset with the user's target model, leak-free.
+
+Public names:
+
+- :class:`LiveEvaluator` (``estimate``, ``estimate_folds``, ``first_paint``, ``full``, ``random``)
+  and :class:`Estimate`; :func:`evaluate_exact` (reference implementations, trained from scratch).
+- :func:`fold_scores` -> :class:`FoldScores`: scores per evaluator fold computed without that
+  fold's labels (cached on disk); :func:`fold_masks`: a strategy run per fold on them.
+- :func:`estimate_selection`: the comparison block (selection, full data, random of the same
+  size, ``leak_free``, model, budget) that every face shows and manifests record.
+"""
+
+from core.evaluation.comparison import estimate_selection, selection_estimate
+from core.evaluation.foldwise import FoldScores, fold_masks, fold_scores
+from core.evaluation.live import MODELS, Estimate, LiveEvaluator, evaluate_exact, make_folds
+
+__all__ = ["LiveEvaluator", "Estimate", "evaluate_exact", "make_folds", "MODELS",
+           "estimate_selection", "selection_estimate", "fold_scores", "fold_masks", "FoldScores"]

@@ -1,1 +1,12 @@
-"""core.outputs."""
+"""Outputs: files written atomically, the kept rows, the manifest and its exact re-application.
+
+Faces write through :mod:`core.workflows` (``core.export``, ``core.build_manifest``); this package's
+public names are the ones that need no workflow: reading and applying a manifest, the kept rows.
+"""
+
+from core.outputs.files import table_format, write_json, write_table
+from core.outputs.manifest import apply_and_export, apply_manifest, read_manifest
+from core.outputs.rows import kept_frame, rows_bytes
+
+__all__ = ["table_format", "write_table", "write_json", "read_manifest", "apply_manifest", "apply_and_export",
+           "kept_frame", "rows_bytes"]

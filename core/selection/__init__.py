@@ -1,1 +1,19 @@
-"""core.selection."""
+"""Selection: the strategy grammar and registry, the selection algorithms and :class:`Selection`.
+
+Every face asks this package - never a copy of it - how to parse a strategy, which scorers it
+needs, whether a keep fraction or a threshold applies, and what to call it on screen.
+"""
+
+from core.selection.grammar import (
+    StrategySpec, budget_rule, ccs_hard_end, check_budget, default_end, describe_strategy, format_strategy,
+    list_strategies, needed_scorers, parse_strategy, score_names,
+)
+from core.selection.registry import Option, Request, StrategyKind, get_kind, register_strategy, strategy_kinds
+from core.selection.subset import Selection, check_keep, force_positions, make_selection, select
+
+__all__ = [
+    "Selection", "select", "make_selection", "check_keep", "force_positions",
+    "StrategySpec", "parse_strategy", "format_strategy", "describe_strategy", "needed_scorers", "budget_rule",
+    "check_budget", "list_strategies", "score_names", "default_end", "ccs_hard_end",
+    "StrategyKind", "Option", "Request", "register_strategy", "get_kind", "strategy_kinds",
+]

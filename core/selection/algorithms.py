@@ -207,25 +207,19 @@ def dedupe_flags(flags: np.ndarray, groups) -> np.ndarray:
     return drop
 
 
-def drop_flagged_mask(drop: np.ndarray, oriented, budget, seed: int) -> np.ndarray:
-    """Drop the given rows; with a budget, meet it exactly.
+def drop_flagged_mask(drop: np.ndarray, budget, seed: int) -> np.ndarray:
+    """Drop the given rows; with a budget, keep at most ``budget`` of the others.
 
     When more clean rows remain than the budget allows, a uniform random subset of them is kept
-    (random is a strong baseline; the flags decide only what goes). When fewer remain, dropped
-    rows come back from the least suspicious end of ``oriented`` (higher = keep first).
+    (random is a strong baseline; the flags decide only what goes). Flagged rows never come back:
+    with fewer clean rows than the budget, every clean row is kept.
     """
     clean = ~drop
-    if budget is None:
-        return clean
     n_clean = int(clean.sum())
-    if n_clean >= budget:
-        rng = np.random.default_rng(seed)
-        return mask_from_positions(rng.choice(np.flatnonzero(clean), size=budget, replace=False), len(drop))
-    mask = clean.copy()
-    flagged = np.flatnonzero(drop)
-    priority = np.zeros(len(flagged)) if oriented is None else oriented[flagged]
-    mask[flagged[priority_order(priority, seed)[: budget - n_clean]]] = True
-    return mask
+    if budget is None or n_clean <= budget:
+        return clean
+    rng = np.random.default_rng(seed)
+    return mask_from_positions(rng.choice(np.flatnonzero(clean), size=budget, replace=False), len(drop))
 
 
 def band_mask(scores: np.ndarray, n_low: int, n_high: int, seed: int) -> np.ndarray:

@@ -1,51 +1,35 @@
-"""Strategy strings: the grammar, the parser and the one rule for which end of a score is kept.
+"""Strategy strings: the one grammar, asked by :func:`core.select`, the CLI and the app alike.
 
-Grammar (``:`` separates parts, options are ``key=value``)::
+``:`` separates the parts of a strategy string, options are ``key=value``::
 
-    random                                    uniform random subset
-    <scorer>  |  <scorer>:high  |  <scorer>:low
-                                              top rows by one score; the bare name keeps the
-                                              scorer's default end (its ``keep`` metadata)
-    ccs:<scorer>[:beta=0.1][:bins=50][:hard=high|low]
-                                              coverage-centric coreset selection
-    balanced:<scorer|random>[:high|:low][:mode=proportional|equal]
-                                              class quotas, top (or random) rows within a class
-    band:<scorer>[:low=0.05][:high=0.05]      drop both tails of one score
-    drop-flagged[:<scorer>[,<scorer>...]]     drop flagged rows (duplicates keep one per group)
-    dedupe                                    same as drop-flagged:duplicate
-    scorecard:<s1>[:high|:low][=w1],<s2>...   weighted mean of rank percentiles
-    kcenter | kmeans-diversity | facility-location
-                                              coresets on the feature matrix (no scores)
-    auto                                      chosen by cross-validation (see core.auto)
+    <kind>                                   random, kcenter, auto, ...
+    <kind>:<scorer>[:high|:low][:key=value]  ccs:el2n:beta=0.2, balanced:margin:mode=equal
+    <scorer>[:high|:low]                     a bare scorer: keep the top rows by that score
+    drop-flagged[:<scorer>[,<scorer>...]]    drop flagged rows
+    scorecard:<s1>[:high|:low][=w1],<s2>...  weighted mean of rank percentiles
 
-The one rule for which end is kept: a scorer's ``keep`` ("high" or "low") is the end a default
-pruning keeps; ``:high``/``:low`` override it. CCS prunes its ``beta`` fraction from the *hard* end,
-where mislabeled and ambiguous rows collect: for difficulty scores that keep the hard end
-(EL2N, loss, forgetting, low margin...) it is the end ``keep`` points at, the end top-k would
-concentrate on; for scores that keep the clean end (the flagging scorers label_noise, duplicate,
-outlier and AUM, plus data-map confidence and kNN-Shapley) it is the opposite end. Every scorer
-declares that end as its ``hard`` metadata; ``:hard=high|low`` overrides it. Scorecards orient
-each scorer by its ``keep``.
+Which kinds exist, which options they take, and whether they need a keep fraction or accept a
+threshold is declared by each kind in :mod:`core.selection.registry`; this module only reads it.
+
+The one rule for which end of a score is kept: a scorer's ``keep`` metadata ("high" or "low") is the
+end a default pruning keeps; ``:high``/``:low`` override it. CCS prunes its ``beta`` fraction from
+the scorer's declared ``hard`` end (``:hard=high|low`` overrides it). Scorecards orient each scorer
+by its ``keep``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 import pandas as pd
 
 from core.foundation.errors import ConfigError
+from core.scorers import DEFAULT_SCORERS, flag_column, get_scorer, registered_names
+from core.selection.registry import StrategyKind, aliases, get_kind, strategy_kinds
 
-COMPOUND = ("ccs", "balanced", "band", "drop-flagged", "scorecard")
-CORESETS = ("kcenter", "kmeans-diversity", "facility-location")
-_OPTIONS = {
-    "ccs": {"beta": float, "bins": int, "hard": str},
-    "balanced": {"mode": str},
-    "band": {"low": float, "high": float},
-    "drop-flagged": {},
-}
+BARE = "top"
 
 
 # ----------------------------------------------------------------------------- scorer metadata
@@ -53,18 +37,16 @@ _OPTIONS = {
 
 def scorer_info(name: str) -> Optional[dict]:
     """Registry metadata of a scorer (``keep``, ``flags``, ``hard``), or None if unregistered."""
-    try:
-        from core.scorers import get_scorer
-        cls = get_scorer(name)
-    except Exception:  # an unregistered column is allowed with an explicit end
+    if name not in registered_names():
         return None
-    return {"keep": getattr(cls, "keep", None), "flags": bool(getattr(cls, "flags", False)),
-            "hard": getattr(cls, "hard", None)}
+    cls = get_scorer(name)
+    return {"keep": cls.keep, "flags": bool(cls.flags), "hard": cls.hard}
 
 
 def default_end(name: str) -> str:
+    """The end of ``name`` that a default pruning keeps (its ``keep`` metadata)."""
     info = scorer_info(name)
-    if info is None or info["keep"] not in ("high", "low"):
+    if info is None:
         raise ConfigError(
             f"'{name}' is not a registered scorer, so its default end is unknown; "
             f"write '{name}:high' or '{name}:low' to say which end to keep."
@@ -73,22 +55,26 @@ def default_end(name: str) -> str:
 
 
 def ccs_hard_end(name: str) -> str:
-    """The end CCS prunes first (see the module docstring for the rule)."""
-    default_end(name)  # an unregistered column says which end to keep, and has no declared hard end
+    """The end CCS prunes first: the scorer's declared ``hard`` end."""
+    default_end(name)
     return scorer_info(name)["hard"]
 
 
-# ----------------------------------------------------------------------------- parsing
+# ----------------------------------------------------------------------------- the parsed form
 
 
 @dataclass(frozen=True)
 class StrategySpec:
-    """A parsed strategy string."""
+    """A parsed strategy string.
 
-    kind: str  # random | top | ccs | balanced | band | drop-flagged | scorecard | coreset name | auto
+    ``kind`` is a registered kind name (``"top"`` for a bare scorer); ``options`` are sorted
+    ``(key, value)`` pairs with every default filled in, so equal strategies compare equal.
+    """
+
+    kind: str
     scorers: tuple = ()
     end: Optional[str] = None
-    options: tuple = ()  # sorted (key, value) pairs
+    options: tuple = ()
     weights: tuple = ()
     ends: tuple = ()
 
@@ -96,130 +82,256 @@ class StrategySpec:
     def option(self) -> dict:
         return dict(self.options)
 
+    @property
+    def info(self) -> StrategyKind:
+        return get_kind(self.kind)
+
+
+def _forms() -> str:
+    return ", ".join(kind.syntax for kind in strategy_kinds())
+
 
 def _strategy_error(text: str, why: str) -> ConfigError:
-    return ConfigError(
-        f"Strategy '{text}' is not valid: {why}. Valid forms: random, <scorer>[:high|:low], "
-        "ccs:<scorer>[:beta=0.1], balanced:<scorer>[:mode=proportional|equal], "
-        "band:<scorer>[:low=0.05:high=0.05], drop-flagged:<scorer>, scorecard:<s1>=w1,<s2>=w2, "
-        "kcenter, kmeans-diversity, facility-location, auto."
-    )
+    return ConfigError(f"Strategy '{text}' is not valid: {why}. Valid forms: {_forms()}.")
 
 
-def parse_strategy(text: str, score_columns) -> StrategySpec:
-    """Parse a strategy string against the available score columns (raises ConfigError)."""
+def parse_strategy(text: str, score_columns=None) -> StrategySpec:
+    """Parse a strategy string.
+
+    Parameters
+    ----------
+    text : str
+    score_columns : iterable of str, optional
+        The computed score columns. When given, every scorer named must be among them; when
+        omitted (checking a command line before any work), every scorer named must be registered.
+
+    Raises
+    ------
+    ConfigError
+        With the reason and the valid forms.
+    """
     if not isinstance(text, str) or not text.strip():
         raise _strategy_error(str(text), "it is empty")
     text = text.strip()
-    columns = list(score_columns)
-
-    def need_column(name: str) -> str:
-        if name not in columns:
-            available = ", ".join(c for c in columns if not _is_aux(c, columns)) or "none"
-            raise _strategy_error(text, f"no score column '{name}' (computed scores: {available})")
-        return name
-
-    if text in ("random", "auto") or text in CORESETS:
-        return StrategySpec(kind=text)
-    if text == "dedupe":
-        text = "drop-flagged:duplicate"
+    text = aliases().get(text, text)
+    columns = None if score_columns is None else list(score_columns)
     head, _, rest = text.partition(":")
-    if head not in COMPOUND:
-        if rest not in ("", "high", "low"):
-            raise _strategy_error(text, f"'{rest}' is not an end; use high or low")
-        return StrategySpec(kind="top", scorers=(need_column(head),), end=rest or None)
-    if head == "scorecard":
-        names, ends, weights = [], [], []
-        for term in filter(None, rest.split(",")):
-            match = re.fullmatch(r"([^:=]+)(?::(high|low))?(?:=([0-9.eE+-]+))?", term.strip())
-            if not match:
-                raise _strategy_error(text, f"cannot read scorecard term '{term}'")
-            weight = float(match.group(3)) if match.group(3) else 1.0
-            if not weight > 0:
-                raise _strategy_error(text, f"weight of '{match.group(1)}' must be positive")
-            names.append(need_column(match.group(1)))
-            ends.append(match.group(2))
-            weights.append(weight)
-        if not names:
-            raise _strategy_error(text, "a scorecard needs at least one scorer")
-        return StrategySpec(kind="scorecard", scorers=tuple(names), ends=tuple(ends), weights=tuple(weights))
-
+    kind = get_kind(head)
+    if kind is None:
+        return _parse_bare(text, head, rest, columns)
+    if kind.target == "bare-scorer":  # "top:el2n:low" is the long form of "el2n:low"
+        name, _, end = rest.partition(":")
+        return _parse_bare(text, name, end, columns)
+    if kind.target == "none":
+        if rest:
+            raise _strategy_error(text, f"{head} takes no scorer or options")
+        return StrategySpec(kind=head)
+    if kind.target == "terms":
+        return _parse_terms(text, rest, columns)
     parts = rest.split(":") if rest else []
     target = parts.pop(0) if parts else ""
-    end, options = None, {}
+    end, options = _parse_parts(text, kind, parts)
+    names = _targets(text, kind, target, columns)
+    return StrategySpec(kind=head, scorers=names, end=end, options=tuple(sorted(options.items())))
+
+
+def _need_scorer(text: str, name: str, columns) -> str:
+    if columns is None:
+        if name not in registered_names():
+            raise _strategy_error(text, f"'{name}' is neither a strategy nor a scorer "
+                                        f"(scorers: {', '.join(registered_names())})")
+    elif name not in columns:
+        available = ", ".join(score_names(columns)) or "none"
+        raise _strategy_error(text, f"no score column '{name}' (computed scores: {available})")
+    return name
+
+
+def _parse_bare(text, head, rest, columns) -> StrategySpec:
+    if rest not in ("", "high", "low"):
+        raise _strategy_error(text, f"'{rest}' is not an end; use high or low")
+    if columns is not None and head in columns and scorer_info(head) is None and not rest:
+        raise _strategy_error(text, f"'{head}' is not a registered scorer, so its default end is unknown; "
+                                    f"write '{head}:high' or '{head}:low'")
+    return StrategySpec(kind=BARE, scorers=(_need_scorer(text, head, columns),), end=rest or None)
+
+
+def _parse_parts(text: str, kind: StrategyKind, parts: list) -> tuple:
+    end, given = None, {}
     for part in parts:
-        if part in ("high", "low"):
+        if part in ("high", "low") and kind.takes_end:
             end = part
             continue
         key, eq, value = part.partition("=")
-        kind_of = _OPTIONS[head].get(key)
-        if not eq or kind_of is None:
-            allowed = ", ".join(f"{k}=" for k in _OPTIONS[head]) or "none"
-            raise _strategy_error(text, f"unknown option '{part}' for {head} (options: {allowed})")
+        option = kind.options.get(key)
+        if not eq or option is None:
+            allowed = ", ".join(f"{k}=" for k in kind.options) or "none"
+            raise _strategy_error(text, f"unknown option '{part}' for {kind.name} (options: {allowed})")
         try:
-            options[key] = kind_of(value)
+            given[key] = option.type(value)
         except ValueError:
-            raise _strategy_error(text, f"option {key} needs a {kind_of.__name__}, got '{value}'") from None
-    _check_options(text, head, options)
-    if head == "drop-flagged":
-        names = tuple(filter(None, target.split(","))) or tuple(
-            c for c in columns if f"{c}_flag" in columns)
-        if not names:
-            raise _strategy_error(text, "the scores have no flag columns (<scorer>_flag)")
+            raise _strategy_error(text, f"option {key} needs a {option.type.__name__}, got '{value}'") from None
+        problem = option.check(given[key]) if option.check else None
+        if problem:
+            raise _strategy_error(text, f"{key} {problem}")
+    options = {key: option.default for key, option in kind.options.items() if option.default is not None}
+    options.update(given)
+    return end, options
+
+
+def _targets(text: str, kind: StrategyKind, target: str, columns) -> tuple:
+    if kind.target == "scorer-or-random" and target == "random":
+        return ()
+    if kind.target == "flagging-scorers":
+        names = tuple(filter(None, target.split(",")))
+        if not names and columns is not None:
+            names = tuple(c for c in score_names(columns) if flag_column(c) in columns)
+            if not names:
+                raise _strategy_error(text, "the scores have no flag columns (<scorer>_flag)")
         for name in names:
-            need_column(name)
-            if f"{name}_flag" not in columns:
-                raise _strategy_error(text, f"'{name}' flags no rows (no '{name}_flag' column); "
-                                      "use a flagging scorer such as label_noise, duplicate or outlier")
-        return StrategySpec(kind=head, scorers=names, end=end)
+            _need_scorer(text, name, columns)
+            flags = (flag_column(name) in columns) if columns is not None else (scorer_info(name) or {}).get("flags")
+            if not flags:
+                raise _strategy_error(text, f"'{name}' flags no rows; use a flagging scorer such as "
+                                            "label_noise, duplicate or outlier")
+        return names
     if not target:
-        raise _strategy_error(text, f"{head} needs a scorer, e.g. {head}:el2n")
-    if head == "balanced" and target == "random":
-        return StrategySpec(kind=head, scorers=(), options=tuple(sorted(options.items())))
-    return StrategySpec(kind=head, scorers=(need_column(target),), end=end,
-                        options=tuple(sorted(options.items())))
+        raise _strategy_error(text, f"{kind.name} needs a scorer, e.g. {kind.name}:el2n")
+    return (_need_scorer(text, target, columns),)
 
 
-def _check_options(text: str, head: str, options: dict) -> None:
-    if "beta" in options and not 0 <= options["beta"] < 1:
-        raise _strategy_error(text, "beta must be in [0, 1)")
-    if "bins" in options and options["bins"] < 1:
-        raise _strategy_error(text, "bins must be at least 1")
-    if options.get("hard", "high") not in ("high", "low"):
-        raise _strategy_error(text, "hard must be high or low")
-    if options.get("mode", "proportional") not in ("proportional", "equal"):
-        raise _strategy_error(text, "mode must be proportional or equal")
-    for key in ("low", "high"):
-        if key in options and not 0 <= options[key] < 1:
-            raise _strategy_error(text, f"{key} must be in [0, 1)")
-    if options.get("low", 0) + options.get("high", 0) >= 1:
-        raise _strategy_error(text, "low + high must leave some rows")
+def _parse_terms(text: str, rest: str, columns) -> StrategySpec:
+    names, ends, weights = [], [], []
+    for term in filter(None, rest.split(",")):
+        match = re.fullmatch(r"([^:=]+)(?::(high|low))?(?:=([0-9.eE+-]+))?", term.strip())
+        if not match:
+            raise _strategy_error(text, f"cannot read scorecard term '{term}'")
+        weight = float(match.group(3)) if match.group(3) else 1.0
+        if not weight > 0:
+            raise _strategy_error(text, f"weight of '{match.group(1)}' must be positive")
+        names.append(_need_scorer(text, match.group(1), columns))
+        ends.append(match.group(2))
+        weights.append(weight)
+    if not names:
+        raise _strategy_error(text, "a scorecard needs at least one scorer")
+    return StrategySpec(kind="scorecard", scorers=tuple(names), ends=tuple(ends), weights=tuple(weights))
 
 
-def _is_aux(column: str, columns) -> bool:
-    """Flag and extra columns (``<scorer>_flag``, ``<scorer>_group``) are not scores."""
-    return any(column != c and column.startswith(c + "_") for c in columns)
+# ----------------------------------------------------------------------------- asking the grammar
+
+
+def as_spec(strategy: Union[str, StrategySpec], score_columns=None) -> StrategySpec:
+    return strategy if isinstance(strategy, StrategySpec) else parse_strategy(strategy, score_columns)
+
+
+def format_strategy(strategy: Union[str, StrategySpec]) -> str:
+    """The canonical text of a strategy: defaults left out, so equal strategies format equal.
+
+    ``ccs:el2n:beta=0.1`` formats as ``ccs:el2n`` (0.1 is the default) and ``el2n:high`` as
+    ``el2n`` when high is el2n's default end.
+    """
+    spec = as_spec(strategy)
+    kind = spec.info
+    if spec.kind == BARE:
+        name = spec.scorers[0]
+        info = scorer_info(name)
+        return name if spec.end is None or (info and info["keep"] == spec.end) else f"{name}:{spec.end}"
+    if kind.target == "terms":
+        terms = []
+        for name, end, weight in zip(spec.scorers, spec.ends, spec.weights):
+            end = None if end == (scorer_info(name) or {}).get("keep") else end
+            terms.append(name + (f":{end}" if end else "") + ("" if weight == 1 else f"={weight:g}"))
+        return "scorecard:" + ",".join(terms)
+    parts = [spec.kind]
+    if kind.target != "none":
+        parts.append(",".join(spec.scorers) if spec.scorers else ("random" if kind.target == "scorer-or-random" else ""))
+    if spec.end and spec.scorers and spec.end != (scorer_info(spec.scorers[0]) or {}).get("keep"):
+        parts.append(spec.end)
+    for key, value in spec.options:
+        if value != kind.options[key].default:
+            parts.append(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}")
+    return ":".join(p for p in parts if p != "" or p is parts[0])
+
+
+def needed_scorers(strategy: Union[str, StrategySpec]) -> list:
+    """Scorers a strategy needs computed (flag-dropping with no scorer named: the default flaggers)."""
+    spec = as_spec(strategy)
+    if spec.scorers:
+        return list(spec.scorers)
+    if spec.info is not None and spec.info.target == "flagging-scorers":
+        return [n for n in DEFAULT_SCORERS if (scorer_info(n) or {}).get("flags")]
+    return []
+
+
+def budget_rule(strategy: Union[str, StrategySpec]) -> str:
+    """``"keep"``, ``"keep-or-threshold"``, ``"optional-keep"`` or ``"none"`` (see the registry)."""
+    spec = as_spec(strategy)
+    return get_kind(spec.kind).budget
+
+
+def check_budget(strategy: Union[str, StrategySpec], keep, threshold) -> None:
+    """Raise ConfigError unless the keep fraction / threshold given fit the strategy's budget rule."""
+    spec = as_spec(strategy)
+    rule, text = budget_rule(spec), format_strategy(spec)
+    if keep is not None and threshold is not None:
+        raise ConfigError("Give either a keep fraction or a threshold, not both.")
+    if threshold is not None and rule != "keep-or-threshold":
+        raise ConfigError(f"A threshold applies only to single-score strategies such as 'el2n' or 'el2n:low', "
+                          f"not to '{text}'; give a keep fraction instead.")
+    if keep is not None and rule == "none":
+        raise ConfigError(f"Strategy '{text}' takes no keep fraction: it drops exactly the flagged rows. "
+                          "Leave the keep fraction out.")
+    if keep is None and threshold is None and rule in ("keep", "keep-or-threshold"):
+        also = " or a threshold" if rule == "keep-or-threshold" else ""
+        raise ConfigError(f"Strategy '{text}' needs a keep fraction in (0, 1]{also}, e.g. keep=0.3 "
+                          "(--keep 0.3 on the command line).")
+
+
+def describe_strategy(strategy: Union[str, StrategySpec]) -> str:
+    """One line a person can read, e.g. ``Coverage-centric (CCS) on el2n, beta=0.2``."""
+    spec = as_spec(strategy)
+    if spec.kind == BARE:
+        name = spec.scorers[0]
+        end = spec.end or (scorer_info(name) or {}).get("keep", "high")
+        return f"Keep the {end} end of {name}"
+    title = spec.info.title
+    details = [", ".join(spec.scorers)] if spec.scorers else []
+    details += [f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in spec.options]
+    return title + (f" on {details[0]}" if spec.scorers else "") + "".join(f", {d}" for d in details[1 if spec.scorers else 0:])
 
 
 def score_names(columns) -> list:
     """The columns that are scores of registered scorers (not flags or extras)."""
     columns = list(columns)
-    return [c for c in columns if not _is_aux(c, columns) and scorer_info(c) is not None]
+    registered = set(registered_names())
+    return [c for c in columns if c in registered]
 
 
 def list_strategies(score_columns) -> list:
-    """Valid strategy strings for the computed scores (a DataFrame or its column names)."""
+    """Strategy strings valid for the computed scores (a DataFrame or its column names)."""
     columns = list(score_columns.columns if isinstance(score_columns, pd.DataFrame) else score_columns)
     scores = score_names(columns)
-    out = ["random", "balanced:random"]
-    for name in scores:
-        out += [name, f"{name}:high", f"{name}:low", f"ccs:{name}", f"balanced:{name}", f"band:{name}"]
-        if f"{name}_flag" in columns:
-            out.append(f"drop-flagged:{name}")
-    if any(f"{c}_flag" in columns for c in scores):
-        out.append("drop-flagged")
-    if "duplicate_flag" in columns:
-        out.append("dedupe")
-    if len(scores) > 1:
-        out.append("scorecard:" + ",".join(scores))
-    return out + list(CORESETS) + ["auto"]
+    flaggers = [n for n in scores if flag_column(n) in columns]
+    out = []
+    for kind in strategy_kinds():
+        if kind.target == "none":
+            out.append(kind.name)
+        elif kind.target == "scorer-or-random":
+            out += [f"{kind.name}:random"] + [f"{kind.name}:{n}" for n in scores]
+        elif kind.target == "scorer":
+            out += [f"{kind.name}:{n}" for n in scores]
+        elif kind.target == "flagging-scorers" and flaggers:
+            out += [kind.name] + [f"{kind.name}:{n}" for n in flaggers]
+        elif kind.target == "terms" and len(scores) > 1:
+            out.append(f"{kind.name}:" + ",".join(scores))
+        elif kind.target == "bare-scorer":
+            out += [form for n in scores for form in (n, f"{n}:high", f"{n}:low")]
+    out += [alias for alias, target in aliases().items() if _valid(target, columns)]
+    return list(dict.fromkeys(out))
+
+
+def _valid(text: str, columns) -> bool:
+    try:
+        parse_strategy(text, columns)
+    except ConfigError:
+        return False
+    return True

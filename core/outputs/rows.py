@@ -1,0 +1,59 @@
+"""The kept rows as the user will get them: every original column, original order and values.
+
+Score columns come after the original ones when asked for; the bytes of a download are made here
+so the app and the files written by the CLI and the API are the same.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from core.data.dataset import Dataset
+from core.foundation.errors import ConfigError
+from core.scorers.table import align_scores
+
+
+def kept_positions(ds: Dataset, sel) -> np.ndarray:
+    """Row positions of the kept rows: data order, or the manifest's order after a forced apply."""
+    details = getattr(sel, "details", None) or {}
+    if details.get("row_order") == "manifest":
+        return ds.index_of(list(sel.kept_ids))
+    mask = np.asarray(sel.mask, dtype=bool)
+    if mask.shape != (ds.n_samples,):
+        raise ConfigError(f"The selection has {mask.size} rows but the data have {ds.n_samples}. Select on this data.")
+    return np.flatnonzero(mask)
+
+
+def kept_frame(ds: Dataset, sel, scores: Optional[pd.DataFrame] = None, include_scores: bool = False) -> pd.DataFrame:
+    """The kept rows with all original columns in their original order, then score columns if asked.
+
+    Score columns keep the scorer's name (``el2n``, ``label_noise_flag``...); a name that clashes
+    with an original column gets the suffix ``_score``.
+    """
+    positions = kept_positions(ds, sel)
+    out = ds.frame.iloc[positions].reset_index(drop=True)
+    if include_scores and scores is not None:
+        aligned = align_scores(ds, scores).iloc[positions].reset_index(drop=True)
+        for column in aligned.columns:
+            if column in ("id", "label"):
+                continue
+            name = column if column not in out.columns else f"{column}_score"
+            out[name] = aligned[column].to_numpy()
+    return out
+
+
+def rows_bytes(ds: Dataset, sel, fmt: str = "csv", scores: Optional[pd.DataFrame] = None,
+               include_scores: bool = False) -> bytes:
+    """The kept rows as the bytes of a ``"csv"`` or ``"parquet"`` file (what a download gets)."""
+    frame = kept_frame(ds, sel, scores, include_scores)
+    if fmt == "csv":
+        return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    if fmt == "parquet":
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        return buffer.getvalue()
+    raise ConfigError(f"Unknown export format {fmt!r}; use 'csv' or 'parquet'.")

@@ -1,0 +1,97 @@
+"""Load -> score -> select -> estimate -> export -> apply: the one pipeline every face calls.
+
+The CLI's commands, the app's pages and the notebook API (``core.select``, ``core.export``...) all
+go through these functions, so the same selection made from any face yields the same manifest.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+from core.evaluation import LiveEvaluator
+from core.foundation.encoding import to_jsonable
+from core.outputs import manifest as manifests
+from core.outputs.rows import rows_bytes
+from core.scorers import compute_scores, scorer_records
+from core.search.auto import auto_select
+from core.selection import check_budget, check_keep, force_positions, get_kind, parse_strategy
+from core.selection import select as select_by_kind
+from core.selection.subset import apply_forced
+from core.scorers.table import align_scores
+
+
+def select(ds, scores=None, strategy: str = "random", keep: Optional[float] = None,
+           threshold: Optional[float] = None, seed: int = 0, *, force_keep=(), force_drop=(),
+           evaluator=None, progress=None, cancel=None):
+    """Turn scores into a kept subset (:class:`core.selection.Selection`) with any strategy.
+
+    Parameters
+    ----------
+    ds : Dataset
+    scores : DataFrame indexed by id, or None
+        From :func:`core.compute_scores`; not needed for ``random`` and the coreset strategies.
+    strategy : str
+        A strategy string; ``workbench`` strategies and ``core.selection.list_strategies(scores)`` list them.
+    keep : float in (0, 1], optional
+        Fraction of rows to keep.
+    threshold : float, optional
+        For single-score strategies, instead of ``keep``.
+    seed : int
+    force_keep, force_drop : sequences of ids
+        Applied on top of the strategy.
+    evaluator : LiveEvaluator, optional
+        Used by strategies chosen by cross-validation (``auto``).
+    """
+    spec = parse_strategy(strategy, align_scores(ds, scores).columns)
+    kind = get_kind(spec.kind)
+    if not kind.searched:
+        return select_by_kind(ds, scores, strategy, keep, threshold, seed, force_keep=force_keep,
+                              force_drop=force_drop, progress=progress, cancel=cancel)
+    keep = check_keep(keep)
+    check_budget(spec, keep, threshold)
+    forced = force_positions(ds, force_keep, force_drop)
+    chosen = auto_select(ds, scores, keep, seed=seed, evaluator=evaluator, progress=progress, cancel=cancel)
+    return apply_forced(ds, chosen, *forced)
+
+
+def estimate(ds, sel, *, scores=None, evaluator=None, progress=None, cancel=None) -> dict:
+    """The cross-validated estimate of a selection beside the full data and random subsets of its size.
+
+    Returns the comparison block that manifests, the CLI and the app show.
+    """
+    evaluator = evaluator or LiveEvaluator(ds, folds=5, seed=sel.seed)
+    evaluator.estimate(sel.mask, progress=progress, cancel=cancel)
+    return evaluator.compare(sel.mask)
+
+
+def build_manifest(ds, sel, estimate=None, scores=None, *, load=None, created=None) -> dict:
+    """The JSON-able manifest of a selection (the scorers block comes from the scores' own records)."""
+    return manifests.build_manifest(ds, sel, estimate, scorer_records(scores), load=load, created=created)
+
+
+def manifest_bytes(ds, sel, estimate=None, scores=None, *, load=None) -> bytes:
+    """The manifest as the bytes of a ``.json`` file (what a download gets)."""
+    document = build_manifest(ds, sel, estimate, scores, load=load)
+    return (json.dumps(to_jsonable(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def export(ds, sel, path, manifest=None, scores=None, include_scores: bool = False, estimate=None, *,
+           load=None) -> Optional[dict]:
+    """Write the kept rows (CSV or Parquet by extension) and, if asked, the manifest, atomically.
+
+    Returns the manifest written, if any.
+    """
+    return manifests.export(ds, sel, path, manifest=manifest, scores=scores, include_scores=include_scores,
+                            estimate=estimate, scores_meta=scorer_records(scores), load=load)
+
+
+def score(ds, names="default", *, seed: int = 0, folds: int = 5, model: str = "logreg", progress=None,
+          cancel=None):
+    """Scores of every row (:func:`core.compute_scores`); an empty list of names gives None."""
+    if names is not None and not isinstance(names, str) and len(names) == 0:
+        return None
+    return compute_scores(ds, names, seed=seed, folds=folds, model=model, progress=progress, cancel=cancel)
+
+
+__all__ = ["select", "estimate", "build_manifest", "manifest_bytes", "export", "score", "rows_bytes"]
