@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -12,6 +12,7 @@ from core.data import featurizers as featurize
 from core.data.dataset import Dataset, fingerprint_arrays, fingerprint_frame
 from core.foundation.errors import DataFileError, IdError, LabelError
 from core.data.readers import RawData, read_path
+from core.data.vectors import expand_vector_columns, vectors_as_bytes
 
 FEATURIZERS = ("auto", "tabular", "text", "embedding", "image")
 
@@ -30,6 +31,7 @@ def load_dataset(
     drop_missing_labels: bool = False,
     min_rows_per_class: int = 5,
     seed: int = 0,
+    encoding: Optional[str] = None,
 ) -> Dataset:
     """Load a labelled data set and featurize it.
 
@@ -61,6 +63,19 @@ def load_dataset(
         dropped and the count is reported in ``Dataset.warnings``.
     min_rows_per_class : int
         Each class needs at least this many rows (the number of cross-validation folds).
+    seed : int
+        Seeds the text featurizer's SVD and the PCA.
+    encoding : str, optional
+        Encoding of a CSV/TSV file; detected when None (UTF-8/16/32 by byte-order mark, strict
+        UTF-8, else Windows-1252 with a warning, else an error naming ``--encoding``).
+
+    Notes
+    -----
+    A CSV's label, id and non-feature columns are read as the exact text of their cells, so
+    ``007`` stays ``007`` and ``NA``/``None``/``null`` are values (a class called ``None`` is a
+    class); only a blank label is missing. Feature columns keep pandas' usual typing. A Parquet
+    column of equal-length numeric lists (``list<float>``, the usual embedding layout) is used as
+    one feature per position.
 
     Returns
     -------
@@ -73,11 +88,13 @@ def load_dataset(
             raise DataFileError("The table has no rows. Load a table with data rows.")
         raw, source = RawData(path_or_frame.copy()), None
     else:
-        raw, source = read_path(path_or_frame, image_size=max(64, image_size)), str(path_or_frame)
+        raw = read_path(path_or_frame, image_size=max(64, image_size), encoding=encoding,
+                        text_columns=_text_columns(label, id, features))
+        source = str(path_or_frame)
     frame = raw.frame
     label = raw.label or label
     id = id if id is not None else raw.id
-    warnings: list = []
+    warnings: list = list(raw.warnings)
 
     if label not in frame.columns:
         raise LabelError(
@@ -97,7 +114,9 @@ def load_dataset(
     _check_classes(classes, y, min_rows_per_class)
 
     columns = _feature_columns(frame_used, label, id, features if features is not None else raw.features)
-    feats, kind, text_column = _featurize(frame_used, columns, raw, images, text, featurizer, text_method, image_size, seed)
+    feature_frame, feature_columns = expand_vector_columns(frame_used, columns)
+    feats, kind, text_column = _featurize(feature_frame, feature_columns, raw, images, text, featurizer, text_method,
+                                          image_size, seed)
     feats = featurize.reduce_dimensions(feats, max_dim, seed)
     if feats.X.shape[1] == 0:
         raise DataFileError(
@@ -109,13 +128,24 @@ def load_dataset(
 
     settings = dict(feats.settings, label=label, id=id, features=[str(c) for c in columns], max_dim=max_dim,
                     image_size=image_size, drop_missing_labels=drop_missing_labels)
-    frame_print = fingerprint_frame(frame_used, {"settings": settings})
+    if encoding:  # recorded only when given, so fingerprints of ordinary loads do not change
+        settings["encoding"] = encoding
+    frame_print = fingerprint_frame(vectors_as_bytes(frame_used, columns), {"settings": settings})
     fingerprint = fingerprint_arrays(X, y, ids, classes, {"frame": frame_print, **settings})
     return Dataset(
         frame=frame_used, ids=ids, y=y.astype(np.int64), classes=classes, X=X, feature_names=list(feats.names),
         label_column=label, id_column=id, kind=kind, fingerprint=fingerprint, warnings=warnings, settings=settings,
         source=source, images=images, text_column=text_column,
     )
+
+
+def _text_columns(label: str, id: Optional[str], features) -> Callable[[list], set]:
+    """Which columns of a text table to read as exact text: label, id, and every non-feature column."""
+    def pick(names: list) -> set:
+        chosen = {label} | ({id} if id is not None else set())
+        return chosen | (set(names) - set(features)) if features is not None else chosen
+
+    return pick
 
 
 def _column_list(frame: pd.DataFrame, limit: int = 12) -> str:
@@ -151,8 +181,10 @@ def _resolve_ids(frame: pd.DataFrame, id: Optional[str]) -> np.ndarray:
     if id not in frame.columns:
         raise IdError(f"Id column '{id}' not found. Columns are: {_column_list(frame)}. Omit the id to use row numbers.")
     values = frame[id]
-    if values.isna().any():
-        raise IdError(f"Id column '{id}' has {int(values.isna().sum())} missing value(s). Every row needs an id.")
+    textual = values.dtype == object or pd.api.types.is_string_dtype(values)
+    missing = values.isna() | (values.astype(str).str.strip() == "" if textual else False)
+    if missing.any():
+        raise IdError(f"Id column '{id}' has {int(missing.sum())} missing value(s). Every row needs an id.")
     duplicated = values[values.duplicated(keep=False)]
     if len(duplicated):
         examples = list(pd.unique(duplicated.astype(str)))[:5]

@@ -2,26 +2,42 @@
 
 Each reader raises :class:`core.errors.DataFileError` with a message that names the file and says
 what to do, instead of letting pandas, pyarrow or Pillow tracebacks reach the user.
+
+Faithful to the user's bytes: a text file's encoding is detected (a BOM for UTF-8/UTF-16/UTF-32,
+else strict UTF-8, else Windows-1252 for Western European text, with a warning) or refused with a
+message naming ``--encoding``; characters are never replaced. The columns named by
+``text_columns`` (the label, the id and every column that is not a feature) are read as the exact
+text of their cells: ``007`` stays ``007`` and ``NA``, ``null``, ``None`` or ``n/a`` stay strings.
 """
 
 from __future__ import annotations
 
 import csv
+import io
+import os
+import stat
 import tempfile
-import zipfile
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterable, Optional, Union
 
 import numpy as np
 import pandas as pd
 
+from core.data.archives import IMAGE_SUFFIXES, is_clutter, load_image, safe_extract
+from core.data.encodings import detect_encoding
 from core.foundation.errors import DataFileError
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".txt"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
 SUPPORTED = "CSV/TSV, Parquet, NPZ (arrays X and y), a folder of images in class subfolders, or a .zip of one"
+#: The cells pandas reads as missing by default; only feature columns treat them as missing.
+NA_STRINGS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+              "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+
+#: Which columns to read as exact text, given the file's column names (after stripping blanks).
+TextColumns = Union[None, Iterable[str], Callable[[list], Iterable[str]]]
 
 
 @dataclass
@@ -34,20 +50,40 @@ class RawData:
     label: Optional[str] = None  # label column the format implies (NPZ, image folders)
     id: Optional[str] = None
     features: Optional[list] = None
+    warnings: list = field(default_factory=list)  # what the user should know (encoding guessed, ...)
 
 
-def read_path(path, *, image_size: int = 32) -> RawData:
-    """Read a file or folder into a :class:`RawData`."""
+def read_path(path, *, image_size: int = 32, encoding: Optional[str] = None,
+              text_columns: TextColumns = None) -> RawData:
+    """Read a file or folder into a :class:`RawData`.
+
+    Parameters
+    ----------
+    path : str or Path
+    image_size : int
+        Side of the square canvas images are drawn on.
+    encoding : str, optional
+        Encoding of a text table; detected when None.
+    text_columns : names, or callable ``columns -> names``, optional
+        Columns of a text table to read as exact text (see the module notes).
+    """
     path = Path(path).expanduser()
-    if not path.exists():
-        raise DataFileError(f"{path} does not exist. Check the path, or pick a bundled sample.")
-    if path.is_dir():
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise DataFileError(f"{path} does not exist. Check the path, or pick a bundled sample.") from None
+    except OSError as exc:
+        raise DataFileError(f"{path} cannot be read ({exc.strerror}). Check its permissions.") from None
+    if stat.S_ISDIR(info.st_mode):
         return read_image_folder(path, image_size=image_size)
-    if path.stat().st_size == 0:
+    if not stat.S_ISREG(info.st_mode):
+        what = "a pipe" if stat.S_ISFIFO(info.st_mode) else "a device or socket"
+        raise DataFileError(f"{path} is {what}, not a regular file. Save the data to a file and load that.")
+    if info.st_size == 0:
         raise DataFileError(f"{path.name} is empty (0 bytes). Export the data again and reload it.")
     suffix = path.suffix.lower()
     if suffix in TABLE_SUFFIXES:
-        return RawData(read_csv(path))
+        return read_table(path, encoding=encoding, text_columns=text_columns)
     if suffix in PARQUET_SUFFIXES:
         return RawData(read_parquet(path))
     if suffix == ".npz":
@@ -58,37 +94,86 @@ def read_path(path, *, image_size: int = 32) -> RawData:
 
 
 def _sniff_delimiter(sample: str) -> str:
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        return ","
+    """The delimiter (, ; tab |) that splits the first lines into the same number (>1) of fields.
+
+    Linear in the sample (``csv.Sniffer`` can take minutes on one very long line).
+    """
+    lines = sample.splitlines()[:20]
+    if len(lines) > 1 and len(sample) >= 65536:
+        lines = lines[:-1]  # the sample may end in the middle of a line
+    best, best_fields = ",", 1
+    for delimiter in ",;\t|":
+        try:
+            counts = [len(row) for row in csv.reader(lines, delimiter=delimiter) if row]
+        except csv.Error:
+            continue
+        if counts and min(counts) > 1 and len(set(counts)) == 1 and counts[0] > best_fields:
+            best, best_fields = delimiter, counts[0]
+    return best
 
 
-def read_csv(path) -> pd.DataFrame:
+def read_csv(path, *, encoding: Optional[str] = None, text_columns: TextColumns = None) -> pd.DataFrame:
+    """Read a delimited text file into a frame (see :func:`read_table`)."""
+    return read_table(path, encoding=encoding, text_columns=text_columns).frame
+
+
+def read_table(path, *, encoding: Optional[str] = None, text_columns: TextColumns = None) -> RawData:
     """Read a delimited text file; the delimiter (, ; tab |) is sniffed from the first lines."""
     path = Path(path)
-    try:
-        with open(path, "r", encoding="utf-8-sig", errors="replace", newline="") as handle:
-            sample = handle.read(65536)
-    except OSError as exc:
-        raise DataFileError(f"{path.name} could not be read ({exc.strerror}). Check its permissions.") from None
+    chosen, warnings = detect_encoding(path, encoding)
+    with _opened(path, chosen) as handle:
+        sample = handle.read(65536)
     if not sample.strip():
         raise DataFileError(f"{path.name} has no content (only blank lines). Export the data again and reload it.")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(sample)
+    header = _header(sample, delimiter)
+    names = [name.strip() for name in header]
+    text = set(text_columns(names) if callable(text_columns) else (text_columns or ()))
+    warnings += _duplicate_warnings(path, names)
+    options = {"dtype": {i: str for i, name in enumerate(names) if name in text},
+               "keep_default_na": False,
+               "na_values": {i: NA_STRINGS for i, name in enumerate(names) if name not in text}}
     try:
-        frame = pd.read_csv(path, sep=delimiter, encoding="utf-8-sig", encoding_errors="replace")
+        frame = pd.read_csv(path, sep=delimiter, encoding=chosen, **options)
     except pd.errors.EmptyDataError:
         raise DataFileError(f"{path.name} has no columns. Check that it is a CSV with a header row.") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+    except UnicodeDecodeError:
+        raise DataFileError(f"{path.name} is not valid {chosen} text. Give its encoding with --encoding "
+                            "(API: encoding=...), e.g. --encoding cp1252.") from None
+    except (pd.errors.ParserError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataFileError(f"{path.name} is not a well-formed CSV ({first}). Fix the file or export it again.") from None
     if len(frame) == 0:
         raise DataFileError(f"{path.name} has a header but no rows. Add data rows and reload it.")
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
+    return RawData(frame, warnings=warnings)
+
+
+def _opened(path: Path, encoding: str):
+    try:
+        return open(path, "r", encoding=encoding, newline="")
+    except OSError as exc:
+        raise DataFileError(f"{path.name} could not be read ({exc.strerror}). Check its permissions.") from None
+
+
+def _header(sample: str, delimiter: str) -> list:
+    try:
+        return next(csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter), [])
+    except csv.Error:
+        return []
+
+
+def _duplicate_warnings(path: Path, names: list) -> list:
+    repeated = {name: count for name, count in Counter(names).items() if count > 1}
+    if not repeated:
+        return []
+    listed = ", ".join(f"'{name}' x{count}" for name, count in list(repeated.items())[:5])
+    return [f"{path.name} has duplicate column names ({listed}); the repeats are read as '<name>.1', '<name>.2'. "
+            "Rename them in the file to choose which is which."]
 
 
 def read_parquet(path) -> pd.DataFrame:
+    """A Parquet file as a frame; an index written by pandas (e.g. the id) becomes a column again."""
     path = Path(path)
     try:
         frame = pd.read_parquet(path)
@@ -97,13 +182,13 @@ def read_parquet(path) -> pd.DataFrame:
         raise DataFileError(f"{path.name} is not a readable Parquet file ({reason}). Export it again.") from None
     if len(frame) == 0:
         raise DataFileError(f"{path.name} has columns but no rows. Add data rows and reload it.")
+    if not isinstance(frame.index, pd.RangeIndex) or any(name is not None for name in frame.index.names):
+        frame = frame.reset_index()
     frame.columns = [str(c) for c in frame.columns]
     return frame
 
 
-def read_npz(path) -> RawData:
-    """NPZ with ``X`` (n, d) or images (n, h, w[, 3]), ``y`` (n,) and optional ``ids`` (n,)."""
-    path = Path(path)
+def _npz_arrays(path: Path) -> dict:
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
@@ -115,6 +200,19 @@ def read_npz(path) -> RawData:
             f"{path.name} has arrays {sorted(arrays)} but needs 'X' and 'y' (missing: {missing}). "
             "Save it with numpy.savez(path, X=features, y=labels)."
         )
+    for key in ("X", "y", "ids"):
+        if key in arrays and arrays[key].ndim == 0:
+            raise DataFileError(f"{path.name}: '{key}' is a single value (a 0-d array), not one entry per row. "
+                                "Save arrays with a first axis of rows.")
+    if not (np.issubdtype(arrays["X"].dtype, np.number) or arrays["X"].dtype == bool):
+        raise DataFileError(f"{path.name}: X has dtype {arrays['X'].dtype}; it must hold numbers.")
+    return arrays
+
+
+def read_npz(path) -> RawData:
+    """NPZ with ``X`` (n, d) or images (n, h, w[, 3]), ``y`` (n,) and optional ``ids`` (n,)."""
+    path = Path(path)
+    arrays = _npz_arrays(path)
     X, y = arrays["X"], np.asarray(arrays["y"]).ravel()
     if len(X) == 0:
         raise DataFileError(f"{path.name}: X has no rows. Save a non-empty array.")
@@ -140,32 +238,41 @@ def read_npz(path) -> RawData:
                    label="label", id=id_column, features=features)
 
 
-def _load_image(file: Path, size: int) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+def _class_files(folder: Path, class_dir: Path) -> list:
+    """The image files under one class folder; an unreadable folder is an error, never skipped."""
+    files = []
+    for current, subfolders, names in os.walk(class_dir, onerror=_walk_error(folder)):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and not is_clutter([d]))
+        for name in sorted(names):
+            if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES:
+                files.append(Path(current) / name)
+    return sorted(files)
 
-    try:
-        with Image.open(file) as image:
-            image = image.convert("L")
-            # scale to fit the canvas both ways: a small 8x8 digit must fill it, not sit in a corner
-            scale = size / max(image.width, image.height)
-            new_size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-            image = image.resize(new_size, Image.Resampling.BILINEAR if scale > 1 else Image.Resampling.LANCZOS)
-            canvas = Image.new("L", (size, size), 0)
-            canvas.paste(image, ((size - image.width) // 2, (size - image.height) // 2))
-            return np.asarray(canvas, dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError):
-        raise DataFileError(f"{file.name} is not a readable image. Remove it or replace it with a PNG or JPEG.") from None
+
+def _walk_error(folder: Path):
+    def _raise(exc: OSError):
+        where = Path(exc.filename).relative_to(folder) if exc.filename else folder
+        raise DataFileError(f"The folder {where} in {folder.name} cannot be read ({exc.strerror}), so its "
+                            "images would be missing. Fix its permissions, or remove it.") from None
+
+    return _raise
 
 
 def read_image_folder(folder: Path, *, image_size: int = 32) -> RawData:
     """A folder whose subfolders are class names and contain PNG/JPEG files."""
     folder = Path(folder)
     rows, pixels = [], []
-    for class_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for file in sorted(class_dir.rglob("*")):
-            if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES:
-                rows.append({"path": str(file.relative_to(folder)), "label": class_dir.name})
-                pixels.append(_load_image(file, image_size))
+    try:
+        class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")
+                            and not is_clutter([p.name]))
+    except OSError as exc:
+        raise DataFileError(f"{folder} cannot be read ({exc.strerror}). Check its permissions.") from None
+    for class_dir in class_dirs:
+        if not os.access(class_dir, os.R_OK | os.X_OK):
+            _walk_error(folder)(PermissionError(13, "Permission denied", str(class_dir)))
+        for file in _class_files(folder, class_dir):
+            rows.append({"path": str(file.relative_to(folder)), "label": class_dir.name})
+            pixels.append(load_image(file, image_size))
     if not rows:
         raise DataFileError(
             f"{folder} has no images in class subfolders. Arrange it as {folder.name}/<class>/<image>.png "
@@ -176,24 +283,17 @@ def read_image_folder(folder: Path, *, image_size: int = 32) -> RawData:
 
 
 def read_image_zip(path: Path, *, image_size: int = 32) -> RawData:
-    """A .zip of an image folder (one top folder or class folders at the root)."""
-    try:
-        with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as tmp:
-            for member in archive.infolist():
-                target = (Path(tmp) / member.filename).resolve()
-                if not str(target).startswith(str(Path(tmp).resolve())):
-                    raise DataFileError(f"{path.name} contains an unsafe path ({member.filename}). Re-create the zip.")
-            archive.extractall(tmp)
-            root = Path(tmp)
-            entries = [p for p in root.iterdir() if not p.name.startswith((".", "__MACOSX"))]
-            if len(entries) == 1 and entries[0].is_dir() and any(q.is_dir() for q in entries[0].iterdir()):
-                root = entries[0]
-            return read_image_folder(root, image_size=image_size)
-    except zipfile.BadZipFile:
-        raise DataFileError(f"{path.name} is not a readable zip archive. Re-create it and upload again.") from None
+    """A .zip of an image folder (one top folder or class folders at the root), extracted safely."""
+    with tempfile.TemporaryDirectory() as tmp:
+        safe_extract(path, Path(tmp))
+        root = Path(tmp)
+        entries = [p for p in root.iterdir() if not p.name.startswith(".") and not is_clutter([p.name])]
+        if len(entries) == 1 and entries[0].is_dir() and any(q.is_dir() for q in entries[0].iterdir()):
+            root = entries[0]
+        return read_image_folder(root, image_size=image_size)
 
 
-def read_bytes(data: bytes, name: str, *, image_size: int = 32) -> RawData:
+def read_bytes(data: bytes, name: str, *, image_size: int = 32, encoding: Optional[str] = None) -> RawData:
     """Read an uploaded file's bytes (the app's upload widget) by its file name's extension."""
     suffix = Path(name).suffix.lower()
     if not data:
@@ -202,6 +302,5 @@ def read_bytes(data: bytes, name: str, *, image_size: int = 32) -> RawData:
         with tempfile.TemporaryDirectory() as tmp:
             file = Path(tmp) / Path(name).name
             file.write_bytes(data)
-            return read_path(file, image_size=image_size)
+            return read_path(file, image_size=image_size, encoding=encoding)
     raise DataFileError(f"{name}: the format '{suffix or 'no extension'}' is not supported. Use {SUPPORTED}.")
-

@@ -1,0 +1,102 @@
+"""Which text encoding a table file uses: detected from its bytes, never guessed silently.
+
+Order: a byte-order mark (UTF-8, UTF-16, UTF-32); else strict UTF-8 over the whole file (checked
+in chunks, so memory stays flat); else Windows-1252 (a superset of Latin-1's printable
+characters, what Excel writes in Western Europe) when its non-ASCII bytes look like accented
+letters, with a warning; else a refusal that names ``--encoding``. Characters are never replaced.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from pathlib import Path
+from typing import Optional
+
+from core.foundation.errors import ConfigError, DataFileError
+
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_CHUNK = 1 << 20
+#: Runs of 3+ non-ASCII bytes are typical of other legacy encodings (Cyrillic, CJK), not of
+#: Western European words, where accented letters stand alone or in pairs.
+_LONG_RUN = re.compile(rb"[\x80-\xff]{3,}")
+_HIGH = re.compile(rb"[\x80-\xff]")
+_ADVICE = "Give the encoding with --encoding (API: encoding=...), e.g. --encoding cp1252, or save the file as UTF-8."
+
+
+def _chunks(path: Path):
+    try:
+        with open(path, "rb") as handle:
+            while True:
+                chunk = handle.read(_CHUNK)
+                if not chunk:
+                    return
+                yield chunk
+    except OSError as exc:
+        raise DataFileError(f"{path.name} could not be read ({exc.strerror}). Check its permissions.") from None
+
+
+def _decodes(path: Path, encoding: str) -> Optional[int]:
+    """None when the whole file decodes strictly, else the byte offset of the first bad byte."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    offset = 0
+    try:
+        for chunk in _chunks(path):
+            decoder.decode(chunk)
+            offset += len(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        return offset + max(exc.start, 0)
+    return None
+
+
+def _looks_western(path: Path) -> bool:
+    high = runs = 0
+    for chunk in _chunks(path):
+        high += len(_HIGH.findall(chunk))
+        runs += sum(len(m) for m in _LONG_RUN.findall(chunk))
+    return high > 0 and runs <= 0.2 * high
+
+
+def detect_encoding(path: Path, encoding: Optional[str] = None) -> tuple[str, list]:
+    """``(codec name, warnings)`` for the text file ``path``.
+
+    Raises
+    ------
+    ConfigError
+        When ``encoding`` names no known codec.
+    DataFileError
+        When the bytes do not decode with ``encoding``, or (without one) are neither UTF-8/16/32
+        nor plausibly Windows-1252; the message names ``--encoding``.
+    """
+    path = Path(path)
+    if encoding:
+        try:
+            name = codecs.lookup(encoding).name
+        except LookupError:
+            raise ConfigError(f"Unknown encoding '{encoding}'. Use a Python codec name such as utf-8, "
+                              "utf-16, cp1252 or latin-1.") from None
+        bad = _decodes(path, name)
+        if bad is not None:
+            raise DataFileError(f"{path.name} is not valid {encoding} (byte {bad} cannot be decoded). "
+                                "Give the right --encoding (API: encoding=...).")
+        return ("utf-8-sig" if name == "utf-8" else name), []
+    head = next(_chunks(path), b"")
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            bad = _decodes(path, name)
+            if bad is not None:
+                raise DataFileError(f"{path.name} starts like {name.upper()} but byte {bad} is not valid {name}. {_ADVICE}")
+            return name, []
+    if b"\x00" in head:
+        raise DataFileError(f"{path.name} holds NUL bytes: it looks like UTF-16 or UTF-32 without a byte-order mark, "
+                            f"or is not a text file. {_ADVICE.replace('cp1252', 'utf-16-le')}")
+    bad = _decodes(path, "utf-8")
+    if bad is None:
+        return "utf-8", []
+    if _decodes(path, "cp1252") is None and _looks_western(path):
+        return "cp1252", [f"{path.name} is not valid UTF-8 (byte {bad}); it was read as Windows-1252 (Latin-1). "
+                          "If accented letters look wrong, give the encoding with --encoding."]
+    raise DataFileError(f"{path.name} is not valid UTF-8 (byte {bad} cannot be decoded) and does not look like "
+                        f"Windows-1252 either. {_ADVICE}")
