@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -38,8 +37,8 @@ def reference_fold_accuracies(ds, mask, fold_of_row, alpha=1.0):
     return np.array(out)
 
 
-def test_matches_a_model_trained_on_kept_training_rows_only(blobs4):
-    ev = LiveEvaluator(blobs4, folds=5, seed=0)
+def test_ridge_first_figure_matches_ridge_trained_on_kept_training_rows_only(blobs4):
+    ev = LiveEvaluator(blobs4, folds=5, seed=0, model="ridge")
     rng = np.random.default_rng(1)
     for keep in (0.2, 0.6, 1.0):
         mask = rng.random(blobs4.n_samples) < keep
@@ -48,14 +47,14 @@ def test_matches_a_model_trained_on_kept_training_rows_only(blobs4):
 
 
 def test_incremental_updates_equal_a_fresh_computation(blobs4):
-    walked = LiveEvaluator(blobs4, seed=3)
+    walked = LiveEvaluator(blobs4, seed=3, model="ridge")
     rng = np.random.default_rng(2)
     score = rng.random(blobs4.n_samples)
     for keep in np.linspace(0.9, 0.1, 25):  # a slider dragged down: every step reuses the last
         walked.estimate(score >= np.quantile(score, 1 - keep))
     for keep in (0.1, 0.37, 0.62):
         mask = score >= np.quantile(score, 1 - keep)
-        fresh = LiveEvaluator(blobs4, seed=3).estimate(mask)
+        fresh = LiveEvaluator(blobs4, seed=3, model="ridge").estimate(mask)
         assert np.allclose(walked.estimate(mask).fold_accuracies, fresh.fold_accuracies)
 
 
@@ -68,7 +67,7 @@ def test_never_trains_on_held_out_rows_planted_duplicates():
     X = rng.normal(size=(n_unique, d))
     y = rng.integers(0, 2, n_unique)
     ds = Dataset.from_arrays(np.vstack([X, X]), np.concatenate([y, y]))
-    ev = LiveEvaluator(ds, folds=5, seed=0, alpha=1e-4)
+    ev = LiveEvaluator(ds, folds=5, seed=0, model="ridge", alpha=1e-4)
     fold = ev.fold_of_row_
     twin = np.concatenate([np.arange(n_unique, 2 * n_unique), np.arange(n_unique)])
     apart = fold != fold[twin]  # the twin sits in another fold
@@ -102,8 +101,8 @@ def test_estimate_fields_full_and_random_references(blobs4):
     est = ev.estimate(mask)
     assert len(est.fold_accuracies) == 4 and est.n_kept == mask.sum() and est.n_input == blobs4.n_samples
     assert set(est.per_class) == {"w", "x", "y", "z"} and est.std >= 0
-    assert "ridge" in est.model and est.budget
-    assert ev.estimate(mask) is est  # cached by mask
+    assert "logistic regression" in est.model and est.budget
+    assert ev.estimate(mask) == est  # the per-fold results are cached by mask
     assert ev.full().n_kept == blobs4.n_samples
     rand = ev.random(int(mask.sum()), repeats=3)
     assert rand.repeats == 3 and len(rand.repeat_accuracies) == 3 and rand.n_kept == mask.sum()
@@ -133,7 +132,7 @@ def test_bad_inputs_raise_config_error(blobs4):
         LiveEvaluator(blobs4, folds=1).full()
 
 
-def test_fast_estimate_ranks_subsets_like_logistic_regression():
+def test_live_estimate_ranks_subsets_like_logistic_regression():
     """On bundled data, subsets of very different quality rank the same for both models."""
     from scipy.stats import spearmanr
 
@@ -175,28 +174,53 @@ def test_exact_model_can_be_cancelled(blobs4):
         evaluate_exact(blobs4, np.ones(blobs4.n_samples, dtype=bool), "logreg", cancel=stop)
 
 
-def test_faster_than_naive_ridge_cross_validation():
-    """A small version of benchmarks/live.py: slider moves against plain scikit-learn CV."""
-    from sklearn.linear_model import RidgeClassifier
+def test_live_logistic_equals_scikit_learn_on_the_same_kept_rows():
+    """The warm-started engine along a slider walk equals a fresh scikit-learn fit within 0.5 points."""
+    from core.data.samples import load_sample
 
-    rng = np.random.default_rng(0)
-    n, d = 20000, 64
-    y = rng.integers(0, 10, n)
-    X = rng.normal(size=(10, d))[y] + 2 * rng.normal(size=(n, d))
-    ds = Dataset.from_arrays(X, y)
-    ev = LiveEvaluator(ds)
-    ev.full()
-    score = rng.random(n)
-    fold = ev.fold_of_row_
-    fast, naive = [], []
-    for keep in np.linspace(0.3, 0.5, 7):
+    ds = load_sample("known_answer")
+    ev = LiveEvaluator(ds, folds=5, seed=0)
+    score = np.random.default_rng(3).random(ds.n_samples) + 0.5 * (ds.y == 0)
+    for keep in (0.5, 0.45, 0.4, 0.1):  # each estimate warm-starts from the previous one
         mask = score >= np.quantile(score, 1 - keep)
-        start = time.perf_counter()
-        ev.estimate(mask)
-        fast.append(time.perf_counter() - start)
-        start = time.perf_counter()
+        live = ev.estimate(mask)
+        exact = evaluate_exact(ds, mask, "logreg", folds=5, seed=0)
+        assert abs(live.accuracy - exact.accuracy) <= 0.005
+        assert np.max(np.abs(np.subtract(live.fold_accuracies, exact.fold_accuracies))) <= 0.01
+
+
+def test_knn_engine_equals_a_fresh_neighbour_classifier(blobs4):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    ev = LiveEvaluator(blobs4, folds=5, seed=0, model="knn")
+    X = (blobs4.X - blobs4.X.mean(axis=0)) / blobs4.X.std(axis=0)
+    fold = ev.fold_of_row_
+    for keep in (0.05, 0.3, 1.0):  # 0.05 leaves most neighbour lists short: the exact fallback
+        mask = np.random.default_rng(4).random(blobs4.n_samples) < keep
+        expected = []
         for f in range(5):
-            train, test = (fold != f) & mask, fold == f
-            RidgeClassifier().fit(X[train], y[train]).score(X[test], y[test])
-        naive.append(time.perf_counter() - start)
-    assert np.median(fast) < 0.5 * np.median(naive)
+            train, test = mask & (fold != f), fold == f
+            model = KNeighborsClassifier(n_neighbors=min(5, train.sum())).fit(X[train], blobs4.y[train])
+            expected.append(np.mean(model.predict(X[test]) == blobs4.y[test]))
+        assert np.allclose(ev.estimate(mask).fold_accuracies, expected)
+
+
+def test_each_fold_trains_on_its_own_mask(blobs4):
+    ev = LiveEvaluator(blobs4, folds=4, seed=0)
+    fold = ev.fold_of_row_
+    good = np.ones(blobs4.n_samples, dtype=bool)
+    bad = blobs4.y == 0  # one class only: the model predicts it everywhere
+    masks = np.stack([good, bad, good, bad])
+    est = ev.estimate_folds(masks)
+    assert est.fold_accuracies[0] == ev.estimate(good).fold_accuracies[0]
+    assert est.fold_accuracies[1] == pytest.approx(np.mean(blobs4.y[fold == 1] == 0))
+    with pytest.raises(ConfigError, match="shape"):
+        ev.estimate_folds(masks[:2])
+
+
+def test_first_paint_is_the_ridge_and_says_so(blobs4):
+    ev = LiveEvaluator(blobs4, folds=5, seed=0)
+    mask = blobs4.y != 3
+    first = ev.first_paint(mask)
+    assert "ridge" in first.model and "first figure" in first.note
+    assert first.accuracy == LiveEvaluator(blobs4, folds=5, seed=0, model="ridge").estimate(mask).accuracy

@@ -103,6 +103,28 @@ class Dataset:
             raise KeyError(f"unknown ids: {list(missing)}")
         return positions
 
+    def take(self, positions) -> "Dataset":
+        """The Dataset restricted to the rows at ``positions`` (in that order).
+
+        Used to score and select on the training folds only. Classes are kept as they are (so
+        label codes mean the same in both), and the fingerprint derives from this one's and the
+        positions, so caches of the part never collide with the whole.
+
+        Parameters
+        ----------
+        positions : array-like of int of shape (n_rows,)
+        """
+        positions = np.asarray(positions, dtype=np.int64)
+        digest = hashlib.sha256(self.fingerprint.encode())
+        digest.update(np.ascontiguousarray(positions).tobytes())
+        images = self.images[positions] if self.images is not None else None
+        return Dataset(frame=self.frame.iloc[positions].reset_index(drop=True), ids=self.ids[positions],
+                       y=self.y[positions], classes=self.classes, X=np.ascontiguousarray(self.X[positions]),
+                       feature_names=list(self.feature_names), label_column=self.label_column,
+                       id_column=self.id_column, kind=self.kind, fingerprint=digest.hexdigest(),
+                       warnings=list(self.warnings), settings=dict(self.settings), source=self.source,
+                       images=images, text_column=self.text_column)
+
     def summary(self) -> dict:
         """A small JSON-able description for manifests and the app."""
         return {

@@ -1,11 +1,18 @@
-"""Honest accuracy estimates for a kept subset, live (fast ridge) or exact (slower models).
+"""Cross-validated accuracy of a kept subset, with the model the user trains.
 
-Every estimate uses the same stratified K folds of the Dataset: for each fold the model trains on
-the *kept rows of the other folds* and is scored on *every row of the held-out fold*, so pruning
-never touches the test rows. The full-data reference and random subsets of the same size use the
-same folds. The default ``model="fast"`` is a closed-form ridge classifier (see
-:mod:`core.fastridge`) that answers a slider move in milliseconds; ``"logreg"``, ``"hgb"`` and
-``"mlp"`` are exact evaluators that run on demand with progress.
+Every estimate uses the same stratified K folds of the Dataset: fold ``f``'s model trains on the
+*kept rows outside fold f* and is scored on *every row of fold f*, so pruning never touches the
+test rows. The full-data reference and random subsets of the same size use the same folds.
+
+Each fold may have its own training mask (:meth:`LiveEvaluator.estimate_folds`): that is how a
+leak-free estimate keeps, for fold ``f``, the rows chosen by scores that never saw fold ``f``'s
+labels (see :mod:`core.evaluation.foldwise`). :meth:`LiveEvaluator.estimate` is the special case
+of one mask for every fold.
+
+The target model is the user's choice (:mod:`core.evaluation.engines`): logistic regression by
+default (warm-started, the same optimum as scikit-learn's), k-nearest neighbours, a small MLP or
+gradient boosting. The closed-form ridge (``model="ridge"``) is only an instant first figure and
+says so.
 """
 
 from __future__ import annotations
@@ -19,13 +26,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from core.evaluation import models as exact_models
+from core.evaluation.block import comparison_block
+from core.evaluation.engines import DESCRIPTIONS, MODELS, ExactEngine, make_engine
 from core.foundation.errors import ConfigError
-from core.evaluation.ridge import FoldRidge
+from core.foundation.folds import stratified_folds
 from core.foundation.progress import check_cancelled, report
 
-FAST_MODEL = "fast: closed-form ridge classifier (one-vs-rest least squares on features standardised on the kept rows, alpha={alpha})"
-FAST_BUDGET = "closed-form solve (no epochs or steps)"
-MODELS = ("fast",) + tuple(exact_models.MODELS)
+ALIASES = {"fast": "ridge"}  # the old name of the closed-form figure
+_CACHE_SIZE = 4096  # per-fold results kept (a few bytes each)
 
 
 @dataclass
@@ -43,11 +51,14 @@ class Estimate:
     per_class : dict
         Class name -> held-out accuracy on that class, mean over folds.
     n_kept, n_input : int
-        Rows kept and rows in the data.
+        Rows kept and rows in the data (for per-fold masks, the mean kept per fold, scaled to the
+        whole data).
     model, budget : str
         Which model and which training budget produced the numbers.
     repeats : int
         Random subsets averaged (1 for a single mask).
+    note : str
+        What kind of figure this is, e.g. "instant first figure" for the ridge.
     """
 
     accuracy: float
@@ -60,6 +71,7 @@ class Estimate:
     budget: str
     repeats: int = 1
     repeat_accuracies: list = field(default_factory=list)
+    note: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -69,24 +81,8 @@ class Estimate:
 
 
 def make_folds(y: np.ndarray, folds: int = 5, seed: int = 0) -> np.ndarray:
-    """Fold code per row from ``StratifiedKFold(folds, shuffle=True, random_state=seed)``."""
-    from sklearn.model_selection import StratifiedKFold
-
-    y = np.asarray(y)
-    if not isinstance(folds, (int, np.integer)) or folds < 2:
-        raise ConfigError(f"folds must be an integer of at least 2, got {folds!r}.")
-    if folds > len(y):
-        raise ConfigError(f"folds={folds} is more than the {len(y)} rows; use fewer folds.")
-    fold_of_row = np.zeros(len(y), dtype=np.int64)
-    with warnings.catch_warnings():  # tiny classes are allowed: they just miss some folds
-        warnings.simplefilter("ignore", UserWarning)
-        try:
-            splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))
-        except ValueError as err:
-            raise ConfigError(f"Cannot make {folds} stratified folds: {err}. Use fewer folds.") from None
-    for f, (_, test) in enumerate(splits):
-        fold_of_row[test] = f
-    return fold_of_row
+    """Fold code per row: :func:`core.foundation.folds.stratified_folds` (the one fold maker)."""
+    return stratified_folds(y, folds, seed)
 
 
 def _as_mask(mask, n: int) -> np.ndarray:
@@ -101,7 +97,7 @@ def _as_mask(mask, n: int) -> np.ndarray:
     return mask
 
 
-def _summarise(fold_acc, class_acc, classes, n_kept, n_input, model, budget, repeats=1) -> Estimate:
+def _summarise(fold_acc, class_acc, classes, n_kept, n_input, model, budget, repeats=1, note="") -> Estimate:
     """Estimate from accuracies shaped (repeats, folds) and (repeats, folds, classes)."""
     fold_acc = np.atleast_2d(fold_acc)
     with warnings.catch_warnings():
@@ -114,11 +110,16 @@ def _summarise(fold_acc, class_acc, classes, n_kept, n_input, model, budget, rep
         per_class={str(c): (None if np.isnan(a) else float(a)) for c, a in zip(classes, per_class)},
         n_kept=int(n_kept), n_input=int(n_input), model=model, budget=budget, repeats=int(repeats),
         repeat_accuracies=[float(v) for v in np.nanmean(fold_acc, axis=1)] if repeats > 1 else [],
+        note=note,
     )
 
 
+def _key(mask: np.ndarray) -> bytes:
+    return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
+
+
 class LiveEvaluator:
-    """Cross-validated accuracy of a kept mask, cached by mask.
+    """Cross-validated accuracy of kept masks with one target model, cached by mask.
 
     Parameters
     ----------
@@ -126,11 +127,16 @@ class LiveEvaluator:
     folds : int
         Stratified folds, fixed per (data, folds, seed).
     seed : int
-        Seeds the folds, the random references and the exact models.
-    model : {"fast", "logreg", "hgb", "mlp"}
-        ``"fast"`` (default) is the closed-form ridge made for slider speed.
+        Seeds the folds, the random references and the stochastic models.
+    model : {"logreg", "knn", "mlp", "hgb", "ridge"}
+        The target model (see :mod:`core.evaluation.engines`). ``"logreg"`` (default) answers a
+        slider move in a fraction of a second; ``"ridge"`` (alias ``"fast"``) is the instant
+        first figure, not a model anyone trains.
     alpha : float
-        Ridge penalty of the fast model, on standardised features.
+        Ridge penalty of the ridge figure.
+    exact : bool
+        Train every fold from scratch with the reference implementation (scikit-learn's
+        ``LogisticRegression`` for ``"logreg"``) instead of the warm-started engine.
 
     Examples
     --------
@@ -138,17 +144,18 @@ class LiveEvaluator:
     >>> ev.estimate(sel.mask).accuracy, ev.full().accuracy, ev.random(sel.n_kept).accuracy
     """
 
-    def __init__(self, ds, folds: int = 5, seed: int = 0, model: str = "fast", *, alpha: float = 1.0):
+    def __init__(self, ds, folds: int = 5, seed: int = 0, model: str = "logreg", *, alpha: float = 1.0,
+                 exact: bool = False):
+        model = ALIASES.get(model, model)
         if model not in MODELS:
             raise ConfigError(f"Unknown evaluator model '{model}'; choose one of {', '.join(MODELS)}.")
-        self.ds = ds
-        self.folds = folds
-        self.seed = seed
-        self.model = model
-        self.alpha = alpha
+        if exact and model not in exact_models.MODELS:
+            raise ConfigError(f"There is no exact '{model}' model; choose one of {', '.join(exact_models.MODELS)}.")
+        self.ds, self.folds, self.seed, self.model, self.alpha, self.exact = ds, folds, seed, model, alpha, exact
         self._lock = threading.RLock()
         self._engine = None
-        self._cache: OrderedDict = OrderedDict()
+        self._first_paint = None
+        self._fold_cache: OrderedDict = OrderedDict()
         self._random_cache: dict = {}
 
     # ------------------------------------------------------------------ set-up
@@ -156,27 +163,34 @@ class LiveEvaluator:
     @property
     def fold_of_row_(self) -> np.ndarray:
         """Fold code per row (the same for every estimate of this evaluator)."""
-        self._prepare()
+        if not hasattr(self, "_fold_of_row"):
+            self._fold_of_row = make_folds(self.ds.y, self.folds, self.seed)
         return self._fold_of_row
 
-    def _prepare(self) -> None:
-        if self._engine is not None:
-            return
+    @property
+    def n_folds(self) -> int:
+        return int(self.fold_of_row_.max()) + 1
+
+    def prepare(self, progress=None, cancel=None) -> "LiveEvaluator":
+        """Build the engine now (kNN computes its neighbour lists here), with progress."""
         with self._lock:
             if self._engine is None:
-                self._fold_of_row = make_folds(self.ds.y, self.folds, self.seed)
-                self._engine = FoldRidge(self.ds.X, self.ds.y, self._fold_of_row, self.ds.n_classes, self.alpha) \
-                    if self.model == "fast" else "exact"
+                fold_of_row = self.fold_of_row_
+                if self.exact:
+                    self._engine = ExactEngine(self.ds, fold_of_row, self.seed, model=self.model)
+                else:
+                    self._engine = make_engine(self.model, self.ds, fold_of_row, self.seed, alpha=self.alpha,
+                                               progress=progress, cancel=cancel)
+        return self
 
     @property
     def model_description(self) -> str:
-        if self.model == "fast":
-            return FAST_MODEL.format(alpha=self.alpha)
-        return exact_models.MODELS[self.model][1]
+        text = DESCRIPTIONS[self.model][0].format(alpha=self.alpha)
+        return text + (" (exact reference implementation)" if self.exact else "")
 
     @property
     def budget_description(self) -> str:
-        return FAST_BUDGET if self.model == "fast" else exact_models.MODELS[self.model][2]
+        return exact_models.MODELS[self.model][2] if self.exact else DESCRIPTIONS[self.model][1]
 
     def describe(self) -> str:
         """One line a user can read: which model, which budget, which folds."""
@@ -184,12 +198,44 @@ class LiveEvaluator:
 
     # ------------------------------------------------------------------ estimates
 
-    def _raw(self, mask: np.ndarray, progress=None, cancel=None) -> dict:
-        self._prepare()
-        if self.model == "fast":
-            with self._lock:
-                return self._engine.evaluate(mask)
-        return exact_fold_results(self.ds, mask, self._fold_of_row, self.model, self.seed, progress, cancel)
+    def _fold_result(self, f: int, train_mask: np.ndarray, progress=None, cancel=None) -> tuple:
+        """(accuracy, per-class accuracy) of fold ``f`` trained on ``train_mask`` outside it."""
+        fold_of_row = self.fold_of_row_
+        test = fold_of_row == f
+        train_rows = np.flatnonzero(train_mask & ~test)
+        key = (f, _key(train_mask & ~test))
+        with self._lock:
+            hit = self._fold_cache.get(key)
+            if hit is not None:
+                self._fold_cache.move_to_end(key)
+                return hit
+            self.prepare(progress, cancel)
+            test_rows = np.flatnonzero(test)
+            pred = self._engine.predict(f, train_rows, test_rows, progress, cancel)
+            truth = self.ds.y[test_rows]
+            correct = pred == truth
+            C = self.ds.n_classes
+            totals = np.bincount(truth, minlength=C)
+            hits = np.bincount(truth, weights=correct, minlength=C)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                per_class = np.where(totals > 0, hits / np.maximum(totals, 1), np.nan)
+            result = (float(correct.mean()) if len(truth) else np.nan, per_class)
+            self._fold_cache[key] = result
+            while len(self._fold_cache) > _CACHE_SIZE:
+                self._fold_cache.popitem(last=False)
+            return result
+
+    def fold_results(self, fold_masks, progress=None, cancel=None) -> tuple:
+        """Per-fold accuracies (F,) and per-class accuracies (F, C) for per-fold training masks."""
+        fold_masks = np.asarray(fold_masks, dtype=bool)
+        F = self.n_folds
+        acc, per_class = np.zeros(F), np.zeros((F, self.ds.n_classes))
+        for f in range(F):
+            check_cancelled(cancel)
+            report(progress, f, F, f"training {self.model} on fold {f + 1} of {F}")
+            acc[f], per_class[f] = self._fold_result(f, fold_masks[f], progress, cancel)
+        report(progress, F, F, f"{self.model} done")
+        return acc, per_class
 
     def estimate(self, mask, progress=None, cancel=None) -> Estimate:
         """Held-out accuracy of the model trained on the kept rows of the training folds.
@@ -197,21 +243,36 @@ class LiveEvaluator:
         Parameters
         ----------
         mask : ndarray of shape (n_samples,), dtype bool, or a Selection
-            True for kept rows.
+            True for kept rows; the same mask serves every fold.
         """
         mask = _as_mask(mask, self.ds.n_samples)
-        key = hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key]
-        raw = self._raw(mask, progress, cancel)
-        est = _summarise(raw["fold_accuracy"], raw["class_accuracy"][None], self.ds.classes,
-                         mask.sum(), len(mask), self.model_description, self.budget_description)
-        with self._lock:
-            self._cache[key] = est
-            while len(self._cache) > 512:
-                self._cache.popitem(last=False)
+        return self.estimate_folds(np.broadcast_to(mask, (self.n_folds, len(mask))), progress, cancel)
+
+    def estimate_folds(self, fold_masks, progress=None, cancel=None, *, note: str = "") -> Estimate:
+        """Held-out accuracy when fold ``f`` trains on the kept rows of ``fold_masks[f]`` outside fold f.
+
+        Parameters
+        ----------
+        fold_masks : ndarray of shape (n_folds, n_samples), dtype bool
+            Row ``f`` is fold f's training mask (its entries inside fold f are ignored).
+        """
+        fold_masks = np.asarray(fold_masks, dtype=bool)
+        n = self.ds.n_samples
+        if fold_masks.shape != (self.n_folds, n):
+            raise ConfigError(f"fold_masks must have shape ({self.n_folds}, {n}), got {fold_masks.shape}.")
+        acc, per_class = self.fold_results(fold_masks, progress, cancel)
+        n_kept = _kept_count(fold_masks, self.fold_of_row_)
+        return _summarise(acc, per_class[None], self.ds.classes, n_kept, n, self.model_description,
+                          self.budget_description, note=note)
+
+    def first_paint(self, mask) -> Estimate:
+        """The closed-form ridge figure for ``mask``: instant, labelled as a first figure only."""
+        if self.model == "ridge":
+            return self.estimate(mask)
+        if self._first_paint is None:
+            self._first_paint = LiveEvaluator(self.ds, self.folds, self.seed, "ridge", alpha=self.alpha)
+        est = self._first_paint.estimate(mask)
+        est.note = f"instant first figure (ridge), replaced by {self.model} when it is ready"
         return est
 
     def fold_accuracies(self, mask) -> np.ndarray:
@@ -219,13 +280,16 @@ class LiveEvaluator:
         return np.asarray(self.estimate(mask).fold_accuracies)
 
     def predictions(self, mask) -> np.ndarray:
-        """Out-of-fold predicted class codes per row, shape (n_samples,) (fast model only)."""
+        """Out-of-fold predicted class codes per row, shape (n_samples,)."""
         mask = _as_mask(mask, self.ds.n_samples)
-        self._prepare()
-        if self.model != "fast":
-            raise ConfigError("predictions() is available for the fast evaluator only.")
+        self.prepare()
+        out = np.zeros(self.ds.n_samples, dtype=np.int64)
         with self._lock:
-            return self._engine.evaluate(mask, with_predictions=True)["predictions"]
+            for f in range(self.n_folds):
+                test = self.fold_of_row_ == f
+                test_rows = np.flatnonzero(test)
+                out[test_rows] = self._engine.predict(f, np.flatnonzero(mask & ~test), test_rows)
+        return out
 
     def full(self, progress=None, cancel=None) -> Estimate:
         """The reference: every row kept."""
@@ -235,7 +299,8 @@ class LiveEvaluator:
         """The random subsets used as the reference for ``n_kept`` rows.
 
         Repeat ``r`` keeps the first ``n_kept`` rows of a fixed permutation, so references for
-        neighbouring sizes share rows and update incrementally as a slider moves.
+        neighbouring sizes share rows and update incrementally as a slider moves. Random
+        subsets use no labels, so one mask serves every fold.
         """
         n = self.ds.n_samples
         n_kept = int(min(max(n_kept, 0), n))
@@ -247,59 +312,47 @@ class LiveEvaluator:
             masks.append(mask)
         return masks
 
+    def random_fold_accuracies(self, n_kept: int, repeats: int = 5, progress=None, cancel=None) -> np.ndarray:
+        """Per-fold accuracy of each random subset of ``n_kept`` rows, shape (repeats, folds)."""
+        return self._random(n_kept, repeats, progress, cancel)[0]
+
+    def _random(self, n_kept, repeats, progress, cancel) -> tuple:
+        key = (int(n_kept), int(repeats))
+        if key not in self._random_cache:
+            fold_acc, class_acc = [], []
+            for r, mask in enumerate(self.random_masks(n_kept, repeats)):
+                check_cancelled(cancel)
+                report(progress, r, repeats, f"random subset {r + 1} of {repeats}")
+                acc, per_class = self.fold_results(np.broadcast_to(mask, (self.n_folds, len(mask))), None, cancel)
+                fold_acc.append(acc)
+                class_acc.append(per_class)
+            report(progress, repeats, repeats, "random subsets done")
+            self._random_cache[key] = (np.array(fold_acc), np.array(class_acc))
+        return self._random_cache[key]
+
     def random(self, n_kept: int, repeats: int = 5, progress=None, cancel=None) -> Estimate:
         """Random subsets of ``n_kept`` rows on the same folds; spread over repeats x folds."""
-        key = (int(n_kept), int(repeats))
-        if key in self._random_cache:
-            return self._random_cache[key]
-        fold_acc, class_acc = [], []
-        for r, mask in enumerate(self.random_masks(n_kept, repeats)):
-            check_cancelled(cancel)
-            report(progress, r, repeats, f"random subset {r + 1} of {repeats}")
-            raw = self._raw(mask, None, cancel)
-            fold_acc.append(raw["fold_accuracy"])
-            class_acc.append(raw["class_accuracy"])
-        report(progress, repeats, repeats, "random subsets done")
-        est = _summarise(np.array(fold_acc), np.array(class_acc), self.ds.classes, n_kept,
-                         self.ds.n_samples, self.model_description, self.budget_description, repeats)
-        self._random_cache[key] = est
-        return est
+        fold_acc, class_acc = self._random(n_kept, repeats, progress, cancel)
+        return _summarise(fold_acc, class_acc, self.ds.classes, n_kept, self.ds.n_samples,
+                          self.model_description, self.budget_description, repeats)
 
     def compare(self, mask, repeats: int = 5) -> dict:
-        """The selection next to the full data and random subsets of the same size."""
+        """The selection next to the full data and random subsets of the same size (one mask
+        for every fold; :func:`core.evaluation.estimate_selection` gives the leak-free block)."""
         mask = _as_mask(mask, self.ds.n_samples)
-        sel, full = self.estimate(mask), self.full()
-        rand = self.random(int(mask.sum()), repeats)
-        return {
-            "selection": sel.to_dict(), "full": full.to_dict(), "random": rand.to_dict(),
-            "vs_random": sel.accuracy - rand.accuracy, "vs_full": sel.accuracy - full.accuracy,
-            "model": self.model_description, "budget": self.budget_description,
-            "folds": self.folds, "seed": self.seed,
-            "summary": (f"{100 * sel.accuracy:.1f}% ± {100 * sel.std:.1f} with {sel.n_kept} of {sel.n_input} rows; "
-                        f"random subsets of that size: {100 * rand.accuracy:.1f}% ± {100 * rand.std:.1f}; "
-                        f"full data: {100 * full.accuracy:.1f}% ± {100 * full.std:.1f} "
-                        f"({self.folds}-fold CV, {self.model_description.split(' (')[0]})."),
-        }
+        return comparison_block(self, self.estimate(mask), repeats, leak_free=None)
 
 
-def exact_fold_results(ds, mask, fold_of_row, model: str, seed: int, progress=None, cancel=None) -> dict:
-    """Per-fold accuracies of an exact model (the same shape as the fast engine's output)."""
-    n_folds, C = int(fold_of_row.max()) + 1, ds.n_classes
-    fold_acc, class_acc = np.zeros(n_folds), np.full((n_folds, C), np.nan)
-    for f in range(n_folds):
-        check_cancelled(cancel)
-        report(progress, f, n_folds, f"training {model} on fold {f + 1} of {n_folds}")
-        test = fold_of_row == f
-        train = ~test & mask
-        pred = exact_models.fit_predict(model, ds.X[train], ds.y[train], ds.X[test], C, seed + f,
-                                        int((~test).sum()), cancel)
-        correct = pred == ds.y[test]
-        fold_acc[f] = correct.mean()
-        totals = np.bincount(ds.y[test], minlength=C)
-        hits = np.bincount(ds.y[test], weights=correct, minlength=C)
-        class_acc[f] = np.where(totals > 0, hits / np.maximum(totals, 1), np.nan)
-    report(progress, n_folds, n_folds, f"{model} done")
-    return {"fold_accuracy": fold_acc, "class_accuracy": class_acc}
+def _kept_count(fold_masks: np.ndarray, fold_of_row: np.ndarray) -> int:
+    """Rows kept, for per-fold masks: the mean kept per training fold scaled to all rows."""
+    if fold_masks.shape[0] == 0:
+        return 0
+    first = fold_masks[0]
+    if fold_masks.strides[0] == 0 or all(np.array_equal(first, m) for m in fold_masks[1:]):
+        return int(first.sum())
+    F = fold_masks.shape[0]
+    shares = [fold_masks[f][fold_of_row != f].mean() for f in range(F)]
+    return int(round(float(np.mean(shares)) * len(fold_of_row)))
 
 
 def evaluate_exact(ds, mask, model: str = "logreg", folds: int = 5, seed: int = 0,
@@ -309,9 +362,9 @@ def evaluate_exact(ds, mask, model: str = "logreg", folds: int = 5, seed: int = 
     Parameters
     ----------
     model : {"logreg", "hgb", "mlp"}
-        Logistic regression, histogram gradient boosting, or a one-hidden-layer torch MLP
-        trained for a fixed number of steps (compute-matched to the full training fold).
+        scikit-learn's logistic regression, histogram gradient boosting, or a one-hidden-layer
+        torch MLP trained for a fixed number of steps (compute-matched to the full training fold).
     """
     if model not in exact_models.MODELS:
         raise ConfigError(f"Unknown exact model '{model}'; choose one of {', '.join(exact_models.MODELS)}.")
-    return LiveEvaluator(ds, folds=folds, seed=seed, model=model).estimate(mask, progress, cancel)
+    return LiveEvaluator(ds, folds=folds, seed=seed, model=model, exact=True).estimate(mask, progress, cancel)

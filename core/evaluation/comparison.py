@@ -1,0 +1,83 @@
+"""The comparison block every face shows and every manifest records.
+
+:func:`estimate_selection` puts a selection next to the full data and random subsets of the same
+size, on the same folds and with the same target model, and says whether the selection's figure
+is leak-free (fold ``f``'s training rows chosen by scores that never saw fold ``f``'s labels).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from core.evaluation.block import comparison_block
+from core.evaluation.foldwise import FoldScores, fold_masks
+from core.evaluation.live import Estimate, LiveEvaluator
+from core.foundation.progress import scaled
+
+LEAK_FREE_METHOD = ("leak-free: per fold, scores computed without that fold's labels chose the training "
+                    "rows (same strategy and budget); the model was trained on them and tested on the whole fold")
+OPTIMISTIC_METHOD = ("optimistic: the all-rows scores, which saw every fold's labels, chose the training rows; "
+                     "compute fold-wise scores for a leak-free figure")
+LABEL_FREE_METHOD = "the selection uses no labels, so one mask serves every fold (leak-free)"
+NESTED_METHOD = "auto's nested estimate: the choice and the scoring were both made without the fold they are tested on"
+
+
+def selection_estimate(ds, selection, *, scores, evaluator: LiveEvaluator,
+                       fold_scores: Optional[FoldScores] = None, progress=None, cancel=None) -> tuple:
+    """(Estimate, leak_free, method) of a selection, leak-free when fold-wise scores allow it."""
+    details = getattr(selection, "details", {}) or {}
+    honest = details.get("honest_estimate")
+    if honest and not honest.get("optimistic", True) and honest.get("model") == evaluator.model_description:
+        accs = np.asarray(honest["fold_accuracies"], dtype=float)
+        est = Estimate(float(accs.mean()), float(accs.std()), [float(a) for a in accs], {}, selection.n_kept,
+                       selection.n_input, evaluator.model_description, evaluator.budget_description,
+                       note="auto's nested estimate")
+        return est, bool(honest.get("leak_free", False)), NESTED_METHOD
+    strategy = selection.resolved_strategy
+    params = selection.params or {}
+    if strategy == "random" or scores is None and fold_scores is None:
+        method = LABEL_FREE_METHOD if strategy == "random" else OPTIMISTIC_METHOD
+        est = evaluator.estimate(selection.mask, progress, cancel)
+        return est, strategy == "random", method
+    masks, leak_free = fold_masks(ds, strategy, scores=scores, fold_scores=fold_scores,
+                                  fold_of_row=evaluator.fold_of_row_, keep=selection.keep,
+                                  threshold=selection.threshold, seed=selection.seed,
+                                  force_keep=params.get("force_keep", ()), force_drop=params.get("force_drop", ()))
+    est = evaluator.estimate_folds(masks, progress, cancel)
+    return est, leak_free, LEAK_FREE_METHOD if leak_free else OPTIMISTIC_METHOD
+
+
+def estimate_selection(ds, selection, *, scores, evaluator: LiveEvaluator, fold_scores: Optional[FoldScores] = None,
+                       progress=None, cancel=None, repeats: int = 5) -> dict:
+    """The comparison block of a selection, as shown by every face and recorded in manifests.
+
+    Parameters
+    ----------
+    ds : Dataset
+    selection : Selection
+        From :func:`core.select` (an ``auto`` selection reports its nested estimate).
+    scores : DataFrame or None
+        The all-rows scores the selection was made with.
+    evaluator : LiveEvaluator
+        Folds, seed and target model of every figure.
+    fold_scores : FoldScores, optional
+        From :func:`core.evaluation.fold_scores` with the evaluator's folds and seed. Without
+        them a score-based figure is computed with the all-rows scores and marked
+        ``leak_free: False`` (optimistic).
+
+    Returns
+    -------
+    dict
+        ``selection``, ``full``, ``random`` (each an :class:`Estimate` as a dict with ``accuracy``
+        (mean), ``std`` (spread over folds, or repeats x folds) and ``fold_accuracies``),
+        ``vs_random``, ``vs_full``, ``leak_free`` (bool), ``method``, ``model``, ``budget``,
+        ``folds``, ``seed`` and a one-line ``summary``.
+    """
+    est, leak_free, method = selection_estimate(ds, selection, scores=scores, evaluator=evaluator,
+                                                fold_scores=fold_scores, progress=scaled(progress, 0, 0.6),
+                                                cancel=cancel)
+    evaluator.full(scaled(progress, 0.6, 0.7), cancel)
+    evaluator.random(est.n_kept, repeats, scaled(progress, 0.7, 1.0), cancel)
+    return comparison_block(evaluator, est, repeats, leak_free=leak_free, method=method)

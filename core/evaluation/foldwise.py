@@ -1,0 +1,201 @@
+"""Fold-wise scores and fold-wise selections: what keeps an estimate free of label leaks.
+
+Scores computed on all rows have seen every label. If they choose the *training* rows of
+evaluator fold ``f``, fold ``f``'s labels have influenced its own model, and the estimate is
+optimistic (on labels without signal, a label-noise selection scores above chance). So, per fold
+``f`` (Hastie, Tibshirani & Friedman, ESL §7.10.2):
+
+1. score the rows outside fold ``f`` only (:func:`fold_scores`; scorers that use no labels are
+   computed once on all rows and shared, since features carry no label information);
+2. select among them with the same strategy and budget (:func:`fold_masks`);
+3. train on the kept rows and evaluate on all of fold ``f`` (the evaluator).
+
+Fold-wise scores are computed once, with progress, and cached on disk by the data fingerprint,
+the scorers, the folds and the fold. The exported subset still uses the all-rows scores.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from core.foundation import cache as disk_cache
+from core.foundation.errors import ConfigError
+from core.foundation.folds import stratified_folds
+from core.foundation.progress import check_cancelled, report, scaled
+from core.scorers import compute_scores, resolve_scorers
+from core.scorers.table import align_scores
+from core.selection import select
+
+_CACHE_KIND = "fold_scores"
+_VERSION = 1
+
+
+class FoldScores:
+    """Scores per evaluator fold, each computed without that fold's labels.
+
+    Attributes
+    ----------
+    frames : list of DataFrame
+        ``frames[f]`` is indexed by the ids of the rows outside fold ``f`` (in row order), one
+        column per scorer output, as :func:`core.compute_scores` returns.
+    fold_of_row : ndarray of shape (n_samples,)
+        The evaluator's fold code per row.
+    scorers : list of str
+    label_free : list of str
+        The scorers shared across folds (computed once on all rows: they read no labels).
+    """
+
+    def __init__(self, frames, fold_of_row, scorers, label_free, fingerprint: str):
+        self.frames = list(frames)
+        self.fold_of_row = np.asarray(fold_of_row)
+        self.scorers = list(scorers)
+        self.label_free = list(label_free)
+        self.fingerprint = fingerprint
+        self._subsets: dict = {}
+
+    @property
+    def n_folds(self) -> int:
+        return len(self.frames)
+
+    def matches(self, fold_of_row) -> bool:
+        """Whether these scores were made for exactly these folds."""
+        return np.array_equal(self.fold_of_row, np.asarray(fold_of_row))
+
+    def subset(self, ds, fold: int):
+        """The Dataset of the rows outside ``fold`` (cached)."""
+        if fold not in self._subsets:
+            self._subsets[fold] = ds.take(np.flatnonzero(self.fold_of_row != fold))
+        return self._subsets[fold]
+
+
+def _split_by_labels(names) -> tuple:
+    scorers = resolve_scorers(names)
+    return [s.name for s in scorers if s.needs_labels], [s.name for s in scorers if not s.needs_labels]
+
+
+def fold_scores(ds, scorer_names, *, folds: int = 5, seed: int = 0, score_seed: Optional[int] = None,
+                score_folds: int = 5, progress=None, cancel=None, cache: bool = True) -> FoldScores:
+    """Scores for every evaluator fold, computed without that fold's labels.
+
+    Parameters
+    ----------
+    ds : Dataset
+    scorer_names : list of str or str
+        As :func:`core.compute_scores` takes them (``"default"``, ``"a,b"``, a list).
+    folds, seed : int
+        The evaluator's folds (``LiveEvaluator(ds, folds, seed)``): the same rows per fold.
+    score_seed, score_folds : int
+        Seed and cross-fitting folds of the scorers themselves (as for the all-rows scores;
+        ``score_seed`` defaults to ``seed``).
+    progress : callable ``progress(done, total, message)``, optional
+    cancel : object with ``is_set()``, optional
+    cache : bool
+        Reuse and store each fold's frame on disk (key: fingerprint, scorers, folds, fold).
+
+    Returns
+    -------
+    FoldScores
+    """
+    score_seed = seed if score_seed is None else score_seed
+    labelled, label_free = _split_by_labels(scorer_names)
+    fold_of_row = stratified_folds(ds.y, folds, seed)
+    n_folds = int(fold_of_row.max()) + 1
+    shared = None
+    if label_free:
+        report(progress, 0, 1000, "scores that use no labels (shared by every fold)")
+        shared = compute_scores(ds, label_free, seed=score_seed, folds=score_folds,
+                                progress=scaled(progress, 0.0, 0.05), cancel=cancel)
+    frames = []
+    for f in range(n_folds):
+        check_cancelled(cancel)
+        part = scaled(progress, 0.05 + 0.95 * f / n_folds, 0.05 + 0.95 * (f + 1) / n_folds)
+        report(part, 0, 1, f"scores without fold {f + 1}'s labels ({f + 1} of {n_folds})")
+        train = np.flatnonzero(fold_of_row != f)
+        frame = _labelled_fold(ds, train, f, labelled, folds, seed, score_seed, score_folds, part, cancel, cache)
+        if shared is not None:
+            frame = pd.concat([shared.iloc[train], frame], axis=1) if frame is not None else shared.iloc[train]
+        frames.append(frame)
+    report(progress, 1000, 1000, "fold-wise scores ready")
+    return FoldScores(frames, fold_of_row, labelled + label_free, label_free, ds.fingerprint)
+
+
+def _labelled_fold(ds, train, f, labelled, folds, seed, score_seed, score_folds, progress, cancel, cache):
+    if not labelled:
+        return None
+    key = disk_cache.cache_key(ds.fingerprint, sorted(labelled), folds, seed, f, score_seed, score_folds, _VERSION)
+    frame = disk_cache.load(_CACHE_KIND, key) if cache else None
+    if isinstance(frame, pd.DataFrame) and len(frame) == len(train):
+        return frame
+    sub = ds.take(train)
+    frame = compute_scores(sub, labelled, seed=score_seed, folds=score_folds, progress=progress,
+                           cancel=cancel, cache=False)
+    if cache:
+        disk_cache.save(_CACHE_KIND, key, frame)
+    return frame
+
+
+def fold_masks(ds, strategy: str, *, scores=None, fold_scores: Optional[FoldScores] = None, fold_of_row=None,
+               keep: Optional[float] = None, threshold: Optional[float] = None, seed: int = 0,
+               force_keep=(), force_drop=()) -> tuple:
+    """Fold ``f``'s training mask: ``strategy`` run on the rows outside ``f`` with their fold scores.
+
+    Parameters
+    ----------
+    strategy : str
+        Any strategy string :func:`core.select` takes (not ``auto``: its own search is nested).
+    scores : DataFrame, optional
+        All-rows scores: used only where fold-wise scores lack a column the strategy needs
+        (then the result is not leak-free).
+    fold_scores : FoldScores, optional
+        Without them, every fold selects with the all-rows scores (optimistic).
+    fold_of_row : ndarray of shape (n_samples,)
+        The evaluator's folds (required without ``fold_scores``).
+
+    Returns
+    -------
+    (masks, leak_free) : (ndarray of shape (n_folds, n_samples), bool)
+        ``masks[f]`` is True on fold f's kept training rows (never inside fold f).
+    """
+    if fold_scores is not None:
+        if fold_of_row is not None and not fold_scores.matches(fold_of_row):
+            raise ConfigError("The fold-wise scores were made for other folds; compute them with the "
+                              "evaluator's folds and seed.")
+        fold_of_row = fold_scores.fold_of_row
+    if fold_of_row is None:
+        raise ConfigError("fold_masks needs the evaluator's folds (fold_of_row) or fold-wise scores.")
+    n_folds, n = int(fold_of_row.max()) + 1, ds.n_samples
+    masks = np.zeros((n_folds, n), dtype=bool)
+    if strategy == "random":  # uses no labels: the one all-rows mask serves every fold
+        masks[:] = select(ds, None, "random", keep=keep, seed=seed).mask
+        masks[fold_of_row[None, :] == np.arange(n_folds)[:, None]] = False
+        return masks, True
+    leak_free = fold_scores is not None
+    force_keep, force_drop = set(force_keep or ()), set(force_drop or ())
+    for f in range(n_folds):
+        train = np.flatnonzero(fold_of_row != f)
+        sub = fold_scores.subset(ds, f) if fold_scores is not None else ds.take(train)
+        ids = sub.ids
+        kwargs = dict(keep=keep, threshold=threshold, seed=seed,
+                      force_keep=[i for i in ids if i in force_keep] if force_keep else (),
+                      force_drop=[i for i in ids if i in force_drop] if force_drop else ())
+        frame = fold_scores.frames[f] if fold_scores is not None else _rows_of(scores, ds, train)
+        try:
+            kept = select(sub, frame, strategy, **kwargs).mask
+        except ConfigError:
+            if fold_scores is None or scores is None:
+                raise
+            kept = select(sub, _rows_of(scores, ds, train), strategy, **kwargs).mask  # a column not scored per fold
+            leak_free = False
+        masks[f, train] = kept
+    return masks, leak_free
+
+
+def _rows_of(scores, ds, rows):
+    """All-rows scores restricted to ``rows`` (aligned to the Dataset first)."""
+    if scores is None:
+        return None
+    frame = align_scores(ds, scores).iloc[rows]
+    return frame.set_index(pd.Index(ds.ids[rows], name="id"))
