@@ -24,7 +24,7 @@ import traceback
 import warnings
 from typing import Optional, Sequence
 
-from core.foundation.errors import WorkbenchError, WorkbenchWarning
+from core.foundation import WorkbenchError, WorkbenchWarning
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
@@ -76,6 +76,9 @@ def _data_options() -> argparse.ArgumentParser:
     group.add_argument("--max-dim", default=None, metavar="D", help="reduce features to D dimensions with PCA")
     group.add_argument("--drop-missing-labels", action="store_true",
                        help="drop rows with a blank label instead of refusing the data")
+    group.add_argument("--encoding", default=None, metavar="ENC",
+                       help="text encoding of a CSV/TSV (default: detected; UTF-8/16/32 with a byte-order mark, "
+                            "UTF-8, else Windows-1252 with a warning), e.g. cp1252, latin-1, utf-16")
     group = parent.add_argument_group("cross-validation")
     group.add_argument("--folds", default=5, metavar="K", help="stratified folds for scores and estimates (default: 5)")
     group.add_argument("--seed", default=0, metavar="N", help="seed of every random choice (default: 0)")
