@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench clean samples
+.PHONY: install run test bench clean samples browser
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: install it, or run make PYTHON=/path/to/python3.11"; exit 2; }
@@ -22,8 +22,21 @@ install: $(STAMP)
 run: install
 	$(BIN)/streamlit run workbench/app.py
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest -q
+
+# The real-browser test drives Debian's chromium (playwright cannot download browsers here). As root
+# it is installed here; otherwise make stops at once with the one command to run.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Debian's chromium for the browser test (apt-get)..."; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || exit 2; \
+	  else \
+	    echo "The browser test needs Debian's chromium. Run:  sudo apt-get install -y chromium  then make test again."; \
+	    exit 2; \
+	  fi; \
+	fi
 
 bench: install
 	$(BIN)/python benchmarks/scorers.py
