@@ -1,4 +1,4 @@
-"""Geometry scorers: computed from the feature matrix alone (prototypicality also uses labels).
+"""Geometry scorers: computed from the feature matrix alone (prototypicality's class-centroid option also uses labels).
 
 ``knn_density``, ``duplicate`` and ``outlier`` read the one shared euclidean neighbour graph of
 the call (:meth:`core.scorers.context.ScoringContext.neighbors`).
@@ -153,34 +153,61 @@ class Duplicate(_GraphScorer):
 
 @register
 class Prototypicality(Scorer):
-    """Distance to a prototype (Sorscher et al. 2022, "Beyond neural scaling laws").
+    """Distance to the nearest self-supervised prototype (Sorscher et al. 2022, "Beyond neural
+    scaling laws").
 
-    ``method="class_centroid"`` (default) uses the mean of the row's class, ``method="kmeans"``
-    the nearest of ``clusters`` k-means centroids fitted on all rows without labels (the paper's
-    self-supervised variant; ``clusters=0`` means one per class).
+    ``method="kmeans"`` (default, the paper's metric): k-means with ``clusters`` centroids is
+    fitted on all rows without their labels (``clusters=0`` means one per class) and the score is
+    the euclidean distance to the nearest centroid. No label is read, so mislabeled rows are not
+    drawn to either end. ``method="class_centroid"`` measures the distance to the mean of the
+    row's *given* class instead; a mislabeled row lies far from its wrong class's centre, so
+    that variant's high (kept) end collects label errors - use it to find them, not to prune.
     """
 
     name = "prototypicality"
     family = "geometry"
-    description = "Euclidean distance to the row's class centroid (or nearest k-means prototype)."
+    description = ("Distance to the nearest k-means prototype, fitted without labels (Sorscher et al. 2022); "
+                   "method='class_centroid' uses the given class's mean and its high end collects label errors.")
     higher_means = "less prototypical (harder)"
     keep = "high"
     hard = "high"
-    needs_labels = True
+    needs_labels = False
     cost = "fast"
-    defaults = {"method": "class_centroid", "clusters": 0}
+    defaults = {"method": "kmeans", "clusters": 0}
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        if self.method not in ("kmeans", "class_centroid"):
+            raise ConfigError(f"prototypicality method must be 'kmeans' or 'class_centroid', not {self.method!r}.")
+        # The class-centroid variant reads the labels; the instance says so to compute_scores.
+        self.needs_labels = self.method == "class_centroid"
 
     def _compute(self, ds, context) -> ScoreResult:
         X = ds.X.astype(np.float64)
         if self.method == "kmeans":
-            from sklearn.cluster import KMeans
-
-            clusters = min(int(self.clusters) or ds.n_classes, ds.n_samples)
-            fitted = KMeans(n_clusters=clusters, n_init=1, random_state=context.seed % (2**32)).fit(ds.X)
-            return ScoreResult(fitted.transform(ds.X).min(axis=1).astype(np.float64))
-        if self.method != "class_centroid":
-            raise ConfigError(f"prototypicality method must be 'class_centroid' or 'kmeans', not {self.method!r}.")
+            clusters = min(int(self.clusters) or max(ds.n_classes, 2), ds.n_samples)
+            return ScoreResult(nearest_prototype_distance(X, clusters, context.seed))
         centroids = np.zeros((ds.n_classes, ds.n_features))
         for label in np.unique(ds.y):
             centroids[label] = X[ds.y == label].mean(axis=0)
         return ScoreResult(np.linalg.norm(X - centroids[ds.y], axis=1))
+
+
+def nearest_prototype_distance(X: np.ndarray, clusters: int, seed: int) -> np.ndarray:
+    """Euclidean distance of every row to its nearest of ``clusters`` k-means centroids.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    clusters : int
+    seed : int
+        Seeds k-means++ initialisation (three restarts, the best inertia wins).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+    """
+    from sklearn.cluster import KMeans
+
+    fitted = KMeans(n_clusters=clusters, n_init=3, random_state=int(seed) % (2**32)).fit(X)
+    return fitted.transform(X).min(axis=1).astype(np.float64)

@@ -1,7 +1,8 @@
 """Model-based scorers: functions of one set of cross-fitted out-of-fold probabilities.
 
 ``p`` below is the row's out-of-fold probability vector (:mod:`core.scorers.oof`) and ``y`` its
-given label. Every scorer here reads the same ``p``, computed once per call.
+given label. Every scorer here reads the same ``p``, computed once per call; ``label_noise``
+also mixes it with k-nearest-neighbour votes on the shared graph (:func:`stacked_probabilities`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.scorers.base import Scorer, ScoreResult, register
-from core.scorers.oof import OutOfFold
+from core.scorers.oof import OutOfFold, neighbour_vote_probabilities
 
 _TINY = 1e-12
 
@@ -34,13 +35,6 @@ def true_class_probability(p: np.ndarray, y: np.ndarray) -> np.ndarray:
     return p[np.arange(len(y)), y]
 
 
-def largest_other_probability(p: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``max_{j != y[i]} p[i, j]`` for every row (0 with a single class)."""
-    others = p.copy()
-    others[np.arange(len(y)), y] = -np.inf
-    return np.maximum(others.max(axis=1), 0.0) if p.shape[1] > 1 else np.zeros(len(y))
-
-
 def error_vector_norm(p: np.ndarray, y: np.ndarray) -> np.ndarray:
     """EL2N of Paul et al. (2021): ``||p - onehot(y)||_2`` per row."""
     error = p.copy()
@@ -60,17 +54,33 @@ class Loss(_ModelScorer):
         return ScoreResult(-np.log(np.maximum(true_class_probability(oof.probabilities, y), _TINY)))
 
 
+def top_two_margin(p: np.ndarray) -> np.ndarray:
+    """Largest minus second-largest class probability per row (1 with a single class)."""
+    if p.shape[1] < 2:
+        return np.ones(len(p))
+    top_two = np.partition(p, -2, axis=1)[:, -2:]
+    return top_two[:, 1] - top_two[:, 0]
+
+
 @register
 class Margin(_ModelScorer):
+    """Uncertainty margin of Coleman et al. 2020 ("Selection via proxy"), as in DeepCore.
+
+    ``p_(1) - p_(2)``, the gap between the two most probable classes of the out-of-fold
+    probabilities. The row's given label is not read (the proxy was trained on labels, so the
+    scorer still needs them); small margins mark rows near the decision boundary, which the
+    uncertainty-sampling papers keep.
+    """
+
     name = "margin"
-    description = "Probability of the given label minus the largest other class probability (out-of-fold)."
-    higher_means = "easier (more confidently the given label); negative when another class wins"
+    description = ("Uncertainty margin (Coleman et al. 2020): top-1 minus top-2 out-of-fold class probability; "
+                   "does not read the row's label. Keeps the small (uncertain) end.")
+    higher_means = "more confident (the top class leads the runner-up by more); small = uncertain"
     keep = "low"
     hard = "low"
 
     def _from_probabilities(self, oof, y):
-        p = oof.probabilities
-        return ScoreResult(true_class_probability(p, y) - largest_other_probability(p, y))
+        return ScoreResult(top_two_margin(oof.probabilities))
 
 
 @register
@@ -101,7 +111,8 @@ class LeastConfidence(_ModelScorer):
 @register
 class EL2N(_ModelScorer):
     name = "el2n"
-    description = "EL2N: L2 norm of out-of-fold probabilities minus the one-hot label (Paul et al. 2021)."
+    description = ("L2 norm of out-of-fold probabilities minus the one-hot label: Paul et al.'s EL2N formula on a "
+                   "converged cross-fitted proxy, not their early-training score (that is el2n_early).")
     higher_means = "harder (larger prediction error)"
     keep = "high"
     hard = "high"
@@ -121,7 +132,8 @@ class GraNd(_ModelScorer):
     """
 
     name = "grand"
-    description = "Last-layer gradient norm of the cross-entropy (GraNd), from out-of-fold predictions."
+    description = ("Last-layer gradient norm of the cross-entropy (GraNd, Paul et al. 2021) at the converged "
+                   "cross-fitted proxy, not at initialisation as in the paper.")
     higher_means = "harder (larger gradient)"
     keep = "high"
     hard = "high"
@@ -186,27 +198,84 @@ def find_label_issues(p: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarra
 
 
 def label_issue_scores(p: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """How likely each row's label is wrong, in [0, 1]: ``(1 - normalised margin) / 2``.
+    """How likely each row's label is wrong, in [0, 1]: ``1 - p[y]`` (one minus self-confidence).
 
-    The normalised margin ``p[y] - max_{j != y} p[j]`` is one of confident learning's label
-    quality scores (cleanlab's ``"normalized_margin"``). We measured it against self-confidence
-    and against both on threshold-adjusted probabilities (``p - t`` and ``p / t``) on the
-    known-answer set: subtracting the per-class thresholds cost 0.015-0.02 AUROC there, so the
-    thresholds act through the flags (:func:`find_label_issues`), not the ranking.
+    Self-confidence is cleanlab's default label quality score, and under noise that flips labels
+    uniformly it orders rows as the posterior probability of a flip does (that posterior falls
+    monotonically with ``p[y]``). We measured it against the normalised margin ``p[y] - max_{j != y}
+    p[j]``: within 0.004 AUROC of each other on 20 %-flipped versions of the bundled sets, the
+    margin ahead with 3-5 classes, self-confidence ahead with 8-10 (0.988 vs 0.985 on WordNet
+    glosses, 0.91 vs 0.88 on 10 generated classes with the logistic proxy). Per-class thresholds
+    act through the flags (:func:`find_label_issues`), not the ranking.
     """
-    margin = true_class_probability(p, y) - largest_other_probability(p, y)
-    return (1.0 - margin) / 2.0
+    return 1.0 - true_class_probability(p, y)
+
+
+def stacked_probabilities(members: list, y: np.ndarray, grid: int = 21) -> tuple[np.ndarray, np.ndarray]:
+    """The convex mix of out-of-fold probability sets with the best held-out log-likelihood.
+
+    Every member predicts each row without having seen it, so the mean log-probability of the
+    given labels is an honest score of any mix; the weights are chosen on a grid of the simplex
+    (two members: ``grid`` steps; more: the best single member plus equal-weight mixes).
+
+    Parameters
+    ----------
+    members : list of ndarray of shape (n_samples, n_classes)
+    y : ndarray of shape (n_samples,)
+
+    Returns
+    -------
+    probabilities : ndarray of shape (n_samples, n_classes)
+    weights : ndarray of shape (n_members,)
+    """
+    rows = np.arange(len(y))
+    given = np.stack([member[rows, y] for member in members])  # (n_members, n_samples)
+    if len(members) == 2:
+        shares = np.linspace(0.0, 1.0, grid)
+        candidates = np.column_stack([shares, 1.0 - shares])
+    else:
+        candidates = np.vstack([np.eye(len(members)), np.full(len(members), 1.0 / len(members))])
+    log_likelihood = np.log(np.maximum(candidates @ given, _TINY)).mean(axis=1)
+    weights = candidates[int(np.argmax(log_likelihood))]
+    return sum(w * member for w, member in zip(weights, members)), weights
 
 
 @register
 class LabelNoise(_ModelScorer):
+    """Confident learning (Northcutt, Jiang and Chuang 2021) on stacked out-of-fold probabilities.
+
+    The probabilities mix the proxy's out-of-fold predictions with leave-one-out votes of each
+    row's ``votes`` nearest neighbours (0 turns the votes off), weighted by held-out
+    log-likelihood (:func:`stacked_probabilities`): where the proxy is weak, the votes carry the
+    ranking. On a generated 20k-row set with 20 % flipped labels this lifted the ranking AUROC
+    from 0.978 (cleanlab's self-confidence on the logistic proxy alone) to 0.990 and the flag F1
+    from 0.90 to 0.93 (``benchmarks/label_noise.py``). Score: one minus the mixed probability of
+    the given label; flags: prune by noise rate on the same probabilities.
+    """
+
     name = "label_noise"
-    description = "Confident learning: how likely the given label is wrong; flags likely label errors."
+    description = ("Confident learning on out-of-fold probabilities stacked with k-NN votes: score = 1 - p(given "
+                   "label); flags likely label errors (prune by noise rate).")
     higher_means = "more likely mislabeled"
     keep = "low"
     hard = "high"
     flags = True
+    defaults = {"votes": 30}
+
+    def needs(self) -> dict:
+        return {"oof": True, "neighbors": int(self.votes)} if self.votes else {"oof": True}
+
+    def _compute(self, ds, context) -> ScoreResult:
+        p = context.out_of_fold().probabilities
+        if self.votes and ds.n_samples > 2:
+            graph = context.neighbors(int(self.votes))
+            votes = neighbour_vote_probabilities(ds.y, graph.indices, ds.n_classes)
+            p, _ = stacked_probabilities([p, votes], ds.y)
+        return self._from_probabilities_array(p, ds.y)
 
     def _from_probabilities(self, oof, y):
-        p, n_classes = oof.probabilities, oof.probabilities.shape[1]
-        return ScoreResult(label_issue_scores(p, y), flags=find_label_issues(p, y, n_classes))
+        return self._from_probabilities_array(oof.probabilities, y)
+
+    @staticmethod
+    def _from_probabilities_array(p: np.ndarray, y: np.ndarray) -> ScoreResult:
+        return ScoreResult(label_issue_scores(p, y), flags=find_label_issues(p, y, p.shape[1]))

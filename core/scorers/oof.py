@@ -117,15 +117,32 @@ def _usable_folds(y: np.ndarray, folds: int) -> int:
     return max(2, min(int(folds), smallest))
 
 
+def neighbour_vote_probabilities(y: np.ndarray, indices: np.ndarray, n_classes: int) -> np.ndarray:
+    """Leave-one-out class probabilities from the labels of each row's listed neighbours.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,), int codes
+    indices : ndarray of shape (n_samples, k)
+        Each row's nearest *other* rows, so a row never votes for itself.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes)
+        ``(votes + prior) / (k + 1)``: one pseudo-vote spread as the class frequencies keeps
+        probabilities off exact zero.
+    """
+    n_samples, k = indices.shape
+    cells = np.repeat(np.arange(n_samples) * n_classes, k) + y[indices].ravel()
+    votes = np.bincount(cells, minlength=n_samples * n_classes).reshape(n_samples, n_classes).astype(np.float64)
+    prior = np.bincount(y, minlength=n_classes) / n_samples
+    return (votes + prior) / (k + 1.0)
+
+
 def _knn_votes(X: np.ndarray, y: np.ndarray, n_classes: int, neighbors, k: int = 10) -> OutOfFold:
     if neighbors is None:
         raise ValueError("the knn proxy needs the neighbour graph")
-    graph = neighbors.first(k)
-    cells = np.repeat(np.arange(len(y)) * n_classes, graph.k) + y[graph.indices].ravel()
-    votes = np.bincount(cells, minlength=len(y) * n_classes).reshape(len(y), n_classes).astype(np.float64)
-    prior = np.bincount(y, minlength=n_classes) / len(y)
-    # One pseudo-vote spread as the class frequencies keeps probabilities off exact zero.
-    probabilities = (votes + prior) / (graph.k + 1.0)
+    probabilities = neighbour_vote_probabilities(y, neighbors.first(k).indices, n_classes)
     mean, scale = standardiser(X)
     norms = np.linalg.norm((X - mean) / scale, axis=1).astype(np.float64)
     return OutOfFold(probabilities, norms, "knn", len(y))
