@@ -318,7 +318,7 @@ def test_app_launches_streamlit(tmp_path):
 
 
 def test_internal_errors_are_one_line_unless_debug(monkeypatch, capsys):
-    from core.cli import main as cli, commands as cli_commands
+    from core.cli import commands as cli_commands, program as cli
 
     def broken(args):
         raise RuntimeError("something\nthat spans lines")

@@ -8,15 +8,21 @@ leaves no output file behind and never touches the input.
 from __future__ import annotations
 
 import json
-import subprocess
+import os
 import sys
 from pathlib import Path
 from typing import Optional
 
 import pandas as pd
 
+from core import workflows
 from core.cli import support
-from core.foundation import ConfigError, DataFileError
+from core.data import list_samples, load_dataset, read_path
+from core.evaluation import LiveEvaluator
+from core.foundation import ConfigError, DataFileError, to_jsonable
+from core.outputs import write_table
+from core.scorers import DEFAULT_SCORERS, align_scores, compute_scores, list_scorers
+from core.search import pruning_curve
 
 
 def _out(args, text: str) -> None:
@@ -32,10 +38,8 @@ def warn(text: str) -> None:
 
 def _registry() -> tuple:
     """(name -> metadata, default scorer names) from the scorer registry."""
-    from core import scorers
-
-    registry = {row["name"]: row for row in scorers.list_scorers()}
-    defaults = [n for n in getattr(scorers, "DEFAULT_SCORERS", []) if n in registry]
+    registry = {row["name"]: row for row in list_scorers()}
+    defaults = [n for n in DEFAULT_SCORERS if n in registry]
     return registry, defaults
 
 
@@ -50,8 +54,6 @@ def _close(bar) -> None:
 
 def _load(args):
     """Load DATA with the data options shared by score, curve and select; print loading warnings."""
-    from core.data import load_dataset
-
     options = {
         "label": args.label,
         "id": args.id,
@@ -59,6 +61,7 @@ def _load(args):
         "text": args.text,
         "max_dim": args.max_dim,
         "drop_missing_labels": args.drop_missing_labels,
+        "encoding": getattr(args, "encoding", None),
     }
     # every class needs a row in each fold, so the fold count is the minimum class size
     ds = load_dataset(args.data, min_rows_per_class=args.folds, **options)
@@ -71,7 +74,7 @@ def _check_common(args) -> None:
     if getattr(args, "scores", None):
         support.check_input(args.scores, "--scores")
     args.folds = support.parse_positive_int(args.folds, "--folds", minimum=2)
-    args.seed = support.parse_positive_int(args.seed, "--seed", minimum=0)
+    args.seed = support.parse_positive_int(args.seed, "--seed", minimum=0, maximum=support.MAX_SEED)
     if args.max_dim is not None:
         args.max_dim = support.parse_positive_int(args.max_dim, "--max-dim")
     support.check_input(args.data)
@@ -80,15 +83,12 @@ def _check_common(args) -> None:
 def _compute(ds, names: list, args, bar) -> Optional[pd.DataFrame]:
     if not names:
         return None
-    from core.scorers import compute_scores
 
     return compute_scores(ds, names, seed=args.seed, progress=bar, folds=args.folds)
 
 
 # ------------------------------------------------------------------------------------ scorers
 def cmd_scorers(args) -> int:
-    from core.foundation import to_jsonable
-    from core.scorers import list_scorers
 
     rows = list_scorers()
     if args.json:
@@ -104,7 +104,6 @@ def cmd_scorers(args) -> int:
 
 
 def cmd_samples(args) -> int:
-    from core.data import list_samples
 
     rows = list_samples()
     if args.json:
@@ -119,8 +118,6 @@ def cmd_samples(args) -> int:
 # -------------------------------------------------------------------------------------- score
 def score_table(ds, scores: pd.DataFrame, names: list) -> pd.DataFrame:
     """``id``, ``label``, one column per scorer, ``<name>_flag`` columns, then extra columns."""
-    from core.scorers import align_scores
-
     aligned = align_scores(ds, scores)
     table = pd.DataFrame({"id": ds.ids, "label": ds.labels})
     score_columns = [n for n in names if n in aligned.columns]
@@ -142,7 +139,6 @@ def cmd_score(args) -> int:
         scores = _compute(ds, names, args, bar)
     finally:
         _close(bar)
-    from core.outputs import write_table
 
     write_table(score_table(ds, scores, names), out)
     _out(args, f"Scored {ds.n_samples} rows with {len(names)} scorer(s) ({', '.join(names)}); wrote {out}.")
@@ -151,10 +147,9 @@ def cmd_score(args) -> int:
 
 # -------------------------------------------------------------------------------------- curve
 def _read_scores(path: str) -> pd.DataFrame:
-    from core.data import read_path
 
     file = support.check_input(path, "--scores")
-    frame = read_path(file).frame
+    frame = read_path(file, text_columns=["id", "label"]).frame  # ids as written: 007 stays 007
     if "id" not in frame.columns:
         raise DataFileError(f"--scores {path} has no 'id' column. Pass a file written by `workbench score`.")
     return frame.drop(columns=[c for c in ("label",) if c in frame.columns])
@@ -178,13 +173,11 @@ def cmd_curve(args) -> int:
     bar = _progress(args)
     try:
         scores = _read_scores(args.scores) if args.scores else _compute(ds, names, args, bar)
-        from core.search import pruning_curve
 
         curve = pruning_curve(ds, scores, strategies, keeps, seeds=seeds, folds=args.folds, seed=args.seed,
                               progress=bar)
     finally:
         _close(bar)
-    from core.outputs import write_table
 
     table = curve[CURVE_COLUMNS].reset_index(drop=True)  # random first, then the strategies as given
     write_table(table, out)
@@ -209,8 +202,6 @@ def cmd_select(args) -> int:
     if args.scorers:
         names = list(dict.fromkeys(names + support.resolve_scorer_names(args.scorers, registry, defaults)))
     ds = _load(args)
-    from core import workflows
-    from core.evaluation import LiveEvaluator
 
     bar = _progress(args)
     try:
@@ -225,6 +216,7 @@ def cmd_select(args) -> int:
     finally:
         _close(bar)
     document = workflows.export(ds, sel, out, manifest=manifest, scores=scores, include_scores=args.include_scores,
+                                formula_safe=args.formula_safe,
                                 estimate=comparison)
     _report_selection(args, ds, sel, document, out, manifest)
     return 0
@@ -249,15 +241,17 @@ def cmd_apply(args) -> int:
     support.check_input(args.manifest, "MANIFEST")
     support.check_input(args.data)
     support.check_output(args.out, option="--out", inputs=[("DATA", args.data), ("MANIFEST", args.manifest)])
-    from core.workflows import apply_and_export
 
-    sel, ds = apply_and_export(args.manifest, args.data, args.out, force=args.force)
+    sel, ds = workflows.apply_and_export(args.manifest, args.data, args.out, force=args.force,
+                                         formula_safe=args.formula_safe)
     details = sel.details
-    if not details.get("fingerprint_matches", True):
-        missing = details.get("missing_ids") or []
-        warn("--force: the data differ from the manifest's (" + "; ".join(details.get("differences", [])) + "); "
-             f"kept the {sel.n_kept} rows whose ids are in the manifest"
-             + (f", {len(missing)} manifest id(s) not found (e.g. {missing[:5]})" if missing else "") + ".")
+    if details.get("forced"):
+        missing, repeated = details.get("missing_ids") or [], details.get("duplicate_ids") or []
+        differ = ("the data differ from the manifest's (" + "; ".join(details.get("differences", [])) + "); "
+                  if not details.get("fingerprint_matches", True) else "")
+        warn(f"--force: {differ}kept the {sel.n_kept} rows whose ids are in the manifest"
+             + (f"; skipped {len(missing)} manifest id(s) not in the data: {missing[:20]}" if missing else "")
+             + (f"; kept {len(repeated)} repeated id(s) once: {repeated[:20]}" if repeated else "") + ".")
     _out(args, f"Applied {Path(args.manifest).name}: kept {sel.n_kept} of {ds.n_samples} rows "
                f"({sel.resolved_strategy}); wrote {args.out}.")
     return 0
@@ -277,8 +271,11 @@ def cmd_app(args, extra: list) -> int:
     if args.dry_run:
         print(" ".join(command))
         return 0
-    try:
-        # run from the repository root so .streamlit/config.toml (theme, upload limits) applies
-        return subprocess.call(command, cwd=script.parent.parent)
-    except KeyboardInterrupt:
-        return 0
+    # Replace this process with Streamlit (no child is left behind: SIGTERM, SIGINT and the
+    # parent's death reach the server itself), run from the repository root so
+    # .streamlit/config.toml (theme, upload limits, server mode) applies.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.chdir(script.parent.parent)
+    os.execv(sys.executable, command)
+    return 0  # not reached: execv does not return

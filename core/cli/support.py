@@ -7,17 +7,19 @@ under a second, before data are loaded or scores computed.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from core.foundation import ConfigError, DataFileError
+from core.selection import check_budget, get_kind, needed_scorers, parse_strategy
 from core.outputs import table_format
 
 # Set to 1 to draw progress bars even when stderr is not a terminal (CI logs, tests).
 PROGRESS_ENV = "WORKBENCH_PROGRESS"
+#: Seeds reach NumPy and scikit-learn, which take 32-bit unsigned seeds.
+MAX_SEED = 2**32 - 1
 
 
 # ------------------------------------------------------------------------------------- progress
@@ -168,13 +170,15 @@ def parse_number(text: Optional[str], option: str) -> Optional[float]:
     return value
 
 
-def parse_positive_int(text, option: str, minimum: int = 1) -> int:
+def parse_positive_int(text, option: str, minimum: int = 1, maximum: Optional[int] = None) -> int:
     try:
         value = int(str(text))
     except ValueError:
         raise ConfigError(f"{option} must be a whole number, got '{text}'.") from None
     if value < minimum:
         raise ConfigError(f"{option} must be at least {minimum}, got {value}.")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{option} must be between {minimum} and {maximum}, got {value}.")
     return value
 
 
@@ -188,8 +192,6 @@ def split_strategies(text: str) -> list:
     A comma-separated term with ``=`` right after a ``scorecard:`` strategy belongs to it, so
     ``scorecard:el2n=2,margin=1,random`` reads as two strategies.
     """
-    from core.selection import get_kind
-
     if ";" in text:
         parts = [p.strip() for p in text.split(";") if p.strip()]
     else:
@@ -213,8 +215,6 @@ def check_strategy(strategy: str, defaults: Sequence[str], *, keep=None, thresho
     ``budget=False`` skips the keep/threshold check (the curve sweeps its own keep fractions).
     Strategies chosen by a search (``auto``) need the default scorers.
     """
-    from core.selection import check_budget, get_kind, needed_scorers, parse_strategy
-
     spec = parse_strategy(strategy)
     if budget:
         check_budget(spec, keep, threshold)

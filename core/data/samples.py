@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from core.data.loading import load_dataset
 from core.foundation.errors import ConfigError, DataFileError
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
@@ -207,8 +208,6 @@ def load_sample(name: str, **kwargs):
     -------
     Dataset
     """
-    from core.data.loading import load_dataset
-
     sample = _get(name)
     path = sample_path(name)
     arguments = {"label": sample.label, "id": sample.id}

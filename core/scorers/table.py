@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core.foundation.errors import ConfigError
+from core.scorers.base import get_scorer, registered_names
 
 
 def align_scores(ds, scores) -> pd.DataFrame:
@@ -65,8 +66,6 @@ def scorer_records(scores) -> list:
     recorded = scores.attrs.get(RECORDS_KEY)
     if recorded:
         return [dict(row) for row in recorded]
-    from core.scorers.base import get_scorer, registered_names
-
     rows = []
     for name in [c for c in scores.columns if c in registered_names()]:
         cls = get_scorer(name)

@@ -4,9 +4,10 @@ Every face asks this package - never a copy of it - how to parse a strategy, whi
 needs, whether a keep fraction or a threshold applies, and what to call it on screen.
 """
 
+from core.selection.ends import ccs_hard_end, default_end
 from core.selection.grammar import (
-    StrategySpec, budget_rule, ccs_hard_end, check_budget, default_end, describe_strategy, format_strategy,
-    list_strategies, needed_scorers, parse_strategy, score_names,
+    StrategySpec, budget_rule, check_budget, describe_strategy, format_strategy, list_strategies, needed_scorers,
+    parse_strategy, score_names,
 )
 from core.selection.registry import Option, Request, StrategyKind, get_kind, register_strategy, strategy_kinds
 from core.selection.subset import Selection, check_keep, force_positions, make_selection, select

@@ -12,6 +12,7 @@ from typing import Optional
 
 import numpy as np
 
+from core.foundation.neighbors import knn_graph
 from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, report, scaled
 from core.selection.algorithms import proportional_quotas
 
@@ -148,8 +149,6 @@ def facility_location(
         Chosen row positions, in the order they were picked.
     """
     from scipy.sparse import csc_matrix
-
-    from core.foundation.neighbors import knn_graph
 
     X, budget = _prepared(X, budget)
     n_samples = len(X)

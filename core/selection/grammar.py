@@ -26,38 +26,11 @@ from typing import Optional, Union
 import pandas as pd
 
 from core.foundation.errors import ConfigError
-from core.scorers import DEFAULT_SCORERS, flag_column, get_scorer, registered_names
+from core.scorers import DEFAULT_SCORERS, flag_column, registered_names
+from core.selection.ends import scorer_info
 from core.selection.registry import StrategyKind, aliases, get_kind, strategy_kinds
 
 BARE = "top"
-
-
-# ----------------------------------------------------------------------------- scorer metadata
-
-
-def scorer_info(name: str) -> Optional[dict]:
-    """Registry metadata of a scorer (``keep``, ``flags``, ``hard``), or None if unregistered."""
-    if name not in registered_names():
-        return None
-    cls = get_scorer(name)
-    return {"keep": cls.keep, "flags": bool(cls.flags), "hard": cls.hard}
-
-
-def default_end(name: str) -> str:
-    """The end of ``name`` that a default pruning keeps (its ``keep`` metadata)."""
-    info = scorer_info(name)
-    if info is None:
-        raise ConfigError(
-            f"'{name}' is not a registered scorer, so its default end is unknown; "
-            f"write '{name}:high' or '{name}:low' to say which end to keep."
-        )
-    return info["keep"]
-
-
-def ccs_hard_end(name: str) -> str:
-    """The end CCS prunes first: the scorer's declared ``hard`` end."""
-    default_end(name)
-    return scorer_info(name)["hard"]
 
 
 # ----------------------------------------------------------------------------- the parsed form

@@ -33,7 +33,9 @@ from typing import Any, Callable, Optional
 import numpy as np
 import pandas as pd
 
+import core.selection.strategies as package
 from core.foundation.errors import ConfigError
+from core.selection.ends import default_end
 
 BUDGETS = ("keep", "keep-or-threshold", "optional-keep", "none")
 TARGETS = ("none", "scorer", "scorer-or-random", "flagging-scorers", "terms", "bare-scorer")
@@ -96,8 +98,6 @@ class Request:
 
     def oriented(self, name: str, end: Optional[str] = None) -> tuple:
         """``(values, end)`` with values negated when the low end is kept: higher = keep first."""
-        from core.selection.grammar import default_end
-
         end = end or default_end(name)
         values = self.values(name)
         return (values if end == "high" else -values), end
@@ -127,8 +127,6 @@ def _load_builtin() -> None:
     if _LOADED:
         return
     _LOADED = True
-    import core.selection.strategies as package
-
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
         importlib.import_module(f"{package.__name__}.{info.name}")
 

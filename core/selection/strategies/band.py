@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.foundation.errors import ConfigError
 from core.selection.algorithms import band_mask
 from core.selection.registry import Option, StrategyKind, register_strategy
 
@@ -14,8 +15,6 @@ def _run(request):
     spec, n = request.spec, request.ds.n_samples
     low, high = spec.option["low"], spec.option["high"]
     if low + high >= 1:
-        from core.foundation.errors import ConfigError
-
         raise ConfigError(f"band: low + high must leave some rows (got {low} + {high}).")
     if request.budget is None:
         n_low, n_high = int(round(low * n)), int(round(high * n))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.selection.algorithms import ccs_mask
-from core.selection.grammar import ccs_hard_end
+from core.selection.ends import ccs_hard_end
 from core.selection.registry import Option, StrategyKind, register_strategy
 
 

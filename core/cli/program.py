@@ -34,6 +34,11 @@ _OUTPUTS = ("Outputs are written to a temporary file and renamed into place, so 
             "file; missing output folders are created; an output equal to an input is refused.")
 
 
+_FORMULA_HELP = ("CSV/TSV for spreadsheets: prefix text cells that start with = + - @ (and are not plain numbers) "
+                 "with ' so a spreadsheet shows them instead of running them as formulas; without it such cells "
+                 "are written unchanged, with a warning")
+
+
 class UsageError(Exception):
     """An argparse usage error, turned into the one-line error contract by :func:`main`."""
 
@@ -176,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scorers", default=None, metavar="A,B",
                    help="compute these scorers too (recorded, and appended with --include-scores)")
     p.add_argument("--include-scores", action="store_true", help="append the score columns to the kept rows")
+    p.add_argument("--formula-safe", action="store_true", help=_FORMULA_HELP)
     p.add_argument("--eval-model", default="fast", choices=("fast", "logreg", "hgb", "mlp"),
                    help="model of the CV estimate (default: fast closed-form ridge)")
 
@@ -193,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", metavar="DATA", help="the data to apply it to")
     p.add_argument("--out", required=True, metavar="FILE", help="kept rows, .csv or .parquet")
     p.add_argument("--force", action="store_true", help="apply by id even when the data differ (see below)")
+    p.add_argument("--formula-safe", action="store_true", help=_FORMULA_HELP)
 
     p = sub.add_parser(
         "app", parents=[common], formatter_class=_formatter, help="launch the Streamlit app",
