@@ -13,7 +13,7 @@ from core.search.curves import pruning_curve
 from core.foundation.errors import Cancelled, ConfigError
 from core.evaluation.live import LiveEvaluator, evaluate_exact
 from core.data.samples import load_sample
-from core.selection.subset import select
+from core import select
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +87,10 @@ def test_select_auto_records_the_choice_and_candidates(known):
     assert {"strategy", "accuracy", "std", "vs_random", "n_kept", "chosen"} <= set(table[0])
     assert sum(row["chosen"] for row in table) == 1
     assert any(row["strategy"] == "random" for row in table)
-    assert any(row["strategy"].startswith("scorecard:") for row in table)
+    assert any(row["coverage_aware"] and row["estimate"] == "full" for row in table)
     assert not sel.mask[0]
     assert np.array_equal(select(ds, scores, sel.resolved_strategy, keep=0.3, seed=0).mask[1:], sel.mask[1:])
-    with pytest.raises(ConfigError, match="needs keep"):
+    with pytest.raises(ConfigError, match="needs a keep fraction"):
         select(ds, scores, "auto")
 
 
@@ -109,6 +109,29 @@ def test_default_candidates_cover_both_ends_ccs_and_flags(known):
     assert candidates[0] == "random"
     assert {"el2n:high", "el2n:low", "ccs:el2n:beta=0.1", "drop-flagged:label_noise"} <= set(candidates)
     assert not any(c.startswith("duplicate_group") or c.startswith("label_noise_flag") for c in candidates)
+
+
+def test_near_identical_rankings_count_once_and_ccs_is_always_in(known):
+    _, scores, _ = known
+    frame = scores.copy()
+    frame["el2n"] = frame["loss"] * 2 + 1  # the same ranking as loss under another name
+    pooled = default_candidates(frame.columns, frame)
+    assert "loss:high" in pooled and "el2n:high" not in pooled and "el2n:low" not in pooled
+    named = [c.split(":")[1] for c in pooled if c.startswith("ccs:")]
+    assert set(named) == {c.split(":")[0] for c in pooled if c.endswith(":high")}  # CCS on every distinct score
+    assert len(pooled) < len(default_candidates(frame.columns))
+
+
+def test_auto_passes_are_announced_and_progress_never_goes_back(known):
+    ds, scores, ev = known
+    calls = []
+    sel = auto_select(ds, scores, 0.3, seed=0, evaluator=ev, progress=lambda *a: calls.append(a))
+    fractions = [done / total for done, total, _ in calls]
+    assert all(b >= a - 1e-9 for a, b in zip(fractions, fractions[1:])) and fractions[-1] == 1.0
+    messages = " ".join(m for _, _, m in calls)
+    assert "pass 1 of 2" in messages and "pass 2 of 2" in messages and "s left" in messages
+    assert [p["pass"] for p in sel.details["passes"]] == ["screen", "full"]
+    assert sel.details["leak_free"] is False  # no fold-wise scores given: said plainly
 
 
 def test_choose_prefers_random_unless_clearly_better():

@@ -46,12 +46,15 @@ MODELS = tuple(DESCRIPTIONS)
 class LogisticEngine:
     """Warm-started logistic regression per fold."""
 
-    def __init__(self, ds, fold_of_row, seed, **_):
+    def __init__(self, ds, fold_of_row, seed, *, max_iter=None, **_):
         self.model = FoldLogistic(ds.X, ds.y, ds.n_classes)
+        self.max_iter = max_iter
 
     def predict(self, fold, train_rows, test_rows, progress=None, cancel=None):
         check_cancelled(cancel)
-        return self.model.fold_predictions(fold, train_rows, test_rows)
+        if self.max_iter is None:
+            return self.model.fold_predictions(fold, train_rows, test_rows)
+        return self.model.fold_predictions(fold, train_rows, test_rows, max_iter=self.max_iter)
 
 
 class ExactEngine:
@@ -146,6 +149,8 @@ ENGINES = {"logreg": LogisticEngine, "knn": KnnEngine, "mlp": ExactEngine, "hgb"
            "ridge": RidgeEngine}
 
 
-def make_engine(model: str, ds, fold_of_row, seed: int, *, alpha: float = 1.0, progress=None, cancel=None):
-    """The engine of ``model`` over ``ds`` and its folds."""
-    return ENGINES[model](ds, fold_of_row, seed, model=model, alpha=alpha, progress=progress, cancel=cancel)
+def make_engine(model: str, ds, fold_of_row, seed: int, *, alpha: float = 1.0, max_iter=None, progress=None,
+                cancel=None):
+    """The engine of ``model`` over ``ds`` and its folds (``max_iter`` caps logistic fits: a screen)."""
+    return ENGINES[model](ds, fold_of_row, seed, model=model, alpha=alpha, max_iter=max_iter, progress=progress,
+                          cancel=cancel)

@@ -34,6 +34,7 @@ from core.foundation.progress import check_cancelled, report
 
 ALIASES = {"fast": "ridge"}  # the old name of the closed-form figure
 _CACHE_SIZE = 4096  # per-fold results kept (a few bytes each)
+SCREEN_ITERATIONS = 15
 
 
 @dataclass
@@ -137,6 +138,8 @@ class LiveEvaluator:
     exact : bool
         Train every fold from scratch with the reference implementation (scikit-learn's
         ``LogisticRegression`` for ``"logreg"``) instead of the warm-started engine.
+    max_iter : int, optional
+        Caps the logistic fits (a quick, approximate screen; see :meth:`screening`).
 
     Examples
     --------
@@ -145,13 +148,15 @@ class LiveEvaluator:
     """
 
     def __init__(self, ds, folds: int = 5, seed: int = 0, model: str = "logreg", *, alpha: float = 1.0,
-                 exact: bool = False):
+                 exact: bool = False, max_iter=None):
         model = ALIASES.get(model, model)
         if model not in MODELS:
             raise ConfigError(f"Unknown evaluator model '{model}'; choose one of {', '.join(MODELS)}.")
         if exact and model not in exact_models.MODELS:
             raise ConfigError(f"There is no exact '{model}' model; choose one of {', '.join(exact_models.MODELS)}.")
         self.ds, self.folds, self.seed, self.model, self.alpha, self.exact = ds, folds, seed, model, alpha, exact
+        self.max_iter = max_iter
+        self._screen = None
         self._lock = threading.RLock()
         self._engine = None
         self._first_paint = None
@@ -180,8 +185,21 @@ class LiveEvaluator:
                     self._engine = ExactEngine(self.ds, fold_of_row, self.seed, model=self.model)
                 else:
                     self._engine = make_engine(self.model, self.ds, fold_of_row, self.seed, alpha=self.alpha,
-                                               progress=progress, cancel=cancel)
+                                               max_iter=self.max_iter, progress=progress, cancel=cancel)
         return self
+
+    def screening(self) -> "LiveEvaluator":
+        """A cheaper twin on the same folds for a first pass over many candidates.
+
+        Logistic regression capped at :data:`SCREEN_ITERATIONS` warm-started L-BFGS steps (for
+        the slow MLP and boosting targets too); kNN and ridge are already cheap and screen
+        themselves.
+        """
+        if self.model in ("knn", "ridge") and not self.exact:
+            return self
+        if self._screen is None:
+            self._screen = LiveEvaluator(self.ds, self.folds, self.seed, "logreg", max_iter=SCREEN_ITERATIONS)
+        return self._screen
 
     @property
     def model_description(self) -> str:
@@ -190,6 +208,8 @@ class LiveEvaluator:
 
     @property
     def budget_description(self) -> str:
+        if self.max_iter is not None:
+            return f"screen: at most {self.max_iter} warm-started L-BFGS iterations per fold (approximate)"
         return exact_models.MODELS[self.model][2] if self.exact else DESCRIPTIONS[self.model][1]
 
     def describe(self) -> str:

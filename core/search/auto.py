@@ -1,18 +1,20 @@
 """``auto``: choose a strategy for a keep fraction by cross-validation, and say honestly how good it is.
 
-Candidates: random; every scorer at its default and its opposite end (with scarce data keeping
-easy rows tends to win, with abundant data hard rows; the search lets the data decide); CCS on
-every scorer with a few betas (it fixes the collapse of hard-only subsets at small keep
-fractions); drop-flagged for flagging scorers; and a scorecard of the three best scorers.
+Candidates (:mod:`core.search.pool`): random; every distinct score at both ends (near-identical
+rankings count once); CCS on every distinct score with a few betas (coverage-aware, always in);
+drop-flagged for flagging scorers.
 
-Choosing the best of many candidates on the same folds it is scored on is optimistic (the winner
-is partly lucky). So the reported figure comes from nested cross-validation: for each outer fold,
-the whole search (scorecard included) runs on inner folds of the other rows only, and the
-strategy it picks is scored on the outer fold it never saw. The final strategy is then chosen
-on all folds. A candidate replaces random only if it beats random by more than one standard
-error of the per-fold difference (random is a strong baseline).
+Every candidate is estimated leak-free with the target model (:mod:`core.search.screening`): per
+evaluator fold ``f`` the strategy runs on the other folds with scores computed without fold
+``f``'s labels (fold-wise scores), the model trains on the kept rows and is tested on fold ``f``.
+Without fold-wise scores the search uses the all-rows scores and says it is optimistic.
 
-All of this uses the fast closed-form ridge evaluator, so it takes seconds on 10k rows.
+Choosing the best of many candidates on the folds it is scored on is optimistic too (the winner
+is partly lucky). The reported figure is nested over the choice *and* the scoring: for each outer
+fold ``o`` the choice is made from the other folds' accuracies only (short list included), and
+the chosen strategy's accuracy on fold ``o`` - from rows selected by scores that never saw fold
+``o``'s labels - is what is reported. A candidate replaces random only if it beats random by more
+than one standard error of the per-fold difference (random is a strong baseline).
 """
 
 from __future__ import annotations
@@ -21,94 +23,37 @@ from typing import Optional
 
 import numpy as np
 
+from core.evaluation import LiveEvaluator
+from core.foundation.encoding import to_jsonable
 from core.foundation.errors import ConfigError
-from core.evaluation.live import LiveEvaluator, make_folds
-from core.evaluation.ridge import FoldRidge
-from core.foundation.progress import check_cancelled, report, scaled
-from core.selection.subset import Selection, align_scores, jsonable, score_names, select
+from core.foundation.progress import check_cancelled, scaled
+from core.scorers import align_scores
+from core.search.pool import default_candidates, is_coverage_aware, rank_groups
+from core.search.screening import RANDOM_REPEATS, CandidateTable, search
+from core.selection import Selection, make_selection, score_names, select
 
-CCS_BETAS = (0.0, 0.1, 0.3)
-SCORECARD_SIZE = 3
-RANDOM_REPEATS = 5
-HONEST_METHOD = ("nested cross-validation: in each outer fold the strategy was chosen on inner folds "
-                 "of the other rows and scored on the outer fold, which the choice never saw")
+HONEST_METHOD = ("nested over the choice and the scoring: for each outer fold the strategy was chosen from the "
+                 "other folds' accuracies, and its rows were selected by scores computed without that fold's labels")
+HONEST_METHOD_LEAKY = ("nested over the choice only: the all-rows scores saw every fold's labels (compute fold-wise "
+                       "scores for a figure nested over the scoring too)")
 
-
-def default_candidates(score_columns) -> list:
-    """Candidate strategy strings for the scores (random first; scorecards are added later)."""
-    columns = list(score_columns)
-    scorers = score_names(columns)
-    out = ["random"]
-    for name in scorers:
-        out += [f"{name}:high", f"{name}:low"]
-    for name in scorers:
-        out += [f"ccs:{name}:beta={beta:g}" for beta in CCS_BETAS]
-    out += [f"drop-flagged:{name}" for name in scorers if f"{name}_flag" in columns]
-    return out
+__all__ = ["auto_select", "smallest_within", "choose", "default_candidates"]
 
 
-class _Search:
-    """Candidate masks and their per-fold accuracies on one set of folds."""
+def choose(table: dict, min_gain_se: float = 1.0, folds=None) -> str:
+    """Best mean accuracy, unless it beats random by no more than ``min_gain_se`` standard errors.
 
-    def __init__(self, ds, frame, scores, keep, seed, candidates, evaluator):
-        self.ds, self.frame, self.scores, self.keep, self.seed = ds, frame, scores, keep, seed
-        self.candidates = list(candidates)
-        self.evaluator = evaluator
-        self.masks: dict = {}
-
-    def mask(self, strategy: str) -> np.ndarray:
-        if strategy not in self.masks:
-            self.masks[strategy] = select(self.ds, self.scores, strategy, keep=self.keep, seed=self.seed).mask
-        return self.masks[strategy]
-
-    def random_masks(self) -> list:
-        n_kept = int(self.mask("random").sum())
-        return self.evaluator.random_masks(n_kept, RANDOM_REPEATS)
-
-    def fold_accuracies(self, engine, rows, strategy: str) -> np.ndarray:
-        """Per-fold accuracy of ``strategy`` on ``engine`` built over ``rows`` (None = all)."""
-        if strategy == "random":  # the mean of several random subsets, not one lucky draw
-            accs = [engine.evaluate(m if rows is None else m[rows])["fold_accuracy"] for m in self.random_masks()]
-            return np.mean(accs, axis=0)
-        mask = self.mask(strategy)
-        return engine.evaluate(mask if rows is None else mask[rows])["fold_accuracy"]
-
-    def run(self, engine, rows=None, progress=None, cancel=None) -> tuple:
-        """Evaluate all candidates plus a scorecard; return (table dict strategy->accs, choice)."""
-        table = {}
-        total = len(self.candidates) + 1
-        for i, strategy in enumerate(self.candidates):
-            check_cancelled(cancel)
-            report(progress, i, total, f"trying {strategy}")
-            table[strategy] = self.fold_accuracies(engine, rows, strategy)
-        card = scorecard_of_best(table)
-        if card is not None:
-            table[card] = self.fold_accuracies(engine, rows, card)
-        report(progress, total, total, "candidates done")
-        return table, choose(table)
-
-
-def scorecard_of_best(table: dict) -> Optional[str]:
-    """A scorecard of the best scorers, each at the end that did better alone."""
-    best = {}
-    for strategy, accs in table.items():
-        name, _, end = strategy.partition(":")
-        if end in ("high", "low"):
-            score = float(np.mean(accs))
-            if name not in best or score > best[name][0]:
-                best[name] = (score, end)
-    if len(best) < 2:
-        return None
-    top = sorted(best, key=lambda n: -best[n][0])[:SCORECARD_SIZE]
-    return "scorecard:" + ",".join(f"{name}:{best[name][1]}" for name in top)
-
-
-def choose(table: dict, min_gain_se: float = 1.0) -> str:
-    """Best mean accuracy, unless it beats random by no more than ``min_gain_se`` standard errors."""
-    best = max(table, key=lambda s: (float(np.mean(table[s])), s == "random"))
+    Parameters
+    ----------
+    table : dict of str to ndarray of shape (n_folds,)
+    folds : array of int, optional
+        The folds to judge on (all by default).
+    """
+    pick = (lambda a: np.asarray(a)) if folds is None else (lambda a: np.asarray(a)[folds])
+    best = max(table, key=lambda s: (float(np.mean(pick(table[s]))), s == "random"))
     if best == "random" or "random" not in table:
         return best
-    diff = np.asarray(table[best]) - np.asarray(table["random"])
+    diff = pick(table[best]) - pick(table["random"])
     se = diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else 0.0
     return best if diff.mean() > min_gain_se * se else "random"
 
@@ -116,17 +61,47 @@ def choose(table: dict, min_gain_se: float = 1.0) -> str:
 def _check(ds, keep, evaluator, folds, seed) -> LiveEvaluator:
     if keep is None or not 0 < float(keep) <= 1:
         raise ConfigError(f"auto needs keep, a fraction in (0, 1]; got {keep!r}.")
-    if evaluator is None or evaluator.model != "fast":
-        # the search always runs on the fast model; an exact model can score the result afterwards
-        folds = evaluator.folds if evaluator is not None else folds
-        seed_ = evaluator.seed if evaluator is not None else seed
-        evaluator = LiveEvaluator(ds, folds=folds, seed=seed_)
+    if evaluator is None:
+        return LiveEvaluator(ds, folds=folds, seed=seed)
+    if evaluator.exact:  # the search trains many subsets: the warm-started engine of the same model
+        return LiveEvaluator(ds, folds=evaluator.folds, seed=evaluator.seed, model=evaluator.model)
     return evaluator
 
 
+def _nested(found: dict, n_folds: int) -> tuple:
+    """(choice per outer fold, accuracy on that fold) from the other folds' accuracies only."""
+    full, lists = found["full"], found["shortlists"]
+    folds = np.arange(n_folds)
+    choices, accs = [], []
+    for o in range(n_folds):
+        chosen = choose({s: full[s] for s in lists[o]}, folds=folds[folds != o])
+        choices.append(chosen)
+        accs.append(float(full[chosen][o]))
+    return choices, accs
+
+
+def _candidate_rows(table: CandidateTable, found: dict, chosen: str, outer_choice: list) -> list:
+    full, screen = found["full"], found["screen"] or {}
+    random_mean = float(np.mean(full["random"]))
+    rows = []
+    for strategy in dict.fromkeys(list(screen) + list(full)):
+        accs = full.get(strategy, screen.get(strategy))
+        rows.append({
+            "strategy": strategy, "accuracy": float(np.mean(accs)), "std": float(np.std(accs)),
+            "vs_random": float(np.mean(accs)) - random_mean if strategy in full else None,
+            "estimate": "full" if strategy in full else "screen only",
+            "n_kept": table.n_kept(strategy), "chosen": strategy == chosen,
+            "coverage_aware": is_coverage_aware(strategy),
+            "leak_free": strategy not in table.not_leak_free,
+            "chosen_in_outer_folds": int(sum(c == strategy for c in outer_choice)),
+        })
+    rows.sort(key=lambda r: (r["estimate"] != "full", -r["accuracy"]))
+    return rows
+
+
 def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candidates=None,
-                evaluator: Optional[LiveEvaluator] = None, nested: bool = True,
-                progress=None, cancel=None) -> Selection:
+                evaluator: Optional[LiveEvaluator] = None, nested: bool = True, fold_scores=None,
+                finalists: int = 6, progress=None, cancel=None) -> Selection:
     """Choose the strategy for ``keep`` by cross-validation; report a nested (honest) estimate.
 
     Parameters
@@ -135,94 +110,72 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
     scores : DataFrame indexed by id (from :func:`core.compute_scores`), or None (random only)
     keep : float in (0, 1]
     candidates : list of str, optional
-        Strategy strings to search; defaults to :func:`default_candidates`.
+        Strategy strings to search; defaults to :func:`default_candidates` on the scores.
     evaluator : LiveEvaluator, optional
-        Its folds are the outer folds. Made with ``folds`` and ``seed`` if not given.
+        Folds and target model (logistic regression with ``folds`` and ``seed`` if not given).
     nested : bool
-        Run the nested search for the honest estimate (K times the work). With False the details
-        say plainly that the reported figure is optimistic.
+        Report the nested estimate (free: it reuses the per-fold table). With False the
+        details say plainly that the reported figure is optimistic.
+    fold_scores : FoldScores, optional
+        From :func:`core.evaluation.fold_scores` on the evaluator's folds: makes every figure
+        leak-free. Without them the figures use the all-rows scores and say so.
+    finalists : int
+        Candidates per short list given the full estimate after the quick screen.
 
     Returns
     -------
     Selection
-        ``resolved_strategy`` is the chosen strategy; ``details`` holds ``candidates`` (a table
-        as a list of dicts), ``cv_estimate`` (of the chosen strategy on all folds: optimistic),
-        ``honest_estimate`` and ``random_reference``.
+        ``resolved_strategy`` is the chosen strategy (its mask uses the all-rows scores);
+        ``details`` holds ``candidates`` (a table as a list of dicts), ``cv_estimate`` (of the
+        chosen strategy on all folds: optimistic), ``honest_estimate`` (nested; ``leak_free``
+        says whether the scoring was nested too), ``random_reference``, ``passes`` and ``model``.
     """
     evaluator = _check(ds, keep, evaluator, folds, seed)
     frame = align_scores(ds, scores)
     if candidates is None:
-        candidates = default_candidates(frame.columns)
-    candidates = ["random"] + [c for c in candidates if c != "random"]
-    search = _Search(ds, frame, scores, float(keep), seed, candidates, evaluator)
-    evaluator._prepare()
-    fold_of_row = evaluator.fold_of_row_
-    n_outer = int(fold_of_row.max()) + 1
-    steps = (n_outer + 1) if nested else 1
-    table, chosen = search.run(evaluator._engine, None, scaled(progress, 0, 1 / steps), cancel)
-
-    outer_choice, outer_acc = [], []
-    if nested:
-        for o in range(n_outer):
-            rows = fold_of_row != o
-            inner_folds = make_folds(ds.y[rows], max(2, n_outer - 1), seed + 1 + o)
-            engine = FoldRidge(ds.X[rows], ds.y[rows], inner_folds, ds.n_classes, evaluator.alpha)
-            part = scaled(progress, (o + 1) / steps, (o + 2) / steps)
-            _, inner_choice = search.run(engine, rows, part, cancel)
-            outer_choice.append(inner_choice)
-            accs = table.get(inner_choice)
-            if accs is None:  # an inner scorecard the outer search did not build
-                accs = search.fold_accuracies(evaluator._engine, None, inner_choice)
-            outer_acc.append(float(accs[o]))
-
-    mask = search.mask(chosen)
-    random_est = evaluator.random(int(mask.sum()), RANDOM_REPEATS)
-    rows = []
-    for strategy, accs in table.items():
-        rows.append({
-            "strategy": strategy,
-            "accuracy": float(np.mean(accs)), "std": float(np.std(accs)),
-            "vs_random": float(np.mean(accs) - np.mean(table["random"])),
-            "n_kept": int(search.mask(strategy).sum()),
-            "chosen": strategy == chosen,
-            "chosen_in_outer_folds": int(sum(c == strategy for c in outer_choice)),
-        })
-    rows.sort(key=lambda r: -r["accuracy"])
+        candidates = default_candidates(frame.columns, frame)
+    candidates = ["random"] + [c for c in dict.fromkeys(candidates) if c != "random"]
+    table = CandidateTable(ds, scores, keep, seed, evaluator, fold_scores)
+    found = search(table, candidates, nested=nested, finalists=finalists, progress=progress, cancel=cancel)
+    full = found["full"]
+    chosen = choose({s: full[s] for s in found["shortlists"]["all"]})
+    outer_choice, outer_acc = _nested(found, evaluator.n_folds) if nested else ([], [])
+    leak_free = fold_scores is not None and not table.not_leak_free
     chosen_sel = select(ds, scores, chosen, keep=keep, seed=seed)
     if nested:
         honest = {"accuracy": float(np.mean(outer_acc)), "std": float(np.std(outer_acc)),
-                  "fold_accuracies": outer_acc, "choices": outer_choice, "method": HONEST_METHOD,
-                  "optimistic": False}
+                  "fold_accuracies": outer_acc, "choices": outer_choice, "optimistic": False,
+                  "leak_free": leak_free, "method": HONEST_METHOD if leak_free else HONEST_METHOD_LEAKY,
+                  "model": evaluator.model_description}
     else:
-        honest = {"accuracy": float(np.mean(table[chosen])), "std": float(np.std(table[chosen])),
-                  "fold_accuracies": [float(a) for a in table[chosen]], "optimistic": True,
-                  "method": "the best of all candidates on the same folds it is reported on: optimistic"}
+        honest = {"accuracy": float(np.mean(full[chosen])), "std": float(np.std(full[chosen])),
+                  "fold_accuracies": [float(a) for a in full[chosen]], "optimistic": True, "leak_free": False,
+                  "method": "the best of all candidates on the same folds it is reported on: optimistic",
+                  "model": evaluator.model_description}
+    random_est = evaluator.random(table.n_kept("random"), RANDOM_REPEATS)
     details = {
-        "candidates": rows,
-        "cv_estimate": {"accuracy": float(np.mean(table[chosen])), "std": float(np.std(table[chosen])),
+        "candidates": _candidate_rows(table, found, chosen, outer_choice),
+        "cv_estimate": {"accuracy": float(np.mean(full[chosen])), "std": float(np.std(full[chosen])),
                         "note": "the chosen strategy on the folds it was chosen on (optimistic)"},
-        "honest_estimate": honest,
-        "random_reference": random_est.to_dict(),
-        "model": evaluator.describe(),
-        "chosen_params": chosen_sel.params,
-        "chosen_details": chosen_sel.details,
+        "honest_estimate": honest, "random_reference": random_est.to_dict(),
+        "model": evaluator.describe(), "passes": found["passes"], "leak_free": leak_free,
+        "same_ranking_groups": [g for g in rank_groups(frame, score_names(frame.columns)) if len(g) > 1],
+        "chosen_params": chosen_sel.params, "chosen_details": chosen_sel.details,
     }
-    return Selection(mask=chosen_sel.mask, kept_ids=chosen_sel.kept_ids, strategy="auto",
-                     resolved_strategy=chosen, params=dict(chosen_sel.params, chosen=chosen),
-                     keep=float(keep), threshold=None, seed=int(seed), data_fingerprint=ds.fingerprint,
-                     n_input=ds.n_samples, n_kept=chosen_sel.n_kept, details=jsonable(details))
+    return make_selection(ds, chosen_sel.mask, "auto", resolved=chosen, params=dict(chosen_sel.params, chosen=chosen),
+                          details=to_jsonable(details), keep=float(keep), seed=seed)
 
 
 def smallest_within(ds, scores, points: float = 1.0, *, keep_fractions=None, candidates=None,
                     seed: int = 0, folds: int = 5, evaluator: Optional[LiveEvaluator] = None,
-                    progress=None, cancel=None) -> Selection:
+                    fold_scores=None, progress=None, cancel=None) -> Selection:
     """The smallest subset whose estimate stays within ``points`` accuracy points of the full data.
 
-    Keep fractions are tried from small to large; at each, the best candidate (as in
-    :func:`auto_select`, without nesting) is compared with the full-data estimate. The first
-    fraction within ``points`` percentage points wins, and :func:`auto_select` then gives its
-    nested estimate. Picking the fraction on the same folds is itself a little optimistic: the
-    details say so, and show the honest figure next to the target.
+    Keep fractions are tried from small to large; at each, the best candidate (searched as in
+    :func:`auto_select`: leak-free with fold-wise scores, screened then estimated in full) is
+    compared with the full-data estimate. The first fraction within ``points`` percentage points
+    wins, and :func:`auto_select` then gives its nested estimate. Picking the fraction on the
+    same folds is itself a little optimistic: the details say so.
     """
     if not points >= 0:
         raise ConfigError(f"points must be a non-negative number of accuracy points, got {points!r}.")
@@ -230,30 +183,30 @@ def smallest_within(ds, scores, points: float = 1.0, *, keep_fractions=None, can
     fractions = sorted(keep_fractions or (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0))
     if any(not 0 < f <= 1 for f in fractions):
         raise ConfigError("keep_fractions must all be in (0, 1].")
-    full = evaluator.full()
-    target = full.accuracy - points / 100.0
+    full_est = evaluator.full()
+    target = full_est.accuracy - points / 100.0
     frame = align_scores(ds, scores)
-    base = candidates if candidates is not None else default_candidates(frame.columns)
+    base = candidates if candidates is not None else default_candidates(frame.columns, frame)
     base = ["random"] + [c for c in base if c != "random"]
-    evaluator._prepare()
     search_rows, chosen_keep = [], fractions[-1]
     for i, keep in enumerate(fractions):
         check_cancelled(cancel)
-        search = _Search(ds, frame, scores, keep, seed, base, evaluator)
-        table, best = search.run(evaluator._engine, None, scaled(progress, 0.5 * i / len(fractions),
-                                                                  0.5 * (i + 1) / len(fractions)), cancel)
-        accuracy = float(np.mean(table[best]))
+        part = scaled(progress, 0.5 * i / len(fractions), 0.5 * (i + 1) / len(fractions))
+        table = CandidateTable(ds, scores, keep, seed, evaluator, fold_scores)
+        found = search(table, base, nested=False, progress=part, cancel=cancel)
+        best = choose({s: found["full"][s] for s in found["shortlists"]["all"]})
+        accuracy = float(np.mean(found["full"][best]))
         search_rows.append({"keep": keep, "best": best, "accuracy": accuracy, "within": accuracy >= target})
         if accuracy >= target:
             chosen_keep = keep
             break
-    sel = auto_select(ds, scores, chosen_keep, seed, candidates=base, evaluator=evaluator,
+    sel = auto_select(ds, scores, chosen_keep, seed, candidates=base, evaluator=evaluator, fold_scores=fold_scores,
                       progress=scaled(progress, 0.5, 1.0), cancel=cancel)
-    sel.details.update(jsonable({
-        "keep_search": search_rows, "points": points, "full_estimate": full.to_dict(), "target": target,
+    details = dict(sel.details, **to_jsonable({
+        "keep_search": search_rows, "points": points, "full_estimate": full_est.to_dict(), "target": target,
         "note": ("the keep fraction was picked on the same folds as its estimate, so 'within "
                  f"{points:g} points' is a little optimistic; honest_estimate is the nested figure "
                  "for the strategy at that keep fraction"),
     }))
-    sel.strategy = f"smallest-within:{points:g}"
-    return sel
+    return make_selection(ds, sel.mask, f"smallest-within:{points:g}", resolved=sel.resolved_strategy,
+                          params=sel.params, details=details, keep=sel.keep, seed=seed)

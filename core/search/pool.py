@@ -1,0 +1,77 @@
+"""The candidate pool of ``auto``: one candidate per distinct ranking, coverage-aware ones always in.
+
+Scorers that rank the rows almost the same way (|Spearman| > 0.98 on this data: loss, margin,
+entropy and least-confidence often do) would otherwise enter the search several times and
+multiply the chance that one of them wins by luck; they count once, represented by the first of
+the group. Coverage-centric selection (CCS) on every distinct score is always in the pool: it is
+the strategy that does not collapse at small keep fractions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.scorers import flag_column
+from core.selection import score_names
+
+CCS_BETAS = (0.0, 0.1, 0.3)
+SAME_RANKING = 0.98
+
+
+def rank_groups(frame, names, threshold: float = SAME_RANKING) -> list:
+    """Groups of score columns whose rankings agree beyond ``|Spearman| > threshold``.
+
+    Parameters
+    ----------
+    frame : DataFrame of shape (n_samples, n_columns)
+    names : list of str
+        Score columns, in order of preference (the first of a group represents it).
+
+    Returns
+    -------
+    list of list of str
+    """
+    if not names:
+        return []
+    values = np.column_stack([frame[name].to_numpy(dtype=float) for name in names])
+    values = np.where(np.isfinite(values), values, np.nanmedian(values, axis=0))
+    ranks = values.argsort(axis=0).argsort(axis=0).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rho = np.corrcoef(ranks, rowvar=False) if len(names) > 1 else np.ones((1, 1))
+    rho = np.nan_to_num(np.atleast_2d(rho))
+    groups, assigned = [], set()
+    for i, name in enumerate(names):
+        if name in assigned:
+            continue
+        members = [names[j] for j in range(len(names)) if names[j] not in assigned and abs(rho[i, j]) > threshold]
+        assigned.update(members)
+        groups.append(members)
+    return groups
+
+
+def default_candidates(score_columns, frame=None) -> list:
+    """Candidate strategy strings (random first).
+
+    Every distinct score at both ends, CCS on it with a few betas (coverage-aware: always in),
+    and drop-flagged for flagging scorers. With ``frame`` (the scores), near-identical rankings
+    count once.
+    """
+    columns = list(score_columns)
+    scorers = score_names(columns)
+    if frame is not None:
+        scorers = [group[0] for group in rank_groups(frame, scorers)]
+    out = ["random"]
+    for name in scorers:
+        out += [f"{name}:high", f"{name}:low"]
+    out += coverage_candidates(scorers)
+    out += [f"drop-flagged:{name}" for name in scorers if flag_column(name) in columns]
+    return out
+
+
+def coverage_candidates(scorers) -> list:
+    """CCS on every score at each beta of :data:`CCS_BETAS`."""
+    return [f"ccs:{name}:beta={beta:g}" for name in scorers for beta in CCS_BETAS]
+
+
+def is_coverage_aware(strategy: str) -> bool:
+    return strategy.startswith("ccs:")

@@ -1,0 +1,132 @@
+"""Candidate tables for ``auto``: leak-free per-fold accuracies, in two budgeted passes.
+
+Each candidate strategy gets one training mask per evaluator fold (:func:`core.evaluation.fold_masks`:
+with fold-wise scores, fold ``f``'s rows are chosen by scores that never saw fold ``f``'s labels)
+and one accuracy per fold from the target model. Successive halving keeps the search within a
+minute on large data: pass 1 screens every candidate with a cheap twin of the evaluator
+(:meth:`LiveEvaluator.screening`); pass 2 gives the full estimate to the few best. The short list
+is made *per outer fold* from the other folds' screen, so the nested estimate stays honest.
+Both passes report progress with the pass, the candidate and a time estimate.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from core.evaluation import fold_masks
+from core.foundation.progress import check_cancelled, report, scaled
+from core.search.pool import is_coverage_aware
+
+RANDOM_REPEATS = 5
+FINALISTS = 6
+
+
+class CandidateTable:
+    """Per-fold masks and accuracies of strategies at one keep fraction.
+
+    Parameters
+    ----------
+    ds : Dataset
+    scores : DataFrame or None
+        All-rows scores (used where fold-wise scores lack a column: marked not leak-free).
+    keep : float
+    seed : int
+    evaluator : LiveEvaluator
+        Folds and target model.
+    fold_scores : FoldScores, optional
+    """
+
+    def __init__(self, ds, scores, keep, seed, evaluator, fold_scores=None):
+        self.ds, self.scores, self.keep, self.seed = ds, scores, float(keep), int(seed)
+        self.evaluator, self.fold_scores = evaluator, fold_scores
+        self._masks: dict = {}
+        self.not_leak_free: set = set()
+
+    def masks(self, strategy: str) -> np.ndarray:
+        """Fold training masks, shape (n_folds, n_samples)."""
+        if strategy not in self._masks:
+            masks, leak_free = fold_masks(self.ds, strategy, scores=self.scores, fold_scores=self.fold_scores,
+                                          fold_of_row=self.evaluator.fold_of_row_, keep=self.keep, seed=self.seed)
+            if not leak_free:
+                self.not_leak_free.add(strategy)
+            self._masks[strategy] = masks
+        return self._masks[strategy]
+
+    def n_kept(self, strategy: str) -> int:
+        masks, fold_of_row = self.masks(strategy), self.evaluator.fold_of_row_
+        share = np.mean([masks[f][fold_of_row != f].mean() for f in range(len(masks))])
+        return int(round(share * self.ds.n_samples))
+
+    def accuracies(self, strategy: str, evaluator=None, cancel=None) -> np.ndarray:
+        """Per-fold accuracy, shape (n_folds,); random is the mean of several random subsets."""
+        evaluator = evaluator or self.evaluator
+        if strategy == "random":
+            n_kept = self.n_kept("random")
+            return evaluator.random_fold_accuracies(n_kept, RANDOM_REPEATS, cancel=cancel).mean(axis=0)
+        return evaluator.fold_results(self.masks(strategy), None, cancel)[0]
+
+
+def _eta(started: float, done: int, total: int) -> str:
+    if done == 0:
+        return ""
+    left = (time.perf_counter() - started) / done * (total - done)
+    return f", about {left:.0f} s left" if left >= 1 else ", under a second left"
+
+
+def run_pass(table: CandidateTable, strategies, evaluator, label: str, progress=None, cancel=None) -> dict:
+    """Per-fold accuracies of every strategy with ``evaluator``, reporting progress and an ETA."""
+    out, started, total = {}, time.perf_counter(), len(strategies)
+    for i, strategy in enumerate(strategies):
+        check_cancelled(cancel)
+        report(progress, i, total, f"{label}: {strategy} ({i + 1} of {total}{_eta(started, i, total)})")
+        out[strategy] = table.accuracies(strategy, evaluator, cancel)
+    report(progress, total, total, f"{label}: done in {time.perf_counter() - started:.0f} s")
+    return out
+
+
+def shortlist(screen: dict, folds, finalists: int = FINALISTS) -> list:
+    """Random, the best ``finalists`` by the screen on ``folds``, and the best coverage-aware one."""
+    ranked = sorted(screen, key=lambda s: -float(np.mean(screen[s][folds])))
+    keep = ["random"] if "random" in screen else []
+    keep += [s for s in ranked if s != "random"][:finalists]
+    coverage = [s for s in ranked if is_coverage_aware(s)]
+    if coverage and coverage[0] not in keep:
+        keep.append(coverage[0])
+    return keep
+
+
+def search(table: CandidateTable, candidates, *, nested: bool = True, finalists: int = FINALISTS,
+           progress=None, cancel=None) -> dict:
+    """Screen all candidates, then estimate the short lists in full.
+
+    Returns
+    -------
+    dict with ``screen`` (strategy -> per-fold screen accuracies, or None with one pass),
+    ``full`` (strategy -> per-fold accuracies of the target model), ``shortlists`` (``"all"``
+    and one per outer fold) and ``passes`` (a list of what each pass did).
+    """
+    evaluator = table.evaluator
+    n_folds = evaluator.n_folds
+    all_folds = np.arange(n_folds)
+    screener = evaluator.screening()
+    two_passes = screener is not evaluator and len(candidates) > finalists + 2
+    if not two_passes:
+        full = run_pass(table, candidates, evaluator, "pass 1 of 1 (full estimate)", progress, cancel)
+        lists = {"all": list(candidates)}
+        lists.update({o: list(candidates) for o in range(n_folds)})
+        return {"screen": None, "full": full, "shortlists": lists,
+                "passes": [{"pass": "full", "candidates": len(candidates), "model": evaluator.describe()}]}
+    screen = run_pass(table, candidates, screener, f"pass 1 of 2 (quick screen of {len(candidates)} candidates)",
+                      scaled(progress, 0.0, 0.5), cancel)
+    lists = {"all": shortlist(screen, all_folds, finalists)}
+    if nested:
+        for o in range(n_folds):
+            lists[o] = shortlist(screen, all_folds[all_folds != o], finalists)
+    union = list(dict.fromkeys(s for names in lists.values() for s in names))
+    full = run_pass(table, union, evaluator, f"pass 2 of 2 (full estimate of {len(union)} finalists)",
+                    scaled(progress, 0.5, 1.0), cancel)
+    return {"screen": screen, "full": full, "shortlists": lists,
+            "passes": [{"pass": "screen", "candidates": len(candidates), "model": screener.describe()},
+                       {"pass": "full", "candidates": len(union), "model": evaluator.describe()}]}
