@@ -18,6 +18,7 @@ import pandas as pd
 from core import workflows
 from core.cli import support
 from core.data import list_samples, load_dataset, read_path
+from core.evaluation import MODELS as EVALUATION_MODELS
 from core.evaluation import LiveEvaluator
 from core.foundation import ConfigError, DataFileError, to_jsonable
 from core.outputs import write_table
@@ -63,6 +64,8 @@ def _load(args):
         "drop_missing_labels": args.drop_missing_labels,
         "encoding": getattr(args, "encoding", None),
     }
+    # an option the user did not give is left to the library's default, so every face loads alike
+    options = {key: value for key, value in options.items() if value is not None or key == "label"}
     # every class needs a row in each fold, so the fold count is the minimum class size
     ds = load_dataset(args.data, min_rows_per_class=args.folds, **options)
     for message in ds.warnings:
@@ -197,6 +200,9 @@ def cmd_select(args) -> int:
     support.check_distinct([("--out", args.out), ("--manifest", args.manifest)])
     registry, defaults = _registry()
     names = support.check_strategy(args.strategy, defaults, keep=keep, threshold=threshold)
+    if args.eval_model and args.eval_model not in EVALUATION_MODELS:
+        raise ConfigError(f"--eval-model {args.eval_model} is not a model of the estimate; "
+                          f"choose one of {', '.join(EVALUATION_MODELS)}.")
     if args.scorers and args.scores:
         raise ConfigError("Give --scores (reuse a file) or --scorers (compute these), not both.")
     if args.scorers:
@@ -206,7 +212,8 @@ def cmd_select(args) -> int:
     bar = _progress(args)
     try:
         scores = _read_scores(args.scores) if args.scores else _compute(ds, names, args, bar)
-        evaluator = LiveEvaluator(ds, folds=args.folds, seed=args.seed, model=args.eval_model)
+        model = {"model": args.eval_model} if args.eval_model else {}  # else the library's default target model
+        evaluator = LiveEvaluator(ds, folds=args.folds, seed=args.seed, **model)
         sel = workflows.select(ds, scores, strategy=args.strategy, keep=keep, threshold=threshold, seed=args.seed,
                                evaluator=evaluator, progress=bar)
         if sel.n_kept == 0:

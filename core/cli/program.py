@@ -170,8 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                "workbench select data.csv --label y --scores s.csv --strategy auto --keep 0.5 --out k.csv "
                "--manifest m.json")
     p.add_argument("--strategy", required=True, metavar="S", help="strategy string (see above)")
-    budget = p.add_mutually_exclusive_group(required=True)
-    budget.add_argument("--keep", metavar="F", help="fraction of rows to keep, in (0, 1]")
+    # whether a budget applies is the strategy grammar's call (core.selection.check_budget), not the parser's
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--keep", metavar="F", help="fraction of rows to keep, in (0, 1], where the strategy needs one")
     budget.add_argument("--threshold", metavar="T",
                         help="keep rows on the kept side of T (single-score strategies only)")
     p.add_argument("--out", required=True, metavar="FILE", help="kept rows, .csv or .parquet")
@@ -182,8 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compute these scorers too (recorded, and appended with --include-scores)")
     p.add_argument("--include-scores", action="store_true", help="append the score columns to the kept rows")
     p.add_argument("--formula-safe", action="store_true", help=_FORMULA_HELP)
-    p.add_argument("--eval-model", default="fast", choices=("fast", "logreg", "hgb", "mlp"),
-                   help="model of the CV estimate (default: fast closed-form ridge)")
+    p.add_argument("--eval-model", default=None, metavar="MODEL",
+                   help="target model of the CV estimate (default: the library's, logistic regression); "
+                        "see core.evaluation.MODELS")
 
     p = sub.add_parser(
         "apply", parents=[common], formatter_class=_formatter, help="re-apply a manifest to data",
