@@ -24,24 +24,11 @@ from core.scorers.table import align_scores
 def select(ds, scores=None, strategy: str = "random", keep: Optional[float] = None,
            threshold: Optional[float] = None, seed: int = 0, *, force_keep=(), force_drop=(),
            evaluator=None, progress=None, cancel=None):
-    """Turn scores into a kept subset (:class:`core.selection.Selection`) with any strategy.
+    """Turn scores into a kept subset with any strategy, including those chosen by cross-validation.
 
-    Parameters
-    ----------
-    ds : Dataset
-    scores : DataFrame indexed by id, or None
-        From :func:`core.compute_scores`; not needed for ``random`` and the coreset strategies.
-    strategy : str
-        A strategy string; ``workbench`` strategies and ``core.selection.list_strategies(scores)`` list them.
-    keep : float in (0, 1], optional
-        Fraction of rows to keep.
-    threshold : float, optional
-        For single-score strategies, instead of ``keep``.
-    seed : int
-    force_keep, force_drop : sequences of ids
-        Applied on top of the strategy.
-    evaluator : LiveEvaluator, optional
-        Used by strategies chosen by cross-validation (``auto``).
+    The parameters are those of :func:`core.selection.select`, plus ``evaluator`` (a
+    :class:`core.LiveEvaluator`) for strategies chosen by a search (``auto``), which run in
+    :mod:`core.search`; every other kind runs through the strategy registry.
     """
     spec = parse_strategy(strategy, align_scores(ds, scores).columns)
     kind = get_kind(spec.kind)
@@ -77,13 +64,14 @@ def manifest_bytes(ds, sel, estimate=None, scores=None, *, load=None) -> bytes:
 
 
 def export(ds, sel, path, manifest=None, scores=None, include_scores: bool = False, estimate=None, *,
-           load=None) -> Optional[dict]:
+           load=None, formula_safe: bool = False) -> Optional[dict]:
     """Write the kept rows (CSV or Parquet by extension) and, if asked, the manifest, atomically.
 
     Returns the manifest written, if any.
     """
     return manifests.export(ds, sel, path, manifest=manifest, scores=scores, include_scores=include_scores,
-                            estimate=estimate, scores_meta=scorer_records(scores), load=load)
+                            estimate=estimate, scores_meta=scorer_records(scores), load=load,
+                            formula_safe=formula_safe)
 
 
 def score(ds, names="default", *, seed: int = 0, folds: int = 5, model: str = "logreg", progress=None,
