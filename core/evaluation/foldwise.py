@@ -16,6 +16,7 @@ the scorers, the folds and the fold. The exported subset still uses the all-rows
 
 from __future__ import annotations
 
+import hashlib
 from typing import Optional
 
 import numpy as np
@@ -77,7 +78,7 @@ def _split_by_labels(names) -> tuple:
 
 
 def fold_scores(ds, scorer_names, *, folds: int = 5, seed: int = 0, score_seed: Optional[int] = None,
-                score_folds: int = 5, progress=None, cancel=None, cache: bool = True) -> FoldScores:
+                score_folds: int = 5, fold_of_row=None, progress=None, cancel=None, cache: bool = True) -> FoldScores:
     """Scores for every evaluator fold, computed without that fold's labels.
 
     Parameters
@@ -90,6 +91,8 @@ def fold_scores(ds, scorer_names, *, folds: int = 5, seed: int = 0, score_seed: 
     score_seed, score_folds : int
         Seed and cross-fitting folds of the scorers themselves (as for the all-rows scores;
         ``score_seed`` defaults to ``seed``).
+    fold_of_row : ndarray of shape (n_samples,), optional
+        The evaluator's fold codes (``evaluator.fold_of_row_``), instead of ``folds``/``seed``.
     progress : callable ``progress(done, total, message)``, optional
     cancel : object with ``is_set()``, optional
     cache : bool
@@ -101,7 +104,7 @@ def fold_scores(ds, scorer_names, *, folds: int = 5, seed: int = 0, score_seed: 
     """
     score_seed = seed if score_seed is None else score_seed
     labelled, label_free = _split_by_labels(scorer_names)
-    fold_of_row = stratified_folds(ds.y, folds, seed)
+    fold_of_row = stratified_folds(ds.y, folds, seed) if fold_of_row is None else np.asarray(fold_of_row)
     n_folds = int(fold_of_row.max()) + 1
     shared = None
     if label_free:
@@ -114,7 +117,7 @@ def fold_scores(ds, scorer_names, *, folds: int = 5, seed: int = 0, score_seed: 
         part = scaled(progress, 0.05 + 0.95 * f / n_folds, 0.05 + 0.95 * (f + 1) / n_folds)
         report(part, 0, 1, f"scores without fold {f + 1}'s labels ({f + 1} of {n_folds})")
         train = np.flatnonzero(fold_of_row != f)
-        frame = _labelled_fold(ds, train, f, labelled, folds, seed, score_seed, score_folds, part, cancel, cache)
+        frame = _labelled_fold(ds, train, f, labelled, score_seed, score_folds, part, cancel, cache)
         if shared is not None:
             frame = pd.concat([shared.iloc[train], frame], axis=1) if frame is not None else shared.iloc[train]
         frames.append(frame)
@@ -122,10 +125,16 @@ def fold_scores(ds, scorer_names, *, folds: int = 5, seed: int = 0, score_seed: 
     return FoldScores(frames, fold_of_row, labelled + label_free, label_free, ds.fingerprint)
 
 
-def _labelled_fold(ds, train, f, labelled, folds, seed, score_seed, score_folds, progress, cancel, cache):
+def _digest(rows: np.ndarray) -> str:
+    """A short key of the training rows of one fold (the cache depends on exactly these rows)."""
+    return hashlib.blake2b(np.ascontiguousarray(rows, dtype=np.int64).tobytes(), digest_size=16).hexdigest()
+
+
+def _labelled_fold(ds, train, f, labelled, score_seed, score_folds, progress, cancel, cache):
     if not labelled:
         return None
-    key = disk_cache.cache_key(ds.fingerprint, sorted(labelled), folds, seed, f, score_seed, score_folds, _VERSION)
+    key = disk_cache.cache_key(ds.fingerprint, sorted(labelled), _digest(train), f, score_seed, score_folds,
+                               _VERSION)
     frame = disk_cache.load(_CACHE_KIND, key) if cache else None
     if isinstance(frame, pd.DataFrame) and len(frame) == len(train):
         return frame
