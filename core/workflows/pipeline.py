@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 from typing import Optional
 
-from core.evaluation import LiveEvaluator
+from core.evaluation import LiveEvaluator, estimate_selection
+from core.evaluation import fold_scores as evaluation_fold_scores
+from core.foundation.progress import scaled
 from core.foundation.encoding import to_jsonable
 from core.outputs import manifest as manifests
 from core.outputs.rows import rows_bytes
-from core.scorers import compute_scores, scorer_records
+from core.scorers import compute_scores, get_scorer, scorer_records
 from core.search.auto import auto_select
-from core.selection import check_budget, check_keep, force_positions, get_kind, parse_strategy
+from core.selection import check_budget, check_keep, force_positions, get_kind, needed_scorers, parse_strategy
 from core.selection import select as select_by_kind
 from core.selection.subset import apply_forced
 from core.scorers.table import align_scores
@@ -42,14 +44,51 @@ def select(ds, scores=None, strategy: str = "random", keep: Optional[float] = No
     return apply_forced(ds, chosen, *forced)
 
 
-def estimate(ds, sel, *, scores=None, evaluator=None, progress=None, cancel=None) -> dict:
+def estimate(ds, sel, *, scores=None, evaluator=None, fold_scores=None, leak_free: bool = True, progress=None,
+             cancel=None) -> dict:
     """The cross-validated estimate of a selection beside the full data and random subsets of its size.
 
-    Returns the comparison block that manifests, the CLI and the app show.
+    Parameters
+    ----------
+    ds : Dataset
+    sel : Selection
+    scores : DataFrame, optional
+        The all-rows scores the selection was made with.
+    evaluator : LiveEvaluator, optional
+        Folds, seed and target model; ``LiveEvaluator(ds, folds=5, seed=sel.seed)`` by default.
+    fold_scores : FoldScores, optional
+        Scores per evaluator fold made without that fold's labels (:func:`fold_scores_for`).
+    leak_free : bool
+        Without ``fold_scores``, compute them (once, cached on disk) so that no held-out label
+        chose a training row. False gives the quick all-rows figure, marked optimistic.
+
+    Returns
+    -------
+    dict
+        The comparison block that manifests, the CLI and the app show (``leak_free`` says which it is).
     """
     evaluator = evaluator or LiveEvaluator(ds, folds=5, seed=sel.seed)
-    evaluator.estimate(sel.mask, progress=progress, cancel=cancel)
-    return evaluator.compare(sel.mask)
+    if fold_scores is None and leak_free and scores is not None:
+        fold_scores = fold_scores_for(ds, sel, scores, evaluator, progress=scaled(progress, 0.0, 0.8), cancel=cancel)
+        progress = scaled(progress, 0.8, 1.0)
+    return estimate_selection(ds, sel, scores=scores, evaluator=evaluator, fold_scores=fold_scores,
+                              progress=progress, cancel=cancel)
+
+
+def fold_scores_for(ds, sel, scores, evaluator, *, progress=None, cancel=None):
+    """Fold-wise scores of the scorers a selection used, with the settings of its all-rows scores.
+
+    None when the selection used no score that looks at labels (one mask then serves every fold).
+    """
+    spec = parse_strategy(sel.resolved_strategy, align_scores(ds, scores).columns)
+    records = {row["name"]: row for row in scorer_records(scores)}
+    names = [name for name in needed_scorers(spec) if name in records]
+    if not names or not any(get_scorer(name).needs_labels for name in names):
+        return None
+    first = records[names[0]]
+    return evaluation_fold_scores(ds, names, fold_of_row=evaluator.fold_of_row_,
+                                  score_seed=int(first.get("seed", sel.seed)), score_folds=int(first.get("folds", 5)),
+                                  progress=progress, cancel=cancel)
 
 
 def build_manifest(ds, sel, estimate=None, scores=None, *, load=None, created=None) -> dict:
@@ -82,4 +121,4 @@ def score(ds, names="default", *, seed: int = 0, folds: int = 5, model: str = "l
     return compute_scores(ds, names, seed=seed, folds=folds, model=model, progress=progress, cancel=cancel)
 
 
-__all__ = ["select", "estimate", "build_manifest", "manifest_bytes", "export", "score", "rows_bytes"]
+__all__ = ["select", "estimate", "fold_scores_for", "build_manifest", "manifest_bytes", "export", "score", "rows_bytes"]
