@@ -40,6 +40,7 @@ _LAZY = {
     "project": "core.projection",
     "select": "core.workflows",
     "estimate": "core.workflows",
+    "estimate_warning": "core.workflows",
     "export": "core.workflows",
     "build_manifest": "core.workflows",
     "manifest_bytes": "core.workflows",

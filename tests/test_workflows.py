@@ -57,3 +57,28 @@ def test_strategy_rules_come_from_one_grammar():
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 2
     assert str(api_error.value).split(";")[0] in done.stderr
+
+
+def _block(selection, random, full, spread=0.01):
+    row = lambda accuracy: {"accuracy": accuracy, "std": spread}  # noqa: E731
+    return {"selection": row(selection), "random": row(random), "full": row(full)}
+
+
+def test_estimate_warning_says_when_a_subset_loses():
+    assert core.estimate_warning(None) is None
+    assert core.estimate_warning(_block(0.80, 0.80, 0.81)) is None           # a tie with random is no loss
+    assert core.estimate_warning(_block(0.795, 0.80, 0.81)) is None          # within the spread
+    below_random = core.estimate_warning(_block(0.70, 0.80, 0.81))
+    assert "10.0 points below random" in below_random and "full data" in below_random
+    far_below_full = core.estimate_warning(_block(0.75, 0.74, 0.85))
+    assert "below the full data" in far_below_full and "random" not in far_below_full.split(":")[1].split(".")[0]
+
+
+def test_cli_select_warns_when_the_subset_loses(tmp_path):
+    """Keeping the hardest 10% collapses (the flipped labels collect there): the CLI says so on stderr."""
+    done = subprocess.run([sys.executable, "-m", "core.cli", "select", str(DATA), "--label", "label", "--id", "id",
+                           "--strategy", "el2n:high", "--keep", "0.1", "--out", str(tmp_path / "k.csv"),
+                           "--manifest", str(tmp_path / "k.json")], capture_output=True, text=True, cwd=ROOT,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "workbench: warning: This subset loses" in done.stderr

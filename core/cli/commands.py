@@ -236,6 +236,9 @@ def _report_selection(args, ds, sel, document: dict, out, manifest) -> None:
     estimate = document.get("estimate") or {}
     if estimate.get("summary"):
         _out(args, f"CV estimate: {estimate['summary']}")
+    losing = workflows.estimate_warning(estimate)
+    if losing:
+        warn(losing)
     honest = (sel.details or {}).get("honest_estimate")
     if honest and honest.get("accuracy") is not None:
         # the figure above scores auto's pick on the folds it was picked on; say what a fresh fold gives

@@ -1,7 +1,7 @@
 """The workflow layer: load -> score -> select -> estimate -> export -> apply, shared by all faces."""
 
 from core.outputs.manifest import apply_and_export, apply_manifest
-from core.workflows.pipeline import build_manifest, estimate, export, fold_scores_for, manifest_bytes, rows_bytes, score, select
+from core.workflows.pipeline import build_manifest, estimate, estimate_warning, export, fold_scores_for, manifest_bytes, rows_bytes, score, select
 
-__all__ = ["select", "estimate", "fold_scores_for", "build_manifest", "manifest_bytes", "rows_bytes", "export", "score",
+__all__ = ["select", "estimate", "estimate_warning", "fold_scores_for", "build_manifest", "manifest_bytes", "rows_bytes", "export", "score",
            "apply_manifest", "apply_and_export"]

@@ -91,6 +91,34 @@ def fold_scores_for(ds, sel, scores, evaluator, *, progress=None, cancel=None):
                                   progress=progress, cancel=cancel)
 
 
+#: Points below the full data beyond which a subset is called far below it (when also beyond the spread).
+FAR_BELOW_FULL_POINTS = 3.0
+
+
+def estimate_warning(comparison: Optional[dict]) -> Optional[str]:
+    """A plain warning when a subset loses: below random of its size beyond the spread, or far below the full data.
+
+    The spread is the standard deviation over folds (over repeats x folds for random subsets), as shown
+    beside every figure. Returns None when the subset does not lose, or when there is no estimate.
+    """
+    if not comparison or not comparison.get("selection"):
+        return None
+    sel, rand, full = comparison["selection"], comparison["random"], comparison["full"]
+    points = lambda value: 100 * value  # noqa: E731
+    spread = max(sel["std"], rand["std"])
+    problems = []
+    if sel["accuracy"] < rand["accuracy"] - spread:
+        problems.append(f"{points(rand['accuracy'] - sel['accuracy']):.1f} points below random subsets of the same "
+                        f"size (beyond the spread of ±{points(spread):.1f})")
+    drop = full["accuracy"] - sel["accuracy"]
+    if points(drop) > FAR_BELOW_FULL_POINTS and drop > max(sel["std"], full["std"]):
+        problems.append(f"{points(drop):.1f} points below the full data")
+    if not problems:
+        return None
+    return ("This subset loses: its estimate is " + " and ".join(problems)
+            + ". Random pruning of the same size would do better; try another strategy or keep more rows.")
+
+
 def build_manifest(ds, sel, estimate=None, scores=None, *, load=None, created=None) -> dict:
     """The JSON-able manifest of a selection (the scorers block comes from the scores' own records)."""
     return manifests.build_manifest(ds, sel, estimate, scorer_records(scores), load=load, created=created)
@@ -121,4 +149,4 @@ def score(ds, names="default", *, seed: int = 0, folds: int = 5, model: str = "l
     return compute_scores(ds, names, seed=seed, folds=folds, model=model, progress=progress, cancel=cancel)
 
 
-__all__ = ["select", "estimate", "fold_scores_for", "build_manifest", "manifest_bytes", "export", "score", "rows_bytes"]
+__all__ = ["select", "estimate", "estimate_warning", "fold_scores_for", "build_manifest", "manifest_bytes", "export", "score", "rows_bytes"]
