@@ -191,3 +191,14 @@ def test_mlp_loop_fixed_steps_budget(blobs_xy, steps, rows, epochs):
     train_proxy(X[:rows], y[:rows], 3, hidden=8, steps=steps, batch_size=64, seed=0, hooks=[counter])
     assert counter.batches == steps
     assert counter.epochs == epochs
+
+
+def test_foundation_import_is_light():
+    import subprocess
+    import sys
+
+    code = ("import sys, core.foundation as f; "
+            "assert all(hasattr(f, name) for name in f.__all__); "
+            "print(sorted(m for m in ('torch', 'sklearn', 'umap', 'scipy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]"

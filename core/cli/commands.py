@@ -78,8 +78,8 @@ def _check_common(args) -> None:
         support.check_input(args.scores, "--scores")
     args.folds = support.parse_positive_int(args.folds, "--folds", minimum=2)
     args.seed = support.parse_positive_int(args.seed, "--seed", minimum=0, maximum=support.MAX_SEED)
-    if args.max_dim is not None:
-        args.max_dim = support.parse_positive_int(args.max_dim, "--max-dim")
+    if args.max_dim is not None and args.max_dim != "auto":
+        args.max_dim = support.parse_positive_int(args.max_dim, "--max-dim", minimum=0)
     support.check_input(args.data)
 
 

@@ -78,7 +78,9 @@ def _data_options() -> argparse.ArgumentParser:
     group.add_argument("--text", default=None, metavar="COL", help="free-text column to embed (default: detected)")
     group.add_argument("--features", default=None, metavar="A,B",
                        help="feature columns (default: every column except label and id)")
-    group.add_argument("--max-dim", default=None, metavar="D", help="reduce features to D dimensions with PCA")
+    group.add_argument("--max-dim", default="auto", metavar="D",
+                       help="PCA for wide data: auto (default: 128 dimensions above 200 columns), D dimensions, "
+                            "or 0 to keep every feature")
     group.add_argument("--drop-missing-labels", action="store_true",
                        help="drop rows with a blank label instead of refusing the data")
     group.add_argument("--encoding", default=None, metavar="ENC",

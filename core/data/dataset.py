@@ -89,6 +89,22 @@ class Dataset:
         """Original label values per row."""
         return self.classes[self.y]
 
+    @property
+    def feature_reduction(self) -> Optional[dict]:
+        """How wide features were reduced for scoring, estimates and maps, or None if they were not.
+
+        Returns
+        -------
+        dict or None
+            ``{"method": "pca", "input_dim": d_in, "output_dim": d_out, "explained_variance": r}``
+            with ``r`` in [0, 1]; the original columns are still in :attr:`frame`.
+        """
+        if not self.settings.get("pca_dim"):
+            return None
+        return {"method": "pca", "input_dim": self.settings.get("pca_input_dim"),
+                "output_dim": int(self.settings["pca_dim"]),
+                "explained_variance": self.settings.get("pca_explained_variance")}
+
     def class_counts(self) -> pd.Series:
         """Rows per class, indexed by class name."""
         counts = np.bincount(self.y, minlength=self.n_classes)

