@@ -146,3 +146,19 @@ def test_margin_is_top_one_minus_top_two_and_reads_no_label():
     for _ in range(3):  # permuting the labels leaves it unchanged
         np.testing.assert_array_equal(margin._from_probabilities(oof, rng.permutation(y)).scores, values)
     assert margin.keep == "low" and (values >= 0).all()
+
+
+# ----------------------------------------------------------------------------- the default set
+
+
+def test_no_two_default_scorers_rank_rows_alike_on_any_bundled_sample():
+    from core.scorers import DEFAULT_SCORERS
+
+    worst = {}
+    for sample in [row["name"] for row in core.list_samples()]:
+        ds = core.load_sample(sample)
+        frame = compute_scores(ds, "default", seed=0)[DEFAULT_SCORERS]
+        rho = frame.rank().corr().abs().to_numpy().copy()
+        np.fill_diagonal(rho, 0.0)
+        worst[sample] = float(rho.max())
+    assert max(worst.values()) <= 0.95, worst  # measured: at most 0.91 (outlier ~ knn_shapley on digits)
