@@ -6,67 +6,30 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.scorers import flag_column
 from workbench import charts, galleries, jobs, resources, scoring, state
 
 ds = state.require_dataset()
 st.title("Scores")
 st.caption("Each scorer gives every row one number. Computed once per data set and cached on disk.")
 
-scorers = resources.list_scorers()
-computed = set(state.score_columns())
-defaults = set(resources.default_scorers())
-job = st.session_state.get("scores_job")
-busy = job is not None and job.running
+computed = state.score_columns()
+label = f"Choose scorers ({len(computed)} computed)" if computed else "Choose scorers"
+with st.expander(label, expanded=not computed or jobs.running("scores"), icon=":material/checklist:"):
+    scoring.chooser(ds, resources.list_scorers())
+jobs.panel("scores", scoring.collect)
 
-chooser_label = f"Choose scorers ({len(computed)} computed)" if computed else "Choose scorers"
-with st.expander(chooser_label, expanded=not computed or busy, icon=":material/checklist:"):
-    families = [f for f in scoring.FAMILY_ORDER if any(m["family"] == f for m in scorers)]
-    columns = st.columns(len(families))
-    picked = []
-    for column, family in zip(columns, families):
-        with column:
-            st.markdown(f"**{scoring.FAMILY_TITLES.get(family, family)}**")
-            for meta in [m for m in scorers if m["family"] == family]:
-                name = meta["name"]
-                key = f"scores_pick_{name}"
-                state.sticky(key, name in defaults)
-                done = " ✓" if name in computed else ""
-                value = st.checkbox(f"{name}{done} · {scoring.COST_HINTS.get(meta.get('cost'), '')}", key=key,
-                                    help=f"{meta['description']} Higher means {meta['higher_means']}.",
-                                    disabled=busy)
-                state.remember(key, value)
-                st.caption(meta["description"])
-                if value:
-                    picked.append(name)
-    todo = [n for n in picked if n not in computed]
-    left, right = st.columns([1, 3])
-    clicked = left.button(f"Compute {len(todo)} scorer{'s' if len(todo) != 1 else ''}", type="primary",
-                          key="scores_compute", disabled=busy or not todo, icon=":material/play_arrow:")
-    right.caption("Already computed scorers (✓) load from the cache. Slow scorers train a small model several "
-                  "times; you can cancel at any point and keep what finished.")
-    if clicked and todo:
-        job = scoring.start(ds, todo, st.session_state["seed"], st.session_state["folds"])
-        busy = True
-
-
-jobs.progress_panel("scores_job", scoring.collect)
-
-last = st.session_state.get("scores_last_job")
-if last and last["status"] == "failed":
-    st.error(f"Scoring stopped: {last['error']}", icon=":material/error:")
-elif last and last["status"] == "cancelled":
-    kept = ", ".join(last["partial"]) or "nothing new"
-    st.info(f"Cancelled. Kept what finished before the cancel: {kept}.", icon=":material/info:")
-
-table = state.scores()
-names = state.score_columns()
+table, names, aligned = state.scores(), state.score_columns(), state.aligned_scores()
 if table is None or not names:
-    st.info("No scores yet: pick scorers above and press **Compute**. The default set takes seconds.")
+    st.info("No scores yet: pick scorers above and press **Compute**.")
     st.stop()
 
-aligned = state.aligned_scores()
-tabs = st.tabs(["Distributions", "Agreement", "Data Map", "Lowest and highest", "Table"])
 
+def _values(name: str) -> np.ndarray:
+    return pd.to_numeric(aligned[name], errors="coerce").to_numpy(dtype=float)
+
+
+tabs = st.tabs(["Distributions", "Agreement", "Data Map", "Lowest and highest", "Table"])
 with tabs[0]:
     a, b, c = st.columns([2, 1, 2])
     state.sticky("scores_view", names[0], names)
@@ -75,17 +38,17 @@ with tabs[0]:
     kind = state.remember("scores_plot", b.radio("Plot", ["Histogram", "Violin"], key="scores_plot",
                                                  horizontal=True))
     meta = resources.scorer_meta(name) or {}
-    values = pd.to_numeric(aligned[name], errors="coerce").to_numpy(dtype=float)
-    cut, cut_label = galleries.current_cut(values, name, meta, state.recipe())
+    values = _values(name)
+    cut, cut_label = galleries.current_cut(values, name, state.recipe_now())
     c.caption(f"Higher means **{meta.get('higher_means', '?')}**; a default pruning keeps the "
               f"**{meta.get('keep', 'high')}** end.")
-    flag = f"{name}_flag"
-    if flag in aligned.columns:
-        c.caption(f"Flagged rows: **{int(aligned[flag].fillna(False).astype(bool).sum()):,}**")
+    if flag_column(name) in aligned.columns:
+        c.caption(f"Flagged rows: **{int(aligned[flag_column(name)].fillna(False).astype(bool).sum()):,}**")
+    if cut is None and cut_label:
+        c.caption(cut_label)
     st.plotly_chart(charts.score_distribution(values, ds.y, ds.classes, name, threshold=cut,
                                               threshold_label=cut_label, kind=kind.lower(),
-                                              higher_means=meta.get("higher_means", "")),
-                    key="scores_distribution")
+                                              higher_means=meta.get("higher_means", "")), key="scores_distribution")
 
 with tabs[1]:
     if len(names) < 2:
@@ -98,9 +61,8 @@ with tabs[1]:
 with tabs[2]:
     if {"datamap_confidence", "datamap_variability"} <= set(aligned.columns):
         hover = [f"id {i} · {lab}" for i, lab in zip(ds.ids.astype(str), ds.labels.astype(str))]
-        st.plotly_chart(charts.data_map(aligned["datamap_confidence"].to_numpy(float),
-                                        aligned["datamap_variability"].to_numpy(float), ds.y, ds.classes, hover),
-                        key="scores_datamap")
+        st.plotly_chart(charts.data_map(_values("datamap_confidence"), _values("datamap_variability"), ds.y,
+                                        ds.classes, hover), key="scores_datamap")
         st.caption("Low confidence and low variability: hard to learn, often mislabeled. High variability: "
                    "ambiguous rows that help generalisation (Swayamdipta et al. 2020).")
     else:
@@ -112,16 +74,15 @@ with tabs[3]:
     state.sticky("scores_gallery", names[0], names)
     gallery_name = state.remember("scores_gallery", a.selectbox("Score", names, key="scores_gallery"))
     count = b.slider("Rows each side", 4, 24, 8, step=4, key="scores_gallery_n")
-    values = pd.to_numeric(aligned[gallery_name], errors="coerce").to_numpy(dtype=float)
+    values = _values(gallery_name)
     order = np.argsort(np.nan_to_num(values, nan=np.inf), kind="stable")
-    low, high = order[:count], order[::-1][:count]
     left, right = st.columns(2)
     with left:
         st.markdown(f"**Lowest {gallery_name}**")
-        galleries.show(ds, low, values, gallery_name, key="scores_low")
+        galleries.show(ds, order[:count], values, gallery_name, key="scores_low")
     with right:
         st.markdown(f"**Highest {gallery_name}**")
-        galleries.show(ds, high, values, gallery_name, key="scores_high")
+        galleries.show(ds, order[::-1][:count], values, gallery_name, key="scores_high")
 
 with tabs[4]:
     st.dataframe(table.head(2000), height=420)

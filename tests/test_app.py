@@ -1,4 +1,5 @@
-"""AppTest checks of every page: renders on every bundled sample, live estimate, export, errors.
+"""AppTest checks of every page: renders on every bundled sample, live estimate, export, errors,
+state that never lags, signals that never contradict, and the server mode.
 
 Each test drives ``workbench/app.py`` (the router) and switches pages as a user would. UMAP is
 switched off (it compiles numba for a minute in a fresh process); the background UMAP job has its
@@ -21,7 +22,8 @@ os.environ["WORKBENCH_UMAP"] = "off"
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import core  # noqa: E402
-from core.data.samples import list_samples  # noqa: E402
+from core.data import list_samples  # noqa: E402
+from workbench import settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "workbench" / "app.py")
@@ -32,6 +34,7 @@ SAMPLES = [s["name"] for s in list_samples()]
 
 
 def _app() -> AppTest:
+    settings.operator.cache_clear()
     at = AppTest.from_file(APP, default_timeout=240)
     at.run()
     _ok(at)
@@ -49,10 +52,10 @@ def _page(at: AppTest, name: str) -> AppTest:
     return at
 
 
-def _wait(at: AppTest, job_key: str, timeout: float = 240) -> None:
+def _wait(at: AppTest, job: str, timeout: float = 240) -> None:
     deadline = time.time() + timeout
-    while at.session_state[job_key] is not None:
-        assert time.time() < deadline, f"{job_key} did not finish in {timeout} s"
+    while job in at.session_state["jobs"]:
+        assert time.time() < deadline, f"job {job} did not finish in {timeout} s"
         time.sleep(0.3)
         at.run()
 
@@ -66,32 +69,36 @@ def _compute(at: AppTest, names=CHEAP) -> None:
     compute = at.button(key="scores_compute")
     if not compute.disabled:
         compute.click().run()
-        _wait(at, "scores_job")
+        _wait(at, "scores")
     _ok(at)
-    assert set(names) <= set(at.session_state["scores"].columns)
+    assert set(names) <= set(at.session_state["score_table"].columns)
 
 
 def _load_sample(at: AppTest, name: str) -> None:
     _page(at, "data")
-    if at.session_state["ds_origin"] != f"Sample: {name}":
+    if at.session_state["origin"] != f"Sample: {name}":
         at.selectbox(key="data_sample").set_value(name).run()
         kind = {s["name"]: s["kind"] for s in list_samples()}[name]
         if kind == "text":  # TF-IDF instead of sentence embeddings: seconds instead of a minute on CI
             at.selectbox(key="data_sample_text_method").set_value("tfidf").run()
         at.button(key="data_load_sample").click().run()
         _ok(at)
-    assert at.session_state["ds_origin"] == f"Sample: {name}"
+    assert at.session_state["origin"] == f"Sample: {name}"
 
 
 def _metrics(at: AppTest) -> dict:
-    return {m.label.split(" ·")[0]: m.value for m in at.metric}
+    return {m.label.split(" ·")[0]: m for m in at.metric}
+
+
+def _sidebar(at: AppTest) -> str:
+    return " | ".join(c.value for c in at.sidebar.caption)
 
 
 @pytest.fixture(scope="module")
 def scored_app():
     """The known-answer sample (preloaded) with the cheap scorers computed."""
     at = _app()
-    assert at.session_state["ds_origin"] == "Sample: known_answer"
+    assert at.session_state["origin"] == "Sample: known_answer"
     _compute(at)
     return at
 
@@ -100,31 +107,32 @@ def scored_app():
 def test_every_page_renders_on_each_sample(sample):
     at = _app()
     _load_sample(at, sample)
-    ds = at.session_state["ds"]
+    ds = at.session_state["dataset"]
     assert ds.n_samples > 0 and any(m.label == "Rows" for m in at.metric)
     _compute(at, FAST)
     assert [t.label for t in at.tabs][:2] == ["Distributions", "Agreement"]
     for page in ("map", "tune", "export"):
         _page(at, page)
-    assert _metrics(at)["Rows kept"] == f"{int(round(0.7 * ds.n_samples)):,}"
+    assert _metrics(at)["Rows kept"].value == f"{int(round(0.7 * ds.n_samples)):,}"
+    assert not at.session_state["jobs"]
 
 
-def test_moving_the_slider_changes_the_estimate(scored_app):
+def test_moving_the_slider_changes_the_estimate_and_the_sidebar_follows(scored_app):
     at = _page(scored_app, "tune")
     at.selectbox(key="tune_kind").set_value("top").run()
     at.selectbox(key="tune_scorer").set_value("margin").run()
     _ok(at)
-    before = _metrics(at)
+    before = _metrics(at)["Pruned"].value
     at.slider(key="tune_keep").set_value(30).run()
     _ok(at)
-    after = _metrics(at)
-    assert after["Rows kept"] == "900" and before["Rows kept"] == "2,100"
-    assert after["Pruned"] != before["Pruned"]
+    assert _metrics(at)["Rows kept"].value == "900" and _metrics(at)["Pruned"].value != before
     assert at.session_state["recipe"] == {"strategy": "margin", "keep": 0.3, "threshold": None}
-    # the threshold budget works too and the choice survives a page switch
+    # the sidebar and the auto button describe the state of this very run
+    assert "Strategy: margin (keep 30%)" in _sidebar(at)
+    assert at.button(key="tune_auto").label == "Recommend a strategy at 30%"
     at.radio(key="tune_budget").set_value("Threshold").run()
     _ok(at)
-    assert at.session_state["recipe"]["threshold"] is not None
+    assert at.session_state["recipe"]["threshold"] is not None and "threshold" in _sidebar(at)
     _page(at, "data")
     _page(at, "tune")
     assert at.radio(key="tune_budget").value == "Threshold"
@@ -132,52 +140,82 @@ def test_moving_the_slider_changes_the_estimate(scored_app):
     assert at.session_state["recipe"]["keep"] == 0.3
 
 
-def test_exact_check_runs_logistic_regression_on_the_current_selection(scored_app):
+def test_signs_colours_and_cuts_never_contradict(scored_app):
+    at = _page(scored_app, "tune")
+    at.selectbox(key="tune_kind").set_value("random").run()
+    _ok(at)
+    random_card = _metrics(at)["Random"]
+    assert "draws" in random_card.delta  # the baseline itself: no "pruned vs random" arrow
+    # keeping only the easiest tenth (far from every boundary) loses to random of the same size
+    at.selectbox(key="tune_kind").set_value("top").run()
+    at.selectbox(key="tune_scorer").set_value("margin").run()
+    at.radio(key="tune_end").set_value("high").run()
+    at.slider(key="tune_keep").set_value(10).run()
+    _ok(at)
+    cards = _metrics(at)
+    pruned, rand = float(cards["Pruned"].value.rstrip("%")), float(cards["Random"].value.rstrip("%"))
+    assert pruned < rand
+    assert cards["Random"].delta.startswith("-")  # the sign leads, so Streamlit draws a red down arrow
+    assert any("worse than random" in w.value for w in at.warning)
+    _page(at, "export")
+    assert any("Think twice before exporting" in w.value for w in at.warning)
+    files = at.session_state["memo"]["export_files"][1]
+    assert b"worse than random" in files["summary"]
+    _page(at, "tune")
+    at.radio(key="tune_end").set_value("default").run()
+    from workbench.galleries import current_cut
+
+    values = np.linspace(0, 1, 101)
+    assert current_cut(values, "margin", {"strategy": "random", "keep": 0.7, "threshold": None})[0] is None
+    cut, label = current_cut(values, "margin", {"strategy": "margin", "keep": 0.3, "threshold": None})
+    assert cut is not None and "30%" in label
+
+
+def test_exact_check_runs_logistic_regression_and_reaches_the_summary(scored_app):
     at = _page(scored_app, "tune")
     at.selectbox(key="tune_kind").set_value("top").run()
     at.selectbox(key="tune_scorer").set_value("margin").run()
     at.slider(key="tune_keep").set_value(50).run()
     at.button(key="tune_exact_run").click().run()
     _ok(at)
-    _wait(at, "exact_job")
+    _wait(at, "exact")
     _ok(at)
-    checks = at.session_state["exact_checks"]
-    assert len(checks) == 1
-    result = next(iter(checks.values()))
-    ds = at.session_state["ds"]
-    expected = core.evaluate_exact(ds, core.select(ds, at.session_state["scores"], strategy="margin", keep=0.5).mask,
-                                   model="logreg", folds=5, seed=0)
+    result = next(iter(at.session_state["exact_checks"].values()))
+    ds = at.session_state["dataset"]
+    expected = core.evaluate_exact(ds, core.select(ds, at.session_state["score_table"], strategy="margin",
+                                                   keep=0.5).mask, model="logreg", folds=5, seed=0)
     assert result["Pruned"].accuracy == pytest.approx(expected.accuracy)
     assert result["Pruned"].n_kept == 1500 and result["Full data"].n_kept == ds.n_samples
-    assert result["Random, same size"].n_kept == 1500
     assert any("Logistic regression" in c.value for c in at.caption)
+    assert at.button(key="tune_exact_run").label == "Run the exact check again"  # the button stays
+    _page(at, "export")
+    assert b"Check with an exact model" in at.session_state["memo"]["export_files"][1]["summary"]
 
 
-def test_export_ids_match_the_selection(scored_app, tmp_path):
+def test_export_bytes_match_the_selection_and_the_workflow(scored_app, tmp_path):
     at = _page(scored_app, "tune")
     at.selectbox(key="tune_kind").set_value("ccs").run()
     at.selectbox(key="tune_scorer").set_value("margin").run()
     at.slider(key="tune_keep").set_value(40).run()
     _ok(at)
-    ds, recipe = at.session_state["ds"], at.session_state["recipe"]
-    expected = core.select(ds, at.session_state["scores"], strategy=recipe["strategy"], keep=recipe["keep"],
-                           seed=0)
+    ds, recipe, table = at.session_state["dataset"], at.session_state["recipe"], at.session_state["score_table"]
+    expected = core.select(ds, table, strategy=recipe["strategy"], keep=recipe["keep"], seed=0)
     at = _page(at, "export")
-    files = at.session_state["_export_files"][1]  # exactly the bytes the download buttons serve
-    kept = pd.read_csv(io.BytesIO(files["rows"]))
+    files = at.session_state["memo"]["export_files"][1]  # exactly the bytes the download buttons serve
+    kept = pd.read_csv(io.BytesIO(files["rows"]), dtype=str, keep_default_na=False)
     manifest = json.loads(files["manifest"])
-    assert kept["id"].tolist() == list(expected.kept_ids) == manifest["kept_ids"]
+    assert kept["id"].tolist() == list(map(str, expected.kept_ids)) == list(map(str, manifest["kept_ids"]))
     assert list(kept.columns) == list(ds.frame.columns)
-    assert manifest["strategy"] == recipe["strategy"] and manifest["estimate"] is not None
-    assert b"Data pruning summary" in files["summary"]
-    # writing to a folder gives the same rows, Parquet with score columns this time
+    notebook = json.loads(core.manifest_bytes(ds, expected, manifest["estimate"], table))
+    same = {k: v for k, v in manifest.items() if k != "created"}
+    assert same == {k: v for k, v in notebook.items() if k != "created"}
     at.radio(key="export_format").set_value("Parquet").run()
     at.checkbox(key="export_scores").check().run()
     at.text_input(key="export_folder").set_value(str(tmp_path)).run()
     at.button(key="export_write").click().run()
     _ok(at)
     written = pd.read_parquet(tmp_path / "known_answer_kept.parquet")
-    assert written["id"].tolist() == list(expected.kept_ids)
+    assert list(map(str, written["id"])) == list(map(str, expected.kept_ids))
     assert {"knn_density", "margin"} <= set(written.columns)
     assert (tmp_path / "known_answer_summary.html").exists()
 
@@ -186,45 +224,52 @@ def test_map_edits_apply_everywhere_and_undo(scored_app):
     at = _page(scored_app, "tune")
     at.selectbox(key="tune_kind").set_value("random").run()
     at.slider(key="tune_keep").set_value(50).run()
-    ds = at.session_state["ds"]
+    ds = at.session_state["dataset"]
     at.session_state["forced"] = [{"action": "keep", "ids": list(ds.ids[:40]), "note": "40 rows on the PCA map"},
                                   {"action": "drop", "ids": list(ds.ids[:10]), "note": "10 rows on the PCA map"}]
     at = _page(at, "map")
     assert any("Map edits (2)" in m.value for m in at.markdown)
+    assert any("Force-dropped: 10 rows" in c.value for c in at.caption)
+    assert "Map edits: 2" in _sidebar(at)
     at = _page(at, "export")
-    kept = set(json.loads(at.session_state["_export_files"][1]["manifest"])["kept_ids"])
+    kept = set(json.loads(at.session_state["memo"]["export_files"][1]["manifest"])["kept_ids"])
     assert not kept & set(ds.ids[:10]) and set(ds.ids[10:40]) <= kept
     at = _page(at, "map")
     at.button(key="map_undo_1").click().run()
     _ok(at)
     assert len(at.session_state["forced"]) == 1
     at.button(key="map_clear").click().run()
-    assert at.session_state["forced"] == []
+    assert at.session_state["forced"] == [] and "Map edits" not in _sidebar(at)
 
 
-def test_pruning_curve_and_auto_run_in_the_background(scored_app):
+def test_curve_once_per_strategy_and_auto_applies_with_the_sidebar(scored_app):
     at = _page(scored_app, "tune")
     at.selectbox(key="tune_kind").set_value("random").run()
     at.slider(key="tune_keep").set_value(50).run()
     at.multiselect(key="tune_curve_strategies").set_value(["margin"]).run()
     at.button(key="tune_curve").click().run()
-    _wait(at, "curve_job")
+    _wait(at, "curve")
     _ok(at)
     curve = next(iter(at.session_state["curves"].values()))
     assert set(curve["strategy"]) == {"random", "margin"}
+    from workbench.tuning import canonical
+
+    assert canonical(["ccs:margin", "ccs:margin:beta=0.1", "margin"]) == ["ccs:margin", "margin"]
     at.button(key="tune_auto").click().run()
-    _wait(at, "auto_job")
+    _wait(at, "auto")
     _ok(at)
     result = at.session_state["auto_result"]
     assert result["keep"] == 0.5 and result["chosen"]
     at.button(key="tune_auto_apply").click().run()
     _ok(at)
     assert at.session_state["recipe"]["strategy"] == result["chosen"]
+    assert f"Strategy: {result['chosen']} (keep 50%)" in _sidebar(at)  # on the same run as the click
+    assert any("(applied)" in s.value for s in at.success)
 
 
-def test_cancel_keeps_finished_scorers():
+def test_cancel_keeps_finished_scorers_and_says_so():
     at = _app()
-    at.session_state["scores"] = None  # as if nothing were computed yet (core's disk cache still helps)
+    at.session_state["score_table"] = None  # as if nothing were computed yet (core's disk cache still helps)
     _page(at, "scores")
     slow = [m["name"] for m in core.list_scorers() if m["family"] == "dynamics"]
     for box in at.checkbox:
@@ -232,36 +277,96 @@ def test_cancel_keeps_finished_scorers():
             box.set_value(box.key.removeprefix("scores_pick_") in ["prototypicality"] + slow)
     at.run()
     at.button(key="scores_compute").click().run()
-    job = at.session_state["scores_job"]
+    job = at.session_state["jobs"]["scores"]
     deadline = time.time() + 120
     while job.partial is None and job.running and time.time() < deadline:
         time.sleep(0.2)
     at.run()
-    if at.session_state["scores_job"] is not None:
-        at.button(key="scores_job_cancel").click().run()
-    _wait(at, "scores_job")
+    if "scores" in at.session_state["jobs"]:
+        at.button(key="scores_scores_cancel").click().run()
+    _wait(at, "scores")
     _ok(at)
-    assert "prototypicality" in at.session_state["scores"].columns
-    last = at.session_state["scores_last_job"]
-    assert last["status"] == "cancelled" and "prototypicality" in last["partial"], last
+    assert "prototypicality" in at.session_state["score_table"].columns
+    assert job.status == "cancelled"
+    assert any("cancelled" in i.value and "prototypicality" in i.value for i in at.info)
+
+
+def test_a_new_data_set_starts_clean(scored_app):
+    at = _page(scored_app, "tune")
+    at.multiselect(key="tune_curve_strategies").set_value(["margin"]).run()
+    _load_sample(at, "penguins")
+    _ok(at)
+    assert "344 rows" in _sidebar(at) and "Scores: none yet" in _sidebar(at)
+    assert at.session_state["forced"] == [] and at.session_state["curves"] == {}
+    _page(at, "tune")
+    assert at.multiselect(key="tune_curve_strategies").value == []
+    assert at.session_state["recipe"]["strategy"] == "random"
+    _load_sample(at, "known_answer")
+    assert "3,000 rows" in _sidebar(at)
+
+
+def test_every_session_key_is_declared_and_the_process_is_untouched(scored_app):
+    environ = dict(os.environ)
+    at = scored_app
+    for page in ("data", "scores", "map", "tune", "export"):
+        _page(at, page)
+    at.sidebar.number_input(key="settings_seed").set_value(3).run()
+    _ok(at)
+    assert at.session_state["seed"] == 3 and at.session_state["score_table"] is None
+    at.sidebar.number_input(key="settings_seed").set_value(0).run()
+    from workbench.state import KEYS, WIDGET_PREFIXES
+
+    stray = [k for k in at.session_state.keys() if k not in KEYS and not k.startswith(WIDGET_PREFIXES)]
+    assert not stray, stray
+    assert dict(os.environ) == environ  # a session never changes the process
+    assert not any("Cache folder" in t.label for t in at.text_input)
 
 
 def test_user_errors_show_plainly_and_keep_the_data(tmp_path):
     at = _app()
-    ds = at.session_state["ds"]
+    ds = at.session_state["dataset"]
     at.segmented_control(key="data_source").set_value("Local path").run()
     at.text_input(key="data_path").set_value(str(tmp_path / "missing.csv")).run()
     assert not at.exception
     assert any("does not exist" in e.value for e in at.error)
-    assert at.session_state["ds"] is ds  # nothing loaded is lost
-    # a table whose label column has too few rows per class: a plain LabelError on Load
+    assert at.session_state["dataset"] is ds  # nothing loaded is lost
     bad = tmp_path / "tiny.csv"
     pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "label": ["a", "a", "b", "b"]}).to_csv(bad, index=False)
     at.text_input(key="data_path").set_value(str(bad)).run()
     at.button(key="data_path_load").click().run()
     assert not at.exception
     assert any("Too few rows" in e.value for e in at.error)
-    assert at.session_state["ds"] is ds
+    assert at.session_state["dataset"] is ds
+
+
+def test_server_mode_turns_off_local_paths_folder_writes_and_cache_settings(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKBENCH_SERVER_MODE", "1")
+    try:
+        at = _app()
+        assert "Local path" not in at.segmented_control(key="data_source").options
+        # a forged widget value is refused: the source falls back and no path box appears
+        at.segmented_control(key="data_source").set_value("Local path").run()
+        _ok(at)
+        assert at.segmented_control(key="data_source").value == "Bundled sample"
+        assert not [t for t in at.text_input if t.key == "data_path"]
+        _page(at, "export")
+        assert any(b.label.startswith("Kept rows") for b in at.get("download_button"))
+        assert not [t for t in at.text_input if t.key == "export_folder"]
+        assert not [b for b in at.button if b.key == "export_write"]
+        sidebar_text = _sidebar(at)
+        assert "WORKBENCH_CACHE_DIR" not in sidebar_text and os.environ["WORKBENCH_CACHE_DIR"] not in sidebar_text
+    finally:
+        monkeypatch.delenv("WORKBENCH_SERVER_MODE")
+        settings.operator.cache_clear()
+
+
+def test_upload_limit_is_bounded_and_configured():
+    config = (ROOT / ".streamlit" / "config.toml").read_text()
+    limit = int(next(line for line in config.splitlines() if line.startswith("maxUploadSize")).split("=")[1])
+    assert 1 <= limit <= 500
+    at = _app()
+    at.segmented_control(key="data_source").set_value("Upload a file").run()
+    assert f"up to {limit:,} MB" in at.file_uploader(key="data_upload").label
 
 
 def test_upload_a_csv_and_choose_columns():
@@ -278,39 +383,34 @@ def test_upload_a_csv_and_choose_columns():
     at.multiselect(key="data_up_features").set_value(["a", "b", "c"]).run()
     at.button(key="data_up_load").click().run()
     _ok(at)
-    ds = at.session_state["ds"]
+    ds = at.session_state["dataset"]
     assert ds.n_samples == 120 and ds.feature_names == ["a", "b", "c"] and ds.ids[0] == "r0"
-    assert at.session_state["ds_origin"] == "Upload: mine.csv"
+    assert at.session_state["origin"] == "Upload: mine.csv"
 
 
-def test_scores_come_back_from_the_disk_cache(scored_app):
-    at = _app()  # a new session on the same cache folder: nothing recomputed
-    assert at.session_state["scores"] is not None
-    assert set(CHEAP) <= set(at.session_state["scores"].columns)
-
-
-def test_display_downsampling_keeps_dropped_and_flagged_rows():
+def test_display_downsampling_keeps_the_shares_of_kept_and_dropped():
     from workbench.maps import display_sample
 
     rng = np.random.default_rng(0)
-    ds = core.Dataset.from_arrays(rng.normal(size=(50_000, 3)), rng.integers(0, 4, 50_000))
-    mask = rng.random(50_000) > 0.1
-    flagged = rng.random(50_000) < 0.02
+    ds = core.Dataset.from_arrays(rng.normal(size=(100_000, 3)), rng.integers(0, 4, 100_000))
+    mask = rng.random(100_000) < 0.5
+    flagged = rng.random(100_000) < 0.02
     shown = display_sample(ds, mask, flagged, limit=20_000)
-    assert len(shown) <= 20_000 + ds.n_classes and np.all(np.diff(shown) > 0)
-    assert set(np.flatnonzero(~mask | flagged)) <= set(shown)
+    assert len(shown) <= 20_000 + 2 * ds.n_classes and np.all(np.diff(shown) > 0)
+    assert set(np.flatnonzero(flagged)) <= set(shown)  # 2,000 flagged rows fit in the flagged quarter
+    assert abs(mask[shown].mean() - mask.mean()) < 0.03  # a 50% keep looks like 50%, not mostly red
 
 
 def test_projection_pca_now_umap_in_the_background():
-    from core.projection import maps as projection
+    from core.projection import cached_projection, start_umap
 
     rng = np.random.default_rng(1)
     ds = core.Dataset.from_arrays(np.r_[rng.normal(0, 1, (150, 6)), rng.normal(4, 1, (150, 6))], [0] * 150 + [1] * 150)
     pca = core.project(ds, method="pca")
     assert pca.shape == (300, 2) and np.isfinite(pca).all()
-    assert projection.cached_projection(ds, "pca") is not None
-    job = projection.start_umap(ds)
-    assert projection.start_umap(ds) is job  # one job per data set
+    assert cached_projection(ds, "pca") is not None
+    job = start_umap(ds)
+    assert start_umap(ds) is job  # one job per data set
     deadline = time.time() + 300
     coords = None
     while coords is None and time.time() < deadline:
@@ -330,18 +430,18 @@ def test_costly_coresets_run_on_request(scored_app, monkeypatch):
     at = _page(scored_app, "tune")
     at.selectbox(key="tune_kind").set_value("kcenter").run()
     _ok(at)
-    assert not any(m.label == "Rows kept" for m in at.metric)
+    assert "Rows kept" not in _metrics(at)
     _page(at, "export")  # the other pages fall back to random and say so
     assert any("has not been computed yet" in w.value for w in at.warning)
     at = _page(at, "tune")
     at.button(key="tune_costly").click().run()
-    _wait(at, "select_job")
+    _wait(at, "select")
     _ok(at)
-    assert _metrics(at)["Rows kept"] == f"{int(round(at.session_state['recipe']['keep'] * 3000)):,}"
+    assert _metrics(at)["Rows kept"].value == f"{int(round(at.session_state['recipe']['keep'] * 3000)):,}"
     at.selectbox(key="tune_kind").set_value("random").run()
 
 
-def test_upload_a_zip_of_an_image_folder():
+def test_upload_a_zip_of_an_image_folder_shows_pictures():
     import zipfile
 
     from PIL import Image
@@ -361,8 +461,10 @@ def test_upload_a_zip_of_an_image_folder():
     _ok(at)
     at.button(key="data_up_load").click().run()
     _ok(at)
-    ds = at.session_state["ds"]
+    ds = at.session_state["dataset"]
     assert ds.kind == "image" and ds.n_samples == 12 and ds.images is not None
+    _compute(at, ["knn_density"])
+    assert len(at.get("image")) >= 8  # the gallery shows pictures, not a table
     _page(at, "map")
     at.selectbox(key="map_colour").set_value("Class").run()
     _ok(at)

@@ -1,13 +1,13 @@
 """The workbench app's router: ``streamlit run workbench/app.py``.
 
-It sets up the page, shared session state and the sidebar, preloads a bundled sample on first
-open (data only: nothing expensive is computed without a click), and hands over to the page the
-user picked. Pages live in the top-level ``pages/`` folder.
+It sets up the page and the session's state, offers a bundled sample on first open (data only:
+nothing expensive is computed without a click), runs the page the user picked, and then draws
+the sidebar so that it describes what the page just did. Pages live in the top-level ``pages/``
+folder. Operator settings (server mode, cache folder) are in :mod:`workbench.settings`.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -17,10 +17,11 @@ if str(ROOT) not in sys.path:  # `streamlit run workbench/app.py` puts only work
 
 import streamlit as st  # noqa: E402
 
-from workbench import maps, sidebar, state  # noqa: E402
+from workbench import maps, settings, sidebar, state  # noqa: E402
 
-st.set_page_config(page_title="Data Pruning Workbench", page_icon=":material/content_cut:", layout="wide",
-                   initial_sidebar_state="expanded")
+# a local icon: a ":material/...:" page icon makes the browser fetch the favicon from the internet
+st.set_page_config(page_title="Data Pruning Workbench", page_icon=str(ROOT / "workbench" / "icon.png"),
+                   layout="wide", initial_sidebar_state="expanded")
 state.init()
 
 PAGE_DIR = ROOT / "pages"
@@ -33,25 +34,24 @@ pages = {
 }
 state.PAGES.update(pages)
 current = st.navigation(list(pages.values()))
+sidebar_slot = st.sidebar.container()
+state.note_page(current.url_path or "data")
 
-if not st.session_state["preloaded"]:
-    st.session_state["preloaded"] = True
-    sample = os.environ.get("WORKBENCH_PRELOAD", "known_answer")
+if not state.get("preloaded"):
+    state.put("preloaded", True)
+    sample = settings.operator().preload
     if sample and state.dataset() is None:
         with state.user_errors("Could not preload the bundled sample: "):
             from workbench import loaders
 
-            with st.spinner(f"Loading the bundled sample '{sample}'..."):
+            with st.spinner(f"Opening the bundled sample '{sample}'..."):
                 state.set_dataset(loaders.load_sample(sample), f"Sample: {sample}")
 
-if state.dataset() is not None and maps.umap_mode() == "load":
-    maps.ensure_umap(state.dataset(), st.session_state["seed"])
+if state.dataset() is not None and settings.operator().umap == "load":
+    maps.ensure_umap(state.dataset(), state.seed())
 
-# Widgets of a page that was not shown lose their state; sticky widgets restore it once per visit.
-st.session_state["_page_changed"] = st.session_state.get("_last_page") != current.url_path
-st.session_state["_last_page"] = current.url_path
-sidebar.render()
 try:
     current.run()
-finally:  # fragment reruns (slider moves) happen after this and must not restore old values
-    st.session_state["_page_changed"] = False
+finally:  # also after st.stop(): the sidebar reflects what the page just did
+    state.put("page_changed", False)
+    sidebar.render(sidebar_slot)

@@ -19,17 +19,22 @@ RANDOM = "#A0A4A8"
 ACCENT = "#2E86AB"
 CLASS_COLOURS = ["#2E86AB", "#F18F01", "#6A4C93", "#1B998B", "#C73E1D", "#8AC926", "#FF595E", "#3D405B",
                  "#FFCA3A", "#5E548E", "#52B788", "#B5838D"]
+CURVE_COLOURS = ["#2E86AB", "#F18F01", "#6A4C93", "#C73E1D"]  # never the kept/dropped/random colours
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 
 
 def _layout(fig: go.Figure, title: str, *, height: int = 360, legend: bool = True, **axes) -> go.Figure:
+    """Shared look. The legend sits under the plot, so it never covers the title (top left) or the
+    toolbar (top right); the bottom margin grows to hold it."""
     fig.update_layout(
         title=dict(text=title, x=0.0, xanchor="left", font=dict(size=16)),
         template="plotly_white", font=FONT, height=height, margin=dict(l=10, r=10, t=50, b=10),
         showlegend=legend,
-        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0, title=None),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0, title=None),
         **axes,
     )
+    if legend:
+        fig.update_layout(margin=dict(b=70), height=height + 40)
     return fig
 
 
@@ -87,7 +92,7 @@ def score_distribution(values: np.ndarray, labels: np.ndarray, classes: Sequence
         else:
             fig.add_trace(go.Histogram(x=chosen, name=str(cls), marker_color=class_colour(i), opacity=0.85,
                                        xbins=dict(start=low, end=high, size=(high - low) / 50)))
-    axis_title = name + (f" (higher = {higher_means})" if higher_means else "")
+    axis_title = name + (f" · higher = {higher_means.replace('(', '').replace(')', '')}" if higher_means else "")
     title = f"{name} by class" + (f" · {outside:,} extreme rows beyond the axis" if outside else "")
     if kind == "violin":
         _layout(fig, title, xaxis_title="Class", yaxis_title=axis_title, legend=False,
@@ -142,7 +147,7 @@ def data_map(confidence: np.ndarray, variability: np.ndarray, labels: np.ndarray
 
 def map_scatter(coords: np.ndarray, positions: np.ndarray, *, colour_mode: str, categories: Optional[np.ndarray],
                 category_names: Sequence[str], category_colours: Sequence[str], values: Optional[np.ndarray],
-                value_name: str, hover: np.ndarray, title: str, height: int = 620) -> go.Figure:
+                value_name: str, hover: np.ndarray, title: str, height: int = 620, on_top: int = 0) -> go.Figure:
     """A WebGL scatter of the 2-D map; ``customdata`` carries each point's row position.
 
     Parameters
@@ -151,8 +156,9 @@ def map_scatter(coords: np.ndarray, positions: np.ndarray, *, colour_mode: str, 
     positions : ndarray of shape (n_shown,)
         Row positions in the Dataset (selection events report them back).
     colour_mode : {"category", "value"}
-    categories : ndarray of shape (n_shown,), int codes into ``category_names`` (category mode);
-        code 0 is drawn on top
+    categories : ndarray of shape (n_shown,), int codes into ``category_names`` (category mode)
+    on_top : int
+        The category code drawn above the others (category mode).
     values : ndarray of shape (n_shown,) (value mode)
     hover : ndarray of shape (n_shown,), str
     """
@@ -166,19 +172,23 @@ def map_scatter(coords: np.ndarray, positions: np.ndarray, *, colour_mode: str, 
                         colorbar=dict(title=value_name, thickness=14)),
         ))
     else:
-        # later traces draw on top: the first category (e.g. "dropped") goes last, legend kept in order
-        for code, (name, colour) in reversed(list(enumerate(zip(category_names, category_colours)))):
+        # later traces draw on top: ``on_top`` goes last; the legend keeps the categories' order
+        codes = [c for c in range(len(category_names)) if c != on_top] + [on_top]
+        for code in codes:
+            name, colour = category_names[code], category_colours[code]
             chosen = categories == code
             if not chosen.any():
                 continue
             fig.add_trace(go.Scattergl(
                 x=coords[chosen, 0], y=coords[chosen, 1], mode="markers", name=f"{name} ({int(chosen.sum()):,})",
                 customdata=positions[chosen], text=hover[chosen], hovertemplate=hovertemplate,
-                marker=dict(size=5, color=colour, opacity=0.75),
+                marker=dict(size=5, color=colour, opacity=0.75), legendrank=code,
             ))
     _layout(fig, title, height=height, xaxis=dict(showticklabels=False, title=None, zeroline=False, showgrid=False),
             yaxis=dict(showticklabels=False, title=None, zeroline=False, showgrid=False))
-    fig.update_layout(dragmode="lasso", hovermode="closest", uirevision="map", legend_traceorder="reversed")
+    fig.update_layout(dragmode="lasso", hovermode="closest", uirevision="map")
+    if colour_mode == "category":
+        fig.update_layout(legend=dict(y=-0.02))  # no axis labels under the map: the legend sits close
     return fig
 
 
@@ -219,7 +229,9 @@ def pruning_curve(curve: pd.DataFrame, *, current_keep: Optional[float] = None,
                   full_accuracy: Optional[float] = None) -> go.Figure:
     """Accuracy against keep fraction per strategy; random drawn as a band of ±1 std."""
     fig = go.Figure()
-    palette = iter(CLASS_COLOURS)
+    # colour, dash and marker all differ, and points are nudged sideways, so overlapping lines stay apart
+    styles = iter(zip(CURVE_COLOURS, ("solid", "dash", "dot", "dashdot"), ("circle", "square", "diamond", "x")))
+    strategies = [s for s in curve["strategy"].unique() if s != "random"]
     for strategy, part in curve.groupby("strategy", sort=False):
         part = part.sort_values("keep_fraction")
         x, mean, std = part["keep_fraction"], part["accuracy_mean"], part["accuracy_std"].fillna(0)
@@ -230,8 +242,12 @@ def pruning_curve(curve: pd.DataFrame, *, current_keep: Optional[float] = None,
                                      name="random ± 1 std"))
             fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name="random", line=dict(color=RANDOM)))
         else:
-            fig.add_trace(go.Scatter(x=x, y=mean, mode="lines+markers", name=strategy,
-                                     line=dict(color=next(palette), width=2.5),
+            colour, dash, symbol = next(styles, (ACCENT, "solid", "circle"))
+            nudge = 0.006 * (strategies.index(strategy) - (len(strategies) - 1) / 2)
+            fig.add_trace(go.Scatter(x=x + nudge, y=mean, mode="lines+markers", name=strategy,
+                                     line=dict(color=colour, width=2.5, dash=dash),
+                                     marker=dict(symbol=symbol, size=8), customdata=x,
+                                     hovertemplate="%{customdata:.0%} kept: %{y:.1%}<extra>" + strategy + "</extra>",
                                      error_y=dict(type="data", array=std, visible=True, thickness=1)))
     if full_accuracy is not None:
         fig.add_hline(y=full_accuracy, line_dash="dot", line_color=FULL, annotation_text="full data",
@@ -239,8 +255,5 @@ def pruning_curve(curve: pd.DataFrame, *, current_keep: Optional[float] = None,
     if current_keep is not None:
         fig.add_vline(x=current_keep, line_dash="dash", line_color="#888", annotation_text="current",
                       annotation_position="bottom right")
-    _layout(fig, "Pruning curve", height=420, xaxis_title="Fraction of rows kept",
-            yaxis_title="CV accuracy", xaxis=dict(tickformat=".0%"), yaxis=dict(tickformat=".1%"))
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0.0),
-                      margin=dict(l=10, r=10, t=50, b=10))
-    return fig
+    return _layout(fig, "Pruning curve", height=420, xaxis_title="Fraction of rows kept",
+                   yaxis_title="CV accuracy", xaxis=dict(tickformat=".0%"), yaxis=dict(tickformat=".1%"))

@@ -7,22 +7,32 @@ from typing import Optional
 import numpy as np
 import streamlit as st
 
-from workbench import media
+from core.foundation import WorkbenchError
+from core.selection import parse_strategy
+from workbench import media, resources
 
 
-def current_cut(values: np.ndarray, name: str, meta: dict, recipe: dict) -> tuple[Optional[float], str]:
-    """Where the Tune recipe cuts this score: its threshold, or the value at the keep fraction."""
-    strategy = recipe.get("strategy") or ""
-    own = strategy in (name, f"{name}:high", f"{name}:low")
-    end = strategy.split(":")[1] if own and ":" in strategy else meta.get("keep", "high")
-    if own and recipe.get("threshold") is not None:
-        return float(recipe["threshold"]), f"threshold (keeps {end})"
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
+def current_cut(values: np.ndarray, name: str, recipe: dict) -> tuple[Optional[float], str]:
+    """Where the Tune recipe cuts this score, with a label; (None, why not) when it does not.
+
+    Only a ranking by this very score cuts it at one value (a threshold, or the value at the keep
+    fraction); every other strategy (random, CCS, coresets...) keeps rows on both sides.
+    """
+    try:
+        spec = parse_strategy(recipe.get("strategy") or "random")
+    except WorkbenchError:
         return None, ""
-    keep = float(recipe.get("keep") or 0.7)
+    if spec.kind != "top" or tuple(spec.scorers) != (name,):
+        return None, f"The current strategy ({recipe.get('strategy')}) does not cut {name} at one value."
+    end = spec.end or (resources.scorer_meta(name) or {}).get("keep", "high")
+    if recipe.get("threshold") is not None:
+        return float(recipe["threshold"]), f"threshold: keeps the {end} end"
+    finite = values[np.isfinite(values)]
+    keep = recipe.get("keep")
+    if finite.size == 0 or keep is None:
+        return None, ""
     cut = np.quantile(finite, 1 - keep) if end == "high" else np.quantile(finite, keep)
-    return float(cut), f"keep {keep:.0%} of the {end} end"
+    return float(cut), f"keeps {keep:.0%}: the {end} end"
 
 
 def show(ds, positions: np.ndarray, values: np.ndarray, name: str, *, key: str, per_row: int = 4) -> None:

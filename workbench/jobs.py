@@ -1,9 +1,16 @@
-"""Background jobs: long computations run in a thread while the page polls their progress.
+"""Background jobs: every long action of the app runs through this one helper.
 
-A button click reruns a Streamlit script from the top, which would interrupt a computation done
-inline, so long work runs in a :class:`Job` thread that reports through ``core``'s
+A click reruns a Streamlit script from the top, which would interrupt a computation done inline,
+so long work runs in a :class:`Job` thread that reports through ``core``'s
 ``progress(done, total, message)`` callback and stops at the next chunk when its cancel token
 (a ``threading.Event``) is set. Results finished before a cancel are kept in ``partial``.
+
+A page uses two calls per action::
+
+    jobs.button("curve", "Compute the pruning curve", target, key="tune_curve", label="Pruning curve")
+    jobs.panel("curve", on_done)   # progress + cancel while it runs; on_done(job) once it ends
+
+and :func:`panel` leaves a note for a job that failed or was cancelled, so every ending is said.
 """
 
 from __future__ import annotations
@@ -12,7 +19,10 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
-from core.foundation.errors import Cancelled, WorkbenchError
+import streamlit as st
+
+from core.foundation import Cancelled, WorkbenchError
+from workbench import state
 
 
 class Job:
@@ -20,17 +30,18 @@ class Job:
 
     ``target`` receives the job and should call :meth:`progress` and pass :attr:`cancel_event`
     on to ``core``; it may store finished pieces in :attr:`partial`. Its return value becomes
-    :attr:`result`.
+    :attr:`result`. ``context`` holds what the finishing code needs (e.g. the recipe it ran for).
     """
 
-    def __init__(self, target: Callable[["Job"], Any], *, label: str):
+    def __init__(self, target: Callable[["Job"], Any], *, label: str, context: Optional[dict] = None):
         self.label = label
+        self.context = dict(context or {})
         self.cancel_event = threading.Event()
         self.partial: Any = None
         self.result: Any = None
         self.error: Optional[str] = None
         self.status = "pending"  # pending | running | done | failed | cancelled
-        self.done_steps, self.total_steps, self.message = 0, 1, "Starting..."
+        self.done_steps, self.total_steps, self.message = 0, 1, "starting"
         self.started_at = time.monotonic()
         self.finished_at: Optional[float] = None
         self._target = target
@@ -75,6 +86,13 @@ class Job:
         end = self.finished_at if self.finished_at is not None else time.monotonic()
         return end - self.started_at
 
+    def describe(self) -> str:
+        """One line for the progress bar: the label, then core's message without repeating it."""
+        message = self.message.strip()
+        if message.lower().startswith(self.label.lower()):
+            message = message[len(self.label):].lstrip(" :—-")
+        return f"{self.label} — {message} · {self.elapsed:.0f} s" if message else f"{self.label} · {self.elapsed:.0f} s"
+
     def cancel(self) -> None:
         self.cancel_event.set()
 
@@ -84,24 +102,75 @@ class Job:
         return not self._thread.is_alive()
 
 
-def progress_panel(session_key: str, on_finish: Callable[[Job], None], *, cancel_label: str = "Cancel") -> None:
-    """Poll the job in ``st.session_state[session_key]`` twice a second: a progress bar and a
-    cancel button while it runs; ``on_finish(job)`` and a full rerun when it ends."""
-    import streamlit as st
+def current(name: str) -> Optional[Job]:
+    """The job called ``name`` of this session (running or just ended), or None."""
+    return state.get("jobs").get(name)
+
+
+def running(name: str) -> bool:
+    job = current(name)
+    return job is not None and job.running
+
+
+def start(name: str, target: Callable[[Job], Any], *, label: str, context: Optional[dict] = None) -> Job:
+    """Start ``target`` as this session's job ``name`` (its last note is cleared)."""
+    state.get("job_notes").pop(name, None)
+    job = Job(target, label=label, context=context).start()
+    state.get("jobs")[name] = job
+    return job
+
+
+def button(name: str, text: str, target: Callable[[Job], Any], *, key: str, label: str,
+           context: Optional[dict] = None, disabled: bool = False, **button_args) -> bool:
+    """A button that starts ``target`` as job ``name``; disabled while that job runs.
+
+    Returns True on the run the job started.
+    """
+    if st.button(text, key=key, disabled=disabled or running(name), **button_args):
+        start(name, target, label=label, context=context)
+        return True
+    return False
+
+
+def _finish(name: str, job: Job, on_done: Optional[Callable[[Job], None]]) -> None:
+    del state.get("jobs")[name]
+    if on_done is not None:
+        on_done(job)  # called for every ending: a cancelled job may leave partial results
+    if job.status == "failed":
+        state.get("job_notes")[name] = ("error", f"{job.label} stopped: {job.error}")
+    elif job.status == "cancelled":
+        state.get("job_notes")[name] = ("info", f"{job.label} was cancelled after {job.elapsed:.0f} s."
+                                        + (f" {job.context['on_cancel']}" if job.context.get("on_cancel") else ""))
+
+
+def panel(name: str, on_done: Optional[Callable[[Job], None]] = None, *, cancel_text: str = "Cancel") -> None:
+    """Progress and a cancel button while job ``name`` runs (polled twice a second); when it ends,
+    ``on_done(job)`` and a full rerun; afterwards, a note if it failed or was cancelled."""
 
     @st.fragment(run_every=0.5)
-    def _panel() -> None:
-        job = st.session_state.get(session_key)
+    def _poll() -> None:
+        job = current(name)
         if job is None:
             return
         if not job.running:
-            on_finish(job)
-            st.session_state[session_key] = None
+            _finish(name, job, on_done)
             st.rerun()
         with st.container(border=True):
-            st.progress(job.fraction, text=f"{job.label}: {job.message} — {job.elapsed:.0f} s")
-            if st.button(cancel_label, key=f"{session_key}_cancel", icon=":material/stop:"):
+            st.progress(job.fraction, text=job.describe())
+            if st.button(cancel_text, key=f"{_widget_prefix()}{name}_cancel", icon=":material/stop:"):
                 job.cancel()
                 st.toast("Cancelling after the current step.")
 
-    _panel()
+    if current(name) is not None:
+        _poll()
+    note = state.get("job_notes").get(name)
+    if note is not None:
+        kind, text = note
+        (st.error if kind == "error" else st.info)(text, icon=":material/error:" if kind == "error"
+                                                   else ":material/info:")
+
+
+def _widget_prefix() -> str:
+    """The current page's widget prefix (``tune_``...), so cancel buttons follow the key rule."""
+    page = state.get("page") or ""
+    return f"{page}_" if f"{page}_" in state.WIDGET_PREFIXES else "data_"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -10,22 +11,26 @@ import pandas as pd
 import streamlit as st
 
 import core
-from core.foundation import cache
-from core.data.readers import read_path
+from core.data import read_path
 
 FEATURIZERS = ["auto", "tabular", "text", "embedding", "image"]
 TEXT_METHODS = ["auto", "minilm", "tfidf"]
 UPLOAD_TYPES = ["csv", "tsv", "txt", "parquet", "pq", "npz", "zip"]
 
 
-def save_upload(uploaded) -> Path:
-    """Write an uploaded file into the cache folder (by content hash) so loaders can read a path.
+def upload_limit_mb() -> int:
+    """The upload bound in megabytes: ``server.maxUploadSize`` in ``.streamlit/config.toml``."""
+    return int(st.get_option("server.maxUploadSize"))
 
-    The dataset keeps pointing at this copy, which is what manifests record as the source name.
+
+def save_upload(uploaded) -> Path:
+    """Write an uploaded file into a temporary folder (by content hash) so loaders can read a path.
+
+    The data set keeps pointing at this copy; manifests record its file name as the source.
     """
     data = uploaded.getvalue()
     digest = hashlib.sha256(data).hexdigest()[:16]
-    folder = cache.cache_dir() / "uploads" / digest
+    folder = Path(tempfile.gettempdir()) / "workbench-uploads" / digest
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / Path(uploaded.name).name
     if not path.exists() or path.stat().st_size != len(data):

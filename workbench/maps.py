@@ -2,66 +2,72 @@
 
 from __future__ import annotations
 
-import os
 from typing import Optional
 
 import numpy as np
 import pandas as pd
-import streamlit as st
 
-from core.projection import maps as projection
-from workbench import media
+from core.projection import cached_projection, start_umap
+from workbench import media, settings, state
 
 MAX_POINTS = 20_000  # above this the display is downsampled (the data are not)
+FLAGGED_SHARE = 0.25  # at most this share of a downsampled display goes to flagged rows first
 
 
 def umap_mode() -> str:
     """When UMAP starts: "load" (as soon as data load), "map" (when the Map page opens) or "off"."""
-    mode = os.environ.get("WORKBENCH_UMAP", "load").lower()
-    return mode if mode in ("load", "map", "off") else "load"
+    return settings.operator().umap
 
 
-def ensure_umap(ds, seed: int = 0) -> Optional[projection.UmapJob]:
+def ensure_umap(ds, seed: int = 0):
     """Start (once) the background UMAP job of ``ds``; None when UMAP is switched off."""
     if umap_mode() == "off":
         return None
-    job = st.session_state.get("umap_job")
+    job = state.get("umap_job")
     if job is None or job.fingerprint != ds.fingerprint or job.seed != seed:
-        job = projection.start_umap(ds, seed=seed)
-        st.session_state["umap_job"] = job
+        job = start_umap(ds, seed=seed)
+        state.put("umap_job", job)
     return job
 
 
 def umap_coords(ds, seed: int = 0) -> Optional[np.ndarray]:
     """The UMAP map if it is ready (from the job or the disk cache), else None."""
-    job = st.session_state.get("umap_job")
-    if job is not None and job.fingerprint == ds.fingerprint:
+    job = state.get("umap_job")
+    if job is not None and job.fingerprint == ds.fingerprint and job.seed == seed:
         return job.poll()
-    return projection.cached_projection(ds, "umap", seed)
+    return cached_projection(ds, "umap", seed)
 
 
 def display_sample(ds, mask: np.ndarray, flagged: np.ndarray, seed: int = 0,
                    limit: int = MAX_POINTS) -> np.ndarray:
-    """Row positions to draw: all rows up to ``limit``; above it a class-stratified sample that
-    always includes dropped and flagged rows (the ones a user came to look at)."""
+    """Row positions to draw: every row up to ``limit``; above it a faithful sample.
+
+    Flagged rows (what a user came to look at) come first, up to a quarter of ``limit``; the rest
+    is sampled per (kept or dropped, class) in proportion to its size, so the shares of kept and
+    dropped rows on screen are those of the data.
+
+    Returns
+    -------
+    ndarray of shape (n_shown,)
+        Sorted row positions.
+    """
     n = ds.n_samples
     if n <= limit:
         return np.arange(n)
-    must = np.flatnonzero(~mask | flagged)
-    if len(must) >= limit:
-        rng = np.random.default_rng(seed)
-        return np.sort(rng.choice(must, size=limit, replace=False))
-    rest = np.setdiff1d(np.arange(n), must, assume_unique=True)
-    budget = limit - len(must)
     rng = np.random.default_rng(seed)
-    chosen = []
-    labels = ds.y[rest]
-    for code in range(ds.n_classes):
-        members = rest[labels == code]
-        take = int(round(budget * len(members) / max(len(rest), 1)))
-        if take and len(members):
-            chosen.append(rng.choice(members, size=min(take, len(members)), replace=False))
-    return np.sort(np.concatenate([must] + chosen))
+    flagged_rows = np.flatnonzero(flagged)
+    if len(flagged_rows) > FLAGGED_SHARE * limit:
+        flagged_rows = rng.choice(flagged_rows, size=int(FLAGGED_SHARE * limit), replace=False)
+    rest = np.setdiff1d(np.arange(n), flagged_rows, assume_unique=True)
+    budget = limit - len(flagged_rows)
+    strata = ds.y[rest] * 2 + mask[rest].astype(int)
+    chosen = [flagged_rows]
+    for code in np.unique(strata):
+        members = rest[strata == code]
+        take = min(len(members), int(round(budget * len(members) / len(rest))))
+        if take:
+            chosen.append(rng.choice(members, size=take, replace=False))
+    return np.sort(np.concatenate(chosen))
 
 
 def hover_texts(ds, positions: np.ndarray, mask: np.ndarray, aligned: Optional[pd.DataFrame],

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import io
-from typing import Optional
 
 import numpy as np
 
@@ -23,22 +21,10 @@ def thumbnail_png(image: np.ndarray, size: int = 56) -> bytes:
     return buffer.getvalue()
 
 
-def thumbnail_uri(image: np.ndarray, size: int = 56) -> str:
-    """A ``data:`` URI of :func:`thumbnail_png` (for HTML reports)."""
-    return "data:image/png;base64," + base64.b64encode(thumbnail_png(image, size)).decode()
-
-
 def snippet(text, length: int = 160) -> str:
     """The first ``length`` characters of a text, on one line."""
     text = " ".join(str(text).split())
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
-
-
-def row_text(ds, position: int, length: int = 160) -> Optional[str]:
-    """The text of a row of a text data set, shortened, or None for other kinds."""
-    if ds.text_column is None:
-        return None
-    return snippet(ds.frame[ds.text_column].iloc[int(position)], length)
 
 
 def has_images(ds) -> bool:

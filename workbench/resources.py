@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 import core
+from core.scorers import DEFAULT_SCORERS
 
 
 @st.cache_data(show_spinner=False)
@@ -28,8 +29,6 @@ def list_scorers() -> list:
 
 @st.cache_data(show_spinner=False)
 def default_scorers() -> list:
-    from core.scorers import DEFAULT_SCORERS
-
     return list(DEFAULT_SCORERS)
 
 
@@ -48,16 +47,6 @@ def _evaluator(fingerprint: str, folds: int, seed: int, _ds):
 def evaluator(ds, folds: int = 5, seed: int = 0):
     """The fast cross-validation evaluator of ``ds`` (folds fixed per data set)."""
     return _evaluator(ds.fingerprint, int(folds), int(seed), ds)
-
-
-def full_estimate(ds, folds: int = 5, seed: int = 0):
-    """The full-data estimate (the evaluator memoises estimates by mask)."""
-    return evaluator(ds, folds, seed).full()
-
-
-def random_estimate(ds, n_kept: int, folds: int = 5, seed: int = 0, repeats: int = 5):
-    """Random subsets of ``n_kept`` rows on the same folds (memoised by size in the evaluator)."""
-    return evaluator(ds, folds, seed).random(int(n_kept), repeats=repeats)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)

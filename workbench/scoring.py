@@ -1,7 +1,7 @@
 """Score computation for the app: a background job that scores family by family.
 
 Scorers of one family share work inside ``core.compute_scores`` (out-of-fold probabilities, the
-neighbour graph, one proxy-training run), so each family is one call; finishing families land in
+neighbour graph, one proxy-training run), so each family is one call; finished families land in
 ``job.partial`` so that a cancel keeps everything computed before it.
 """
 
@@ -11,9 +11,8 @@ import pandas as pd
 import streamlit as st
 
 import core
-from core.foundation.progress import check_cancelled, scaled
-from workbench import resources, state
-from workbench.jobs import Job
+from core.foundation import check_cancelled, scaled
+from workbench import jobs, resources, state
 
 FAMILY_ORDER = ("geometry", "model", "valuation", "dynamics")
 FAMILY_TITLES = {
@@ -37,11 +36,11 @@ def grouped(names: list) -> list:
     return groups + ([unknown] if unknown else [])
 
 
-def start(ds, names: list, seed: int, folds: int) -> Job:
-    """Start scoring ``names`` in the background; the job lands in session state."""
+def target(ds, names: list, seed: int, folds: int):
+    """The job body: score ``names`` family by family, keeping finished families in ``partial``."""
     groups = grouped(names)
 
-    def target(job: Job) -> pd.DataFrame:
+    def run(job: jobs.Job) -> pd.DataFrame:
         for i, group in enumerate(groups):
             check_cancelled(job.cancel_event)
             progress = scaled(job.progress, i / len(groups), (i + 1) / len(groups))
@@ -50,19 +49,45 @@ def start(ds, names: list, seed: int, folds: int) -> Job:
             job.partial = table if job.partial is None else job.partial.join(table, how="outer")
         return job.partial
 
-    job = Job(target, label="Scoring").start()
-    job.fingerprint = ds.fingerprint
-    job.names = list(names)
-    st.session_state["scores_job"] = job
-    return job
+    return run
 
 
-def collect(job: Job) -> None:
+def collect(job: jobs.Job) -> None:
     """Move a finished job's results (all of them, or those before a cancel) into the session."""
     ds = state.dataset()
-    if ds is not None and getattr(job, "fingerprint", None) == ds.fingerprint:
-        state.add_scores(job.result if job.status == "done" else job.partial)
-    st.session_state["scores_job"] = None
-    st.session_state["scores_last_job"] = {"status": job.status, "error": job.error, "names": job.names,
-                                           "elapsed": job.elapsed,
-                                           "partial": [] if job.partial is None else list(job.partial.columns)}
+    if ds is None or job.context.get("fingerprint") != ds.fingerprint or job.context.get("seed") != state.seed():
+        return
+    state.add_scores(job.result if job.status == "done" else job.partial)
+    if job.status == "cancelled":
+        kept = [] if job.partial is None else [c for c in job.partial.columns if c in job.context["names"]]
+        job.context["on_cancel"] = (f"Kept what finished before the cancel: {', '.join(kept)}." if kept
+                                    else "Nothing had finished yet.")
+
+
+def chooser(ds, scorers: list) -> None:
+    """Scorers grouped by family with a cost hint, and the button that scores the new ones."""
+    computed, busy = set(state.score_columns()), jobs.running("scores")
+    defaults = set(resources.default_scorers())
+    families = [f for f in FAMILY_ORDER if any(m["family"] == f for m in scorers)]
+    picked = []
+    for column, family in zip(st.columns(len(families)), families):
+        with column:
+            st.markdown(f"**{FAMILY_TITLES.get(family, family)}**")
+            for meta in [m for m in scorers if m["family"] == family]:
+                key = f"scores_pick_{meta['name']}"
+                state.sticky(key, meta["name"] in defaults)
+                done = " ✓" if meta["name"] in computed else ""
+                if state.remember(key, st.checkbox(f"{meta['name']}{done} · {COST_HINTS.get(meta.get('cost'), '')}",
+                                                   key=key, disabled=busy,
+                                                   help=f"Higher means {meta['higher_means']}.")):
+                    picked.append(meta["name"])
+                st.caption(meta["description"])
+    todo = [n for n in picked if n not in computed]
+    left, right = st.columns([1, 3])
+    with left:
+        jobs.button("scores", f"Compute {len(todo)} scorer{'s' if len(todo) != 1 else ''}",
+                    target(ds, todo, state.seed(), state.folds()), key="scores_compute", label="Scoring",
+                    context={"fingerprint": ds.fingerprint, "seed": state.seed(), "names": todo},
+                    disabled=not todo, type="primary", icon=":material/play_arrow:")
+    right.caption("Already computed scorers (✓) load from the cache. Slow scorers train a small model several "
+                  "times; you can cancel at any point and keep what finished.")

@@ -1,53 +1,60 @@
-"""The sidebar: what is loaded, what the current selection keeps, and settings (cache folder, seed)."""
+"""The sidebar: what is loaded, what the current selection keeps, and the session's settings.
+
+The router draws it after the page has run, so it describes the state the page just left
+(a moved slider, an applied recommendation, a newly loaded data set) on the same run.
+"""
 
 from __future__ import annotations
 
-import os
-
 import streamlit as st
 
-from core.foundation import cache
-from workbench import state
+from workbench import settings, state
 
 
-def render() -> None:
-    with st.sidebar:
-        ds = state.dataset()
-        if ds is None:
-            st.caption("No data loaded yet.")
-        else:
-            st.markdown(f"**{st.session_state.get('ds_origin') or 'Data'}**")
-            st.caption(f"{ds.n_samples:,} rows · {ds.n_features:,} features · {ds.n_classes} classes · {ds.kind}")
-            n_scores = len(state.score_columns())
-            recipe = state.recipe()
-            budget = (f"keep {recipe['keep']:.0%}" if recipe.get("keep") is not None
-                      else f"threshold {recipe.get('threshold')}")
-            st.caption(f"Scores: {n_scores or 'none yet'} · Strategy: `{recipe['strategy']}` ({budget})")
-            forced = st.session_state.get("forced") or []
-            if forced:
-                st.caption(f"Manual edits on the map: {len(forced)}")
+def summary_lines() -> list:
+    """The sidebar's description of the session, one line each (also checked by the tests)."""
+    ds = state.dataset()
+    if ds is None:
+        return ["No data loaded yet."]
+    recipe = state.recipe_now()
+    if recipe.get("threshold") is not None:
+        budget = f"threshold {recipe['threshold']:.4g}"
+    elif recipe.get("keep") is not None:
+        budget = f"keep {recipe['keep']:.0%}"
+    else:
+        budget = "no budget"
+    lines = [f"{ds.n_samples:,} rows · {ds.n_features:,} features · {ds.n_classes} classes · {ds.kind}",
+             f"Scores: {len(state.score_columns()) or 'none yet'}",
+             f"Strategy: {recipe['strategy']} ({budget})"]
+    edits = state.forced()
+    if edits:
+        lines.append(f"Map edits: {len(edits)}")
+    return lines
+
+
+def render(container) -> None:
+    """Fill ``container`` (a slot in the sidebar made before the page ran)."""
+    with container:
+        if state.dataset() is not None:
+            st.markdown(f"**{state.get('origin') or 'Data'}**")
+        for line in summary_lines():
+            st.caption(line)
         with st.expander("Settings", icon=":material/settings:"):
             _settings()
 
 
 def _settings() -> None:
-    st.caption("Results are cached on disk by data fingerprint, so reopening the app never recomputes.")
-    st.text_input("Cache folder", value=str(cache.cache_dir()), key="settings_cache_dir",
-                  help="Set WORKBENCH_CACHE_DIR before starting the app to change the default.")
-    wanted = st.session_state.get("settings_cache_dir", "").strip()
-    if wanted and wanted != str(cache.cache_dir()):
-        if st.button("Use this folder", key="settings_use_cache"):
-            os.environ["WORKBENCH_CACHE_DIR"] = wanted
-            try:
-                cache.cache_dir()
-                st.rerun()
-            except OSError as err:
-                st.error(f"Cannot use {wanted} as the cache folder ({err.strerror}). Pick a writable folder.")
-    seed = st.number_input("Seed", min_value=0, max_value=10_000, value=int(st.session_state["seed"]), step=1,
-                           key="settings_seed", help="Seeds scorers, random strategies and the CV folds.")
-    if int(seed) != st.session_state["seed"]:
-        st.session_state.update(seed=int(seed), curves={}, auto_result=None,
-                                scores_version=st.session_state.get("scores_version", 0) + 1)
-        ds = state.dataset()
-        # scores of this seed may already be cached on disk
-        st.session_state["scores"] = None if ds is None else cache.load(state.SCORES_KIND, state.scores_key(ds))
+    state.sticky("settings_seed", state.seed())
+    st.number_input("Seed", min_value=0, max_value=10_000, step=1, key="settings_seed", on_change=_new_seed,
+                    help="Seeds scorers, random strategies and the CV folds.")
+    if settings.server_mode():
+        st.caption("Results are cached on this server by data fingerprint.")
+        return
+    folder = settings.operator().cache_dir or "the default folder (~/.cache/data-pruning-workbench)"
+    st.caption(f"Results are cached on disk by data fingerprint in {folder}, so reopening the app never "
+               "recomputes. To use another folder, start the app with WORKBENCH_CACHE_DIR set.")
+
+
+def _new_seed() -> None:
+    """Runs before the next script run, so the page already uses the new seed."""
+    state.set_seed(int(state.remember("settings_seed", st.session_state["settings_seed"])))

@@ -1,167 +1,253 @@
-"""Session state shared by the pages: the data set, its scores, forced rows and the tuning recipe.
+"""Session state: every key a session stores is declared here, with its accessor.
 
-Everything a user loaded or computed lives in ``st.session_state`` under the keys in
-:data:`DEFAULTS`, so switching pages never recomputes. Widget values are copied to "sticky"
-keys because Streamlit forgets the state of widgets that a page switch does not render.
+Two kinds of keys live in ``st.session_state``:
+
+- the session's own values (:data:`KEYS`: the data set, its scores, the recipe, jobs...), each
+  read and written only through this module;
+- widget values, whose keys carry the page prefix of the page that draws them
+  (:data:`WIDGET_PREFIXES`: ``tune_keep``, ``map_colour``...). Streamlit forgets the value of a
+  widget that a page switch does not draw, so :func:`sticky` / :func:`remember` keep a copy in
+  the declared ``widget_memory``.
+
+A session never changes the process: operator settings (cache folder, server mode) are read
+from the environment by :mod:`workbench.settings`, never written.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Iterable, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.foundation import cache
-from core.foundation.errors import WorkbenchError
+import core
+from core.scorers import align_scores
+from core.selection import parse_strategy, score_names
 
-DEFAULTS: dict[str, Any] = {
-    "ds": None,  # the loaded Dataset
-    "ds_origin": None,  # where it came from, in words ("Sample: known_answer", "Upload: x.csv")
-    "scores": None,  # DataFrame by id: every scorer computed so far for ds
-    "scores_job": None,  # workbench.jobs.Job computing scores in the background
-    "forced": [],  # list of {"action": "keep"|"drop", "ids": [...], "note": str}
-    "recipe": {"strategy": "random", "keep": 0.7, "threshold": None},  # what Tune selected
-    "curves": {},  # pruning curves by recipe key
-    "auto_result": None,  # last auto recommendation (dict)
-    "umap_job": None,  # core.projection.UmapJob
-    "seed": 0,
-    "folds": 5,
-    "preloaded": False,
-    "scores_version": 0,  # bumped whenever the score table changes (memo keys use it)
-}
+DEFAULT_RECIPE = {"strategy": "random", "keep": 0.7, "threshold": None}
+WIDGET_PREFIXES = ("data_", "scores_", "map_", "tune_", "export_", "settings_")
 
-SCORES_KIND = "app_scores"  # disk cache of the merged score table of a data set
+
+@dataclass(frozen=True)
+class Key:
+    """A declared session key: its default (a factory) and whether a new data set resets it."""
+
+    name: str
+    default: Callable[[], Any]
+    doc: str
+    per_dataset: bool = False
+
+
+KEYS = {key.name: key for key in (
+    Key("dataset", lambda: None, "the loaded Dataset"),
+    Key("origin", lambda: None, "where the data came from, in words ('Sample: known_answer')"),
+    Key("score_table", lambda: None, "DataFrame by id: every score computed so far", per_dataset=True),
+    Key("table_version", lambda: 0, "bumped whenever the score table changes (memo keys use it)"),
+    Key("forced", list, "map edits: [{'action': 'keep'|'drop', 'ids': [...], 'note': str}]", per_dataset=True),
+    Key("recipe", lambda: dict(DEFAULT_RECIPE), "the strategy and budget chosen on Tune"),
+    Key("curves", dict, "pruning curves by cache key", per_dataset=True),
+    Key("auto_result", lambda: None, "the last auto recommendation", per_dataset=True),
+    Key("exact_checks", dict, "exact-model checks by selection key", per_dataset=True),
+    Key("jobs", dict, "background jobs by name (workbench.jobs)"),
+    Key("job_notes", dict, "how each job last ended, by name (failed or cancelled)"),
+    Key("umap_job", lambda: None, "core's background UMAP job", per_dataset=True),
+    Key("seed", lambda: 0, "seeds scorers, random strategies and folds"),
+    Key("folds", lambda: 5, "cross-validation folds"),
+    Key("preloaded", lambda: False, "whether the bundled sample was offered on first open"),
+    Key("widget_memory", dict, "remembered widget values, by widget key"),
+    Key("page", lambda: None, "url path of the page shown last"),
+    Key("page_changed", lambda: False, "whether this run shows another page than the last run"),
+    Key("memo", dict, "derived values memoised for this session (selections, aligned scores, files)",
+        per_dataset=True),
+)}
 
 
 def init() -> None:
-    """Initialise shared state once per session."""
-    for key, value in DEFAULTS.items():
-        st.session_state.setdefault(key, value.copy() if isinstance(value, (dict, list)) else value)
+    """Give every declared key its default once per session."""
+    for key in KEYS.values():
+        if key.name not in st.session_state:
+            st.session_state[key.name] = key.default()
+
+
+def get(name: str) -> Any:
+    """The value of declared key ``name``."""
+    if name not in KEYS:
+        raise KeyError(f"session key {name!r} is not declared in workbench.state.KEYS")
+    if name not in st.session_state:
+        st.session_state[name] = KEYS[name].default()
+    return st.session_state[name]
+
+
+def put(name: str, value: Any) -> None:
+    """Set declared key ``name``."""
+    if name not in KEYS:
+        raise KeyError(f"session key {name!r} is not declared in workbench.state.KEYS")
+    st.session_state[name] = value
+
+
+def undeclared_keys() -> list:
+    """Keys in the session that are neither declared nor a page-prefixed widget key (tests)."""
+    return sorted(str(k) for k in st.session_state.keys()
+                  if k not in KEYS and not str(k).startswith(WIDGET_PREFIXES))
+
+
+# --- the data set and its scores ---------------------------------------------------------------
 
 
 def dataset():
     """The loaded Dataset, or None."""
-    return st.session_state.get("ds")
+    return get("dataset")
+
+
+def seed() -> int:
+    return int(get("seed"))
+
+
+def folds() -> int:
+    return int(get("folds"))
 
 
 def set_dataset(ds, origin: str) -> None:
-    """Make ``ds`` current; scores already computed for it (this or an earlier session) come back."""
-    previous = st.session_state.get("ds")
+    """Make ``ds`` current. A different data set starts clean: its scores, edits, curves, jobs and
+    the data-dependent widget choices of the last one do not carry over."""
+    previous = dataset()
+    put("origin", origin)
     if previous is not None and previous.fingerprint == ds.fingerprint:
-        st.session_state["ds"], st.session_state["ds_origin"] = ds, origin
+        put("dataset", ds)
         return
-    job = st.session_state.get("scores_job")
-    if job is not None and job.running:
+    for job in get("jobs").values():
         job.cancel()
-    st.session_state.update({
-        "ds": ds,
-        "ds_origin": origin,
-        "scores": cache.load(SCORES_KIND, scores_key(ds)),
-        "scores_version": st.session_state.get("scores_version", 0) + 1,
-        "scores_job": None,
-        "forced": [],
-        "curves": {},
-        "auto_result": None,
-        "umap_job": None,
-    })
-    recipe = dict(st.session_state["recipe"])
-    if recipe["strategy"] != "random" and not _strategy_fits(recipe["strategy"], st.session_state["scores"]):
-        recipe.update(strategy="random", threshold=None, keep=recipe["keep"] or 0.7)
-    st.session_state["recipe"] = recipe
+    put("jobs", {})
+    put("job_notes", {})
+    for key in KEYS.values():
+        if key.per_dataset:
+            put(key.name, key.default())
+    _forget_widgets(keep_prefixes=("data_", "settings_"))
+    put("dataset", ds)
+    put("table_version", get("table_version") + 1)
+    recipe = recipe_now()
+    if not strategy_fits(recipe["strategy"], []):
+        put("recipe", dict(DEFAULT_RECIPE, keep=recipe.get("keep") or DEFAULT_RECIPE["keep"]))
 
 
-def _strategy_fits(strategy: str, scores: Optional[pd.DataFrame]) -> bool:
+def _forget_widgets(keep_prefixes: tuple) -> None:
+    memory = get("widget_memory")
+    for key in [k for k in memory if not k.startswith(keep_prefixes)]:
+        del memory[key]
+    for key in [k for k in st.session_state.keys() if str(k).startswith(WIDGET_PREFIXES)
+                and not str(k).startswith(keep_prefixes)]:
+        del st.session_state[key]
+
+
+def strategy_fits(strategy: str, columns: Iterable) -> bool:
+    """Whether ``strategy`` parses against the score ``columns`` (the grammar owner decides)."""
     try:
-        from core.selection.subset import parse_strategy
-
-        parse_strategy(strategy, [] if scores is None else scores.columns)
+        parse_strategy(strategy, list(columns))
         return True
-    except Exception:
+    except core.WorkbenchError:
         return False
-
-
-def scores_key(ds) -> str:
-    return cache.cache_key("app-scores", ds.fingerprint, int(st.session_state.get("seed", 0)),
-                           int(st.session_state.get("folds", 5)))
 
 
 def scores() -> Optional[pd.DataFrame]:
     """Every score computed so far for the current data set (indexed by id), or None."""
-    return st.session_state.get("scores")
+    return get("score_table")
 
 
 def add_scores(new: Optional[pd.DataFrame]) -> None:
-    """Merge freshly computed score columns into the session and the disk cache.
-
-    What is on disk (e.g. computed by another session on the same data) is merged in too, so
-    the cached table only ever grows; newer columns win.
-    """
-    ds = dataset()
-    if ds is None or new is None or new.empty:
+    """Merge freshly computed score columns into the session's table (newer columns win)."""
+    if dataset() is None or new is None or new.empty:
         return
-    merged = new
-    for older in (scores(), cache.load(SCORES_KIND, scores_key(ds))):
-        if older is not None and len(older) == len(new):
-            kept_columns = [c for c in older.columns if c not in merged.columns]
-            merged = older[kept_columns].join(merged, how="outer") if kept_columns else merged
-    merged = merged.copy()
-    st.session_state["scores"] = merged
-    st.session_state["scores_version"] = st.session_state.get("scores_version", 0) + 1
-    cache.save(SCORES_KIND, scores_key(ds), merged)
+    older = scores()
+    if older is not None and len(older) == len(new):
+        kept_columns = [c for c in older.columns if c not in new.columns]
+        new = older[kept_columns].join(new, how="outer") if kept_columns else new
+    put("score_table", new.copy())
+    put("table_version", get("table_version") + 1)
+    get("memo").clear()
 
 
 def score_columns() -> list:
     """Names of the scorer columns (not flags or extras) computed so far."""
     table = scores()
-    if table is None:
-        return []
-    columns = list(table.columns)
-    return [c for c in columns if not any(c != o and c.startswith(o + "_") for o in columns)
-            and pd.api.types.is_numeric_dtype(table[c]) and table[c].dtype != bool]
+    return [] if table is None else score_names(table.columns)
 
 
-# --- forced rows --------------------------------------------------------------------------------
+def set_seed(value: int) -> None:
+    """A new seed: results of the old one (scores, curves, auto) no longer apply."""
+    if int(value) == seed():
+        return
+    put("seed", int(value))
+    for name in ("score_table", "curves", "auto_result", "exact_checks", "memo"):
+        put(name, KEYS[name].default())
+    put("table_version", get("table_version") + 1)
+
+
+def memo(name: str, key: Any, compute: Callable[[], Any]) -> Any:
+    """``compute()`` memoised once per ``(name, key)`` for this session (one entry per name)."""
+    store = get("memo")
+    entry = store.get(name)
+    if entry is not None and entry[0] == key:
+        return entry[1]
+    value = compute()
+    store[name] = (key, value)
+    return value
+
+
+def aligned_scores() -> Optional[pd.DataFrame]:
+    """The score table in the data set's row order (computed once per score table)."""
+    ds, table = dataset(), scores()
+    if ds is None or table is None:
+        return None
+    return memo("aligned", (ds.fingerprint, get("table_version")), lambda: align_scores(ds, table))
+
+
+# --- forced rows -------------------------------------------------------------------------------
+
+
+def forced() -> list:
+    return list(get("forced"))
 
 
 def add_forced(action: str, ids: Iterable, note: str) -> None:
     ids = list(ids)
     if ids:
-        st.session_state["forced"] = st.session_state["forced"] + [{"action": action, "ids": ids, "note": note}]
+        put("forced", forced() + [{"action": action, "ids": ids, "note": note}])
 
 
-def undo_forced(index: int) -> None:
-    forced = list(st.session_state["forced"])
-    if 0 <= index < len(forced):
-        forced.pop(index)
-    st.session_state["forced"] = forced
+def undo_forced(index: Optional[int] = None) -> None:
+    """Undo edit ``index`` (every edit when None)."""
+    edits = forced()
+    if index is None:
+        edits = []
+    elif 0 <= index < len(edits):
+        edits.pop(index)
+    put("forced", edits)
 
 
 def forced_sets() -> tuple[list, list]:
     """(force_keep ids, force_drop ids): a later action on the same row wins."""
     final: dict = {}
-    for entry in st.session_state.get("forced", []):
+    for entry in forced():
         for row_id in entry["ids"]:
             final[row_id] = entry["action"]
-    keep = [i for i, a in final.items() if a == "keep"]
-    drop = [i for i, a in final.items() if a == "drop"]
-    return keep, drop
+    return ([i for i, a in final.items() if a == "keep"], [i for i, a in final.items() if a == "drop"])
 
 
-# --- recipe -------------------------------------------------------------------------------------
+# --- recipe ------------------------------------------------------------------------------------
 
 
-def recipe() -> dict:
-    return dict(st.session_state["recipe"])
+def recipe_now() -> dict:
+    return dict(get("recipe"))
 
 
 def set_recipe(strategy: str, keep: Optional[float], threshold: Optional[float]) -> None:
-    st.session_state["recipe"] = {"strategy": strategy, "keep": keep, "threshold": threshold}
+    put("recipe", {"strategy": strategy, "keep": keep, "threshold": threshold})
 
 
-# --- sticky widgets -----------------------------------------------------------------------------
+# --- sticky widgets ----------------------------------------------------------------------------
 
 
 def sticky(key: str, default: Any, options: Optional[list] = None) -> None:
@@ -170,9 +256,9 @@ def sticky(key: str, default: Any, options: Optional[list] = None) -> None:
     Call :func:`remember` with the widget's return value afterwards. Values no longer among
     ``options`` fall back to ``default``.
     """
-    store = "_sticky_" + key
-    if key not in st.session_state or (st.session_state.get("_page_changed") and store in st.session_state):
-        value = st.session_state.get(store, default)
+    memory = get("widget_memory")
+    if key not in st.session_state or (get("page_changed") and key in memory):
+        value = memory.get(key, default)
         if options is not None and value not in options:
             value = default
         st.session_state[key] = value
@@ -181,25 +267,42 @@ def sticky(key: str, default: Any, options: Optional[list] = None) -> None:
 
 
 def remember(key: str, value: Any) -> Any:
-    st.session_state["_sticky_" + key] = value
+    get("widget_memory")[key] = value
     return value
 
 
 def set_widget(key: str, value: Any) -> None:
-    """Set a widget's value from code (call it before the widget is drawn, e.g. in a callback)."""
+    """Set a widget's value from code (before the widget is drawn, e.g. in a callback)."""
     st.session_state[key] = value
-    st.session_state["_sticky_" + key] = value
+    get("widget_memory")[key] = value
 
 
-# --- errors -------------------------------------------------------------------------------------
+def widget(key: str, default: Any = None) -> Any:
+    """A widget's current (or remembered) value without drawing it."""
+    return st.session_state.get(key, get("widget_memory").get(key, default))
+
+
+# --- pages and errors --------------------------------------------------------------------------
+
+PAGES: dict = {}  # filled by the router: page name -> st.Page
+
+
+def page(name: str):
+    return PAGES.get(name, f"pages/{name}.py")
+
+
+def note_page(url_path: str) -> None:
+    """Record which page this run shows (sticky widgets restore their value once per visit)."""
+    put("page_changed", get("page") != url_path)
+    put("page", url_path)
 
 
 @contextmanager
 def user_errors(prefix: str = ""):
-    """Show a :class:`WorkbenchError` as a plain message; nothing in the session is lost."""
+    """Show a :class:`core.WorkbenchError` as a plain message; nothing in the session is lost."""
     try:
         yield
-    except WorkbenchError as err:
+    except core.WorkbenchError as err:
         st.error(f"{prefix}{err}" if prefix else str(err), icon=":material/error:")
 
 
@@ -213,29 +316,6 @@ def require_dataset():
     return ds
 
 
-# Pages are registered by the router; other pages link to them by name.
-PAGES: dict = {}
-
-
-def page(name: str):
-    return PAGES.get(name, f"pages/{name}.py")
-
-
 def ids_of(positions: np.ndarray) -> list:
     ds = dataset()
     return [ds.ids[int(p)] for p in positions]
-
-
-def aligned_scores() -> Optional[pd.DataFrame]:
-    """The score table in the data set's row order (computed once per score table)."""
-    ds, table = dataset(), scores()
-    if ds is None or table is None:
-        return None
-    memo = st.session_state.get("_aligned")
-    if memo is not None and memo[0] is table and memo[1] == ds.fingerprint:
-        return memo[2]
-    from core.selection.subset import align_scores
-
-    aligned = align_scores(ds, table)
-    st.session_state["_aligned"] = (table, ds.fingerprint, aligned)
-    return aligned

@@ -21,6 +21,7 @@ h1{font-size:28px;margin-bottom:4px}.sub{color:#52606d;margin-top:0}
 .card .k{font-size:12px;text-transform:uppercase;letter-spacing:.05em;color:#52606d}
 .card .v{font-size:26px;font-weight:650;margin-top:4px}.card .d{font-size:13px;color:#52606d;margin-top:2px}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:18px}.wide{grid-column:span 2}.note{color:#52606d;font-size:13px;line-height:1.5}
+.warn{background:#fdecea;border:1px solid #E4572E;border-radius:8px;padding:10px 14px}
 table{border-collapse:collapse;font-size:14px}td,th{padding:4px 12px;border-bottom:1px solid #e4e7eb;text-align:left}
 """
 
@@ -36,7 +37,7 @@ def _figure(fig: go.Figure, first: bool) -> str:
 
 
 def build_html(ds, sel, pruned, full, random, *, evaluator_description: str, origin: str,
-               curve=None, score_names=()) -> str:
+               curve=None, score_names=(), verdict=None, exact=None) -> str:
     """The summary page of a selection.
 
     Parameters
@@ -47,6 +48,10 @@ def build_html(ds, sel, pruned, full, random, *, evaluator_description: str, ori
         The selection's estimate and its references on the same folds.
     curve : DataFrame, optional
         A pruning curve (``core.pruning_curve``) to include.
+    verdict : workbench.cards.Verdict, optional
+        How the selection compares; a losing subset gets a plain warning at the top.
+    exact : dict, optional
+        The exact-model check of this selection (``{"Pruned": Estimate, ..., "model": name}``).
     """
     kept = np.bincount(ds.y[sel.mask], minlength=ds.n_classes)
     dropped = np.bincount(ds.y, minlength=ds.n_classes) - kept
@@ -69,20 +74,32 @@ def build_html(ds, sel, pruned, full, random, *, evaluator_description: str, ori
     rows = "".join(f"<tr><td>{html.escape(str(c))}</td><td>{int(k):,}</td><td>{int(d):,}</td></tr>"
                    for c, k, d in zip(ds.classes, kept, dropped))
     forced = sel.params.get("force_keep", []), sel.params.get("force_drop", [])
+    warning = (f'<p class="warn"><b>Warning.</b> {html.escape(verdict.text)}</p>' if verdict is not None
+               and verdict.warn_export else f'<p>{html.escape(verdict.text)}</p>' if verdict is not None else "")
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Data pruning summary</title>
 <style>{_CSS}</style></head><body>
 <h1>Data pruning summary</h1>
 <p class="sub">{html.escape(origin)} · {ds.n_samples:,} rows · {ds.n_classes} classes · generated {when}</p>
-<div class="cards">{cards}</div>
+{warning}<div class="cards">{cards}</div>
 <p><b>Strategy:</b> <code>{html.escape(sel.resolved_strategy)}</code>
 {f"(auto chose it)" if sel.strategy == "auto" else ""} · <b>seed</b> {sel.seed} ·
 <b>estimated training-time saving</b> ≈{saving:.0%} (assuming cost grows with rows)
 {f" · manual edits: {len(forced[0])} forced kept, {len(forced[1])} forced dropped" if any(forced) else ""}</p>
 <div class="grid">{plots}</div>
-<h3>Rows per class</h3><table><tr><th>Class</th><th>Kept</th><th>Dropped</th></tr>{rows}</table>
+{_exact_section(exact)}<h3>Rows per class</h3><table><tr><th>Class</th><th>Kept</th><th>Dropped</th></tr>{rows}</table>
 <p class="note"><b>How this was measured.</b> {html.escape(evaluator_description)}. Pruning is applied to the
 training folds only; every held-out fold is complete. "Random, same size" keeps random subsets with as many rows
 as the selection, on the same folds (spread over repeats and folds).
 {f"Scores used: {html.escape(', '.join(score_names))}." if score_names else ""}
 Data fingerprint <code>{ds.fingerprint[:16]}</code>; the manifest JSON re-applies this selection exactly.</p>
 </body></html>"""
+
+
+def _exact_section(exact) -> str:
+    """The exact-model check as a table, or nothing when none was run."""
+    if not exact:
+        return ""
+    rows = "".join(f"<tr><td>{html.escape(name)}</td><td>{est.accuracy:.1%}</td><td>± {est.std:.1%}</td>"
+                   f"<td>{est.n_kept:,}</td></tr>" for name, est in exact.items() if name != "model")
+    return (f"<h3>Check with an exact model ({html.escape(str(exact.get('model', '')))})</h3>"
+            f"<table><tr><th></th><th>Accuracy</th><th>Spread</th><th>Rows</th></tr>{rows}</table>")

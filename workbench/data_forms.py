@@ -1,0 +1,83 @@
+"""The Data page's forms: featurizer options and the column choices for a file, then Load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from workbench import loaders, state
+
+
+def featurizer_options(prefix: str, kind_hint: str = "auto") -> dict:
+    """Featurizer choices shared by every source; only non-default choices are returned."""
+    options = {}
+    a, b, c = st.columns(3)
+    featurizer = a.selectbox("Featurizer", loaders.FEATURIZERS, key=f"{prefix}_featurizer",
+                             help="auto: images for image data, sentence embeddings for one free-text column, "
+                                  "embedding columns as they are, otherwise impute + scale + one-hot.")
+    if featurizer != "auto":
+        options["featurizer"] = featurizer
+    text_method = b.selectbox("Text embedding", loaders.TEXT_METHODS, key=f"{prefix}_text_method",
+                              help="minilm: offline sentence embeddings; tfidf: TF-IDF + SVD.")
+    if text_method != "auto":
+        options["text_method"] = text_method
+    reduction = c.selectbox("Wide data (PCA)", ["auto", "keep all", "32", "64", "128", "256"], key=f"{prefix}_max_dim",
+                            help="auto: PCA to 128 dimensions when there are more than 200 feature columns (the "
+                                 "explained variance is shown after loading). Exports keep every original column.")
+    if reduction != "auto":
+        options["max_dim"] = None if reduction == "keep all" else int(reduction)
+    if kind_hint == "image":
+        options["image_size"] = int(st.slider("Image feature size (pixels per side)", 8, 32, 16,
+                                              key=f"{prefix}_image_size"))
+    return options
+
+
+def load_into_state(loader, origin: str) -> None:
+    """Run ``loader()`` and make its data set current; a user error is shown, nothing is lost."""
+    with state.user_errors("Could not load the data: "), st.spinner("Loading and featurizing..."):
+        ds = loader()
+        state.set_dataset(ds, origin)
+        st.toast(f"Loaded {ds.n_samples:,} rows", icon=":material/check_circle:")
+
+
+def _columns(frame, raw, prefix: str) -> dict:
+    columns = list(frame.columns)
+    left, right = st.columns(2)
+    label_default = loaders.guess_label(frame, raw.label)
+    label = left.selectbox("Label column", columns, index=columns.index(label_default), key=f"{prefix}_label")
+    id_choices = ["(row number)"] + [c for c in columns if c != label]
+    id_default = loaders.guess_id(frame, raw.id)
+    id_column = right.selectbox("Id column", id_choices, key=f"{prefix}_id",
+                                index=id_choices.index(id_default) if id_default in id_choices else 0)
+    id_column = None if id_column == "(row number)" else id_column
+    options = {"label": label, "id": id_column}
+    candidates = [c for c in columns if c not in (label, id_column)]
+    if raw.images is None:
+        features = st.multiselect("Feature columns", candidates, key=f"{prefix}_features",
+                                  default=[c for c in (raw.features or candidates) if c in candidates],
+                                  help="Leave out ground-truth or leakage columns.")
+        text = st.selectbox("Free-text column", ["(auto-detect)", "(none)"] + candidates, key=f"{prefix}_text")
+        if features != candidates:
+            options["features"] = features
+        if text not in ("(auto-detect)", "(none)"):
+            options["text"] = text
+    else:
+        height, width = raw.images.shape[1:3]
+        st.caption(f"Image data: {len(raw.images):,} images of {height}×{width} pixels.")
+    return options
+
+
+def column_form(path: Path, prefix: str, origin: str, shown_name: str) -> None:
+    """Label, id, feature and featurizer choices for a file, then a Load button."""
+    with state.user_errors():
+        raw = loaders.raw_preview(path)
+        frame = raw.frame
+        with st.container(border=True):
+            st.markdown(f"**{shown_name}** · {len(frame):,} rows · {len(frame.columns):,} columns")
+            options = _columns(frame, raw, prefix)
+            options.update(featurizer_options(prefix, "image" if raw.images is not None else "auto"))
+            options["drop_missing_labels"] = st.checkbox("Drop rows with a missing label", key=f"{prefix}_drop")
+            st.dataframe(frame.head(20), height=240, hide_index=True)
+            if st.button("Load data", type="primary", key=f"{prefix}_load", icon=":material/upload:"):
+                load_into_state(lambda: loaders.load(path, options), origin)
