@@ -120,7 +120,7 @@ def duplicate_groups(graph: NeighborGraph, cosines: np.ndarray, threshold: float
 
 @register
 class Duplicate(_GraphScorer):
-    """Near-duplicate detection in the spirit of SemDeDup (Abbas et al. 2023).
+    """Near-duplicate detection in the spirit of SemDeDup (Abbas et al. 2023), not SemDeDup itself.
 
     The score is the highest cosine similarity between a row and its ``k`` nearest (euclidean)
     neighbours - a near-duplicate is always among them. Pairs with cosine at or above ``threshold``
@@ -129,10 +129,18 @@ class Duplicate(_GraphScorer):
     (column ``duplicate_group``). Every member but the group's first row in data order is
     flagged, so dropping the flags keeps exactly one representative per group; which copy of a
     near-identical pair is the original cannot be told from the data.
+
+    Differences from SemDeDup: SemDeDup clusters embeddings with k-means and compares all pairs
+    inside each cluster with a cosine threshold alone, then keeps the member least similar to its
+    cluster centroid. Here candidate pairs come from the k-nearest-neighbour graph (no clusters;
+    a group larger than ``k + 1`` may be linked only through chains), a distance condition is
+    added because cosine alone links unrelated rows in low-dimensional tables, groups are closed
+    transitively, and the kept member is the first in data order.
     """
 
     name = "duplicate"
-    description = "Highest cosine similarity to a neighbouring row; flags all but one row per near-duplicate group."
+    description = ("Highest cosine similarity to a k-NN neighbour; flags all but the first row of each group of rows "
+                   "that are both cosine-similar and close (SemDeDup-like, without its k-means clusters).")
     higher_means = "more redundant (closer to being a copy of another row)"
     keep = "low"
     hard = "high"
