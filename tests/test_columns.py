@@ -1,0 +1,105 @@
+"""Column pruning: planted useless columns rank last, dropping them costs nothing, apply keeps the cut."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import core
+from core.foundation.errors import ConfigError
+from core.outputs.manifest import apply_and_export, export
+from core.search.columns import (
+    column_curve, columns_block, kept_columns, prune_columns, rank_columns, suggest_cut,
+)
+
+REAL = [f"f{i}" for i in range(10)]
+PLANTED = [f"noise{i}" for i in range(5)] + ["colour"]
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """Ten informative columns plus five Gaussian and one categorical column that carry no signal."""
+    frame = core.make_known_answer(n_rows=1200, n_features=10, seed=3).drop(
+        columns=["true_label", "is_flipped", "is_duplicate", "duplicate_of", "is_outlier", "planted"])
+    rng = np.random.default_rng(5)
+    for i in range(5):
+        frame[f"noise{i}"] = rng.normal(0, i + 1, len(frame))
+    frame["colour"] = rng.choice(["red", "green", "blue"], len(frame))
+    return frame, core.load_dataset(frame, label="label", id="id")
+
+
+@pytest.fixture(scope="module")
+def curve(planted):
+    return column_curve(planted[1], folds=5, seed=0)
+
+
+def test_planted_columns_rank_last(planted):
+    _, ds = planted
+    ranking = rank_columns(ds)
+    assert list(ranking.index) == REAL + PLANTED and ranking.loc["colour", "width"] == 3
+    last = set(ranking.sort_values("rank_consensus").index[-len(PLANTED):])
+    assert last == set(PLANTED)
+    for method in ("permutation", "mutual_info", "l1"):  # each method on its own puts them low
+        ranks = ranking[f"rank_{method}"]
+        assert ranks[PLANTED].mean() > ranks[REAL].mean() + 5, method
+    assert (ranking.loc[PLANTED, "permutation"] < 0.01).all() and ranking.loc[REAL, "permutation"].max() > 0.02
+
+
+def test_dropping_planted_columns_does_not_lower_the_estimate(curve):
+    assert list(curve["n_columns"]) == list(range(16, 0, -1))
+    full = curve["full_mean"].iloc[0]
+    assert curve["accuracy_mean"].iloc[0] == pytest.approx(full)
+    at_cut = curve[curve["n_columns"] == len(REAL)].iloc[0]
+    assert at_cut["accuracy_mean"] >= full - 0.005 and set(at_cut["dropped"]) == set(PLANTED)
+    mid = curve[curve["n_columns"].between(4, 10)]
+    assert (mid["accuracy_mean"] - mid["random_mean"]).mean() > 0.03  # the ranking beats random columns
+    assert (curve["random_std"] >= 0).all() and curve.attrs["method"] == "consensus"
+    assert suggest_cut(curve, points=0.5) <= len(REAL)
+
+
+def test_curve_on_labels_without_signal_stays_at_chance(planted):
+    _, ds = planted
+    labels = np.random.default_rng(0).permutation(ds.labels)
+    noise = core.load_dataset(pd.DataFrame(ds.X[:, :8], columns=[f"c{i}" for i in range(8)]).assign(label=labels),
+                              label="label")
+    majority = np.bincount(noise.y).max() / noise.n_samples
+    result = column_curve(noise, folds=5, seed=0, random_repeats=2)
+    assert result["accuracy_mean"].max() < majority + 0.04  # per-fold rankings never see the held-out labels
+
+
+def test_cut_is_recorded_and_apply_reproduces_rows_and_columns(planted, curve, tmp_path):
+    frame, ds = planted
+    path = tmp_path / "data.csv"
+    frame.to_csv(path, index=False)
+    ds = core.load_dataset(path, label="label", id="id")
+    kept = kept_columns(curve.attrs["ranking"], len(REAL))
+    assert kept == REAL
+    pruned = prune_columns(ds, kept)
+    assert pruned.n_features == len(REAL) and pruned.settings["features"] == REAL and pruned.source == ds.source
+    sel = core.select(pruned, None, "random", keep=0.5, seed=0)
+    block = columns_block(ds, kept, method="consensus", curve=curve)
+    assert block["dropped"] == PLANTED and block["estimate"]["full_mean"] > 0.5
+    export(pruned, sel, tmp_path / "kept.csv", manifest=tmp_path / "m.json", columns=block)
+    written = pd.read_csv(tmp_path / "kept.csv")
+    assert list(written.columns) == ["id"] + REAL + ["label"] and len(written) == sel.n_kept
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    assert manifest["columns"]["kept"] == REAL and manifest["data"]["load_options"]["features"] == REAL
+    applied, _ = apply_and_export(tmp_path / "m.json", path, tmp_path / "again.csv")
+    again = pd.read_csv(tmp_path / "again.csv")
+    assert not applied.details["forced"] and again.equals(written)
+
+
+def test_user_errors(planted, tmp_path):
+    _, ds = planted
+    with pytest.raises(ConfigError, match="column ranking"):
+        column_curve(ds, method="entropy")
+    with pytest.raises(ConfigError, match="not feature columns"):
+        prune_columns(ds, ["f0", "label"])
+    with pytest.raises(ConfigError, match="between 1 and"):
+        kept_columns(rank_columns(ds), 0)
+    images = core.Dataset.from_arrays(np.zeros((20, 4)) + np.arange(20)[:, None], [0, 1] * 10, kind="image")
+    with pytest.raises(ConfigError, match="image features"):
+        rank_columns(images)
