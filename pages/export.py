@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 import core
-from workbench import cards, charts, exact_check, resources, settings, state, summary, tuning
+from workbench import cards, charts, estimates, exact_check, resources, settings, state, summary, tuning
 
 ds = state.require_dataset()
 st.title("Export")
@@ -22,17 +22,17 @@ if problem:
     st.warning(f"The Tune recipe does not apply ({problem}); exporting a random selection instead.")
 evaluator = resources.evaluator(ds, state.folds(), state.seed())
 table, names = state.scores(), state.score_columns()
-block = state.memo("export_estimate", (tuning.identity(sel), state.get("table_version")),
-                   lambda: core.estimate(ds, sel, scores=table, evaluator=evaluator))
+block = estimates.comparison(ds, sel, table, evaluator)
 pruned, full, rand = (SimpleNamespace(**block[part]) for part in ("selection", "full", "random"))
-found = cards.verdict(pruned, full, rand)
+found = cards.verdict(block)
 exact = exact_check.latest(ds, sel)
 
 cards.comparison_cards(st.container(), ds, sel, pruned, full, rand)
 cards.show_verdict(found, exporting=True)
 st.caption(f"Strategy `{sel.resolved_strategy}` · seed {sel.seed} · {block['summary']}")
 if block.get("leak_free") is False:
-    st.caption("The estimate is optimistic: the scores that chose the rows saw the held-out labels.")
+    st.caption("For now the estimate is optimistic (the scores that chose the rows saw the held-out labels); the "
+               "leak-free one replaces it, here and in the files, as soon as it is ready.")
 
 with st.container(border=True):
     a, b = st.columns([1, 2])
@@ -57,8 +57,9 @@ def _files() -> dict:
 
 files = None
 with state.user_errors("Could not prepare the export: "):
-    files = state.memo("export_files", (tuning.identity(sel), state.get("table_version"), fmt, include_scores,
-                                        len(state.get("curves")), len(state.get("exact_checks"))), _files)
+    files = state.memo("export_files", (tuning.identity(sel), state.get("table_version"), block.get("leak_free"),
+                                        fmt, include_scores, len(state.get("curves")), len(state.get("exact_checks"))),
+                       _files)
     d = st.columns(3)
     d[0].download_button(f"Kept rows ({fmt})", files["rows"], file_name=f"{stem}_kept{suffix}",
                          mime="text/csv" if fmt == "CSV" else "application/octet-stream", key="export_rows",

@@ -156,11 +156,11 @@ def test_signs_colours_and_cuts_never_contradict(scored_app):
     pruned, rand = float(cards["Pruned"].value.rstrip("%")), float(cards["Random"].value.rstrip("%"))
     assert pruned < rand
     assert cards["Random"].delta.startswith("-")  # the sign leads, so Streamlit draws a red down arrow
-    assert any("worse than random" in w.value for w in at.warning)
+    assert any("This subset loses" in w.value for w in at.warning)
     _page(at, "export")
     assert any("Think twice before exporting" in w.value for w in at.warning)
     files = at.session_state["memo"]["export_files"][1]
-    assert b"worse than random" in files["summary"]
+    assert b"This subset loses" in files["summary"]
     _page(at, "tune")
     at.radio(key="tune_end").set_value("default").run()
     from workbench.galleries import current_cut
@@ -201,11 +201,14 @@ def test_export_bytes_match_the_selection_and_the_workflow(scored_app, tmp_path)
     ds, recipe, table = at.session_state["dataset"], at.session_state["recipe"], at.session_state["score_table"]
     expected = core.select(ds, table, strategy=recipe["strategy"], keep=recipe["keep"], seed=0)
     at = _page(at, "export")
+    _wait(at, "estimate")  # the leak-free estimate replaces the quick one, in the cards and the files
+    _ok(at)
     files = at.session_state["memo"]["export_files"][1]  # exactly the bytes the download buttons serve
     kept = pd.read_csv(io.BytesIO(files["rows"]), dtype=str, keep_default_na=False)
     manifest = json.loads(files["manifest"])
     assert kept["id"].tolist() == list(map(str, expected.kept_ids)) == list(map(str, manifest["kept_ids"]))
     assert list(kept.columns) == list(ds.frame.columns)
+    assert manifest["estimate"]["leak_free"] is True
     notebook = json.loads(core.manifest_bytes(ds, expected, manifest["estimate"], table))
     same = {k: v for k, v in manifest.items() if k != "created"}
     assert same == {k: v for k, v in notebook.items() if k != "created"}

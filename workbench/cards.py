@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import streamlit as st
 
-FAR_BELOW_FULL = 0.02  # a subset more than 2 points (and beyond the spread) under the full data is "far below"
+import core
 
 
 @dataclass(frozen=True)
@@ -20,31 +19,26 @@ class Verdict:
 
     level: str  # "good" | "neutral" | "bad"
     text: str
-    vs_random: float  # points
-    vs_full: float  # points
-    spread_random: float  # points
     warn_export: bool
 
 
-def verdict(pruned, full, rand) -> Verdict:
-    """Compare estimates (``accuracy``, ``std``) of the selection, the full data and random subsets."""
-    gap_random, gap_full = 100 * (pruned.accuracy - rand.accuracy), 100 * (pruned.accuracy - full.accuracy)
-    spread_random = 100 * float(np.hypot(pruned.std, rand.std))
-    spread_full = 100 * float(np.hypot(pruned.std, full.std))
-    loses = gap_random < -spread_random
-    far_below = gap_full < -max(100 * FAR_BELOW_FULL, spread_full)
-    if loses:
-        text = (f"This subset is worse than random pruning of the same size ({gap_random:+.1f} points, beyond the "
-                f"spread of ±{spread_random:.1f}). A random subset of this size would serve you better.")
-    elif gap_random > spread_random:
-        text = f"This subset beats random pruning of the same size ({gap_random:+.1f} points; spread ±{spread_random:.1f})."
-    else:
-        text = (f"This subset is within the spread of random pruning of the same size ({gap_random:+.1f} points; "
-                f"spread ±{spread_random:.1f}).")
-    if far_below:
-        text += f" It is {abs(gap_full):.1f} points below the full data."
-    level = "bad" if loses or far_below else "good" if gap_random > spread_random else "neutral"
-    return Verdict(level, text, gap_random, gap_full, spread_random, loses or far_below)
+def block_of(pruned, full, rand) -> dict:
+    """The comparison block (as ``core.estimate`` returns it) of three live estimates."""
+    return {"selection": pruned.to_dict(), "full": full.to_dict(), "random": rand.to_dict()}
+
+
+def verdict(block: dict) -> Verdict:
+    """The verdict of a comparison block; whether a subset loses is ``core.estimate_warning``'s rule."""
+    warning = core.estimate_warning(block)
+    if warning:
+        return Verdict("bad", warning, True)
+    sel, rand = block["selection"], block["random"]
+    gap, spread = 100 * (sel["accuracy"] - rand["accuracy"]), 100 * max(sel["std"], rand["std"])
+    if gap > spread:
+        return Verdict("good", f"This subset beats random pruning of the same size ({gap:+.1f} points; "
+                               f"spread ±{spread:.1f}).", False)
+    return Verdict("neutral", f"This subset is within the spread of random pruning of the same size "
+                              f"({gap:+.1f} points; spread ±{spread:.1f}).", False)
 
 
 def show_verdict(found: Verdict, *, exporting: bool = False) -> None:

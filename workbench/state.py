@@ -51,6 +51,7 @@ KEYS = {key.name: key for key in (
     Key("curves", dict, "pruning curves by cache key", per_dataset=True),
     Key("auto_result", lambda: None, "the last auto recommendation", per_dataset=True),
     Key("exact_checks", dict, "exact-model checks by selection key", per_dataset=True),
+    Key("estimates", dict, "leak-free comparison blocks by selection (workbench.tuning.identity)", per_dataset=True),
     Key("jobs", dict, "background jobs by name (workbench.jobs)"),
     Key("job_notes", dict, "how each job last ended, by name (failed or cancelled)"),
     Key("umap_job", lambda: None, "core's background UMAP job", per_dataset=True),
@@ -180,7 +181,7 @@ def set_seed(value: int) -> None:
     if int(value) == seed():
         return
     put("seed", int(value))
-    for name in ("score_table", "curves", "auto_result", "exact_checks", "memo"):
+    for name in ("score_table", "curves", "auto_result", "exact_checks", "estimates", "memo"):
         put(name, KEYS[name].default())
     put("table_version", get("table_version") + 1)
 
