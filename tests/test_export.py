@@ -12,7 +12,7 @@ from core.foundation.errors import ConfigError, ManifestError
 from core.outputs.manifest import apply_manifest, build_manifest, export, kept_frame, load_for_manifest, read_manifest
 from core.outputs.files import to_jsonable, write_table
 from core.data.loading import load_dataset
-from core.selection.subset import select
+from core import select
 
 REQUIRED = ("kept_ids", "n_input", "n_kept", "strategy", "data_fingerprint", "seed", "version", "estimate")
 

@@ -136,20 +136,33 @@ def _extract_members(archive: zipfile.ZipFile, members: list, name: str, target:
         if root not in destination.parents:
             raise DataFileError(f"{name} contains an unsafe path ({member.filename}). Re-create the zip.")
         destination.parent.mkdir(parents=True, exist_ok=True)
-        produced = 0
-        with archive.open(member) as source, open(destination, "wb") as sink:
-            while True:
-                chunk = source.read(_CHUNK)
-                if not chunk:
-                    break
-                produced += len(chunk)
-                written += len(chunk)
-                if produced > member.file_size or written > max_extract_bytes():
-                    raise DataFileError(_too_big(name, written) if written > max_extract_bytes() else
-                                        f"{name}: {member.filename} holds more bytes than its header says. "
-                                        "The archive is damaged or forged; re-create it.")
-                sink.write(chunk)
+        try:
+            written = _copy_member(archive, member, destination, name, written)
+        except zipfile.BadZipFile:  # zipfile stops at the declared size, then the CRC fails
+            raise DataFileError(_forged(name, member)) from None
     return written
+
+
+def _forged(name: str, member: zipfile.ZipInfo) -> str:
+    return (f"{name}: {member.filename} does not match its header (more bytes than it declares, or a wrong "
+            "checksum). The archive is damaged or forged; re-create it.")
+
+
+def _copy_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, destination: Path, name: str, written: int) -> int:
+    """Stream one member to ``destination``, counting the bytes actually produced."""
+    produced = 0
+    with archive.open(member) as source, open(destination, "wb") as sink:
+        while True:
+            chunk = source.read(_CHUNK)
+            if not chunk:
+                return written
+            produced += len(chunk)
+            written += len(chunk)
+            if written > max_extract_bytes():
+                raise DataFileError(_too_big(name, written))
+            if produced > member.file_size:
+                raise DataFileError(_forged(name, member))
+            sink.write(chunk)
 
 
 def load_image(file: Path, size: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from typing import Any, Union
 import numpy as np
 import pandas as pd
 
+from core.foundation.encoding import to_jsonable  # noqa: F401  (json_writer's converter)
 from core.foundation.errors import ConfigError, DataFileError
 
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
@@ -62,8 +63,77 @@ def discard(staged: list) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
-def table_writer(frame: pd.DataFrame, path: Union[str, Path]):
+#: A spreadsheet runs a cell that starts with one of these as a formula (CSV/formula injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+
+
+def formula_cells(frame: pd.DataFrame) -> dict:
+    """``{column: count}`` of text cells a spreadsheet would run as formulas.
+
+    A text cell counts when it starts with ``= + - @`` and is not a plain number (``-1.5`` is
+    harmless; ``=HYPERLINK(...)`` or ``-2+3`` are not). Numeric columns never count.
+    """
+    found = {}
+    for column in frame.columns:
+        series = frame[column]
+        if not (series.dtype == object or pd.api.types.is_string_dtype(series)):
+            continue
+        mask = _formula_mask(series)
+        if mask.any():
+            found[str(column)] = int(mask.sum())
+    return found
+
+
+def _formula_mask(series: pd.Series) -> np.ndarray:
+    text = series.astype("string")
+    starts = text.str.startswith(FORMULA_PREFIXES).fillna(False).to_numpy(dtype=bool)
+    if not starts.any():
+        return starts
+    numeric = pd.to_numeric(text.where(starts), errors="coerce").notna().to_numpy()
+    return starts & ~numeric
+
+
+def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose formula-like text cells (see :func:`formula_cells`) start with ``'``.
+
+    This is the usual spreadsheet escape (OWASP's advice for CSV injection): the spreadsheet
+    shows the text instead of running it. Only those cells change; every other value is kept.
+    """
+    out = frame.copy()
+    for column in formula_cells(frame):
+        mask = _formula_mask(frame[column])
+        values = frame[column].astype(object).to_numpy(copy=True)
+        values[mask] = ["'" + str(v) for v in values[mask]]
+        out[column] = values
+    return out
+
+
+def _warn_formulas(frame: pd.DataFrame, path: Union[str, Path]) -> None:
+    import warnings
+
+    from core.foundation.errors import WorkbenchWarning
+
+    found = formula_cells(frame)
+    if found:
+        listed = ", ".join(f"{c} ({n})" for c, n in list(found.items())[:5])
+        warnings.warn(f"{Path(path).name} has {sum(found.values())} cell(s) starting with = + - @ in column(s) "
+                      f"{listed}; a spreadsheet may run them as formulas. The values are written unchanged: open "
+                      "the file as text, or write it with --formula-safe (API: formula_safe=True), which prefixes "
+                      "those cells with '.", WorkbenchWarning, stacklevel=3)
+
+
+def table_writer(frame: pd.DataFrame, path: Union[str, Path], *, formula_safe: bool = False):
+    """A ``write(tmp)`` callable for :func:`stage`.
+
+    For CSV/TSV, ``formula_safe`` escapes formula-like text cells (see :func:`escape_formulas`);
+    without it they are written unchanged and a :class:`WorkbenchWarning` says so.
+    """
     kind = table_format(path)
+    if kind != "parquet":
+        if formula_safe:
+            frame = escape_formulas(frame)
+        else:
+            _warn_formulas(frame, path)
 
     def _write(tmp: str) -> None:
         if kind == "parquet":
@@ -89,9 +159,12 @@ def json_writer(obj: Any):
     return _write
 
 
-def write_table(frame: pd.DataFrame, path: Union[str, Path]) -> Path:
-    """Write ``frame`` atomically as CSV, TSV or Parquet (chosen by the extension), without the index."""
-    commit([(stage(path, table_writer(frame, path)), path)])
+def write_table(frame: pd.DataFrame, path: Union[str, Path], *, formula_safe: bool = False) -> Path:
+    """Write ``frame`` atomically as CSV, TSV or Parquet (chosen by the extension), without the index.
+
+    ``formula_safe`` escapes formula-like text cells of a CSV/TSV (see :func:`table_writer`).
+    """
+    commit([(stage(path, table_writer(frame, path, formula_safe=formula_safe)), path)])
     return Path(path)
 
 
@@ -99,24 +172,3 @@ def write_json(obj: Any, path: Union[str, Path]) -> Path:
     """Write a JSON document atomically (standard JSON: no NaN or Infinity)."""
     commit([(stage(path, json_writer(obj)), path)])
     return Path(path)
-
-
-def to_jsonable(value: Any) -> Any:
-    """Turn numpy scalars/arrays, dataclasses and non-finite floats into plain JSON values."""
-    if hasattr(value, "to_dict") and not isinstance(value, (pd.DataFrame, pd.Series, type)):
-        return to_jsonable(value.to_dict())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_jsonable(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(key): to_jsonable(item) for key, item in value.items()}
-    if isinstance(value, (pd.DataFrame,)):
-        return to_jsonable(value.to_dict(orient="records"))
-    if isinstance(value, (list, tuple, np.ndarray, pd.Series, pd.Index)):
-        return [to_jsonable(item) for item in list(value)]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)

@@ -23,59 +23,16 @@ import pandas as pd
 
 from core.data.dataset import Dataset, fingerprint_frame
 from core.foundation.errors import ConfigError, ManifestError
+from core.outputs.rows import kept_frame, kept_positions
+from core.outputs.schema import duplicated_ids, validate_manifest
 from core.outputs.files import commit, discard, json_writer, stage, table_format, table_writer, to_jsonable, write_table
 
 MANIFEST_FORMAT = "data-pruning-workbench/manifest"
 MANIFEST_SCHEMA = 1
+MAX_MANIFEST_BYTES = 256 * 2**20
 _PACKAGES = ("numpy", "pandas", "scikit-learn", "scipy", "torch", "pyarrow")
 _KIND_TO_FEATURIZER = {"tabular": "tabular", "array": "tabular", "embedding": "embedding", "text": "text",
                        "image": "image"}
-
-
-# ------------------------------------------------------------------------------------- kept rows
-def kept_positions(ds: Dataset, sel) -> np.ndarray:
-    """Row positions of the kept rows: data order, or the manifest's order after a forced apply."""
-    details = getattr(sel, "details", None) or {}
-    if details.get("row_order") == "manifest":
-        return ds.index_of(list(sel.kept_ids))
-    mask = np.asarray(sel.mask, dtype=bool)
-    if mask.shape != (ds.n_samples,):
-        raise ConfigError(f"The selection has {mask.size} rows but the data have {ds.n_samples}. Select on this data.")
-    return np.flatnonzero(mask)
-
-
-def kept_frame(ds: Dataset, sel, scores: Optional[pd.DataFrame] = None, include_scores: bool = False) -> pd.DataFrame:
-    """The kept rows with all original columns in their original order, then score columns if asked.
-
-    Score columns keep the scorer's name (``el2n``, ``label_noise_flag``...); a name that clashes
-    with an original column gets the suffix ``_score``.
-    """
-    positions = kept_positions(ds, sel)
-    out = ds.frame.iloc[positions].reset_index(drop=True)
-    if include_scores and scores is not None:
-        aligned = align_scores(ds, scores).iloc[positions].reset_index(drop=True)
-        for column in aligned.columns:
-            if column in ("id", "label"):
-                continue
-            name = column if column not in out.columns else f"{column}_score"
-            out[name] = aligned[column].to_numpy()
-    return out
-
-
-def align_scores(ds: Dataset, scores: pd.DataFrame) -> pd.DataFrame:
-    """Score rows in the data's row order (scores are indexed by id, or carry an ``id`` column)."""
-    table = scores.set_index("id") if "id" in scores.columns else scores
-    keys = pd.Index([str(v) for v in table.index])
-    if keys.has_duplicates:
-        raise ConfigError("The scores have duplicate ids. Compute them again with `workbench score`.")
-    positions = keys.get_indexer([str(v) for v in ds.ids])
-    if (positions < 0).any():
-        missing = [ds.ids[i] for i in np.flatnonzero(positions < 0)[:5]]
-        raise ConfigError(
-            f"The scores lack {int((positions < 0).sum())} of the data's ids (e.g. {missing}). "
-            "Compute them again on this data with `workbench score`."
-        )
-    return table.iloc[positions].reset_index(drop=True)
 
 
 # -------------------------------------------------------------------------------------- manifest
@@ -105,6 +62,8 @@ def load_options(ds: Dataset) -> dict:
     }
     if settings.get("text_method"):
         options["text_method"] = settings["text_method"]
+    if settings.get("encoding"):
+        options["encoding"] = settings["encoding"]
     return options
 
 
@@ -126,7 +85,8 @@ def data_summary(ds: Dataset, options: Optional[dict] = None) -> dict:
     }
 
 
-def build_manifest(ds: Dataset, sel, comparison=None, scores_meta=None, *, load=None, created=None) -> dict:
+def build_manifest(ds: Dataset, sel, comparison=None, scores_meta=None, *, load=None, created=None,
+                   columns=None) -> dict:
     """The JSON-able manifest of a selection.
 
     Parameters
@@ -143,6 +103,9 @@ def build_manifest(ds: Dataset, sel, comparison=None, scores_meta=None, *, load=
         The ``load_dataset`` options used; derived from ``ds`` when omitted.
     created : str, optional
         ISO timestamp; now (UTC) when omitted.
+    columns : dict, optional
+        A column cut (``core.search.columns.columns_block``: ``kept``, ``dropped``, ``method``,
+        ``estimate``), recorded as the ``columns`` block; export and apply then leave out ``dropped``.
 
     Returns
     -------
@@ -173,8 +136,15 @@ def build_manifest(ds: Dataset, sel, comparison=None, scores_meta=None, *, load=
         "scorers": list(scores_meta or []),
         "estimate": _estimate_block(comparison),
         "details": details,
+        **({"columns": columns} if columns else {}),
         "kept_ids": kept_ids,
     })
+
+
+def dropped_columns(manifest: Optional[dict]) -> list:
+    """The feature columns a column cut removed (the manifest's optional ``columns`` block)."""
+    block = (manifest or {}).get("columns") or {}
+    return [str(c) for c in block.get("dropped") or []]
 
 
 def _now() -> str:
@@ -202,7 +172,7 @@ def _workbench_version() -> str:
 
 
 def export(ds: Dataset, sel, path, manifest=None, scores=None, include_scores: bool = False, estimate=None,
-           *, scores_meta=None, load=None) -> Optional[dict]:
+           *, scores_meta=None, load=None, formula_safe: bool = False, columns=None) -> Optional[dict]:
     """Write the kept rows (CSV or Parquet by extension) and, if asked, the manifest.
 
     Parameters
@@ -217,6 +187,8 @@ def export(ds: Dataset, sel, path, manifest=None, scores=None, include_scores: b
         ``compute_scores`` output (indexed by id); appended when ``include_scores``.
     estimate : dict, optional
         ``LiveEvaluator.compare(sel.mask)``, recorded in the manifest.
+    columns : dict, optional
+        A column cut (see :func:`build_manifest`): its dropped columns are left out of the rows.
 
     Returns
     -------
@@ -229,11 +201,12 @@ def export(ds: Dataset, sel, path, manifest=None, scores=None, include_scores: b
     table_format(path)
     if manifest is not None:
         _check_json_path(manifest)
-    frame = kept_frame(ds, sel, scores, include_scores)
-    document = build_manifest(ds, sel, estimate, scores_meta, load=load) if manifest is not None else None
+    frame = kept_frame(ds, sel, scores, include_scores).drop(columns=dropped_columns({"columns": columns}),
+                                                             errors="ignore")
+    document = build_manifest(ds, sel, estimate, scores_meta, load=load, columns=columns) if manifest is not None else None
     staged: list = []
     try:
-        staged.append((stage(path, table_writer(frame, path)), path))
+        staged.append((stage(path, table_writer(frame, path, formula_safe=formula_safe)), path))
         if document is not None:
             staged.append((stage(manifest, json_writer(document)), manifest))
     except BaseException:
@@ -254,29 +227,27 @@ def read_manifest(path: Union[str, Path]) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"Manifest {path} does not exist. Pass the .json written by `workbench select --manifest`.")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise ManifestError(f"{path.name} is larger than {MAX_MANIFEST_BYTES // 2**20} MB, more than any manifest. "
+                            "Use the manifest written by `workbench select`.")
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        reason = str(exc).splitlines()[0]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else "nested too deeply"
         raise ManifestError(f"{path.name} is not valid JSON ({reason}). "
                             "Use the manifest written by `workbench select`.") from None
     return check_manifest(document, name=path.name)
 
 
 def check_manifest(document: Any, name: str = "the manifest") -> dict:
-    required = ("kept_ids", "n_input", "n_kept", "strategy", "data_fingerprint", "seed", "version")
-    if not isinstance(document, dict) or any(key not in document for key in required):
-        missing = [k for k in required if not isinstance(document, dict) or k not in document]
-        raise ManifestError(f"{name} is not a workbench manifest (missing {', '.join(missing)}). "
-                            "Use the one written by `workbench select`.")
-    version = document.get("version")
-    schema = version.get("manifest_schema", 1) if isinstance(version, dict) else 1
-    if isinstance(schema, int) and schema > MANIFEST_SCHEMA:
+    """``document`` when it is a manifest this workbench can apply (schema checked first, see
+    :mod:`core.outputs.schema`); ManifestError naming what is wrong otherwise."""
+    schema = document.get("version", {}).get("manifest_schema", 1) if isinstance(document, dict) and \
+        isinstance(document.get("version"), dict) else 1
+    if isinstance(schema, int) and not isinstance(schema, bool) and schema > MANIFEST_SCHEMA:
         raise ManifestError(f"{name} has manifest schema {schema}; this workbench reads up to {MANIFEST_SCHEMA}. "
                             "Upgrade the workbench.")
-    if not isinstance(document["kept_ids"], list) or len(document["kept_ids"]) != document["n_kept"]:
-        raise ManifestError(f"{name} is damaged: n_kept does not match the number of kept_ids.")
-    return document
+    return validate_manifest(document, name)
 
 
 def load_for_manifest(manifest: dict, data, **overrides) -> Dataset:
@@ -348,17 +319,17 @@ def apply_manifest(manifest, data, force: bool = False):
             "Apply it to the original data, or pass --force (force=True) to keep the rows whose ids are in the "
             "manifest."
         )
-    lookup = {str(i): position for position, i in enumerate(ds.ids)}
-    positions, missing = [], []
-    for kept_id in manifest["kept_ids"]:
-        position = lookup.get(str(kept_id))
-        (missing.append(kept_id) if position is None else positions.append(position))
+    positions, missing, repeated = _match_ids(manifest["kept_ids"], ds)
     if not positions:
         raise ManifestError("None of the manifest's kept ids are in the data. Check that the id column is the same.")
+    if (missing or repeated) and not force:
+        raise ManifestError(_id_problems(missing, repeated, len(manifest["kept_ids"])) + " Apply it to the data "
+                            "it was made from, or pass --force (force=True) to skip those ids.")
     mask = np.zeros(ds.n_samples, dtype=bool)
     mask[positions] = True
-    details = {"forced": bool(force and not matches), "fingerprint_matches": matches, "differences": differences,
-               "missing_ids": missing, "applied_from": manifest.get("data_fingerprint"),
+    details = {"forced": bool(force and not (matches and not missing and not repeated)),
+               "fingerprint_matches": matches, "differences": differences, "missing_ids": missing,
+               "duplicate_ids": repeated, "applied_from": manifest.get("data_fingerprint"),
                "row_order": "manifest"}
     return Selection(
         mask=mask, kept_ids=np.asarray([ds.ids[p] for p in positions], dtype=object),
@@ -369,7 +340,28 @@ def apply_manifest(manifest, data, force: bool = False):
     )
 
 
-def apply_and_export(manifest_path, data, out, force: bool = False, **load_overrides) -> tuple:
+def _match_ids(kept_ids: list, ds: Dataset) -> tuple:
+    """(positions in manifest order, ids not in the data, ids listed more than once)."""
+    lookup = {str(i): position for position, i in enumerate(ds.ids)}
+    positions, missing, seen = [], [], set()
+    for kept_id in kept_ids:
+        position = lookup.get(str(kept_id))
+        if position is None:
+            missing.append(kept_id)
+        elif position not in seen:
+            seen.add(position)
+            positions.append(position)
+    return positions, missing, duplicated_ids(kept_ids)
+
+
+def _id_problems(missing: list, repeated: list, total: int) -> str:
+    parts = [f"{len(missing)} of its {total} kept ids are not in the data (e.g. {missing[:5]})"] if missing else []
+    parts += [f"{len(repeated)} id(s) are listed more than once (e.g. {repeated[:5]})"] if repeated else []
+    return "The manifest does not fit the data: " + "; ".join(parts) + "."
+
+
+def apply_and_export(manifest_path, data, out, force: bool = False, formula_safe: bool = False,
+                     **load_overrides) -> tuple:
     """Read a manifest, apply it to ``data`` (a path) and write the kept rows to ``out``.
 
     Returns ``(selection, dataset)``.
@@ -378,6 +370,7 @@ def apply_and_export(manifest_path, data, out, force: bool = False, **load_overr
     manifest = read_manifest(manifest_path)
     ds = load_for_manifest(manifest, data, **load_overrides)
     sel = apply_manifest(manifest, ds, force=force)
-    write_table(kept_frame(ds, sel), out)
+    frame = kept_frame(ds, sel).drop(columns=dropped_columns(manifest), errors="ignore")  # rows and columns
+    write_table(frame, out, formula_safe=formula_safe)
     return sel, ds
 
