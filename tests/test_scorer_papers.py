@@ -162,3 +162,39 @@ def test_no_two_default_scorers_rank_rows_alike_on_any_bundled_sample():
         np.fill_diagonal(rho, 0.0)
         worst[sample] = float(rho.max())
     assert max(worst.values()) <= 0.95, worst  # measured: at most 0.91 (outlier ~ knn_shapley on digits)
+
+
+# ----------------------------------------------------------------------------- label-free path (ELFS)
+
+
+def test_pseudo_label_scores_never_read_the_given_labels(blobs):
+    from core.data.dataset import Dataset
+
+    rng = np.random.default_rng(0)
+    shuffled = Dataset.from_arrays(blobs.X, rng.permutation(blobs.y))
+    names = ["pseudo_el2n", "pseudo_aum"]
+    for name in names:
+        assert core.get_scorer(name).needs_labels is False
+    ours = compute_scores(blobs, names, seed=1, cache=False, folds=3)
+    theirs = compute_scores(shuffled, names, seed=1, cache=False, folds=3)
+    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy())
+    # On separated blobs the clusters are the classes: pseudo EL2N then equals EL2N up to order.
+    real = compute_scores(blobs, ["el2n"], seed=1, cache=False, folds=3)["el2n"]
+    assert ours["pseudo_el2n"].corr(real, method="spearman") > 0.9
+
+
+def test_pseudo_labels_are_kmeans_clusters_and_unlabelled_data_gets_ten():
+    from core.data.dataset import Dataset
+    from core.scorers.pseudo import UNLABELLED_CLUSTERS, pseudo_cluster_count, pseudo_labelled
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(scale=20.0, size=(4, 5))
+    X = np.repeat(centres, 50, axis=0) + rng.normal(size=(200, 5))
+    ds = Dataset.from_arrays(X, np.repeat(np.arange(4), 50))
+    pseudo = pseudo_labelled(ds, pseudo_cluster_count(ds, 0), seed=0)
+    assert pseudo.n_classes == 4 and pseudo.fingerprint != ds.fingerprint
+    # Each true group is one cluster (up to renaming).
+    assert all(len(np.unique(pseudo.y[ds.y == c])) == 1 for c in range(4))
+    unlabelled = Dataset.from_arrays(X, np.zeros(200))
+    assert pseudo_cluster_count(unlabelled, 0) == UNLABELLED_CLUSTERS
+    assert compute_scores(unlabelled, ["pseudo_el2n"], cache=False)["pseudo_el2n"].nunique() > 100

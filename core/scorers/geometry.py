@@ -215,7 +215,19 @@ def nearest_prototype_distance(X: np.ndarray, clusters: int, seed: int) -> np.nd
     -------
     ndarray of shape (n_samples,)
     """
+    return fit_kmeans(X, clusters, seed).transform(X).min(axis=1).astype(np.float64)
+
+
+def fit_kmeans(X: np.ndarray, clusters: int, seed: int):
+    """k-means with k-means++ starts (three restarts, the best inertia wins), seeded locally.
+
+    Shared by :class:`Prototypicality` and the pseudo labels of :mod:`core.scorers.pseudo`.
+
+    Returns
+    -------
+    sklearn.cluster.KMeans
+        Fitted; ``labels_`` has shape (n_samples,).
+    """
     from sklearn.cluster import KMeans
 
-    fitted = KMeans(n_clusters=clusters, n_init=3, random_state=int(seed) % (2**32)).fit(X)
-    return fitted.transform(X).min(axis=1).astype(np.float64)
+    return KMeans(n_clusters=clusters, n_init=3, random_state=int(seed) % (2**32)).fit(X)
