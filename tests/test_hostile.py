@@ -568,3 +568,26 @@ def test_workbench_app_leaves_no_server_after_sigterm(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_an_unreadable_class_folder_is_an_error_not_a_missing_class(tmp_path, monkeypatch):
+    from core.data import readers
+
+    folder = tmp_path / "pets"
+    for name in ("cat", "dog", "eel"):
+        (folder / name).mkdir(parents=True)
+        for i in range(3):
+            (folder / name / f"{i}.png").write_bytes(png_bytes(40 * i))
+    real_access = os.access
+    # as root every folder is readable, so the refusal of the operating system is simulated
+    monkeypatch.setattr(readers.os, "access", lambda path, mode: Path(path).name != "eel" and real_access(path, mode))
+    with pytest.raises(WorkbenchError, match="eel.*cannot be read"):
+        core.load_dataset(folder, min_rows_per_class=2)
+    if os.geteuid() != 0:  # a real unreadable folder, where the operating system enforces it
+        monkeypatch.undo()
+        (folder / "eel").chmod(0)
+        try:
+            with pytest.raises(WorkbenchError, match="cannot be read"):
+                core.load_dataset(folder, min_rows_per_class=2)
+        finally:
+            (folder / "eel").chmod(0o755)

@@ -315,3 +315,25 @@ def test_import_core_does_not_import_streamlit_or_torch():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_non_feature_columns_are_exact_text_and_features_stay_numeric(tmp_path):
+    path = tmp_path / "mixed.csv"
+    rows = [f"{i:03d},{i % 2 * 3 + i / 40:.2f},{'None' if i % 2 else 'NA'},{['NA', 'null', '', '1.50'][i % 4]}"
+            for i in range(20)]
+    path.write_text("id,x,label,memo\n" + "\n".join(rows) + "\n")
+    ds = core.load_dataset(path, label="label", id="id", features=["x"])
+    assert list(ds.ids[:2]) == ["000", "001"] and sorted(ds.classes) == ["NA", "None"]
+    assert ds.frame["memo"].tolist()[:4] == ["NA", "null", "", "1.50"]
+    assert pd.api.types.is_float_dtype(ds.frame["x"])
+    # without features=..., every column but label and id is a feature and keeps pandas' typing
+    typed = core.load_dataset(path, label="label", id="id")
+    assert typed.frame["memo"].isna().sum() == 15  # NA, null and blank are missing in a numeric feature
+
+
+def test_delimiter_sniffing_stays_linear_on_one_very_long_line(tmp_path):
+    from core.data.readers import _sniff_delimiter
+
+    sample = "a;b;c\n" + "x" * 65536
+    assert _sniff_delimiter(sample[:65536]) == ";"
+    assert _sniff_delimiter("id|text|label\n1|" + "word " * 20000 + "|a\n2|b|c\n") == "|"
