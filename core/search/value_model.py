@@ -151,16 +151,19 @@ class ValueModel:
         json_path = Path(path).with_suffix(".json")
         npz_path = json_path.with_suffix(".npz")
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(npz_path, "wb") as handle:
+        staged_npz, staged_json = (p.with_name(f".{p.name}.partial") for p in (npz_path, json_path))
+        with open(staged_npz, "wb") as handle:
             np.savez(handle, **{k: np.asarray(v, dtype=np.float64) for k, v in self.weights.items()})
         document = {
             "format": FORMAT, "schema": SCHEMA, "workbench": _version(), "target": self.target, "task": self.task,
             "column": self.column, "model": self.model, "use_labels": self.use_labels, "classes": self.classes,
             "featurizer": self.featurizer.to_dict(), "layers": sorted(self.weights),
-            "weights_file": npz_path.name, "weights_sha256": _sha256(npz_path),
+            "weights_file": npz_path.name, "weights_sha256": _sha256(staged_npz),
             "quality": self.quality, "info": self.info,
         }
-        json_path.write_text(json.dumps(document, indent=2, default=_plain), encoding="utf-8")
+        staged_json.write_text(json.dumps(document, indent=2, default=_plain), encoding="utf-8")
+        staged_npz.replace(npz_path)  # renamed only once both are complete: never half a model
+        staged_json.replace(json_path)
         return json_path
 
 
