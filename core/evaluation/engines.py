@@ -31,8 +31,8 @@ KNN_LIST = 96  # neighbours stored per row: enough for k kept ones down to keep 
 #: model -> (description, budget)
 DESCRIPTIONS = {
     "logreg": ("logistic regression (multinomial, L2, C=1) on features standardised on the kept rows",
-               "fit to convergence (L-BFGS, gradient tolerance 1e-4 as scikit-learn; warm-started from "
-               "the previous estimate, the same optimum as a fresh fit)"),
+               "fit to convergence (L-BFGS with scikit-learn's tolerance 1e-4, warm-started from the "
+               "nearest previous fit: the same optimum as a fresh fit)"),
     "knn": (f"{KNN_K}-nearest-neighbour classifier (Euclidean, standardised features)",
             "no training: neighbours among the kept rows"),
     "mlp": tuple(exact_models.MODELS["mlp"][1:]),

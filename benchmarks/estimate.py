@@ -1,0 +1,262 @@
+"""The estimate users decide by: slider latency, fidelity, bias on pure noise, and auto's choices.
+
+Sections (JSON on stdout, and to ``--out``):
+
+- ``latency``: a slider dragged over a difficulty score at 60k x 64 (10 classes), top-k by the
+  score (and CCS for logistic regression). Each move runs the leak-free path: per fold, select
+  among the other folds with their fold-wise scores, then the target model's estimate. p50/p95 per target model (``logreg`` is the default and has the
+  0.5 s target; ``ridge`` is the instant first figure; ``knn`` also reports its one-off
+  neighbour lists; ``mlp`` is the exact model, a few moves only).
+- ``fidelity``: on two bundled sets and a generated set, a third of the rows is held out as a
+  test split the workbench never sees. For >= 12 strategies at keep 0.1 and 0.3, the Spearman
+  correlation between the live leak-free estimate and the test accuracy of scikit-learn's
+  ``LogisticRegression`` trained on the subset (all-rows scores, as exported). The ridge figure
+  and the optimistic all-rows estimate are reported beside it.
+- ``bias``: pure-noise labels (8,000 rows, two balanced classes): each strategy's leak-free
+  estimate minus chance (and the all-rows estimate's, for contrast); auto's nested estimate.
+- ``auto``: on the same held-out splits, the test accuracy of auto's choice against random and
+  against the best single candidate in hindsight, at keep 0.1 / 0.3 / 0.5.
+
+    python benchmarks/estimate.py                    # default run (about 10 minutes, busy 2-core machine)
+    python benchmarks/estimate.py --gen-rows 50000 --big   # + 20k x 784 and 100k x 128 slider latency
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import core  # noqa: E402
+from core.data.dataset import Dataset  # noqa: E402
+from core.data.samples import load_sample, make_known_answer  # noqa: E402
+from core.evaluation import FoldScores, LiveEvaluator, fold_masks, fold_scores, selection_estimate  # noqa: E402
+from core.foundation.folds import stratified_folds  # noqa: E402
+from core.search.auto import auto_select  # noqa: E402
+from core.search.pool import default_candidates  # noqa: E402
+
+SCORERS = ["label_noise", "el2n", "margin", "entropy", "knn_shapley", "knn_density", "prototypicality",
+           "outlier", "duplicate"]
+STRATEGIES = ["random", "el2n", "el2n:low", "ccs:el2n", "ccs:el2n:beta=0.3", "margin", "margin:high",
+              "label_noise", "label_noise:high", "ccs:label_noise", "knn_shapley", "knn_shapley:low",
+              "knn_density", "knn_density:low", "prototypicality", "outlier:high", "drop-flagged:label_noise",
+              "kcenter"]
+
+
+def _quantiles(values) -> dict:
+    values = np.asarray(values, dtype=float)
+    return {"p50_s": float(np.median(values)), "p95_s": float(np.quantile(values, 0.95)), "n": int(len(values))}
+
+
+def synthetic(n_rows: int, n_features: int, seed: int = 1) -> Dataset:
+    frame = make_known_answer(n_rows=n_rows, n_features=n_features, seed=seed)
+    columns = [c for c in frame.columns if c.startswith("f") and c[1:].isdigit()]
+    return Dataset.from_arrays(frame[columns].to_numpy(), frame["label"].to_numpy())
+
+
+def difficulty_fold_scores(ds: Dataset, ev: LiveEvaluator) -> FoldScores:
+    """An el2n-like score per fold (distance to the class mean of the fold's training rows)."""
+    frames = []
+    for f in range(ev.n_folds):
+        train = np.flatnonzero(ev.fold_of_row_ != f)
+        X, y = ds.X[train], ds.y[train]
+        centre = np.stack([X[y == c].mean(axis=0) for c in range(ds.n_classes)])
+        frames.append(pd.DataFrame({"el2n": np.linalg.norm(X - centre[y], axis=1)}, index=pd.Index(ds.ids[train], name="id")))
+    return FoldScores(frames, ev.fold_of_row_, ["el2n"], [], ds.fingerprint)
+
+
+def slider(ds: Dataset, model: str, moves: int, strategy: str = "el2n:low") -> dict:
+    ev = LiveEvaluator(ds, folds=5, seed=0, model=model)
+    started = time.perf_counter()
+    ev.prepare()
+    prepare_s = time.perf_counter() - started
+    fs = difficulty_fold_scores(ds, ev)
+    keeps = np.concatenate([np.linspace(0.5, 0.3, moves // 2 + 1)[1:], np.linspace(0.31, 0.4, moves - moves // 2)])
+    masks, _ = fold_masks(ds, strategy, fold_scores=fs, keep=0.5)
+    ev.estimate_folds(masks)  # the slider's starting position
+    select_s, estimate_s, random_s = [], [], []
+    for keep in keeps:
+        t0 = time.perf_counter()
+        masks, _ = fold_masks(ds, strategy, fold_scores=fs, keep=float(keep))
+        t1 = time.perf_counter()
+        ev.estimate_folds(masks)
+        t2 = time.perf_counter()
+        select_s.append(t1 - t0)
+        estimate_s.append(t2 - t1)
+        if model in ("logreg", "ridge") and len(random_s) < 3:
+            t3 = time.perf_counter()
+            ev.random(int(masks[0].sum() / 0.8), repeats=5)
+            random_s.append(time.perf_counter() - t3)
+    total = np.add(select_s, estimate_s)
+    agreement = None
+    if model == "logreg":  # the warm-started figure against scikit-learn on the same kept rows
+        exact = LiveEvaluator(ds, folds=5, seed=0, model="logreg", exact=True).estimate_folds(masks)
+        agreement = 100 * abs(ev.estimate_folds(masks).accuracy - exact.accuracy)
+    return {"model": ev.describe(), "strategy": strategy, "prepare_s": prepare_s, "move": _quantiles(total),
+            "points_from_scikit_learn_at_last_position": agreement,
+            "select_per_fold_part": _quantiles(select_s), "estimate_part": _quantiles(estimate_s),
+            "random_reference_5_subsets": _quantiles(random_s) if random_s else None}
+
+
+def latency(n_rows: int, n_features: int, moves: int, models) -> dict:
+    ds = synthetic(n_rows, n_features)
+    out = {"shape": [n_rows, n_features], "classes": ds.n_classes}
+    for model in models:
+        out[model] = slider(ds, model, moves if model != "mlp" else 2)
+        print(f"latency {n_rows}x{n_features} {model}: {out[model]['move']}", file=sys.stderr)
+    if "logreg" in models:  # CCS re-draws rows inside its bins at every budget: more changes per move
+        out["logreg_ccs"] = slider(ds, "logreg", moves, "ccs:el2n")
+        print(f"latency {n_rows}x{n_features} logreg ccs: {out['logreg_ccs']['move']}", file=sys.stderr)
+    return out
+
+
+def split(ds: Dataset, seed: int = 11):
+    part = stratified_folds(ds.y, 3, seed)
+    return ds.take(np.flatnonzero(part != 0)), ds.take(np.flatnonzero(part == 0))
+
+
+def test_accuracy(work: Dataset, test: Dataset, mask: np.ndarray) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if len(np.unique(work.y[mask])) < 2:
+        return float(np.mean(test.y == (work.y[mask][0] if mask.any() else 0)))
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    return float(model.fit(work.X[mask], work.y[mask]).score(test.X, test.y))
+
+
+def _select(ds, scores, strategy, keep, seed=0):
+    return core.select(ds, scores, strategy, keep=None if strategy.startswith("drop-flagged") else keep, seed=seed)
+
+
+def prepared(name: str, ds: Dataset) -> dict:
+    started = time.perf_counter()
+    work, test = split(ds)
+    scores = core.compute_scores(work, SCORERS, seed=0)
+    fs = fold_scores(work, SCORERS, folds=5, seed=0)
+    return {"name": name, "work": work, "test": test, "scores": scores, "fold_scores": fs,
+            "scoring_s": time.perf_counter() - started}
+
+
+def fidelity(data: dict, keeps=(0.1, 0.3)) -> dict:
+    from scipy.stats import spearmanr
+
+    work, test, scores, fs = data["work"], data["test"], data["scores"], data["fold_scores"]
+    ev = LiveEvaluator(work, folds=5, seed=0)
+    out = {"rows": [work.n_samples, test.n_samples], "features": work.n_features, "scoring_s": data["scoring_s"]}
+    for keep in keeps:
+        started = time.perf_counter()
+        live, optimistic, ridge, held_out = [], [], [], []
+        for strategy in STRATEGIES:
+            sel = _select(work, scores, strategy, keep)
+            live.append(selection_estimate(work, sel, scores=scores, evaluator=ev, fold_scores=fs)[0].accuracy)
+            optimistic.append(ev.estimate(sel.mask).accuracy)
+            ridge.append(ev.first_paint(sel.mask).accuracy)
+            held_out.append(test_accuracy(work, test, sel.mask))
+        out[f"keep_{keep:g}"] = {
+            "spearman_live_leak_free": float(spearmanr(live, held_out).statistic),
+            "spearman_all_rows_scores": float(spearmanr(optimistic, held_out).statistic),
+            "spearman_ridge_first_figure": float(spearmanr(ridge, held_out).statistic),
+            "strategies": len(STRATEGIES), "seconds": time.perf_counter() - started,
+            "table": [{"strategy": s, "live": a, "all_rows": b, "ridge": c, "test": d}
+                      for s, a, b, c, d in zip(STRATEGIES, live, optimistic, ridge, held_out)],
+        }
+        print(f"fidelity {data['name']} keep {keep}: {out[f'keep_{keep:g}']['spearman_live_leak_free']:.3f}", file=sys.stderr)
+    return out
+
+
+def bias(n_rows: int = 8000) -> dict:
+    rng = np.random.default_rng(0)
+    ds = Dataset.from_arrays(rng.normal(size=(n_rows, 8)), np.repeat([0, 1], n_rows // 2)[rng.permutation(n_rows)])
+    scores = core.compute_scores(ds, SCORERS, seed=0)
+    fs = fold_scores(ds, SCORERS, folds=5, seed=0)
+    ev = LiveEvaluator(ds, folds=5, seed=0)
+    table = []
+    for strategy in STRATEGIES:
+        sel = _select(ds, scores, strategy, 0.5)
+        free = selection_estimate(ds, sel, scores=scores, evaluator=ev, fold_scores=fs)[0].accuracy
+        leaky = selection_estimate(ds, sel, scores=scores, evaluator=ev)[0].accuracy
+        table.append({"strategy": strategy, "leak_free_minus_chance_points": 100 * (free - 0.5),
+                      "all_rows_minus_chance_points": 100 * (leaky - 0.5)})
+    honest = auto_select(ds, scores, 0.5, evaluator=ev, fold_scores=fs).details["honest_estimate"]
+    worst = max(abs(r["leak_free_minus_chance_points"]) for r in table)
+    return {"rows": n_rows, "standard_error_points": 100 * float(np.sqrt(0.25 / n_rows)),
+            "max_abs_leak_free_points": worst,
+            "max_abs_all_rows_points": max(abs(r["all_rows_minus_chance_points"]) for r in table),
+            "auto_nested_minus_chance_points": 100 * (honest["accuracy"] - 0.5), "table": table}
+
+
+def auto_versus(data: dict, keeps=(0.1, 0.3, 0.5)) -> dict:
+    work, test, scores, fs = data["work"], data["test"], data["scores"], data["fold_scores"]
+    ev = LiveEvaluator(work, folds=5, seed=0)
+    out = {}
+    for keep in keeps:
+        started = time.perf_counter()
+        sel = auto_select(work, scores, keep, evaluator=ev, fold_scores=fs)
+        auto_s = time.perf_counter() - started
+        chosen = test_accuracy(work, test, sel.mask)
+        randoms = [test_accuracy(work, test, _select(work, None, "random", keep, seed).mask) for seed in range(3)]
+        singles = {s: test_accuracy(work, test, _select(work, scores, s, keep).mask)
+                   for s in default_candidates(scores.columns, scores) if s != "random"}
+        best = max(singles, key=singles.get)
+        out[f"keep_{keep:g}"] = {
+            "auto_choice": sel.resolved_strategy, "auto_test": chosen, "random_test": float(np.mean(randoms)),
+            "best_single_in_hindsight": best, "best_single_test": singles[best],
+            "auto_minus_random_points": 100 * (chosen - np.mean(randoms)),
+            "auto_minus_best_points": 100 * (chosen - singles[best]), "auto_seconds": auto_s,
+            "auto_nested_estimate": sel.details["honest_estimate"]["accuracy"],
+        }
+        print(f"auto {data['name']} keep {keep}: {out[f'keep_{keep:g}']}", file=sys.stderr)
+    return out
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-rows", type=int, default=60000)
+    parser.add_argument("--moves", type=int, default=12)
+    parser.add_argument("--models", default="logreg,ridge,knn,mlp")
+    parser.add_argument("--gen-rows", type=int, default=12000, help="rows of the generated fidelity set (issue: 50000)")
+    parser.add_argument("--big", action="store_true", help="also slider latency at 20k x 784 and 100k x 128")
+    parser.add_argument("--skip", default="", help="comma-separated sections to skip")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    os.environ.setdefault("WORKBENCH_CACHE_DIR", str(Path.home() / ".cache" / "workbench-bench-estimate"))
+    result = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                          "note": "timings on a shared machine; compare medians"}}
+    started = time.perf_counter()
+    if "latency" not in skip:
+        result["latency"] = [latency(args.latency_rows, 64, args.moves, args.models.split(","))]
+        if args.big:
+            result["latency"] += [latency(20000, 784, args.moves, ["logreg", "ridge"]),
+                                  latency(100000, 128, args.moves, ["logreg", "ridge"])]
+    sets = []
+    if not {"fidelity", "auto"} <= skip:
+        sets = [prepared("known_answer", load_sample("known_answer")), prepared("mnist", load_sample("mnist")),
+                prepared(f"generated_{args.gen_rows}x64", synthetic(args.gen_rows, 64, seed=5))]
+    if "fidelity" not in skip:
+        result["fidelity"] = {d["name"]: fidelity(d) for d in sets}
+    if "bias" not in skip:
+        result["bias"] = bias()
+    if "auto" not in skip:
+        result["auto"] = {d["name"]: auto_versus(d) for d in sets}
+    result["seconds"] = time.perf_counter() - started
+    text = json.dumps(result, indent=2, default=float)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    main()
