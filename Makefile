@@ -41,6 +41,7 @@ browser:
 bench: install
 	$(BIN)/python benchmarks/scorers.py
 	$(BIN)/python benchmarks/live.py
+	$(BIN)/python benchmarks/estimate.py
 	$(BIN)/python benchmarks/pruning.py
 	$(BIN)/python benchmarks/app.py
 
