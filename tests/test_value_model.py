@@ -64,10 +64,11 @@ def test_selecting_new_rows_by_the_value_model_beats_random(halves):
     new_ds, predicted, sel = model.select(new_frame, keep=0.8)
     assert model.default_strategy() == "knn_shapley" and list(predicted.columns) == ["knn_shapley"]
     assert new_ds.n_samples == len(new_frame) and sel.n_kept == round(0.8 * len(new_frame))
-    evaluator = core.LiveEvaluator(new_ds, folds=5, seed=0)
+    evaluator = core.LiveEvaluator(new_ds, folds=5, seed=0)  # the default target model, on the new rows only
     gains = [evaluator.estimate(model.select(new_frame, keep=k)[2].mask).accuracy - evaluator.random(
-        round(k * len(new_frame))).accuracy for k in (0.7, 0.8)]
-    assert np.mean(gains) > 0, gains
+        round(k * len(new_frame))).accuracy for k in (0.5, 0.7, 0.8)]
+    # measured +1.7 to +2.3 points on average over MLP seeds 0-2 (random's spread is about ±2.5 per keep)
+    assert np.mean(gains) > 0.01 and min(gains) > 0, gains
 
 
 def test_a_model_that_cannot_predict_says_so(halves):
