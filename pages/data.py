@@ -47,8 +47,9 @@ elif source == "Local path":
 
 ds = state.dataset()
 if ds is None:
-    st.info("No data loaded yet.")
-    st.stop()
+    st.info("No data loaded yet." if state.get("preloaded") else "Opening the bundled sample...",
+            icon=":material/database:")
+    state.end_page()
 
 st.divider()
 st.subheader(f"Loaded — {state.get('origin') or 'data'}")

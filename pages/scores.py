@@ -22,7 +22,7 @@ jobs.panel("scores", scoring.collect)
 table, names, aligned = state.scores(), state.score_columns(), state.aligned_scores()
 if table is None or not names:
     st.info("No scores yet: pick scorers above and press **Compute**.")
-    st.stop()
+    state.end_page()
 
 
 def _values(name: str) -> np.ndarray:

@@ -36,7 +36,7 @@ SAMPLES = [s["name"] for s in list_samples()]
 def _app() -> AppTest:
     settings.operator.cache_clear()
     at = AppTest.from_file(APP, default_timeout=240)
-    at.run()
+    at.run()  # draws the page, opens the sample, reruns
     _ok(at)
     return at
 

@@ -1,8 +1,11 @@
-"""One real-browser walk through the app: Data -> Scores -> Map -> Tune -> Export, then download.
+"""Real-browser walks through the whole story, on the bundled sample and on a generated wider set.
 
-It starts ``streamlit run workbench/app.py`` on a free port with a fresh cache folder and drives
-Debian's chromium (headless) through Playwright. Chromium missing is a failure, not a skip:
-``.ci/run`` installs it, so CI always runs this test.
+Load -> score -> map selection -> tune -> auto -> curve -> export -> open the summary offline,
+asserting after each step that the sidebar, the buttons and the cards agree with the state, and
+that no request leaves the machine (the app runs offline: no icon, font or script from the
+internet). It starts ``streamlit run workbench/app.py`` on a free port with a fresh cache folder
+and drives Debian's chromium (headless) through Playwright. Chromium missing is a failure, not a
+skip: ``.ci/run`` installs it, so CI always runs this test.
 """
 
 from __future__ import annotations
@@ -10,20 +13,26 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit_server import free_port, serving
+
+from core.scorers import DEFAULT_SCORERS
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
 pytestmark = pytest.mark.browser
 
@@ -45,84 +54,220 @@ def app_url():
         shutil.rmtree(cache_dir, ignore_errors=True)
 
 
+@pytest.fixture
+def browser_page(app_url):
+    """A page on the app, with every request recorded; requests off this machine are refused."""
+    from playwright.sync_api import sync_playwright
+
+    url, browser_path = app_url
+    outside: list = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
+            context.on("request", lambda request: _record(request.url, outside))
+            context.route(re.compile(r"^(https?|wss?)://(?!127\.0\.0\.1|localhost)"), lambda route: route.abort())
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            yield page, url, outside, browser
+        finally:
+            browser.close()
+
+
+def _record(url: str, outside: list) -> None:
+    parsed = urlparse(url)
+    if parsed.scheme in ("http", "https", "ws", "wss") and parsed.hostname not in LOCAL_HOSTS:
+        outside.append(url)
+
+
 def _nav(page, title: str) -> None:
     page.locator('[data-testid="stSidebarNav"] a', has_text=title).first.click()
     page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=60_000)
 
 
-def _metric_value(page, label_start: str) -> str:
+def _metric(page, label_start: str) -> str:
     metric = page.locator('[data-testid="stMetric"]', has_text=label_start).first
     return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
 
 
-def test_whole_flow_in_a_real_browser(app_url, tmp_path):
-    from playwright.sync_api import sync_playwright
+def _sidebar(page) -> str:
+    return page.locator('[data-testid="stSidebarUserContent"]').inner_text()
 
-    url, browser_path = app_url
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1440, "height": 1000}, accept_downloads=True)
-            page.set_default_timeout(60_000)
-            page.goto(url)
-            # Data: the known-answer sample is preloaded on first open
-            page.get_by_role("heading", name="Sample: known_answer").wait_for(timeout=120_000)
-            assert _metric_value(page, "Rows") == "3,000"
 
-            # Scores: compute the default (cheap) set
-            _nav(page, "Scores")
-            page.get_by_role("button", name="Compute").first.click()
-            page.get_by_role("tab", name="Distributions").wait_for(timeout=240_000)
+def _until(check, timeout: float = 60, what: str = "the page") -> None:
+    deadline = time.time() + timeout
+    while not check():
+        assert time.time() < deadline, f"{what} did not settle in {timeout:.0f} s"
+        time.sleep(0.4)
 
-            # Map: a box/lasso drag selects points (plotly selection event); force-drop them
-            _nav(page, "Map")
-            page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=60_000)
-            time.sleep(2)  # plotly draws after the element appears
-            area = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first.bounding_box()
-            x, y = area["x"] + 0.25 * area["width"], area["y"] + 0.25 * area["height"]
-            page.mouse.move(x, y)
-            page.mouse.down()
-            for dx, dy in ((0.5, 0), (0.5, 0.5), (0, 0.5), (0, 0)):
-                page.mouse.move(x + dx * area["width"], y + dy * area["height"], steps=6)
-            page.mouse.up()
-            page.get_by_role("button", name="Force drop").click()
-            page.get_by_text("Map edits (1)").wait_for()
 
-            # Tune: moving the keep slider changes the estimate and the rows kept
-            _nav(page, "Tune")
-            page.locator('[data-testid="stMetric"]', has_text="Rows kept").wait_for()
-            before = _metric_value(page, "Rows kept")
-            thumb = page.get_by_role("slider").first
-            thumb.focus()
-            for _ in range(20):
-                thumb.press("ArrowLeft")
-            deadline = time.time() + 60
-            while _metric_value(page, "Rows kept") == before and time.time() < deadline:
-                time.sleep(0.5)
-            assert _metric_value(page, "Rows kept") != before
-            settled, value = None, _metric_value(page, "Rows kept")
-            while settled != value:  # each key press reruns the page: wait for the last one
-                time.sleep(1.5)
-                settled, value = value, _metric_value(page, "Rows kept")
+def _idle(page, timeout: float = 120) -> None:
+    """Wait until no script run and no background job is in progress."""
+    time.sleep(0.6)
+    _until(lambda: page.locator('[data-testid="stStatusWidget"]').count() == 0
+           and page.locator('[data-testid="stProgress"]').count() == 0, timeout, "the app")
 
-            # Export: the downloaded rows are exactly the selection's rows
-            _nav(page, "Export")
-            n_kept = int(_metric_value(page, "Rows kept").replace(",", ""))
-            assert f"{n_kept:,}" == settled  # the Tune choice carried over to Export
-            with page.expect_download(timeout=60_000) as rows_info:
-                page.get_by_role("button", name="Kept rows (CSV)").click()
-            rows_path = tmp_path / "kept.csv"
-            rows_info.value.save_as(rows_path)
-            with page.expect_download(timeout=60_000) as manifest_info:
-                page.get_by_role("button", name="Manifest (JSON)").click()
-            manifest_path = tmp_path / "manifest.json"
-            manifest_info.value.save_as(manifest_path)
-            page.screenshot(path=str(tmp_path / "export.png"), full_page=True)
-        finally:
-            browser.close()
 
-    kept = pd.read_csv(io.StringIO(rows_path.read_text()))
-    manifest = json.loads(manifest_path.read_text())
-    assert len(kept) == n_kept == manifest["n_kept"]
-    assert kept["id"].tolist() == manifest["kept_ids"]
-    assert list(kept.columns[:2]) == ["id", "f0"]  # original columns, original order
+def _download(page, button: str, path: Path) -> Path:
+    with page.expect_download(timeout=60_000) as info:
+        page.get_by_role("button", name=button).click()
+    info.value.save_as(path)
+    return path
+
+
+def _score_defaults(page) -> None:
+    _nav(page, "Scores")
+    page.get_by_role("button", name=re.compile(r"^Compute \d+ scorers?")).click()
+    page.get_by_role("tab", name="Distributions").wait_for(timeout=240_000)
+    _idle(page)
+    assert f"Scores: {len(DEFAULT_SCORERS)}" in _sidebar(page)
+
+
+def _box_select_and_drop(page) -> None:
+    _nav(page, "Map")
+    page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first.wait_for()
+    time.sleep(1.5)  # plotly draws after the element appears
+    area = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first.bounding_box()
+    x, y = area["x"] + 0.3 * area["width"], area["y"] + 0.3 * area["height"]
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for dx, dy in ((0.4, 0), (0.4, 0.4), (0, 0.4), (0, 0)):
+        page.mouse.move(x + dx * area["width"], y + dy * area["height"], steps=6)
+    page.mouse.up()
+    page.get_by_role("button", name="Force drop").click()
+    page.get_by_text("Map edits (1)").wait_for()
+    _idle(page)
+    assert "Map edits: 1" in _sidebar(page)
+
+
+def _move_keep_slider(page, presses: int) -> int:
+    """Move Tune's keep slider left and wait for the page to settle; the keep percentage."""
+    thumb = page.get_by_role("slider").first
+    thumb.focus()
+    for _ in range(presses):
+        thumb.press("ArrowLeft")
+    _idle(page)
+    keep = int(page.locator('[data-testid="stSliderThumbValue"]').first.inner_text().strip().rstrip("%"))
+    _until(lambda: f"(keep {keep}%)" in _sidebar(page), 60, "the sidebar")
+    page.get_by_role("button", name=f"Recommend a strategy at {keep}%").wait_for()
+    return keep
+
+
+def _auto_and_apply(page, keep: int) -> str:
+    page.get_by_role("button", name=f"Recommend a strategy at {keep}%").click()
+    advice = page.locator('[data-testid="stAlertContentSuccess"]', has_text="Recommended at")
+    advice.wait_for(timeout=240_000)
+    chosen = re.search(r"Recommended at \d+%: (\S+) —", advice.inner_text()).group(1)
+    page.get_by_role("button", name="Apply the recommendation").click()
+    page.locator('[data-testid="stAlertContentSuccess"]', has_text="(applied)").wait_for()
+    _idle(page)
+    assert f"Strategy: {chosen} (keep {keep}%)" in _sidebar(page)
+    return chosen
+
+
+def _curve(page) -> None:
+    box = page.locator('[data-testid="stMultiSelect"]').first
+    box.click()
+    page.keyboard.type("ccs:")
+    page.locator('[role="option"]').first.click()
+    page.keyboard.press("Escape")
+    _idle(page)
+    page.get_by_role("button", name="Compute the pruning curve").click()
+    chart = page.locator('[data-testid="stPlotlyChart"]', has_text="Pruning curve")
+    chart.wait_for(timeout=240_000)
+    time.sleep(1)
+    title, legend = chart.locator(".gtitle").bounding_box(), chart.locator(".legend").bounding_box()
+    assert legend["y"] >= title["y"] + title["height"], "the legend covers the title"
+    chart.hover()
+    bar = chart.locator(".modebar").bounding_box()
+    assert bar is None or legend["y"] >= bar["y"] + bar["height"], "the legend covers the toolbar"
+
+
+def _open_offline(browser, summary: Path) -> None:
+    """The stakeholder summary opens with no network at all and draws its charts."""
+    context = browser.new_context(offline=True)
+    requests: list = []
+    context.on("request", lambda request: requests.append(request.url))
+    page = context.new_page()
+    page.goto(summary.as_uri())
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)
+    assert page.locator(".js-plotly-plot .main-svg").count() >= 2
+    assert all(url.startswith(("file:", "data:", "blob:")) for url in requests), requests
+    context.close()
+
+
+def _export_matches(page, tmp_path: Path, strategy=None) -> tuple:
+    _nav(page, "Export")
+    _idle(page, 240)  # the leak-free estimate replaces the quick one before the files are taken
+    n_kept = int(_metric(page, "Rows kept").replace(",", ""))
+    rows = pd.read_csv(_download(page, "Kept rows (CSV)", tmp_path / "kept.csv"), dtype=str, keep_default_na=False)
+    manifest = json.loads(_download(page, "Manifest (JSON)", tmp_path / "manifest.json").read_text())
+    assert len(rows) == n_kept == manifest["n_kept"]
+    assert rows.iloc[:, 0].tolist() == [str(i) for i in manifest["kept_ids"]]
+    if strategy is not None:
+        assert manifest["strategy"] == strategy
+    return rows, manifest, _download(page, "Stakeholder summary (HTML)", tmp_path / "summary.html")
+
+
+def test_the_whole_story_on_the_sample(browser_page, tmp_path):
+    page, url, outside, browser = browser_page
+    started = time.time()
+    page.goto(url)
+    page.get_by_role("heading", name="Data", exact=True).wait_for(timeout=120_000)
+    first_paint = time.time() - started
+    page.get_by_role("heading", name="Loaded — Sample: known_answer").wait_for(timeout=120_000)
+    assert _metric(page, "Rows") == "3,000" and "3,000 rows" in _sidebar(page)
+    assert "Strategy: random (keep 70%)" in _sidebar(page)
+
+    _score_defaults(page)
+    _box_select_and_drop(page)
+    _nav(page, "Tune")
+    page.locator('[data-testid="stMetric"]', has_text="Rows kept").wait_for()
+    keep = _move_keep_slider(page, 20)
+    assert keep == 50
+    chosen = _auto_and_apply(page, keep)
+    _curve(page)
+    tune_rows = _metric(page, "Rows kept")
+
+    rows, manifest, summary = _export_matches(page, tmp_path, strategy=chosen)
+    assert f"{len(rows):,}" == tune_rows  # Tune's choice carried over to Export
+    assert list(rows.columns[:2]) == ["id", "f0"]  # original columns, original order
+    assert manifest["params"].get("force_drop") or manifest.get("force_drop")
+    _open_offline(browser, summary)
+    assert not outside, f"requests left the machine: {outside[:5]}"
+    print(f"first page drawn after {first_paint:.1f} s; whole story {time.time() - started:.0f} s (busy machine)")
+
+
+def test_a_wider_generated_set(browser_page, tmp_path):
+    page, url, outside, browser = browser_page
+    rng = np.random.default_rng(0)
+    n, width = 500, 240
+    labels = rng.integers(0, 3, n)
+    features = rng.normal(size=(n, width)) + labels[:, None] * 0.4
+    frame = pd.DataFrame(features, columns=[f"x{i}" for i in range(width)])
+    frame.insert(0, "row_id", [f"r{i:04d}" for i in range(n)])
+    frame["kind"] = np.array(["alpha", "beta", "gamma"])[labels]
+    path = tmp_path / "wide.csv"
+    frame.to_csv(path, index=False)
+
+    page.goto(url)
+    page.get_by_role("heading", name="Loaded — Sample: known_answer").wait_for(timeout=120_000)
+    page.get_by_text("Upload a file", exact=True).click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    page.get_by_text("wide.csv · 500 rows").wait_for()
+    _idle(page)
+    page.get_by_role("button", name="Load data").click()
+    page.get_by_role("heading", name="Loaded — Upload: wide.csv").wait_for(timeout=120_000)
+    _idle(page)
+    assert "500 rows" in _sidebar(page) and "Scores: none yet" in _sidebar(page)
+
+    _score_defaults(page)
+    _nav(page, "Tune")
+    keep = _move_keep_slider(page, 10)
+    assert keep == 60 and _metric(page, "Rows kept") == "300"
+    rows, manifest, summary = _export_matches(page, tmp_path)
+    assert len(rows) == 300 and list(rows.columns) == list(frame.columns)  # every original column
+    original = pd.read_csv(path, dtype=str, keep_default_na=False).set_index("row_id")
+    assert rows.set_index("row_id").equals(original.loc[rows["row_id"]])  # the user's bytes, value for value
+    _open_offline(browser, summary)
+    assert not outside, f"requests left the machine: {outside[:5]}"

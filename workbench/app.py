@@ -37,21 +37,29 @@ current = st.navigation(list(pages.values()))
 sidebar_slot = st.sidebar.container()
 state.note_page(current.url_path or "data")
 
-if not state.get("preloaded"):
+
+def _preload() -> None:
+    """Open the bundled sample after the first page is drawn (so the first screen is never blank)."""
     state.put("preloaded", True)
     sample = settings.operator().preload
     if sample and state.dataset() is None:
         with state.user_errors("Could not preload the bundled sample: "):
             from workbench import loaders
 
-            with st.spinner(f"Opening the bundled sample '{sample}'..."):
+            with sidebar_slot, st.spinner(f"Opening the bundled sample '{sample}'..."):
                 state.set_dataset(loaders.load_sample(sample), f"Sample: {sample}")
+            st.rerun()
+
 
 if state.dataset() is not None and settings.operator().umap == "load":
     maps.ensure_umap(state.dataset(), state.seed())
 
 try:
     current.run()
-finally:  # also after st.stop(): the sidebar reflects what the page just did
-    state.put("page_changed", False)
+except state.PageEnd:  # a page ended early (no data yet); the sidebar still follows
+    pass
+state.put("page_changed", False)
+if state.get("preloaded"):
     sidebar.render(sidebar_slot)
+else:
+    _preload()

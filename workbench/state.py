@@ -307,13 +307,22 @@ def user_errors(prefix: str = ""):
         st.error(f"{prefix}{err}" if prefix else str(err), icon=":material/error:")
 
 
+class PageEnd(Exception):
+    """Raised by :func:`end_page`; the router catches it."""
+
+
+def end_page() -> None:
+    """End the page here. Unlike ``st.stop()``, the router still draws the sidebar afterwards."""
+    raise PageEnd
+
+
 def require_dataset():
-    """The current data set, or stop the page with a pointer to the Data page."""
+    """The current data set, or end the page with a pointer to the Data page."""
     ds = dataset()
     if ds is None:
         st.info("Load a data set on the **Data** page first.", icon=":material/database:")
         st.page_link(page("data"), label="Go to Data", icon=":material/database:")
-        st.stop()
+        end_page()
     return ds
 
 
