@@ -198,3 +198,86 @@ def test_pseudo_labels_are_kmeans_clusters_and_unlabelled_data_gets_ten():
     unlabelled = Dataset.from_arrays(X, np.zeros(200))
     assert pseudo_cluster_count(unlabelled, 0) == UNLABELLED_CLUSTERS
     assert compute_scores(unlabelled, ["pseudo_el2n"], cache=False)["pseudo_el2n"].nunique() > 100
+
+
+# ----------------------------------------------------------------------------- AUM (Pleiss et al. 2020)
+
+
+def _blobs(n_classes: int, separation: float, n: int = 1500, seed: int = 0):
+    from core.data.dataset import Dataset
+
+    # Centres on a simplex: every pair of classes ``separation`` apart (unit noise per feature).
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % n_classes
+    centres = np.eye(n_classes, 8) * separation / np.sqrt(2.0)
+    return Dataset.from_arrays(rng.normal(size=(n, 8)) + centres[y], y)
+
+
+def test_aum_flags_at_most_five_percent_of_clean_data():
+    from core.foundation.errors import WorkbenchWarning
+
+    binary = _blobs(2, 3.0)  # Bayes error about 7 %: the old decoy threshold flagged 10-16 %
+    with pytest.warns(WorkbenchWarning, match="two classes"):
+        flags = compute_scores(binary, ["aum"], cache=False)["aum_flag"]
+    assert flags.mean() <= 0.05
+    five = _blobs(5, 6.0)  # threshold samples at work (pairwise Bayes error 0.1 %): measured 0.9 %
+    assert compute_scores(five, ["aum"], cache=False)["aum_flag"].mean() <= 0.05
+
+
+def test_threshold_samples_sit_above_most_planted_flips():
+    from sklearn.metrics import recall_score
+
+    from core.scorers.dynamics import threshold_sample_cut
+
+    ds = _blobs(4, 5.0, n=2000, seed=1)
+    rng = np.random.default_rng(2)
+    flipped = rng.random(ds.n_samples) < 0.1
+    y = np.where(flipped, (ds.y + rng.integers(1, 4, ds.n_samples)) % 4, ds.y)
+    from core.data.dataset import Dataset
+
+    noisy = Dataset.from_arrays(ds.X, y)
+    scores = compute_scores(noisy, ["aum"], cache=False)
+    cut = threshold_sample_cut(noisy.X, noisy.y, 4, seed=0, epochs=10)
+    assert np.isfinite(cut)
+    assert recall_score(flipped, scores["aum_flag"]) >= 0.8  # the 99th percentile is built for recall
+    assert scores["aum_flag"][~flipped].mean() <= 0.05
+
+
+# ----------------------------------------------------------------------------- forgetting (Toneva et al. 2019)
+
+
+def test_forgetting_is_counted_per_presentation():
+    from core.foundation.mlp import train_proxy
+    from core.scorers.records import DynamicsRecorder
+
+    ds = _blobs(3, 2.0, n=600)
+    seen = []
+
+    class Spy(DynamicsRecorder):
+        def after_batch(self, state):
+            super().after_batch(state)
+            seen.append((state.epoch, state.batch_rows.copy(), state.batch_logits.argmax(axis=1) == ds.y[state.batch_rows]))
+
+    spy = Spy(ds.y, 4, 1)
+    train_proxy(ds.X, ds.y, 3, epochs=4, batch_size=64, seed=3, hooks=[spy])
+    assert len(seen) == 4 * 10  # every minibatch of every epoch
+    for epoch, rows, correct in seen:
+        np.testing.assert_array_equal(spy.presented_correct[rows, epoch], correct)
+    assert spy.wants_batches and (spy.presented_correct != spy.correct).any()  # not the epoch-end view
+
+
+def test_forgetting_ties_are_reduced_and_counts_kept():
+    from core.scorers.dynamics import forgetting_counts, forgetting_scores
+
+    rng = np.random.default_rng(0)
+    presented = rng.random((3, 500, 10)) < 0.85
+    scores = forgetting_scores(presented)
+    counts = np.mean([forgetting_counts(run) for run in presented], axis=0)
+    np.testing.assert_allclose(np.floor(scores * 3 + 1e-9) / 3, counts)  # the paper's mean count is kept
+    assert (np.argsort(counts, kind="stable")[np.argsort(np.argsort(scores, kind="stable"))] >= 0).all()
+    assert all(scores[counts == a].max() < scores[counts == b].min()
+               for a, b in zip(np.unique(counts)[:-1], np.unique(counts)[1:]))
+    ds = core.load_sample("known_answer")
+    values = compute_scores(ds, ["forgetting"], seed=0)["forgetting"].to_numpy()
+    _, ties = np.unique(values, return_counts=True)
+    assert ties.max() / len(values) <= 0.4  # measured 0.28; end-of-epoch counts tied 81 % of rows at 0

@@ -102,4 +102,5 @@ class PseudoAUM(_PseudoLabelScorer):
     defaults = {"clusters": 0, **LOOP_DEFAULTS}
 
     def _inner_params(self) -> dict:
-        return {key: getattr(self, key) for key in LOOP_DEFAULTS}
+        # Only the ranking is used: no threshold-sample runs for flags that would be dropped.
+        return {**{key: getattr(self, key) for key in LOOP_DEFAULTS}, "threshold_runs": 0}

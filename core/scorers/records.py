@@ -3,7 +3,8 @@
 :func:`record_dynamics` runs :func:`core.foundation.mlp.train_proxy` ``runs`` times with
 different seeds. After every epoch the loop evaluates every training row (as data maps do) and
 :class:`DynamicsRecorder` keeps, per row and epoch, the probability of the given label, whether
-the prediction is correct and the logit margin. :class:`core.scorers.context.ScoringContext`
+the prediction is correct and the logit margin; after every minibatch it keeps whether each row
+presented was classified correctly (forgetting counts per presentation). :class:`core.scorers.context.ScoringContext`
 computes the records once per call (and caches them on disk); the scorer classes in
 :mod:`core.scorers.dynamics` only reduce them.
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from core.foundation.mlp import TrainingHook, TrainState, train_proxy
 from core.foundation.progress import CancelToken, ProgressFn, scaled
-from core.foundation.seeds import derive_seed, rng
+from core.foundation.seeds import derive_seed
 
 #: Settings of the shared loop; every dynamics scorer accepts them and shares records when equal.
 LOOP_DEFAULTS = {"epochs": 10, "runs": 3, "hidden": 128, "batch_size": 256, "learning_rate": 1e-3}
@@ -36,10 +37,11 @@ class DynamicsRecords:
         Softmax probability of the given label after each epoch.
     correct : ndarray of shape (runs, n_samples, epochs), bool
         Whether the arg-max prediction equals the given label after each epoch.
+    presented_correct : ndarray of shape (runs, n_samples, epochs), bool
+        Whether the row was classified correctly *when presented* in its minibatch of each epoch
+        (the forward pass before that minibatch's update), as Toneva et al. (2019) count.
     margin : ndarray of shape (runs, n_samples, epochs), float32
         Logit of the given label minus the largest other logit (Pleiss et al. 2020).
-    decoy_margin : ndarray of shape (runs, n_samples), float32
-        Epoch-averaged margin the row would have with a random wrong label (for AUM's flags).
     early_el2n : ndarray of shape (runs, n_samples), float32
         ``||softmax - onehot(y)||_2`` after epoch ``early_epoch``.
     early_epoch : int
@@ -48,28 +50,31 @@ class DynamicsRecords:
 
     true_probability: np.ndarray
     correct: np.ndarray
+    presented_correct: np.ndarray
     margin: np.ndarray
-    decoy_margin: np.ndarray
     early_el2n: np.ndarray
     early_epoch: int
 
 
 class DynamicsRecorder(TrainingHook):
-    """Records what the dynamics scorers need after every epoch of one run."""
+    """Records what the dynamics scorers need after every minibatch and epoch of one run."""
 
-    def __init__(self, y: np.ndarray, n_classes: int, epochs: int, early_epoch: int, seed: int):
+    wants_batches = True
+
+    def __init__(self, y: np.ndarray, epochs: int, early_epoch: int):
         n_samples = len(y)
         self.y = y
         self.rows = np.arange(n_samples)
         self.early_epoch = early_epoch
         self.true_probability = np.zeros((n_samples, epochs), np.float32)
         self.correct = np.zeros((n_samples, epochs), bool)
+        self.presented_correct = np.zeros((n_samples, epochs), bool)
         self.margin = np.zeros((n_samples, epochs), np.float32)
-        self.decoy_margin = np.zeros(n_samples, np.float32)
         self.early_el2n = np.zeros(n_samples, np.float32)
-        # A random wrong label per row, fixed for the run: the margins it gets mimic those of
-        # Pleiss et al.'s deliberately mislabeled "threshold samples" without a second training run.
-        self.decoy = (y + rng(seed).integers(1, max(n_classes, 2), size=n_samples)) % max(n_classes, 2)
+
+    def after_batch(self, state: TrainState) -> None:
+        rows = state.batch_rows
+        self.presented_correct[rows, state.epoch] = state.batch_logits.argmax(axis=1) == self.y[rows]
 
     def after_epoch(self, state: TrainState) -> None:
         logits = state.logits.astype(np.float64)
@@ -79,14 +84,14 @@ class DynamicsRecorder(TrainingHook):
         probabilities /= probabilities.sum(axis=1, keepdims=True)
         self.true_probability[:, epoch] = probabilities[self.rows, self.y]
         self.correct[:, epoch] = probabilities.argmax(axis=1) == self.y
-        self.margin[:, epoch] = _logit_margin(logits, self.y)
-        self.decoy_margin += _logit_margin(logits, self.decoy) / state.n_epochs
+        self.margin[:, epoch] = logit_margin(logits, self.y)
         if epoch + 1 == self.early_epoch:
             probabilities[self.rows, self.y] -= 1.0
             self.early_el2n[:] = np.linalg.norm(probabilities, axis=1)
 
 
-def _logit_margin(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+def logit_margin(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Logit of ``labels`` minus the largest other logit per row (Pleiss et al. 2020's margin)."""
     rows = np.arange(len(labels))
     assigned = logits[rows, labels]
     others = logits.copy()
@@ -114,7 +119,7 @@ def record_dynamics(
     recorders = []
     for run in range(runs):
         run_seed = derive_seed(seed, run)
-        recorder = DynamicsRecorder(y, n_classes, epochs, early_epoch, run_seed)
+        recorder = DynamicsRecorder(y, epochs, early_epoch)
         train_proxy(X, y, n_classes, hidden=hidden, epochs=epochs, batch_size=batch_size,
                     learning_rate=learning_rate, seed=run_seed, device=device, hooks=[recorder],
                     progress=scaled(progress, run / runs, (run + 1) / runs), cancel=cancel)
@@ -122,8 +127,8 @@ def record_dynamics(
     return DynamicsRecords(
         true_probability=np.stack([r.true_probability for r in recorders]),
         correct=np.stack([r.correct for r in recorders]),
+        presented_correct=np.stack([r.presented_correct for r in recorders]),
         margin=np.stack([r.margin for r in recorders]),
-        decoy_margin=np.stack([r.decoy_margin for r in recorders]),
         early_el2n=np.stack([r.early_el2n for r in recorders]),
         early_epoch=early_epoch,
     )
