@@ -6,8 +6,8 @@ numeric column's missing-value indicator count as that column). Three rankings:
 - ``permutation``: held-out accuracy lost when the column is shuffled in the held-out fold, under
   the same stratified folds as every estimate (the fast ridge model);
 - ``mutual_info``: mutual information between the column and the label;
-- ``l1``: how early the column enters a multi-task L1 (lasso) path on the one-hot label, as
-  ``alpha_enter / alpha_max`` (0: never enters);
+- ``l1``: how early the column enters the lasso path of a one-vs-rest label (exact LARS paths),
+  as ``alpha_enter / alpha_max`` (0: never enters);
 - ``consensus``: the mean of the three ranks (the default).
 
 :func:`column_curve` is honest: for held-out fold *f* the ranking is computed on the other folds
