@@ -228,8 +228,9 @@ def format_strategy(strategy: Union[str, StrategySpec]) -> str:
 def needed_scorers(strategy: Union[str, StrategySpec]) -> list:
     """Scorers a strategy needs computed (flag-dropping with no scorer named: the default flaggers)."""
     spec = as_spec(strategy)
-    if spec.scorers:
-        return list(spec.scorers)
+    fixed = [name for name in (spec.info.scorers if spec.info is not None else ()) if name not in spec.scorers]
+    if spec.scorers or fixed:
+        return list(spec.scorers) + fixed
     if spec.info is not None and spec.info.target == "flagging-scorers":
         return [n for n in DEFAULT_SCORERS if (scorer_info(n) or {}).get("flags")]
     return []

@@ -67,6 +67,9 @@ class StrategyKind:
     options: dict = field(default_factory=dict)
     takes_end: bool = False
     needs_features: bool = False
+    #: Scorers the kind always reads besides any named in the strategy (``ambiguous`` reads
+    #: ``datamap_variability``); :func:`core.selection.needed_scorers` lists them.
+    scorers: tuple = ()
     #: ``run(request) -> (mask, params, details)``; None for kinds chosen by a search (``auto``),
     #: which :func:`core.select` routes to :mod:`core.search`.
     run: Optional[Callable] = None

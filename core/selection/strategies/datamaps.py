@@ -1,0 +1,28 @@
+"""``ambiguous``: the data-maps ambiguous region (Swayamdipta et al. 2020)."""
+
+from __future__ import annotations
+
+from core.foundation.errors import ConfigError
+from core.selection.algorithms import top_mask
+from core.selection.registry import StrategyKind, register_strategy
+
+VARIABILITY = "datamap_variability"
+
+
+def _run(request):
+    if VARIABILITY not in request.frame.columns:
+        raise ConfigError(f"Strategy 'ambiguous' needs the {VARIABILITY} score; compute it first "
+                          f"(core.compute_scores(ds, ['{VARIABILITY}']) or --scorers {VARIABILITY}).")
+    # The region is the top of the variability axis; confidence places rows on the map but the
+    # paper's selection ranks by variability alone.
+    mask = top_mask(request.values(VARIABILITY), request.budget, request.seed)
+    return mask, {"kind": "ambiguous", "scorer": VARIABILITY}, {}
+
+
+register_strategy(StrategyKind(
+    name="ambiguous", title="Data-maps ambiguous region", order=74, syntax="ambiguous", target="none",
+    budget="keep", scorers=(VARIABILITY,),
+    help="Data maps (Swayamdipta et al. 2020): keep the most ambiguous rows, those whose given-label probability "
+         "varies most across training epochs (the paper's best region to train on).",
+    run=_run,
+))
