@@ -82,3 +82,13 @@ def test_default_store_is_local_and_missing_mlflow_is_explained(monkeypatch, tmp
     with pytest.raises(ConfigError, match="pip install"):
         tracking.log_selection(ds, sel)
     assert not (tmp_path / "mlruns").exists()
+
+
+def test_track_is_off_unless_asked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ds = core.Dataset.from_arrays([[0.0], [1.0], [2.0], [3.0]], [0, 1, 0, 1])
+    sel = core.select(ds, None, "random", keep=0.5)
+    assert tracking.track(None, ds, sel) is None and tracking.track(False, ds, sel) is None
+    assert not (tmp_path / "mlruns").exists()
+    run = tracking.track(True, ds, sel, origin="cli")
+    assert run["uri"] == tracking.tracking_uri() and (tmp_path / "mlruns" / "mlflow.db").is_file()

@@ -35,7 +35,8 @@ DEFAULT_EXPERIMENT = "data-pruning-workbench"
 MISSING = ("Experiment tracking needs MLflow, which is not installed. Install it with "
            "`pip install 'data-pruning-workbench[tracking]'` (or `pip install mlflow`), or run without --mlflow.")
 
-__all__ = ["log_selection", "tracking_uri", "tracking_store", "mlflow_available", "DEFAULT_EXPERIMENT"]
+__all__ = ["log_selection", "track", "require_mlflow", "tracking_uri", "tracking_store", "mlflow_available",
+           "DEFAULT_EXPERIMENT"]
 
 
 def mlflow_available() -> bool:
@@ -115,6 +116,20 @@ def run_metrics(estimate: Optional[dict]) -> dict:
     return {k: v for k, v in metrics.items() if np.isfinite(v)}
 
 
+def track(target, ds, sel, **details) -> Optional[dict]:
+    """Log a run when asked, the way every face spells it: ``target`` is None/False (off), True (the
+    local default store) or a store URI/folder. Returns :func:`log_selection`'s dict, or None."""
+    if target is None or target is False:
+        return None
+    return log_selection(ds, sel, uri=None if target is True else str(target), **details)
+
+
+def require_mlflow() -> None:
+    """Raise the install hint now (before long work) when MLflow is missing."""
+    if not mlflow_available():
+        raise ConfigError(MISSING)
+
+
 def log_selection(ds, sel, *, estimate: Optional[dict] = None, manifest: Optional[dict] = None,
                   scores: Optional[pd.DataFrame] = None, curve: Optional[pd.DataFrame] = None,
                   summary: Optional[str] = None, uri: Optional[str] = None,
@@ -147,8 +162,7 @@ def log_selection(ds, sel, *, estimate: Optional[dict] = None, manifest: Optiona
     dict
         ``run_id``, ``experiment_id``, ``uri`` and ``artifacts`` (file names logged).
     """
-    if not mlflow_available():
-        raise ConfigError(MISSING)
+    require_mlflow()
     store, artifact_root = tracking_store(uri)
     if artifact_root:
         Path(store[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
