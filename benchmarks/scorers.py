@@ -4,6 +4,13 @@ Usage::
 
     .venv/bin/python benchmarks/scorers.py                      # 10k and 50k rows, 3 repeats
     .venv/bin/python benchmarks/scorers.py --rows 50000 --repeats 3 --no-per-scorer
+    .venv/bin/python benchmarks/scorers.py --neighbors --rows 10000,20000,50000,100000,200000
+
+``--neighbors`` times only the neighbour graph (k = 30, what the default scorers ask for): exact
+(scikit-learn brute force) against approximate (:func:`core.foundation.neighbors.approximate_knn_graph`),
+with recall@10 of the approximate graph against exact neighbours on 1,000 sampled rows. Where a
+full exact graph would take too long (``--exact-up-to``) its time is extrapolated from 2,000
+query rows (exact cost is linear in the query rows) and marked ``exact_estimated``.
 
 Every measurement runs in a fresh subprocess (cold: no disk cache, nothing memoised, torch
 imported) so peak RSS belongs to that measurement alone. Groups run ``--repeats`` times and report
@@ -150,6 +157,40 @@ def benchmark(rows: int, features: int, repeats: int, per_scorer: bool) -> dict:
     return result
 
 
+def neighbors_benchmark(rows: int, features: int, repeats: int, exact_up_to: int, k: int = 30) -> dict:
+    """Exact against approximate neighbour graph on one size; medians over ``repeats``."""
+    import numpy as np
+
+    from core.foundation.neighbors import APPROXIMATE_FROM, approximate_knn_graph, knn_graph, neighbor_recall
+
+    X, _ = _data(rows, features)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    exact, approximate, recalls = [], [], []
+    estimated = rows > exact_up_to
+    for repeat in range(repeats):
+        start = time.perf_counter()
+        if estimated:
+            from sklearn.neighbors import NearestNeighbors
+
+            queries = min(rows, 2000)
+            NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(X).kneighbors(X[:queries])
+            exact.append((time.perf_counter() - start) * rows / queries)
+        else:
+            knn_graph(X, k, device="cpu")
+            exact.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        graph = approximate_knn_graph(X, k, seed=repeat)
+        approximate.append(time.perf_counter() - start)
+        recalls.append(neighbor_recall(X, graph, k=10, queries=1000, seed=repeat))
+    exact_s, approximate_s = statistics.median(exact), statistics.median(approximate)
+    return {"rows": rows, "features": features, "k": k, "repeats": repeats,
+            "exact_s": round(exact_s, 3), "exact_estimated": estimated, "exact_all_s": [round(t, 3) for t in exact],
+            "approximate_s": round(approximate_s, 3), "approximate_all_s": [round(t, 3) for t in approximate],
+            "speedup": round(exact_s / approximate_s, 2), "recall_at_10": round(statistics.median(recalls), 4),
+            "recall_at_10_all": [round(r, 4) for r in recalls],
+            "used_by_default": "approximate" if rows >= APPROXIMATE_FROM else "exact"}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", default="10000,50000", help="comma-separated row counts")
@@ -157,6 +198,10 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-per-scorer", dest="per_scorer", action="store_false",
                         help="skip timing each scorer alone")
+    parser.add_argument("--neighbors", action="store_true",
+                        help="only time exact against approximate neighbour graphs (and their recall@10)")
+    parser.add_argument("--exact-up-to", type=int, default=50000,
+                        help="with --neighbors: above this many rows extrapolate the exact time from 2,000 queries")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -164,6 +209,13 @@ def main(argv=None) -> int:
         return 0
     import torch
 
+    if args.neighbors:
+        report = {"machine": {"cpu_count": os.cpu_count(), "load_average_at_start": os.getloadavg()},
+                  "neighbors": [neighbors_benchmark(int(rows), args.features, args.repeats, args.exact_up_to)
+                                for rows in args.rows.split(",")]}
+        report["machine"]["load_average_at_end"] = os.getloadavg()
+        print(json.dumps(report, indent=2))
+        return 0
     report = {
         "machine": {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
                     "cuda": torch.cuda.is_available(), "load_average_at_start": os.getloadavg()},

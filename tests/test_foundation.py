@@ -202,3 +202,52 @@ def test_foundation_import_is_light():
             "print(sorted(m for m in ('torch', 'sklearn', 'umap', 'scipy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# ----------------------------------------------------------------------------- neighbour graphs
+
+
+@pytest.fixture(scope="module")
+def clustered():
+    generator = np.random.default_rng(4)
+    centres = generator.normal(scale=4.0, size=(20, 16))
+    X = centres[generator.integers(20, size=6000)] + generator.normal(size=(6000, 16))
+    return X.astype(np.float32)
+
+
+def test_approximate_graph_recall_and_shape(clustered):
+    from core.foundation.neighbors import approximate_knn_graph, knn_graph, neighbor_recall
+
+    exact = knn_graph(clustered, 15, device="cpu")
+    approx = approximate_knn_graph(clustered, 15, seed=0)
+    assert approx.method == "approximate" and exact.method == "exact"
+    assert approx.indices.shape == (6000, 15)
+    assert not (approx.indices == np.arange(6000)[:, None]).any()  # never its own neighbour
+    assert (np.diff(approx.distances, axis=1) >= -1e-4).all()  # nearest first
+    # distances are the true distances of the neighbours found
+    true = np.linalg.norm(clustered[approx.indices[:50]] - clustered[:50, None], axis=2)
+    np.testing.assert_allclose(approx.distances[:50], true, rtol=1e-3, atol=1e-3)
+    recall = np.mean([len(np.intersect1d(a, e)) / 10 for a, e in zip(approx.indices[:, :10], exact.indices[:, :10])])
+    assert recall > 0.95
+    assert abs(neighbor_recall(clustered, approx, k=10, queries=600, seed=1) - recall) < 0.03
+    assert neighbor_recall(clustered, exact, k=10, queries=200) == 1.0
+
+
+def test_approximate_graph_deterministic_per_seed(clustered):
+    from core.foundation.neighbors import approximate_knn_graph
+
+    a = approximate_knn_graph(clustered[:3000], 10, seed=3)
+    b = approximate_knn_graph(clustered[:3000], 10, seed=3)
+    np.testing.assert_array_equal(a.indices, b.indices)
+
+
+def test_approximate_graph_fills_rows_whose_cells_are_short(clustered):
+    from core.foundation.neighbors import approximate_knn_graph, knn_graph
+
+    X = clustered[:800]
+    # 20 cells and one probe: many rows see fewer than k + 1 candidates and are searched exactly.
+    approx = approximate_knn_graph(X, 60, clusters=20, probes=1, seed=0)
+    assert approx.indices.shape == (800, 60) and (approx.indices >= 0).all()
+    assert not (approx.indices == np.arange(800)[:, None]).any()
+    exact = knn_graph(X, 60, device="cpu")
+    assert np.mean(approx.distances[:, -1] >= exact.distances[:, -1] - 1e-4) == 1.0

@@ -1,8 +1,17 @@
-"""Exact k-nearest-neighbour graph in chunks: the one graph behind the geometry and valuation scorers.
+"""The k-nearest-neighbour graph in chunks: the one graph behind the geometry and valuation scorers.
 
-On CPU the graph comes from scikit-learn's brute-force search (a fused, multi-threaded
-distance-and-select kernel that is hard to beat on two cores); on a CUDA device from torch
-(matrix product plus top-k per chunk of query rows). Both give the same neighbours up to ties.
+Exact search: on CPU scikit-learn's brute force (a fused, multi-threaded distance-and-select
+kernel that is hard to beat on two cores); on a CUDA device torch (matrix product plus top-k per
+chunk of query rows). Both give the same neighbours up to ties. Its cost grows as n^2 * d.
+
+Approximate search (CPU, from :data:`APPROXIMATE_FROM` rows): faiss's inverted-file index
+(``IndexIVFFlat``): k-means cuts the space into about ``2 sqrt(n)`` cells and each row searches
+its :data:`IVF_PROBES` nearest cells, so the cost grows as n^1.5 * d. Distances are exact for the
+neighbours found; a few true neighbours may be missed (recall@10 against exact is measured in
+``benchmarks/scorers.py``). faiss over pynndescent (already installed with umap-learn): pynndescent
+recompiles its numba code in every new process, about 100 s on the 2-core reference machine,
+which a CLI run would pay each time; faiss is compiled code and imports in under a second.
+
 Memory is O(n * k) for the result plus O(chunk * n) scratch, never O(n^2).
 """
 
@@ -16,6 +25,13 @@ from typing import Optional
 import numpy as np
 
 from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, report
+from core.foundation.seeds import derive_seed, rng
+
+#: Above about this many rows exact search stops paying on CPU (measured: ``benchmarks/scorers.py --neighbors``);
+#: :class:`core.scorers.context.ScoringContext` switches to :func:`approximate_knn_graph` there.
+APPROXIMATE_FROM = 50_000
+#: Cells of the inverted file each row searches; recall@10 about 0.98 at 64 dimensions.
+IVF_PROBES = 16
 
 
 @dataclass
@@ -28,10 +44,13 @@ class NeighborGraph:
         Row positions of the neighbours; a row is never its own neighbour.
     distances : ndarray of shape (n_samples, k), dtype float32
         Euclidean distances to those neighbours, non-decreasing along each row.
+    method : {"exact", "approximate"}
+        How the graph was searched.
     """
 
     indices: np.ndarray
     distances: np.ndarray
+    method: str = "exact"
 
     @property
     def k(self) -> int:
@@ -39,7 +58,7 @@ class NeighborGraph:
 
     def first(self, k: int) -> "NeighborGraph":
         """The graph restricted to the ``k`` nearest neighbours (a view, no copy)."""
-        return NeighborGraph(self.indices[:, :k], self.distances[:, :k])
+        return NeighborGraph(self.indices[:, :k], self.distances[:, :k], self.method)
 
 
 # Device nodes that exist whenever torch.cuda could find a GPU (NVIDIA's driver, or ROCm's).
@@ -85,13 +104,84 @@ def knn_graph(
     -------
     NeighborGraph
     """
-    X = np.ascontiguousarray(X, dtype=np.float32)
-    n_samples = X.shape[0]
-    k = int(min(k, n_samples - 1))
-    if k < 1:
-        raise ValueError("a neighbour graph needs at least two rows")
+    X, k = _prepare(X, k)
     device = resolve_device(device)
     search = _torch_search(X, k, device) if device != "cpu" else _sklearn_search(X, k)
+    return _search_in_chunks(search, len(X), k, "exact", chunk_size, progress, cancel)
+
+
+def approximate_knn_graph(
+    X: np.ndarray,
+    k: int,
+    *,
+    clusters: Optional[int] = None,
+    probes: int = IVF_PROBES,
+    seed: int = 0,
+    chunk_size: int = 4096,
+    progress: Optional[ProgressFn] = None,
+    cancel: Optional[CancelToken] = None,
+) -> NeighborGraph:
+    """Approximate euclidean k-nearest-neighbour graph (faiss inverted file), on CPU.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    k : int
+        Neighbours per row; clipped to ``n_samples - 1``.
+    clusters : int, optional
+        Cells of the index; default about ``2 sqrt(n_samples)`` (at least 39 rows per cell).
+    probes : int
+        Cells each row searches: more is slower and closer to exact.
+    seed : int
+        Seeds the k-means of the cells and its training sample.
+
+    Returns
+    -------
+    NeighborGraph
+        ``method="approximate"``; distances are exact for the neighbours found.
+    """
+    X, k = _prepare(X, k)
+    report(progress, 0, len(X), "nearest neighbours: building the approximate index")
+    search = _ivf_search(X, k, clusters=clusters, probes=probes, seed=seed)
+    return _search_in_chunks(search, len(X), k, "approximate", chunk_size, progress, cancel)
+
+
+def neighbor_recall(X: np.ndarray, graph: NeighborGraph, *, k: int = 10, queries: int = 500, seed: int = 0) -> float:
+    """Share of the true ``k`` nearest neighbours that ``graph`` found, on ``queries`` sampled rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The rows the graph was built on.
+    graph : NeighborGraph
+    k : int
+        Neighbours compared per row (recall@k); clipped to ``graph.k``.
+
+    Returns
+    -------
+    float in [0, 1]
+        1.0 for an exact graph up to ties.
+    """
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    k = int(min(k, graph.k))
+    rows = np.sort(rng(seed, "recall").choice(len(X), size=min(int(queries), len(X)), replace=False))
+    found = 0
+    for row in rows:
+        _, nearest = _exact_row(X, int(row), k + 1)
+        truth = nearest[nearest != row][:k]
+        found += len(np.intersect1d(truth, graph.indices[row, :k]))
+    return found / (k * len(rows)) if len(rows) else 1.0
+
+
+def _prepare(X: np.ndarray, k: int) -> tuple[np.ndarray, int]:
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    k = int(min(k, X.shape[0] - 1))
+    if k < 1:
+        raise ValueError("a neighbour graph needs at least two rows")
+    return X, k
+
+
+def _search_in_chunks(search, n_samples: int, k: int, method: str, chunk_size: int, progress, cancel) -> NeighborGraph:
     indices = np.empty((n_samples, k), dtype=np.int64)
     distances = np.empty((n_samples, k), dtype=np.float32)
     for start in range(0, n_samples, chunk_size):
@@ -99,7 +189,7 @@ def knn_graph(
         stop = min(start + chunk_size, n_samples)
         distances[start:stop], indices[start:stop] = search(start, stop)
         report(progress, stop, n_samples, "nearest neighbours")
-    return NeighborGraph(indices=indices, distances=distances)
+    return NeighborGraph(indices=indices, distances=distances, method=method)
 
 
 def _drop_self(dist: np.ndarray, idx: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -140,3 +230,37 @@ def _torch_search(X: np.ndarray, k: int, device: str):
         return dist.cpu().numpy(), idx.cpu().numpy().astype(np.int64)
 
     return search
+
+
+def _ivf_search(X: np.ndarray, k: int, *, clusters: Optional[int], probes: int, seed: int):
+    import faiss  # compiled; imported only where the approximate graph is built
+
+    n_samples, n_features = X.shape
+    cells = int(clusters) if clusters else int(round(2 * np.sqrt(n_samples)))
+    cells = max(1, min(cells, n_samples // 39))
+    index = faiss.IndexIVFFlat(faiss.IndexFlatL2(n_features), n_features, cells)
+    index.cp.niter = 10  # cells only route the search; a rough k-means serves as well as a tight one
+    index.cp.seed = derive_seed(seed, "neighbors") % (2**31)
+    # faiss wants >= 39 training rows per cell; more only slows the k-means down.
+    training = X[np.sort(rng(seed, "neighbors").choice(
+        n_samples, min(n_samples, 39 * cells), replace=False))]
+    index.train(training)
+    index.add(X)
+    index.nprobe = max(1, min(int(probes), cells))
+
+    def search(start: int, stop: int):
+        squared, idx = index.search(X[start:stop], k + 1)
+        short = np.flatnonzero((idx < 0).any(axis=1))
+        for row in short:  # a row whose probed cells hold fewer than k + 1 rows: search it exactly
+            squared[row], idx[row] = _exact_row(X, start + row, k + 1)
+        dist = np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
+        return _drop_self(dist, idx.astype(np.int64), np.arange(start, stop))
+
+    return search
+
+
+def _exact_row(X: np.ndarray, row: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    squared = ((X - X[row]) ** 2).sum(axis=1)
+    nearest = np.argpartition(squared, count - 1)[:count]
+    nearest = nearest[np.argsort(squared[nearest], kind="stable")]
+    return squared[nearest], nearest
