@@ -58,7 +58,10 @@ def test_ambiguous_keeps_the_most_variable_rows_and_asks_for_its_score(three_cla
     variability = np.random.default_rng(1).random(ds.n_samples)
     sel = core.select(ds, _empty_scores(ds, datamap_variability=variability), strategy="ambiguous", keep=0.25, seed=0)
     assert sel.mask.sum() == 150
-    assert variability[sel.mask].min() >= variability[~sel.mask].max()
+    np.testing.assert_array_equal(np.bincount(ds.y[sel.mask]), [75, 50, 25])  # within each class
+    for label in range(3):
+        members = ds.y == label
+        assert variability[members & sel.mask].min() >= variability[members & ~sel.mask].max()
     assert needed_scorers("ambiguous") == ["datamap_variability"]
     with pytest.raises(ConfigError, match="datamap_variability"):
         core.select(ds, _empty_scores(ds), strategy="ambiguous", keep=0.25, seed=0)
