@@ -16,7 +16,7 @@ from typing import Optional
 import pandas as pd
 
 from core import workflows
-from core.cli import support
+from core.cli import partitioned, support
 from core.data import list_samples, load_dataset, read_path
 from core.evaluation import MODELS as EVALUATION_MODELS
 from core.evaluation import LiveEvaluator
@@ -132,6 +132,8 @@ def score_table(ds, scores: pd.DataFrame, names: list) -> pd.DataFrame:
 
 
 def cmd_score(args) -> int:
+    if partitioned.wanted(args):
+        return partitioned.cmd_score(args)
     _check_common(args)
     out = support.check_output(args.out, option="--out", inputs=[("DATA", args.data)])
     registry, defaults = _registry()
@@ -191,6 +193,8 @@ def cmd_curve(args) -> int:
 
 # ------------------------------------------------------------------------------------- select
 def cmd_select(args) -> int:
+    if partitioned.wanted(args):
+        return partitioned.cmd_select(args)
     _check_common(args)
     keep = support.parse_fraction(args.keep) if args.keep is not None else None
     threshold = support.parse_number(args.threshold, "--threshold")

@@ -92,6 +92,15 @@ def _data_options() -> argparse.ArgumentParser:
     return parent
 
 
+def _cluster_options(p) -> None:
+    group = p.add_argument_group("large data (DATA a folder or glob of Parquet files; --out a folder)")
+    group.add_argument("--cluster", default=None, metavar="ADDRESS",
+                       help="attach to a running Dask scheduler (e.g. tcp://host:8786) and run partition by "
+                            "partition; without it, a folder or glob of Parquet files runs on a local cluster")
+    group.add_argument("--workers", default=2, metavar="N",
+                       help="worker processes of the local cluster (default: 2; 0 runs the partitions in this process)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from core import __version__
 
@@ -130,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scorers", default="default", metavar="A,B",
                    help="comma-separated scorer names, 'default' (the cheap set) or 'all'; see `workbench scorers`")
     p.add_argument("--out", required=True, metavar="FILE", help="output .csv or .parquet")
+    _cluster_options(p)
 
     p = sub.add_parser(
         "curve", parents=[data, common], formatter_class=_formatter, help="accuracy vs keep fraction per strategy",
@@ -188,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-model", default=None, metavar="MODEL",
                    help="target model of the CV estimate (default: the library's, logistic regression); "
                         "see core.evaluation.MODELS")
+    _cluster_options(p)
 
     p = sub.add_parser(
         "apply", parents=[common], formatter_class=_formatter, help="re-apply a manifest to data",

@@ -18,13 +18,13 @@ from core.foundation.errors import ConfigError, LabelError
 from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, report, scaled
 from core.scorers import geometry, model, dynamics, valuation, pseudo
 from core.scorers.base import METADATA_KEYS, Scorer, extra_column, flag_column, ScoreResult, get_scorer, list_scorers, register, registered_names, unregister
-from core.scorers.context import ScoringContext
+from core.scorers.context import LargeData, ScoringContext
 from core.scorers.oof import PROXY_MODELS
 
 __all__ = [
     "compute_scores", "list_scorers", "get_scorer", "resolve_scorers", "register", "unregister",
     "Scorer", "ScoreResult", "ScoringContext", "DEFAULT_SCORERS", "METADATA_KEYS", "registered_names",
-    "flag_column", "extra_column",
+    "flag_column", "extra_column", "LargeData",
 ]
 
 #: The cheap set, one scorer per distinct signal (no two rank rows with |Spearman| > 0.95 on any
@@ -100,7 +100,8 @@ def _validate(ds, scorers: list[Scorer], folds, model: str, device: Optional[str
 
 
 def _cache_key(ds, scorer: Scorer, context: ScoringContext) -> str:
-    parts = [ds.fingerprint, scorer.name, type(scorer).__name__, scorer.get_params(), context.seed, SCORES_VERSION]
+    parts = [ds.fingerprint, scorer.name, type(scorer).__name__, scorer.get_params(), context.seed, SCORES_VERSION,
+             *context.scale_key()]
     if scorer.family == "model":
         parts += [context.folds, context.model]
     if scorer.family == "dynamics" or (scorer.family == "model" and context.model == "mlp"):
@@ -119,6 +120,7 @@ def compute_scores(
     model: str = "logreg",
     cache: bool = True,
     device: Optional[str] = None,
+    large: Optional[LargeData] = None,
 ) -> pd.DataFrame:
     """Score every row of ``ds`` with the named scorers.
 
@@ -141,6 +143,9 @@ def compute_scores(
         parameters, seed, folds and model).
     device : str, optional
         Torch device; CUDA when available, else CPU.
+    large : LargeData, optional
+        Above which sizes the neighbour graph turns approximate and the out-of-fold models are
+        fitted on a sample (default :class:`LargeData`); the scorer records say which.
 
     Returns
     -------
@@ -152,7 +157,7 @@ def compute_scores(
     scorers = resolve_scorers(names)
     _validate(ds, scorers, folds, model, device)
     context = ScoringContext(ds, seed=seed, folds=int(folds), model=model, device=device, cache=cache,
-                             progress=progress, cancel=cancel)
+                             progress=progress, cancel=cancel, large=large)
     context.plan(scorers)
     weights = np.array([_COST_WEIGHT[s.cost] for s in scorers])
     bounds = np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])

@@ -14,12 +14,14 @@ data fingerprint and the settings that made it, so a later call with other score
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Optional
 
 from core.foundation import cache as disk_cache
 from core.foundation.progress import CancelToken, ProgressFn
-from core.foundation.neighbors import NeighborGraph, knn_graph, resolve_device
-from core.scorers.oof import OutOfFold, out_of_fold
+from core.foundation.neighbors import (APPROXIMATE_FROM, IVF_PROBES, NeighborGraph, approximate_knn_graph, knn_graph,
+                                       neighbor_recall, resolve_device)
+from core.scorers.oof import OutOfFold, out_of_fold, sampled_out_of_fold
 from core.scorers.records import DynamicsRecords, record_dynamics
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -27,6 +29,31 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Bump when a shared computation changes meaning, so stale disk entries are not reused.
 SHARED_VERSION = 2
+
+
+@dataclass(frozen=True)
+class LargeData:
+    """Where scoring switches to methods that scale, and their settings (recorded in the scorer records).
+
+    Attributes
+    ----------
+    approximate_above : int
+        Above this many rows the neighbour graph is approximate (the inverted-file search of
+        :func:`core.foundation.neighbors.approximate_knn_graph`), and its recall@10 against exact
+        neighbours is measured on ``recall_queries`` rows and recorded.
+    clusters, probes : int
+        Cells of the index (None: its default) and cells each row searches.
+    fit_rows : int
+        Above this many rows the logistic out-of-fold models are fitted on a stratified sample of
+        about this size, and every row is predicted by the model of its own fold
+        (:func:`core.scorers.oof.sampled_out_of_fold`).
+    """
+
+    approximate_above: int = APPROXIMATE_FROM
+    clusters: Optional[int] = None
+    probes: int = IVF_PROBES
+    fit_rows: int = 200_000
+    recall_queries: int = 500
 
 
 class ScoringContext:
@@ -52,8 +79,11 @@ class ScoringContext:
 
     def __init__(self, ds: "Dataset", *, seed: int = 0, folds: int = 5, model: str = "logreg",
                  device: Optional[str] = None, cache: bool = True,
-                 progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None):
+                 progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None,
+                 large: Optional[LargeData] = None):
         self.ds = ds
+        self.large = large or LargeData()
+        self.recall: Optional[float] = None
         self.seed = int(seed)
         self.folds = int(folds)
         self.model = model
@@ -86,14 +116,54 @@ class ScoringContext:
         k = min(int(k), self.ds.n_samples - 1)
         if self._graph is None or self._graph.k < k:
             wanted = min(max(k, self.planned_neighbors), self.ds.n_samples - 1)
-            key = disk_cache.cache_key(self.ds.fingerprint, "neighbors", SHARED_VERSION)
+            key = disk_cache.cache_key(self.ds.fingerprint, "neighbors", SHARED_VERSION, *self._neighbor_key())
             graph = disk_cache.load("neighbors", key, cls=NeighborGraph) if self.cache else None
             if graph is None or graph.k < wanted:
-                graph = knn_graph(self.ds.X, wanted, device=self.device, progress=self.progress, cancel=self.cancel)
+                graph = self._build_graph(wanted)
                 if self.cache:
                     disk_cache.save("neighbors", key, graph)
             self._graph = graph
         return self._graph.first(k)
+
+    def _approximate(self) -> bool:
+        return self.ds.n_samples > self.large.approximate_above
+
+    def _sampled_fit(self) -> bool:
+        return self.model == "logreg" and self.ds.n_samples > self.large.fit_rows
+
+    def _neighbor_key(self) -> tuple:
+        return ("approximate", self.large.clusters, self.large.probes, self.seed) if self._approximate() else ()
+
+    def _build_graph(self, k: int) -> NeighborGraph:
+        if not self._approximate():
+            return knn_graph(self.ds.X, k, device=self.device, progress=self.progress, cancel=self.cancel)
+        graph = approximate_knn_graph(self.ds.X, k, clusters=self.large.clusters, probes=self.large.probes,
+                                      seed=self.seed, progress=self.progress, cancel=self.cancel)
+        if self.large.recall_queries:
+            self.recall = neighbor_recall(self.ds.X, graph, k=min(10, graph.k), queries=self.large.recall_queries,
+                                          seed=self.seed)
+        return graph
+
+    def choices(self) -> dict:
+        """How the shared work is done for this data: ``{"neighbors": {...}, "oof": {...}}`` for the records."""
+        if self._approximate():
+            neighbors = {"method": "approximate", "search": "inverted file (faiss)",
+                         "clusters": self.large.clusters or "default", "probes": self.large.probes}
+            if self.recall is not None:
+                neighbors["recall_at_10"] = round(float(self.recall), 4)
+                neighbors["recall_queries"] = self.large.recall_queries
+        else:
+            neighbors = {"method": "exact"}
+        if self._sampled_fit():
+            oof = {"fit": "stratified sample", "rows": self.large.fit_rows, "of": self.ds.n_samples,
+                   "apply": "every row by the model of its own fold"}
+        else:
+            oof = {"fit": "all rows"}
+        return {"neighbors": neighbors, "oof": oof}
+
+    def scale_key(self) -> tuple:
+        """The part of the large-data settings that changes this data's shared work (for cache keys)."""
+        return self._neighbor_key() + (("sample", self.large.fit_rows) if self._sampled_fit() else ())
 
     def out_of_fold(self) -> OutOfFold:
         """Cross-fitted class probabilities of the proxy model (see :mod:`core.scorers.oof`)."""
@@ -101,7 +171,13 @@ class ScoringContext:
             ds = self.ds
             graph = self.neighbors(10) if self.model == "knn" else None
             key = disk_cache.cache_key(ds.fingerprint, "oof", self.model, self.folds, self.seed,
-                                        self.device if self.model == "mlp" else "any", SHARED_VERSION)
+                                        self.device if self.model == "mlp" else "any", SHARED_VERSION,
+                                        *self.scale_key())
+            if self._sampled_fit():
+                self._oof = self._cached("oof", key, OutOfFold, lambda: sampled_out_of_fold(
+                    ds.X, ds.y, ds.n_classes, max_rows=self.large.fit_rows, folds=self.folds, seed=self.seed,
+                    progress=self.progress, cancel=self.cancel))
+                return self._oof
             self._oof = self._cached("oof", key, OutOfFold, lambda: out_of_fold(
                 ds.X, ds.y, ds.n_classes, model=self.model, folds=self.folds, seed=self.seed,
                 device=self.device, neighbors=graph, progress=self.progress, cancel=self.cancel))

@@ -26,6 +26,7 @@ from typing import Optional
 
 import numpy as np
 
+from core.data.partitions import row_uniforms
 from core.foundation.errors import ConfigError
 from core.foundation.folds import fold_splits, stratified_folds
 from core.foundation.linear import fit_softmax_regression, softmax, softmax_regression_proba, standardiser
@@ -146,3 +147,117 @@ def _knn_votes(X: np.ndarray, y: np.ndarray, n_classes: int, neighbors, k: int =
     mean, scale = standardiser(X)
     norms = np.linalg.norm((X - mean) / scale, axis=1).astype(np.float64)
     return OutOfFold(probabilities, norms, "knn", len(y))
+
+
+# --- out-of-fold models fitted on a stratified sample (large data, one machine or a cluster) -------
+
+
+@dataclass
+class FoldModels:
+    """One standardiser and softmax regression per fold, fitted on the sample rows of the other folds.
+
+    Attributes
+    ----------
+    means, scales : ndarray of shape (folds, n_features)
+    weights : ndarray of shape (folds, n_features + 1, n_classes)
+    sample_rows : int
+        Rows the models were fitted on (all folds together).
+    """
+
+    means: np.ndarray
+    scales: np.ndarray
+    weights: np.ndarray
+    sample_rows: int
+
+
+def fit_sample_mask(y: np.ndarray, positions: np.ndarray, class_counts: np.ndarray, max_rows: int,
+                    seed: int, min_per_class: int = 50) -> np.ndarray:
+    """Which rows join the stratified fitting sample, shape (n_rows,) bool.
+
+    Every class is sampled at the rate ``max_rows / n`` (at least ``min_per_class`` rows of a small
+    class), and a row's draw is a hash of the seed and its global position, so rows read partition
+    by partition on a cluster give the sample one process gives.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_rows,), int codes
+    positions : ndarray of shape (n_rows,)
+        Global row positions of these rows.
+    class_counts : ndarray of shape (n_classes,)
+        Rows per class in the *whole* data set.
+    """
+    total = max(int(np.sum(class_counts)), 1)
+    counts = np.maximum(np.asarray(class_counts, dtype=np.float64), 1.0)
+    rates = np.minimum(1.0, np.maximum(max_rows / total, min_per_class / counts))
+    return row_uniforms(seed, positions, 1) < rates[y]
+
+
+def row_folds(positions: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """The fold of every row (0 .. folds - 1), a hash of the seed and its global position."""
+    return np.minimum((row_uniforms(seed, positions, 2) * folds).astype(np.int64), folds - 1)
+
+
+def fit_fold_models(X: np.ndarray, y: np.ndarray, fold: np.ndarray, n_classes: int, folds: int, *,
+                    progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None) -> FoldModels:
+    """Softmax regressions, model ``f`` fitted on the rows whose fold is not ``f`` (warm-started).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_sample, n_features)
+        The fitting sample.
+    y, fold : ndarray of shape (n_sample,)
+    """
+    X = np.asarray(X, dtype=np.float32)
+    means, scales, weights, warm_start = [], [], [], None
+    for f in range(folds):
+        check_cancelled(cancel)
+        train = fold != f
+        mean, scale = standardiser(X[train])
+        warm_start = fit_softmax_regression((X[train] - mean) / scale, y[train], n_classes, init=warm_start,
+                                            cancel=cancel)
+        means.append(mean), scales.append(scale), weights.append(warm_start)
+        report(progress, f + 1, folds, f"out-of-fold models on a {len(y):,}-row sample, fold {f + 1}/{folds}")
+    return FoldModels(np.stack(means), np.stack(scales), np.stack(weights), int(len(y)))
+
+
+def apply_fold_models(models: FoldModels, X: np.ndarray, fold: np.ndarray,
+                      chunk_size: int = 65536) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's probabilities from the model of its own fold, which never saw the row.
+
+    Returns
+    -------
+    probabilities : ndarray of shape (n_rows, n_classes), float64
+    feature_norms : ndarray of shape (n_rows,), float64
+    """
+    n_classes = models.weights.shape[2]
+    probabilities = np.empty((len(fold), n_classes))
+    feature_norms = np.empty(len(fold))
+    for start in range(0, len(fold), chunk_size):
+        rows = slice(start, min(start + chunk_size, len(fold)))
+        chunk, chunk_fold = np.asarray(X[rows], dtype=np.float32), fold[rows]
+        for f in np.unique(chunk_fold):
+            mine = np.flatnonzero(chunk_fold == f)
+            features = (chunk[mine] - models.means[f]) / models.scales[f]
+            probabilities[start + mine] = softmax_regression_proba(features, models.weights[f])
+            feature_norms[start + mine] = np.linalg.norm(features, axis=1)
+    return probabilities, feature_norms
+
+
+def sampled_out_of_fold(X: np.ndarray, y: np.ndarray, n_classes: int, *, max_rows: int, folds: int = 5,
+                        seed: int = 0, progress: Optional[ProgressFn] = None,
+                        cancel: Optional[CancelToken] = None) -> OutOfFold:
+    """Out-of-fold logistic probabilities with the fold models fitted on a stratified sample.
+
+    For data too large to fit ``folds`` models on all rows: about ``max_rows`` rows
+    (:func:`fit_sample_mask`) are split into folds by :func:`row_folds`; every row, sampled or not,
+    is predicted by the model of its own fold, which was fitted without it. ``X`` is read in
+    chunks, so it may be a memory map.
+    """
+    positions = np.arange(len(y))
+    in_sample = np.flatnonzero(fit_sample_mask(y, positions, np.bincount(y, minlength=n_classes), max_rows, seed))
+    fold = row_folds(positions, folds, seed)
+    models = fit_fold_models(np.asarray(X[in_sample]), y[in_sample], fold[in_sample], n_classes, folds,
+                             progress=scaled(progress, 0.0, 0.9), cancel=cancel)
+    probabilities, feature_norms = apply_fold_models(models, X, fold)
+    report(progress, 1, 1, "out-of-fold probabilities of every row")
+    return OutOfFold(probabilities, feature_norms, "logreg", folds)

@@ -74,7 +74,22 @@ def scorer_records(scores) -> list:
     return rows
 
 
-def make_records(scorers, *, seed: int, folds: int, model: str) -> list:
-    """The records :func:`scorer_records` returns for scores computed by these scorer instances."""
-    return [{"name": s.name, "family": s.family, "keep": s.keep, "params": s.get_params(), "seed": int(seed),
-             "folds": int(folds), "model": model} for s in scorers]
+def make_records(scorers, *, seed: int, folds: int, model: str, shared=None) -> list:
+    """The records :func:`scorer_records` returns for scores computed by these scorer instances.
+
+    ``shared`` (``ScoringContext.choices()``) says how the shared work was done - exact or
+    approximate neighbours, out-of-fold models fitted on all rows or on a sample - and each
+    record gets the part its scorer used (``"neighbors"``, ``"oof"``).
+    """
+    shared = shared or {}
+    records = []
+    for s in scorers:
+        record = {"name": s.name, "family": s.family, "keep": s.keep, "params": s.get_params(), "seed": int(seed),
+                  "folds": int(folds), "model": model}
+        needs = s.needs()
+        if needs.get("neighbors") and "neighbors" in shared:
+            record["neighbors"] = dict(shared["neighbors"])
+        if needs.get("oof") and "oof" in shared:
+            record["oof"] = dict(shared["oof"])
+        records.append(record)
+    return records

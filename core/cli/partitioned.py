@@ -1,0 +1,88 @@
+"""``workbench score`` and ``workbench select`` on partitioned Parquet data, on a Dask cluster.
+
+DATA that is a folder of Parquet files (or a glob) is scored and selected partition by partition
+(:mod:`core.workflows.partitioned`): ``--cluster ADDRESS`` attaches to a running Dask scheduler;
+without it a local cluster of ``--workers`` processes starts (0 runs the partitions in this
+process) and is always shut down. Outputs are partitioned datasets (folders).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from core import workflows
+from core.cli import support
+from core.foundation import ConfigError
+
+
+def wanted(args) -> bool:
+    """Whether this command runs on partitions: ``--cluster`` given, or DATA is a partitioned dataset."""
+    return bool(getattr(args, "cluster", None)) or workflows.is_partitioned(args.data)
+
+
+def _engine(args):
+    workers = support.parse_positive_int(args.workers, "--workers", minimum=0, maximum=256)
+    if args.cluster or workers > 0:
+        return workflows.dask_engine(args.cluster, workers=max(workers, 1))
+    return _Serial()
+
+
+class _Serial:
+    def __enter__(self):
+        return workflows.SerialEngine()
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _out_folder(path: str, option: str) -> Path:
+    out = Path(path).expanduser()
+    if out.exists():
+        raise ConfigError(f"{option} {path} exists; partitioned outputs go to a new folder (nothing was written).")
+    if out.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq", ".json"):
+        raise ConfigError(f"{option} {path}: partitioned data write a folder of Parquet files; give a folder name "
+                          "without an extension, e.g. scores/.")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def cmd_score(args) -> int:
+    folds = support.parse_positive_int(args.folds, "--folds", minimum=2)
+    seed = support.parse_positive_int(args.seed, "--seed", minimum=0, maximum=support.MAX_SEED)
+    out = _out_folder(args.out, "--out")
+    names = [n.strip() for n in args.scorers.split(",")] if args.scorers not in ("default", None) else "default"
+    features = support.split_list(args.features) or None
+    bar = support.make_progress(args.quiet)
+    try:
+        with _engine(args) as engine:
+            record = workflows.score_partitioned(args.data, out, label=args.label, id=args.id, features=features,
+                                                 names=names, seed=seed, folds=folds, engine=engine, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not args.quiet:
+        neighbours = record["scorers"][0].get("neighbors", {}) if record["scorers"] else {}
+        print(f"Scored {record['n_rows']} rows in {record['partitions']} partitions on {json.dumps(record['engine'])} "
+              f"(neighbours: {neighbours.get('method', 'n/a')}); wrote {out}.", flush=True)
+    return 0
+
+
+def cmd_select(args) -> int:
+    seed = support.parse_positive_int(args.seed, "--seed", minimum=0, maximum=support.MAX_SEED)
+    keep = support.parse_fraction(args.keep) if args.keep is not None else None
+    threshold = support.parse_number(args.threshold, "--threshold")
+    if not args.scores:
+        raise ConfigError("On partitioned data select reads the scores folder `workbench score` wrote: pass --scores.")
+    support.check_input(args.scores, "--scores")
+    out = _out_folder(args.out, "--out")
+    manifest = support.check_output(args.manifest, option="--manifest", inputs=[("DATA", args.data)], kind="json")
+    features = support.split_list(args.features) or None
+    with _engine(args) as engine:
+        document = workflows.select_partitioned(args.data, args.scores, out, manifest, strategy=args.strategy,
+                                                keep=keep, threshold=threshold, seed=seed, label=args.label,
+                                                id=args.id, features=features, engine=engine)
+    if not args.quiet:
+        print(f"Kept {document['n_kept']} of {document['n_input']} rows with {args.strategy}; wrote {out} and "
+              f"{manifest}.", flush=True)
+    return 0

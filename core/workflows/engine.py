@@ -1,0 +1,90 @@
+"""Where partition tasks run: in this process, or on a Dask ``distributed`` cluster.
+
+Dask rather than Ray: the work here is a handful of map-over-partitions stages with small
+per-partition summaries reduced in between, which ``Client.map``/``gather`` express directly; Dask
+reads Parquet natively, its local cluster starts in seconds in plain worker processes (Ray starts a
+raylet, a GCS server and a dashboard), and it installs from PyPI as pure Python.
+
+Every engine has ``map(function, items, *args)``: run ``function(item, *args)`` for every item and
+return the results in order. Results are small summaries; bulk data moves through files in a
+shared scratch folder, never through the driver.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional
+
+from core.foundation.errors import ConfigError
+
+
+class SerialEngine:
+    """Runs partition tasks one after another in this process (the single-machine path)."""
+
+    description = {"engine": "serial", "workers": 1}
+
+    def map(self, function: Callable, items, *args) -> list:
+        return [function(item, *args) for item in items]
+
+
+class DaskEngine:
+    """Runs partition tasks on a ``distributed`` client, one task per item.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    description : dict
+        What the manifest records about the engine (address or local cluster, worker count).
+    """
+
+    def __init__(self, client, description: dict):
+        self.client = client
+        self.description = description
+
+    def map(self, function: Callable, items, *args) -> list:
+        items = list(items)
+        futures = self.client.map(function, items, *[[arg] * len(items) for arg in args], pure=False)
+        return self.client.gather(futures)
+
+
+@contextmanager
+def dask_engine(address: Optional[str] = None, *, workers: int = 2,
+                threads_per_worker: int = 1) -> Iterator[DaskEngine]:
+    """A Dask engine attached to ``address``, or on a local cluster of ``workers`` processes.
+
+    The local cluster (and the client in both cases) is always closed on exit, also on errors.
+
+    Raises
+    ------
+    ConfigError
+        When ``distributed`` is not installed or the address cannot be reached.
+    """
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as err:  # pragma: no cover - an optional extra
+        raise ConfigError("The distributed engine needs Dask: pip install 'data-pruning-workbench[distributed]' "
+                          "(or pip install 'dask[distributed]').") from err
+    cluster = None
+    try:
+        if address:
+            try:
+                client = Client(address, timeout="10s")
+            except (OSError, TimeoutError) as err:
+                raise ConfigError(f"Cannot reach the Dask scheduler at {address!r} ({err}); check --cluster "
+                                  "(e.g. tcp://host:8786) or leave it out to start a local cluster.") from err
+            description = {"engine": "dask", "cluster": address,
+                           "workers": len(client.scheduler_info().get("workers", {}))}
+        else:
+            cluster = LocalCluster(n_workers=int(workers), threads_per_worker=int(threads_per_worker),
+                                   processes=True, dashboard_address=":0", worker_dashboard_address=":0",
+                                   silence_logs=logging.ERROR)
+            client = Client(cluster)
+            description = {"engine": "dask", "cluster": "local", "workers": int(workers)}
+        try:
+            yield DaskEngine(client, description)
+        finally:
+            client.close()
+    finally:
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,271 @@
+"""Score a partitioned Parquet dataset partition by partition, on one machine or a Dask cluster.
+
+:func:`score_partitioned` is what ``workbench score DATA_FOLDER --out SCORES_FOLDER`` runs when the
+data are a folder (or glob) of Parquet files. The stages (each a map over partitions, with small
+summaries reduced on the driver in between):
+
+1. describe the data (row and label counts per partition) and fill the memory-mapped feature store;
+2. draw the bounded samples (:func:`core.scorers.oof.fit_sample_mask`): fit the out-of-fold models
+   (stratified sample, every row predicted by the model of its own fold), the prototypes and the
+   centroids of the shared neighbour index;
+3. build and search the shared index (:mod:`core.workflows.shared_index`);
+4. global statistics from per-partition summaries (:mod:`core.workflows.partition_scores`,
+   :mod:`core.workflows.quantiles`) and one scores file per partition.
+
+The driver never holds anything that grows with the rows, except the near-duplicate edges (which
+grow with the duplicates). The scratch folder must be on a disk every worker sees.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+
+from core.data.partitions import (PartitionedData, create_store, fill_store, open_partitioned, open_store,
+                                  read_partition_ids, row_uniforms)
+from core.foundation.encoding import to_jsonable
+from core.foundation.errors import ConfigError, LabelError
+from core.foundation.progress import report
+from core.scorers import resolve_scorers
+from core.scorers.oof import fit_fold_models, fit_sample_mask, row_folds
+from core.scorers.table import make_records
+from core.workflows import partition_scores as tasks
+from core.workflows import shared_index
+from core.workflows.shared_index import default_clusters, fit_cluster_index
+from core.workflows.engine import SerialEngine
+from core.workflows.global_flags import duplicate_components, noise_cells
+from core.workflows.quantiles import medians, order_statistics
+
+#: Name of the file beside the scores partitions that records how they were made.
+SCORES_RECORD = "_workbench_scores.json"
+
+
+def _fill(index: int, data: PartitionedData, scratch: str) -> int:
+    return fill_store(data, index, scratch)
+
+
+def _sample_task(index: int, data: PartitionedData, scratch: str, fit_rows: int, index_rows: int, seed: int,
+                 folds: int) -> dict:
+    part = data.partitions[index]
+    X, labels = open_store(scratch)
+    positions = np.arange(part.start, part.stop)
+    y = np.asarray(labels[part.start:part.stop], dtype=np.int64)
+    fit = fit_sample_mask(y, positions, data.class_counts, fit_rows, seed)
+    for_index = row_uniforms(seed, positions, 3) < index_rows / max(data.n_samples, 1)
+    rows = X[part.start:part.stop]
+    return {"fit_X": np.asarray(rows[fit]), "fit_y": y[fit], "fit_fold": row_folds(positions[fit], folds, seed),
+            "index_X": np.asarray(rows[for_index])}
+
+
+def _check(data: PartitionedData, scorers) -> dict:
+    params = {}
+    for scorer in scorers:
+        if scorer.name not in tasks.SUPPORTED:
+            raise ConfigError(f"Scorer {scorer.name!r} does not run on partitioned data yet; choose among "
+                              f"{', '.join(tasks.SUPPORTED)} (the default set).")
+        if scorer.name == "prototypicality" and scorer.method != "kmeans":
+            raise ConfigError("On partitioned data prototypicality runs with method='kmeans' only.")
+        params[scorer.name] = scorer.get_params()
+    if data.n_samples < 4:
+        raise ConfigError(f"Scoring needs at least 4 rows; this data set has {data.n_samples}.")
+    if data.n_classes < 2 and any(s.needs_labels for s in scorers):
+        raise LabelError("label_noise and knn_shapley need at least two classes; check --label.")
+    return params
+
+
+def _neighbors_needed(scorers) -> int:
+    return max([int(s.needs().get("neighbors", 0)) for s in scorers] + [1])
+
+
+def _fit_globals(engine, state: tasks.ScoreState, *, fit_rows: int, index_rows: int, clusters: Optional[int],
+                 probes: int) -> dict:
+    data = state.data
+    samples = engine.map(_sample_task, range(len(data.partitions)), data, state.scratch, fit_rows, index_rows,
+                         state.seed, state.folds)
+    fit_X = np.concatenate([s["fit_X"] for s in samples])
+    fit_y = np.concatenate([s["fit_y"] for s in samples])
+    if state.wants("label_noise"):
+        state.fold_models = fit_fold_models(fit_X, fit_y, np.concatenate([s["fit_fold"] for s in samples]),
+                                            data.n_classes, state.folds)
+    if state.wants("prototypicality"):
+        from sklearn.cluster import KMeans
+
+        count = min(int(state.params["prototypicality"]["clusters"]) or max(data.n_classes, 2), len(fit_X))
+        state.prototypes = KMeans(n_clusters=count, n_init=3, random_state=state.seed % 2**32).fit(
+            fit_X.astype(np.float64)).cluster_centers_
+    index_X = np.concatenate([s["index_X"] for s in samples])
+    index = fit_cluster_index(index_X if len(index_X) >= 2 else fit_X,
+                              clusters or default_clusters(data.n_samples), probes, state.seed)
+    return {"index": index, "fit_rows": int(len(fit_y))}
+
+
+def _build_graph(engine, state: tasks.ScoreState, index, k: int) -> None:
+    data, scratch = state.data, state.scratch
+    parts = range(len(data.partitions))
+    n = data.n_samples
+    shared_index.allocate(scratch, (n, index.probes), np.int32, shared_index.PROBES)
+    counts = np.stack(engine.map(shared_index.assign_task, parts, data, scratch, index.centroids, index.probes))
+    bounds, slots = shared_index.list_slots(counts)
+    shared_index.allocate(scratch, (n, data.n_features), np.float32, shared_index.LIST_FEATURES)
+    shared_index.allocate(scratch, (n,), np.int64, shared_index.LIST_IDS)
+    engine.map(_place, parts, data, scratch, slots)
+    shared_index.allocate(scratch, (n, k), np.int64, shared_index.GRAPH_INDICES)
+    shared_index.allocate(scratch, (n, k), np.float32, shared_index.GRAPH_DISTANCES)
+    engine.map(shared_index.search_task, parts, data, scratch, bounds, k)
+
+
+def _place(index: int, data: PartitionedData, scratch: str, slots: np.ndarray) -> int:
+    return shared_index.place_task(index, data, scratch, slots[index])
+
+
+def _global_statistics(engine, state: tasks.ScoreState) -> None:
+    data, scratch = state.data, state.scratch
+    parts, n = len(data.partitions), data.n_samples
+    shared_index.allocate(scratch, (n,), np.float64, tasks.KDIST)
+    shared_index.allocate(scratch, (n,), np.float64, tasks.REACH)
+    shared_index.allocate(scratch, (n, data.n_classes), np.float64, tasks.MIXED)
+    first = engine.map(tasks.first_pass, range(parts), state)
+    if state.wants("label_noise"):
+        state.stack_weights = np.array([1.0, 0.0])
+        if first and "log_likelihood" in first[0]:
+            shares = np.linspace(0.0, 1.0, 21)
+            total = np.sum([summary["log_likelihood"] for summary in first], axis=0) / n
+            state.stack_weights = np.array([shares[int(np.argmax(total))], 1.0 - shares[int(np.argmax(total))]])
+    if state.wants("duplicate"):
+        state.spacing = float(np.nan_to_num(medians(engine, parts, tasks.nearest_distances, (state,))[0]))
+    second = engine.map(tasks.second_pass, range(parts), state)
+    if state.wants("outlier"):
+        state.reach_floor = max(float(medians(engine, parts, tasks.reach_values, (state,))[0]) * 1e-6, 1e-12)
+    if state.wants("label_noise"):
+        totals = np.sum([summary["given_sums"] for summary in second], axis=0)
+        counts = data.class_counts
+        state.class_thresholds = np.where(counts > 0, totals / np.maximum(counts, 1), 1.0)
+        joint = np.sum(engine.map(tasks.joint_counts, range(parts), state), axis=0)
+        cells = noise_cells(joint, counts)
+        found = order_statistics(engine, parts, tasks.cell_gaps, (state, list(cells)),
+                                 lambda _counts: list(cells.values()))
+        state.cell_thresholds = {cell: value for cell, value in zip(cells, found) if value is not None}
+        ties = engine.map(tasks.cell_tie_counts, range(parts), state)
+        for position, cell in enumerate(state.cell_thresholds):
+            remaining = cells[cell] - sum(part[position][0] for part in ties)
+            taken = []
+            for part in ties:
+                taken.append(int(min(part[position][1], max(remaining, 0))))
+                remaining -= taken[-1]
+            state.cell_ties_taken[cell] = taken
+    if state.wants("duplicate"):
+        edges = engine.map(tasks.duplicate_edges, range(parts), state)
+        state.duplicate_rows, state.duplicate_groups, state.duplicate_flags = duplicate_components(
+            np.concatenate(edges) if edges else np.empty((0, 2), np.int64))
+    if state.wants("knn_shapley"):
+        engine.map(tasks.shapley_contributions, range(parts), state)
+
+
+def _write_task(index: int, state: tasks.ScoreState, folder: str, names: list) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = state.data
+    part = data.partitions[index]
+    columns = tasks.score_columns(index, state)
+    _, labels = open_store(state.scratch)
+    table = {"id": read_partition_ids(data, index),
+             "label": data.classes[np.asarray(labels[part.start:part.stop], dtype=np.int64)]}
+    table.update({name: columns["scores"][name] for name in names if name in columns["scores"]})
+    table.update({flag: values for flag, values in columns["flags"].items()})
+    table.update(columns["extras"])
+    frame = pd.DataFrame({key: (np.asarray(v, dtype=object) if key in ("id", "label") else v)
+                          for key, v in table.items()})
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False),
+                   Path(folder) / f"part-{index:05d}.parquet")
+    return part.rows
+
+
+def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = None, features=None,
+                      names="default", seed: int = 0, folds: int = 5, engine=None, scratch=None,
+                      fit_rows: int = 200_000, index_rows: int = 50_000, clusters: Optional[int] = None,
+                      probes: int = 8, progress=None) -> dict:
+    """Score every row of a partitioned Parquet dataset; write the scores as a partitioned dataset.
+
+    Parameters
+    ----------
+    source : str or Path
+        A folder of Parquet files, a glob or one file (:func:`core.data.partitions.open_partitioned`).
+    out : str or Path
+        Folder to create; gets ``part-00000.parquet``... (one per input partition, same row order:
+        ``id``, ``label``, one column per scorer, ``<name>_flag``, ``duplicate_group``) and
+        ``_workbench_scores.json`` (the scorer records, the engine, the samples and the index).
+    names : "default" or list of str
+        Scorers; the default set runs on partitions.
+    engine : SerialEngine or DaskEngine, optional
+        Where partition tasks run (default: in this process).
+    scratch : str or Path, optional
+        Parent of the temporary folder of shared files (default: beside ``out``); removed at the end.
+    fit_rows : int
+        Size of the stratified sample the out-of-fold models and prototypes are fitted on.
+    index_rows, clusters, probes : int
+        Sample the index centroids are fitted on, lists of the index and lists each row searches
+        (``probes >= clusters`` makes the neighbour search exact).
+
+    Returns
+    -------
+    dict
+        The record written to ``_workbench_scores.json``.
+    """
+    engine = engine or SerialEngine()
+    out = Path(out)
+    if out.exists():
+        raise ConfigError(f"{out} already exists; choose a new folder for the scores (nothing was written).")
+    scorers = resolve_scorers(names)
+    report(progress, 0, 8, "reading partition summaries")
+    data = open_partitioned(source, label=label, id=id, features=features, map=engine.map)
+    params = _check(data, scorers)
+    work = Path(tempfile.mkdtemp(prefix="workbench-scratch-", dir=scratch or out.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        state = tasks.ScoreState(data, str(work), params, int(seed), int(folds))
+        create_store(data, work)
+        engine.map(_fill, range(len(data.partitions)), data, str(work))
+        report(progress, 1, 8, f"feature store filled: {data.n_samples:,} rows in {len(data.partitions)} partitions")
+        fitted = _fit_globals(engine, state, fit_rows=fit_rows, index_rows=index_rows, clusters=clusters,
+                              probes=probes)
+        report(progress, 3, 8, "models, prototypes and index centroids fitted on samples")
+        k = min(_neighbors_needed(scorers), data.n_samples - 1)
+        _build_graph(engine, state, fitted["index"], k)
+        report(progress, 5, 8, f"neighbour graph: {k} neighbours per row")
+        _global_statistics(engine, state)
+        report(progress, 7, 8, "global statistics reduced")
+        engine.map(_write_task, range(len(data.partitions)), state, str(staging), [s.name for s in scorers])
+        record = _record(data, scorers, state, fitted, engine, seed, folds, k)
+        (staging / SCORES_RECORD).write_text(json.dumps(to_jsonable(record), indent=2) + "\n")
+        staging.rename(out)
+        report(progress, 8, 8, f"scores written to {out}")
+        return record
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _record(data, scorers, state, fitted, engine, seed, folds, k) -> dict:
+    index = fitted["index"]
+    exact = index.probes >= index.clusters
+    shared = {"neighbors": {"method": "exact" if exact else "approximate", "search": "cluster-probe",
+                            "clusters": index.clusters, "probes": index.probes, "k": int(k)},
+              "oof": {"fit": "stratified sample", "rows": fitted["fit_rows"], "of": data.n_samples,
+                      "apply": "every row by the model of its own fold"}}
+    return {"data_fingerprint": data.fingerprint, "n_rows": data.n_samples, "partitions": len(data.partitions),
+            "engine": engine.description,
+            "scorers": [_with_prototypes(r, fitted) for r in make_records(scorers, seed=seed, folds=folds,
+                                                                           model="logreg", shared=shared)]}
+
+
+def _with_prototypes(record: dict, fitted: dict) -> dict:
+    if record["name"] != "prototypicality":
+        return record
+    return {**record, "prototypes": {"fit": "k-means on the stratified sample", "rows": fitted["fit_rows"]}}
