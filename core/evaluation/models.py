@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from core.foundation.mlp import predict_logits, train_proxy
+from core.foundation.seeds import derive_seed
 from core.foundation.threads import single_threaded
 
 MLP_HIDDEN = 128
@@ -40,7 +41,7 @@ def _logreg(X_train, y_train, X_test, n_classes, seed, n_train_full, cancel):
 def _hgb(X_train, y_train, X_test, n_classes, seed, n_train_full, cancel):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    model = HistGradientBoostingClassifier(max_iter=100, early_stopping=False, random_state=seed)
+    model = HistGradientBoostingClassifier(max_iter=100, early_stopping=False, random_state=derive_seed(seed))
     # Small fits finish sooner on one OpenMP thread than waiting for a busy second core.
     limit = single_threaded("openmp") if len(X_train) < 20000 else contextlib.nullcontext()
     with limit:
