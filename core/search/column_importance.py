@@ -111,6 +111,9 @@ def l1_entry(X, y, groups: list, n_classes: int) -> np.ndarray:
     group's coefficients is non-zero for some class: 1 enters first, 0 never enters. The paths are
     computed exactly by LARS from the Gram matrix of the standardised features (every row, O(d³)).
     """
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import lars_path_gram
 
     scale = X.std(axis=0)
@@ -120,7 +123,9 @@ def l1_entry(X, y, groups: list, n_classes: int) -> np.ndarray:
     gram, cross = Z.T @ Z, Z.T @ (targets - targets.mean(axis=0))
     enter = np.zeros(X.shape[1])
     for c in range(n_classes if n_classes > 2 else 1):  # two classes: one path says it all
-        alphas, _, coefs = lars_path_gram(cross[:, c], gram, n_samples=len(Z), method="lasso")
+        with warnings.catch_warnings():  # one-hot blocks are collinear: LARS drops a level, as it should
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            alphas, _, coefs = lars_path_gram(cross[:, c], gram, n_samples=len(Z), method="lasso")
         active = np.abs(coefs) > 1e-12
         first = np.where(active.any(axis=1), alphas[np.argmax(active, axis=1)], 0.0)
         enter = np.maximum(enter, first)
