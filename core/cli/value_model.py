@@ -132,8 +132,9 @@ def _apply(args) -> int:
     if args.scores_out:
         write_table(predicted.reset_index(), args.scores_out)
     workflows.export(ds, sel, out)
-    _say(args, f"Kept {sel.n_kept} of {ds.n_samples} new rows with {sel.strategy} on the predicted "
-               f"{model.column} (model quality: {model.quality['summary']}); wrote {out}.")
+    how = (f"farthest from the {len(reference)} reference rows" if sel.strategy == "cover"
+           else f"{sel.strategy} on the predicted {model.column} (model quality: {model.quality['summary']})")
+    _say(args, f"Kept {sel.n_kept} of {ds.n_samples} new rows, {how}; wrote {out}.")
     return 0
 
 
