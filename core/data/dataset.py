@@ -141,20 +141,6 @@ class Dataset:
                        warnings=list(self.warnings), settings=dict(self.settings), source=self.source,
                        images=images, text_column=self.text_column)
 
-    def summary(self) -> dict:
-        """A small JSON-able description for manifests and the app."""
-        return {
-            "n_samples": self.n_samples,
-            "n_features": self.n_features,
-            "n_classes": self.n_classes,
-            "classes": [str(c) for c in self.classes],
-            "kind": self.kind,
-            "label_column": self.label_column,
-            "id_column": self.id_column,
-            "fingerprint": self.fingerprint,
-            "source": self.source,
-        }
-
     def __repr__(self) -> str:
         return (
             f"Dataset(kind={self.kind!r}, n_samples={self.n_samples}, n_features={self.n_features}, "
