@@ -25,7 +25,8 @@ from core.foundation import knn_graph
 from core.data.partitions import load_partitioned, open_partitioned, row_uniforms
 from core.scorers import LargeData, compute_scores
 from core.scorers.oof import fit_sample_mask, sampled_out_of_fold
-from core.workflows import SerialEngine, dask_engine, score_partitioned, select_partitioned
+from core.workflows import (SerialEngine, dask_engine, load_partitioned_sample, score_partitioned,
+                            select_partitioned)
 from core.workflows.quantiles import medians, order_statistics
 from core.workflows.shared_index import fit_cluster_index, nearest_clusters, probe_search
 
@@ -204,3 +205,17 @@ def test_cli_scores_partitioned_folder_and_refuses_bad_cluster(dataset, tmp_path
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Dask scheduler" in bad.stderr
     assert not (tmp_path / "other").exists()
+
+
+def test_stratified_sample_with_scores_for_the_app(dataset, distributed):
+    ds, scores, sample = load_partitioned_sample(dataset, scores=distributed["out"] / "scores", rows=600,
+                                                 label="label", id="rid", seed=0)
+    assert 450 < sample["rows"] < 750 and sample["of"] == ROWS and ds.n_samples == sample["rows"]
+    full = pd.concat([pd.read_parquet(p) for p in sorted(dataset.glob("*.parquet"))], ignore_index=True)
+    assert list(ds.frame.columns) == list(full.columns)  # every original column
+    shares = pd.Series(ds.labels).value_counts(normalize=True)
+    expected = full["label"].value_counts(normalize=True)
+    assert (shares.reindex(expected.index) - expected).abs().max() < 0.05  # stratified
+    assert list(scores.index) == list(ds.ids)
+    written = pd.read_parquet(distributed["out"] / "scores").set_index("id")
+    np.testing.assert_allclose(scores["knn_density"], written.loc[ds.ids, "knn_density"])

@@ -309,3 +309,62 @@ def is_partitioned(source) -> bool:
         return True
     folder = Path(text)
     return folder.is_dir() and any(p.suffix in (".parquet", ".pq") for p in folder.rglob("*"))
+
+
+def load_partitioned_sample(source, *, scores=None, rows: int = 50_000, label: str = "label",
+                            id: Optional[str] = None, features: Optional[Sequence[str]] = None, seed: int = 0,
+                            min_per_class: int = 50):
+    """A stratified sample of a partitioned dataset, with its scores, small enough for the app.
+
+    Every class is sampled at the rate ``rows / n`` (at least ``min_per_class`` rows of a small
+    class) by a per-row hash draw (:func:`row_uniforms`), reading one partition at a time.
+
+    Parameters
+    ----------
+    source : str or Path
+        The partitioned data (folder or glob).
+    scores : str or Path, optional
+        The scores folder ``workbench score`` wrote for ``source`` (same partitions, same rows).
+    rows : int
+        About how many rows to keep.
+
+    Returns
+    -------
+    ds : Dataset
+        The sampled rows with all original columns (``frame``), features and labels;
+        ``ds.settings["sample"]`` says what was sampled.
+    scores : DataFrame or None
+        Their scores, indexed by id.
+    sample : dict
+        ``{"rows", "of", "seed", "stratified", "source"}`` for a manifest.
+    """
+    import pyarrow.parquet as pq
+
+    data = open_partitioned(source, label=label, id=id, features=features)
+    score_files = partition_files(scores) if scores is not None else None
+    if score_files is not None and len(score_files) != len(data.partitions):
+        raise DataFileError(f"{scores} has {len(score_files)} partitions but {source} has {len(data.partitions)}; "
+                            "pass the scores written for this data.")
+    counts = np.maximum(data.class_counts.astype(np.float64), 1.0)
+    rates = np.minimum(1.0, np.maximum(rows / max(data.n_samples, 1), min_per_class / counts))
+    frames, features_kept, labels_kept, ids_kept, score_frames = [], [], [], [], []
+    for index, part in enumerate(data.partitions):
+        ids, y, X = read_partition(data, index)
+        keep = row_uniforms(seed, np.arange(part.start, part.stop), 5) < rates[y]
+        frames.append(pq.read_table(part.path).to_pandas().iloc[np.flatnonzero(keep)])
+        features_kept.append(X[keep]), labels_kept.append(y[keep]), ids_kept.append(ids[keep])
+        if score_files is not None:
+            score_frames.append(pq.read_table(score_files[index]).to_pandas().iloc[np.flatnonzero(keep)])
+    frame = pd.concat(frames, ignore_index=True)
+    y = np.concatenate(labels_kept)
+    ids = np.concatenate(ids_kept)
+    sample = {"rows": int(len(y)), "of": data.n_samples, "seed": int(seed), "stratified": True,
+              "source": str(source), "data_fingerprint": data.fingerprint}
+    digest = hashlib.sha256(f"{data.fingerprint}|sample|{rows}|{seed}|{min_per_class}".encode()).hexdigest()
+    ds = Dataset(frame=frame, ids=ids, y=y, classes=data.classes, X=np.concatenate(features_kept),
+                 feature_names=list(data.features), label_column=data.label, id_column=data.id, kind="embedding",
+                 fingerprint=digest, settings={"sample": sample}, source=str(source))
+    table = None
+    if score_files is not None:
+        table = pd.concat(score_frames, ignore_index=True).drop(columns=["label"], errors="ignore").set_index("id")
+    return ds, table, sample

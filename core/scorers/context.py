@@ -53,7 +53,7 @@ class LargeData:
     clusters: Optional[int] = None
     probes: int = IVF_PROBES
     fit_rows: int = 200_000
-    recall_queries: int = 500
+    recall_queries: int = 200
 
 
 class ScoringContext:

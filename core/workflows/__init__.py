@@ -1,7 +1,7 @@
 """The workflow layer: load -> score -> select -> estimate -> export -> apply, shared by all faces."""
 
 from core.outputs.manifest import apply_and_export, apply_manifest
-from core.data.partitions import is_partitioned
+from core.data.partitions import is_partitioned, load_partitioned_sample
 from core.workflows.engine import SerialEngine, dask_engine
 from core.workflows.partitioned import score_partitioned
 from core.workflows.partitioned_select import select_partitioned
@@ -9,4 +9,4 @@ from core.workflows.pipeline import build_manifest, estimate, estimate_warning, 
 
 __all__ = ["select", "estimate", "estimate_warning", "fold_scores_for", "build_manifest", "manifest_bytes", "rows_bytes", "export", "score",
            "apply_manifest", "apply_and_export",
-           "is_partitioned", "score_partitioned", "select_partitioned", "dask_engine", "SerialEngine"]
+           "is_partitioned", "load_partitioned_sample", "score_partitioned", "select_partitioned", "dask_engine", "SerialEngine"]

@@ -1,0 +1,169 @@
+"""Rows per second and peak memory of the default scorers at growing sizes, on one machine and on a
+local Dask cluster; prints JSON.
+
+    .venv/bin/python benchmarks/scale.py --rows 100000,1000000 --mode single
+    .venv/bin/python benchmarks/scale.py --rows 100000 --mode cluster --workers 2
+
+Data: clustered embedding-like rows (``--features`` columns, low intrinsic dimension, 10 % of the
+labels flipped), written once as a folder of Parquet partitions under ``--cache`` and reused.
+
+``single``: :func:`core.data.partitions.load_partitioned` (features memory-mapped from a feature
+store, not copied) and :func:`core.compute_scores` with the default scorers and the default
+:class:`core.scorers.LargeData` (approximate neighbours with measured recall@10, out-of-fold models
+on a stratified sample). ``cluster``: :func:`core.workflows.score_partitioned` on a local cluster.
+Each run is a child process; its peak memory is the child's peak resident set (``ru_maxrss``; for
+the cluster, the driver plus every worker), which includes the memory-mapped pages it touched.
+
+The JSON gives, per run, seconds, rows/s, peak memory, the scorer records (neighbour method and
+recall, how the out-of-fold models were fitted) and, between consecutive sizes of one mode, the
+cost of each extra 10x rows (time and memory ratios scaled to a factor of 10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def write_data(folder: Path, rows: int, features: int, classes: int, partition_rows: int, seed: int = 0) -> Path:
+    """Write ``rows`` generated rows as Parquet partitions (skipped when ``folder`` already holds them)."""
+    import pandas as pd
+
+    done = folder / "_complete"
+    if done.exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    generator = np.random.default_rng(seed)
+    centres = generator.normal(size=(classes * 4, 16)) * 2.0
+    mixing = generator.normal(size=(16, features)) / 4.0
+    for number, start in enumerate(range(0, rows, partition_rows)):
+        count = min(partition_rows, rows - start)
+        component = generator.integers(0, classes * 4, count)
+        latent = centres[component] + generator.normal(size=(count, 16))
+        X = (latent @ mixing + 0.1 * generator.normal(size=(count, features))).astype(np.float32)
+        y = component % classes
+        flipped = generator.random(count) < 0.1
+        y[flipped] = generator.integers(0, classes, int(flipped.sum()))
+        frame = pd.DataFrame(X, columns=[f"e{i:03d}" for i in range(features)])
+        frame["label"] = y
+        frame.to_parquet(folder / f"part-{number:05d}.parquet", index=False)
+    done.write_text("ok\n")
+    return folder
+
+
+def _progress(start: float):
+    last = [-1]
+
+    def report(done: int, total: int, message: str) -> None:
+        share = int(100 * done / total) if total else 100
+        if share // 5 != last[0] // 5:
+            last[0] = share
+            print(f"[{time.time() - start:7.1f}s] {share:3d}% {message}", file=sys.stderr, flush=True)
+
+    return report
+
+
+def run_single(data: Path, scratch: Path) -> dict:
+    from core.data.partitions import load_partitioned
+    from core.scorers import compute_scores
+
+    start = time.time()
+    ds = load_partitioned(data, store=scratch / "store", label="label")
+    loaded = time.time() - start
+    scores = compute_scores(ds, "default", seed=0, cache=False, progress=_progress(start))
+    return {"rows": ds.n_samples, "features": ds.n_features, "seconds": time.time() - start,
+            "seconds_loading": loaded, "scorers": scores.attrs.get("workbench_scorers"),
+            "feature_store": "memory-mapped (read-only np.memmap)" if isinstance(ds.X, np.memmap) else "in memory"}
+
+
+def run_cluster(data: Path, scratch: Path, workers: int) -> dict:
+    from core.workflows import dask_engine, score_partitioned
+
+    start = time.time()
+    with dask_engine(workers=workers) as engine:
+        started = time.time() - start
+        record = score_partitioned(data, scratch / "scores", label="label", engine=engine, scratch=scratch,
+                                   progress=_progress(start))
+        worker_peaks = engine.client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return {"rows": record["n_rows"], "seconds": time.time() - start, "seconds_cluster_start": started,
+            "scorers": record["scorers"], "engine": record["engine"],
+            "worker_peak_mib": round(sum(worker_peaks.values()) / 1024, 1)}
+
+
+def _child(args) -> None:
+    import shutil
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix="scale-", dir=args.cache))
+    try:
+        result = run_single(Path(args.data), scratch) if args.mode == "single" else \
+            run_cluster(Path(args.data), scratch, args.workers)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_mib"] = round(own + result.get("worker_peak_mib", 0.0), 1)
+    result["rows_per_second"] = round(result["rows"] / result["seconds"], 1)
+    print(json.dumps(result))
+
+
+def growth(runs: list) -> list:
+    """Cost of each extra 10x rows between consecutive sizes: time and memory ratios scaled to 10x."""
+    steps = []
+    for small, large in zip(runs, runs[1:]):
+        factor = large["rows"] / small["rows"]
+        if factor <= 1:
+            continue
+        exponent = lambda a, b: math.log(b / a) / math.log(factor)  # noqa: E731
+        steps.append({"from_rows": small["rows"], "to_rows": large["rows"],
+                      "time_per_10x_rows": round(10 ** exponent(small["seconds"], large["seconds"]), 2),
+                      "memory_per_10x_rows": round(10 ** exponent(small["peak_mib"], large["peak_mib"]), 2)})
+    return steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", default="100000", help="comma-separated sizes (default 100000)")
+    parser.add_argument("--features", type=int, default=128)
+    parser.add_argument("--classes", type=int, default=10)
+    parser.add_argument("--partition-rows", type=int, default=100_000)
+    parser.add_argument("--mode", default="single", choices=["single", "cluster", "both"])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--cache", default="/tmp/workbench-scale", help="where generated data and scratch go")
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return _child(args)
+    Path(args.cache).mkdir(parents=True, exist_ok=True)
+    modes = ["single", "cluster"] if args.mode == "both" else [args.mode]
+    report = {"machine": "2 cores, shared with other jobs unless stated", "features": args.features,
+              "classes": args.classes, "runs": {}, "growth": {}}
+    for mode in modes:
+        runs = []
+        for rows in [int(r) for r in args.rows.split(",")]:
+            data = write_data(Path(args.cache) / f"data-{rows}x{args.features}-p{args.partition_rows}", rows,
+                              args.features, args.classes,
+                              args.partition_rows)
+            child = subprocess.run([sys.executable, __file__, "--child", "--mode", mode, "--data", str(data),
+                                    "--workers", str(args.workers), "--cache", args.cache],
+                                   stdout=subprocess.PIPE, text=True, check=True)
+            runs.append(json.loads(child.stdout.strip().splitlines()[-1]))
+            print(json.dumps({"mode": mode, **runs[-1]}), file=sys.stderr, flush=True)
+        report["runs"][mode] = runs
+        report["growth"][mode] = growth(runs)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
