@@ -150,3 +150,18 @@ def test_smallest_within_finds_the_smallest_keep(known):
     assert sel.keep == search[-1]["keep"] and sel.n_kept == round(sel.keep * ds.n_samples)
     assert search[-1]["accuracy"] >= sel.details["target"]
     assert "optimistic" in sel.details["note"] and "honest_estimate" in sel.details
+
+
+def test_curve_and_auto_are_leak_free_with_fold_scores(known):
+    from core.evaluation import fold_scores
+    from core.selection import score_names
+
+    ds, scores, ev = known
+    fs = fold_scores(ds, score_names(scores.columns), folds=5, seed=0)  # every scorer the strategies use
+    curve = pruning_curve(ds, scores, ["ccs:el2n"], [0.3], seeds=1, evaluator=ev, fold_scores=fs)
+    assert curve["leak_free"].all()
+    without = pruning_curve(ds, scores, ["ccs:el2n"], [0.3], seeds=1, evaluator=ev).set_index("strategy")
+    assert not without.loc["ccs:el2n", "leak_free"] and without.loc["random", "leak_free"]
+    sel = auto_select(ds, scores, 0.3, seed=0, evaluator=ev, fold_scores=fs)
+    assert sel.details["leak_free"] and sel.details["honest_estimate"]["leak_free"]
+    assert all(row["leak_free"] for row in sel.details["candidates"])
