@@ -28,7 +28,7 @@ from workbench import settings  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "workbench" / "app.py")
 PAGES = {name: f"../pages/{name}.py" for name in ("data", "scores", "map", "tune", "export")}
-CHEAP = ["knn_density", "margin"]  # one geometry and one model scorer, on the known-answer set
+CHEAP = ["knn_density", "margin", "label_noise"]  # geometry and model scorers (one shared out-of-fold fit)
 FAST = ["knn_density", "prototypicality"]  # quick on every sample (model scorers take a minute on images)
 SAMPLES = [s["name"] for s in list_samples()]
 
@@ -169,6 +169,19 @@ def test_signs_colours_and_cuts_never_contradict(scored_app):
     assert current_cut(values, "margin", {"strategy": "random", "keep": 0.7, "threshold": None})[0] is None
     cut, label = current_cut(values, "margin", {"strategy": "margin", "keep": 0.3, "threshold": None})
     assert cut is not None and "30%" in label
+
+
+def test_the_label_noise_gallery_proves_itself(scored_app):
+    at = _page(scored_app, "scores")
+    at.selectbox(key="scores_gallery").set_value("label_noise").run()
+    _ok(at)
+    highest = next(d.value for d in at.dataframe if list(d.value.columns[:1]) == ["label_noise"]
+                   and d.value["label_noise"].iloc[0] >= d.value["label_noise"].iloc[-1])
+    columns = list(highest.columns)
+    # the ground truth sits beside the score, before the 24 feature columns
+    assert columns.index("is_flipped") < columns.index("f0") and columns.index("true_label") < columns.index("f0")
+    planted = highest["is_flipped"].astype(str).str.lower().isin(["true", "1"]).mean()
+    assert planted >= 0.5, highest[["label_noise", "label", "true_label", "is_flipped"]]
 
 
 def test_exact_check_runs_logistic_regression_and_reaches_the_summary(scored_app):
@@ -471,3 +484,16 @@ def test_upload_a_zip_of_an_image_folder_shows_pictures():
     _page(at, "map")
     at.selectbox(key="map_colour").set_value("Class").run()
     _ok(at)
+
+
+def test_workbench_app_server_flag_sets_server_mode():
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "core.cli", "app", "--server", "--dry-run", "--server.port", "8765"]
+    env = {k: v for k, v in os.environ.items() if k != "WORKBENCH_SERVER_MODE"}
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("WORKBENCH_SERVER_MODE=1 ") and "--server.port 8765" in result.stdout
+    plain = subprocess.run(command[:4] + command[5:], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert "WORKBENCH_SERVER_MODE" not in plain.stdout

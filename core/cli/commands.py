@@ -282,8 +282,10 @@ def cmd_app(args, extra: list) -> int:
         raise DataFileError(f"The app is not here ({script} is missing). "
                             "Run `workbench app` from a checkout of the repository.")
     command = [sys.executable, "-m", "streamlit", "run", str(script), *extra]
+    if args.server:  # the operator's choice, read once by the app (workbench/settings.py)
+        os.environ["WORKBENCH_SERVER_MODE"] = "1"
     if args.dry_run:
-        print(" ".join(command))
+        print(("WORKBENCH_SERVER_MODE=1 " if os.environ.get("WORKBENCH_SERVER_MODE") == "1" else "") + " ".join(command))
         return 0
     # Replace this process with Streamlit (no child is left behind: SIGTERM, SIGINT and the
     # parent's death reach the server itself), run from the repository root so

@@ -222,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "this command does not know are passed on to streamlit."),
         epilog="examples:\n  workbench app\n  workbench app --server.port 8600 --server.headless true")
     p.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
+    p.add_argument("--server", action="store_true",
+                   help="server mode (WORKBENCH_SERVER_MODE=1): no local paths, folder writes or cache settings")
     return parser
 
 
