@@ -188,7 +188,7 @@ def neighbors_benchmark(rows: int, features: int, repeats: int, exact_up_to: int
             "approximate_s": round(approximate_s, 3), "approximate_all_s": [round(t, 3) for t in approximate],
             "speedup": round(exact_s / approximate_s, 2), "recall_at_10": round(statistics.median(recalls), 4),
             "recall_at_10_all": [round(r, 4) for r in recalls],
-            "used_by_default": "approximate" if rows >= APPROXIMATE_FROM else "exact"}
+            "used_by_default": "approximate" if rows > APPROXIMATE_FROM else "exact"}
 
 
 def main(argv=None) -> int:
