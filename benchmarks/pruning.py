@@ -36,7 +36,7 @@ from core.selection import needed_scorers  # noqa: E402
 
 def strategies_for(scorer: str, which: str = "basic") -> list:
     if which == "literature":
-        return ["random", f"ccs:{scorer}", "moderate", "ambiguous", f"d2:{scorer}", f"d2:{scorer}:beta=0.1",
+        return ["random", f"ccs:{scorer}", "moderate", "ambiguous", f"d2:{scorer}", f"d2:{scorer}:k=10:beta=0",
                 "ccs:pseudo_el2n", "kcenter"]
     return ["random", scorer, f"{scorer}:{'low' if core.get_scorer(scorer).keep == 'high' else 'high'}",
             f"ccs:{scorer}", "auto"]

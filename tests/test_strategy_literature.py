@@ -97,7 +97,7 @@ def test_d2_strategy_string_everywhere(three_classes):
     ds = three_classes
     scores = _empty_scores(ds, el2n=np.random.default_rng(2).random(ds.n_samples))
     spec = parse_strategy("d2:el2n:k=5:gamma=2", scores.columns)
-    assert format_strategy(spec) == "d2:el2n:gamma=2:k=5" and format_strategy("d2:el2n:k=10") == "d2:el2n"
+    assert format_strategy(spec) == "d2:el2n:gamma=2:k=5" and format_strategy("d2:el2n:k=30:beta=0.1") == "d2:el2n"
     sel = core.select(ds, scores, strategy="d2:el2n:k=5", keep=0.2, seed=0)
     assert sel.mask.sum() == 120 and sel.params["k"] == 5
     again = core.select(ds, scores, strategy="d2:el2n:k=5", keep=0.2, seed=0)
