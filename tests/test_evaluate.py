@@ -140,7 +140,7 @@ def test_live_estimate_ranks_subsets_like_logistic_regression():
 
     ds = load_sample("known_answer")
     n, rng = ds.n_samples, np.random.default_rng(0)
-    flipped = ds.frame["is_flipped"].to_numpy(bool)
+    flipped = ds.frame["is_flipped"].eq("True").to_numpy()  # non-feature columns hold the file's text
     centre = np.stack([ds.X[ds.y == c].mean(axis=0) for c in range(ds.n_classes)])
     typical_first = np.argsort(np.linalg.norm(ds.X - centre[ds.y], axis=1))
 
