@@ -24,7 +24,7 @@ evaluator = resources.evaluator(ds, state.folds(), state.seed())
 table, names = state.scores(), state.score_columns()
 block = estimates.comparison(ds, sel, table, evaluator)
 pruned, full, rand = (SimpleNamespace(**block[part]) for part in ("selection", "full", "random"))
-found = cards.verdict(block)
+found = cards.verdict(block, is_random=sel.resolved_strategy == "random")
 exact = exact_check.latest(ds, sel)
 
 cards.comparison_cards(st.container(), ds, sel, pruned, full, rand)

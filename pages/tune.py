@@ -66,7 +66,7 @@ with results:
         pruned, full = evaluator.estimate(sel.mask), evaluator.full()
         rand = evaluator.random(sel.n_kept, repeats=5)
         cards.comparison_cards(metrics_row, ds, sel, pruned, full, rand)
-        found = cards.verdict(cards.block_of(pruned, full, rand))
+        found = cards.verdict(cards.block_of(pruned, full, rand), is_random=sel.resolved_strategy == "random")
         cards.show_verdict(found)
         st.caption(f"Estimate: {evaluator.describe()}. Training-time saving assumes cost grows with rows.")
         a, b = st.columns(2)

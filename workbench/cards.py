@@ -27,13 +27,21 @@ def block_of(pruned, full, rand) -> dict:
     return {"selection": pruned.to_dict(), "full": full.to_dict(), "random": rand.to_dict()}
 
 
-def verdict(block: dict) -> Verdict:
-    """The verdict of a comparison block; whether a subset loses is ``core.estimate_warning``'s rule."""
+def verdict(block: dict, *, is_random: bool = False) -> Verdict:
+    """The verdict of a comparison block; whether a subset loses is ``core.estimate_warning``'s rule.
+
+    ``is_random``: the selection is itself a random draw, so it can only differ from the mean of
+    random draws by chance, and the verdict says so instead of comparing the two.
+    """
     warning = core.estimate_warning(block)
     if warning:
         return Verdict("bad", warning, True)
     sel, rand = block["selection"], block["random"]
     gap, spread = 100 * (sel["accuracy"] - rand["accuracy"]), 100 * max(sel["std"], rand["std"])
+    if is_random:
+        return Verdict("neutral", f"Random pruning is the baseline: this selection is one random draw, the Random "
+                                  f"card the mean of several, so they differ by chance only ({gap:+.1f} points; "
+                                  f"spread ±{spread:.1f}).", False)
     if gap > spread:
         return Verdict("good", f"This subset beats random pruning of the same size ({gap:+.1f} points; "
                                f"spread ±{spread:.1f}).", False)

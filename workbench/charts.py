@@ -24,17 +24,15 @@ FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 
 
 def _layout(fig: go.Figure, title: str, *, height: int = 360, legend: bool = True, **axes) -> go.Figure:
-    """Shared look. The legend sits under the plot, so it never covers the title (top left) or the
-    toolbar (top right); the bottom margin grows to hold it."""
+    """Shared look. The legend stands right of the plot area, below its top edge, so it never covers
+    the title (top left), the toolbar (top right, above the plot area) or the axis titles."""
     fig.update_layout(
         title=dict(text=title, x=0.0, xanchor="left", font=dict(size=16)),
         template="plotly_white", font=FONT, height=height, margin=dict(l=10, r=10, t=50, b=10),
         showlegend=legend,
-        legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0.0, title=None),
+        legend=dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.02, title=None),
         **axes,
     )
-    if legend:
-        fig.update_layout(margin=dict(b=70), height=height + 40)
     return fig
 
 
@@ -187,8 +185,6 @@ def map_scatter(coords: np.ndarray, positions: np.ndarray, *, colour_mode: str, 
     _layout(fig, title, height=height, xaxis=dict(showticklabels=False, title=None, zeroline=False, showgrid=False),
             yaxis=dict(showticklabels=False, title=None, zeroline=False, showgrid=False))
     fig.update_layout(dragmode="lasso", hovermode="closest", uirevision="map")
-    if colour_mode == "category":
-        fig.update_layout(legend=dict(y=-0.02))  # no axis labels under the map: the legend sits close
     return fig
 
 
