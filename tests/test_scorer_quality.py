@@ -79,8 +79,8 @@ def _auroc(truth, score):
 
 def test_label_noise_ranks_flipped_labels(case):
     _, _, truth, scores = case
-    # known_answer 0.974, synthetic 0.97
-    assert _auroc(truth["is_flipped"], scores["label_noise"]) >= 0.95
+    # known_answer 0.989, synthetic 0.993 (0.974 and 0.97 before the k-NN votes were stacked in)
+    assert _auroc(truth["is_flipped"], scores["label_noise"]) >= 0.98
 
 
 def test_label_noise_flags_beat_plain_loss_flags(case):
@@ -138,3 +138,16 @@ def test_outliers_rank_first(case):
     assert _auroc(truth["is_outlier"], scores["outlier"]) >= 0.9  # known_answer 1.0
     assert recall_score(truth["is_outlier"], scores["outlier_flag"]) >= 0.9
     assert precision_score(truth["is_outlier"], scores["outlier_flag"]) >= 0.5
+
+
+def test_label_noise_ranks_at_least_as_well_as_cleanlabs_default_on_the_proxy(case):
+    # cleanlab's default label quality score is self-confidence p[y] on the out-of-fold
+    # probabilities; label_noise stacks k-NN votes into them where held-out likelihood says so.
+    _, ds, truth, scores = case
+    from core.scorers.context import ScoringContext
+
+    p = ScoringContext(ds, seed=0, cache=False).out_of_fold().probabilities
+    self_confidence = p[np.arange(ds.n_samples), ds.y]
+    ours = _auroc(truth["is_flipped"], scores["label_noise"])
+    # known_answer 0.989 vs 0.974, synthetic 0.993 vs 0.979
+    assert ours >= _auroc(truth["is_flipped"], -self_confidence) + 0.005
