@@ -28,13 +28,6 @@ MAX_ITER = 1000
 WARM_STARTS = 8  # recent solutions kept per fold; a fit starts from the one on the nearest mask
 
 
-def _softmax_rows(Z: np.ndarray) -> np.ndarray:
-    Z = Z - Z.max(axis=1, keepdims=True)
-    np.exp(Z, out=Z)
-    Z /= Z.sum(axis=1, keepdims=True)
-    return Z
-
-
 class FoldLogistic:
     """Per-fold multinomial logistic regression on kept training rows.
 
@@ -60,23 +53,24 @@ class FoldLogistic:
         self.warm_: dict = {}  # fold -> list of (packed kept mask, classes, parameters), newest last
 
     def _objective(self, theta, Xk, Y, mu, sd, n_cls):
-        d = Xk.shape[1]
-        n = Xk.shape[0]
+        """Mean cross-entropy plus the L2 penalty, and its gradient (one exp per call)."""
+        d, n = Xk.shape[1], Xk.shape[0]
         W = theta[: d * n_cls].reshape(d, n_cls)
-        b = theta[d * n_cls:]
         Ws = (W / sd[:, None]).astype(np.float32)
-        offset = (b - (mu / sd) @ W).astype(np.float32)
-        Z = Xk @ Ws + offset
-        Zmax = Z.max(axis=1, keepdims=True)
-        log_norm = np.log(np.exp(Z - Zmax).sum(axis=1)) + Zmax[:, 0]
-        loss = float((log_norm - (Z * Y).sum(axis=1)).mean())
-        P = _softmax_rows(Z)
-        P -= Y
-        P /= n
-        g_sum = P.sum(axis=0, dtype=np.float64)
-        grad_W = ((Xk.T @ P).astype(np.float64) - np.outer(mu, g_sum)) / sd[:, None]
+        Z = Xk @ Ws
+        Z += (theta[d * n_cls:] - (mu / sd) @ W).astype(np.float32)
+        Z -= Z.max(axis=1, keepdims=True)
+        true_logit = (Z * Y).sum(axis=1)
+        np.exp(Z, out=Z)
+        totals = Z.sum(axis=1, keepdims=True)
+        loss = float(np.log(totals).sum(dtype=np.float64) - true_logit.sum(dtype=np.float64)) / n
+        Z /= totals  # now the probabilities
+        Z -= Y
+        Z *= np.float32(1.0 / n)
+        g_sum = Z.sum(axis=0, dtype=np.float64)
+        grad_W = ((Xk.T @ Z).astype(np.float64) - np.outer(mu, g_sum)) / sd[:, None]
         penalty = 1.0 / (self.C * n)
-        loss += 0.5 * penalty * float((W * W).sum())
+        loss += 0.5 * penalty * float(np.dot(theta[: d * n_cls], theta[: d * n_cls]))
         grad_W += penalty * W
         return loss, np.concatenate([grad_W.ravel(), g_sum])
 
