@@ -217,6 +217,7 @@ def test_the_whole_story_on_the_sample(browser_page, tmp_path):
     page.get_by_role("heading", name="Data", exact=True).wait_for(timeout=120_000)
     first_paint = time.time() - started
     page.get_by_role("heading", name="Loaded — Sample: known_answer").wait_for(timeout=120_000)
+    _idle(page)
     assert _metric(page, "Rows") == "3,000" and "3,000 rows" in _sidebar(page)
     assert "Strategy: random (keep 70%)" in _sidebar(page)
 
@@ -261,6 +262,7 @@ def test_a_wider_generated_set(browser_page, tmp_path):
 
     page.goto(url)
     page.get_by_role("heading", name="Loaded — Sample: known_answer").wait_for(timeout=120_000)
+    _idle(page)
     page.get_by_text("Upload a file", exact=True).click()
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
     page.get_by_text("wide.csv · 500 rows").wait_for()
