@@ -56,21 +56,9 @@ def build_html(ds, sel, pruned, full, random, *, evaluator_description: str, ori
     kept = np.bincount(ds.y[sel.mask], minlength=ds.n_classes)
     dropped = np.bincount(ds.y, minlength=ds.n_classes) - kept
     saving = 1 - sel.n_kept / max(ds.n_samples, 1)
-    figures = [charts.accuracy_comparison(pruned, full, random), charts.kept_per_class(ds.classes, kept, dropped)]
-    if curve is not None:
-        figures.append(charts.pruning_curve(curve, current_keep=sel.n_kept / ds.n_samples,
-                                            full_accuracy=full.accuracy))
-    plots = "".join(f'<div class="{"wide" if i == 2 else ""}">{_figure(fig, i == 0)}</div>'
-                    for i, fig in enumerate(figures))
+    plots = _plots(ds, sel, pruned, full, random, curve, kept, dropped)
     when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    vs_random = 100 * (pruned.accuracy - random.accuracy)
-    vs_full = 100 * (pruned.accuracy - full.accuracy)
-    cards = "".join([
-        _card("Rows", f"{sel.n_kept:,} / {ds.n_samples:,}", f"{sel.n_kept / ds.n_samples:.0%} kept"),
-        _card("Pruned accuracy", f"{pruned.accuracy:.1%}", f"± {pruned.std:.1%} over folds"),
-        _card("vs full data", f"{vs_full:+.1f} pts", f"full: {full.accuracy:.1%} ± {full.std:.1%}"),
-        _card("vs random, same size", f"{vs_random:+.1f} pts", f"random: {random.accuracy:.1%} ± {random.std:.1%}"),
-    ])
+    cards = _cards(ds, sel, pruned, full, random)
     rows = "".join(f"<tr><td>{html.escape(str(c))}</td><td>{int(k):,}</td><td>{int(d):,}</td></tr>"
                    for c, k, d in zip(ds.classes, kept, dropped))
     forced = sel.params.get("force_keep", []), sel.params.get("force_drop", [])
@@ -84,7 +72,7 @@ def build_html(ds, sel, pruned, full, random, *, evaluator_description: str, ori
 <p><b>Strategy:</b> <code>{html.escape(sel.resolved_strategy)}</code>
 {f"(auto chose it)" if sel.strategy == "auto" else ""} · <b>seed</b> {sel.seed} ·
 <b>estimated training-time saving</b> ≈{saving:.0%} (assuming cost grows with rows)
-{f" · manual edits: {len(forced[0])} forced kept, {len(forced[1])} forced dropped" if any(forced) else ""}</p>
+{f" · map edits: {len(forced[0])} rows force-kept, {len(forced[1])} force-dropped" if any(forced) else ""}</p>
 <div class="grid">{plots}</div>
 {_exact_section(exact)}<h3>Rows per class</h3><table><tr><th>Class</th><th>Kept</th><th>Dropped</th></tr>{rows}</table>
 <p class="note"><b>How this was measured.</b> {html.escape(evaluator_description)}. Pruning is applied to the
@@ -93,6 +81,25 @@ as the selection, on the same folds (spread over repeats and folds).
 {f"Scores used: {html.escape(', '.join(score_names))}." if score_names else ""}
 Data fingerprint <code>{ds.fingerprint[:16]}</code>; the manifest JSON re-applies this selection exactly.</p>
 </body></html>"""
+
+
+def _plots(ds, sel, pruned, full, random, curve, kept, dropped) -> str:
+    figures = [charts.accuracy_comparison(pruned, full, random), charts.kept_per_class(ds.classes, kept, dropped)]
+    if curve is not None:
+        figures.append(charts.pruning_curve(curve, current_keep=sel.n_kept / ds.n_samples,
+                                            full_accuracy=full.accuracy))
+    return "".join(f'<div class="{"wide" if i == 2 else ""}">{_figure(fig, i == 0)}</div>'
+                   for i, fig in enumerate(figures))
+
+
+def _cards(ds, sel, pruned, full, random) -> str:
+    vs_random, vs_full = 100 * (pruned.accuracy - random.accuracy), 100 * (pruned.accuracy - full.accuracy)
+    return "".join([
+        _card("Rows", f"{sel.n_kept:,} / {ds.n_samples:,}", f"{sel.n_kept / ds.n_samples:.0%} kept"),
+        _card("Pruned accuracy", f"{pruned.accuracy:.1%}", f"± {pruned.std:.1%} over folds"),
+        _card("vs full data", f"{vs_full:+.1f} pts", f"full: {full.accuracy:.1%} ± {full.std:.1%}"),
+        _card("vs random, same size", f"{vs_random:+.1f} pts", f"random: {random.accuracy:.1%} ± {random.std:.1%}"),
+    ])
 
 
 def _exact_section(exact) -> str:
