@@ -186,14 +186,28 @@ def duplicate_edges(index: int, state: ScoreState) -> np.ndarray:
     return np.column_stack([rows.start + source, indices[source, column]]).astype(np.int64)
 
 
-def _cosines(state: ScoreState, rows: slice, indices: np.ndarray) -> np.ndarray:
+def _cosines(state: ScoreState, rows: slice, indices: np.ndarray, chunk_size: int = 4096) -> np.ndarray:
     X, _ = open_store(state.scratch)
-    queries = np.asarray(X[rows], dtype=np.float32)
-    unit = queries / np.maximum(np.linalg.norm(queries, axis=1), 1e-12)[:, None]
-    neighbours = np.asarray(X[indices.ravel()], dtype=np.float32)
-    neighbours = neighbours / np.maximum(np.linalg.norm(neighbours, axis=1), 1e-12)[:, None]
-    cosines = np.einsum("id,ikd->ik", unit, neighbours.reshape(indices.shape + (-1,)))
-    return np.clip(cosines.astype(np.float64), -1.0, 1.0)
+    cosines = np.empty(indices.shape, dtype=np.float64)
+    for start in range(0, len(indices), chunk_size):  # neighbours' rows are gathered a chunk at a time
+        stop = min(start + chunk_size, len(indices))
+        queries = np.asarray(X[rows.start + start:rows.start + stop], dtype=np.float32)
+        unit = queries / np.maximum(np.linalg.norm(queries, axis=1), 1e-12)[:, None]
+        neighbours = np.asarray(X[indices[start:stop].ravel()], dtype=np.float32)
+        neighbours = neighbours / np.maximum(np.linalg.norm(neighbours, axis=1), 1e-12)[:, None]
+        shape = (stop - start, indices.shape[1], -1)
+        cosines[start:stop] = np.einsum("id,ikd->ik", unit, neighbours.reshape(shape))
+    return np.clip(cosines, -1.0, 1.0)
+
+
+def _prototype_distances(state: ScoreState, rows: slice, chunk_size: int = 4096) -> np.ndarray:
+    X, _ = open_store(state.scratch)
+    distances = np.empty(rows.stop - rows.start)
+    for start in range(rows.start, rows.stop, chunk_size):
+        chunk = np.asarray(X[start:min(start + chunk_size, rows.stop)], dtype=np.float64)
+        squared = ((chunk[:, None, :] - state.prototypes[None, :, :]) ** 2).sum(axis=2)
+        distances[start - rows.start:start - rows.start + len(chunk)] = np.sqrt(squared.min(axis=1))
+    return distances
 
 
 def shapley_contributions(index: int, state: ScoreState) -> int:
@@ -269,10 +283,7 @@ def score_columns(index: int, state: ScoreState) -> dict:
         _, distances = read_graph(state.scratch, rows.start, rows.stop, int(state.params["knn_density"]["k"]))
         columns["knn_density"] = distances.mean(axis=1, dtype=np.float64)
     if state.wants("prototypicality"):
-        X, _ = open_store(state.scratch)
-        rows_x = np.asarray(X[rows], dtype=np.float64)
-        squared = ((rows_x[:, None, :] - state.prototypes[None, :, :]) ** 2).sum(axis=2)
-        columns["prototypicality"] = np.sqrt(squared.min(axis=1))
+        columns["prototypicality"] = _prototype_distances(state, rows)
     if state.wants("duplicate"):
         indices, _ = read_graph(state.scratch, rows.start, rows.stop, int(state.params["duplicate"]["k"]))
         columns["duplicate"] = _cosines(state, rows, indices).max(axis=1)
