@@ -81,6 +81,7 @@ with auto_col:
     search_panels.auto_panel(ds, evaluator)
 with curve_col:
     search_panels.curve_panel(ds, evaluator)
+search_panels.auto_table(ds)
 
 st.divider()
 if sel is not None:

@@ -276,6 +276,11 @@ def test_curve_once_per_strategy_and_auto_applies_with_the_sidebar(scored_app):
     _ok(at)
     result = at.session_state["auto_result"]
     assert result["keep"] == 0.5 and result["chosen"]
+    tried = next(d.value for d in at.dataframe if {"chosen", "strategy", "vs_random"} <= set(d.value.columns))
+    assert len(tried) >= 3 and tried["chosen"].sum() == 1  # the whole table, every column, one winner
+    from core.selection import format_strategy
+
+    assert all(text == format_strategy(text) for text in tried["strategy"])  # shown as the grammar writes them
     at.button(key="tune_auto_apply").click().run()
     _ok(at)
     assert at.session_state["recipe"]["strategy"] == result["chosen"]

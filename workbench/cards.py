@@ -74,8 +74,9 @@ def comparison_cards(row, ds, sel, pruned, full, rand, *, repeats: int = 5) -> N
                          "draws of the same size on the same folds, so the two differ by chance only.")
     else:
         m[2].metric(f"Random · ±{100 * rand.std:.1f}", f"{rand.accuracy:.1%}",
-                    f"{100 * (pruned.accuracy - rand.accuracy):+.1f} pts: pruned vs random", border=True,
-                    help=f"Random subsets with as many rows as the selection, on the same folds ({repeats} draws).")
+                    f"{100 * (pruned.accuracy - rand.accuracy):+.1f} pts pruned", border=True,
+                    help=f"Random subsets with as many rows as the selection, on the same folds ({repeats} draws); "
+                         "the arrow says how the pruned subset compares with them.")
     m[3].metric("Rows kept", f"{sel.n_kept:,}", f"{sel.n_kept / ds.n_samples:.0%} of {ds.n_samples:,}",
                 delta_color="off", delta_arrow="off", border=True)
     saving = 1.0 - sel.n_kept / max(ds.n_samples, 1)

@@ -54,14 +54,30 @@ def auto_panel(ds, evaluator) -> None:
                + (" (applied)" if applied else ""), icon=":material/recommend:")
     if not applied:
         st.button("Apply the recommendation", key="tune_auto_apply", on_click=_apply_auto, type="primary")
+
+
+def auto_table(ds) -> None:
+    """Every candidate auto tried, full width so no column is cut (under the Auto and curve columns)."""
+    result = state.get("auto_result")
+    if not result or result["fingerprint"] != ds.fingerprint or result["table_version"] != state.get("table_version"):
+        return
     candidates = pd.DataFrame(result["details"].get("candidates", []))
-    if not candidates.empty:
-        shown = candidates[[c for c in ("strategy", "accuracy", "std", "vs_random") if c in candidates]].head(8)
+    if candidates.empty:
+        return
+    candidates["strategy"] = tuning.canonical_each(candidates["strategy"])
+    shown = candidates[[c for c in ("chosen", "strategy", "accuracy", "std", "vs_random", "estimate", "n_kept")
+                        if c in candidates]]
+    with st.expander(f"Every strategy auto tried at {result['keep']:.0%} ({len(shown)})", icon=":material/list:"):
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
-            "strategy": st.column_config.TextColumn("Strategy", width="large"),
+            "chosen": st.column_config.CheckboxColumn("Chosen"),
+            "strategy": st.column_config.TextColumn("Strategy"),
             "accuracy": st.column_config.NumberColumn("Accuracy", format="percent"),
             "std": st.column_config.NumberColumn("± std", format="percent"),
-            "vs_random": st.column_config.NumberColumn("vs random", format="percent")})
+            "vs_random": st.column_config.NumberColumn("vs random", format="percent"),
+            "estimate": st.column_config.TextColumn("Estimate"),
+            "n_kept": st.column_config.NumberColumn("Rows kept", format="%d")})
+        st.caption("Pass 1 screens every candidate cheaply; pass 2 estimates the best few in full. The reported "
+                   "estimate of the winner is nested (chosen without the held-out fold).")
 
 
 def _finish_curve(job) -> None:

@@ -109,6 +109,17 @@ def canonical(strategies) -> list:
     return list(seen)
 
 
+def canonical_each(strategies) -> list:
+    """The canonical form of each strategy (same length; a text the grammar refuses stays as it is)."""
+    out = []
+    for text in strategies:
+        try:
+            out.append(format_strategy(text))
+        except core.WorkbenchError:
+            out.append(text)
+    return out
+
+
 def curve_key(ds, strategies: list, seed: int, folds: int) -> tuple:
     return (ds.fingerprint, tuple(sorted(canonical(strategies))), seed, folds, CURVE_FRACTIONS,
             state.get("table_version"))
