@@ -28,7 +28,7 @@ from core.scorers import align_scores
 from core.selection import parse_strategy, score_names
 
 DEFAULT_RECIPE = {"strategy": "random", "keep": 0.7, "threshold": None}
-WIDGET_PREFIXES = ("data_", "scores_", "map_", "tune_", "export_", "settings_")
+WIDGET_PREFIXES = ("data_", "scores_", "map_", "tune_", "export_", "columns_", "incoming_", "settings_")
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,10 @@ KEYS = {key.name: key for key in (
     Key("widget_memory", dict, "remembered widget values, by widget key"),
     Key("page", lambda: None, "url path of the page shown last"),
     Key("page_changed", lambda: False, "whether this run shows another page than the last run"),
+    Key("column_curves", dict, "column-pruning curves by settings (Columns page)", per_dataset=True),
+    Key("column_cut", lambda: None, "the column cut applied on the Columns page", per_dataset=True),
+    Key("value_model", lambda: None, "the value model fitted on the Incoming page", per_dataset=True),
+    Key("incoming_batch", lambda: None, "new rows read on the Incoming page: {'name', 'frame'}", per_dataset=True),
     Key("memo", dict, "derived values memoised for this session (selections, aligned scores, files)",
         per_dataset=True),
 )}
