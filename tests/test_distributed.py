@@ -120,6 +120,7 @@ def test_scores_record_engine_sample_and_index(distributed):
     assert by_name["label_noise"]["oof"]["fit"] == "stratified sample"
     assert abs(by_name["label_noise"]["oof"]["rows"] - FIT_ROWS) < 0.2 * FIT_ROWS
     assert by_name["knn_density"]["neighbors"]["method"] == "exact"
+    assert by_name["knn_density"]["neighbors"]["recall_at_10"] == 1.0  # exact search, checked by brute force
     assert by_name["prototypicality"]["prototypes"]["fit"] == "k-means on the stratified sample"
 
 

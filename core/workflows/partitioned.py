@@ -37,7 +37,7 @@ from core.scorers.oof import fit_fold_models, fit_sample_mask, row_folds
 from core.scorers.table import make_records
 from core.workflows import partition_scores as tasks
 from core.workflows import shared_index
-from core.workflows.shared_index import default_clusters, fit_cluster_index
+from core.workflows.shared_index import default_clusters, fit_cluster_index, graph_recall
 from core.workflows.engine import SerialEngine
 from core.workflows.global_flags import duplicate_components, noise_cells
 from core.workflows.quantiles import medians, order_statistics
@@ -190,7 +190,7 @@ def _write_task(index: int, state: tasks.ScoreState, folder: str, names: list) -
 def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = None, features=None,
                       names="default", seed: int = 0, folds: int = 5, engine=None, scratch=None,
                       fit_rows: int = 200_000, index_rows: int = 50_000, clusters: Optional[int] = None,
-                      probes: int = 8, progress=None) -> dict:
+                      probes: int = 8, recall_queries: int = 200, progress=None) -> dict:
     """Score every row of a partitioned Parquet dataset; write the scores as a partitioned dataset.
 
     Parameters
@@ -212,6 +212,9 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
     index_rows, clusters, probes : int
         Sample the index centroids are fitted on, lists of the index and lists each row searches
         (``probes >= clusters`` makes the neighbour search exact).
+    recall_queries : int
+        About this many sampled rows get their exact neighbours by brute force over every
+        partition; the graph's recall@10 on them is recorded (0 skips the check).
 
     Returns
     -------
@@ -238,6 +241,9 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
         report(progress, 3, 8, "models, prototypes and index centroids fitted on samples")
         k = min(_neighbors_needed(scorers), data.n_samples - 1)
         _build_graph(engine, state, fitted["index"], k)
+        queries = np.sort(np.random.default_rng(np.random.SeedSequence([int(seed), 6])).choice(
+            data.n_samples, size=min(int(recall_queries), data.n_samples), replace=False))
+        fitted["recall"] = graph_recall(engine, data, str(work), queries, min(10, k)) if len(queries) else None
         report(progress, 5, 8, f"neighbour graph: {k} neighbours per row")
         _global_statistics(engine, state)
         report(progress, 7, 8, "global statistics reduced")
@@ -256,7 +262,8 @@ def _record(data, scorers, state, fitted, engine, seed, folds, k) -> dict:
     index = fitted["index"]
     exact = index.probes >= index.clusters
     shared = {"neighbors": {"method": "exact" if exact else "approximate", "search": "cluster-probe",
-                            "clusters": index.clusters, "probes": index.probes, "k": int(k)},
+                            "clusters": index.clusters, "probes": index.probes, "k": int(k),
+                            "recall_at_10": None if fitted.get("recall") is None else round(fitted["recall"], 4)},
               "oof": {"fit": "stratified sample", "rows": fitted["fit_rows"], "of": data.n_samples,
                       "apply": "every row by the model of its own fold"}}
     return {"data_fingerprint": data.fingerprint, "n_rows": data.n_samples, "partitions": len(data.partitions),

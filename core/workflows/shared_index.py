@@ -263,3 +263,41 @@ def read_graph(scratch: str, start: int, stop: int, k: int) -> tuple[np.ndarray,
     indices = np.load(Path(scratch) / GRAPH_INDICES, mmap_mode="r")
     distances = np.load(Path(scratch) / GRAPH_DISTANCES, mmap_mode="r")
     return np.asarray(indices[start:stop, :k]), np.asarray(distances[start:stop, :k])
+
+
+def exact_candidates_task(index: int, data: PartitionedData, scratch: str, queries: np.ndarray,
+                          k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``k`` nearest rows of partition ``index`` to each query row (itself excluded), by brute force.
+
+    Parameters
+    ----------
+    queries : ndarray of shape (n_queries,)
+        Global positions of a few sampled rows.
+
+    Returns
+    -------
+    distances, indices : ndarrays of shape (n_queries, k); the driver merges them over partitions.
+    """
+    part = data.partitions[index]
+    X, _ = open_store(scratch)
+    rows = np.asarray(X[part.start:part.stop], dtype=np.float64)
+    points = np.asarray(X[queries], dtype=np.float64)
+    squared = (points**2).sum(axis=1)[:, None] + (rows**2).sum(axis=1)[None, :] - 2.0 * points @ rows.T
+    squared[queries[:, None] == np.arange(part.start, part.stop)[None, :]] = np.inf
+    width = min(k, part.rows)
+    nearest, columns = _smallest(squared, width)
+    distances = np.full((len(queries), k), np.inf)
+    indices = np.full((len(queries), k), -1, dtype=np.int64)
+    distances[:, :width], indices[:, :width] = nearest, part.start + columns
+    return distances, indices
+
+
+def graph_recall(engine, data: PartitionedData, scratch: str, queries: np.ndarray, k: int = 10) -> float:
+    """Recall@k of the written neighbour graph against exact neighbours of the sampled ``queries``."""
+    found = engine.map(exact_candidates_task, range(len(data.partitions)), data, scratch, queries, k)
+    distances = np.concatenate([d for d, _ in found], axis=1)
+    indices = np.concatenate([i for _, i in found], axis=1)
+    exact = np.take_along_axis(indices, _smallest(distances, k)[1], axis=1)
+    graph = np.load(Path(scratch) / GRAPH_INDICES, mmap_mode="r")
+    hits = sum(len(np.intersect1d(exact[q], graph[row, :k])) for q, row in enumerate(queries))
+    return hits / float(len(queries) * k)
