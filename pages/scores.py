@@ -17,7 +17,7 @@ computed = state.score_columns()
 label = f"Choose scorers ({len(computed)} computed)" if computed else "Choose scorers"
 with st.expander(label, expanded=not computed or jobs.running("scores"), icon=":material/checklist:"):
     scoring.chooser(ds, resources.list_scorers())
-jobs.panel("scores", scoring.collect)
+jobs.panel("scores")
 
 table, names, aligned = state.scores(), state.score_columns(), state.aligned_scores()
 if table is None or not names:

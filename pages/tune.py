@@ -29,7 +29,7 @@ def _costly_prompt(recipe: dict) -> None:
     key, table, seed, force = tuning.selection_key(ds), state.scores(), state.seed(), state.forced_sets()
     jobs.button("select", f"Compute the {recipe['strategy']} selection", lambda job: tuning.compute(
         ds, recipe, seed, table, force, progress=job.progress, cancel=job.cancel_event),
-        key="tune_costly", label=f"Selecting ({recipe['strategy']})", context={"key": key},
+        key="tune_costly", label=f"Selecting ({recipe['strategy']})", context={"key": key}, on_done=_finish_selection,
         type="primary", icon=":material/play_arrow:")
 
 
@@ -58,7 +58,7 @@ with results:
         pass
     elif sel is None:
         _costly_prompt(state.recipe_now())
-        jobs.panel("select", _finish_selection)
+        jobs.panel("select")
     elif sel.n_kept == 0:
         st.warning("This budget keeps no rows. Loosen the threshold or raise the keep fraction.")
         sel = None

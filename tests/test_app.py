@@ -502,3 +502,24 @@ def test_workbench_app_server_flag_sets_server_mode():
     assert result.stdout.startswith("WORKBENCH_SERVER_MODE=1 ") and "--server.port 8765" in result.stdout
     plain = subprocess.run(command[:4] + command[5:], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert "WORKBENCH_SERVER_MODE" not in plain.stdout
+
+
+def test_a_job_that_ends_on_another_page_lands_at_once():
+    at = _app()
+    at.session_state["score_table"] = None
+    _page(at, "scores")
+    for box in at.checkbox:
+        if box.key and box.key.startswith("scores_pick_"):
+            box.set_value(box.key == "scores_pick_outlier")  # computed by no other test here
+    at.run()
+    at.button(key="scores_compute").click().run()
+    job = at.session_state["jobs"]["scores"]
+    _page(at, "map")
+    if "scores" in at.session_state["jobs"]:  # still running: the sidebar says so, on every page
+        assert any("Scoring" in c.value for c in at.sidebar.caption)
+    assert job.wait(240)
+    at.run()
+    _ok(at)
+    assert not at.session_state["jobs"] and "outlier" in at.session_state["score_table"].columns
+    assert "Scores: 1" in _sidebar(at)
+    assert "Score: outlier" in at.selectbox(key="map_colour").options

@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:  # `streamlit run workbench/app.py` puts only work
 
 import streamlit as st  # noqa: E402
 
-from workbench import maps, settings, sidebar, state  # noqa: E402
+from workbench import jobs, maps, settings, sidebar, state  # noqa: E402
 
 # a local icon: a ":material/...:" page icon makes the browser fetch the favicon from the internet
 st.set_page_config(page_title="Data Pruning Workbench", page_icon=str(ROOT / "workbench" / "icon.png"),
@@ -51,6 +51,7 @@ def _preload() -> None:
             st.rerun()
 
 
+jobs.settle()  # jobs that ended while their page was not shown land in the state before anything is drawn
 if state.dataset() is not None and settings.operator().umap == "load":
     maps.ensure_umap(state.dataset(), state.seed())
 

@@ -32,6 +32,6 @@ def comparison(ds, sel, table, evaluator) -> dict:
                 running.cancel()
             jobs.start("estimate", lambda job: core.estimate(ds, sel, scores=table, evaluator=evaluator,
                                                              progress=job.progress, cancel=job.cancel_event),
-                       label="Leak-free estimate", context={"key": key})
-        jobs.panel("estimate", _finish)
+                       label="Leak-free estimate", context={"key": key}, on_done=_finish)
+        jobs.panel("estimate")
     return quick

@@ -61,9 +61,9 @@ def render(ds, sel, evaluator) -> None:
     random_mask = evaluator.random_masks(sel.n_kept, repeats=1)[0]
     jobs.button("exact", "Run the exact check again" if result else "Run the exact check",
                 _target(ds, sel.mask, random_mask, model, state.folds(), state.seed()),
-                key="tune_exact_run", label=f"Exact check ({MODELS[model]})", context={"key": key, "model": model},
+                key="tune_exact_run", label=f"Exact check ({MODELS[model]})", context={"key": key, "model": model}, on_done=_finish,
                 icon=":material/fact_check:")
-    jobs.panel("exact", _finish)
+    jobs.panel("exact")
     if result is None:
         st.caption("Re-runs the comparison for the current selection with the model you will train, on the same "
                    f"{state.folds()} folds (seconds to minutes). The live figures above use a fast model.")

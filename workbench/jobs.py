@@ -7,10 +7,13 @@ so long work runs in a :class:`Job` thread that reports through ``core``'s
 
 A page uses two calls per action::
 
-    jobs.button("curve", "Compute the pruning curve", target, key="tune_curve", label="Pruning curve")
-    jobs.panel("curve", on_done)   # progress + cancel while it runs; on_done(job) once it ends
+    jobs.button("curve", "Compute the pruning curve", target, key="tune_curve", label="Pruning curve",
+                on_done=store_curve)   # on_done(job) runs once, in the script, when the job ends
+    jobs.panel("curve")                # progress + cancel while it runs; a note if it failed or was cancelled
 
-and :func:`panel` leaves a note for a job that failed or was cancelled, so every ending is said.
+A job that ends while its page is not shown is settled by the router on the next run
+(:func:`settle`), and the sidebar's poller (:func:`sidebar_status`) asks for that run, so the
+sidebar and every page reflect a finished job at once, wherever the user is.
 """
 
 from __future__ import annotations
@@ -33,8 +36,10 @@ class Job:
     :attr:`result`. ``context`` holds what the finishing code needs (e.g. the recipe it ran for).
     """
 
-    def __init__(self, target: Callable[["Job"], Any], *, label: str, context: Optional[dict] = None):
+    def __init__(self, target: Callable[["Job"], Any], *, label: str, context: Optional[dict] = None,
+                 on_done: Optional[Callable[["Job"], None]] = None):
         self.label = label
+        self.on_done = on_done
         self.context = dict(context or {})
         self.cancel_event = threading.Event()
         self.partial: Any = None
@@ -112,30 +117,42 @@ def running(name: str) -> bool:
     return job is not None and job.running
 
 
-def start(name: str, target: Callable[[Job], Any], *, label: str, context: Optional[dict] = None) -> Job:
-    """Start ``target`` as this session's job ``name`` (its last note is cleared)."""
+def start(name: str, target: Callable[[Job], Any], *, label: str, context: Optional[dict] = None,
+          on_done: Optional[Callable[[Job], None]] = None) -> Job:
+    """Start ``target`` as this session's job ``name`` (its last note is cleared); ``on_done(job)``
+    runs in a script run once the job has ended, whichever way."""
     state.get("job_notes").pop(name, None)
-    job = Job(target, label=label, context=context).start()
+    job = Job(target, label=label, context=context, on_done=on_done).start()
     state.get("jobs")[name] = job
     return job
 
 
 def button(name: str, text: str, target: Callable[[Job], Any], *, key: str, label: str,
-           context: Optional[dict] = None, disabled: bool = False, **button_args) -> bool:
+           context: Optional[dict] = None, on_done: Optional[Callable[[Job], None]] = None,
+           disabled: bool = False, **button_args) -> bool:
     """A button that starts ``target`` as job ``name``; disabled while that job runs.
 
     Returns True on the run the job started.
     """
     if st.button(text, key=key, disabled=disabled or running(name), **button_args):
-        start(name, target, label=label, context=context)
+        start(name, target, label=label, context=context, on_done=on_done)
         return True
     return False
 
 
-def _finish(name: str, job: Job, on_done: Optional[Callable[[Job], None]]) -> None:
+def settle() -> None:
+    """Finish every job of this session that has ended (the router calls it before the page runs)."""
+    for name, job in list(state.get("jobs").items()):
+        if not job.running:
+            _finish(name, job)
+
+
+def _finish(name: str, job: Job) -> None:
+    if state.get("jobs").get(name) is not job:
+        return  # already settled
     del state.get("jobs")[name]
-    if on_done is not None:
-        on_done(job)  # called for every ending: a cancelled job may leave partial results
+    if job.on_done is not None:
+        job.on_done(job)  # called for every ending: a cancelled job may leave partial results
     if job.status == "failed":
         state.get("job_notes")[name] = ("error", f"{job.label} stopped: {job.error}")
     elif job.status == "cancelled":
@@ -143,9 +160,9 @@ def _finish(name: str, job: Job, on_done: Optional[Callable[[Job], None]]) -> No
                                         + (f" {job.context['on_cancel']}" if job.context.get("on_cancel") else ""))
 
 
-def panel(name: str, on_done: Optional[Callable[[Job], None]] = None, *, cancel_text: str = "Cancel") -> None:
+def panel(name: str, *, cancel_text: str = "Cancel") -> None:
     """Progress and a cancel button while job ``name`` runs (polled twice a second); when it ends,
-    ``on_done(job)`` and a full rerun; afterwards, a note if it failed or was cancelled."""
+    its ``on_done`` and a full rerun; afterwards, a note if it failed or was cancelled."""
 
     @st.fragment(run_every=0.5)
     def _poll() -> None:
@@ -153,7 +170,7 @@ def panel(name: str, on_done: Optional[Callable[[Job], None]] = None, *, cancel_
         if job is None:
             return
         if not job.running:
-            _finish(name, job, on_done)
+            _finish(name, job)
             st.rerun()
         with st.container(border=True):
             st.progress(job.fraction, text=job.describe())
@@ -168,6 +185,21 @@ def panel(name: str, on_done: Optional[Callable[[Job], None]] = None, *, cancel_
         kind, text = note
         (st.error if kind == "error" else st.info)(text, icon=":material/error:" if kind == "error"
                                                    else ":material/info:")
+
+
+def sidebar_status() -> None:
+    """One line per running job wherever the user is, and a full rerun as soon as one ends."""
+
+    @st.fragment(run_every=1.0)
+    def _poll() -> None:
+        found = list(state.get("jobs").values())
+        if any(not job.running for job in found):
+            st.rerun()
+        for job in found:
+            st.caption(f":material/hourglass_top: {job.describe()} ({job.fraction:.0%})")
+
+    if state.get("jobs"):
+        _poll()
 
 
 def _widget_prefix() -> str:

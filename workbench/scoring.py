@@ -87,7 +87,7 @@ def chooser(ds, scorers: list) -> None:
     with left:
         jobs.button("scores", f"Compute {len(todo)} scorer{'s' if len(todo) != 1 else ''}",
                     target(ds, todo, state.seed(), state.folds()), key="scores_compute", label="Scoring",
-                    context={"fingerprint": ds.fingerprint, "seed": state.seed(), "names": todo},
+                    context={"fingerprint": ds.fingerprint, "seed": state.seed(), "names": todo}, on_done=collect,
                     disabled=not todo, type="primary", icon=":material/play_arrow:")
     right.caption("Already computed scorers (✓) load from the cache. Slow scorers train a small model several "
                   "times; you can cancel at any point and keep what finished.")

@@ -40,8 +40,8 @@ def auto_panel(ds, evaluator) -> None:
                            progress=job.progress, cancel=job.cancel_event)
 
     jobs.button("auto", f"Recommend a strategy at {keep_now:.0%}", target, key="tune_auto", label="Auto",
-                context={"version": state.get("table_version")}, icon=":material/auto_awesome:")
-    jobs.panel("auto", _finish_auto)
+                context={"version": state.get("table_version")}, on_done=_finish_auto, icon=":material/auto_awesome:")
+    jobs.panel("auto")
     result = state.get("auto_result")
     if not result or result["fingerprint"] != ds.fingerprint or result["table_version"] != state.get("table_version"):
         return
@@ -108,8 +108,8 @@ def curve_panel(ds, evaluator) -> None:
 
     if curve is None:
         jobs.button("curve", "Compute the pruning curve", target, key="tune_curve", label="Pruning curve",
-                    context={"key": key}, disabled=not chosen, icon=":material/show_chart:")
-    jobs.panel("curve", _finish_curve)
+                    context={"key": key}, on_done=_finish_curve, disabled=not chosen, icon=":material/show_chart:")
+    jobs.panel("curve")
     if curve is not None:
         st.plotly_chart(charts.pruning_curve(curve, current_keep=state.recipe_now().get("keep"),
                                              full_accuracy=evaluator.full().accuracy), key="tune_curve_chart")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench import settings, state
+from workbench import jobs, settings, state
 
 
 def summary_lines() -> list:
@@ -39,6 +39,7 @@ def render(container) -> None:
             st.markdown(f"**{state.get('origin') or 'Data'}**")
         for line in summary_lines():
             st.caption(line)
+        jobs.sidebar_status()
         with st.expander("Settings", icon=":material/settings:"):
             _settings()
 
