@@ -58,4 +58,4 @@ def _settings() -> None:
 
 def _new_seed() -> None:
     """Runs before the next script run, so the page already uses the new seed."""
-    state.set_seed(int(state.remember("settings_seed", st.session_state["settings_seed"])))
+    state.set_seed(int(state.remember("settings_seed", state.widget("settings_seed"))))

@@ -136,7 +136,7 @@ def _threshold(scorer: str, end: Optional[str], aligned: pd.DataFrame) -> float:
     key = f"tune_threshold_{scorer}"
     keep_now = state.recipe_now().get("keep") or 0.7
     state.sticky(key, float(np.quantile(finite, 1 - keep_now if end == "high" else keep_now)))
-    st.session_state[key] = float(min(max(st.session_state[key], low), high))
+    state.set_widget(key, float(min(max(state.widget(key), low), high)))  # a new score table moves the range
     return float(state.remember(key, st.slider(f"Keep rows with {scorer} {'≥' if end == 'high' else '≤'}", low, high,
                                                step=(high - low) / 200, key=key, format="%.4g")))
 
