@@ -83,13 +83,25 @@ def _options(kind) -> dict:
     values = {}
     for name, option in kind.options.items():
         key = f"tune_option_{kind.name}_{name}"
+        if option.choices:
+            values[name] = _choice(key, name, option)
+            continue
         if option.type is str or option.default is None:
-            continue  # text options (an end, a mode) keep their default; the grammar documents them
+            continue  # free-text options keep their default; the grammar documents them
         state.sticky(key, option.default)
         widget = st.number_input(f"{name}", key=key, help=option.help,
                                  step=0.05 if option.type is float else 1, format="%g" if option.type is float else "%d")
         values[name] = state.remember(key, option.type(widget))
     return values
+
+
+def _choice(key: str, name: str, option):
+    """A select box over an option's choices; "default" (None) leaves the kind's own default."""
+    offered = ([None] if option.default is None else []) + list(option.choices)
+    state.sticky(key, option.default)
+    widget = st.selectbox(name, offered, key=key, help=option.help,
+                          format_func=lambda value: "default" if value is None else str(value))
+    return state.remember(key, widget)
 
 
 def controls(names: list, flaggers: list, aligned: Optional[pd.DataFrame]) -> tuple[str, dict]:
@@ -157,6 +169,6 @@ def widgets_from_strategy(strategy: str, score_columns: list) -> dict:
     values["tune_end"] = spec.end or "default"
     for name, value in spec.options:
         option = spec.info.options.get(name)
-        if option is not None and option.type is not str and value is not None:
+        if option is not None and (option.choices or option.type is not str):
             values[f"tune_option_{spec.kind}_{name}"] = value
     return values

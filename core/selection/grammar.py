@@ -143,7 +143,7 @@ def _parse_parts(text: str, kind: StrategyKind, parts: list) -> tuple:
             given[key] = option.type(value)
         except ValueError:
             raise _strategy_error(text, f"option {key} needs a {option.type.__name__}, got '{value}'") from None
-        problem = option.check(given[key]) if option.check else None
+        problem = option.problem(given[key])
         if problem:
             raise _strategy_error(text, f"{key} {problem}")
     options = {key: option.default for key, option in kind.options.items() if option.default is not None}

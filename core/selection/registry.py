@@ -45,13 +45,21 @@ TARGETS = ("none", "scorer", "scorer-or-random", "flagging-scorers", "terms", "b
 class Option:
     """A ``key=value`` option of a strategy kind.
 
-    ``check(value)`` returns an error text (what must hold) or None when the value is valid.
+    ``check(value)`` returns an error text (what must hold) or None when the value is valid;
+    ``choices``, when given, are the only valid values (and what a form offers).
     """
 
     type: type
     default: Any
     help: str = ""
     check: Optional[Callable[[Any], Optional[str]]] = None
+    choices: tuple = ()
+
+    def problem(self, value) -> Optional[str]:
+        """Why ``value`` is not valid, or None."""
+        if self.choices and value not in self.choices:
+            return "must be " + " or ".join(map(str, self.choices))
+        return self.check(value) if self.check else None
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,6 @@ from core.selection.algorithms import balanced_mask
 from core.selection.registry import Option, StrategyKind, register_strategy
 
 
-def _mode(value: str):
-    return None if value in ("proportional", "equal") else "must be proportional or equal"
-
-
 def _run(request):
     spec, ds = request.spec, request.ds
     mode = spec.option["mode"]
@@ -26,7 +22,8 @@ register_strategy(StrategyKind(
     name="balanced", title="Class-balanced", order=30,
     syntax="balanced:<scorer|random>[:high|:low][:mode=proportional|equal]", target="scorer-or-random",
     budget="keep", takes_end=True,
-    options={"mode": Option(str, "proportional", "class quotas: proportional to class size or equal", _mode)},
+    options={"mode": Option(str, "proportional", "class quotas: proportional to class size or equal",
+                                  choices=("proportional", "equal"))},
     help="Per-class quotas (proportional or equal), then the best rows of each class by a score, or random ones.",
     run=_run,
 ))

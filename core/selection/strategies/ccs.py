@@ -15,10 +15,6 @@ def _positive(value: int):
     return None if value >= 1 else "must be at least 1"
 
 
-def _end(value: str):
-    return None if value in ("high", "low") else "must be high or low"
-
-
 def _run(request):
     spec = request.spec
     name, options = spec.scorers[0], spec.option
@@ -37,7 +33,8 @@ register_strategy(StrategyKind(
     options={
         "beta": Option(float, 0.1, "fraction pruned first from the hard end", _fraction),
         "bins": Option(int, 50, "equal-width score bins sampled evenly", _positive),
-        "hard": Option(str, None, "which end is hard (default: the scorer's declared hard end)", _end),
+        "hard": Option(str, None, "which end is hard (default: the scorer's declared hard end)",
+                       choices=("high", "low")),
     },
     help="Drop the hardest beta fraction, then sample evenly across score bins so easy and hard rows stay "
          "covered; beats random at small keep fractions.",
