@@ -12,6 +12,7 @@ import streamlit as st
 
 import core
 from core.foundation import check_cancelled, scaled
+from core.scorers import join_scores
 from workbench import jobs, resources, state
 
 FAMILY_ORDER = ("geometry", "model", "valuation", "dynamics")
@@ -46,7 +47,7 @@ def target(ds, names: list, seed: int, folds: int):
             progress = scaled(job.progress, i / len(groups), (i + 1) / len(groups))
             table = core.compute_scores(ds, group, seed=seed, progress=progress, cancel=job.cancel_event,
                                         folds=folds)
-            job.partial = table if job.partial is None else job.partial.join(table, how="outer")
+            job.partial = join_scores(job.partial, table)
         return job.partial
 
     return run

@@ -24,7 +24,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from core.scorers import align_scores
+from core.scorers import align_scores, join_scores
 from core.selection import parse_strategy, score_names
 
 DEFAULT_RECIPE = {"strategy": "random", "keep": 0.7, "threshold": None}
@@ -136,6 +136,16 @@ def set_dataset(ds, origin: str) -> None:
     recipe = recipe_now()
     if not strategy_fits(recipe["strategy"], []):
         put("recipe", dict(DEFAULT_RECIPE, keep=recipe.get("keep") or DEFAULT_RECIPE["keep"]))
+    _restore_cached_scores(ds)
+
+
+def _restore_cached_scores(ds) -> None:
+    """Scores of the default set computed earlier (any session, any day) come back without a click."""
+    try:
+        cached = core.scorers.cached_scores(ds, core.scorers.DEFAULT_SCORERS, seed(), folds=folds())
+    except core.WorkbenchError:  # e.g. one class, or an unusable cache folder: nothing to restore
+        return
+    add_scores(cached)
 
 
 def _forget_widgets(keep_prefixes: tuple) -> None:
@@ -167,8 +177,7 @@ def add_scores(new: Optional[pd.DataFrame]) -> None:
         return
     older = scores()
     if older is not None and len(older) == len(new):
-        kept_columns = [c for c in older.columns if c not in new.columns]
-        new = older[kept_columns].join(new, how="outer") if kept_columns else new
+        new = join_scores(older, new)
     put("score_table", new.copy())
     put("table_version", get("table_version") + 1)
     get("memo").clear()

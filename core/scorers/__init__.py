@@ -19,12 +19,13 @@ from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, r
 from core.scorers import geometry, model, dynamics, valuation, pseudo
 from core.scorers.base import METADATA_KEYS, Scorer, extra_column, flag_column, ScoreResult, get_scorer, list_scorers, register, registered_names, unregister
 from core.scorers.context import LargeData, ScoringContext
+from core.scorers.table import RECORDS_KEY, align_scores, join_scores, make_records, scorer_records
 from core.scorers.oof import PROXY_MODELS
 
 __all__ = [
     "compute_scores", "list_scorers", "get_scorer", "resolve_scorers", "register", "unregister",
     "Scorer", "ScoreResult", "ScoringContext", "DEFAULT_SCORERS", "METADATA_KEYS", "registered_names",
-    "flag_column", "extra_column", "LargeData",
+    "flag_column", "extra_column", "align_scores", "scorer_records", "join_scores", "cached_scores", "LargeData",
 ]
 
 #: The cheap set, one scorer per distinct signal (no two rank rows with |Spearman| > 0.95 on any
@@ -175,7 +176,30 @@ def compute_scores(
         results[scorer.name] = result
         report(context.progress, 1, 1, f"scored: {scorer.name}")
     report(progress, 1000, 1000, "scores ready")
-    return _to_frame(ds, results)
+    frame = _to_frame(ds, results)
+    frame.attrs[RECORDS_KEY] = make_records(scorers, seed=seed, folds=folds, model=model, shared=context.choices())
+    return frame
+
+
+def cached_scores(ds, names="default", seed: int = 0, *, folds: int = 5, model: str = "logreg",
+                  device: Optional[str] = None, large: Optional[LargeData] = None) -> Optional[pd.DataFrame]:
+    """The scores :func:`compute_scores` would return, if every one is already in the disk cache; else None.
+
+    Computes nothing (a reopened app shows yesterday's scores at once, and scores nothing unasked).
+    """
+    scorers = resolve_scorers(names)
+    _validate(ds, scorers, folds, model, device)
+    context = ScoringContext(ds, seed=seed, folds=int(folds), model=model, device=device, cache=True,
+                             progress=None, cancel=None, large=large)
+    results: dict[str, ScoreResult] = {}
+    for scorer in scorers:
+        result = disk_cache.load("scores", _cache_key(ds, scorer, context), cls=ScoreResult)
+        if result is None:
+            return None
+        results[scorer.name] = result
+    frame = _to_frame(ds, results)
+    frame.attrs[RECORDS_KEY] = make_records(scorers, seed=seed, folds=folds, model=model, shared=context.choices())
+    return frame
 
 
 def _to_frame(ds, results: dict[str, ScoreResult]) -> pd.DataFrame:

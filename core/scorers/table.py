@@ -93,3 +93,20 @@ def make_records(scorers, *, seed: int, folds: int, model: str, shared=None) -> 
             record["oof"] = dict(shared["oof"])
         records.append(record)
     return records
+
+
+def join_scores(older, newer):
+    """One scores table from two of the same rows: newer columns win, and the records follow them.
+
+    Use this (never ``DataFrame.join``, which drops the records) to add scorers to a table.
+    """
+    if older is None or older.empty:
+        return newer
+    if newer is None or newer.empty:
+        return older
+    kept = [c for c in older.columns if c not in newer.columns]
+    joined = older[kept].join(newer, how="outer") if kept else newer.copy()
+    fresh = {row["name"] for row in newer.attrs.get(RECORDS_KEY, [])}
+    records = [r for r in older.attrs.get(RECORDS_KEY, []) if r["name"] not in fresh and r["name"] in joined.columns]
+    joined.attrs[RECORDS_KEY] = records + [dict(r) for r in newer.attrs.get(RECORDS_KEY, [])]
+    return joined
