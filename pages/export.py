@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 import core
-from workbench import cards, charts, estimates, exact_check, resources, settings, state, summary, tuning
+from workbench import cards, charts, estimates, exact_check, resources, settings, state, summary, tracking_panel, tuning
 
 ds = state.require_dataset()
 st.title("Export")
@@ -93,6 +93,10 @@ if settings.local_files_allowed() and files is not None:  # a served app never w
                     st.success(f"Wrote {stem}_kept{suffix}, {stem}_manifest.json and {stem}_summary.html to {out}.")
                 except OSError as err:
                     st.error(f"Could not write to {out} ({err.strerror}). Pick a folder you can write to.")
+
+if files is not None:  # off unless the user asks: a store field and a button
+    tracking_panel.render(ds, sel, estimate=block, scores=table, files=files,
+                          curve=next(iter(state.get("curves").values()), None))
 
 with st.expander("Manifest preview"):
     if files is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -103,3 +104,54 @@ def test_user_errors(planted, tmp_path):
     images = core.Dataset.from_arrays(np.zeros((20, 4)) + np.arange(20)[:, None], [0, 1] * 10, kind="image")
     with pytest.raises(ConfigError, match="image features"):
         rank_columns(images)
+
+
+def test_cli_columns_cut_select_and_apply(planted, tmp_path, capsys):
+    from core.cli import main
+
+    frame, _ = planted
+    data = tmp_path / "data.csv"
+    frame.to_csv(data, index=False)
+    files = {name: tmp_path / name for name in ("curve.csv", "ranking.csv", "cut.json", "kept.csv", "m.json",
+                                                 "again.csv")}
+    code = main(["columns", str(data), "--label", "label", "--id", "id", "--keep-columns", str(len(REAL)),
+                 "--out", str(files["curve.csv"]), "--ranking", str(files["ranking.csv"]),
+                 "--cut", str(files["cut.json"])])
+    assert code == 0 and f"Keep {len(REAL)} of 16 columns" in capsys.readouterr().out
+    assert json.loads(files["cut.json"].read_text())["kept"] == REAL
+    assert list(pd.read_csv(files["curve.csv"])["n_columns"]) == list(range(16, 0, -1))
+    assert len(pd.read_csv(files["ranking.csv"])) == 16
+    code = main(["select", str(data), "--label", "label", "--id", "id", "--columns", str(files["cut.json"]),
+                 "--strategy", "random", "--keep", "0.5", "--out", str(files["kept.csv"]),
+                 "--manifest", str(files["m.json"])])
+    assert code == 0
+    kept = pd.read_csv(files["kept.csv"])
+    assert list(kept.columns) == ["id"] + REAL + ["label"] and len(kept) == 600
+    assert main(["apply", str(files["m.json"]), str(data), "--out", str(files["again.csv"])]) == 0
+    assert pd.read_csv(files["again.csv"]).equals(kept)
+    code = main(["columns", str(data), "--label", "label", "--keep-columns", "99", "--out", str(tmp_path / "x.csv")])
+    assert code == 2 and "--keep-columns" in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
+
+
+def test_columns_page_ranks_and_continues_with_the_cut(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_UMAP", "off")
+    from streamlit.testing.v1 import AppTest
+
+    from workbench import settings
+
+    settings.operator.cache_clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "workbench" / "app.py"), default_timeout=240)
+    at.run()
+    frame = core.make_known_answer(n_rows=600, n_features=6, seed=3)[["id", "f0", "f1", "f2", "f3", "f4", "f5", "label"]]
+    frame["noise"] = np.random.default_rng(0).normal(size=len(frame))
+    at.session_state["dataset"] = core.load_dataset(frame, label="label", id="id")
+    at.switch_page("../pages/columns.py").run()
+    assert not at.exception and not at.error
+    at.button(key="columns_run").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert {m.label for m in at.metric} >= {"All 7 columns"}
+    at.select_slider(key="columns_keep").set_value(6).run()
+    at.button(key="columns_apply").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["dataset"].settings["features"] == [f"f{i}" for i in range(6)]
+    assert at.session_state["column_cut"]["block"]["dropped"] == ["noise"]

@@ -92,3 +92,31 @@ def test_track_is_off_unless_asked(tmp_path, monkeypatch):
     assert not (tmp_path / "mlruns").exists()
     run = tracking.track(True, ds, sel, origin="cli")
     assert run["uri"] == tracking.tracking_uri() and (tmp_path / "mlruns" / "mlflow.db").is_file()
+
+
+def test_cli_select_and_api_export_log_runs(tmp_path, capsys, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    from core.cli import main
+
+    frame = core.make_known_answer(n_rows=400, n_features=6, seed=2)[["id"] + [f"f{i}" for i in range(6)] + ["label"]]
+    data = tmp_path / "data.csv"
+    frame.to_csv(data, index=False)
+    store = tmp_path / "store"
+    code = main(["select", str(data), "--label", "label", "--id", "id", "--strategy", "random", "--keep", "0.5",
+                 "--out", str(tmp_path / "kept.csv"), "--manifest", str(tmp_path / "m.json"), "--mlflow", str(store)])
+    assert code == 0 and "MLflow run" in capsys.readouterr().out
+    uri = tracking.tracking_uri(str(store))
+    ds = core.load_dataset(data, label="label", id="id")
+    sel = core.select(ds, None, "random", keep=0.3)
+    core.export(ds, sel, tmp_path / "api.csv", manifest=tmp_path / "api.json", mlflow=str(store))
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(tracking.DEFAULT_EXPERIMENT)
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(r.data.tags["workbench.origin"] for r in runs) == ["api", "cli"]
+    assert {r.data.params["keep"] for r in runs} == {"0.5", "0.3"}
+    monkeypatch.setattr(tracking, "mlflow_available", lambda: False)
+    code = main(["select", str(data), "--label", "label", "--strategy", "random", "--keep", "0.5",
+                 "--out", str(tmp_path / "k2.csv"), "--manifest", str(tmp_path / "m2.json"), "--mlflow"])
+    err = capsys.readouterr().err
+    assert code == 2 and "pip install" in err and not (tmp_path / "k2.csv").exists()

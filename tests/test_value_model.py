@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -132,3 +133,56 @@ def test_cover_strategy_through_the_model(halves):
     assert not set(sel.kept_ids) & set(reference["id"])  # rows already kept add nothing
     with pytest.raises(ConfigError, match="reference"):
         model.select(new_frame, "cover", keep=0.1)
+
+
+def test_cli_fit_and_apply(halves, tmp_path, capsys):
+    from core.cli import main
+
+    old, scores, new_frame = halves
+    features = ",".join(old.settings["features"])
+    old.frame.to_csv(tmp_path / "old.csv", index=False)
+    scores.reset_index().to_csv(tmp_path / "scores.csv", index=False)
+    new_frame.to_csv(tmp_path / "new.csv", index=False)
+    model = tmp_path / "models" / "value.json"
+    code = main(["value-model", "fit", str(tmp_path / "old.csv"), "--label", "label", "--id", "id",
+                 "--features", features, "--scores", str(tmp_path / "scores.csv"), "--target", "outlier",
+                 "--model", "mlp", "--out", str(model)])
+    assert code == 0 and "out-of-fold R²" in capsys.readouterr().out and model.with_suffix(".npz").is_file()
+    code = main(["value-model", "apply", str(model), str(tmp_path / "new.csv"), "--keep", "0.3",
+                 "--out", str(tmp_path / "kept.csv"), "--scores-out", str(tmp_path / "predicted.csv")])
+    assert code == 0
+    kept = pd.read_csv(tmp_path / "kept.csv")
+    assert list(kept.columns) == list(new_frame.columns) and len(kept) == round(0.3 * len(new_frame))
+    assert list(pd.read_csv(tmp_path / "predicted.csv").columns) == ["id", "outlier"]
+    new_frame.drop(columns=["f5"]).to_csv(tmp_path / "bad.csv", index=False)
+    code = main(["value-model", "apply", str(model), str(tmp_path / "bad.csv"), "--keep", "0.3",
+                 "--out", str(tmp_path / "bad_kept.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and "f5" in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "bad_kept.csv").exists()
+
+
+def test_incoming_page_fits_and_selects_a_batch(halves, tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_UMAP", "off")
+    from streamlit.testing.v1 import AppTest
+
+    from workbench import settings
+
+    old, scores, new_frame = halves
+    settings.operator.cache_clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "workbench" / "app.py"), default_timeout=240)
+    at.run()
+    at.session_state["dataset"] = old
+    at.session_state["score_table"] = scores
+    at.switch_page("../pages/incoming.py").run()
+    at.selectbox(key="incoming_target").set_value("outlier").run()
+    at.radio(key="incoming_model").set_value("mlp").run()
+    at.button(key="incoming_fit").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert at.session_state["value_model"].target == "outlier"
+    new_frame.to_csv(tmp_path / "new.csv", index=False)
+    at.text_input(key="incoming_path").set_value(str(tmp_path / "new.csv")).run()
+    at.button(key="incoming_read").click().run()
+    assert not at.exception and not at.error
+    text = " ".join(c.value for c in at.caption)
+    assert f"kept **{round(0.3 * len(new_frame))}** of {len(new_frame)}" in text and "random rows" in text

@@ -31,6 +31,9 @@ pages = {
     "map": st.Page(PAGE_DIR / "map.py", title="Map", icon=":material/scatter_plot:", url_path="map"),
     "tune": st.Page(PAGE_DIR / "tune.py", title="Tune", icon=":material/tune:", url_path="tune"),
     "export": st.Page(PAGE_DIR / "export.py", title="Export", icon=":material/download:", url_path="export"),
+    "columns": st.Page(PAGE_DIR / "columns.py", title="Columns", icon=":material/view_column:", url_path="columns"),
+    "incoming": st.Page(PAGE_DIR / "incoming.py", title="Incoming", icon=":material/move_to_inbox:",
+                        url_path="incoming"),
 }
 state.PAGES.update(pages)
 current = st.navigation(list(pages.values()))

@@ -17,11 +17,12 @@ import pandas as pd
 
 from core import workflows
 from core.cli import partitioned, support
+from core.cli.columns import read_cut
 from core.data import list_samples, load_dataset, read_path
 from core.evaluation import MODELS as EVALUATION_MODELS
 from core.evaluation import LiveEvaluator
 from core.foundation import ConfigError, DataFileError, to_jsonable
-from core.outputs import write_table
+from core.outputs import require_mlflow, tracking_uri, write_table
 from core.scorers import DEFAULT_SCORERS, align_scores, compute_scores, list_scorers
 from core.search import pruning_curve
 
@@ -198,6 +199,7 @@ def cmd_select(args) -> int:
     _check_common(args)
     keep = support.parse_fraction(args.keep) if args.keep is not None else None
     threshold = support.parse_number(args.threshold, "--threshold")
+    cut = _column_cut(args)
     inputs = [("DATA", args.data), ("--scores", args.scores)]
     out = support.check_output(args.out, option="--out", inputs=inputs)
     manifest = support.check_output(args.manifest, option="--manifest", inputs=inputs, kind="json")
@@ -228,9 +230,25 @@ def cmd_select(args) -> int:
         _close(bar)
     document = workflows.export(ds, sel, out, manifest=manifest, scores=scores, include_scores=args.include_scores,
                                 formula_safe=args.formula_safe,
-                                estimate=comparison)
+                                estimate=comparison, columns=cut, mlflow=args.mlflow, origin="cli")
     _report_selection(args, ds, sel, document, out, manifest)
+    if args.mlflow:
+        store = tracking_uri(None if args.mlflow is True else args.mlflow)
+        _out(args, f"Logged the selection as an MLflow run in {store}.")
     return 0
+
+
+def _column_cut(args) -> Optional[dict]:
+    """``--columns CUT.json`` as the features to load (and the cut to record); checks ``--mlflow`` early."""
+    if getattr(args, "mlflow", None):
+        require_mlflow()  # before any work: the install hint, not a failure after scoring
+    if not getattr(args, "columns", None):
+        return None
+    if args.features:
+        raise ConfigError("Give --features or --columns (a column cut), not both.")
+    cut = read_cut(args.columns)
+    args.features = ",".join(cut["kept"])
+    return cut
 
 
 def _report_selection(args, ds, sel, document: dict, out, manifest) -> None:

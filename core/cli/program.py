@@ -6,6 +6,9 @@
     workbench select DATA --label COL [--id COL] --strategy S (--keep F | --threshold T) [--seed N]
                           --out FILE --manifest FILE.json
     workbench apply  MANIFEST.json DATA --out FILE
+    workbench columns DATA --label COL [--method M] [--keep-columns N] --out CURVE.csv [--cut CUT.json]
+    workbench value-model fit DATA --label COL (--target SCORE | --selection MANIFEST.json) --out MODEL.json
+    workbench value-model apply MODEL.json NEW (--keep F | --threshold T) [--strategy S] --out FILE
     workbench app
 
 Error contract: a mistake the user can fix prints one line ``workbench: error: ...`` on stderr
@@ -198,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-model", default=None, metavar="MODEL",
                    help="target model of the CV estimate (default: the library's, logistic regression); "
                         "see core.evaluation.MODELS")
+    p.add_argument("--columns", default=None, metavar="CUT.json",
+                   help="use only the feature columns of a cut written by `workbench columns --cut`; the manifest "
+                        "records it and `apply` writes the same rows and columns")
+    p.add_argument("--mlflow", nargs="?", const=True, default=None, metavar="URI",
+                   help="log the selection as an MLflow run: to URI, or to ./mlruns (local, offline) when no URI "
+                        "is given; needs the 'tracking' extra")
     _cluster_options(p)
 
     p = sub.add_parser(
@@ -224,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
     p.add_argument("--server", action="store_true",
                    help="server mode (WORKBENCH_SERVER_MODE=1): no local paths, folder writes or cache settings")
+    from core.cli import columns, value_model  # each owns its subcommand's options and run()
+
+    for module in (columns, value_model):
+        module.add_parsers(sub, common=common, data=data, formatter=_formatter)
     return parser
 
 
@@ -315,7 +328,7 @@ def _internal(err: BaseException, debug: bool) -> int:
 
 
 def _dispatch(args, extra: list) -> int:
-    from core.cli import commands
+    from core.cli import columns, commands, value_model
 
     if args.command == "app":
         return commands.cmd_app(args, extra)
@@ -326,6 +339,8 @@ def _dispatch(args, extra: list) -> int:
         "curve": commands.cmd_curve,
         "select": commands.cmd_select,
         "apply": commands.cmd_apply,
+        "columns": columns.run,
+        "value-model": value_model.run,
     }[args.command](args)
 
 

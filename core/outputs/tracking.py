@@ -164,6 +164,19 @@ def log_selection(ds, sel, *, estimate: Optional[dict] = None, manifest: Optiona
     """
     require_mlflow()
     store, artifact_root = tracking_store(uri)
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return _log(ds, sel, store, artifact_root, estimate=estimate, manifest=manifest, scores=scores, curve=curve,
+                    summary=summary, experiment=experiment, run_name=run_name, origin=origin)
+    except (MlflowException, OSError) as err:  # an unreachable server, a read-only store, a bad URI
+        reason = " ".join(str(err).split())[:300]
+        raise ConfigError(f"Could not log the MLflow run to {store}: {reason}. Check the tracking URI and that the "
+                          "store is reachable and writable, or run without MLflow tracking.") from None
+
+
+def _log(ds, sel, store, artifact_root, *, estimate, manifest, scores, curve, summary, experiment, run_name,
+         origin) -> dict:
     if artifact_root:
         Path(store[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     client = _client(store)

@@ -15,6 +15,7 @@ from core.foundation.progress import scaled
 from core.foundation.encoding import to_jsonable
 from core.outputs import manifest as manifests
 from core.outputs.rows import rows_bytes
+from core.outputs.tracking import track
 from core.scorers import compute_scores, get_scorer, scorer_records
 from core.search.auto import auto_select
 from core.selection import check_budget, check_keep, force_positions, get_kind, needed_scorers, parse_strategy
@@ -131,14 +132,19 @@ def manifest_bytes(ds, sel, estimate=None, scores=None, *, load=None) -> bytes:
 
 
 def export(ds, sel, path, manifest=None, scores=None, include_scores: bool = False, estimate=None, *,
-           load=None, formula_safe: bool = False) -> Optional[dict]:
+           load=None, formula_safe: bool = False, columns=None, mlflow=None, origin: str = "api") -> Optional[dict]:
     """Write the kept rows (CSV or Parquet by extension) and, if asked, the manifest, atomically.
 
+    ``columns`` is a column cut (``core.search.columns_block``): recorded in the manifest, and its
+    dropped columns are left out of the rows. ``mlflow`` logs the selection as an MLflow run once the
+    files are written: True for the local store ``./mlruns``, or a store URI/folder (None: off).
     Returns the manifest written, if any.
     """
-    return manifests.export(ds, sel, path, manifest=manifest, scores=scores, include_scores=include_scores,
-                            estimate=estimate, scores_meta=scorer_records(scores), load=load,
-                            formula_safe=formula_safe)
+    document = manifests.export(ds, sel, path, manifest=manifest, scores=scores, include_scores=include_scores,
+                                estimate=estimate, scores_meta=scorer_records(scores), load=load,
+                                formula_safe=formula_safe, columns=columns)
+    track(mlflow, ds, sel, estimate=estimate, manifest=document, scores=scores, origin=origin)
+    return document
 
 
 def score(ds, names="default", *, seed: int = 0, folds: int = 5, model: str = "logreg", progress=None,
