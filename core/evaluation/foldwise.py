@@ -71,6 +71,24 @@ class FoldScores:
             self._subsets[fold] = ds.take(np.flatnonzero(self.fold_of_row != fold))
         return self._subsets[fold]
 
+    def inner(self, ds, fold: int) -> tuple:
+        """The rows outside ``fold`` as a Dataset, and fold-wise scores for a search among them.
+
+        The inner folds are the other outer folds; inner fold ``g``'s scores are fold ``fold``'s
+        scores restricted to the rows outside ``g``. They never saw ``fold``'s labels (they saw
+        ``g``'s, which only makes the inner search's own figures optimistic, never the outer one).
+
+        Returns
+        -------
+        (Dataset, FoldScores)
+        """
+        sub = self.subset(ds, fold)
+        codes = self.fold_of_row[self.fold_of_row != fold]
+        codes = np.searchsorted(np.unique(codes), codes)
+        frame = self.frames[fold]
+        frames = [frame.iloc[np.flatnonzero(codes != g)] for g in range(int(codes.max()) + 1)]
+        return sub, FoldScores(frames, codes, self.scorers, self.label_free, sub.fingerprint)
+
 
 def _split_by_labels(names) -> tuple:
     scorers = resolve_scorers(names)

@@ -140,6 +140,9 @@ class LiveEvaluator:
         ``LogisticRegression`` for ``"logreg"``) instead of the warm-started engine.
     max_iter : int, optional
         Caps the logistic fits (a quick, approximate screen; see :meth:`screening`).
+    fold_of_row : ndarray of shape (n_samples,), optional
+        Explicit fold codes ``0 .. folds - 1`` instead of stratified folds from ``seed`` (the
+        inner folds of a nested search).
 
     Examples
     --------
@@ -148,7 +151,7 @@ class LiveEvaluator:
     """
 
     def __init__(self, ds, folds: int = 5, seed: int = 0, model: str = "logreg", *, alpha: float = 1.0,
-                 exact: bool = False, max_iter=None):
+                 exact: bool = False, max_iter=None, fold_of_row=None):
         model = ALIASES.get(model, model)
         if model not in MODELS:
             raise ConfigError(f"Unknown evaluator model '{model}'; choose one of {', '.join(MODELS)}.")
@@ -157,6 +160,8 @@ class LiveEvaluator:
         self.ds, self.folds, self.seed, self.model, self.alpha, self.exact = ds, folds, seed, model, alpha, exact
         self.max_iter = max_iter
         self._screen = None
+        if fold_of_row is not None:
+            self._fold_of_row = np.asarray(fold_of_row, dtype=np.int64)
         self._lock = threading.RLock()
         self._engine = None
         self._first_paint = None
@@ -198,7 +203,8 @@ class LiveEvaluator:
         if self.model in ("knn", "ridge") and not self.exact:
             return self
         if self._screen is None:
-            self._screen = LiveEvaluator(self.ds, self.folds, self.seed, "logreg", max_iter=SCREEN_ITERATIONS)
+            self._screen = LiveEvaluator(self.ds, self.folds, self.seed, "logreg", max_iter=SCREEN_ITERATIONS,
+                                         fold_of_row=self.fold_of_row_)
         return self._screen
 
     @property
@@ -290,7 +296,8 @@ class LiveEvaluator:
         if self.model == "ridge":
             return self.estimate(mask)
         if self._first_paint is None:
-            self._first_paint = LiveEvaluator(self.ds, self.folds, self.seed, "ridge", alpha=self.alpha)
+            self._first_paint = LiveEvaluator(self.ds, self.folds, self.seed, "ridge", alpha=self.alpha,
+                                              fold_of_row=self.fold_of_row_)
         est = self._first_paint.estimate(mask)
         est.note = f"instant first figure (ridge), replaced by {self.model} when it is ready"
         return est

@@ -11,9 +11,11 @@ Without fold-wise scores the search uses the all-rows scores and says it is opti
 
 Choosing the best of many candidates on the folds it is scored on is optimistic too (the winner
 is partly lucky). The reported figure is nested over the choice *and* the scoring: for each outer
-fold ``o`` the choice is made from the other folds' accuracies only (short list included), and
-the chosen strategy's accuracy on fold ``o`` - from rows selected by scores that never saw fold
-``o``'s labels - is what is reported. A candidate replaces random only if it beats random by more
+fold ``o`` the whole search runs again on the other folds only (their rows, their labels, fold
+``o``'s fold-wise scores, models that never trained on fold ``o``), and the chosen strategy's
+accuracy on fold ``o`` is what is reported. (Judging candidates on the other folds of the *same*
+table is not enough: those models trained on fold ``o``'s labels, and on pure noise that choice
+measured 1.8 points above chance.) A candidate replaces random only if it beats random by more
 than one standard error of the per-fold difference (random is a strong baseline).
 """
 
@@ -22,18 +24,20 @@ from __future__ import annotations
 from typing import Optional
 
 import numpy as np
+import pandas as pd
 
 from core.evaluation import LiveEvaluator
 from core.foundation.encoding import to_jsonable
 from core.foundation.errors import ConfigError
-from core.foundation.progress import check_cancelled, scaled
+from core.foundation.progress import check_cancelled, report, scaled
 from core.scorers import align_scores
 from core.search.pool import default_candidates, is_coverage_aware, rank_groups
 from core.search.screening import RANDOM_REPEATS, CandidateTable, search
 from core.selection import Selection, make_selection, score_names, select
 
-HONEST_METHOD = ("nested over the choice and the scoring: for each outer fold the strategy was chosen from the "
-                 "other folds' accuracies, and its rows were selected by scores computed without that fold's labels")
+HONEST_METHOD = ("nested over the choice and the scoring: for each outer fold the whole search ran again on the "
+                 "other folds only, with scores computed without that fold's labels, and the strategy it chose "
+                 "was tested on that fold")
 HONEST_METHOD_LEAKY = ("nested over the choice only: the all-rows scores saw every fold's labels (compute fold-wise "
                        "scores for a figure nested over the scoring too)")
 
@@ -68,15 +72,43 @@ def _check(ds, keep, evaluator, folds, seed) -> LiveEvaluator:
     return evaluator
 
 
-def _nested(found: dict, n_folds: int) -> tuple:
-    """(choice per outer fold, accuracy on that fold) from the other folds' accuracies only."""
-    full, lists = found["full"], found["shortlists"]
-    folds = np.arange(n_folds)
+def _rows_of(scores, ds, rows):
+    """All-rows scores restricted to ``rows``, indexed by their ids (None stays None)."""
+    if scores is None:
+        return None
+    frame = align_scores(ds, scores).iloc[rows]
+    return frame.set_index(pd.Index(ds.ids[rows], name="id"))
+
+
+def _nested(ds, scores, keep, seed, table: CandidateTable, fold_scores, candidates, finalists,
+            progress=None, cancel=None) -> tuple:
+    """(choice per outer fold, its accuracy on that fold): each choice searched on the other folds only.
+
+    For outer fold ``o`` the whole search (screen and full pass) runs on the rows outside ``o``
+    with inner folds = the other outer folds and fold ``o``'s fold-wise scores, so neither the
+    models that judge the candidates nor the scores that pick their rows ever saw fold ``o``.
+    """
+    evaluator = table.evaluator
+    fold_of_row, n_folds = evaluator.fold_of_row_, evaluator.n_folds
     choices, accs = [], []
     for o in range(n_folds):
-        chosen = choose({s: full[s] for s in lists[o]}, folds=folds[folds != o])
+        check_cancelled(cancel)
+        part = scaled(progress, o / n_folds, (o + 1) / n_folds)
+        report(part, 0, 1, f"nested search {o + 1} of {n_folds}: choosing without fold {o + 1}")
+        rows = np.flatnonzero(fold_of_row != o)
+        if fold_scores is not None:
+            sub, inner_scores = fold_scores.inner(ds, o)
+            codes = inner_scores.fold_of_row
+        else:
+            sub, inner_scores = ds.take(rows), None
+            codes = np.searchsorted(np.unique(fold_of_row[rows]), fold_of_row[rows])
+        inner_ev = LiveEvaluator(sub, folds=n_folds - 1, seed=evaluator.seed, model=evaluator.model,
+                                 alpha=evaluator.alpha, fold_of_row=codes)
+        inner = CandidateTable(sub, _rows_of(scores, ds, rows), keep, seed, inner_ev, inner_scores)
+        found = search(inner, candidates, nested=False, finalists=finalists, progress=part, cancel=cancel)
+        chosen = choose({s: found["full"][s] for s in found["shortlists"]["all"]})
         choices.append(chosen)
-        accs.append(float(full[chosen][o]))
+        accs.append(float(table.accuracies(chosen, cancel=cancel)[o]))
     return choices, accs
 
 
@@ -136,10 +168,15 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
         candidates = default_candidates(frame.columns, frame)
     candidates = ["random"] + [c for c in dict.fromkeys(candidates) if c != "random"]
     table = CandidateTable(ds, scores, keep, seed, evaluator, fold_scores)
-    found = search(table, candidates, nested=nested, finalists=finalists, progress=progress, cancel=cancel)
+    share = 1.0 / (evaluator.n_folds + 1) if nested else 1.0
+    found = search(table, candidates, nested=False, finalists=finalists, progress=scaled(progress, 0, share),
+                   cancel=cancel)
     full = found["full"]
     chosen = choose({s: full[s] for s in found["shortlists"]["all"]})
-    outer_choice, outer_acc = _nested(found, evaluator.n_folds) if nested else ([], [])
+    outer_choice, outer_acc = [], []
+    if nested:
+        outer_choice, outer_acc = _nested(ds, scores, keep, seed, table, fold_scores, candidates, finalists,
+                                          scaled(progress, share, 1.0), cancel)
     leak_free = fold_scores is not None and not table.not_leak_free
     chosen_sel = select(ds, scores, chosen, keep=keep, seed=seed)
     if nested:

@@ -4,9 +4,9 @@ Each candidate strategy gets one training mask per evaluator fold (:func:`core.e
 with fold-wise scores, fold ``f``'s rows are chosen by scores that never saw fold ``f``'s labels)
 and one accuracy per fold from the target model. Successive halving keeps the search within a
 minute on large data: pass 1 screens every candidate with a cheap twin of the evaluator
-(:meth:`LiveEvaluator.screening`); pass 2 gives the full estimate to the few best. The short list
-is made *per outer fold* from the other folds' screen, so the nested estimate stays honest.
-Both passes report progress with the pass, the candidate and a time estimate.
+(:meth:`LiveEvaluator.screening`); pass 2 gives the full estimate to the few best (and the best
+coverage-aware one). Both passes report progress with the pass, the candidate and a time estimate.
+``auto``'s nested estimate runs the same search once more per outer fold, on the other folds only.
 """
 
 from __future__ import annotations
