@@ -43,13 +43,15 @@ with st.container(border=True):
         "Append score columns", key="export_scores", disabled=not names,
         help="Adds every computed score (and flag) column after the original columns."))
 stem, suffix = (Path(ds.source).stem if ds.source else "data"), (".csv" if fmt == "CSV" else ".parquet")
+cut = (state.get("column_cut") or {}).get("block")  # a Columns-page cut: recorded, and its columns left out
 
 
 def _files() -> dict:
     """Kept rows, manifest and summary as bytes: exactly what the buttons serve and a folder gets."""
     curve = next(iter(state.get("curves").values()), None)
-    return {"rows": core.rows_bytes(ds, sel, fmt.lower(), scores=table, include_scores=include_scores),
-            "manifest": core.manifest_bytes(ds, sel, block, table),
+    return {"rows": core.rows_bytes(ds, sel, fmt.lower(), scores=table, include_scores=include_scores,
+                                    drop_columns=cut["dropped"] if cut else ()),
+            "manifest": core.manifest_bytes(ds, sel, block, table, columns=cut),
             "summary": summary.build_html(ds, sel, pruned, full, rand, evaluator_description=evaluator.describe(),
                                           origin=state.get("origin") or "Data", curve=curve, score_names=names,
                                           verdict=found, exact=exact).encode()}
@@ -87,7 +89,7 @@ if settings.local_files_allowed() and files is not None:  # a served app never w
             out = Path(folder).expanduser()
             with state.user_errors("Could not write the files: "):
                 core.export(ds, sel, out / f"{stem}_kept{suffix}", manifest=out / f"{stem}_manifest.json",
-                            scores=table, include_scores=include_scores, estimate=block)
+                            scores=table, include_scores=include_scores, estimate=block, columns=cut)
                 try:
                     (out / f"{stem}_summary.html").write_bytes(files["summary"])
                     st.success(f"Wrote {stem}_kept{suffix}, {stem}_manifest.json and {stem}_summary.html to {out}.")

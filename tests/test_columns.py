@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -155,3 +156,8 @@ def test_columns_page_ranks_and_continues_with_the_cut(monkeypatch):
     assert not at.exception and not at.error
     assert at.session_state["dataset"].settings["features"] == [f"f{i}" for i in range(6)]
     assert at.session_state["column_cut"]["block"]["dropped"] == ["noise"]
+    at.switch_page("../pages/export.py").run()  # the export records the cut and leaves the column out
+    assert not at.exception, [e.message for e in at.exception]
+    files = at.session_state["memo"]["export_files"][1]
+    assert json.loads(files["manifest"])["columns"]["dropped"] == ["noise"]
+    assert "noise" not in pd.read_csv(io.BytesIO(files["rows"])).columns

@@ -47,9 +47,12 @@ def kept_frame(ds: Dataset, sel, scores: Optional[pd.DataFrame] = None, include_
 
 
 def rows_bytes(ds: Dataset, sel, fmt: str = "csv", scores: Optional[pd.DataFrame] = None,
-               include_scores: bool = False) -> bytes:
-    """The kept rows as the bytes of a ``"csv"`` or ``"parquet"`` file (what a download gets)."""
-    frame = kept_frame(ds, sel, scores, include_scores)
+               include_scores: bool = False, drop_columns=()) -> bytes:
+    """The kept rows as the bytes of a ``"csv"`` or ``"parquet"`` file (what a download gets).
+
+    ``drop_columns``: feature columns a column cut removed (the manifest's ``columns`` block).
+    """
+    frame = kept_frame(ds, sel, scores, include_scores).drop(columns=list(drop_columns), errors="ignore")
     if fmt == "csv":
         return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
     if fmt == "parquet":

@@ -120,14 +120,18 @@ def estimate_warning(comparison: Optional[dict]) -> Optional[str]:
             + ". Random pruning of the same size would do better; try another strategy or keep more rows.")
 
 
-def build_manifest(ds, sel, estimate=None, scores=None, *, load=None, created=None) -> dict:
-    """The JSON-able manifest of a selection (the scorers block comes from the scores' own records)."""
-    return manifests.build_manifest(ds, sel, estimate, scorer_records(scores), load=load, created=created)
+def build_manifest(ds, sel, estimate=None, scores=None, *, load=None, created=None, columns=None) -> dict:
+    """The JSON-able manifest of a selection (the scorers block comes from the scores' own records).
+
+    ``columns``: a column cut (``core.search.columns_block``), recorded as the ``columns`` block.
+    """
+    return manifests.build_manifest(ds, sel, estimate, scorer_records(scores), load=load, created=created,
+                                    columns=columns)
 
 
-def manifest_bytes(ds, sel, estimate=None, scores=None, *, load=None) -> bytes:
+def manifest_bytes(ds, sel, estimate=None, scores=None, *, load=None, columns=None) -> bytes:
     """The manifest as the bytes of a ``.json`` file (what a download gets)."""
-    document = build_manifest(ds, sel, estimate, scores, load=load)
+    document = build_manifest(ds, sel, estimate, scores, load=load, columns=columns)
     return (json.dumps(to_jsonable(document), indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
