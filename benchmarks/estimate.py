@@ -17,8 +17,9 @@ Sections (JSON on stdout, and to ``--out``):
 - ``auto``: on the same held-out splits, the test accuracy of auto's choice against random and
   against the best single candidate in hindsight, at keep 0.1 / 0.3 / 0.5.
 
-    python benchmarks/estimate.py                    # default run (about 10 minutes, busy 2-core machine)
-    python benchmarks/estimate.py --gen-rows 50000 --big   # + 20k x 784 and 100k x 128 slider latency
+    python benchmarks/estimate.py                    # default run (15-30 minutes on the busy 2-core machine)
+    python benchmarks/estimate.py --skip fidelity,auto     # latency and bias only (about 8 minutes)
+    python benchmarks/estimate.py --gen-rows 50000 --big --models logreg,ridge,knn,mlp   # the full issue run
 """
 
 from __future__ import annotations
@@ -224,8 +225,8 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency-rows", type=int, default=60000)
     parser.add_argument("--moves", type=int, default=12)
-    parser.add_argument("--models", default="logreg,ridge,knn,mlp")
-    parser.add_argument("--gen-rows", type=int, default=12000, help="rows of the generated fidelity set (issue: 50000)")
+    parser.add_argument("--models", default="logreg,ridge,knn", help="add mlp for the exact MLP (minutes per move)")
+    parser.add_argument("--gen-rows", type=int, default=6000, help="rows of the generated set (issue: 50000)")
     parser.add_argument("--big", action="store_true", help="also slider latency at 20k x 784 and 100k x 128")
     parser.add_argument("--skip", default="", help="comma-separated sections to skip")
     parser.add_argument("--out", default=None)
