@@ -302,3 +302,13 @@ def test_selection_to_dict_is_json(ds, scores):
     recipe = json.loads(text)
     assert recipe["strategy"] == f"ccs:{RANKING_HIGH}" and recipe["n_kept"] == sel.n_kept
     assert "mask" not in recipe and recipe["params"]["force_keep"] == ["r0"]
+
+
+@pytest.mark.parametrize("strategy", ["random", f"ccs:{RANKING_HIGH}", "balanced:random", f"balanced:{RANKING_HIGH}"])
+def test_neighbouring_budgets_keep_nearly_the_same_rows(ds, scores, strategy):
+    """A slider step changes only the rows it must: for one seed a larger budget keeps a superset
+    (CCS: up to the rows its per-bin quotas move), so the live estimate's warm starts stay warm."""
+    small = select(ds, scores, strategy, keep=0.30, seed=4).mask
+    large = select(ds, scores, strategy, keep=0.32, seed=4).mask
+    moved = int((small & ~large).sum())
+    assert moved <= (0 if not strategy.startswith("ccs") else 4), f"{moved} rows left the subset"

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.foundation.seeds import rng
+
 
 def budget_from_keep(keep: float, n_samples: int) -> int:
     """Rows kept for a keep fraction: ``round(keep * n)``, at least one row."""
@@ -28,8 +30,22 @@ def priority_order(oriented: np.ndarray, seed: int) -> np.ndarray:
         Higher means more worth keeping. NaN sorts last.
     """
     values = np.where(np.isnan(oriented), -np.inf, oriented)
-    tiebreak = np.random.default_rng(seed).permutation(len(values))
-    return np.lexsort((tiebreak, -values))
+    return np.lexsort((random_priority(len(values), seed), -values))
+
+
+def random_priority(n_samples: int, seed: int) -> np.ndarray:
+    """A random rank per row (a permutation of ``0..n-1``), fixed by the seed.
+
+    Every random draw in this module takes the rows of lowest rank, so for one seed a larger
+    budget keeps a superset of a smaller one: a slider step changes only the rows it must, and the
+    evaluator's warm starts see nearly the same subset.
+    """
+    return rng(seed, "priority").permutation(n_samples)
+
+
+def lowest_priority(members: np.ndarray, count: int, priority: np.ndarray) -> np.ndarray:
+    """The ``count`` rows of ``members`` with the lowest random rank."""
+    return members[np.argsort(priority[members], kind="stable")[: int(count)]]
 
 
 def mask_from_positions(positions, n_samples: int) -> np.ndarray:
@@ -39,9 +55,9 @@ def mask_from_positions(positions, n_samples: int) -> np.ndarray:
 
 
 def random_mask(n_samples: int, budget: int, seed: int) -> np.ndarray:
-    """Uniformly random subset of exactly ``budget`` rows."""
-    rng = np.random.default_rng(seed)
-    return mask_from_positions(rng.choice(n_samples, size=budget, replace=False), n_samples)
+    """Uniformly random subset of exactly ``budget`` rows (nested across budgets for one seed)."""
+    priority = random_priority(n_samples, seed)
+    return priority < budget
 
 
 def top_mask(oriented: np.ndarray, budget: int, seed: int) -> np.ndarray:
@@ -85,16 +101,17 @@ def balanced_mask(
     """Per-class quotas, then the top of each class by ``oriented`` (random if None)."""
     counts = np.bincount(y, minlength=n_classes)
     quotas = proportional_quotas(counts, budget) if mode == "proportional" else equal_quotas(counts, budget)
-    rng = np.random.default_rng(seed)
+    priority = random_priority(len(y), seed)
     mask = np.zeros(len(y), dtype=bool)
     for c in range(n_classes):
         members = np.flatnonzero(y == c)
         if quotas[c] == 0:
             continue
         if oriented is None:
-            chosen = rng.choice(members, size=quotas[c], replace=False)
+            chosen = lowest_priority(members, quotas[c], priority)
         else:
-            chosen = members[priority_order(oriented[members], seed + c)[: quotas[c]]]
+            values = np.where(np.isnan(oriented[members]), -np.inf, oriented[members])
+            chosen = members[np.lexsort((priority[members], -values))[: quotas[c]]]
         mask[chosen] = True
     return mask
 
@@ -159,7 +176,6 @@ def ccs_mask(hardness: np.ndarray, budget: int, beta: float, n_bins: int, seed: 
         ``bin_edges`` and ``bin_taken``.
     """
     n = len(hardness)
-    rng = np.random.default_rng(seed)
     finite = np.isfinite(hardness)
     top = float(hardness[finite].max()) if finite.any() else 0.0
     # NaN counts as hardest: pruned first, and in the hardest bin if any remain
@@ -175,9 +191,10 @@ def ccs_mask(hardness: np.ndarray, budget: int, beta: float, n_bins: int, seed: 
     sizes = np.bincount(bin_of)
     taken = ccs_allocation(sizes, budget)
     mask = np.zeros(n, dtype=bool)
+    priority = random_priority(n, seed)
     for b, count in enumerate(taken):
         if count:
-            mask[rng.choice(pool[bin_of == b], size=int(count), replace=False)] = True
+            mask[lowest_priority(pool[bin_of == b], count, priority)] = True
     info = {
         "beta_used": n_pruned / n,
         "n_pruned_hardest": int(n_pruned),
@@ -218,8 +235,8 @@ def drop_flagged_mask(drop: np.ndarray, budget, seed: int) -> np.ndarray:
     n_clean = int(clean.sum())
     if budget is None or n_clean <= budget:
         return clean
-    rng = np.random.default_rng(seed)
-    return mask_from_positions(rng.choice(np.flatnonzero(clean), size=budget, replace=False), len(drop))
+    return mask_from_positions(lowest_priority(np.flatnonzero(clean), budget, random_priority(len(drop), seed)),
+                               len(drop))
 
 
 def band_mask(scores: np.ndarray, n_low: int, n_high: int, seed: int) -> np.ndarray:

@@ -7,7 +7,7 @@ import heapq
 import numpy as np
 
 from core.foundation.neighbors import knn_graph
-from core.selection.algorithms import mask_from_positions, rank_percentile
+from core.selection.algorithms import rank_percentile
 from core.selection.ends import ccs_hard_end
 from core.selection.registry import Option, StrategyKind, register_strategy
 
