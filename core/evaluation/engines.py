@@ -22,6 +22,7 @@ import numpy as np
 from core.evaluation import models as exact_models
 from core.evaluation.logistic import FoldLogistic
 from core.evaluation.ridge import FoldRidge
+from core.foundation.linear import standardiser
 from core.foundation.progress import check_cancelled, report
 from core.foundation.threads import single_threaded
 
@@ -93,9 +94,8 @@ class KnnEngine:
 
     def __init__(self, ds, fold_of_row, seed, *, k=KNN_K, progress=None, cancel=None, **_):
         X = np.asarray(ds.X, dtype=np.float32)
-        spread = X.std(axis=0)
-        spread[spread == 0] = 1.0
-        self.X = np.ascontiguousarray((X - X.mean(axis=0)) / spread)
+        centre, spread = standardiser(X)
+        self.X = np.ascontiguousarray((X - centre) / spread)
         self.y, self.k, self.n_classes = ds.y, int(k), ds.n_classes
         self.fold_of_row = fold_of_row
         self.lists = {}

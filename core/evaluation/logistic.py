@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.foundation.linear import standardiser
 from core.foundation.threads import single_threaded
 
 #: scikit-learn's lbfgs stopping rule: gradient tolerance 1e-4 on the same mean-scaled objective
@@ -44,8 +45,7 @@ class FoldLogistic:
         X = np.asarray(X, dtype=np.float64)
         # The model standardises on the kept rows, so a global shift and scale changes nothing
         # but the conditioning of the float32 products.
-        centre, spread = X.mean(axis=0), X.std(axis=0)
-        spread[spread == 0] = 1.0
+        centre, spread = standardiser(X)
         self.X_ = np.ascontiguousarray((X - centre) / spread, dtype=np.float32)
         self.y_ = np.asarray(y, dtype=np.int64)
         self.n_classes = int(n_classes)

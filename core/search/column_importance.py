@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.foundation import rng, single_threaded, stratified_folds
+from core.foundation import rng, single_threaded, standardiser, stratified_folds
 
 MAX_ROWS_FOR_FILTERS = 5000  # mutual information on a seeded sample of rows
 MAX_TEST_ROWS = 4000  # held-out rows shuffled per fold (accuracy drops to about a point at this size)
@@ -47,8 +47,7 @@ def importances(X, y, groups: list, n_classes: int, *, folds: int = 5, seed: int
 
 def _ridge(X_train, y_train, n_classes: int, alpha: float) -> tuple:
     """One-vs-rest least squares on standardised features: returns (W, b) over raw features."""
-    mean, scale = X_train.mean(axis=0), X_train.std(axis=0)
-    scale[scale < 1e-12] = 1.0
+    mean, scale = standardiser(X_train, tolerance=1e-12)
     Z = (X_train - mean) / scale
     targets = np.eye(n_classes)[y_train]
     target_mean = targets.mean(axis=0)
@@ -116,9 +115,8 @@ def l1_entry(X, y, groups: list, n_classes: int) -> np.ndarray:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import lars_path_gram
 
-    scale = X.std(axis=0)
-    scale[scale < 1e-12] = 1.0
-    Z = (X - X.mean(axis=0)) / scale
+    mean, scale = standardiser(X, tolerance=1e-12)
+    Z = (X - mean) / scale
     targets = np.eye(n_classes)[y]
     gram, cross = Z.T @ Z, Z.T @ (targets - targets.mean(axis=0))
     enter = np.zeros(X.shape[1])

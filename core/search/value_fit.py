@@ -11,15 +11,9 @@ import warnings
 
 import numpy as np
 
-from core.foundation import derive_seed, single_threaded
+from core.foundation import derive_seed, single_threaded, standardiser
 
 __all__ = ["fit_weights", "cross_validated_quality"]
-
-
-def _standardiser(X: np.ndarray) -> tuple:
-    mean, scale = X.mean(axis=0), X.std(axis=0)
-    scale[scale < 1e-12] = 1.0
-    return mean, scale
 
 
 def _estimator(task: str, model: str, seed: int, alpha: float, hidden: int):
@@ -46,7 +40,7 @@ def fit_weights(X, y, task: str, model: str, seed: int = 0, alpha: float = 1.0, 
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    mean, scale = _standardiser(X)
+    mean, scale = standardiser(X, tolerance=1e-12)  # the tolerance these fits always used
     y_mean, y_scale = (float(y.mean()), float(y.std()) or 1.0) if task == "regression" else (0.0, 1.0)
     target = (y - y_mean) / y_scale if task == "regression" else y.astype(int)
     estimator = _estimator(task, model, seed, alpha, hidden)
