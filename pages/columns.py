@@ -34,7 +34,7 @@ if key not in curves:
     st.info("Ranking trains the live model once per fold and column shuffle, then once per column count "
             "(seconds for a few dozen columns).", icon=":material/info:")
     if not st.button("Rank columns", key="columns_run", type="primary", icon=":material/sort:"):
-        st.stop()
+        state.end_page()
     bar = st.progress(0.0, text="Ranking columns...")
     with state.user_errors("Could not rank the columns: "):
         curves[key] = column_curve(ds, method=method, folds=state.folds(), seed=state.seed(),
@@ -42,7 +42,7 @@ if key not in curves:
                                                                                     text=text))
     bar.empty()
     if key not in curves:
-        st.stop()
+        state.end_page()
 
 curve = curves[key]
 ranking = curve.attrs["ranking"]

@@ -41,7 +41,7 @@ with st.container(border=True):
 
 model = state.get("value_model")
 if model is None:
-    st.stop()
+    state.end_page()
 quality = model.quality
 (st.warning if incoming.is_weak(quality) else st.success)(
     f"Value model of **{model.target}** ({model.model}{', with labels' if model.use_labels else ''}): "
@@ -64,7 +64,7 @@ if settings.local_files_allowed():
             state.put("incoming_batch", {"name": path, "frame": read_path(path).frame})
 batch = state.get("incoming_batch")
 if batch is None:
-    st.stop()
+    state.end_page()
 
 left, right = st.columns([2, 1])
 state.sticky("incoming_strategy", model.default_strategy())
