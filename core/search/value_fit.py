@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from core.foundation import derive_seed, single_threaded, standardiser
+from core.foundation import derive_seed, fold_splits, single_threaded, standardiser, stratified_folds
 
 __all__ = ["fit_weights", "cross_validated_quality"]
 
@@ -75,6 +75,16 @@ def predict(weights: dict, X, task: str) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(out, -50, 50))) if task == "decision" else out
 
 
+def _splits(y: np.ndarray, task: str, folds: int, seed: int) -> list:
+    """(train, test) rows per fold: the library's stratified folds for 0/1 decisions; plain
+    shuffled k-fold for a continuous score, which has no classes to stratify on."""
+    if task == "decision":
+        return fold_splits(stratified_folds(y.astype(int), folds, seed))
+    from sklearn.model_selection import KFold
+
+    return list(KFold(folds, shuffle=True, random_state=derive_seed(seed)).split(y))
+
+
 def cross_validated_quality(X, y, task: str, model: str, folds: int = 5, seed: int = 0, alpha: float = 1.0,
                             hidden: int = 32) -> dict:
     """Out-of-fold quality of the model: R² and Spearman for a score, AUROC for a decision.
@@ -88,13 +98,10 @@ def cross_validated_quality(X, y, task: str, model: str, folds: int = 5, seed: i
     """
     from scipy.stats import spearmanr
     from sklearn.metrics import r2_score, roc_auc_score
-    from sklearn.model_selection import KFold, StratifiedKFold
-
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    splitter = (KFold if task == "regression" else StratifiedKFold)(folds, shuffle=True, random_state=derive_seed(seed))
     values, ranks = [], []
-    for f, (train, test) in enumerate(splitter.split(X, y.astype(int) if task == "decision" else y)):
+    for f, (train, test) in enumerate(_splits(y, task, folds, seed)):
         weights = fit_weights(X[train], y[train], task, model, derive_seed(seed, "value-fold", f), alpha, hidden)
         predicted = predict(weights, X[test], task)
         if task == "regression":
