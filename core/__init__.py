@@ -34,7 +34,7 @@ _LAZY = {
     "LiveEvaluator": "core.evaluation",
     "Estimate": "core.evaluation",
     "evaluate_exact": "core.evaluation",
-    "pruning_curve": "core.search",
+    "pruning_curve": "core.workflows",
     "auto_select": "core.search",
     "smallest_within": "core.search",
     "project": "core.projection",

@@ -158,7 +158,8 @@ def test_curve_writes_tidy_table_with_random(data_csv, tmp_path):
                      "--keep", "0.3,0.6,1.0", "--seeds", "2", "--out", out)
     assert_ok(result)
     curve = pd.read_csv(out)
-    assert list(curve.columns) == ["strategy", "keep_fraction", "n_kept", "accuracy_mean", "accuracy_std"]
+    assert list(curve.columns) == ["strategy", "keep_fraction", "n_kept", "accuracy_mean", "accuracy_std", "leak_free"]
+    assert curve["leak_free"].all()  # every point chose its training rows without the held-out fold's labels
     assert {"random", FAST_SCORER, f"ccs:{FAST_SCORER}"} <= set(curve["strategy"])
     assert sorted(curve["keep_fraction"].unique()) == [0.3, 0.6, 1.0]
     assert curve["accuracy_mean"].between(0, 1).all() and (curve["accuracy_std"] >= 0).all()

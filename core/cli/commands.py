@@ -24,7 +24,7 @@ from core.evaluation import LiveEvaluator
 from core.foundation import ConfigError, DataFileError, to_jsonable
 from core.outputs import require_mlflow, tracking_uri, write_table
 from core.scorers import DEFAULT_SCORERS, align_scores, compute_scores, list_scorers
-from core.search import pruning_curve
+
 
 
 def _out(args, text: str) -> None:
@@ -161,7 +161,7 @@ def _read_scores(path: str) -> pd.DataFrame:
     return frame.drop(columns=[c for c in ("label",) if c in frame.columns])
 
 
-CURVE_COLUMNS = ["strategy", "keep_fraction", "n_kept", "accuracy_mean", "accuracy_std"]
+CURVE_COLUMNS = ["strategy", "keep_fraction", "n_kept", "accuracy_mean", "accuracy_std", "leak_free"]
 
 
 def cmd_curve(args) -> int:
@@ -179,13 +179,11 @@ def cmd_curve(args) -> int:
     bar = _progress(args)
     try:
         scores = _read_scores(args.scores) if args.scores else _compute(ds, names, args, bar)
-
-        curve = pruning_curve(ds, scores, strategies, keeps, seeds=seeds, folds=args.folds, seed=args.seed,
-                              progress=bar)
+        curve = workflows.pruning_curve(ds, scores, strategies, keeps, seeds=seeds, folds=args.folds,
+                                        seed=args.seed, progress=bar)
     finally:
         _close(bar)
-
-    table = curve[CURVE_COLUMNS].reset_index(drop=True)  # random first, then the strategies as given
+    table = curve[[c for c in CURVE_COLUMNS if c in curve.columns]].reset_index(drop=True)  # random first, then the strategies as given
     write_table(table, out)
     _out(args, f"Pruning curve of {len(table['strategy'].unique())} strategies x {len(keeps)} keep fractions "
                f"({seeds} seed(s), {args.folds}-fold CV); wrote {out}.")

@@ -28,7 +28,7 @@ from core.foundation.folds import stratified_folds
 from core.foundation.progress import check_cancelled, report, scaled
 from core.scorers import compute_scores, resolve_scorers
 from core.scorers.table import align_scores
-from core.selection import select
+from core.selection import scores_read_labels, select
 
 _CACHE_KIND = "fold_scores"
 _VERSION = 1
@@ -199,7 +199,7 @@ def fold_masks(ds, strategy: str, *, scores=None, fold_scores: Optional[FoldScor
         masks[:] = select(ds, None, "random", keep=keep, seed=seed).mask
         masks[fold_of_row[None, :] == np.arange(n_folds)[:, None]] = False
         return masks, True
-    leak_free = fold_scores is not None
+    leak_free = fold_scores is not None or not scores_read_labels(strategy)
     force_keep, force_drop = set(force_keep or ()), set(force_drop or ())
     for f in range(n_folds):
         train = np.flatnonzero(fold_of_row != f)

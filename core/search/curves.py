@@ -17,10 +17,11 @@ import pandas as pd
 from core.evaluation import LiveEvaluator
 from core.foundation.errors import ConfigError
 from core.foundation.progress import check_cancelled, report, scaled
+from core.foundation.seeds import derive_seed
 from core.scorers import align_scores
 from core.search.auto import auto_select
 from core.search.screening import CandidateTable
-from core.selection import parse_strategy
+from core.selection import parse_strategy, scores_read_labels
 
 COLUMNS = ["strategy", "keep_fraction", "n_kept", "accuracy_mean", "accuracy_std", "n_runs", "model", "leak_free"]
 
@@ -38,7 +39,8 @@ def pruning_curve(ds, scores, strategies, keep_fractions=(0.1, 0.2, 0.3, 0.5, 0.
         Strategy strings (see :mod:`core.selection`). ``auto`` reports its nested estimate.
     keep_fractions : sequence of float in (0, 1]
     seeds : int
-        Selections per point (seeds ``seed .. seed + seeds - 1``); deterministic strategies give
+        Selections per point: run 0 uses ``seed`` itself (the selection ``select`` makes with it),
+        run ``r > 0`` uses ``derive_seed(seed, "curve-run", r)``; deterministic strategies give
         the same mask for every seed and are evaluated once.
     evaluator : LiveEvaluator, optional
         Folds and target model; logistic regression with ``folds`` and ``seed`` if not given.
@@ -71,7 +73,7 @@ def pruning_curve(ds, scores, strategies, keep_fractions=(0.1, 0.2, 0.3, 0.5, 0.
             eta = "" if step == 0 else f", about {(time.perf_counter() - started) / step * (total - step):.0f} s left"
             report(progress, step, total, f"curve: {strategy} at keep {keep:g} (point {step + 1} of {total}{eta})")
             part = scaled(progress, step / total, (step + 1) / total)
-            accs, n_kept, leak_free = _point(ds, scores, strategy, keep, range(seed, seed + int(seeds)), evaluator,
+            accs, n_kept, leak_free = _point(ds, scores, strategy, keep, _run_seeds(seed, seeds), evaluator,
                                              fold_scores, part, cancel)
             rows.append({"strategy": strategy, "keep_fraction": keep, "n_kept": int(round(np.mean(n_kept))),
                          "accuracy_mean": float(np.nanmean(accs)), "accuracy_std": float(np.nanstd(accs)),
@@ -81,6 +83,11 @@ def pruning_curve(ds, scores, strategies, keep_fractions=(0.1, 0.2, 0.3, 0.5, 0.
     out = pd.DataFrame(rows, columns=COLUMNS)
     out.attrs["full"] = evaluator.full().to_dict()
     return out
+
+
+def _run_seeds(seed: int, runs: int) -> list:
+    """The selection seed of each run of a curve point: ``seed`` first, then derived streams."""
+    return [derive_seed(seed)] + [derive_seed(seed, "curve-run", r) for r in range(1, int(runs))]
 
 
 def _point(ds, scores, strategy, keep, seeds, evaluator, fold_scores, progress, cancel) -> tuple:
@@ -101,6 +108,6 @@ def _point(ds, scores, strategy, keep, seeds, evaluator, fold_scores, progress, 
             accs.append(evaluator.fold_results(masks, None, cancel)[0])
         else:
             accs.append(table.accuracies(strategy, cancel=cancel))
-        leak_free &= strategy not in table.not_leak_free and (fold_scores is not None or strategy == "random")
+        leak_free &= strategy not in table.not_leak_free and (fold_scores is not None or not scores_read_labels(strategy))
         n_kept.append(table.n_kept(strategy))
     return np.asarray(accs, dtype=float), n_kept, bool(leak_free)

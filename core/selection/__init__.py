@@ -7,7 +7,7 @@ needs, whether a keep fraction or a threshold applies, and what to call it on sc
 from core.selection.ends import ccs_hard_end, default_end
 from core.selection.grammar import (
     StrategySpec, budget_rule, check_budget, describe_strategy, format_strategy, list_strategies, needed_scorers,
-    parse_strategy, score_names,
+    parse_strategy, score_names, scores_read_labels,
 )
 from core.selection.registry import Option, Request, StrategyKind, get_kind, register_strategy, strategy_kinds
 from core.selection.subset import Selection, check_keep, force_positions, make_selection, select
@@ -15,6 +15,6 @@ from core.selection.subset import Selection, check_keep, force_positions, make_s
 __all__ = [
     "Selection", "select", "make_selection", "check_keep", "force_positions",
     "StrategySpec", "parse_strategy", "format_strategy", "describe_strategy", "needed_scorers", "budget_rule",
-    "check_budget", "list_strategies", "score_names", "default_end", "ccs_hard_end",
+    "check_budget", "scores_read_labels", "list_strategies", "score_names", "default_end", "ccs_hard_end",
     "StrategyKind", "Option", "Request", "register_strategy", "get_kind", "strategy_kinds",
 ]

@@ -26,7 +26,7 @@ from typing import Optional, Union
 import pandas as pd
 
 from core.foundation.errors import ConfigError
-from core.scorers import DEFAULT_SCORERS, flag_column, registered_names
+from core.scorers import DEFAULT_SCORERS, flag_column, get_scorer, registered_names
 from core.selection.ends import scorer_info
 from core.selection.registry import StrategyKind, aliases, get_kind, strategy_kinds
 
@@ -234,6 +234,17 @@ def needed_scorers(strategy: Union[str, StrategySpec]) -> list:
     if spec.info is not None and spec.info.target == "flagging-scorers":
         return [n for n in DEFAULT_SCORERS if (scorer_info(n) or {}).get("flags")]
     return []
+
+
+def scores_read_labels(strategy: Union[str, StrategySpec]) -> bool:
+    """Whether a score the strategy ranks by was computed from the labels.
+
+    Such scores, computed on all rows, saw every fold's labels; a strategy whose scores ignore the
+    labels (or that uses none) can share one all-rows ranking across folds without any leak.
+    Columns of unregistered scorers count as reading the labels (their origin is unknown).
+    """
+    names = needed_scorers(strategy)
+    return any(name not in registered_names() or get_scorer(name).needs_labels for name in names)
 
 
 def budget_rule(strategy: Union[str, StrategySpec]) -> str:

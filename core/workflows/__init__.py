@@ -5,8 +5,12 @@ from core.data.partitions import is_partitioned, load_partitioned_sample
 from core.workflows.engine import SerialEngine, dask_engine
 from core.workflows.partitioned import score_partitioned
 from core.workflows.partitioned_select import select_partitioned
-from core.workflows.pipeline import build_manifest, estimate, estimate_warning, export, fold_scores_for, manifest_bytes, rows_bytes, score, select
+from core.workflows.pipeline import (
+    build_manifest, estimate, estimate_warning, export, fold_scores_for, fold_scores_of, labelled_scorers,
+    manifest_bytes, pruning_curve, rows_bytes, score, select,
+)
 
-__all__ = ["select", "estimate", "estimate_warning", "fold_scores_for", "build_manifest", "manifest_bytes", "rows_bytes", "export", "score",
+__all__ = ["select", "estimate", "estimate_warning", "fold_scores_for", "fold_scores_of", "labelled_scorers",
+           "pruning_curve", "build_manifest", "manifest_bytes", "rows_bytes", "export", "score",
            "apply_manifest", "apply_and_export",
            "is_partitioned", "load_partitioned_sample", "score_partitioned", "select_partitioned", "dask_engine", "SerialEngine"]

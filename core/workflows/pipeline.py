@@ -17,7 +17,8 @@ from core.outputs import manifest as manifests
 from core.outputs.rows import rows_bytes
 from core.outputs.tracking import track
 from core.scorers import compute_scores, get_scorer, scorer_records
-from core.search.auto import auto_select
+from core.search import auto_select
+from core.search import pruning_curve as search_pruning_curve
 from core.selection import check_budget, check_keep, force_positions, get_kind, needed_scorers, parse_strategy
 from core.selection import select as select_by_kind
 from core.selection.subset import apply_forced
@@ -41,7 +42,12 @@ def select(ds, scores=None, strategy: str = "random", keep: Optional[float] = No
     keep = check_keep(keep)
     check_budget(spec, keep, threshold)
     forced = force_positions(ds, force_keep, force_drop)
-    chosen = auto_select(ds, scores, keep, seed=seed, evaluator=evaluator, progress=progress, cancel=cancel)
+    evaluator = evaluator or LiveEvaluator(ds, folds=5, seed=seed)
+    # the search judges candidates per fold with scores that never saw that fold's labels
+    fold_scores = fold_scores_of(ds, scores, evaluator, progress=scaled(progress, 0.0, 0.5), cancel=cancel)
+    progress = scaled(progress, 0.5 if fold_scores is not None else 0.0, 1.0)
+    chosen = auto_select(ds, scores, keep, seed=seed, evaluator=evaluator, fold_scores=fold_scores,
+                         progress=progress, cancel=cancel)
     return apply_forced(ds, chosen, *forced)
 
 
@@ -77,19 +83,48 @@ def estimate(ds, sel, *, scores=None, evaluator=None, fold_scores=None, leak_fre
 
 
 def fold_scores_for(ds, sel, scores, evaluator, *, progress=None, cancel=None):
-    """Fold-wise scores of the scorers a selection used, with the settings of its all-rows scores.
-
-    None when the selection used no score that looks at labels (one mask then serves every fold).
-    """
+    """Fold-wise scores of the label-using scorers a selection used (None when it used none)."""
     spec = parse_strategy(sel.resolved_strategy, align_scores(ds, scores).columns)
-    records = {row["name"]: row for row in scorer_records(scores)}
-    names = [name for name in needed_scorers(spec) if name in records]
-    if not names or not any(get_scorer(name).needs_labels for name in names):
+    return fold_scores_of(ds, scores, evaluator, names=needed_scorers(spec), progress=progress, cancel=cancel)
+
+
+def labelled_scorers(scores, names=None) -> list:
+    """The scorers of a scores table (or those of ``names`` in it) whose values depend on the labels."""
+    recorded = [row["name"] for row in scorer_records(scores)]
+    return [name for name in recorded if (names is None or name in names) and get_scorer(name).needs_labels]
+
+
+def fold_scores_of(ds, scores, evaluator, *, names=None, progress=None, cancel=None):
+    """Scores per evaluator fold, made without that fold's labels, of a table's label-using scorers.
+
+    Computed with the table's own seed and cross-fitting folds, and cached on disk per fold; None
+    when no scorer (of ``names``, if given) uses the labels, since one mask then serves every fold.
+    """
+    if scores is None:
         return None
-    first = records[names[0]]
-    return evaluation_fold_scores(ds, names, fold_of_row=evaluator.fold_of_row_,
-                                  score_seed=int(first.get("seed", sel.seed)), score_folds=int(first.get("folds", 5)),
-                                  progress=progress, cancel=cancel)
+    wanted = labelled_scorers(scores, names)
+    if not wanted:
+        return None
+    first = {row["name"]: row for row in scorer_records(scores)}[wanted[0]]
+    return evaluation_fold_scores(ds, wanted, fold_of_row=evaluator.fold_of_row_,
+                                  score_seed=int(first.get("seed", evaluator.seed)),
+                                  score_folds=int(first.get("folds", 5)), progress=progress, cancel=cancel)
+
+
+def pruning_curve(ds, scores, strategies, keep_fractions=(0.1, 0.2, 0.3, 0.5, 0.7, 0.9), seeds: int = 3,
+                  folds: int = 5, seed: int = 0, progress=None, cancel=None, *, evaluator=None, fold_scores=None,
+                  leak_free: bool = True):
+    """Accuracy of each strategy at each keep fraction beside random (:func:`core.search.pruning_curve`).
+
+    Leak-free by default: the fold-wise scores of the table's label-using scorers are computed (once,
+    cached) so that no point of the curve chose training rows with a held-out fold's labels.
+    """
+    evaluator = evaluator or LiveEvaluator(ds, folds=folds, seed=seed)
+    if fold_scores is None and leak_free:
+        fold_scores = fold_scores_of(ds, scores, evaluator, progress=scaled(progress, 0.0, 0.5), cancel=cancel)
+        progress = scaled(progress, 0.5 if fold_scores is not None else 0.0, 1.0)
+    return search_pruning_curve(ds, scores, strategies, keep_fractions, seeds, folds, seed, progress, cancel,
+                                evaluator=evaluator, fold_scores=fold_scores)
 
 
 #: Points below the full data beyond which a subset is called far below it (when also beyond the spread).
@@ -159,4 +194,5 @@ def score(ds, names="default", *, seed: int = 0, folds: int = 5, model: str = "l
     return compute_scores(ds, names, seed=seed, folds=folds, model=model, progress=progress, cancel=cancel)
 
 
-__all__ = ["select", "estimate", "estimate_warning", "fold_scores_for", "build_manifest", "manifest_bytes", "export", "score", "rows_bytes"]
+__all__ = ["select", "estimate", "estimate_warning", "fold_scores_for", "fold_scores_of", "labelled_scorers",
+           "pruning_curve", "build_manifest", "manifest_bytes", "export", "score", "rows_bytes"]
