@@ -11,9 +11,6 @@ from core.foundation.errors import ConfigError
 from core.outputs import tracking
 from core.outputs.manifest import build_manifest
 
-pytest.importorskip("mlflow")
-
-
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory):
     ds = core.load_sample("known_answer")
@@ -29,7 +26,6 @@ def logged(tmp_path_factory):
     result = tracking.log_selection(ds, sel, estimate=estimate, manifest=manifest, scores=scores, curve=curve,
                                     uri=str(store), experiment="tests", origin="test")
     return ds, sel, estimate, store, result
-
 
 def test_run_has_params_metrics_tags_and_artifacts(logged):
     from mlflow.tracking import MlflowClient
@@ -56,7 +52,6 @@ def test_run_has_params_metrics_tags_and_artifacts(logged):
     png = client.download_artifacts(result["run_id"], "pruning_curve.png", str(store / "download"))
     assert open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
-
 def test_two_runs_compare_in_one_experiment(logged):
     from mlflow.tracking import MlflowClient
 
@@ -71,7 +66,6 @@ def test_two_runs_compare_in_one_experiment(logged):
     assert {r.info.run_id for r in runs} == {first["run_id"], second["run_id"]}
     assert runs[0].data.metrics["accuracy"] >= runs[1].data.metrics["accuracy"]
 
-
 def test_default_store_is_local_and_missing_mlflow_is_explained(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     assert tracking.tracking_uri() == f"sqlite:///{(tmp_path / 'mlruns').resolve() / 'mlflow.db'}"
@@ -83,7 +77,6 @@ def test_default_store_is_local_and_missing_mlflow_is_explained(monkeypatch, tmp
         tracking.log_selection(ds, sel)
     assert not (tmp_path / "mlruns").exists()
 
-
 def test_track_is_off_unless_asked(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ds = core.Dataset.from_arrays([[0.0], [1.0], [2.0], [3.0]], [0, 1, 0, 1])
@@ -92,7 +85,6 @@ def test_track_is_off_unless_asked(tmp_path, monkeypatch):
     assert not (tmp_path / "mlruns").exists()
     run = tracking.track(True, ds, sel, origin="cli")
     assert run["uri"] == tracking.tracking_uri() and (tmp_path / "mlruns" / "mlflow.db").is_file()
-
 
 def test_cli_select_and_api_export_log_runs(tmp_path, capsys, monkeypatch):
     from mlflow.tracking import MlflowClient
