@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from core.data.loading import load_dataset
+from core.foundation import seeds
 from core.foundation.errors import ConfigError, DataFileError
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
@@ -261,7 +262,7 @@ def make_known_answer(
         otherwise), ``is_outlier`` and ``planted`` ("clean", "flipped", "duplicate", "outlier").
         Only the duplicate copies are marked, not their originals.
     """
-    rng = np.random.default_rng(seed)
+    rng = seeds.rng(seed)  # the seed's main stream: equal to default_rng(seed), so files regenerate byte for byte
     weights = np.asarray(class_weights, dtype=np.float64) / np.sum(class_weights)
     n_classes, latent_dim = len(weights), 8
     n_outliers = int(round(outlier_rate * n_rows))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.foundation.errors import ConfigError
+from core.foundation.seeds import derive_seed
 from core.scorers.base import Scorer, ScoreResult, register
 from core.foundation.neighbors import NeighborGraph
 
@@ -230,4 +231,4 @@ def fit_kmeans(X: np.ndarray, clusters: int, seed: int):
     """
     from sklearn.cluster import KMeans
 
-    return KMeans(n_clusters=clusters, n_init=3, random_state=int(seed) % (2**32)).fit(X)
+    return KMeans(n_clusters=clusters, n_init=3, random_state=derive_seed(seed)).fit(X)
