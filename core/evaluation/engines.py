@@ -24,6 +24,7 @@ from core.evaluation.logistic import FoldLogistic
 from core.evaluation.ridge import FoldRidge
 from core.foundation.linear import standardiser
 from core.foundation.progress import check_cancelled, report
+from core.foundation.seeds import derive_seed
 from core.foundation.threads import single_threaded
 
 KNN_K = 5
@@ -68,7 +69,8 @@ class ExactEngine:
         check_cancelled(cancel)
         n_train_full = int((self.fold_of_row != fold).sum())
         return exact_models.fit_predict(self.model, self.ds.X[train_rows], self.ds.y[train_rows],
-                                        self.ds.X[test_rows], self.ds.n_classes, self.seed + fold,
+                                        self.ds.X[test_rows], self.ds.n_classes,
+                                        derive_seed(self.seed, "exact-model", fold),
                                         n_train_full, cancel)
 
 

@@ -31,6 +31,7 @@ from core.evaluation.engines import DESCRIPTIONS, MODELS, ExactEngine, make_engi
 from core.foundation.errors import ConfigError
 from core.foundation.folds import stratified_folds
 from core.foundation.progress import check_cancelled, report
+from core.foundation.seeds import rng
 
 ALIASES = {"fast": "ridge"}  # the old name of the closed-form figure
 _CACHE_SIZE = 4096  # per-fold results kept (a few bytes each)
@@ -333,7 +334,7 @@ class LiveEvaluator:
         n_kept = int(min(max(n_kept, 0), n))
         masks = []
         for r in range(repeats):
-            order = np.random.default_rng([int(self.seed), r, 104729]).permutation(n)
+            order = rng(self.seed, "random-reference", r).permutation(n)
             mask = np.zeros(n, dtype=bool)
             mask[order[:n_kept]] = True
             masks.append(mask)

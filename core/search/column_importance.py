@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from core.foundation import rng, single_threaded, standardiser, stratified_folds
+from core.foundation import derive_seed, rng, single_threaded, standardiser, stratified_folds
 
 MAX_ROWS_FOR_FILTERS = 5000  # mutual information on a seeded sample of rows
 MAX_TEST_ROWS = 4000  # held-out rows shuffled per fold (accuracy drops to about a point at this size)
@@ -99,7 +99,7 @@ def mutual_information(X, y, groups: list, *, seed: int = 0) -> np.ndarray:
     from sklearn.feature_selection import mutual_info_classif
 
     X, y = _sample(X, y, seed, "mutual-information")
-    per_column = mutual_info_classif(X, y, random_state=seed)
+    per_column = mutual_info_classif(X, y, random_state=derive_seed(seed, "mutual-information"))
     return np.array([float(per_column[members].sum()) for members in groups])
 
 
