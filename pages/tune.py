@@ -7,7 +7,9 @@ import streamlit as st
 
 import core
 from core.scorers import flag_column
-from workbench import cards, charts, exact_check, jobs, resources, search_panels, state, strategy_form, tuning
+from workbench import (
+    cards, charts, estimates, exact_check, jobs, resources, search_panels, state, strategy_form, tuning,
+)
 
 ds = state.require_dataset()
 st.title("Tune")
@@ -63,9 +65,9 @@ with results:
         st.warning("This budget keeps no rows. Loosen the threshold or raise the keep fraction.")
         sel = None
     else:
-        pruned, full = evaluator.estimate(sel.mask), evaluator.full()
-        rand = evaluator.random(sel.n_kept, repeats=5)
-        cards.comparison_cards(metrics_row, ds, sel, pruned, full, rand)
+        pruned, leak_free = estimates.live(ds, sel, state.scores(), evaluator)
+        full, rand = evaluator.full(), evaluator.random(sel.n_kept, repeats=5)
+        cards.comparison_cards(metrics_row, ds, sel, pruned, full, rand, leak_free=leak_free)
         found = cards.verdict(cards.block_of(pruned, full, rand), is_random=sel.resolved_strategy == "random")
         cards.show_verdict(found)
         st.caption(f"Estimate: {evaluator.describe()}. Training-time saving assumes cost grows with rows.")

@@ -523,3 +523,20 @@ def test_a_job_that_ends_on_another_page_lands_at_once():
     assert not at.session_state["jobs"] and "outlier" in at.session_state["score_table"].columns
     assert "Scores: 1" in _sidebar(at)
     assert "Score: outlier" in at.selectbox(key="map_colour").options
+
+
+def test_tune_figure_is_marked_optimistic_until_fold_wise_scores_replace_it(scored_app):
+    """The live figure of a label-using score first uses the all-rows scores (marked optimistic), then
+    the leak-free one: each fold re-selects with scores that never saw its labels."""
+    at = _page(scored_app, "tune")
+    at.selectbox(key="tune_kind").set_value("ccs").run()
+    at.selectbox(key="tune_scorer").set_value("label_noise").run()
+    _ok(at)
+    if "fold_scores" in at.session_state["jobs"]:
+        assert "optimistic" in [m.label for m in at.metric if m.label.startswith("Pruned")][0]
+        _wait(at, "fold_scores")
+    _ok(at)
+    pruned = [m.label for m in at.metric if m.label.startswith("Pruned")][0]
+    assert "optimistic" not in pruned
+    stored = at.session_state["fold_scores"]
+    assert stored is not None and stored[1] is not None and "label_noise" in stored[1].frames[0].columns

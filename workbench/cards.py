@@ -60,11 +60,16 @@ def show_verdict(found: Verdict, *, exporting: bool = False) -> None:
         st.info(found.text, icon=":material/info:")
 
 
-def comparison_cards(row, ds, sel, pruned, full, rand, *, repeats: int = 5) -> None:
-    """Four cards in ``row`` (five columns): pruned, full data, random of the same size, rows kept."""
+def comparison_cards(row, ds, sel, pruned, full, rand, *, repeats: int = 5, leak_free: bool = True) -> None:
+    """Four cards in ``row`` (five columns): pruned, full data, random of the same size, rows kept.
+
+    ``leak_free=False`` marks the pruned figure optimistic (its scores saw the held-out labels).
+    """
     m = row.columns(5)
-    m[0].metric(f"Pruned · ±{100 * pruned.std:.1f}", f"{pruned.accuracy:.1%}",
-                f"{100 * (pruned.accuracy - full.accuracy):+.1f} pts vs full data", border=True)
+    m[0].metric(f"Pruned · ±{100 * pruned.std:.1f}{'' if leak_free else ' · optimistic'}", f"{pruned.accuracy:.1%}",
+                f"{100 * (pruned.accuracy - full.accuracy):+.1f} pts vs full data", border=True,
+                help=None if leak_free else "Scores computed on all rows chose these training rows, so they saw the "
+                "held-out folds' labels; the leak-free figure replaces this one when its fold-wise scores are ready.")
     m[1].metric(f"Full data · ±{100 * full.std:.1f}", f"{full.accuracy:.1%}", f"all {ds.n_samples:,} rows",
                 delta_color="off", delta_arrow="off", border=True)
     if sel.resolved_strategy == "random":

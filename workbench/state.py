@@ -51,6 +51,8 @@ KEYS = {key.name: key for key in (
     Key("curves", dict, "pruning curves by cache key", per_dataset=True),
     Key("auto_result", lambda: None, "the last auto recommendation", per_dataset=True),
     Key("exact_checks", dict, "exact-model checks by selection key", per_dataset=True),
+    Key("fold_scores", lambda: None, "(table key, FoldScores): scores per fold made without its labels",
+        per_dataset=True),
     Key("estimates", dict, "leak-free comparison blocks by selection (workbench.tuning.identity)", per_dataset=True),
     Key("jobs", dict, "background jobs by name (workbench.jobs)"),
     Key("job_notes", dict, "how each job last ended, by name (failed or cancelled)"),
