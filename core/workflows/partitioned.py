@@ -32,6 +32,7 @@ from core.data.partitions import (PartitionedData, create_store, fill_store, ope
 from core.foundation.encoding import to_jsonable
 from core.foundation.errors import ConfigError, LabelError
 from core.foundation.progress import report
+from core.foundation.seeds import rng
 from core.scorers import resolve_scorers
 from core.scorers.oof import fit_fold_models, fit_sample_mask, row_folds
 from core.scorers.table import make_records
@@ -241,7 +242,7 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
         report(progress, 3, 8, "models, prototypes and index centroids fitted on samples")
         k = min(_neighbors_needed(scorers), data.n_samples - 1)
         _build_graph(engine, state, fitted["index"], k)
-        queries = np.sort(np.random.default_rng(np.random.SeedSequence([int(seed), 6])).choice(
+        queries = np.sort(rng(seed, "recall-queries").choice(
             data.n_samples, size=min(int(recall_queries), data.n_samples), replace=False))
         fitted["recall"] = graph_recall(engine, data, str(work), queries, min(10, k)) if len(queries) else None
         report(progress, 5, 8, f"neighbour graph: {k} neighbours per row")

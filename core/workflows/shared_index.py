@@ -29,6 +29,7 @@ import numpy as np
 
 from core.data.partitions import PartitionedData, open_store
 from core.foundation.progress import CancelToken, check_cancelled
+from core.foundation.seeds import rng
 
 @dataclass
 class ClusterIndex:
@@ -72,7 +73,7 @@ def fit_cluster_index(sample: np.ndarray, clusters: int, probes: int, seed: int,
     """
     sample = np.ascontiguousarray(sample, dtype=np.float32)
     clusters = int(max(1, min(clusters, len(sample))))
-    generator = np.random.default_rng(np.random.SeedSequence([int(seed), 0xC1A5]))
+    generator = rng(seed, "cluster-index")
     centroids = sample[np.sort(generator.choice(len(sample), size=clusters, replace=False))].copy()
     for _ in range(steps):
         nearest = nearest_clusters(sample, centroids, 1)[:, 0]
