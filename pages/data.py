@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 
+from core.foundation import rng
 from workbench import charts, data_forms, loaders, media, resources, settings, state
 
 st.title("Data")
@@ -67,7 +67,7 @@ left, right = st.columns([3, 2])
 with left:
     if media.has_images(ds):
         st.markdown("**Examples**")
-        picks = np.random.default_rng(0).choice(ds.n_samples, size=min(16, ds.n_samples), replace=False)
+        picks = rng(0, "data-page-examples").choice(ds.n_samples, size=min(16, ds.n_samples), replace=False)
         cols = st.columns(8)
         for i, p in enumerate(picks):
             cols[i % 8].image(media.thumbnail_png(ds.images[p], 64), caption=str(ds.labels[p]), width=64)

@@ -7,6 +7,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from core.foundation import rng
 from core.projection import cached_projection, start_umap
 from workbench import media, settings, state
 
@@ -54,10 +55,10 @@ def display_sample(ds, mask: np.ndarray, flagged: np.ndarray, seed: int = 0,
     n = ds.n_samples
     if n <= limit:
         return np.arange(n)
-    rng = np.random.default_rng(seed)
+    generator = rng(seed, "map-sample")
     flagged_rows = np.flatnonzero(flagged)
     if len(flagged_rows) > FLAGGED_SHARE * limit:
-        flagged_rows = rng.choice(flagged_rows, size=int(FLAGGED_SHARE * limit), replace=False)
+        flagged_rows = generator.choice(flagged_rows, size=int(FLAGGED_SHARE * limit), replace=False)
     rest = np.setdiff1d(np.arange(n), flagged_rows, assume_unique=True)
     budget = limit - len(flagged_rows)
     strata = ds.y[rest] * 2 + mask[rest].astype(int)
@@ -66,7 +67,7 @@ def display_sample(ds, mask: np.ndarray, flagged: np.ndarray, seed: int = 0,
         members = rest[strata == code]
         take = min(len(members), int(round(budget * len(members) / len(rest))))
         if take:
-            chosen.append(rng.choice(members, size=take, replace=False))
+            chosen.append(generator.choice(members, size=take, replace=False))
     return np.sort(np.concatenate(chosen))
 
 
