@@ -34,6 +34,7 @@ from core.foundation.errors import ConfigError, LabelError
 from core.foundation.progress import report
 from core.foundation.seeds import rng
 from core.scorers import resolve_scorers
+from core.scorers.geometry import fit_kmeans
 from core.scorers.oof import fit_fold_models, fit_sample_mask, row_folds
 from core.scorers.table import make_records
 from core.workflows import partition_scores as tasks
@@ -95,11 +96,8 @@ def _fit_globals(engine, state: tasks.ScoreState, *, fit_rows: int, index_rows: 
         state.fold_models = fit_fold_models(fit_X, fit_y, np.concatenate([s["fit_fold"] for s in samples]),
                                             data.n_classes, state.folds)
     if state.wants("prototypicality"):
-        from sklearn.cluster import KMeans
-
         count = min(int(state.params["prototypicality"]["clusters"]) or max(data.n_classes, 2), len(fit_X))
-        state.prototypes = KMeans(n_clusters=count, n_init=3, random_state=state.seed % 2**32).fit(
-            fit_X.astype(np.float64)).cluster_centers_
+        state.prototypes = fit_kmeans(fit_X.astype(np.float64), count, state.seed).cluster_centers_
     index_X = np.concatenate([s["index_X"] for s in samples])
     index = fit_cluster_index(index_X if len(index_X) >= 2 else fit_X,
                               clusters or default_clusters(data.n_samples), probes, state.seed)
