@@ -7,33 +7,19 @@ line on stderr, no traceback, no output file (not even a temporary one), the inp
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_runner import digest, run_cli
 from streamlit_server import free_port, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_SCORER = "knn_density"  # geometry scorer: no model training, so each call stays short
-
-
-def run_cli(*args, cwd=None, env=None, timeout=600) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k != "WORKBENCH_PROGRESS"}
-    environment.update(env or {})
-    return subprocess.run([sys.executable, "-m", "core.cli", *map(str, args)], cwd=cwd or ROOT, env=environment,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def digest(path: Path) -> str:
-    if path.is_dir():
-        return hashlib.sha256(b"".join(sorted(p.read_bytes() for p in path.rglob("*") if p.is_file()))).hexdigest()
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def assert_ok(result):

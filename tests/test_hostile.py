@@ -9,7 +9,6 @@ non-feature column equals the input's, cell for cell. The disk cache, the manife
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -27,6 +26,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import pytest
+from cli_runner import digest, run_cli
 from streamlit_server import free_port, wait_healthy
 
 import core
@@ -37,21 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 # ----------------------------------------------------------------------------------- helpers
-def run_cli(*args, env=None, cwd=None, timeout=300) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if k != "WORKBENCH_PROGRESS"}
-    environment.update(env or {})
-    return subprocess.run([sys.executable, "-m", "core.cli", *map(str, args)], cwd=cwd or ROOT, env=environment,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def digest(path: Path) -> str:
-    if path.is_dir():
-        return hashlib.sha256(b"".join(sorted(p.read_bytes() for p in path.rglob("*") if p.is_file()))).hexdigest()
-    if not path.is_file():
-        return "not a regular file"
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def assert_refused(result, words: str, out: Path) -> None:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 2, f"exit {result.returncode}\nstderr: {result.stderr}"
