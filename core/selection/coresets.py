@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 
 from core.foundation.neighbors import knn_graph
+from core.foundation.seeds import rng
 from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, report, scaled
 from core.selection.algorithms import proportional_quotas
 
@@ -54,7 +55,7 @@ def k_center_greedy(
         return np.zeros(0, dtype=np.int64)
     squared_norms = np.einsum("ij,ij->i", X, X)
     chosen = np.empty(budget, dtype=np.int64)
-    chosen[0] = np.random.default_rng(seed).integers(n_samples)
+    chosen[0] = rng(seed).integers(n_samples)
     nearest = np.full(n_samples, np.inf, dtype=np.float32)
     for step in range(budget):
         if step % chunk == 0:
@@ -105,7 +106,7 @@ def kmeans_diversity(
     y = np.zeros(n_samples, dtype=np.int64) if y is None else np.asarray(y)
     labels, y_codes = np.unique(y, return_inverse=True)
     class_budgets = proportional_quotas(np.bincount(y_codes, minlength=len(labels)), budget)
-    rng = np.random.default_rng(seed)
+    generator = rng(seed)
     chosen = []
     for label, class_budget in enumerate(class_budgets):
         check_cancelled(cancel)
@@ -114,13 +115,13 @@ def kmeans_diversity(
             continue
         n_clusters = int(min(class_budget, clusters_per_class, len(members)))
         if n_clusters > 1:
-            assignment = KMeans(n_clusters=n_clusters, n_init=1, random_state=int(rng.integers(2**31))).fit_predict(X[members])
+            assignment = KMeans(n_clusters=n_clusters, n_init=1, random_state=int(generator.integers(2**31))).fit_predict(X[members])
         else:
             assignment = np.zeros(len(members), dtype=np.int64)
         cluster_budgets = proportional_quotas(np.bincount(assignment, minlength=n_clusters), class_budget)
         for cluster, cluster_budget in enumerate(cluster_budgets):
             in_cluster = members[assignment == cluster]
-            chosen.append(rng.choice(in_cluster, size=int(cluster_budget), replace=False))
+            chosen.append(generator.choice(in_cluster, size=int(cluster_budget), replace=False))
         report(progress, label + 1, len(labels), "k-means stratified sampling")
     return np.sort(np.concatenate(chosen)).astype(np.int64) if chosen else np.zeros(0, dtype=np.int64)
 
@@ -165,8 +166,7 @@ def facility_location(
     covers = csc_matrix((sims, (rows, cols)), shape=(n_samples, n_samples))
     indptr, covered_rows, similarity = covers.indptr, covers.indices, covers.data
     coverage = np.zeros(n_samples)
-    rng = np.random.default_rng(seed)
-    tie_rank = rng.permutation(n_samples)
+    tie_rank = rng(seed).permutation(n_samples)
     heap = [(-float(similarity[indptr[j]:indptr[j + 1]].sum()), int(tie_rank[j]), j) for j in range(n_samples)]
     heapq.heapify(heap)
     chosen: list[int] = []

@@ -7,6 +7,7 @@ import heapq
 import numpy as np
 
 from core.foundation.neighbors import knn_graph
+from core.foundation.seeds import rng
 from core.selection.algorithms import rank_percentile
 from core.selection.ends import ccs_hard_end
 from core.selection.registry import Option, StrategyKind, register_strategy
@@ -46,7 +47,7 @@ def d2_mask(hardness: np.ndarray, indices: np.ndarray, distances: np.ndarray, bu
     n_excluded = min(int(round(beta * n_samples)), n_samples - budget)
     if n_excluded > 0:
         eligible[np.argsort(-difficulty, kind="stable")[:n_excluded]] = False
-    tiebreak = np.random.default_rng(seed).random(n_samples)
+    tiebreak = rng(seed, "d2-ties").random(n_samples)
     heap = [(-updated[i], tiebreak[i], i) for i in np.flatnonzero(eligible)]
     heapq.heapify(heap)
     kept = np.zeros(n_samples, bool)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.foundation.seeds import derive_seed
 from core.selection.algorithms import mask_from_positions, priority_order, proportional_quotas
 from core.selection.registry import StrategyKind, register_strategy
 
@@ -36,7 +37,7 @@ def moderate_mask(X: np.ndarray, y: np.ndarray, n_classes: int, budget: int, see
             continue
         distance = np.linalg.norm(X[members] - X[members].mean(axis=0), axis=1)
         closeness = -np.abs(distance - np.median(distance))
-        kept.append(members[priority_order(closeness, seed + label)[: quotas[label]]])
+        kept.append(members[priority_order(closeness, derive_seed(seed, "moderate", label))[: quotas[label]]])
     return mask_from_positions(np.concatenate(kept) if kept else [], len(y))
 
 
