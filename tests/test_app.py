@@ -525,10 +525,12 @@ def test_a_job_that_ends_on_another_page_lands_at_once():
     assert "Score: outlier" in at.selectbox(key="map_colour").options
 
 
-def test_tune_figure_is_marked_optimistic_until_fold_wise_scores_replace_it(scored_app):
+def test_tune_figure_is_marked_optimistic_until_fold_wise_scores_replace_it():
     """The live figure of a label-using score first uses the all-rows scores (marked optimistic), then
     the leak-free one: each fold re-selects with scores that never saw its labels."""
-    at = _page(scored_app, "tune")
+    at = _app()  # its own session: the shared one may hold another data set by now
+    _compute(at)
+    at = _page(at, "tune")
     at.selectbox(key="tune_kind").set_value("ccs").run()
     at.selectbox(key="tune_scorer").set_value("label_noise").run()
     _ok(at)
