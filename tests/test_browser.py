@@ -102,15 +102,24 @@ def _until(check, timeout: float = 60, what: str = "the page") -> None:
 
 
 def _idle(page, timeout: float = 120) -> None:
-    """Wait until no script run and no background job is in progress."""
-    time.sleep(0.6)
-    _until(lambda: page.locator('[data-testid="stStatusWidget"]').count() == 0
-           and page.locator('[data-testid="stProgress"]').count() == 0, timeout, "the app")
+    """Wait until no script run and no background job is in progress, twice in a row a second apart
+    (a job that just ended starts a rerun a moment later)."""
+    def quiet() -> bool:
+        return (page.locator('[data-testid="stStatusWidget"]').count() == 0
+                and page.locator('[data-testid="stProgress"]').count() == 0)
+
+    for _ in range(2):
+        time.sleep(0.6)
+        _until(quiet, timeout, "the app")
+        time.sleep(0.4)
 
 
 def _download(page, button: str, path: Path) -> Path:
+    target = page.get_by_role("button", name=button)
+    # while a rerun draws, the last run's button can stand beside the new one: wait for one
+    _until(lambda: target.count() == 1, 60, f"one '{button}' button")
     with page.expect_download(timeout=60_000) as info:
-        page.get_by_role("button", name=button).click()
+        target.click()
     info.value.save_as(path)
     return path
 
