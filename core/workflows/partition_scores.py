@@ -18,7 +18,6 @@ from typing import Optional
 import numpy as np
 
 from core.data.partitions import PartitionedData, open_store
-from core.scorers.model import stacked_probabilities
 from core.scorers.oof import FoldModels, apply_fold_models, row_folds
 from core.scorers.valuation import knn_shapley_per_test
 from core.workflows.shared_index import read_graph

@@ -22,7 +22,7 @@ from core.search import pruning_curve as search_pruning_curve
 from core.selection import check_budget, check_keep, force_positions, get_kind, needed_scorers, parse_strategy
 from core.selection import select as select_by_kind
 from core.selection.subset import apply_forced
-from core.scorers.table import align_scores
+from core.scorers.table import score_columns
 
 
 def select(ds, scores=None, strategy: str = "random", keep: Optional[float] = None,
@@ -34,7 +34,7 @@ def select(ds, scores=None, strategy: str = "random", keep: Optional[float] = No
     :class:`core.LiveEvaluator`) for strategies chosen by a search (``auto``), which run in
     :mod:`core.search`; every other kind runs through the strategy registry.
     """
-    spec = parse_strategy(strategy, align_scores(ds, scores).columns)
+    spec = parse_strategy(strategy, score_columns(scores))
     kind = get_kind(spec.kind)
     if not kind.searched:
         return select_by_kind(ds, scores, strategy, keep, threshold, seed, force_keep=force_keep,
@@ -84,7 +84,7 @@ def estimate(ds, sel, *, scores=None, evaluator=None, fold_scores=None, leak_fre
 
 def fold_scores_for(ds, sel, scores, evaluator, *, progress=None, cancel=None):
     """Fold-wise scores of the label-using scorers a selection used (None when it used none)."""
-    spec = parse_strategy(sel.resolved_strategy, align_scores(ds, scores).columns)
+    spec = parse_strategy(sel.resolved_strategy, score_columns(scores))
     return fold_scores_of(ds, scores, evaluator, names=needed_scorers(spec), progress=progress, cancel=cancel)
 
 
