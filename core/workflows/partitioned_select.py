@@ -123,7 +123,7 @@ def _plan(data, scores_files: list, strategy: str, keep, threshold, seed: int, e
 
 def select_partitioned(source, scores, out, manifest, *, strategy: str, keep: Optional[float] = None,
                        threshold: Optional[float] = None, seed: int = 0, label: str = "label",
-                       id: Optional[str] = None, features=None, engine=None) -> dict:
+                       id: Optional[str] = None, features=None, engine=None, sample: Optional[dict] = None) -> dict:
     """Select rows of a partitioned dataset and write them (all columns) as a partitioned dataset.
 
     Parameters
@@ -137,6 +137,12 @@ def select_partitioned(source, scores, out, manifest, *, strategy: str, keep: Op
     strategy, keep, threshold, seed
         As in :func:`core.select`, for the kinds in :data:`SUPPORTED_KINDS`.
     engine : SerialEngine or DaskEngine, optional
+        Where the partition tasks run; the manifest's ``engine`` records which (``engine``,
+        ``workers``, and ``cluster`` for Dask).
+    sample : dict, optional
+        The sample the recipe was tuned on (the dict :func:`core.data.partitions.load_partitioned_sample`
+        returns: ``rows``, ``of``, ``seed``, ``stratified``, ``source``, ``data_fingerprint``); recorded as
+        the manifest's ``sample`` (null when the recipe was not tuned on a sample).
 
     Returns
     -------
@@ -148,6 +154,9 @@ def select_partitioned(source, scores, out, manifest, *, strategy: str, keep: Op
     if out.exists():
         raise ConfigError(f"{out} already exists; choose a new folder for the kept rows (nothing was written).")
     data = open_partitioned(source, label=label, id=id, features=features, map=engine.map)
+    if sample is not None and sample.get("data_fingerprint") not in (None, data.fingerprint):
+        raise ConfigError(f"The sample was drawn from other data than {source} (fingerprints differ); tune on a "
+                          "sample of this data (load_partitioned_sample) and select again.")
     scores_files = partition_files(scores)
     if len(scores_files) != len(data.partitions):
         raise DataFileError(f"{scores} has {len(scores_files)} partitions but the data have {len(data.partitions)}; "
@@ -156,7 +165,7 @@ def select_partitioned(source, scores, out, manifest, *, strategy: str, keep: Op
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         kept = engine.map(_write_task, range(len(data.partitions)), plan, str(staging))
-        document = _manifest(data, plan, strategy, keep, threshold, seed, engine, scores, out, sum(kept))
+        document = _manifest(data, plan, strategy, keep, threshold, seed, engine, scores, out, sum(kept), sample)
         staging.rename(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -164,7 +173,7 @@ def select_partitioned(source, scores, out, manifest, *, strategy: str, keep: Op
     return document
 
 
-def _manifest(data, plan, strategy, keep, threshold, seed, engine, scores, out, n_kept) -> dict:
+def _manifest(data, plan, strategy, keep, threshold, seed, engine, scores, out, n_kept, sample) -> dict:
     from core import __version__
 
     record = Path(scores) / "_workbench_scores.json"
@@ -174,7 +183,9 @@ def _manifest(data, plan, strategy, keep, threshold, seed, engine, scores, out, 
         "seed": int(seed), "n_input": data.n_samples, "n_kept": int(n_kept),
         "rule": {key: plan[key] for key in ("kind", "scorer", "end", "cut", "threshold_cut", "budget", "scorers")
                  if key in plan},
-        "data_fingerprint": data.fingerprint, "partitions": len(data.partitions), "engine": engine.description,
+        "data_fingerprint": data.fingerprint, "partitions": len(data.partitions),
+        "engine": dict(engine.description),
+        "sample": dict(sample) if sample is not None else None,
         "kept_rows": str(out), "kept_ids": {"dataset": str(out), "column": data.id or "row position"},
         "scores": str(scores),
         "scorers": json.loads(record.read_text()).get("scorers", []) if record.is_file() else [],
