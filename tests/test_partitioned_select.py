@@ -15,9 +15,11 @@ import pandas as pd
 import pytest
 
 import core
+from cli_runner import digest, run_cli
 from core.data.partitions import load_partitioned
-from core.foundation.errors import WorkbenchError
-from core.workflows import SerialEngine, load_partitioned_sample, select_partitioned
+from core.foundation.errors import ConfigError, ManifestError, WorkbenchError
+from core.workflows import (SerialEngine, apply_partitioned, dask_engine, load_partitioned_sample,
+                            select_partitioned)
 
 ROWS, FEATURES = 3000, 4
 SIZES = (1300, 1000, 700)
@@ -72,3 +74,180 @@ def test_manifest_records_sample_and_engine(generated):
     with pytest.raises(WorkbenchError, match="fingerprints differ"):
         _select(generated, "wrong-sample", strategy="el2n", keep=0.25, sample=other)
     assert not (generated["root"] / "kept-wrong-sample").exists()
+
+
+def _frames(folder: Path) -> pd.DataFrame:
+    return pd.read_parquet(folder) if any(folder.iterdir()) else pd.DataFrame()
+
+
+def _same_files(a: Path, b: Path) -> None:
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir()) and names
+    for name in names:
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+STRATEGIES = {  # name: (strategy, options); knn_density has many ties, el2n has NaN
+    "top-ties": ("knn_density:high", {"keep": 0.3}),
+    "low": ("el2n:low", {"keep": 0.2}),
+    "threshold": ("el2n", {"threshold": 2.5}),
+    "random": ("random", {"keep": 0.15}),
+    "flags": ("drop-flagged:label_noise", {}),
+    "ccs": ("ccs:el2n", {"keep": 0.3}),
+    "ccs-ties": ("ccs:knn_density:beta=0.2:bins=7:hard=low", {"keep": 0.25}),
+    "ccs-nan": ("ccs:el2n:beta=0.005:bins=10", {"keep": 0.4}),  # 15 pruned, 10 of the 25 NaN stay (as the top)
+}
+
+
+@pytest.fixture(scope="module")
+def on_cluster(generated):
+    """Every strategy selected, then its manifest applied, on a local cluster of two worker processes."""
+    root = generated["root"]
+    selected, applied = {}, {}
+    with dask_engine(workers=2) as engine:
+        for name, (strategy, options) in STRATEGIES.items():
+            selected[name] = _select(generated, f"cluster-{name}", engine=engine, strategy=strategy, seed=5, **options)
+            applied[name] = apply_partitioned(root / f"cluster-{name}.json", generated["data"],
+                                              root / f"applied-{name}", engine=engine)
+    return {"selected": selected, "applied": applied}
+
+
+@pytest.mark.parametrize("name", list(STRATEGIES))
+def test_apply_reproduces_select_exactly(generated, on_cluster, name):
+    root = generated["root"]
+    _same_files(root / f"kept-cluster-{name}", root / f"applied-{name}")  # same rows, same bytes
+    kept = _frames(root / f"applied-{name}")
+    assert on_cluster["applied"][name]["n_kept"] == on_cluster["selected"][name]["n_kept"] == len(kept)
+    assert list(kept.columns) == list(generated["frame"].columns)
+    assert on_cluster["selected"][name]["engine"] == {"engine": "dask", "cluster": "local", "workers": 2}
+
+
+def test_partitioned_top_random_flags_equal_in_memory_rules(generated, on_cluster):
+    root, table = generated["root"], generated["table"]
+    kept = set(_frames(root / "kept-cluster-low")["rid"])
+    values = table.set_index("id")["el2n"].dropna().sort_values(kind="stable")
+    assert len(kept) == round(0.2 * ROWS) and max(values[list(kept)]) <= values.iloc[len(kept) - 1]
+    kept = set(_frames(root / "kept-cluster-threshold")["rid"])
+    assert kept == set(table.loc[table["el2n"] >= 2.5, "id"])
+    assert set(_frames(root / "kept-cluster-flags")["rid"]) == set(table.loc[~table["label_noise_flag"], "id"])
+    ties = _frames(root / "kept-cluster-top-ties")
+    density = table.set_index("id")["knn_density"]
+    assert len(ties) == round(0.3 * ROWS) and density[ties["rid"]].min() >= density.drop(ties["rid"]).max()
+    serial = _select(generated, "serial-random", strategy="random", keep=0.15, seed=5)
+    _same_files(root / "kept-serial-random", root / "kept-cluster-random")  # the engine does not change rows
+    assert serial["n_kept"] == round(0.15 * ROWS)
+
+
+def test_apply_refuses_other_data_or_scores_and_writes_nothing(generated, on_cluster, tmp_path):
+    root = generated["root"]
+    changed = tmp_path / "changed"
+    changed.mkdir()
+    for part in sorted(generated["data"].glob("*.parquet")):
+        frame = pd.read_parquet(part)
+        if part.name == "part-1.parquet":
+            frame = frame.drop(index=3)  # the fingerprint reads footers: row counts and column statistics
+        frame.to_parquet(changed / part.name, index=False)
+    manifest = root / "cluster-ccs.json"
+    with pytest.raises(ManifestError, match="differ from the ones the manifest was made from"):
+        apply_partitioned(manifest, changed, tmp_path / "out1")
+    other_scores = tmp_path / "scores"
+    other_scores.mkdir()
+    for part in sorted(generated["scores"].glob("*.parquet")):
+        frame = pd.read_parquet(part)
+        frame["el2n"] = frame["el2n"] * 1.5
+        frame.to_parquet(other_scores / part.name, index=False)
+    with pytest.raises(ManifestError, match="not the ones the selection used"):
+        apply_partitioned(manifest, generated["data"], tmp_path / "out2", scores=other_scores)
+    with pytest.raises(ConfigError, match="--force does not apply"):
+        apply_partitioned(manifest, generated["data"], tmp_path / "out3", force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["changed", "scores"]  # nothing partial, no staging
+    applied = apply_partitioned(manifest, generated["data"], tmp_path / "out4", scores=generated["scores"])
+    assert applied["n_kept"] == on_cluster["selected"]["ccs"]["n_kept"]
+
+
+@pytest.fixture(scope="module")
+def in_memory(generated, tmp_path_factory):
+    ds = load_partitioned(generated["data"], store=tmp_path_factory.mktemp("store"), label="label", id="rid")
+    return ds, generated["table"].drop(columns=["label"]).set_index("id")
+
+
+def _bin_counts(hardness: np.ndarray, top: float, edges: list) -> dict:
+    values = np.where(np.isnan(hardness), top, hardness)
+    bins = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+    found = np.bincount(bins, minlength=len(edges) - 1)
+    return {int(b): int(c) for b, c in enumerate(found) if c}
+
+
+@pytest.mark.parametrize("name,scorer,hard", [("ccs", "el2n", 1.0), ("ccs-ties", "knn_density", -1.0),
+                                              ("ccs-nan", "el2n", 1.0)])
+def test_partitioned_ccs_takes_the_in_memory_allocation(generated, on_cluster, in_memory, name, scorer, hard):
+    """Same beta cut, same bins, same count per bin as core.select; the rows inside a bin differ by construction
+    (memory samples a seeded permutation, partitions take the largest per-row hash draws)."""
+    ds, scores = in_memory
+    strategy, options = STRATEGIES[name]
+    expected = core.select(ds, scores, strategy=strategy, seed=5, **options)
+    document = on_cluster["selected"][name]
+    rule = document["rule"]
+    assert document["n_kept"] == expected.n_kept == round(options["keep"] * ROWS)
+    assert rule["n_pruned_hardest"] == expected.details["n_pruned_hardest"]
+    assert rule["edges"] == expected.details["bin_edges"]
+    allocation = {int(b): int(t) for b, t in expected.details["bin_taken"].items()}
+    assert dict(zip(rule["bins_used"], rule["bin_taken"])) == allocation
+    kept = _frames(generated["root"] / f"kept-cluster-{name}")
+    hardness = hard * scores.loc[kept["rid"], scorer].to_numpy()
+    assert _bin_counts(hardness, rule["top"], rule["edges"]) == {b: t for b, t in allocation.items() if t}
+    everything = hard * scores[scorer].to_numpy()
+    hardest = np.sort(np.nan_to_num(everything, nan=np.inf))[::-1][:rule["n_pruned_hardest"]]
+    never_kept = hardest.min()  # rows harder than the n_pruned-th hardest (NaN counts as hardest) are dropped
+    assert np.nan_to_num(hardness, nan=np.inf).max() <= never_kept
+    memory_hardness = hard * scores.loc[ds.ids[expected.mask], scorer].to_numpy()
+    assert np.nan_to_num(memory_hardness, nan=np.inf).max() <= never_kept
+    nan_rows = int(np.isnan(everything).sum())
+    assert np.isnan(hardness).sum() <= max(nan_rows - rule["n_pruned_hardest"], 0)
+
+
+def test_ccs_within_bin_draw_is_seeded_and_not_data_order(generated):
+    first = _select(generated, "ccs-seed-1", strategy="ccs:el2n", keep=0.3, seed=1)
+    again = _select(generated, "ccs-seed-1-again", strategy="ccs:el2n", keep=0.3, seed=1)
+    other = _select(generated, "ccs-seed-2", strategy="ccs:el2n", keep=0.3, seed=2)
+    root = generated["root"]
+    rows = {name: set(_frames(root / f"kept-{name}")["rid"]) for name in ("ccs-seed-1", "ccs-seed-1-again", "ccs-seed-2")}
+    assert rows["ccs-seed-1"] == rows["ccs-seed-1-again"] and rows["ccs-seed-1"] != rows["ccs-seed-2"]
+    assert first["rule"]["bin_taken"] == other["rule"]["bin_taken"] == again["rule"]["bin_taken"]
+    positions = np.sort([int(rid[1:]) for rid in rows["ccs-seed-1"]])
+    assert positions.mean() == pytest.approx((ROWS - 1) / 2, rel=0.1)  # not the first rows of each bin
+
+
+def test_unsupported_kinds_say_what_runs(generated):
+    with pytest.raises(ConfigError, match="ccs:<scorer>.*run in memory"):
+        _select(generated, "balanced", strategy="balanced:el2n", keep=0.3)
+
+
+def test_cli_select_then_apply_on_partitions(generated, tmp_path):
+    data, scores = generated["data"], generated["scores"]
+    selected = run_cli("select", data, "--label", "label", "--id", "rid", "--scores", scores, "--strategy",
+                       "ccs:el2n:bins=20", "--keep", "0.3", "--seed", "4", "--workers", "0", "--out", tmp_path / "kept",
+                       "--manifest", tmp_path / "kept.json", "--quiet", timeout=300)
+    assert selected.returncode == 0, selected.stderr
+    before = digest(data)
+    applied = run_cli("apply", tmp_path / "kept.json", data, "--out", tmp_path / "again", "--workers", "2", timeout=300)
+    assert applied.returncode == 0, applied.stderr
+    assert "kept 900 of 3000" in applied.stdout and digest(data) == before
+    _same_files(tmp_path / "kept", tmp_path / "again")
+    manifest = json.loads((tmp_path / "kept.json").read_text())
+    assert manifest["engine"] == {"engine": "serial", "workers": 1} and manifest["rule"]["kind"] == "ccs"
+    assert manifest["columns"] == {"label": "label", "id": "rid", "features": [f"f{i}" for i in range(FEATURES)]}
+    exists = run_cli("apply", tmp_path / "kept.json", data, "--out", tmp_path / "again", "--workers", "0")
+    assert exists.returncode == 2 and exists.stderr.count("\n") == 1 and "exists" in exists.stderr
+
+
+def test_cli_in_memory_manifest_on_partitioned_data_is_one_clear_error(generated, tmp_path):
+    csv = tmp_path / "small.csv"
+    generated["frame"].iloc[:300].to_csv(csv, index=False)
+    made = run_cli("select", csv, "--label", "label", "--id", "rid", "--strategy", "random", "--keep", "0.5",
+                   "--out", tmp_path / "kept.csv", "--manifest", tmp_path / "memory.json", "--quiet", timeout=300)
+    assert made.returncode == 0, made.stderr
+    run = run_cli("apply", tmp_path / "memory.json", generated["data"], "--out", tmp_path / "out", "--workers", "0")
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+    assert "in-memory selection manifest" in run.stderr and "workbench select" in run.stderr
+    assert not (tmp_path / "out").exists()

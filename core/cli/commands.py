@@ -268,6 +268,8 @@ def _report_selection(args, ds, sel, document: dict, out, manifest) -> None:
 
 # -------------------------------------------------------------------------------------- apply
 def cmd_apply(args) -> int:
+    if partitioned.wanted_apply(args):
+        return partitioned.cmd_apply(args)
     support.check_input(args.manifest, "MANIFEST")
     support.check_input(args.data)
     support.check_output(args.out, option="--out", inputs=[("DATA", args.data), ("MANIFEST", args.manifest)])

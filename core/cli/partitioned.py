@@ -1,7 +1,7 @@
-"""``workbench score`` and ``workbench select`` on partitioned Parquet data, on a Dask cluster.
+"""``workbench score``, ``select`` and ``apply`` on partitioned Parquet data, on a Dask cluster.
 
 DATA that is a folder of Parquet files (or a glob) is scored and selected partition by partition
-(:mod:`core.workflows.partitioned`): ``--cluster ADDRESS`` attaches to a running Dask scheduler;
+(:mod:`core.workflows.partitioned`), and a partitioned selection manifest is re-applied the same way: ``--cluster ADDRESS`` attaches to a running Dask scheduler;
 without it a local cluster of ``--workers`` processes starts (0 runs the partitions in this
 process) and is always shut down. Outputs are partitioned datasets (folders).
 """
@@ -19,6 +19,11 @@ from core.foundation import ConfigError
 def wanted(args) -> bool:
     """Whether this command runs on partitions: ``--cluster`` given, or DATA is a partitioned dataset."""
     return bool(getattr(args, "cluster", None)) or workflows.is_partitioned(args.data)
+
+
+def wanted_apply(args) -> bool:
+    """Whether ``apply`` runs on partitions: a partitioned manifest, ``--cluster``, or partitioned DATA."""
+    return workflows.is_partitioned_manifest(args.manifest) or wanted(args)
 
 
 def _engine(args):
@@ -85,4 +90,22 @@ def cmd_select(args) -> int:
     if not args.quiet:
         print(f"Kept {document['n_kept']} of {document['n_input']} rows with {args.strategy}; wrote {out} and "
               f"{manifest}.", flush=True)
+    return 0
+
+
+def cmd_apply(args) -> int:
+    support.check_input(args.manifest, "MANIFEST")
+    if not workflows.is_partitioned_manifest(args.manifest):
+        raise ConfigError(f"{args.manifest} is an in-memory selection manifest (a list of kept ids); it applies to the "
+                          "file it was made from. For partitioned DATA, select with `workbench select DATA --scores "
+                          "SCORES ...` and apply the partitioned manifest that writes.")
+    if args.scores:
+        support.check_input(args.scores, "--scores")
+    out = _out_folder(args.out, "--out")
+    with _engine(args) as engine:
+        record = workflows.apply_partitioned(args.manifest, args.data, out, scores=args.scores, engine=engine,
+                                             force=args.force)
+    if not args.quiet:
+        print(f"Applied {Path(args.manifest).name}: kept {record['n_kept']} of {record['n_input']} rows "
+              f"({record['strategy']}); wrote {out}.", flush=True)
     return 0

@@ -224,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="FILE", help="kept rows, .csv or .parquet")
     p.add_argument("--force", action="store_true", help="apply by id even when the data differ (see below)")
     p.add_argument("--formula-safe", action="store_true", help=_FORMULA_HELP)
+    p.add_argument("--scores", default=None, metavar="FOLDER",
+                   help="partitioned manifests: the scores folder (default: the one the manifest records)")
+    _cluster_options(p)
 
     p = sub.add_parser(
         "app", parents=[common], formatter_class=_formatter, help="launch the Streamlit app",

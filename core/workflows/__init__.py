@@ -4,6 +4,7 @@ from core.outputs.manifest import apply_and_export, apply_manifest
 from core.data.partitions import is_partitioned, load_partitioned_sample
 from core.workflows.engine import SerialEngine, dask_engine
 from core.workflows.partitioned import score_partitioned
+from core.workflows.partitioned_apply import apply_partitioned, is_partitioned_manifest
 from core.workflows.partitioned_select import select_partitioned
 from core.workflows.pipeline import (
     build_manifest, estimate, estimate_warning, export, fold_scores_for, fold_scores_of, labelled_scorers,
@@ -13,4 +14,5 @@ from core.workflows.pipeline import (
 __all__ = ["select", "estimate", "estimate_warning", "fold_scores_for", "fold_scores_of", "labelled_scorers",
            "pruning_curve", "build_manifest", "manifest_bytes", "rows_bytes", "export", "score",
            "apply_manifest", "apply_and_export",
-           "is_partitioned", "load_partitioned_sample", "score_partitioned", "select_partitioned", "dask_engine", "SerialEngine"]
+           "is_partitioned", "load_partitioned_sample", "score_partitioned", "select_partitioned", "dask_engine", "SerialEngine",
+           "apply_partitioned", "is_partitioned_manifest"]

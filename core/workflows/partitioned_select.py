@@ -1,12 +1,14 @@
 """Select rows of a partitioned Parquet dataset from its partitioned scores, partition by partition.
 
-The strategies that need only global order statistics or flags run here: ``<scorer>[:high|:low]``
-with ``keep`` (the cut is the exact k-th value, found from per-partition histograms by
-:func:`core.workflows.quantiles.order_statistics`; rows tied at the cut are taken in data order)
-or ``threshold``, ``random`` (the ``keep`` share of rows with the largest per-row hash draw) and
-``drop-flagged[:<scorer>]``. The kept rows are written with all original columns as a partitioned
-dataset; the manifest records the rule, the cut and the counts, and points at the kept rows for
-the ids (a list of every kept id would grow with the data).
+The strategies that need only global order statistics, bin counts or flags run here:
+``<scorer>[:high|:low]`` with ``keep`` (the cut is the exact k-th value, found from per-partition
+histograms by :func:`core.workflows.quantiles.order_statistics`; rows tied at the cut are taken in
+data order) or ``threshold``, ``random`` (the ``keep`` share of rows with the largest per-row hash
+draw), ``drop-flagged[:<scorer>]`` and ``ccs:<scorer>`` (:mod:`core.workflows.partitioned_ccs`).
+Planning fixes the *rule* (:mod:`core.workflows.partitioned_rules`); the kept rows are then written
+with all original columns as a partitioned dataset. The manifest records the rule, so ``apply``
+(:mod:`core.workflows.partitioned_apply`) re-runs it exactly, and points at the kept rows for the ids
+(a list of every kept id would grow with the data).
 """
 
 from __future__ import annotations
@@ -20,70 +22,52 @@ from typing import Optional
 
 import numpy as np
 
-from core.data.partitions import PartitionedData, open_partitioned, partition_files, read_partition_ids, row_uniforms
+from core.data.partitions import PartitionedData, open_partitioned, partition_files, read_partition_ids
 from core.foundation.encoding import to_jsonable
 from core.foundation.errors import ConfigError, DataFileError
-from core.scorers import flag_column
-from core.selection import check_budget, parse_strategy
+from core.selection import check_budget, default_end, parse_strategy
 from core.selection.algorithms import budget_from_keep
-from core.selection.ends import default_end
 from core.workflows.engine import SerialEngine
+from core.workflows.partitioned_ccs import plan_ccs
+from core.workflows.partitioned_rules import kept_mask, oriented, read_scores, split_ties, tie_counts
 from core.workflows.quantiles import order_statistics
 
-SUPPORTED_KINDS = ("top", "random", "drop-flagged")
-_RANDOM_STREAM = 4
-
-
-def _scores_partition(path: str, columns: list):
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path, columns=columns).to_pandas()
-
-
-def _oriented(index: int, plan: dict) -> np.ndarray:
-    """Higher means more worth keeping, NaN never kept (as :mod:`core.selection.strategies.ranking`)."""
-    if plan["kind"] == "random":
-        part = plan["data"].partitions[index]
-        return row_uniforms(plan["seed"], np.arange(part.start, part.stop), _RANDOM_STREAM)
-    values = _scores_partition(plan["scores"][index], [plan["scorer"]])[plan["scorer"]].to_numpy(dtype=np.float64)
-    return values if plan["end"] == "high" else -values
+SUPPORTED_KINDS = ("top", "random", "drop-flagged", "ccs")
+MANIFEST_KIND = "partitioned selection"
 
 
 def _oriented_values(index: int, plan: dict) -> list:
-    return [_oriented(index, plan)]
+    return [oriented(index, plan)]
 
 
-def _tie_counts(index: int, plan: dict, cut: float) -> tuple[int, int]:
-    values = np.nan_to_num(_oriented(index, plan), nan=-np.inf)
-    return int((values > cut).sum()), int((values == cut).sum())
+def _tie_task(index: int, plan: dict, cut: float) -> tuple[int, int]:
+    return tie_counts(np.nan_to_num(oriented(index, plan), nan=-np.inf), cut)
 
 
-def _mask(index: int, plan: dict) -> np.ndarray:
-    if plan["kind"] == "drop-flagged":
-        flags = _scores_partition(plan["scores"][index], [flag_column(n) for n in plan["scorers"]])
-        return ~flags.fillna(False).to_numpy(dtype=bool).any(axis=1)
-    values = np.nan_to_num(_oriented(index, plan), nan=-np.inf)
-    if plan.get("threshold_cut") is not None:
-        return values >= plan["threshold_cut"]
-    mask = values > plan["cut"]
-    ties = np.flatnonzero(values == plan["cut"])[:plan["ties_taken"][index]]
-    mask[ties] = True
-    return mask
+def _plan_flags(spec, plan: dict, keep, threshold, engine) -> dict:
+    if keep is not None:
+        raise ConfigError("On partitioned data drop-flagged takes no --keep; it drops every flagged row.")
+    return plan
 
 
-def _write_task(index: int, plan: dict, folder: str) -> int:
-    import pyarrow.parquet as pq
+def _plan_top(spec, plan: dict, keep, threshold, engine) -> dict:
+    if spec.kind == "top":
+        plan["scorer"] = spec.scorers[0]
+        plan["end"] = spec.end or default_end(spec.scorers[0])
+    if threshold is not None:
+        plan["threshold_cut"] = float(threshold) if plan["end"] == "high" else -float(threshold)
+        return plan
+    budget = budget_from_keep(keep, plan["data"].n_samples)
+    parts = len(plan["data"].partitions)
+    plan["cut"] = order_statistics(engine, parts, _oriented_values, (plan,), lambda counts: [budget])[0]
+    if plan["cut"] is None:
+        raise ConfigError("Fewer rows have a score than the keep fraction asks for; lower --keep.")
+    plan["ties_taken"] = split_ties(engine.map(_tie_task, range(parts), plan, plan["cut"]), budget)
+    plan["budget"] = budget
+    return plan
 
-    data: PartitionedData = plan["data"]
-    part = data.partitions[index]
-    scored_ids = _scores_partition(plan["scores"][index], ["id"])["id"].to_numpy(dtype=object)
-    if len(scored_ids) != part.rows or not (scored_ids.astype(str) == read_partition_ids(data, index).astype(str)).all():
-        raise DataFileError(f"{plan['scores'][index]} does not hold the scores of {part.path} (ids differ); score "
-                            "this data again with `workbench score`.")
-    mask = _mask(index, plan)
-    table = pq.read_table(part.path)
-    pq.write_table(table.filter(mask), Path(folder) / f"part-{index:05d}.parquet")
-    return int(mask.sum())
+
+_PLANNERS = {"top": _plan_top, "random": _plan_top, "drop-flagged": _plan_flags, "ccs": plan_ccs}
 
 
 def _plan(data, scores_files: list, strategy: str, keep, threshold, seed: int, engine) -> dict:
@@ -91,34 +75,62 @@ def _plan(data, scores_files: list, strategy: str, keep, threshold, seed: int, e
 
     spec = parse_strategy(strategy, pq.read_schema(scores_files[0]).names)
     check_budget(spec, keep, threshold)
-    if spec.kind not in SUPPORTED_KINDS:
+    if spec.kind not in _PLANNERS:
         raise ConfigError(f"Strategy {strategy!r} does not run on partitioned data yet; use <scorer>[:high|:low], "
-                          "random or drop-flagged[:<scorer>].")
+                          "random, drop-flagged[:<scorer>] or ccs:<scorer>. The other kinds (balanced, scorecard, "
+                          "dedupe, band, coresets, auto, ...) run in memory: tune them on a sample "
+                          "(load_partitioned_sample) or load the data on one machine.")
     plan = {"data": data, "scores": scores_files, "kind": spec.kind, "seed": int(seed), "scorers": list(spec.scorers)}
-    if spec.kind == "drop-flagged":
-        if keep is not None:
-            raise ConfigError("On partitioned data drop-flagged takes no --keep; it drops every flagged row.")
-        return plan
-    if spec.kind == "top":
-        plan["scorer"] = spec.scorers[0]
-        plan["end"] = spec.end or default_end(spec.scorers[0])
-    if threshold is not None:
-        plan["threshold_cut"] = float(threshold) if plan["end"] == "high" else -float(threshold)
-        return plan
-    budget = budget_from_keep(keep, data.n_samples)
-    parts = len(data.partitions)
-    plan["cut"] = order_statistics(engine, parts, _oriented_values, (plan,), lambda counts: [budget])[0]
-    if plan["cut"] is None:
-        raise ConfigError("Fewer rows have a score than the keep fraction asks for; lower --keep.")
-    counts = engine.map(_tie_counts, range(parts), plan, plan["cut"])
-    remaining = budget - sum(above for above, _ in counts)
-    taken = []
-    for _, ties in counts:  # rows tied at the cut are taken in data order
-        taken.append(int(min(ties, max(remaining, 0))))
-        remaining -= taken[-1]
-    plan["ties_taken"] = taken
-    plan["budget"] = budget
-    return plan
+    return _PLANNERS[spec.kind](spec, plan, keep, threshold, engine)
+
+
+def rule_of(plan: dict) -> dict:
+    """The JSON-able rule of a plan: everything but where it runs (``data``, ``scores``, ``seed``)."""
+    return {key: value for key, value in plan.items() if key not in ("data", "scores", "seed")}
+
+
+def _write_task(index: int, plan: dict, folder: str) -> int:
+    import pyarrow.parquet as pq
+
+    data: PartitionedData = plan["data"]
+    part = data.partitions[index]
+    scored_ids = read_scores(plan["scores"][index], ["id"])["id"].to_numpy(dtype=object)
+    if len(scored_ids) != part.rows or not (scored_ids.astype(str) == read_partition_ids(data, index).astype(str)).all():
+        raise DataFileError(f"{plan['scores'][index]} does not hold the scores of {part.path} (ids differ); score "
+                            "this data again with `workbench score`.")
+    mask = kept_mask(index, plan)
+    table = pq.read_table(part.path)
+    pq.write_table(table.filter(mask), Path(folder) / f"part-{index:05d}.parquet")
+    return int(mask.sum())
+
+
+def write_kept(plan: dict, out: Path, engine, finish) -> dict:
+    """Write every partition's kept rows into a staging folder, then rename it to ``out``.
+
+    ``finish(n_kept) -> dict`` builds the manifest before the rename, so an error leaves nothing.
+    """
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        kept = engine.map(_write_task, range(len(plan["data"].partitions)), plan, str(staging))
+        document = finish(int(sum(kept)))
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return document
+
+
+def scores_fingerprint(scores, engine) -> str:
+    """Fingerprint of a scores folder (its files' footers), so ``apply`` can tell other scores apart."""
+    return open_partitioned(scores, label="label", id="id", map=engine.map).fingerprint
+
+
+def check_scores(data: PartitionedData, scores) -> list:
+    """The scores files of ``data``: one per data partition, else a DataFileError."""
+    scores_files = partition_files(scores)
+    if len(scores_files) != len(data.partitions):
+        raise DataFileError(f"{scores} has {len(scores_files)} partitions but the data have {len(data.partitions)}; "
+                            "pass the scores `workbench score` wrote for this data.")
+    return scores_files
 
 
 def select_partitioned(source, scores, out, manifest, *, strategy: str, keep: Optional[float] = None,
@@ -157,36 +169,30 @@ def select_partitioned(source, scores, out, manifest, *, strategy: str, keep: Op
     if sample is not None and sample.get("data_fingerprint") not in (None, data.fingerprint):
         raise ConfigError(f"The sample was drawn from other data than {source} (fingerprints differ); tune on a "
                           "sample of this data (load_partitioned_sample) and select again.")
-    scores_files = partition_files(scores)
-    if len(scores_files) != len(data.partitions):
-        raise DataFileError(f"{scores} has {len(scores_files)} partitions but the data have {len(data.partitions)}; "
-                            "pass the scores `workbench score` wrote for this data.")
-    plan = _plan(data, scores_files, strategy, keep, threshold, seed, engine)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        kept = engine.map(_write_task, range(len(data.partitions)), plan, str(staging))
-        document = _manifest(data, plan, strategy, keep, threshold, seed, engine, scores, out, sum(kept), sample)
-        staging.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    plan = _plan(data, check_scores(data, scores), strategy, keep, threshold, seed, engine)
+    recipe = {"strategy": strategy, "keep": keep, "threshold": threshold, "seed": int(seed), "sample": sample,
+              "scores": scores, "scores_fingerprint": scores_fingerprint(scores, engine)}
+    document = write_kept(plan, out, engine, lambda n_kept: partitioned_manifest(plan, recipe, engine, out, n_kept))
     Path(manifest).write_text(json.dumps(to_jsonable(document), indent=2) + "\n")
     return document
 
 
-def _manifest(data, plan, strategy, keep, threshold, seed, engine, scores, out, n_kept, sample) -> dict:
+def partitioned_manifest(plan: dict, recipe: dict, engine, out: Path, n_kept: int) -> dict:
+    """The manifest of a partitioned selection: the recipe, the rule, the data, the engine and the counts."""
     from core import __version__
 
-    record = Path(scores) / "_workbench_scores.json"
+    data: PartitionedData = plan["data"]
+    record = Path(recipe["scores"]) / "_workbench_scores.json"
     return {
         "version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "kind": "partitioned selection", "strategy": strategy, "keep": keep, "threshold": threshold,
-        "seed": int(seed), "n_input": data.n_samples, "n_kept": int(n_kept),
-        "rule": {key: plan[key] for key in ("kind", "scorer", "end", "cut", "threshold_cut", "budget", "scorers")
-                 if key in plan},
+        "kind": MANIFEST_KIND, "strategy": recipe["strategy"], "keep": recipe["keep"],
+        "threshold": recipe["threshold"], "seed": int(recipe["seed"]), "n_input": data.n_samples,
+        "n_kept": int(n_kept), "rule": rule_of(plan),
         "data_fingerprint": data.fingerprint, "partitions": len(data.partitions),
+        "columns": {"label": data.label, "id": data.id, "features": list(data.features)},
         "engine": dict(engine.description),
-        "sample": dict(sample) if sample is not None else None,
+        "sample": dict(recipe["sample"]) if recipe["sample"] is not None else None,
         "kept_rows": str(out), "kept_ids": {"dataset": str(out), "column": data.id or "row position"},
-        "scores": str(scores),
+        "scores": str(recipe["scores"]), "scores_fingerprint": recipe["scores_fingerprint"],
         "scorers": json.loads(record.read_text()).get("scorers", []) if record.is_file() else [],
     }
