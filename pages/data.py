@@ -7,13 +7,14 @@ from pathlib import Path
 import streamlit as st
 
 from core.foundation import rng
-from workbench import charts, data_forms, loaders, media, resources, settings, state
+from workbench import charts, data_forms, loaders, media, partitioned, resources, settings, state
 
 st.title("Data")
 st.caption("Load a labelled data set. Nothing is modified: exports write the original rows you load here.")
 
 # a served app never reads the server's files by path (settings.local_files_allowed)
-SOURCES = ["Bundled sample", "Upload a file"] + (["Local path"] if settings.local_files_allowed() else [])
+SOURCES = ["Bundled sample", "Upload a file"] + (["Local path", "Scored partitions"] if settings.local_files_allowed()
+                                                  else [])
 state.sticky("data_source", SOURCES[0], SOURCES)
 source = state.remember("data_source", st.segmented_control("Source", SOURCES, key="data_source",
                                                              label_visibility="collapsed")) or SOURCES[0]
@@ -44,6 +45,8 @@ elif source == "Local path":
     if path_text:
         path = Path(path_text).expanduser()
         data_forms.column_form(path, "data_path", f"Path: {path.name}", path.name)
+elif source == "Scored partitions":  # what `workbench score DATA_FOLDER --out SCORES_FOLDER` wrote
+    partitioned.source_form()
 
 ds = state.dataset()
 if ds is None:
@@ -60,6 +63,8 @@ m[2].metric("Classes", ds.n_classes, border=True)
 m[3].metric("Kind", ds.kind, border=True)
 m[4].metric("Fingerprint", ds.fingerprint[:10], help=f"{ds.fingerprint}: the key of every cached result",
             border=True)
+if state.get("partitioned") is not None:
+    st.info(partitioned.sample_note(state.get("partitioned")), icon=":material/dataset:")
 if ds.warnings:
     st.warning("**What loading did**\n\n" + "\n".join(f"- {w}" for w in ds.warnings), icon=":material/warning:")
 

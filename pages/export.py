@@ -10,7 +10,9 @@ import numpy as np
 import streamlit as st
 
 import core
-from workbench import cards, charts, estimates, exact_check, resources, settings, state, summary, tracking_panel, tuning
+from workbench import (
+    cards, charts, estimates, exact_check, partitioned, resources, settings, state, summary, tracking_panel, tuning,
+)
 
 ds = state.require_dataset()
 st.title("Export")
@@ -71,6 +73,12 @@ with state.user_errors("Could not prepare the export: "):
                          width="stretch")
     d[2].download_button("Stakeholder summary (HTML)", files["summary"], file_name=f"{stem}_summary.html",
                          mime="text/html", key="export_summary", icon=":material/summarize:", width="stretch")
+
+if state.get("partitioned") is not None:  # a sample of scored partitions: the files above hold the sample's rows
+    st.caption(f"These files hold the kept rows of the sample ({ds.n_samples:,} of "
+               f"{state.get('partitioned')['sample']['of']:,} rows).")
+    if settings.local_files_allowed():
+        partitioned.full_export_panel(list(table.columns) if table is not None else [])
 
 with st.expander("Summary preview", icon=":material/summarize:", expanded=True):
     left, right = st.columns(2)

@@ -69,6 +69,10 @@ KEYS = {key.name: key for key in (
     Key("incoming_batch", lambda: None, "new rows read on the Incoming page: {'name', 'frame'}", per_dataset=True),
     Key("memo", dict, "derived values memoised for this session (selections, aligned scores, files)",
         per_dataset=True),
+    Key("partitioned", lambda: None, "scored partitions behind a sampled data set (workbench.partitioned): "
+        "{'source', 'scores', 'label', 'id', 'sample', 'table'}", per_dataset=True),
+    Key("full_selection", lambda: None, "the last full-data selection written from Export (workbench.partitioned)",
+        per_dataset=True),
 )}
 
 
@@ -199,6 +203,8 @@ def set_seed(value: int) -> None:
     for name in ("score_table", "curves", "auto_result", "exact_checks", "estimates", "memo"):
         put(name, KEYS[name].default())
     put("table_version", get("table_version") + 1)
+    if get("partitioned") is not None:  # scores read from partitions cannot be recomputed here: they stay
+        add_scores(get("partitioned")["table"])
 
 
 def memo(name: str, key: Any, compute: Callable[[], Any]) -> Any:

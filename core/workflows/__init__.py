@@ -1,9 +1,10 @@
 """The workflow layer: load -> score -> select -> estimate -> export -> apply, shared by all faces."""
 
 from core.outputs.manifest import apply_and_export, apply_manifest
-from core.data.partitions import is_partitioned, load_partitioned_sample
+from core.data.partitions import is_partitioned
 from core.workflows.engine import SerialEngine, dask_engine
-from core.workflows.partitioned import score_partitioned
+from core.workflows.partitioned import load_partitioned_sample, score_partitioned
+from core.workflows.partitioned_select import SUPPORTED_KINDS as PARTITIONED_KINDS
 from core.workflows.partitioned_apply import apply_partitioned, is_partitioned_manifest
 from core.workflows.partitioned_select import select_partitioned
 from core.workflows.pipeline import (
@@ -15,4 +16,4 @@ __all__ = ["select", "estimate", "estimate_warning", "fold_scores_for", "fold_sc
            "pruning_curve", "build_manifest", "manifest_bytes", "rows_bytes", "export", "score",
            "apply_manifest", "apply_and_export",
            "is_partitioned", "load_partitioned_sample", "score_partitioned", "select_partitioned", "dask_engine", "SerialEngine",
-           "apply_partitioned", "is_partitioned_manifest"]
+           "PARTITIONED_KINDS", "apply_partitioned", "is_partitioned_manifest"]

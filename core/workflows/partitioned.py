@@ -28,15 +28,16 @@ import numpy as np
 import pandas as pd
 
 from core.data.partitions import (PartitionedData, create_store, fill_store, open_partitioned, open_store,
-                                  read_partition_ids, row_uniforms)
+                                  partition_files, read_partition_ids, row_uniforms)
+from core.data.partitions import load_partitioned_sample as _load_sample
 from core.foundation.encoding import to_jsonable
-from core.foundation.errors import ConfigError, LabelError
+from core.foundation.errors import ConfigError, DataFileError, LabelError
 from core.foundation.progress import report
 from core.foundation.seeds import rng
 from core.scorers import resolve_scorers
 from core.scorers.geometry import fit_kmeans
 from core.scorers.oof import fit_fold_models, fit_sample_mask, row_folds
-from core.scorers.table import make_records
+from core.scorers.table import RECORDS_KEY, make_records
 from core.workflows import partition_scores as tasks
 from core.workflows import shared_index
 from core.workflows.shared_index import default_clusters, fit_cluster_index, graph_recall
@@ -275,3 +276,56 @@ def _with_prototypes(record: dict, fitted: dict) -> dict:
     if record["name"] != "prototypicality":
         return record
     return {**record, "prototypes": {"fit": "k-means on the stratified sample", "rows": fitted["fit_rows"]}}
+
+
+def load_partitioned_sample(source, *, scores=None, rows: int = 50_000, label: str = "label",
+                            id: Optional[str] = None, features=None, seed: int = 0, min_per_class: int = 50):
+    """A stratified sample of partitioned data with its scores, checked against the scores' record.
+
+    :func:`core.data.partitions.load_partitioned_sample`, plus: the scores folder must be one
+    :func:`score_partitioned` wrote for exactly this data and column choice (same partitions, same
+    rows, same fingerprint), and the sampled scores carry the scorer records of ``_workbench_scores.json``
+    (``core.scorers.scorer_records``), so a manifest made from them lists how they were computed.
+
+    Returns
+    -------
+    ds : Dataset
+    scores : DataFrame or None
+        Indexed by id, with the scorer records attached.
+    sample : dict
+        ``{"rows", "of", "seed", "stratified", "source", "data_fingerprint"}``.
+    """
+    record = _scores_record(source, scores) if scores is not None else None
+    ds, table, sample = _load_sample(source, scores=scores, rows=rows, label=label, id=id, features=features,
+                                     seed=seed, min_per_class=min_per_class)
+    if record is None:
+        return ds, table, sample
+    if record.get("data_fingerprint") != sample["data_fingerprint"]:
+        raise DataFileError(f"{scores} holds the scores of other data, or of other label/id/feature columns, than "
+                            f"{source} with label {label!r} and id {id!r}; choose the columns the scores were "
+                            "computed with, or score this data with `workbench score`.")
+    table = table.copy()
+    table.attrs[RECORDS_KEY] = [dict(row) for row in record.get("scorers", [])]
+    return ds, table, sample
+
+
+def _scores_record(source, scores) -> dict:
+    """The record beside ``scores``, once its partitions match the data's file for file (row counts)."""
+    import pyarrow.parquet as pq
+
+    path = Path(scores) / SCORES_RECORD
+    if not path.is_file():
+        raise DataFileError(f"{scores} has no {SCORES_RECORD}; give the folder `workbench score DATA --out FOLDER` "
+                            "wrote for this data.")
+    data_files, score_files = partition_files(source), partition_files(scores)
+    if len(data_files) != len(score_files):
+        raise DataFileError(f"{scores} has {len(score_files)} partitions but {source} has {len(data_files)}; pass "
+                            "the scores written for this data.")
+    for data_file, score_file in zip(data_files, score_files):
+        if pq.ParquetFile(data_file).metadata.num_rows != pq.ParquetFile(score_file).metadata.num_rows:
+            raise DataFileError(f"{score_file} and {data_file} hold different numbers of rows; pass the scores "
+                                "written for this data.")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise DataFileError(f"{path} cannot be read ({err}); score the data again.") from err
