@@ -96,6 +96,9 @@ STRATEGIES = {  # name: (strategy, options); knn_density has many ties, el2n has
     "ccs": ("ccs:el2n", {"keep": 0.3}),
     "ccs-ties": ("ccs:knn_density:beta=0.2:bins=7:hard=low", {"keep": 0.25}),
     "ccs-nan": ("ccs:el2n:beta=0.005:bins=10", {"keep": 0.4}),  # 15 pruned, 10 of the 25 NaN stay (as the top)
+    "balanced": ("balanced:el2n", {"keep": 0.3}),
+    "balanced-random": ("balanced:random:mode=equal", {"keep": 0.2}),
+    "balanced-nan": ("balanced:el2n:low", {"keep": 0.995}),  # quotas exceed some classes' scored rows
 }
 
 
@@ -218,9 +221,30 @@ def test_ccs_within_bin_draw_is_seeded_and_not_data_order(generated):
     assert positions.mean() == pytest.approx((ROWS - 1) / 2, rel=0.1)  # not the first rows of each bin
 
 
+@pytest.mark.parametrize("name", ["balanced", "balanced-random", "balanced-nan"])
+def test_partitioned_balanced_takes_the_in_memory_quotas(generated, on_cluster, in_memory, name):
+    """Same quota per class as core.select; with a continuous score and no NaN needed, the same rows (random rows
+    and NaN rows taken to fill a quota differ by construction: hash draws and data order vs a seeded permutation)."""
+    ds, _ = in_memory
+    strategy, options = STRATEGIES[name]
+    expected = core.select(ds, scores_of(generated), strategy=strategy, seed=5, **options)
+    kept = _frames(generated["root"] / f"kept-cluster-{name}")
+    memory = generated["frame"].set_index("rid").loc[ds.ids[expected.mask]]
+    assert kept["label"].value_counts().to_dict() == memory["label"].value_counts().to_dict()
+    assert on_cluster["selected"][name]["n_kept"] == expected.n_kept
+    if name == "balanced":
+        assert set(kept["rid"]) == set(memory.index)
+    if name == "balanced-nan":
+        assert kept["rid"].isin(generated["table"].loc[generated["table"]["el2n"].isna(), "id"]).sum() > 0
+
+
+def scores_of(generated) -> pd.DataFrame:
+    return generated["table"].drop(columns=["label"]).set_index("id")
+
+
 def test_unsupported_kinds_say_what_runs(generated):
-    with pytest.raises(ConfigError, match="ccs:<scorer>.*run in memory"):
-        _select(generated, "balanced", strategy="balanced:el2n", keep=0.3)
+    with pytest.raises(ConfigError, match="balanced:<scorer.random>.*band.*moderate.*run in memory only"):
+        _select(generated, "band", strategy="band:el2n", keep=0.3)
 
 
 def test_cli_select_then_apply_on_partitions(generated, tmp_path):

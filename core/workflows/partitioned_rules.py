@@ -38,9 +38,10 @@ def positions(index: int, plan: dict) -> np.ndarray:
 def oriented(index: int, plan: dict) -> np.ndarray:
     """Higher means more worth keeping, NaN never kept (as :mod:`core.selection.strategies.ranking`).
 
-    ``random`` ranks rows by their per-row hash draw (:func:`core.data.partitions.row_uniforms`).
+    Without a scorer (``random``, ``balanced:random``) rows rank by their per-row hash draw
+    (:func:`core.data.partitions.row_uniforms`).
     """
-    if plan["kind"] == "random":
+    if plan.get("scorer") is None:
         return row_uniforms(plan["seed"], positions(index, plan), RANDOM_STREAM)
     values = read_scores(plan["scores"][index], [plan["scorer"]])[plan["scorer"]].to_numpy(dtype=np.float64)
     return values if plan["end"] == "high" else -values
@@ -140,7 +141,37 @@ def ccs_mask(index: int, plan: dict) -> np.ndarray:
     return mask
 
 
-MASKS = {"top": top_mask, "random": top_mask, "drop-flagged": flag_mask, "ccs": ccs_mask}
+def class_codes(index: int, plan: dict) -> np.ndarray:
+    """Label codes (into ``data.classes``) of the partition's rows, shape (rows,), int64."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    data = plan["data"]
+    labels = pq.read_table(data.partitions[index].path, columns=[data.label]).column(data.label).to_pandas()
+    return pd.Index(data.classes).get_indexer(pd.Index(labels.to_numpy(dtype=object))).astype(np.int64)
+
+
+def balanced_mask(index: int, plan: dict) -> np.ndarray:
+    """``balanced:<scorer|random>``: per class, rows above the class's cut plus ties, or all scored rows
+    plus the first NaN rows when the class has fewer scored rows than its quota."""
+    codes = class_codes(index, plan)
+    values = oriented(index, plan)
+    scored = ~np.isnan(values)
+    mask = np.zeros(len(codes), dtype=bool)
+    for code, (quota, cut) in enumerate(zip(plan["quotas"], plan["class_cuts"])):
+        members = codes == code
+        if quota == 0:
+            continue
+        if cut is None:  # every scored row of the class, then NaN rows in data order
+            mask |= members & scored
+            mask[np.flatnonzero(members & ~scored)[:int(plan["nan_taken"][index][code])]] = True
+            continue
+        mask |= members & above_or_first_ties(np.where(members & scored, values, -np.inf), cut,
+                                              plan["class_ties"][index][code])
+    return mask
+
+
+MASKS = {"top": top_mask, "random": top_mask, "drop-flagged": flag_mask, "ccs": ccs_mask, "balanced": balanced_mask}
 
 
 def kept_mask(index: int, plan: dict) -> np.ndarray:

@@ -4,7 +4,8 @@ The strategies that need only global order statistics, bin counts or flags run h
 ``<scorer>[:high|:low]`` with ``keep`` (the cut is the exact k-th value, found from per-partition
 histograms by :func:`core.workflows.quantiles.order_statistics`; rows tied at the cut are taken in
 data order) or ``threshold``, ``random`` (the ``keep`` share of rows with the largest per-row hash
-draw), ``drop-flagged[:<scorer>]`` and ``ccs:<scorer>`` (:mod:`core.workflows.partitioned_ccs`).
+draw), ``drop-flagged[:<scorer>]``, ``ccs:<scorer>`` (:mod:`core.workflows.partitioned_ccs`) and
+``balanced:<scorer|random>`` (:mod:`core.workflows.partitioned_balanced`).
 Planning fixes the *rule* (:mod:`core.workflows.partitioned_rules`); the kept rows are then written
 with all original columns as a partitioned dataset. The manifest records the rule, so ``apply``
 (:mod:`core.workflows.partitioned_apply`) re-runs it exactly, and points at the kept rows for the ids
@@ -25,14 +26,15 @@ import numpy as np
 from core.data.partitions import PartitionedData, open_partitioned, partition_files, read_partition_ids
 from core.foundation.encoding import to_jsonable
 from core.foundation.errors import ConfigError, DataFileError
-from core.selection import check_budget, default_end, parse_strategy
+from core.selection import check_budget, default_end, parse_strategy, strategy_kinds
 from core.selection.algorithms import budget_from_keep
 from core.workflows.engine import SerialEngine
+from core.workflows.partitioned_balanced import plan_balanced
 from core.workflows.partitioned_ccs import plan_ccs
 from core.workflows.partitioned_rules import kept_mask, oriented, read_scores, split_ties, tie_counts
 from core.workflows.quantiles import order_statistics
 
-SUPPORTED_KINDS = ("top", "random", "drop-flagged", "ccs")
+SUPPORTED_KINDS = ("top", "random", "drop-flagged", "ccs", "balanced")
 MANIFEST_KIND = "partitioned selection"
 
 
@@ -67,7 +69,12 @@ def _plan_top(spec, plan: dict, keep, threshold, engine) -> dict:
     return plan
 
 
-_PLANNERS = {"top": _plan_top, "random": _plan_top, "drop-flagged": _plan_flags, "ccs": plan_ccs}
+_PLANNERS = {"top": _plan_top, "random": _plan_top, "drop-flagged": _plan_flags, "ccs": plan_ccs,
+             "balanced": plan_balanced}
+
+
+def _in_memory_kinds() -> list:
+    return [kind.name for kind in strategy_kinds() if kind.name not in _PLANNERS]
 
 
 def _plan(data, scores_files: list, strategy: str, keep, threshold, seed: int, engine) -> dict:
@@ -77,8 +84,8 @@ def _plan(data, scores_files: list, strategy: str, keep, threshold, seed: int, e
     check_budget(spec, keep, threshold)
     if spec.kind not in _PLANNERS:
         raise ConfigError(f"Strategy {strategy!r} does not run on partitioned data yet; use <scorer>[:high|:low], "
-                          "random, drop-flagged[:<scorer>] or ccs:<scorer>. The other kinds (balanced, scorecard, "
-                          "dedupe, band, coresets, auto, ...) run in memory: tune them on a sample "
+                          "random, drop-flagged[:<scorer>], ccs:<scorer> or balanced:<scorer|random>. The other "
+                          f"kinds ({', '.join(_in_memory_kinds())}) run in memory only: tune them on a sample "
                           "(load_partitioned_sample) or load the data on one machine.")
     plan = {"data": data, "scores": scores_files, "kind": spec.kind, "seed": int(seed), "scorers": list(spec.scorers)}
     return _PLANNERS[spec.kind](spec, plan, keep, threshold, engine)
