@@ -17,7 +17,7 @@ import pytest
 import core
 from cli_runner import digest, run_cli
 from core.data.partitions import load_partitioned
-from core.foundation.errors import ConfigError, ManifestError, WorkbenchError
+from core.foundation.errors import ConfigError, DataFileError, ManifestError, WorkbenchError
 from core.workflows import (SerialEngine, apply_partitioned, dask_engine, load_partitioned_sample,
                             select_partitioned)
 
@@ -164,7 +164,13 @@ def test_apply_refuses_other_data_or_scores_and_writes_nothing(generated, on_clu
     with pytest.raises(ConfigError, match="--force does not apply"):
         apply_partitioned(manifest, generated["data"], tmp_path / "out3", force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["changed", "scores"]  # nothing partial, no staging
-    applied = apply_partitioned(manifest, generated["data"], tmp_path / "out4", scores=generated["scores"])
+    moved = json.loads(manifest.read_text())
+    moved["scores"] = str(tmp_path / "gone")
+    (tmp_path / "moved.json").write_text(json.dumps(moved))
+    with pytest.raises(ManifestError, match="pass the scores folder with --scores"):
+        apply_partitioned(tmp_path / "moved.json", generated["data"], tmp_path / "out5")
+    applied = apply_partitioned(tmp_path / "moved.json", generated["data"], tmp_path / "out4",
+                                scores=generated["scores"])
     assert applied["n_kept"] == on_cluster["selected"]["ccs"]["n_kept"]
 
 
@@ -275,3 +281,17 @@ def test_cli_in_memory_manifest_on_partitioned_data_is_one_clear_error(generated
     assert run.returncode == 2 and run.stderr.count("\n") == 1
     assert "in-memory selection manifest" in run.stderr and "workbench select" in run.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_an_error_while_writing_leaves_no_folder(generated, tmp_path):
+    scores = tmp_path / "scores"
+    scores.mkdir()
+    for part in sorted(generated["scores"].glob("*.parquet")):
+        frame = pd.read_parquet(part)
+        if part.name == "part-2.parquet":
+            frame["id"] = frame["id"].iloc[::-1].to_numpy()  # the last partition's scores belong to other rows
+        frame.to_parquet(scores / part.name, index=False)
+    with pytest.raises(DataFileError, match="ids differ"):
+        select_partitioned(generated["data"], scores, tmp_path / "kept", tmp_path / "kept.json", strategy="ccs:el2n",
+                           keep=0.3, label="label", id="rid")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scores"]

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from core.data.partitions import open_partitioned
+from core.data.partitions import is_partitioned, open_partitioned
 from core.foundation.errors import ConfigError, ManifestError
 from core.workflows.engine import SerialEngine
 from core.workflows.partitioned_select import (
@@ -103,6 +103,9 @@ def apply_partitioned(manifest, source, out, *, scores=None, engine=None, force:
     columns = document["columns"]
     data = open_partitioned(source, label=columns["label"], id=columns["id"], features=columns["features"],
                             map=engine.map)
+    if scores is None and not is_partitioned(document["scores"]):
+        raise ManifestError(f"The scores the manifest records ({document['scores']}) are not there (moved, or a "
+                            "relative path from another folder); pass the scores folder with --scores.")
     scores = scores if scores is not None else document["scores"]
     scores_files = check_scores(data, scores)
     _check_same(document, data, scores, engine)
