@@ -78,7 +78,7 @@ if state.get("partitioned") is not None:  # a sample of scored partitions: the f
     st.caption(f"These files hold the kept rows of the sample ({ds.n_samples:,} of "
                f"{state.get('partitioned')['sample']['of']:,} rows).")
     if settings.local_files_allowed():
-        partitioned.full_export_panel(list(table.columns) if table is not None else [])
+        partitioned.full_export_panel()
 
 with st.expander("Summary preview", icon=":material/summarize:", expanded=True):
     left, right = st.columns(2)

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from core.scorers import scorer_records  # noqa: E402
 from core.selection import strategy_kinds  # noqa: E402
 from core.workflows import PARTITIONED_KINDS, score_partitioned  # noqa: E402
-from test_app import _app, _ok, _page, _wait  # noqa: E402  (one AppTest driver for every app test)
+from test_app import _app, _compute, _ok, _page, _wait  # noqa: E402  (one AppTest driver for every app test)
 from workbench import settings  # noqa: E402
 
 ROWS, PARTITIONS, SAMPLE = 1500, 3, 600
@@ -157,6 +157,18 @@ def test_a_strategy_that_does_not_run_on_partitions_says_which_do(loaded):
     warning = " ".join(w.value for w in at.warning)
     assert "does not run on the full partitioned data" in warning
     assert all(kind in warning for kind in ("random", "<scorer>[:high|:low]"))
+    assert not [b for b in at.button if b.key == "export_full_write"]
+
+
+def test_a_score_computed_on_the_sample_only_is_refused_for_the_full_data(loaded):
+    _compute(loaded, ["margin"])  # in memory, on the sample: the partitions have no margin scores
+    at = _page(loaded, "tune")
+    at.selectbox(key="tune_kind").set_value("top").run()
+    at.selectbox(key="tune_scorer").set_value("margin").run()
+    _ok(at)
+    _page(at, "export")
+    warning = " ".join(w.value for w in at.warning)
+    assert "reads only the scores written for the partitions" in warning and "'margin'" in warning
     assert not [b for b in at.button if b.key == "export_full_write"]
 
 

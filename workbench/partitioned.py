@@ -98,11 +98,11 @@ def sample_note(info: dict) -> str:
 
 
 def unsupported(strategy: str, columns: list) -> Optional[str]:
-    """Why ``strategy`` cannot run on the full partitioned data, or None when it can."""
+    """Why ``strategy`` cannot run on the full partitioned data whose scores files hold ``columns``, or None."""
     try:
         kind = parse_strategy(strategy, columns).kind
-    except WorkbenchError as err:
-        return str(err)
+    except WorkbenchError as err:  # e.g. a scorer computed on the sample only
+        return f"The full-data selection reads only the scores written for the partitions. {err}"
     if kind in workflows.PARTITIONED_KINDS:
         return None
     kinds = ", ".join(f"`{get_kind(k).syntax}`" for k in workflows.PARTITIONED_KINDS)
@@ -164,7 +164,7 @@ def _finish(job: jobs.Job) -> None:
         state.put("full_selection", job.result)
 
 
-def full_export_panel(columns: list) -> None:
+def full_export_panel() -> None:
     """Write the Tune recipe's selection for every row of the partitioned data (a background job)."""
     info, recipe = state.get("partitioned"), state.recipe_now()
     with st.expander("Write the selection for the full data", icon=":material/dataset:", expanded=True):
@@ -172,7 +172,7 @@ def full_export_panel(columns: list) -> None:
                     f"`{info['source']}`, partition by partition: the kept rows keep every original column, one "
                     "Parquet file per input partition, and the manifest records the sample the recipe was tuned on "
                     "and the engine. `workbench apply` reads the same manifest.")
-        problem = unsupported(recipe["strategy"], columns)
+        problem = unsupported(recipe["strategy"], list(info["table"].columns))
         if problem:
             st.warning(problem, icon=":material/block:")
             return
