@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from core.scorers import scorer_records  # noqa: E402
 from core.selection import strategy_kinds  # noqa: E402
-from core.workflows import PARTITIONED_KINDS, score_partitioned  # noqa: E402
+from core.workflows import PARTITIONED_KINDS, apply_partitioned, score_partitioned  # noqa: E402
 from test_app import _app, _compute, _ok, _page, _wait  # noqa: E402  (one AppTest driver for every app test)
 from workbench import settings  # noqa: E402
 
@@ -110,6 +110,9 @@ def test_tune_estimates_and_export_writes_the_full_data_selection(loaded, scored
     assert manifest["strategy"] == "knn_density" and manifest["keep"] == 0.3 and manifest["n_kept"] == len(kept)
     assert {r["name"] for r in manifest["scorers"]} >= set(SCORERS)
     assert any(f"Wrote {len(kept):,} of {ROWS:,} rows" in s.value for s in at.success)
+    applied = apply_partitioned(manifest_path, scored["data"], scored["root"] / "applied")  # `workbench apply`
+    assert applied["n_kept"] == len(kept)
+    assert list(pd.read_parquet(scored["root"] / "applied")["rid"]) == list(kept["rid"])
     # the same folder again: a clear error, nothing overwritten, no job started
     at.button(key="export_full_write").click().run()
     assert any("already exists" in e.value for e in at.error) and "full_selection" not in at.session_state["jobs"]
