@@ -2,8 +2,8 @@
 
 ``WORKBENCH_SERVER_MODE=1``
     The app is served to others (``workbench app --server`` sets it). Off in server mode: Data >
-    Local path (reading or listing files of the server), Export > Write to a folder, and the
-    cache settings. Uploads stay, bounded by ``server.maxUploadSize`` in
+    Local path and Data > Scored partitions (reading or listing files of the server), Export >
+    Write to a folder and Export > Write the selection for the full data, and the cache settings. Uploads stay, bounded by ``server.maxUploadSize`` in
     ``.streamlit/config.toml`` (megabytes).
 ``WORKBENCH_UMAP``
     When the UMAP map starts: ``load`` (as soon as data load, the default), ``map`` (when the Map
