@@ -1,17 +1,22 @@
-"""Latency of the ridge first figure (``LiveEvaluator(model="ridge")``) against a plain scikit-learn RidgeClassifier CV.
+"""Slider latency of Tune's live estimate, and of the ridge first figure against a naive CV.
 
-The faithful estimate (logistic regression, the default) is timed by benchmarks/estimate.py.
+``slider`` (default): what a Tune slider move computes before the cards are drawn, at 100k x 128
+and at 20k x 784 (loaded as a 784-column table, so reduced to 128 PCA dimensions as the app does),
+10 classes, logistic regression (the default target), leak-free: the all-rows selection
+(``core.select``), then per fold a selection among the other folds with their fold-wise scores
+(an el2n-like score, distance to the class mean of the fold's training rows) and a fit on the kept
+rows; the full-data figure (cached after the first). A move is a one-percent step of the keep
+slider (arrow key) or a jump. The random reference of the new size (5 draws x 5 folds) is timed
+apart: the app computes it in a background job after the figure is shown (``random_settle``).
+p50/p95 in wall seconds and in CPU seconds of this process (the machine is shared: the load
+average is printed beside them),.
 
-For each size, a slider is dragged over a difficulty-like score (small moves that change a few
-hundred rows each) and then jumps to unrelated masks (nothing close in the cache). Every mask is
-new to the evaluator; the naive baseline fits ``RidgeClassifier`` on the kept rows of each
-training fold and scores the held-out fold, on the same folds and the same mask, timed both with
-the default BLAS threads and with one (the fast evaluator uses one; on a busy machine extra BLAS
-threads can be much slower). Prints JSON (and writes it to ``--out``) with p50/p95 per sequence
-and the ratios of medians; the target is a ratio of at most 0.2 at 60k x 64.
+``ridge`` (``--ridge``): the closed-form ridge figure against scikit-learn's RidgeClassifier 5-fold
+CV on the same masks (target: ratio of medians at most 0.2 at 60k x 64).
 
-    python benchmarks/live.py                       # 10k and 60k rows x 64 features
-    python benchmarks/live.py --sizes 10000 --moves 20
+    python benchmarks/live.py                                  # slider at 100000x128 and 20000x784
+    python benchmarks/live.py --shapes 20000x784 --strategies el2n,ccs:el2n --moves 8
+    python benchmarks/live.py --ridge --sizes 10000 --moves 20
 """
 
 from __future__ import annotations
@@ -120,24 +125,143 @@ def summary(fast, naive, naive_single) -> dict:
             "ratio_to_faster_naive": round(float(np.median(fast) / best_naive), 4)}
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,60000")
-    parser.add_argument("--features", type=int, default=64)
-    parser.add_argument("--moves", type=int, default=40, help="slider moves per size")
-    parser.add_argument("--jumps", type=int, default=10, help="unrelated masks per size")
-    parser.add_argument("--out", default="benchmarks/results/live.json")
-    args = parser.parse_args(argv)
+def wide_or_plain(rows: int, features: int, classes: int = 10, seed: int = 0):
+    """Clustered rows with ``classes`` classes and 5% flipped labels; above 200 columns the table is
+    loaded through ``core.load_dataset`` (PCA to 128 dimensions, as the app does)."""
+    import pandas as pd
+
+    import core
+
+    generator = np.random.default_rng(seed)
+    latent_dim = min(features, 32)
+    centres = generator.normal(0, 1.5, (classes, latent_dim))
+    y = generator.integers(0, classes, rows)
+    latent = centres[y] + generator.normal(0, 2.0, (rows, latent_dim))
+    mixing = generator.normal(size=(latent_dim, features)) / np.sqrt(latent_dim)
+    X = (latent @ mixing + 0.5 * generator.normal(size=(rows, features))).astype(np.float32)
+    flipped = generator.random(rows) < 0.05
+    y = np.where(flipped, generator.integers(0, classes, rows), y)
+    if features <= 200:
+        return Dataset.from_arrays(X, y)
+    frame = pd.DataFrame(X, columns=[f"p{i}" for i in range(features)])
+    frame["label"] = y
+    return core.load_dataset(frame, label="label")
+
+
+def _difficulty(X: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
+    centre = np.stack([X[y == c].mean(axis=0) for c in range(n_classes)])
+    return np.linalg.norm(X - centre[y], axis=1)
+
+
+def score_tables(ds: Dataset, evaluator) -> tuple:
+    """All-rows ``el2n``-like scores and fold-wise ones (each fold's from its training rows only)."""
+    import pandas as pd
+
+    from core.evaluation import FoldScores
+
+    table = pd.DataFrame({"el2n": _difficulty(ds.X, ds.y, ds.n_classes)}, index=pd.Index(ds.ids, name="id"))
+    frames = []
+    for f in range(evaluator.n_folds):
+        train = np.flatnonzero(evaluator.fold_of_row_ != f)
+        frames.append(pd.DataFrame({"el2n": _difficulty(ds.X[train], ds.y[train], ds.n_classes)},
+                                   index=pd.Index(ds.ids[train], name="id")))
+    return table, FoldScores(frames, evaluator.fold_of_row_, ["el2n"], [], ds.fingerprint)
+
+
+def _clock() -> np.ndarray:
+    return np.array([time.perf_counter(), time.process_time()])
+
+
+def slider_moves(ds: Dataset, strategy: str, keeps) -> dict:
+    """Time each keep of ``keeps`` as a Tune move (figure, then the random reference apart)."""
+    import core
+    from core.evaluation import LiveEvaluator, selection_estimate
+
+    ev = LiveEvaluator(ds, folds=5, seed=0)
+    table, fold_scores = score_tables(ds, ev)
+
+    def figure(keep):
+        sel = core.select(ds, table, strategy=strategy, keep=float(keep), seed=0)
+        selection_estimate(ds, sel, scores=table, evaluator=ev, fold_scores=fold_scores)
+        ev.full()
+        return sel
+
+    started = _clock()
+    first = figure(keeps[0])
+    ev.random(first.n_kept, repeats=5)
+    first_open = _clock() - started
+    moves, randoms = [], []
+    for keep in keeps[1:]:
+        before = _clock()
+        sel = figure(keep)
+        moves.append(_clock() - before)
+        before = _clock()
+        ev.random(sel.n_kept, repeats=5)
+        randoms.append(_clock() - before)
+    moves, randoms = np.array(moves), np.array(randoms)
+    return {"strategy": strategy, "first_open_s": {"wall": round(float(first_open[0]), 2),
+                                                   "cpu": round(float(first_open[1]), 2)},
+            "move_s": _wall_cpu(moves), "random_settle_s": _wall_cpu(randoms),
+            "keeps": [round(float(k), 2) for k in keeps], "target_met_wall_p50": bool(np.median(moves[:, 0]) <= 0.5)}
+
+
+def _wall_cpu(times: np.ndarray) -> dict:
+    out = {}
+    for column, name in enumerate(("wall", "cpu")):
+        values = times[:, column]
+        out[name] = {"p50": round(float(np.median(values)), 3), "p95": round(float(np.percentile(values, 95)), 3)}
+    out["n"] = int(len(times))
+    return out
+
+
+def slider_keeps(moves: int) -> list:
+    """Start at Tune's default 70%, step down one percent at a time, then two jumps and back."""
+    steps = [0.70 - 0.01 * i for i in range(max(moves - 3, 1) + 1)]
+    return steps + [0.40, 0.30, steps[-1]][: max(moves - len(steps) + 1, 0)]
+
+
+def bench_slider(shape: str, strategies, moves: int) -> dict:
+    rows, features = (int(v) for v in shape.lower().split("x"))
+    started = time.perf_counter()
+    ds = wide_or_plain(rows, features)
+    result = {"shape": [rows, features], "features_used": ds.n_features, "classes": ds.n_classes,
+              "load_s": round(time.perf_counter() - started, 1), "load_before": os.getloadavg()[0]}
+    for strategy in strategies:
+        result[strategy] = slider_moves(ds, strategy, slider_keeps(moves))
+        print(f"{shape} {strategy}: move {result[strategy]['move_s']}", file=sys.stderr)
+    result["load_after"] = os.getloadavg()[0]
+    return result
+
+
+def machine() -> dict:
     from threadpoolctl import threadpool_info
 
-    report = {
-        "benchmark": "live evaluator latency vs naive RidgeClassifier 5-fold CV on the same masks",
-        "target": "ratio_of_medians <= 0.2 at 60k x 64",
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
-                    "blas_threads": [info.get("num_threads") for info in threadpool_info()]},
-        "sizes": [bench_size(int(n), args.features, args.moves, args.jumps) for n in args.sizes.split(",")],
-    }
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count(),
+            "affinity": len(os.sched_getaffinity(0)), "load_average": os.getloadavg(),
+            "blas_threads": [info.get("num_threads") for info in threadpool_info()]}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shapes", default="100000x128,20000x784", help="slider: rows x features")
+    parser.add_argument("--strategies", default="el2n,ccs:el2n", help="slider: strategies moved")
+    parser.add_argument("--moves", type=int, default=12, help="slider moves (ridge: per size)")
+    parser.add_argument("--ridge", action="store_true", help="the ridge figure against a naive CV instead")
+    parser.add_argument("--sizes", default="10000,60000", help="ridge: rows")
+    parser.add_argument("--features", type=int, default=64, help="ridge: features")
+    parser.add_argument("--jumps", type=int, default=10, help="ridge: unrelated masks per size")
+    parser.add_argument("--out", default=None, help="also write the JSON here")
+    args = parser.parse_args(argv)
+    if args.ridge:
+        report = {"benchmark": "live evaluator latency vs naive RidgeClassifier 5-fold CV on the same masks",
+                  "target": "ratio_of_medians <= 0.2 at 60k x 64", "machine": machine(),
+                  "sizes": [bench_size(int(n), args.features, args.moves, args.jumps) for n in args.sizes.split(",")]}
+    else:
+        report = {"benchmark": "Tune slider move: leak-free logistic estimate (figure), random reference apart",
+                  "target": "move_s wall p50 <= 0.5 s at 100k x 128 and 20k x 784", "machine": machine(),
+                  "note": "busy shared machine: compare cpu seconds and mind the load average",
+                  "shapes": [bench_slider(shape, args.strategies.split(","), args.moves)
+                             for shape in args.shapes.split(",")]}
     text = json.dumps(report, indent=2)
     print(text)
     if args.out:

@@ -66,7 +66,7 @@ with results:
         sel = None
     else:
         pruned, leak_free = estimates.live(ds, sel, state.scores(), evaluator)
-        full, rand = evaluator.full(), evaluator.random(sel.n_kept, repeats=5)
+        full, rand = estimates.references(ds, sel, evaluator)
         cards.comparison_cards(metrics_row, ds, sel, pruned, full, rand, leak_free=leak_free)
         found = cards.verdict(cards.block_of(pruned, full, rand), is_random=sel.resolved_strategy == "random")
         cards.show_verdict(found)

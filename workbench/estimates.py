@@ -11,12 +11,29 @@ Export's estimate:
 each training fold, which takes from seconds to minutes. The Export page shows the quick
 (optimistic, all-rows scores) comparison immediately, starts the leak-free one as a job, and
 switches to it, in the cards and in the manifest, when it is ready.
+
+What a slider move costs (only what changed is computed):
+
+- the selection's figure: one fit per fold on the new kept rows, warm-started from the nearest
+  previous fit; a position seen before is answered from memory (:data:`LIVE_MEMO` positions);
+- the full-data figure: computed once per evaluator;
+- the random reference of the new size: a background job, so the selection's figure never waits
+  for its five draws x five folds. Until it is ready, the card shows the nearest size computed so
+  far and the job's bar says so; the next move cancels a job still running for an old size
+  (debounce), so work is only spent where the slider settles.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import core
 from workbench import jobs, state, tuning
+
+
+LIVE_MEMO = 64  # selection figures remembered per session (a few hundred bytes each)
+RANDOM_JOB = "random_reference"
+INLINE_ROWS = 5_000  # below this the random draws take a fraction of a second: computed with the figure
 
 
 def _finish(job) -> None:
@@ -51,6 +68,7 @@ def _keep_fold_scores(job) -> None:
 
 def live(ds, sel, table, evaluator) -> tuple:
     """``(Estimate, leak_free)`` of the current selection for Tune's cards, as fast as the state allows."""
+    _cancel_stale_random(ds, evaluator, sel.n_kept)  # a new position: free the cores for its figure first
     key = (state.get("table_version"), evaluator.folds, evaluator.seed)
     stored = state.get("fold_scores")
     settled = stored is not None and stored[0] == key
@@ -66,6 +84,51 @@ def live(ds, sel, table, evaluator) -> tuple:
                 on_done=_keep_fold_scores)
         jobs.panel("fold_scores")
         return evaluator.estimate(sel.mask), not core.selection.scores_read_labels(sel.resolved_strategy)
-    estimate, leak_free, _ = core.evaluation.selection_estimate(ds, sel, scores=table, evaluator=evaluator,
-                                                                fold_scores=fold_scores)
-    return estimate, leak_free
+    memo = state.get("memo").setdefault("live_estimates", OrderedDict())
+    position = (tuning.identity(sel), key, id(fold_scores), evaluator.describe())
+    if position not in memo:
+        estimate, leak_free, _ = core.evaluation.selection_estimate(ds, sel, scores=table, evaluator=evaluator,
+                                                                    fold_scores=fold_scores)
+        memo[position] = (estimate, leak_free)
+        while len(memo) > LIVE_MEMO:
+            memo.popitem(last=False)
+    memo.move_to_end(position)
+    return memo[position]
+
+
+def _random_key(ds, evaluator, n_kept: int, repeats: int) -> tuple:
+    return (ds.fingerprint, evaluator.folds, evaluator.seed, evaluator.describe(), int(n_kept), int(repeats))
+
+
+def _cancel_stale_random(ds, evaluator, n_kept: int, repeats: int = 5) -> None:
+    running = jobs.current(RANDOM_JOB)
+    if running is not None and running.running and running.context["key"] != _random_key(ds, evaluator, n_kept,
+                                                                                          repeats):
+        running.cancel()
+
+
+def references(ds, sel, evaluator, repeats: int = 5) -> tuple:
+    """``(full, random)`` for Tune's cards without making the slider wait for the random draws.
+
+    The full-data figure is computed once per evaluator. The random reference of ``sel.n_kept``
+    rows is returned when it is known; otherwise a background job computes it and, meanwhile, the
+    reference of the nearest size already computed is returned (its ``n_kept`` and the job's bar
+    say so). The very first reference, with nothing to stand in for it, and those of small data
+    (up to :data:`INLINE_ROWS` rows, a fraction of a second) are computed here.
+    """
+    full = evaluator.full()
+    exact = evaluator.random_if_ready(sel.n_kept, repeats)
+    if exact is not None:
+        return full, exact
+    nearest = evaluator.random_if_ready(sel.n_kept, repeats, nearest=True)
+    if nearest is None or ds.n_samples <= INLINE_ROWS:
+        return full, evaluator.random(sel.n_kept, repeats)
+    key = _random_key(ds, evaluator, sel.n_kept, repeats)
+    running = jobs.current(RANDOM_JOB)
+    if running is None or running.context["key"] != key or not running.running:
+        n_kept = sel.n_kept
+        jobs.start(RANDOM_JOB, lambda job: evaluator.random(n_kept, repeats, job.progress, job.cancel_event),
+                   label=f"Random reference for {n_kept:,} rows (the card shows {nearest.n_kept:,} rows until then)",
+                   context={"key": key})
+    jobs.panel(RANDOM_JOB)
+    return full, nearest

@@ -252,11 +252,28 @@ class LiveEvaluator:
                 self._fold_cache.popitem(last=False)
             return result
 
+    def _prefetch(self, fold_masks: np.ndarray, progress=None, cancel=None) -> None:
+        """Let an engine that can (logistic) fit the folds not cached yet side by side."""
+        with self._lock:
+            self.prepare(progress, cancel)
+            prefetch = getattr(self._engine, "prefetch", None)
+            if prefetch is None:
+                return
+            work = []
+            for f in range(len(fold_masks)):
+                test = self.fold_of_row_ == f
+                train = fold_masks[f] & ~test
+                if (f, _key(train)) not in self._fold_cache:
+                    work.append((f, np.flatnonzero(train), np.flatnonzero(test)))
+            if len(work) > 1:
+                prefetch(work, cancel)
+
     def fold_results(self, fold_masks, progress=None, cancel=None) -> tuple:
         """Per-fold accuracies (F,) and per-class accuracies (F, C) for per-fold training masks."""
         fold_masks = np.asarray(fold_masks, dtype=bool)
         F = self.n_folds
         acc, per_class = np.zeros(F), np.zeros((F, self.ds.n_classes))
+        self._prefetch(fold_masks, progress, cancel)
         for f in range(F):
             check_cancelled(cancel)
             report(progress, f, F, f"training {self.model} on fold {f + 1} of {F}")
@@ -357,6 +374,18 @@ class LiveEvaluator:
             report(progress, repeats, repeats, "random subsets done")
             self._random_cache[key] = (np.array(fold_acc), np.array(class_acc))
         return self._random_cache[key]
+
+    def random_if_ready(self, n_kept: int, repeats: int = 5, *, nearest: bool = False):
+        """The random reference for ``n_kept`` rows if it was computed already, else None (computes nothing).
+
+        ``nearest=True``: else the one of the nearest size computed so far (its ``n_kept`` says which).
+        """
+        with self._lock:
+            sizes = [size for size, r in self._random_cache if r == int(repeats)]
+        if int(n_kept) not in sizes and not (nearest and sizes):
+            return None
+        size = int(n_kept) if int(n_kept) in sizes else min(sizes, key=lambda s: abs(s - int(n_kept)))
+        return self.random(size, repeats)
 
     def random(self, n_kept: int, repeats: int = 5, progress=None, cancel=None) -> Estimate:
         """Random subsets of ``n_kept`` rows on the same folds; spread over repeats x folds."""
