@@ -127,7 +127,7 @@ def write_kept(plan: dict, out: Path, engine, finish) -> dict:
 
 
 def scores_fingerprint(scores, engine) -> str:
-    """Fingerprint of a scores folder (its files' footers), so ``apply`` can tell other scores apart."""
+    """Fingerprint of a scores folder (its files' bytes), so ``apply`` can tell other scores apart."""
     return open_partitioned(scores, label="label", id="id", map=engine.map).fingerprint
 
 
