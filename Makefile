@@ -40,6 +40,8 @@ browser:
 
 bench: install
 	$(BIN)/python benchmarks/scorers.py
+	$(BIN)/python benchmarks/scorers.py --estimate --repeats 3
+	$(BIN)/python benchmarks/scorers.py --versus --rows 50000,200000 --repeats 1
 	$(BIN)/python benchmarks/live.py
 	$(BIN)/python benchmarks/estimate.py
 	$(BIN)/python benchmarks/pruning.py

@@ -12,7 +12,7 @@ import streamlit as st
 
 import core
 from core.foundation import check_cancelled, scaled
-from core.scorers import join_scores
+from core.scorers import describe_seconds, estimate_seconds, join_scores
 from workbench import jobs, resources, state
 
 FAMILY_ORDER = ("geometry", "model", "valuation", "dynamics")
@@ -22,7 +22,23 @@ FAMILY_TITLES = {
     "dynamics": "Training dynamics — recorded while a small model trains",
     "valuation": "Data valuation",
 }
-COST_HINTS = {"fast": ":green-badge[fast]", "medium": ":orange-badge[medium]", "slow": ":red-badge[slow]"}
+ESTIMATE_HELP = ("Estimated on this machine from the rows and columns of the loaded data (core.scorers."
+                 "estimate_seconds): each piece of shared work (neighbour graph, out-of-fold fits, a training loop) "
+                 "counted once, with costs calibrated on a reference machine and scaled by a quick speed check. "
+                 "Expect it within about a factor of two; work already cached on disk is quicker.")
+
+
+def seconds_badge(seconds: float) -> str:
+    """A coloured badge with a rounded time: green under 10 s, orange under a minute, red above."""
+    colour = "green" if seconds < 10 else "orange" if seconds < 60 else "red"
+    shown = "<1 s" if seconds < 1 else f"~{seconds:.0f} s" if seconds < 90 else f"~{seconds / 60:.0f} min"
+    return f":{colour}-badge[{shown}]"
+
+
+def estimate(ds, names: list, folds: int) -> dict:
+    """``core.scorers.estimate_seconds`` of ``names`` on the loaded data, in the order the job runs them."""
+    ordered = [name for group in grouped(names) for name in group]
+    return estimate_seconds(ordered, ds.n_samples, ds.n_features, max(int(ds.n_classes), 1), folds=folds)
 
 
 def grouped(names: list) -> list:
@@ -69,6 +85,7 @@ def chooser(ds, scorers: list) -> None:
     """Scorers grouped by family with a cost hint, and the button that scores the new ones."""
     computed, busy = set(state.score_columns()), jobs.running("scores")
     defaults = set(resources.default_scorers())
+    alone = {meta["name"]: estimate(ds, [meta["name"]], state.folds())["total"] for meta in scorers}
     families = [f for f in FAMILY_ORDER if any(m["family"] == f for m in scorers)]
     picked = []
     for column, family in zip(st.columns(len(families)), families):
@@ -78,17 +95,25 @@ def chooser(ds, scorers: list) -> None:
                 key = f"scores_pick_{meta['name']}"
                 state.sticky(key, meta["name"] in defaults)
                 done = " ✓" if meta["name"] in computed else ""
-                if state.remember(key, st.checkbox(f"{meta['name']}{done} · {COST_HINTS.get(meta.get('cost'), '')}",
+                if state.remember(key, st.checkbox(f"{meta['name']}{done} · {seconds_badge(alone[meta['name']])}",
                                                    key=key, disabled=busy,
-                                                   help=f"Higher means {meta['higher_means']}.")):
+                                                   help=f"Higher means {meta['higher_means']}. The badge: "
+                                                        "estimated time alone on this data.")):
                     picked.append(meta["name"])
                 st.caption(meta["description"])
     todo = [n for n in picked if n not in computed]
+    together = estimate(ds, todo, state.folds()) if todo else None
     left, right = st.columns([1, 3])
     with left:
         jobs.button("scores", f"Compute {len(todo)} scorer{'s' if len(todo) != 1 else ''}",
                     target(ds, todo, state.seed(), state.folds()), key="scores_compute", label="Scoring",
                     context={"fingerprint": ds.fingerprint, "seed": state.seed(), "names": todo}, on_done=collect,
                     disabled=not todo, type="primary", icon=":material/play_arrow:")
-    right.caption("Already computed scorers (✓) load from the cache. Slow scorers train a small model several "
-                  "times; you can cancel at any point and keep what finished.")
+    if together:
+        right.caption(f"Estimated time: **{describe_seconds(together['total'])}** for {len(todo)} scorer"
+                      f"{'s' if len(todo) != 1 else ''} on {ds.n_samples:,} rows × {ds.n_features} columns"
+                      + (f" ({together['neighbors']} neighbours)" if together["neighbors"] else "")
+                      + ". Computed scorers (✓) load from the cache; cancel at any point and keep what finished.",
+                      help=ESTIMATE_HELP)
+    else:
+        right.caption("Already computed scorers (✓) load from the cache.")

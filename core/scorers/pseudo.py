@@ -63,13 +63,17 @@ class _PseudoLabelScorer(Scorer):
     def needs(self) -> dict:
         return {}  # the shared work is the pseudo-labelled data's, made in its own context
 
+    def inner_scorer(self) -> Scorer:
+        """The scorer run on the pseudo-labelled data, configured as this scorer runs it."""
+        return get_scorer(self.inner)(**self._inner_params())
+
     def _compute(self, ds, context) -> ScoreResult:
         clusters = pseudo_cluster_count(ds, self.clusters)
         pseudo = pseudo_labelled(ds, clusters, context.seed)
         inner_context = ScoringContext(pseudo, seed=context.seed, folds=context.folds, model=context.model,
                                        device=context.device, cache=context.cache,
                                        progress=context.progress, cancel=context.cancel)
-        scorer = get_scorer(self.inner)(**self._inner_params())
+        scorer = self.inner_scorer()
         inner_context.plan([scorer])
         return ScoreResult(scorer.compute(pseudo, inner_context).scores)
 
