@@ -1,13 +1,19 @@
 """App speed: server-side rerun time of the Tune page after a slider move, and the Map at 100k points.
 
 Runs the real pages through Streamlit's AppTest (the server side of a rerun, without a browser)
-on synthetic data of 20k and 50k rows x 64 features, 10 classes, with a fresh cache folder. A
-slider move reruns the Tune page (the same as AppTest does). The Map part opens the Map page on
+on synthetic data (10 classes; by default 20k and 50k rows x 64 features; ``ROWSxFEATURES`` picks
+the width, and a table wider than 200 columns is loaded as the app loads it, reduced to 128 PCA
+dimensions), with a fresh cache folder. A slider move reruns the Tune page (the same as AppTest
+does): ``tune_slider_rerun_s`` is the time until the cards show the selection's estimate; the
+random reference of a new size comes from a background job, and ``random_settle_s`` is the time
+from the end of that rerun until the job is done and the page has rerun with it. The machine's
+load average is printed beside the numbers. The Map part opens the Map page on
 100k rows x 128 features and reruns it as a lasso selection does (``on_select="rerun"``), and
 reports how many points the browser gets and the size of the figure it is sent. Prints one JSON
 object.
 
     python benchmarks/app.py [--rows 20000,50000] [--map-rows 100000] [--umap]
+    python benchmarks/app.py --rows 20000x784,100000x128 --map-rows 0     # the issue's shapes
 
 ``--umap`` also times the background UMAP job (minutes at 50k rows on a 2-core machine).
 """
@@ -44,7 +50,13 @@ def synthetic(rows: int, features: int = 64, classes: int = 10, seed: int = 0):
     X = centres[y] + rng.normal(0, 2.0, (rows, features))
     flip = rng.random(rows) < 0.05
     y_obs = np.where(flip, rng.integers(0, classes, rows), y)
-    return core.Dataset.from_arrays(X.astype(np.float32), y_obs)
+    if features <= 200:
+        return core.Dataset.from_arrays(X.astype(np.float32), y_obs)
+    import pandas as pd
+
+    frame = pd.DataFrame(X.astype(np.float32), columns=[f"f{i}" for i in range(features)])
+    frame["label"] = y_obs
+    return core.load_dataset(frame, label="label")  # wide: PCA to 128 dimensions, as the app loads it
 
 
 def _app(ds, scores):
@@ -66,10 +78,29 @@ def _timed(action) -> float:
     return time.perf_counter() - start
 
 
-def bench(rows: int, with_umap: bool) -> dict:
-    ds = synthetic(rows)
-    t_scores = _timed(lambda: core.compute_scores(ds, ["knn_density", "prototypicality"], seed=0))
+def _settle(at) -> float:
+    """Seconds until the random reference's job (if the move started one) is done and shown."""
+    job = at.session_state["jobs"].get("random_reference")
+    if job is None:
+        return 0.0
+    start = time.perf_counter()
+    job.wait()
+    at.run()
+    return time.perf_counter() - start
+
+
+def _shape(text: str) -> tuple:
+    rows, _, features = text.strip().lower().partition("x")
+    return int(rows), int(features or 64)
+
+
+def bench(shape: str, with_umap: bool) -> dict:
+    rows, features = _shape(shape)
+    ds = synthetic(rows, features)
+    load = os.getloadavg()[0]
+    start = time.perf_counter()
     scores = core.compute_scores(ds, ["knn_density", "prototypicality"], seed=0)
+    t_scores = time.perf_counter() - start
     at = _app(ds, scores)
 
     # first map: PCA computed, figure built, display downsampled above 20k points
@@ -79,20 +110,24 @@ def bench(rows: int, with_umap: bool) -> dict:
     first_tune = _timed(lambda: at.switch_page("../pages/tune.py").run())
     at.selectbox(key="tune_kind").set_value("top").run()
     at.selectbox(key="tune_scorer").set_value("knn_density").run()
-    moves = []
+    moves, settles = [], []
     for keep in KEEP_STEPS:
         moves.append(_timed(lambda: at.slider(key="tune_keep").set_value(keep).run()))
         assert not at.exception and not at.error, (at.exception, at.error)
         shown = {m.label.split(" ·")[0]: m.value for m in at.metric}
         assert shown["Rows kept"] == f"{int(round(keep / 100 * rows)):,}", shown  # the estimate really ran
+        settles.append(_settle(at))
     result = {
-        "rows": rows, "features": ds.n_features, "classes": ds.n_classes,
+        "rows": rows, "columns": features, "features": ds.n_features, "classes": ds.n_classes,
+        "load_average_before": round(load, 2), "load_average_after": round(os.getloadavg()[0], 2),
         "scores_s": round(t_scores, 2),
         "first_map_s": round(first_map, 3),
         "tune_first_open_s": round(first_tune, 3),
         "tune_slider_rerun_s": {"median": round(statistics.median(moves), 3), "max": round(max(moves), 3),
                                 "all": [round(m, 3) for m in moves]},
-        "target_met": max(moves) < 1.0,
+        "random_settle_s": {"median": round(statistics.median(settles), 3), "max": round(max(settles), 3),
+                            "all": [round(m, 3) for m in settles]},
+        "target_met": statistics.median(moves) <= 0.5,
     }
     if with_umap:
         from core.projection import maps as projection
@@ -136,7 +171,7 @@ def main(argv=None) -> int:
     parser.add_argument("--map-rows", type=int, default=100_000)
     parser.add_argument("--umap", action="store_true", help="also time the background UMAP job")
     args = parser.parse_args(argv)
-    runs = [bench(int(r), args.umap) for r in args.rows.split(",") if r.strip()]
+    runs = [bench(r, args.umap) for r in args.rows.split(",") if r.strip()]
     map_run = bench_map(args.map_rows) if args.map_rows else None
     print(json.dumps({"benchmark": "app", "machine": platform.machine(), "cpus": os.cpu_count(),
                       "note": "server side of each rerun (AppTest); the browser adds drawing time",

@@ -179,3 +179,14 @@ def test_the_next_move_cancels_the_random_job_of_an_old_size(tune_app):
     if current is not None:
         assert f"{int(round(0.31 * ds.n_samples)):,} rows" in current.label and current.status == "done"
     assert _rows_kept(at) == f"{int(round(0.31 * ds.n_samples)):,}"
+
+
+def test_a_column_constant_among_the_kept_rows_is_left_unscaled():
+    """A rare feature absent from every kept row must not be blown up by a rounding-noise spread."""
+    ds = blobs(2000, features=6)
+    X = ds.X.copy()
+    X[:, 0] = np.where(np.arange(2000) < 1900, 3.7, 11.0)  # constant on the first 1900 rows only
+    model = FoldLogistic(X, ds.y, ds.n_classes)
+    problem = model.problem(np.arange(1900), np.arange(ds.n_classes))
+    assert problem.sd[0] == 1.0 and np.all(problem.sd[1:] != 1.0)
+    assert np.allclose(problem.sd[1:], model.X_[:1900, 1:].astype(np.float64).std(axis=0), rtol=1e-4)
