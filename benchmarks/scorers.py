@@ -69,20 +69,36 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
+def knn_shapley_sparse(indices, y, k: int = 10):
+    """cleanlab's ``data_shapley_knn`` recursion (Jia et al. 2019, eqs. 18-19), summed per neighbour.
+
+    cleanlab keeps an n x n matrix of per-test-row values (20 GB at 50k rows: the process was
+    killed), so the careful pipeline accumulates the same values with ``np.bincount`` in O(n k).
+    """
+    import numpy as np
+
+    n = len(y)
+    match = (y[indices[:, :k]] == y[:, None]).astype(np.float64)
+    values = np.zeros((n, k))
+    for j in range(k - 2, -1, -1):
+        values[:, j] = values[:, j + 1] + match[:, j] - match[:, j + 1]
+    scores = np.bincount(indices[:, :k].ravel(), weights=values.ravel(), minlength=n) / (n * k)
+    return 0.5 * (scores + 1.0)
+
+
 def _careful_default(X, labels) -> dict:
     """A careful user's scikit-learn + cleanlab pipeline for the quantities of the default scorers.
 
     One exact 30-NN graph (scikit-learn brute force, all cores) feeds knn_density (mean distance to
     10 neighbours), LOF (``LocalOutlierFactor``, 20 neighbours, on the precomputed graph), near-duplicates
     (cosine of neighbour pairs, linked pairs closed with scipy's connected components) and
-    cleanlab's KNN-Shapley (``data_shapley_knn``, k = 10); prototypicality is the distance to the
+    cleanlab's KNN-Shapley recursion (k = 10, :func:`knn_shapley_sparse`); prototypicality is the distance to the
     nearest of C k-means centroids (3 restarts); label errors are cleanlab's label quality scores
     and ``find_label_issues`` on 5-fold out-of-fold probabilities of a standardised multinomial
     logistic regression (folds in parallel, ``n_jobs=-1``). Our ``label_noise`` also stacks k-NN
     votes onto those probabilities, which this pipeline leaves out (less work for it).
     """
     import numpy as np
-    from cleanlab.data_valuation import data_shapley_knn
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_label_quality_scores
     from scipy.sparse import csr_matrix
@@ -111,7 +127,7 @@ def _careful_default(X, labels) -> dict:
     linked = (cosines >= 0.95) & (distances[:, :10] <= 0.2 * spacing)
     out["duplicate"] = cosines.max(axis=1)
     out["duplicate_group"] = connected_components(sparse(linked.astype(float), indices[:, :10]), connection="weak")[1]
-    out["knn_shapley"] = data_shapley_knn(y, knn_graph=graph, k=10)
+    out["knn_shapley"] = knn_shapley_sparse(indices, y, k=10)
     out["prototypicality"] = KMeans(n_clusters=int(y.max()) + 1, n_init=3, random_state=0).fit_transform(X).min(axis=1)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     probabilities = cross_val_predict(model, X, y, cv=StratifiedKFold(5, shuffle=True, random_state=0),

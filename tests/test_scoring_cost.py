@@ -123,6 +123,7 @@ def test_unknown_scorers_and_impossible_shapes_raise_clear_errors():
         estimate_seconds(["margin"], 1000, 8, 2, model="forest")
     with pytest.raises(ConfigError, match="No scorers"):
         estimate_seconds([], 1000, 8, 2)
+    assert estimate_seconds("knn_density, margin", 1000, 8, 2)["scorers"].keys() == {"knn_density", "margin"}
 
 
 def test_the_shipped_coefficients_price_every_scorer_and_grow_with_rows_and_columns():

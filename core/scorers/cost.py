@@ -104,7 +104,9 @@ def machine_factor() -> float:
 
 
 def _scorers(names) -> list[Scorer]:
-    if isinstance(names, (str, Scorer, type)):
+    if isinstance(names, str):
+        names = [part for part in names.split(",") if part.strip()]
+    elif isinstance(names, (Scorer, type)):
         names = [names]
     scorers = []
     for spec in names:
@@ -243,7 +245,7 @@ def estimate_seconds(
     Parameters
     ----------
     names : str, Scorer or iterable of them
-        Scorer names (or configured scorers), in the order they will run.
+        Scorer names (``"a,b"`` or a list; configured scorers too), in the order they will run.
     n_rows, n_features, n_classes : int
         Shape of the data as it will be scored (``ds.n_samples``, ``ds.n_features``, ``ds.n_classes``).
     folds, model, large
