@@ -19,6 +19,7 @@ import pytest
 os.environ["WORKBENCH_UMAP"] = "off"
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+import core  # noqa: E402
 from core.scorers import scorer_records  # noqa: E402
 from core.selection import strategy_kinds  # noqa: E402
 from core.workflows import PARTITIONED_KINDS, apply_partitioned, score_partitioned  # noqa: E402
@@ -93,6 +94,8 @@ def test_tune_estimates_and_export_writes_the_full_data_selection(loaded, scored
     assert float(pruned.value.rstrip("%")) > 90  # three well-separated classes
     _page(at, "export")
     assert any(b.label.startswith("Kept rows") for b in at.get("download_button"))  # the sample export stays
+    sample_manifest = core.build_manifest(ds, core.select(ds, at.session_state["score_table"], "knn_density", keep=0.3))
+    assert sample_manifest["data"]["sample"]["of"] == ROWS  # the sample's own manifest says it is a sample
     out, manifest_path = scored["root"] / "exports" / "kept", scored["root"] / "exports" / "kept.json"
     at.text_input(key="export_full_out").set_value(str(out))
     at.text_input(key="export_full_manifest").set_value(str(manifest_path)).run()

@@ -82,6 +82,8 @@ def data_summary(ds: Dataset, options: Optional[dict] = None) -> dict:
         "class_counts": {str(k): int(v) for k, v in counts.items()},
         "rows_fingerprint": fingerprint_frame(ds.frame, {}),
         "load_options": options if options is not None else load_options(ds),
+        # rows drawn from a larger (partitioned) data set: which sample, of what, with which seed
+        **({"sample": ds.settings["sample"]} if (ds.settings or {}).get("sample") else {}),
     }
 
 
