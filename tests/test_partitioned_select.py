@@ -296,3 +296,22 @@ def test_an_error_while_writing_leaves_no_folder(generated, tmp_path):
         select_partitioned(generated["data"], scores, tmp_path / "kept", tmp_path / "kept.json", strategy="ccs:el2n",
                            keep=0.3, label="label", id="rid")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores"]
+
+
+def test_select_reports_its_stages_and_a_cancel_writes_nothing(generated, tmp_path):
+    import threading
+
+    from core.foundation.errors import Cancelled
+
+    seen = []
+    select_partitioned(generated["data"], generated["scores"], tmp_path / "kept", tmp_path / "kept.json",
+                       strategy="el2n", keep=0.2, id="rid",
+                       progress=lambda done, total, message: seen.append((done, total)))
+    assert seen[0] == (0, 4) and seen[-1] == (4, 4) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        select_partitioned(generated["data"], generated["scores"], tmp_path / "kept2", tmp_path / "kept2.json",
+                           strategy="el2n", keep=0.2, id="rid", cancel=stop)
+    assert not (tmp_path / "kept2").exists() and not (tmp_path / "kept2.json").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".kept2")]  # no staging left behind

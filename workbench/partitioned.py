@@ -147,7 +147,8 @@ def target(info: dict, recipe: dict, seed: int, out: Path, manifest: Path, engin
                 document = workflows.select_partitioned(
                     info["source"], info["scores"], out, manifest, strategy=recipe["strategy"],
                     keep=recipe.get("keep"), threshold=recipe.get("threshold"), seed=seed, label=info["label"],
-                    id=info["id"], engine=engine, sample=info["sample"])
+                    id=info["id"], engine=engine, sample=info["sample"], progress=job.progress,
+                    cancel=job.cancel_event)
         except OSError as err:
             raise ConfigError(f"Cannot write {out} or {manifest} ({err.strerror or err}); pick a folder you can "
                               "write to.") from err

@@ -83,10 +83,15 @@ def cmd_select(args) -> int:
     out = _out_folder(args.out, "--out")
     manifest = support.check_output(args.manifest, option="--manifest", inputs=[("DATA", args.data)], kind="json")
     features = support.split_list(args.features) or None
-    with _engine(args) as engine:
-        document = workflows.select_partitioned(args.data, args.scores, out, manifest, strategy=args.strategy,
-                                                keep=keep, threshold=threshold, seed=seed, label=args.label,
-                                                id=args.id, features=features, engine=engine)
+    bar = support.make_progress(args.quiet)
+    try:
+        with _engine(args) as engine:
+            document = workflows.select_partitioned(args.data, args.scores, out, manifest, strategy=args.strategy,
+                                                    keep=keep, threshold=threshold, seed=seed, label=args.label,
+                                                    id=args.id, features=features, engine=engine, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
     if not args.quiet:
         print(f"Kept {document['n_kept']} of {document['n_input']} rows with {args.strategy}; wrote {out} and "
               f"{manifest}.", flush=True)

@@ -25,6 +25,7 @@ import numpy as np
 
 from core.data.partitions import PartitionedData, open_partitioned, partition_files, read_partition_ids
 from core.foundation.encoding import to_jsonable
+from core.foundation.progress import check_cancelled, report
 from core.foundation.errors import ConfigError, DataFileError
 from core.selection import check_budget, default_end, parse_strategy, strategy_kinds
 from core.selection.algorithms import budget_from_keep
@@ -142,7 +143,8 @@ def check_scores(data: PartitionedData, scores) -> list:
 
 def select_partitioned(source, scores, out, manifest, *, strategy: str, keep: Optional[float] = None,
                        threshold: Optional[float] = None, seed: int = 0, label: str = "label",
-                       id: Optional[str] = None, features=None, engine=None, sample: Optional[dict] = None) -> dict:
+                       id: Optional[str] = None, features=None, engine=None, sample: Optional[dict] = None,
+                       progress=None, cancel=None) -> dict:
     """Select rows of a partitioned dataset and write them (all columns) as a partitioned dataset.
 
     Parameters
@@ -162,6 +164,10 @@ def select_partitioned(source, scores, out, manifest, *, strategy: str, keep: Op
         The sample the recipe was tuned on (the dict :func:`core.data.partitions.load_partitioned_sample`
         returns: ``rows``, ``of``, ``seed``, ``stratified``, ``source``, ``data_fingerprint``); recorded as
         the manifest's ``sample`` (null when the recipe was not tuned on a sample).
+    progress : callable ``(done, total, message)``, optional
+        Called between the stages (summaries, rule, writing, done).
+    cancel : threading.Event, optional
+        Checked between the stages; a cancel before the rename leaves nothing written.
 
     Returns
     -------
@@ -172,15 +178,21 @@ def select_partitioned(source, scores, out, manifest, *, strategy: str, keep: Op
     out = Path(out)
     if out.exists():
         raise ConfigError(f"{out} already exists; choose a new folder for the kept rows (nothing was written).")
+    report(progress, 0, 4, "reading the partitions (label counts, file hashes)")
     data = open_partitioned(source, label=label, id=id, features=features, map=engine.map)
+    check_cancelled(cancel)
+    report(progress, 1, 4, f"finding the cut for {strategy} over {data.n_samples:,} rows")
     if sample is not None and sample.get("data_fingerprint") not in (None, data.fingerprint):
         raise ConfigError(f"The sample was drawn from other data than {source} (fingerprints differ); tune on a "
                           "sample of this data (load_partitioned_sample) and select again.")
     plan = _plan(data, check_scores(data, scores), strategy, keep, threshold, seed, engine)
     recipe = {"strategy": strategy, "keep": keep, "threshold": threshold, "seed": int(seed), "sample": sample,
               "scores": scores, "scores_fingerprint": scores_fingerprint(scores, engine)}
+    check_cancelled(cancel)
+    report(progress, 2, 4, f"writing the kept rows of {len(data.partitions)} partitions")
     document = write_kept(plan, out, engine, lambda n_kept: partitioned_manifest(plan, recipe, engine, out, n_kept))
     Path(manifest).write_text(json.dumps(to_jsonable(document), indent=2) + "\n")
+    report(progress, 4, 4, f"kept {document['n_kept']:,} of {data.n_samples:,} rows")
     return document
 
 
