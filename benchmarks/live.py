@@ -250,7 +250,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sizes", default="10000,60000", help="ridge: rows")
     parser.add_argument("--features", type=int, default=64, help="ridge: features")
     parser.add_argument("--jumps", type=int, default=10, help="ridge: unrelated masks per size")
-    parser.add_argument("--out", default=None, help="also write the JSON here")
+    parser.add_argument("--out", default="benchmarks/results/live.json", help="also write the JSON here")
     args = parser.parse_args(argv)
     if args.ridge:
         report = {"benchmark": "live evaluator latency vs naive RidgeClassifier 5-fold CV on the same masks",

@@ -7,7 +7,8 @@ that never saw fold f's labels.
 
 - ``logreg`` (default): :class:`~core.evaluation.logistic.FoldLogistic`, the same model as the
   exact scikit-learn logistic regression, warm-started per fold so a slider move costs a few
-  L-BFGS iterations.
+  L-BFGS iterations; the folds of one estimate are fitted side by side, one thread per core
+  (:meth:`LogisticEngine.prefetch`, which the evaluator calls before answering fold by fold).
 - ``knn``: k-nearest neighbours (k=5, Euclidean, on features standardised once) answered from
   per-row neighbour lists computed once; a row whose list holds fewer than k kept rows is
   answered by an exact search over the kept rows, so the result always equals a fresh kNN fit.
