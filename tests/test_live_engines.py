@@ -190,3 +190,19 @@ def test_a_column_constant_among_the_kept_rows_is_left_unscaled():
     problem = model.problem(np.arange(1900), np.arange(ds.n_classes))
     assert problem.sd[0] == 1.0 and np.all(problem.sd[1:] != 1.0)
     assert np.allclose(problem.sd[1:], model.X_[:1900, 1:].astype(np.float64).std(axis=0), rtol=1e-4)
+
+
+def test_a_cancelled_fit_stops_and_leaves_no_warm_start():
+    import threading
+
+    from core.foundation.errors import Cancelled
+
+    ds = blobs(1000)
+    model = FoldLogistic(ds.X, ds.y, ds.n_classes)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Cancelled):
+        model.fit(0, np.arange(800), cancel=stop)
+    assert not model.warm_.get(0)  # an unfinished fit never seeds the next one
+    model.fit(0, np.arange(800))
+    assert len(model.warm_[0]) == 1

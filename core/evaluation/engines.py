@@ -63,7 +63,7 @@ class LogisticEngine:
         ready = self._ready.pop((fold, _digest(train_rows)), None)
         if ready is not None:
             return ready
-        return self.model.fold_predictions(fold, train_rows, test_rows, max_iter=self.max_iter)
+        return self.model.fold_predictions(fold, train_rows, test_rows, max_iter=self.max_iter, cancel=cancel)
 
     def prefetch(self, work, cancel=None) -> None:
         """Fit the folds of ``work`` = [(fold, train_rows, test_rows)] at once, one thread per core.
@@ -80,7 +80,7 @@ class LogisticEngine:
             fold, train_rows, test_rows = item
             check_cancelled(cancel)
             pred = self.model.fold_predictions(fold, train_rows, test_rows, max_iter=self.max_iter,
-                                               limit_threads=False)
+                                               limit_threads=False, cancel=cancel)
             return (fold, _digest(train_rows)), pred
 
         with single_threaded("blas"), ThreadPoolExecutor(workers, thread_name_prefix="logistic-fold") as pool:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.foundation.linear import standardiser
+from core.foundation.progress import check_cancelled
 from core.foundation.threads import single_threaded
 
 #: scikit-learn's lbfgs stopping rule: gradient tolerance 1e-4 on the same mean-scaled objective
@@ -104,11 +105,14 @@ def _direction(g: np.ndarray, pairs: list) -> np.ndarray:
     return -q
 
 
-def minimise(fun, x0: np.ndarray, pairs: list, *, gtol: float = TOLERANCE, max_iter: int = MAX_ITER) -> tuple:
+def minimise(fun, x0: np.ndarray, pairs: list, *, gtol: float = TOLERANCE, max_iter: int = MAX_ITER,
+             cancel=None) -> tuple:
     """L-BFGS from ``x0`` whose curvature memory starts from ``pairs`` (a neighbouring problem's).
 
     Stops when the largest gradient entry is at most ``gtol`` (scikit-learn's lbfgs rule), after
     ``max_iter`` iterations, or when no step along a descent direction lowers the objective.
+    Raises :class:`~core.foundation.errors.Cancelled` between iterations once ``cancel`` is set
+    (a slider move stops a stale background fit within one evaluation).
 
     Returns
     -------
@@ -122,6 +126,7 @@ def minimise(fun, x0: np.ndarray, pairs: list, *, gtol: float = TOLERANCE, max_i
     for _ in range(int(max_iter)):
         if float(np.max(np.abs(g))) <= gtol:
             return x, pairs, True, evaluations
+        check_cancelled(cancel)
         direction = _direction(g, pairs)
         slope = float(g @ direction)
         if not slope < 0:  # the memory does not fit this problem: restart from steepest descent
@@ -202,7 +207,8 @@ class FoldLogistic:
                 best, best_distance = (theta, pairs), distance
         return best
 
-    def fit(self, fold: int, rows: np.ndarray, max_iter: int = MAX_ITER, *, limit_threads: bool = True):
+    def fit(self, fold: int, rows: np.ndarray, max_iter: int = MAX_ITER, *, limit_threads: bool = True,
+            cancel=None):
         """Fit on ``rows`` (positions of kept training rows), warm-started from the nearest recent fit.
 
         ``limit_threads=False`` when the caller already runs BLAS on one thread (folds fitted side
@@ -222,7 +228,7 @@ class FoldLogistic:
         theta0, pairs = self._warm_start(fold, packed, tuple(classes), d * n_cls + n_cls)
         with single_threaded("blas") if limit_threads else contextlib.nullcontext():
             theta, pairs, converged, evaluations = minimise(lambda t: objective(t, problem), theta0, pairs,
-                                                            max_iter=max_iter)
+                                                            max_iter=max_iter, cancel=cancel)
             if not converged and max_iter == MAX_ITER:
                 theta, more = _fallback(theta, problem, max_iter)
                 evaluations += more
@@ -237,13 +243,13 @@ class FoldLogistic:
         return (W / sd[:, None]).astype(np.float32), (b - (mu / sd) @ W).astype(np.float32), classes
 
     def fold_predictions(self, fold: int, train_rows: np.ndarray, test_rows: np.ndarray,
-                         max_iter: int = MAX_ITER, *, limit_threads: bool = True) -> np.ndarray:
+                         max_iter: int = MAX_ITER, *, limit_threads: bool = True, cancel=None) -> np.ndarray:
         """Predicted class codes for ``test_rows`` from a model fit on ``train_rows``."""
         present = np.flatnonzero(np.bincount(self.y_[train_rows], minlength=self.n_classes))
         if len(present) < 2:  # nothing to learn: the one class seen, or chance with none
             value = int(present[0]) if len(present) else 0
             return np.full(len(test_rows), value, dtype=np.int64)
-        weights, offset, classes = self.fit(fold, train_rows, max_iter, limit_threads=limit_threads)
+        weights, offset, classes = self.fit(fold, train_rows, max_iter, limit_threads=limit_threads, cancel=cancel)
         with single_threaded("blas") if limit_threads else contextlib.nullcontext():
             logits = self.X_[test_rows] @ weights + offset
         return classes[logits.argmax(axis=1)].astype(np.int64)
