@@ -284,6 +284,8 @@ def auto_versus(name: str, ds: Dataset, splits: int, first: dict = None, keeps=(
             "auto_minus_best_points": _mean_se([100 * (p["auto"] - p["singles"][best]) for p in per]),
             "auto_minus_random_points": _mean_se([100 * (p["auto"] - p["random"]) for p in per]),
             "auto_minus_each_splits_max_points": _mean_se([100 * (p["auto"] - max(p["singles"].values())) for p in per]),
+            "each_splits_max_minus_best_points": _mean_se([100 * (max(p["singles"].values()) - p["singles"][best])
+                                                           for p in per]),  # the test split's luck alone
             "choices": [p["choice"] for p in per], "each_splits_best": [max(p["singles"], key=p["singles"].get) for p in per],
             "auto_seconds": [p["auto_seconds"] for p in per], "nested_estimates": [p["nested_estimate"] for p in per],
         }

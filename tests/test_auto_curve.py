@@ -165,3 +165,24 @@ def test_curve_and_auto_are_leak_free_with_fold_scores(known):
     sel = auto_select(ds, scores, 0.3, seed=0, evaluator=ev, fold_scores=fs)
     assert sel.details["leak_free"] and sel.details["honest_estimate"]["leak_free"]
     assert all(row["leak_free"] for row in sel.details["candidates"])
+
+
+def test_candidates_are_compared_at_the_exported_size(known):
+    """Each fold keeps as many rows as the exported subset will; the reported figures stay at keep."""
+    from core.search.screening import CandidateTable
+
+    ds, scores, ev = known
+    table = CandidateTable(ds, scores, 0.3, 0, ev)
+    twin = table.at_exported_size()
+    assert twin.keep == pytest.approx(0.3 * ds.n_samples / np.mean([np.sum(ev.fold_of_row_ != f) for f in range(5)]))
+    assert all(abs(int(m.sum()) - 0.3 * ds.n_samples) <= 2 for m in twin.masks("el2n:low"))
+    assert all(int(m.sum()) < 0.3 * ds.n_samples - 50 for m in table.masks("el2n:low"))
+    assert CandidateTable(ds, scores, 0.8, 0, ev).at_exported_size().keep == 0.8  # no room left to match
+    sel = auto_select(ds, scores, 0.3, seed=0, evaluator=ev, nested=False,
+                      candidates=["random", "el2n:low", "ccs:el2n", "label_noise:low"])
+    assert sel.details["decision"]["keep_inside_folds"] == pytest.approx(twin.keep)
+    chosen = sel.resolved_strategy
+    assert sel.details["cv_estimate"]["accuracy"] == pytest.approx(table.accuracies(chosen).mean(), abs=0.003)
+    row = next(r for r in sel.details["candidates"] if r["strategy"] == chosen)
+    assert row["accuracy"] == pytest.approx(twin.accuracies(chosen).mean(), abs=0.003)
+    assert abs(row["n_kept"] - 0.3 * ds.n_samples) <= 2

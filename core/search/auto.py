@@ -8,6 +8,11 @@ Every candidate is estimated leak-free with the target model (:mod:`core.search.
 evaluator fold ``f`` the strategy runs on the other folds with scores computed without fold
 ``f``'s labels (fold-wise scores), the model trains on the kept rows and is tested on fold ``f``.
 Without fold-wise scores the search uses the all-rows scores and says it is optimistic.
+Candidates are compared with each fold keeping as many rows as the exported subset will
+(:meth:`CandidateTable.at_exported_size`): at the same keep *fraction* a fold's model trains on
+4/5 of that, picked by scores fitted on fewer rows, which under-rates strategies that keep hard
+rows. The figures reported for the choice are at the keep fraction itself, like every other
+estimate, so they compare with random subsets of the same size.
 
 Choosing the best of many candidates on the folds it is scored on is optimistic too (the winner
 is partly lucky). The reported figure is nested over the choice *and* the scoring: for each outer
@@ -40,6 +45,10 @@ HONEST_METHOD = ("nested over the choice and the scoring: for each outer fold th
                  "was tested on that fold")
 HONEST_METHOD_LEAKY = ("nested over the choice only: the all-rows scores saw every fold's labels (compute fold-wise "
                        "scores for a figure nested over the scoring too)")
+
+DECISION_NOTE = ("candidates were compared with each fold keeping as many rows as the exported subset will "
+                 "(keep x all rows, a larger share of the fold's training rows); their table shows those figures, "
+                 "cv_estimate and honest_estimate are at the keep fraction itself")
 
 __all__ = ["auto_select", "smallest_within", "choose", "default_candidates"]
 
@@ -105,14 +114,16 @@ def _nested(ds, scores, keep, seed, table: CandidateTable, fold_scores, candidat
         inner_ev = LiveEvaluator(sub, folds=n_folds - 1, seed=evaluator.seed, model=evaluator.model,
                                  alpha=evaluator.alpha, fold_of_row=codes)
         inner = CandidateTable(sub, _rows_of(scores, ds, rows), keep, seed, inner_ev, inner_scores)
-        found = search(inner, candidates, nested=False, finalists=finalists, progress=part, cancel=cancel)
+        found = search(inner.at_exported_size(), candidates, nested=False, finalists=finalists, progress=part,
+                       cancel=cancel)
         chosen = choose({s: found["full"][s] for s in found["shortlists"]["all"]})
         choices.append(chosen)
         accs.append(float(table.accuracies(chosen, cancel=cancel)[o]))
     return choices, accs
 
 
-def _candidate_rows(table: CandidateTable, found: dict, chosen: str, outer_choice: list) -> list:
+def _candidate_rows(table: CandidateTable, found: dict, chosen: str, outer_choice: list, n_kept) -> list:
+    """One row per candidate: its estimate in the decision ``table``; ``n_kept(strategy)`` rows at keep."""
     full, screen = found["full"], found["screen"] or {}
     random_mean = float(np.mean(full["random"]))
     rows = []
@@ -122,7 +133,7 @@ def _candidate_rows(table: CandidateTable, found: dict, chosen: str, outer_choic
             "strategy": strategy, "accuracy": float(np.mean(accs)), "std": float(np.std(accs)),
             "vs_random": float(np.mean(accs)) - random_mean if strategy in full else None,
             "estimate": "full" if strategy in full else "screen only",
-            "n_kept": table.n_kept(strategy), "chosen": strategy == chosen,
+            "n_kept": n_kept(strategy), "chosen": strategy == chosen,
             "coverage_aware": is_coverage_aware(strategy),
             "leak_free": strategy not in table.not_leak_free,
             "chosen_in_outer_folds": int(sum(c == strategy for c in outer_choice)),
@@ -168,16 +179,17 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
         candidates = default_candidates(frame.columns, frame)
     candidates = ["random"] + [c for c in dict.fromkeys(candidates) if c != "random"]
     table = CandidateTable(ds, scores, keep, seed, evaluator, fold_scores)
+    decide = table.at_exported_size()
     share = 1.0 / (evaluator.n_folds + 1) if nested else 1.0
-    found = search(table, candidates, nested=False, finalists=finalists, progress=scaled(progress, 0, share),
+    found = search(decide, candidates, nested=False, finalists=finalists, progress=scaled(progress, 0, share),
                    cancel=cancel)
-    full = found["full"]
-    chosen = choose({s: full[s] for s in found["shortlists"]["all"]})
+    chosen = choose({s: found["full"][s] for s in found["shortlists"]["all"]})
+    full = {s: table.accuracies(s, cancel=cancel) for s in dict.fromkeys([chosen, "random"])}  # at keep
     outer_choice, outer_acc = [], []
     if nested:
         outer_choice, outer_acc = _nested(ds, scores, keep, seed, table, fold_scores, candidates, finalists,
                                           scaled(progress, share, 1.0), cancel)
-    leak_free = fold_scores is not None and not table.not_leak_free
+    leak_free = fold_scores is not None and not (table.not_leak_free | decide.not_leak_free)
     chosen_sel = select(ds, scores, chosen, keep=keep, seed=seed)
     if nested:
         honest = {"accuracy": float(np.mean(outer_acc)), "std": float(np.std(outer_acc)),
@@ -191,7 +203,10 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
                   "model": evaluator.model_description}
     random_est = evaluator.random(table.n_kept("random"), RANDOM_REPEATS)
     details = {
-        "candidates": _candidate_rows(table, found, chosen, outer_choice),
+        "candidates": _candidate_rows(decide, found, chosen, outer_choice,
+                                      lambda s: int(round(decide.n_kept(s) * table.keep / decide.keep))),
+        "decision": {"keep_inside_folds": decide.keep, "note": DECISION_NOTE if decide is not table else
+                     "candidates were compared at the keep fraction itself"},
         "cv_estimate": {"accuracy": float(np.mean(full[chosen])), "std": float(np.std(full[chosen])),
                         "note": "the chosen strategy on the folds it was chosen on (optimistic)"},
         "honest_estimate": honest, "random_reference": random_est.to_dict(),

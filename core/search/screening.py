@@ -21,6 +21,7 @@ from core.search.pool import is_coverage_aware
 
 RANDOM_REPEATS = 5
 FINALISTS = 6
+MATCH_UP_TO = 0.9  # the largest in-fold keep fraction at which candidates still differ enough to be told apart
 
 
 class CandidateTable:
@@ -53,6 +54,24 @@ class CandidateTable:
                 self.not_leak_free.add(strategy)
             self._masks[strategy] = masks
         return self._masks[strategy]
+
+    def at_exported_size(self) -> "CandidateTable":
+        """A twin whose folds keep as many rows as the exported subset will (``keep`` x all rows).
+
+        A fold's model trains on a share of the rows outside it (4/5 with 5 folds), and its
+        scores were computed on those rows only: at the same keep *fraction* it trains on fewer
+        rows, chosen by weaker scores, than the model trained on the exported subset, and
+        strategies that keep hard rows gain more from size than coverage-aware ones do. Choosing
+        at the exported *count* ranks them more as the exported subsets rank on held-out data
+        (``benchmarks/estimate.py``, section auto). Where that count leaves too little to drop inside a fold (above :data:`MATCH_UP_TO`),
+        the table itself is returned.
+        """
+        fold_of_row = self.evaluator.fold_of_row_
+        n_train = np.mean([np.sum(fold_of_row != f) for f in range(self.evaluator.n_folds)])
+        matched = self.keep * self.ds.n_samples / n_train
+        if matched > MATCH_UP_TO or np.isclose(matched, self.keep):
+            return self
+        return CandidateTable(self.ds, self.scores, matched, self.seed, self.evaluator, self.fold_scores)
 
     def n_kept(self, strategy: str) -> int:
         masks, fold_of_row = self.masks(strategy), self.evaluator.fold_of_row_
