@@ -206,3 +206,20 @@ def test_a_cancelled_fit_stops_and_leaves_no_warm_start():
     assert not model.warm_.get(0)  # an unfinished fit never seeds the next one
     model.fit(0, np.arange(800))
     assert len(model.warm_[0]) == 1
+
+
+def test_label_free_scores_are_split_per_fold_once_with_the_same_masks():
+    from core.evaluation import fold_masks, selection_estimate
+    from core.evaluation.comparison import _label_free_splits
+
+    ds = blobs(2500)
+    scores = core.compute_scores(ds, ["knn_density"], seed=0)
+    ev = LiveEvaluator(ds, folds=5, seed=0)
+    sel = core.select(ds, scores, strategy="knn_density", keep=0.4, seed=0)
+    est, leak_free, _ = selection_estimate(ds, sel, scores=scores, evaluator=ev)
+    split = _label_free_splits(ds, scores, ev)
+    assert _label_free_splits(ds, scores, ev) is split  # made once per table and evaluator
+    plain, _ = fold_masks(ds, "knn_density", scores=scores, fold_of_row=ev.fold_of_row_, keep=0.4)
+    assert leak_free and est.fold_accuracies == ev.estimate_folds(plain).fold_accuracies
+    other = core.compute_scores(ds, ["knn_density"], seed=0).copy()
+    assert _label_free_splits(ds, other, ev) is not split  # a new table is split anew
