@@ -29,7 +29,7 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXACT_SHAPES = [(2000, 64), (5000, 16), (5000, 64), (5000, 128), (10000, 64), (20000, 64)]
 APPROXIMATE_SHAPES = [(25000, 16), (25000, 64), (25000, 128), (50000, 64), (80000, 64)]
-MODEL_SHAPES = [(3000, 16), (5000, 64), (10000, 128), (20000, 64)]
+MODEL_SHAPES = [(5000, 64), (10000, 16), (10000, 128), (20000, 64), (40000, 32)]
 MLP_SHAPES = [(2000, 16), (3000, 64), (6000, 128)]
 PCA_SHAPES = [(2000, 400), (3000, 784), (8000, 300), (10000, 784), (20000, 784)]
 PASS_SHAPES = [(5000, 64), (10000, 128)]
@@ -89,11 +89,11 @@ def _model_points() -> dict:
         X, labels = known_answer(n, d, classes)
         _, y = np.unique(labels, return_inverse=True)
         points["oof_logreg"].append(({"units": 5 * n * 0.8 * (d + 1) * classes},
-                                     _timed(lambda: out_of_fold(X, y, classes, folds=5, seed=0), warm=i == 0),
+                                     _timed(lambda: out_of_fold(X, y, classes, folds=5, seed=0), warm=i == 0, repeats=3),
                                      (n, d, classes)))
         X64 = X.astype(np.float64)
         points["kmeans"].append(({"units": float(n * d * classes)},
-                                 _timed(lambda: nearest_prototype_distance(X64, classes, 0), warm=i == 0),
+                                 _timed(lambda: nearest_prototype_distance(X64, classes, 0), warm=i == 0, repeats=3),
                                  (n, d, classes)))
     return points
 
