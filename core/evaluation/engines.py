@@ -75,6 +75,7 @@ class LogisticEngine:
         workers = min(len(work), len(os.sched_getaffinity(0)))
         if workers < 2:
             return
+        self._ready.clear()  # answers a cancelled estimate never asked for are not kept forever
 
         def one(item):
             fold, train_rows, test_rows = item
