@@ -7,6 +7,7 @@ Streamlit's arrow and colour follow the sign; numbers that carry no direction sh
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import streamlit as st
 
@@ -27,17 +28,22 @@ def block_of(pruned, full, rand) -> dict:
     return {"selection": pruned.to_dict(), "full": full.to_dict(), "random": rand.to_dict()}
 
 
-def verdict(block: dict, *, is_random: bool = False) -> Verdict:
+def verdict(block: dict, *, is_random: bool = False, updating: Optional[int] = None) -> Verdict:
     """The verdict of a comparison block; whether a subset loses is ``core.estimate_warning``'s rule.
 
     ``is_random``: the selection is itself a random draw, so it can only differ from the mean of
-    random draws by chance, and the verdict says so instead of comparing the two.
+    random draws by chance, and the verdict says so instead of comparing the two. ``updating``:
+    the selection's row count when ``block["random"]`` is a stand-in of another size (no verdict yet).
     """
+    sel, rand = block["selection"], block["random"]
+    gap, spread = 100 * (sel["accuracy"] - rand["accuracy"]), 100 * max(sel["std"], rand["std"])
+    if updating is not None:  # Tune's stand-in while the reference of the same size is computed: no verdict yet
+        return Verdict("neutral", f"Comparing with random pruning of {rand['n_kept']:,} rows for now "
+                                  f"({gap:+.1f} points; spread ±{spread:.1f}); the reference of the same size, "
+                                  f"{updating:,} rows, is being computed.", False)
     warning = core.estimate_warning(block)
     if warning:
         return Verdict("bad", warning, True)
-    sel, rand = block["selection"], block["random"]
-    gap, spread = 100 * (sel["accuracy"] - rand["accuracy"]), 100 * max(sel["std"], rand["std"])
     if is_random:
         return Verdict("neutral", f"Random pruning is the baseline: this selection is one random draw, the Random "
                                   f"card the mean of several, so they differ by chance only ({gap:+.1f} points; "
@@ -72,7 +78,12 @@ def comparison_cards(row, ds, sel, pruned, full, rand, *, repeats: int = 5, leak
                 "held-out folds' labels; the leak-free figure replaces this one when its fold-wise scores are ready.")
     m[1].metric(f"Full data · ±{100 * full.std:.1f}", f"{full.accuracy:.1%}", f"all {ds.n_samples:,} rows",
                 delta_color="off", delta_arrow="off", border=True)
-    if sel.resolved_strategy == "random":
+    if getattr(rand, "n_kept", sel.n_kept) != sel.n_kept:  # Tune's stand-in while its background job runs
+        m[2].metric(f"Random · {rand.n_kept:,} rows · updating", f"{rand.accuracy:.1%}",
+                    f"{100 * (pruned.accuracy - rand.accuracy):+.1f} pts pruned", border=True,
+                    help=f"Random subsets of {rand.n_kept:,} rows, the nearest size computed so far; the reference "
+                         f"of {sel.n_kept:,} rows replaces it when its background job ends.")
+    elif sel.resolved_strategy == "random":
         m[2].metric(f"Random · ±{100 * rand.std:.1f}", f"{rand.accuracy:.1%}", f"mean of {repeats} draws",
                     delta_color="off", delta_arrow="off", border=True,
                     help=f"Your selection is one random draw (seed {sel.seed}); this card averages {repeats} "
