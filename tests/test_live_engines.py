@@ -226,3 +226,22 @@ def test_label_free_scores_are_split_per_fold_once_with_the_same_masks():
     assert leak_free and est.fold_accuracies == ev.estimate_folds(plain).fold_accuracies
     other = core.compute_scores(ds, ["knn_density"], seed=0).copy()
     assert _label_free_splits(ds, other, ev) is not split  # a new table is split anew
+
+
+def test_a_ranking_kept_between_moves_is_the_fresh_ranking():
+    from core.selection import algorithms
+
+    rng = np.random.default_rng(5)
+    values = np.round(rng.normal(size=3000), 1)  # many ties: the seeded tie-break matters
+    values[::17] = np.nan
+    fresh = lambda v, seed: np.lexsort((algorithms.random_priority(len(v), seed),  # noqa: E731
+                                        -np.where(np.isnan(v), -np.inf, v)))
+    first = algorithms.priority_order(values, 3)
+    again = algorithms.priority_order(values.copy(), 3)
+    assert again is first and np.array_equal(first, fresh(values, 3))
+    assert not first.flags.writeable  # the kept ranking cannot be changed by a caller
+    assert np.array_equal(algorithms.priority_order(values, 4), fresh(values, 4))
+    changed = values.copy()
+    changed[1] = 99.0
+    assert algorithms.priority_order(changed, 3)[0] == 1
+    assert np.array_equal(algorithms.priority_order(changed, 3), fresh(changed, 3))

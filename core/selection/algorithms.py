@@ -11,6 +11,10 @@ scores (forgetting counts, flags) do not silently favour the first rows or the f
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+
 import numpy as np
 
 from core.foundation.seeds import rng
@@ -21,16 +25,42 @@ def budget_from_keep(keep: float, n_samples: int) -> int:
     return int(min(n_samples, max(1, round(keep * n_samples))))
 
 
+_ORDERS: OrderedDict = OrderedDict()  # (digest of the values, seed) -> read-only order
+_ORDERS_LOCK = threading.Lock()
+_ORDERS_KEPT = 16  # a slider move ranks one score per evaluator fold (5) plus all rows
+
+
 def priority_order(oriented: np.ndarray, seed: int) -> np.ndarray:
     """Row positions from most to least worth keeping.
+
+    Between slider moves of a score-ranked strategy only the cut changes, so the ranking of the
+    last few score vectors is kept (keyed by a digest of the values, not their identity: a
+    changed score array is ranked again). The answer is the same as ranking afresh.
 
     Parameters
     ----------
     oriented : ndarray of shape (n_samples,)
         Higher means more worth keeping. NaN sorts last.
+
+    Returns
+    -------
+    order : ndarray of shape (n_samples,), read-only
     """
+    oriented = np.ascontiguousarray(oriented)
+    key = (hashlib.sha1(oriented).digest(), oriented.dtype.str, oriented.shape, int(seed))
+    with _ORDERS_LOCK:
+        order = _ORDERS.get(key)
+        if order is not None:
+            _ORDERS.move_to_end(key)
+            return order
     values = np.where(np.isnan(oriented), -np.inf, oriented)
-    return np.lexsort((random_priority(len(values), seed), -values))
+    order = np.lexsort((random_priority(len(values), seed), -values))
+    order.setflags(write=False)
+    with _ORDERS_LOCK:
+        _ORDERS[key] = order
+        while len(_ORDERS) > _ORDERS_KEPT:
+            _ORDERS.popitem(last=False)
+    return order
 
 
 def random_priority(n_samples: int, seed: int) -> np.ndarray:
