@@ -6,6 +6,7 @@ dark slate and random pruning grey, so a chart reads the same on every page.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Optional, Sequence
 
 import numpy as np
@@ -23,12 +24,30 @@ CURVE_COLOURS = ["#2E86AB", "#F18F01", "#6A4C93", "#C73E1D"]  # never the kept/d
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 
 
+# the trace types this module draws: their part of plotly_white is all a figure here can use
+TRACE_TYPES = ("bar", "heatmap", "histogram", "scatter", "scattergl", "violin")
+
+
+@lru_cache(maxsize=None)
+def _white() -> go.layout.Template:
+    """plotly_white's layout and its defaults for :data:`TRACE_TYPES`, built once.
+
+    Naming the template makes plotly deep-copy all of it (every trace type's defaults) on every
+    figure, about half the time of building a small chart; these figures look the same with
+    only the part they can use.
+    """
+    import plotly.io as pio
+
+    white = pio.templates["plotly_white"]
+    return go.layout.Template(layout=white.layout, data={kind: white.data[kind] for kind in TRACE_TYPES})
+
+
 def _layout(fig: go.Figure, title: str, *, height: int = 360, legend: bool = True, **axes) -> go.Figure:
     """Shared look. The legend stands right of the plot area, below its top edge, so it never covers
     the title (top left), the toolbar (top right, above the plot area) or the axis titles."""
     fig.update_layout(
         title=dict(text=title, x=0.0, xanchor="left", font=dict(size=16)),
-        template="plotly_white", font=FONT, height=height, margin=dict(l=10, r=10, t=50, b=10),
+        template=_white(), font=FONT, height=height, margin=dict(l=10, r=10, t=50, b=10),
         showlegend=legend,
         legend=dict(orientation="v", yanchor="top", y=1.0, xanchor="left", x=1.02, title=None),
         **axes,
