@@ -69,7 +69,7 @@ with results:
         full, rand = estimates.references(ds, sel, evaluator)
         cards.comparison_cards(metrics_row, ds, sel, pruned, full, rand, leak_free=leak_free)
         found = cards.verdict(cards.block_of(pruned, full, rand), is_random=sel.resolved_strategy == "random",
-                              updating=sel.n_kept if rand.n_kept != sel.n_kept else None)
+                              updating=sel.n_kept if rand is None or rand.n_kept != sel.n_kept else None)
         cards.show_verdict(found)
         st.caption(f"Estimate: {evaluator.describe()}. Training-time saving assumes cost grows with rows.")
         a, b = st.columns(2)

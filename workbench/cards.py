@@ -24,8 +24,9 @@ class Verdict:
 
 
 def block_of(pruned, full, rand) -> dict:
-    """The comparison block (as ``core.estimate`` returns it) of three live estimates."""
-    return {"selection": pruned.to_dict(), "full": full.to_dict(), "random": rand.to_dict()}
+    """The comparison block (as ``core.estimate`` returns it) of three live estimates (``rand`` None:
+    Tune's first random reference is still being computed)."""
+    return {"selection": pruned.to_dict(), "full": full.to_dict(), "random": None if rand is None else rand.to_dict()}
 
 
 def verdict(block: dict, *, is_random: bool = False, updating: Optional[int] = None) -> Verdict:
@@ -36,6 +37,9 @@ def verdict(block: dict, *, is_random: bool = False, updating: Optional[int] = N
     the selection's row count when ``block["random"]`` is a stand-in of another size (no verdict yet).
     """
     sel, rand = block["selection"], block["random"]
+    if updating is not None and rand is None:
+        return Verdict("neutral", f"The random reference of {updating:,} rows is being computed; the comparison "
+                                  "follows.", False)
     gap, spread = 100 * (sel["accuracy"] - rand["accuracy"]), 100 * max(sel["std"], rand["std"])
     if updating is not None:  # Tune's stand-in while the reference of the same size is computed: no verdict yet
         return Verdict("neutral", f"Comparing with random pruning of {rand['n_kept']:,} rows for now "
@@ -78,7 +82,12 @@ def comparison_cards(row, ds, sel, pruned, full, rand, *, repeats: int = 5, leak
                 "held-out folds' labels; the leak-free figure replaces this one when its fold-wise scores are ready.")
     m[1].metric(f"Full data · ±{100 * full.std:.1f}", f"{full.accuracy:.1%}", f"all {ds.n_samples:,} rows",
                 delta_color="off", delta_arrow="off", border=True)
-    if getattr(rand, "n_kept", sel.n_kept) != sel.n_kept:  # Tune's stand-in while its background job runs
+    if rand is None:  # Tune's first random reference, computed in the background
+        m[2].metric("Random · computing", "…", f"{sel.n_kept:,} rows, background job", delta_color="off",
+                    delta_arrow="off", border=True,
+                    help=f"Random subsets of {sel.n_kept:,} rows on the same folds ({repeats} draws); the figure "
+                         "appears when its background job ends.")
+    elif getattr(rand, "n_kept", sel.n_kept) != sel.n_kept:  # Tune's stand-in while its background job runs
         m[2].metric(f"Random · {rand.n_kept:,} rows · updating", f"{rand.accuracy:.1%}",
                     f"{100 * (pruned.accuracy - rand.accuracy):+.1f} pts pruned", border=True,
                     help=f"Random subsets of {rand.n_kept:,} rows, the nearest size computed so far; the reference "

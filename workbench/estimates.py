@@ -19,7 +19,7 @@ What a slider move costs (only what changed is computed):
 - the full-data figure: computed once per evaluator;
 - the random reference of the new size: a background job, so the selection's figure never waits
   for its five draws x five folds. Until it is ready, the card shows the nearest size computed so
-  far and the job's bar says so; the next move cancels a job still running for an old size
+  far (or "computing" before the first one) and the job's bar says so; the next move cancels a job still running for an old size
   (debounce), so work is only spent where the slider settles.
 """
 
@@ -113,22 +113,23 @@ def references(ds, sel, evaluator, repeats: int = 5) -> tuple:
     The full-data figure is computed once per evaluator. The random reference of ``sel.n_kept``
     rows is returned when it is known; otherwise a background job computes it and, meanwhile, the
     reference of the nearest size already computed is returned (its ``n_kept`` and the job's bar
-    say so). The very first reference, with nothing to stand in for it, and those of small data
-    (up to :data:`INLINE_ROWS` rows, a fraction of a second) are computed here.
+    say so), or None while the very first one is computed (the card says "computing"; at 100k
+    rows it is 25 fits, 10-25 s, that the first open of Tune no longer waits for). References of
+    small data (up to :data:`INLINE_ROWS` rows, a fraction of a second) are computed here.
     """
     full = evaluator.full()
     exact = evaluator.random_if_ready(sel.n_kept, repeats)
     if exact is not None:
         return full, exact
-    nearest = evaluator.random_if_ready(sel.n_kept, repeats, nearest=True)
-    if nearest is None or ds.n_samples <= INLINE_ROWS:
+    if ds.n_samples <= INLINE_ROWS:
         return full, evaluator.random(sel.n_kept, repeats)
+    nearest = evaluator.random_if_ready(sel.n_kept, repeats, nearest=True)
     key = _random_key(ds, evaluator, sel.n_kept, repeats)
     running = jobs.current(RANDOM_JOB)
     if running is None or running.context["key"] != key or not running.running:
         n_kept = sel.n_kept
+        until = f"the card shows {nearest.n_kept:,} rows until then" if nearest is not None else "the card waits"
         jobs.start(RANDOM_JOB, lambda job: evaluator.random(n_kept, repeats, job.progress, job.cancel_event),
-                   label=f"Random reference for {n_kept:,} rows (the card shows {nearest.n_kept:,} rows until then)",
-                   context={"key": key})
+                   label=f"Random reference for {n_kept:,} rows ({until})", context={"key": key})
     jobs.panel(RANDOM_JOB)
     return full, nearest
