@@ -19,8 +19,8 @@ What a slider move costs (only what changed is computed):
 - the full-data figure: computed once per evaluator;
 - the random reference of the new size: a background job, so the selection's figure never waits
   for its five draws x five folds. Until it is ready, the card shows the nearest size computed so
-  far (or "computing" before the first one) and the job's bar says so; the next move cancels a job still running for an old size
-  (debounce), so work is only spent where the slider settles.
+  far (or "computing" before the first one) and the job's bar says so; the next move cancels a
+  job still running for an old size (debounce), so work is only spent where the slider settles.
 """
 
 from __future__ import annotations
