@@ -22,6 +22,7 @@ Sections (JSON on stdout, and to ``--out``):
     python benchmarks/estimate.py                    # default run (15-30 minutes on the busy 2-core machine)
     python benchmarks/estimate.py --skip fidelity,auto     # latency and bias only (about 8 minutes)
     python benchmarks/estimate.py --gen-rows 50000 --big --models logreg,ridge,knn,mlp   # the full issue run
+    python benchmarks/estimate.py --skip latency,fidelity,bias --sets known_answer,mnist --splits 5   # auto only
 """
 
 from __future__ import annotations
@@ -205,7 +206,7 @@ def bias_draw(ds: Dataset, auto: bool) -> dict:
 
 def _mean_se(values) -> dict:
     values = np.asarray(values, dtype=float)
-    se = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+    se = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else None  # JSON: null
     return {"mean_points": float(values.mean()), "se_points": se}
 
 
@@ -227,7 +228,7 @@ def bias(n_rows: int = 10000, draws: int = 8, auto_draws: int = 3) -> dict:
         free = _mean_se([r["leak_free"][strategy] for r in runs])
         leaky = _mean_se([r["all_rows"][strategy] for r in runs])
         table.append({"strategy": strategy, "leak_free": free, "all_rows": leaky,
-                      "beyond_target": abs(free["mean_points"]) - 2 * free["se_points"] > 0.5})
+                      "beyond_target": abs(free["mean_points"]) - 2 * (free["se_points"] or 0.0) > 0.5})
     worst = max(table, key=lambda r: abs(r["leak_free"]["mean_points"]))
     return {"rows": n_rows, "draws": draws, "keep": 0.5,
             "one_draw_sampling_spread_points": 100 * float(np.sqrt(0.25 / n_rows)),
@@ -260,7 +261,8 @@ def auto_split(data: dict, keeps) -> dict:
     return out
 
 
-def auto_versus(name: str, ds: Dataset, splits: int, first: dict = None, keeps=(0.1, 0.3, 0.5)) -> dict:
+def auto_versus(name: str, ds: Dataset, splits: int, first: dict = None, keeps=(0.1, 0.3, 0.5),
+                base_seed: int = 11) -> dict:
     """auto against random and the best single candidate in hindsight, over ``splits`` held-out splits.
 
     One test split of n rows reads each subset's accuracy with a spread of about
@@ -270,9 +272,10 @@ def auto_versus(name: str, ds: Dataset, splits: int, first: dict = None, keeps=(
     to each split's own maximum (luck included) is reported beside it. Gaps: mean and standard
     error over splits, in points.
     """
-    runs = [auto_split(first if i == 0 and first else prepared(name, ds, split_seed=11 + i), keeps)
-            for i in range(splits)]
-    out = {"splits": splits, "split_seeds": [11 + i for i in range(splits)]}
+    seeds = [base_seed + i for i in range(splits)]
+    runs = [auto_split(first if first and first["split_seed"] == s else prepared(name, ds, split_seed=s), keeps)
+            for s in seeds]
+    out = {"splits": splits, "split_seeds": seeds}
     for keep in keeps:
         per = [r[keep] for r in runs]
         common = set.intersection(*(set(p["singles"]) for p in per))
@@ -288,6 +291,8 @@ def auto_versus(name: str, ds: Dataset, splits: int, first: dict = None, keeps=(
                                                            for p in per]),  # the test split's luck alone
             "choices": [p["choice"] for p in per], "each_splits_best": [max(p["singles"], key=p["singles"].get) for p in per],
             "auto_seconds": [p["auto_seconds"] for p in per], "nested_estimates": [p["nested_estimate"] for p in per],
+            "per_split": [{"split": seed, "auto": p["auto"], "random": p["random"], "singles": p["singles"]}
+                          for seed, p in zip(seeds, per)],  # to pool runs over more splits
         }
     return out
 
@@ -302,6 +307,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--skip", default="", help="comma-separated sections to skip")
     parser.add_argument("--sets", default="known_answer,mnist,generated", help="data sets of fidelity and auto")
     parser.add_argument("--splits", type=int, default=3, help="held-out splits per set in the auto section")
+    parser.add_argument("--first-split", type=int, default=11, help="seed of the auto section's first split")
     parser.add_argument("--bias-rows", type=int, default=10000)
     parser.add_argument("--bias-draws", type=int, default=8, help="independent pure-noise draws (mean +- SE)")
     parser.add_argument("--out", default=None)
@@ -327,7 +333,8 @@ def main(argv=None) -> dict:
     if "bias" not in skip:
         result["bias"] = bias(args.bias_rows, args.bias_draws)
     if "auto" not in skip:
-        result["auto"] = {d["name"]: auto_versus(d["name"], d["ds"], args.splits, first=d) for d in sets}
+        result["auto"] = {d["name"]: auto_versus(d["name"], d["ds"], args.splits, first=d,
+                                                  base_seed=args.first_split) for d in sets}
     result["seconds"] = time.perf_counter() - started
     text = json.dumps(result, indent=2, default=float)
     print(text)
