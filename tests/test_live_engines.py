@@ -256,7 +256,7 @@ def test_the_first_open_of_tune_does_not_wait_for_the_random_reference(monkeypat
     started = []
     start = jobs.start
     monkeypatch.setattr(jobs, "start", lambda name, *a, **k: (started.append(name), start(name, *a, **k))[1])
-    ds = blobs(INLINE_ROWS + 1000, features=16)
+    ds = blobs(INLINE_ROWS + 1000, features=16, seed=11)  # data of its own: no evaluator (nor reference) cached
     at = AppTest.from_file(APP, default_timeout=240)
     at.session_state["dataset"], at.session_state["origin"], at.session_state["preloaded"] = ds, "Synthetic", True
     at.run()
