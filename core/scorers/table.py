@@ -36,7 +36,7 @@ def align_scores(ds, scores) -> pd.DataFrame:
     if not frame.index.is_unique:
         raise ConfigError("The scores repeat some ids; compute them again for this data "
                           "(core.compute_scores or `workbench score`).")
-    positions = pd.Index(frame.index).get_indexer(pd.Index(ds.ids))
+    positions = frame.index.get_indexer(ds.ids)  # the index keeps its hash table between calls
     if (positions < 0).any():  # ids read back from a CSV may be text on one side only
         as_text = pd.Index(frame.index.astype(str))
         if as_text.is_unique:
