@@ -46,6 +46,8 @@ bench: install
 	$(BIN)/python benchmarks/estimate.py
 	$(BIN)/python benchmarks/pruning.py
 	$(BIN)/python benchmarks/app.py
+	$(BIN)/python benchmarks/app.py --rows 20000x784,100000x128 --map-rows 0
+	$(BIN)/python benchmarks/search.py
 
 samples: install
 	$(BIN)/python sample_data/make_samples.py
