@@ -315,3 +315,13 @@ def test_select_reports_its_stages_and_a_cancel_writes_nothing(generated, tmp_pa
                            strategy="el2n", keep=0.2, id="rid", cancel=stop)
     assert not (tmp_path / "kept2").exists() and not (tmp_path / "kept2.json").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".kept2")]  # no staging left behind
+
+
+def test_a_manifest_that_cannot_be_written_leaves_no_kept_rows(generated, tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the manifest's folder should be")
+    with pytest.raises(OSError):
+        select_partitioned(generated["data"], generated["scores"], tmp_path / "kept", blocker / "kept.json",
+                           strategy="el2n", keep=0.2, id="rid")
+    assert not (tmp_path / "kept").exists()  # the kept rows are published only with their manifest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]  # no staging left behind

@@ -190,8 +190,19 @@ def select_partitioned(source, scores, out, manifest, *, strategy: str, keep: Op
               "scores": scores, "scores_fingerprint": scores_fingerprint(scores, engine)}
     check_cancelled(cancel)
     report(progress, 2, 4, f"writing the kept rows of {len(data.partitions)} partitions")
-    document = write_kept(plan, out, engine, lambda n_kept: partitioned_manifest(plan, recipe, engine, out, n_kept))
-    Path(manifest).write_text(json.dumps(to_jsonable(document), indent=2) + "\n")
+    manifest = Path(manifest)
+    staged = manifest.with_name(f".{manifest.name}.partial")
+
+    def finish(n_kept: int) -> dict:  # the manifest is written before the kept rows are published
+        document = partitioned_manifest(plan, recipe, engine, out, n_kept)
+        staged.write_text(json.dumps(to_jsonable(document), indent=2) + "\n")
+        return document
+
+    try:
+        document = write_kept(plan, out, engine, finish)
+        staged.replace(manifest)
+    finally:
+        staged.unlink(missing_ok=True)
     report(progress, 4, 4, f"kept {document['n_kept']:,} of {data.n_samples:,} rows")
     return document
 
