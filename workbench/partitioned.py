@@ -11,10 +11,9 @@ engine. Local mode only: both read and write this machine's paths.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 import streamlit as st
 
@@ -124,14 +123,9 @@ def check_paths(out: Path, manifest: Path) -> None:
         raise ConfigError(f"{manifest.name}: the manifest is a JSON file; end its name with .json.")
 
 
-@contextmanager
-def engine_for(name: str) -> Iterator:
+def engine_for(name: str):
     """The engine ``name`` of :data:`ENGINES`; a local cluster is always shut down afterwards."""
-    if name == "dask":
-        with workflows.dask_engine(workers=2) as engine:
-            yield engine
-    else:
-        yield workflows.SerialEngine()
+    return workflows.open_engine(workers=2 if name == "dask" else 0)
 
 
 def target(info: dict, recipe: dict, seed: int, out: Path, manifest: Path, engine_name: str):

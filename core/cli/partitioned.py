@@ -28,17 +28,7 @@ def wanted_apply(args) -> bool:
 
 def _engine(args):
     workers = support.parse_positive_int(args.workers, "--workers", minimum=0, maximum=256)
-    if args.cluster or workers > 0:
-        return workflows.dask_engine(args.cluster, workers=max(workers, 1))
-    return _Serial()
-
-
-class _Serial:
-    def __enter__(self):
-        return workflows.SerialEngine()
-
-    def __exit__(self, *exc):
-        return False
+    return workflows.open_engine(args.cluster, workers=workers)
 
 
 def _out_folder(path: str, option: str) -> Path:

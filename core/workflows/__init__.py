@@ -2,7 +2,7 @@
 
 from core.outputs.manifest import apply_and_export, apply_manifest
 from core.data.partitions import is_partitioned
-from core.workflows.engine import SerialEngine, dask_engine
+from core.workflows.engine import SerialEngine, dask_engine, open_engine
 from core.workflows.partitioned import load_partitioned_sample, score_partitioned
 from core.workflows.partitioned_select import SUPPORTED_KINDS as PARTITIONED_KINDS
 from core.workflows.partitioned_apply import apply_partitioned, is_partitioned_manifest
@@ -15,5 +15,6 @@ from core.workflows.pipeline import (
 __all__ = ["select", "estimate", "estimate_warning", "fold_scores_for", "fold_scores_of", "labelled_scorers",
            "pruning_curve", "build_manifest", "manifest_bytes", "rows_bytes", "export", "score",
            "apply_manifest", "apply_and_export",
-           "is_partitioned", "load_partitioned_sample", "score_partitioned", "select_partitioned", "dask_engine", "SerialEngine",
+           "is_partitioned", "load_partitioned_sample", "score_partitioned", "select_partitioned", "dask_engine",
+           "open_engine", "SerialEngine",
            "PARTITIONED_KINDS", "apply_partitioned", "is_partitioned_manifest"]

@@ -88,3 +88,14 @@ def dask_engine(address: Optional[str] = None, *, workers: int = 2,
     finally:
         if cluster is not None:
             cluster.close()
+
+
+@contextmanager
+def open_engine(cluster: Optional[str] = None, *, workers: int = 0) -> Iterator:
+    """The engine to run partition tasks on: Dask at ``cluster``, a local Dask cluster of ``workers``
+    processes (``workers > 0``), else :class:`SerialEngine` in this process. Always shut down on exit."""
+    if cluster or workers > 0:
+        with dask_engine(cluster, workers=max(int(workers), 1)) as engine:
+            yield engine
+    else:
+        yield SerialEngine()
