@@ -11,7 +11,8 @@ Public names:
 """
 
 from core.evaluation.comparison import estimate_selection, selection_estimate
-from core.evaluation.foldwise import FoldScores, fold_masks, fold_scores
+from core.evaluation.fold_selection import fold_masks
+from core.evaluation.foldwise import FoldScores, fold_scores
 from core.evaluation.live import MODELS, Estimate, LiveEvaluator, evaluate_exact, make_folds
 
 __all__ = ["LiveEvaluator", "Estimate", "evaluate_exact", "make_folds", "MODELS",

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from core.evaluation.block import comparison_block
-from core.evaluation.foldwise import FoldScores, fold_masks
+from core.evaluation.fold_selection import fold_masks
+from core.evaluation.foldwise import FoldScores
 from core.evaluation.live import Estimate, LiveEvaluator
 from core.foundation.progress import scaled
 from core.scorers.table import align_scores
-from core.selection import scores_read_labels
 
 LEAK_FREE_METHOD = ("leak-free: per fold, scores computed without that fold's labels chose the training "
                     "rows (same strategy and budget); the model was trained on them and tested on the whole fold")
@@ -64,18 +64,15 @@ def selection_estimate(ds, selection, *, scores, evaluator: LiveEvaluator,
                        selection.n_input, evaluator.model_description, evaluator.budget_description,
                        note="auto's nested estimate")
         return est, bool(honest.get("leak_free", False)), NESTED_METHOD
-    strategy = selection.resolved_strategy
-    params = selection.params or {}
-    if strategy == "random" or scores is None and fold_scores is None:
-        method = LABEL_FREE_METHOD if strategy == "random" else OPTIMISTIC_METHOD
+    recipe = selection.resolved_recipe
+    if recipe.kind == "random" or scores is None and fold_scores is None:
+        method = LABEL_FREE_METHOD if recipe.kind == "random" else OPTIMISTIC_METHOD
         est = evaluator.estimate(selection.mask, progress, cancel)
-        return est, strategy == "random", method
-    if fold_scores is None and not scores_read_labels(strategy):
+        return est, recipe.kind == "random", method
+    if fold_scores is None and not recipe.reads_labels:
         fold_scores = _label_free_splits(ds, scores, evaluator)
-    masks, leak_free = fold_masks(ds, strategy, scores=scores, fold_scores=fold_scores,
-                                  fold_of_row=evaluator.fold_of_row_, keep=selection.keep,
-                                  threshold=selection.threshold, seed=selection.seed,
-                                  force_keep=params.get("force_keep", ()), force_drop=params.get("force_drop", ()))
+    masks, leak_free = fold_masks(ds, recipe, scores=scores, fold_scores=fold_scores,
+                                  fold_of_row=evaluator.fold_of_row_)
     est = evaluator.estimate_folds(masks, progress, cancel)
     return est, leak_free, LEAK_FREE_METHOD if leak_free else OPTIMISTIC_METHOD
 

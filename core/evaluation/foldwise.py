@@ -7,7 +7,7 @@ optimistic (on labels without signal, a label-noise selection scores above chanc
 
 1. score the rows outside fold ``f`` only (:func:`fold_scores`; scorers that use no labels are
    computed once on all rows and shared, since features carry no label information);
-2. select among them with the same strategy and budget (:func:`fold_masks`);
+2. select among them with the same recipe (:func:`core.evaluation.fold_selection.fold_masks`);
 3. train on the kept rows and evaluate on all of fold ``f`` (the evaluator).
 
 Fold-wise scores are computed once, with progress, and cached on disk by the data fingerprint,
@@ -23,12 +23,9 @@ import numpy as np
 import pandas as pd
 
 from core.foundation import cache as disk_cache
-from core.foundation.errors import ConfigError
 from core.foundation.folds import stratified_folds
 from core.foundation.progress import check_cancelled, report, scaled
 from core.scorers import compute_scores, resolve_scorers
-from core.scorers.table import align_scores
-from core.selection import scores_read_labels, select
 
 _CACHE_KIND = "fold_scores"
 _VERSION = 1
@@ -162,67 +159,3 @@ def _labelled_fold(ds, train, f, labelled, score_seed, score_folds, progress, ca
     if cache:
         disk_cache.save(_CACHE_KIND, key, frame)
     return frame
-
-
-def fold_masks(ds, strategy: str, *, scores=None, fold_scores: Optional[FoldScores] = None, fold_of_row=None,
-               keep: Optional[float] = None, threshold: Optional[float] = None, seed: int = 0,
-               force_keep=(), force_drop=()) -> tuple:
-    """Fold ``f``'s training mask: ``strategy`` run on the rows outside ``f`` with their fold scores.
-
-    Parameters
-    ----------
-    strategy : str
-        Any strategy string :func:`core.select` takes (not ``auto``: its own search is nested).
-    scores : DataFrame, optional
-        All-rows scores: used only where fold-wise scores lack a column the strategy needs
-        (then the result is not leak-free).
-    fold_scores : FoldScores, optional
-        Without them, every fold selects with the all-rows scores (optimistic).
-    fold_of_row : ndarray of shape (n_samples,)
-        The evaluator's folds (required without ``fold_scores``).
-
-    Returns
-    -------
-    (masks, leak_free) : (ndarray of shape (n_folds, n_samples), bool)
-        ``masks[f]`` is True on fold f's kept training rows (never inside fold f).
-    """
-    if fold_scores is not None:
-        if fold_of_row is not None and not fold_scores.matches(fold_of_row):
-            raise ConfigError("The fold-wise scores were made for other folds; compute them with the "
-                              "evaluator's folds and seed.")
-        fold_of_row = fold_scores.fold_of_row
-    if fold_of_row is None:
-        raise ConfigError("fold_masks needs the evaluator's folds (fold_of_row) or fold-wise scores.")
-    n_folds, n = int(fold_of_row.max()) + 1, ds.n_samples
-    masks = np.zeros((n_folds, n), dtype=bool)
-    if strategy == "random":  # uses no labels: the one all-rows mask serves every fold
-        masks[:] = select(ds, None, "random", keep=keep, seed=seed).mask
-        masks[fold_of_row[None, :] == np.arange(n_folds)[:, None]] = False
-        return masks, True
-    leak_free = fold_scores is not None or not scores_read_labels(strategy)
-    force_keep, force_drop = set(force_keep or ()), set(force_drop or ())
-    for f in range(n_folds):
-        train = np.flatnonzero(fold_of_row != f)
-        sub = fold_scores.subset(ds, f) if fold_scores is not None else ds.take(train)
-        ids = sub.ids
-        kwargs = dict(keep=keep, threshold=threshold, seed=seed,
-                      force_keep=[i for i in ids if i in force_keep] if force_keep else (),
-                      force_drop=[i for i in ids if i in force_drop] if force_drop else ())
-        frame = fold_scores.frames[f] if fold_scores is not None else _rows_of(scores, ds, train)
-        try:
-            kept = select(sub, frame, strategy, **kwargs).mask
-        except ConfigError:
-            if fold_scores is None or scores is None:
-                raise
-            kept = select(sub, _rows_of(scores, ds, train), strategy, **kwargs).mask  # a column not scored per fold
-            leak_free = False
-        masks[f, train] = kept
-    return masks, leak_free
-
-
-def _rows_of(scores, ds, rows):
-    """All-rows scores restricted to ``rows`` (aligned to the Dataset first)."""
-    if scores is None:
-        return None
-    frame = align_scores(ds, scores).iloc[rows]
-    return frame.set_index(pd.Index(ds.ids[rows], name="id"))

@@ -9,6 +9,7 @@ top. Kinds chosen by a search (``auto``) are routed by :func:`core.select` in th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Optional
 
 import numpy as np
@@ -17,7 +18,8 @@ from core.foundation.encoding import to_jsonable
 from core.foundation.errors import ConfigError
 from core.scorers.table import align_scores
 from core.selection.algorithms import budget_from_keep
-from core.selection.grammar import check_budget, parse_strategy
+from core.selection.grammar import parse_strategy
+from core.selection.recipe import Recipe, check_keep
 from core.selection.registry import Request, get_kind, run_kind
 
 
@@ -50,6 +52,20 @@ class Selection:
     n_input: int
     n_kept: int
     details: dict = field(default_factory=dict)
+    #: The :class:`~core.selection.recipe.Recipe` that made it (None for masks made by hand).
+    recipe: Optional[Recipe] = field(default=None, compare=False)
+
+    @cached_property
+    def resolved_recipe(self) -> Recipe:
+        """The recipe of what ran (for ``auto``: the strategy it chose), parsed once per selection.
+
+        Fold masks and the estimate re-run exactly this on each fold's training rows.
+        """
+        if self.recipe is not None and not self.recipe.searched:
+            return self.recipe
+        forced = {name: tuple(self.params.get(name, ())) for name in ("force_keep", "force_drop")}
+        return Recipe(spec=parse_strategy(self.resolved_strategy), keep=self.keep, threshold=self.threshold,
+                      seed=self.seed, **forced)
 
     def to_dict(self) -> dict:
         """JSON-able recipe (no mask and no id list; a manifest adds ``kept_ids``)."""
@@ -66,26 +82,13 @@ class Selection:
 
 
 def make_selection(ds, mask, strategy: str, *, resolved=None, params=None, details=None, keep=None,
-                   threshold=None, seed: int = 0) -> Selection:
+                   threshold=None, seed: int = 0, recipe: Optional[Recipe] = None) -> Selection:
     """The one constructor of a :class:`Selection` from a kept mask."""
     mask = np.asarray(mask, dtype=bool)
     return Selection(mask=mask, kept_ids=ds.ids[mask], strategy=strategy, resolved_strategy=resolved or strategy,
                      params=to_jsonable(params or {}), keep=keep, threshold=threshold, seed=int(seed),
                      data_fingerprint=ds.fingerprint, n_input=ds.n_samples, n_kept=int(mask.sum()),
-                     details=to_jsonable(details or {}))
-
-
-def check_keep(keep) -> Optional[float]:
-    """``keep`` as a float in (0, 1], or None; raises ConfigError otherwise."""
-    if keep is None:
-        return None
-    try:
-        keep = float(keep)
-    except (TypeError, ValueError):
-        raise ConfigError(f"keep must be a fraction in (0, 1], got {keep!r}.") from None
-    if not 0 < keep <= 1:
-        raise ConfigError(f"keep must be a fraction in (0, 1], got {keep}; e.g. keep=0.3 keeps 30% of rows.")
-    return keep
+                     details=to_jsonable(details or {}), recipe=recipe)
 
 
 def select(ds, scores=None, strategy: str = "random", keep: Optional[float] = None,
@@ -98,8 +101,10 @@ def select(ds, scores=None, strategy: str = "random", keep: Optional[float] = No
     ds : Dataset
     scores : DataFrame indexed by id, or None
         From :func:`core.compute_scores`; not needed for ``random`` and the coreset strategies.
-    strategy : str
-        A strategy string (:mod:`core.selection.grammar`).
+    strategy : str or Recipe
+        A strategy string (:mod:`core.selection.grammar`), or a :class:`~core.selection.recipe.Recipe`
+        parsed once by the caller (then ``keep``, ``threshold``, ``seed`` and the force lists come
+        from it and must not be given again).
     keep : float in (0, 1], optional
         Fraction of rows to keep (``round(keep * n)`` rows, at least one).
     threshold : float, optional
@@ -110,17 +115,43 @@ def select(ds, scores=None, strategy: str = "random", keep: Optional[float] = No
     force_keep, force_drop : sequences of ids
         Applied on top of any strategy (so ``n_kept`` can differ from the budget).
     """
-    keep = check_keep(keep)
     frame = align_scores(ds, scores)
-    spec = parse_strategy(strategy, frame.columns)
-    check_budget(spec, keep, threshold)
-    force_keep_pos, force_drop_pos = force_positions(ds, force_keep, force_drop)
+    recipe = as_recipe(strategy, keep, threshold, seed, force_keep=force_keep, force_drop=force_drop,
+                       score_columns=frame.columns)
+    return select_recipe(ds, frame, recipe, given=strategy if isinstance(strategy, str) else None,
+                         progress=progress, cancel=cancel)
+
+
+def as_recipe(strategy, keep=None, threshold=None, seed: int = 0, *, force_keep=(), force_drop=(),
+              score_columns=None) -> Recipe:
+    """``strategy`` as a :class:`Recipe`: parsed here when text, checked against the columns when a Recipe.
+
+    A Recipe carries its own budget, seed and forced rows; giving others beside it is an error.
+    """
+    if not isinstance(strategy, Recipe):
+        return Recipe.of(strategy, keep, threshold, seed, force_keep=force_keep, force_drop=force_drop,
+                         score_columns=score_columns)
+    if keep is not None or threshold is not None or list(force_keep or ()) or list(force_drop or ()):
+        raise ConfigError("A Recipe carries its own budget and forced rows; pass it alone "
+                          "(recipe.with_budget(...) makes another).")
+    if score_columns is not None:
+        strategy.check_columns(score_columns)
+    return strategy
+
+
+def select_recipe(ds, frame, recipe: Recipe, *, given: Optional[str] = None, progress=None,
+                  cancel=None) -> Selection:
+    """Run a parsed recipe on aligned scores ``frame`` (no parse): the one place a kind's rule is run."""
+    force_keep_pos, force_drop_pos = force_positions(ds, recipe.force_keep, recipe.force_drop)
+    keep, threshold = recipe.keep, recipe.threshold
     budget = budget_from_keep(keep, ds.n_samples) if keep is not None else None
-    request = Request(ds=ds, frame=frame, spec=spec, keep=keep, budget=budget, threshold=threshold, seed=seed,
-                      progress=progress, cancel=cancel)
-    mask, params, details = run_kind(get_kind(spec.kind), request)
-    return apply_forced(ds, make_selection(ds, mask, strategy, params=params, details=details, keep=keep,
-                                           threshold=threshold, seed=seed), force_keep_pos, force_drop_pos)
+    request = Request(ds=ds, frame=frame, spec=recipe.spec, keep=keep, budget=budget, threshold=threshold,
+                      seed=recipe.seed, progress=progress, cancel=cancel)
+    mask, params, details = run_kind(get_kind(recipe.kind), request)
+    sel = make_selection(ds, mask, given or recipe.text, resolved=recipe.text if given is None else None,
+                         params=params, details=details, keep=keep, threshold=threshold, seed=recipe.seed,
+                         recipe=recipe)
+    return apply_forced(ds, sel, force_keep_pos, force_drop_pos)
 
 
 def apply_forced(ds, sel: Selection, force_keep_pos, force_drop_pos) -> Selection:
@@ -133,7 +164,8 @@ def apply_forced(ds, sel: Selection, force_keep_pos, force_drop_pos) -> Selectio
     params = dict(sel.params, force_keep=[ds.ids[p] for p in force_keep_pos],
                   force_drop=[ds.ids[p] for p in force_drop_pos])
     return make_selection(ds, mask, sel.strategy, resolved=sel.resolved_strategy, params=params,
-                          details=sel.details, keep=sel.keep, threshold=sel.threshold, seed=sel.seed)
+                          details=sel.details, keep=sel.keep, threshold=sel.threshold, seed=sel.seed,
+                          recipe=sel.recipe)
 
 
 def force_positions(ds, force_keep, force_drop) -> tuple:

@@ -19,34 +19,33 @@ from core.outputs.tracking import track
 from core.scorers import compute_scores, get_scorer, scorer_records
 from core.search import auto_select
 from core.search import pruning_curve as search_pruning_curve
-from core.selection import check_budget, check_keep, force_positions, get_kind, needed_scorers, parse_strategy
-from core.selection import select as select_by_kind
+from core.scorers.table import align_scores
+from core.selection import as_recipe, force_positions, select_recipe
 from core.selection.subset import apply_forced
-from core.scorers.table import score_columns
 
 
-def select(ds, scores=None, strategy: str = "random", keep: Optional[float] = None,
+def select(ds, scores=None, strategy="random", keep: Optional[float] = None,
            threshold: Optional[float] = None, seed: int = 0, *, force_keep=(), force_drop=(),
            evaluator=None, progress=None, cancel=None):
     """Turn scores into a kept subset with any strategy, including those chosen by cross-validation.
 
-    The parameters are those of :func:`core.selection.select`, plus ``evaluator`` (a
+    The parameters are those of :func:`core.selection.select` (``strategy`` a text or a
+    :class:`core.selection.Recipe` parsed once by the caller), plus ``evaluator`` (a
     :class:`core.LiveEvaluator`) for strategies chosen by a search (``auto``), which run in
     :mod:`core.search`; every other kind runs through the strategy registry.
     """
-    spec = parse_strategy(strategy, score_columns(scores))
-    kind = get_kind(spec.kind)
-    if not kind.searched:
-        return select_by_kind(ds, scores, strategy, keep, threshold, seed, force_keep=force_keep,
-                              force_drop=force_drop, progress=progress, cancel=cancel)
-    keep = check_keep(keep)
-    check_budget(spec, keep, threshold)
-    forced = force_positions(ds, force_keep, force_drop)
-    evaluator = evaluator or LiveEvaluator(ds, folds=5, seed=seed)
+    frame = align_scores(ds, scores)
+    recipe = as_recipe(strategy, keep, threshold, seed, force_keep=force_keep, force_drop=force_drop,
+                       score_columns=frame.columns)
+    if not recipe.searched:
+        return select_recipe(ds, frame, recipe, given=strategy if isinstance(strategy, str) else None,
+                             progress=progress, cancel=cancel)
+    forced = force_positions(ds, recipe.force_keep, recipe.force_drop)
+    evaluator = evaluator or LiveEvaluator(ds, folds=5, seed=recipe.seed)
     # the search judges candidates per fold with scores that never saw that fold's labels
     fold_scores = fold_scores_of(ds, scores, evaluator, progress=scaled(progress, 0.0, 0.5), cancel=cancel)
     progress = scaled(progress, 0.5 if fold_scores is not None else 0.0, 1.0)
-    chosen = auto_select(ds, scores, keep, seed=seed, evaluator=evaluator, fold_scores=fold_scores,
+    chosen = auto_select(ds, scores, recipe.keep, seed=recipe.seed, evaluator=evaluator, fold_scores=fold_scores,
                          progress=progress, cancel=cancel)
     return apply_forced(ds, chosen, *forced)
 
@@ -84,8 +83,8 @@ def estimate(ds, sel, *, scores=None, evaluator=None, fold_scores=None, leak_fre
 
 def fold_scores_for(ds, sel, scores, evaluator, *, progress=None, cancel=None):
     """Fold-wise scores of the label-using scorers a selection used (None when it used none)."""
-    spec = parse_strategy(sel.resolved_strategy, score_columns(scores))
-    return fold_scores_of(ds, scores, evaluator, names=needed_scorers(spec), progress=progress, cancel=cancel)
+    return fold_scores_of(ds, scores, evaluator, names=sel.resolved_recipe.needed_scorers, progress=progress,
+                          cancel=cancel)
 
 
 def labelled_scorers(scores, names=None) -> list:
