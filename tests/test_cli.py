@@ -1,21 +1,24 @@
-"""The ``workbench`` CLI, exercised through subprocesses exactly as a user or a pipeline runs it.
+"""The ``workbench`` CLI, exercised through ``core.cli.main(argv)`` as a user or a pipeline runs it.
 
-Covers every subcommand's happy path, determinism (same command and seed -> same bytes), the
-manifest round trip, and the error contract over a table of malformed inputs: exit code 2, one
-line on stderr, no traceback, no output file (not even a temporary one), the input unchanged.
+Covers every subcommand's happy path, determinism (same command and seed -> same bytes, the second
+run in a fresh process), the manifest round trip, and the error contract over a table of malformed
+inputs: exit code 2, one line on stderr, no traceback, no output file (not even a temporary one),
+the input unchanged. Most cases call ``main`` in this process (``run_main``); the smoke tests at the
+end start the real console script and ``python -m core.cli`` (``run_cli``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from cli_runner import digest, run_cli
+from cli_runner import digest, run_cli, run_main
 from streamlit_server import free_port, serving
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +79,7 @@ DATA_ARGS = ["--label", "species", "--id", "sample_id", "--folds", "3"]
 
 # --------------------------------------------------------------------------------------- scorers
 def test_scorers_lists_metadata_as_json_and_table():
-    result = run_cli("scorers", "--json")
+    result = run_main("scorers", "--json")
     assert_ok(result)
     rows = json.loads(result.stdout)
     names = {row["name"] for row in rows}
@@ -84,14 +87,47 @@ def test_scorers_lists_metadata_as_json_and_table():
     for row in rows:
         assert {"name", "family", "description", "higher_means", "keep", "needs_labels", "flags"} <= set(row)
         assert row["keep"] in ("high", "low") and isinstance(row["flags"], bool)
-    table = run_cli("scorers")
+    table = run_main("scorers")
     assert_ok(table)
     assert "knn_density" in table.stdout and "higher means" in table.stdout
 
 
+def test_scorers_json_carries_every_metadata_key():
+    from core.scorers import METADATA_KEYS, list_scorers
+
+    rows = json.loads(run_main("scorers", "--json").stdout)
+    assert [list(row) for row in rows] == [list(METADATA_KEYS)] * len(list_scorers())
+    assert "hard" in METADATA_KEYS and {row["hard"] for row in rows} <= {"high", "low", None}
+    help_text = " ".join(run_main("scorers", "--help").stdout.split())
+    assert f"({', '.join(METADATA_KEYS)})" in help_text
+
+
+@pytest.mark.parametrize("command", ["select", "curve"])
+def test_strategy_help_lists_every_registered_kind(command):
+    from core.selection import strategy_kinds
+
+    result = run_main(command, "--help")
+    assert_ok(result)
+    lines = result.stdout.split("strategies:\n", 1)[1].splitlines()
+    listed = [line.split()[0] for line in lines[: len(strategy_kinds())]]
+    assert listed == [kind.syntax for kind in strategy_kinds()]
+    assert {"d2", "moderate", "ambiguous"} <= {kind.name for kind in strategy_kinds()}
+
+
+def test_scorer_names_have_one_resolver():
+    from core.cli import support
+    from core.scorers import DEFAULT_SCORERS, registered_names
+
+    assert support.resolve_scorer_names(None) == list(DEFAULT_SCORERS)
+    assert support.resolve_scorer_names("all") == registered_names()
+    assert support.resolve_scorer_names("el2n, margin,el2n") == ["el2n", "margin"]
+    with pytest.raises(Exception, match="--scorers: Unknown scorer 'nope'.*see `workbench scorers`"):
+        support.resolve_scorer_names("el2n,nope")
+
+
 @pytest.mark.parametrize("command", ["scorers", "score", "curve", "select", "apply", "app"])
 def test_every_subcommand_has_help_with_examples(command):
-    result = run_cli(command, "--help")
+    result = run_main(command, "--help")
     assert_ok(result)
     assert "usage: workbench" in result.stdout and "example" in result.stdout
 
@@ -100,7 +136,7 @@ def test_every_subcommand_has_help_with_examples(command):
 def test_score_writes_ids_labels_scores_and_flags_deterministically(data_csv, tmp_path):
     first, second = tmp_path / "a" / "scores.csv", tmp_path / "scores2.csv"
     before = digest(data_csv)
-    result = run_cli("score", data_csv, *DATA_ARGS, "--scorers", f"{FAST_SCORER},duplicate", "--out", first)
+    result = run_main("score", data_csv, *DATA_ARGS, "--scorers", f"{FAST_SCORER},duplicate", "--out", first)
     assert_ok(result)
     assert first.exists(), "the missing output folder is created"
     table = pd.read_csv(first)
@@ -112,7 +148,7 @@ def test_score_writes_ids_labels_scores_and_flags_deterministically(data_csv, tm
     assert np.isfinite(table[FAST_SCORER]).all()
     # the same command with the same seed, computed again from scratch, gives the same bytes
     again = run_cli("score", data_csv, *DATA_ARGS, "--scorers", f"{FAST_SCORER},duplicate", "--out", second,
-                    env={"WORKBENCH_CACHE_DIR": str(tmp_path / "fresh-cache")})
+                    env={"WORKBENCH_CACHE_DIR": str(tmp_path / "fresh-cache")})  # a fresh process
     assert_ok(again)
     assert first.read_bytes() == second.read_bytes()
     assert digest(data_csv) == before
@@ -120,18 +156,18 @@ def test_score_writes_ids_labels_scores_and_flags_deterministically(data_csv, tm
 
 def test_score_parquet_output_matches_csv(data_csv, tmp_path):
     out = tmp_path / "scores.parquet"
-    assert_ok(run_cli("score", data_csv, *DATA_ARGS, "--scorers", FAST_SCORER, "--out", out, "--quiet"))
+    assert_ok(run_main("score", data_csv, *DATA_ARGS, "--scorers", FAST_SCORER, "--out", out, "--quiet"))
     table = pd.read_parquet(out)
     assert list(table.columns) == ["id", "label", FAST_SCORER]
     assert len(table) == len(pd.read_csv(data_csv))
 
 
 def test_progress_bar_goes_to_stderr_only_when_asked(data_csv, tmp_path):
-    shown = run_cli("score", data_csv, *DATA_ARGS, "--scorers", FAST_SCORER, "--out", tmp_path / "s.csv",
+    shown = run_main("score", data_csv, *DATA_ARGS, "--scorers", FAST_SCORER, "--out", tmp_path / "s.csv",
                     env={"WORKBENCH_PROGRESS": "1"})
     assert_ok(shown)
     assert "%" in shown.stderr and "|" in shown.stderr and "%" not in shown.stdout
-    quiet = run_cli("score", data_csv, *DATA_ARGS, "--scorers", FAST_SCORER, "--out", tmp_path / "q.csv",
+    quiet = run_main("score", data_csv, *DATA_ARGS, "--scorers", FAST_SCORER, "--out", tmp_path / "q.csv",
                     "--quiet", env={"WORKBENCH_PROGRESS": "1"})
     assert_ok(quiet)
     assert quiet.stdout == "" and "|" not in quiet.stderr
@@ -140,7 +176,7 @@ def test_progress_bar_goes_to_stderr_only_when_asked(data_csv, tmp_path):
 # ----------------------------------------------------------------------------------------- curve
 def test_curve_writes_tidy_table_with_random(data_csv, tmp_path):
     out = tmp_path / "curve.csv"
-    result = run_cli("curve", data_csv, *DATA_ARGS, "--strategies", f"{FAST_SCORER},ccs:{FAST_SCORER}",
+    result = run_main("curve", data_csv, *DATA_ARGS, "--strategies", f"{FAST_SCORER},ccs:{FAST_SCORER}",
                      "--keep", "0.3,0.6,1.0", "--seeds", "2", "--out", out)
     assert_ok(result)
     curve = pd.read_csv(out)
@@ -152,16 +188,16 @@ def test_curve_writes_tidy_table_with_random(data_csv, tmp_path):
     full = curve[curve["keep_fraction"] == 1.0]
     assert (full["n_kept"] == 90).all()
     again = tmp_path / "curve2.csv"
-    assert_ok(run_cli("curve", data_csv, *DATA_ARGS, "--strategies", f"{FAST_SCORER},ccs:{FAST_SCORER}",
+    assert_ok(run_main("curve", data_csv, *DATA_ARGS, "--strategies", f"{FAST_SCORER},ccs:{FAST_SCORER}",
                       "--keep", "1.0,0.6,0.3", "--seeds", "2", "--out", again, "-q",
                       env={"WORKBENCH_CACHE_DIR": str(tmp_path / "fresh-cache")}))
     assert again.read_bytes() == out.read_bytes()
 
 
 # ------------------------------------------------------------------------------- select & apply
-def _select(data_csv, folder, strategy=f"ccs:{FAST_SCORER}", keep="0.5", extra=(), env=None):
+def _select(data_csv, folder, strategy=f"ccs:{FAST_SCORER}", keep="0.5", extra=(), env=None, run=run_main):
     out, manifest = folder / "kept.csv", folder / "manifest.json"
-    result = run_cli("select", data_csv, *DATA_ARGS, "--strategy", strategy, "--keep", keep, "--out", out,
+    result = run("select", data_csv, *DATA_ARGS, "--strategy", strategy, "--keep", keep, "--out", out,
                      "--manifest", manifest, *extra, env=env)
     return result, out, manifest
 
@@ -191,7 +227,7 @@ def test_select_writes_kept_rows_and_manifest_and_apply_reproduces_them(data_csv
     assert manifest["strategy"] == f"ccs:{FAST_SCORER}" and manifest["seed"] == 0
 
     # the same command and seed: the same bytes, except the manifest's timestamp
-    again, out2, manifest2 = _select(data_csv, tmp_path / "run2",
+    again, out2, manifest2 = _select(data_csv, tmp_path / "run2", run=run_cli,  # in a fresh process
                                      env={"WORKBENCH_CACHE_DIR": str(tmp_path / "fresh-cache")})
     assert_ok(again)
     assert out.read_bytes() == out2.read_bytes()
@@ -201,7 +237,7 @@ def test_select_writes_kept_rows_and_manifest_and_apply_reproduces_them(data_csv
 
     # apply: exactly the same kept ids in the same order, the same bytes
     applied = tmp_path / "applied.csv"
-    result = run_cli("apply", manifest_path, data_csv, "--out", applied)
+    result = run_main("apply", manifest_path, data_csv, "--out", applied)
     assert_ok(result)
     assert applied.read_bytes() == out.read_bytes()
     assert digest(data_csv) == before
@@ -209,9 +245,9 @@ def test_select_writes_kept_rows_and_manifest_and_apply_reproduces_them(data_csv
 
 def test_select_parquet_with_scores_file_and_include_scores(data_csv, tmp_path):
     scores = tmp_path / "scores.csv"
-    assert_ok(run_cli("score", data_csv, *DATA_ARGS, "--scorers", FAST_SCORER, "--out", scores, "-q"))
+    assert_ok(run_main("score", data_csv, *DATA_ARGS, "--scorers", FAST_SCORER, "--out", scores, "-q"))
     out, manifest = tmp_path / "kept.parquet", tmp_path / "m.json"
-    result = run_cli("select", data_csv, *DATA_ARGS, "--scores", scores, "--strategy", f"{FAST_SCORER}:low",
+    result = run_main("select", data_csv, *DATA_ARGS, "--scores", scores, "--strategy", f"{FAST_SCORER}:low",
                      "--keep", "0.4", "--include-scores", "--out", out, "--manifest", manifest)
     assert_ok(result)
     kept = pd.read_parquet(out)
@@ -222,7 +258,7 @@ def test_select_parquet_with_scores_file_and_include_scores(data_csv, tmp_path):
     dropped = table.drop(index=kept["sample_id"])[FAST_SCORER]
     assert kept[FAST_SCORER].max() <= dropped.min() + 1e-12, ":low keeps the lowest scores"
     curve = tmp_path / "curve.csv"
-    assert_ok(run_cli("curve", data_csv, *DATA_ARGS, "--scores", scores, "--strategies", f"{FAST_SCORER}:low",
+    assert_ok(run_main("curve", data_csv, *DATA_ARGS, "--scores", scores, "--strategies", f"{FAST_SCORER}:low",
                       "--keep", "0.4", "--seeds", "1", "--out", curve, "-q"))
     assert set(pd.read_csv(curve)["strategy"]) == {"random", f"{FAST_SCORER}:low"}
 
@@ -233,10 +269,10 @@ def test_select_threshold_and_integer_ids(tmp_path):
     frame.to_csv(data, index=False)
     out, manifest = tmp_path / "kept.csv", tmp_path / "m.json"
     scores = tmp_path / "s.csv"
-    assert_ok(run_cli("score", data, "--label", "species", "--folds", "3", "--scorers", FAST_SCORER,
+    assert_ok(run_main("score", data, "--label", "species", "--folds", "3", "--scorers", FAST_SCORER,
                       "--out", scores, "-q"))
     cut = float(pd.read_csv(scores)[FAST_SCORER].median())
-    result = run_cli("select", data, "--label", "species", "--folds", "3", "--scores", scores, "--strategy",
+    result = run_main("select", data, "--label", "species", "--folds", "3", "--scores", scores, "--strategy",
                      f"{FAST_SCORER}:high", "--threshold", repr(cut), "--out", out, "--manifest", manifest)
     assert_ok(result)
     document = json.loads(manifest.read_text())
@@ -266,11 +302,11 @@ def test_apply_refuses_changed_data_unless_forced(data_csv, tmp_path):
     changed_frame = source[source["sample_id"] != kept_ids[0]].iloc[::-1]  # one kept row gone, order reversed
     changed_frame.to_csv(changed, index=False)
     target = tmp_path / "applied.csv"
-    refused = run_cli("apply", manifest, changed, "--out", target)
+    refused = run_main("apply", manifest, changed, "--out", target)
     assert_clean_error(refused, [target], {changed: digest(changed)})
     assert "89 rows instead of 90" in refused.stderr and "--force" in refused.stderr
 
-    forced = run_cli("apply", manifest, changed, "--out", target, "--force")
+    forced = run_main("apply", manifest, changed, "--out", target, "--force")
     assert_ok(forced)
     assert "warning" in forced.stderr and kept_ids[0] in forced.stderr
     applied = pd.read_csv(target)
@@ -282,13 +318,13 @@ def test_apply_rejects_a_file_that_is_not_a_manifest(data_csv, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     target = tmp_path / "out.csv"
-    assert_clean_error(run_cli("apply", bad, data_csv, "--out", target), [target])
+    assert_clean_error(run_main("apply", bad, data_csv, "--out", target), [target])
     bad.write_text(json.dumps({"hello": 1}))
-    assert_clean_error(run_cli("apply", bad, data_csv, "--out", target), [target])
+    assert_clean_error(run_main("apply", bad, data_csv, "--out", target), [target])
 
 
 def test_app_launch_command(tmp_path):
-    result = run_cli("app", "--dry-run", "--server.port", "8765")
+    result = run_main("app", "--dry-run", "--server.port", "8765")
     assert_ok(result)
     assert "streamlit run" in result.stdout and result.stdout.rstrip().endswith("--server.port 8765")
     assert "workbench/app.py" in result.stdout.replace(os.sep, "/")
@@ -319,7 +355,7 @@ def test_internal_errors_are_one_line_unless_debug(monkeypatch, capsys):
 
 
 def test_unexpected_arguments_are_one_line_usage_errors():
-    result = run_cli("score")
+    result = run_cli("score")  # a real process: argparse must not print its usage block
     assert_clean_error(result)
     assert "--help" in result.stderr
 
@@ -400,7 +436,7 @@ MALFORMED = ["empty_file", "header_only", "missing_label_column", "single_class"
 def test_malformed_inputs_follow_the_error_contract(name, tmp_path):
     argv, data, expect, out = _case(name, tmp_path)
     before = {data: digest(data)} if data.exists() else {}
-    result = run_cli(*argv)
+    result = run_main(*argv)
     if expect == "error":
         outputs = [] if out == data else [out]
         assert_clean_error(result, outputs, before)
@@ -417,7 +453,7 @@ def test_malformed_inputs_follow_the_error_contract(name, tmp_path):
 
 def test_nan_labels_can_be_dropped_on_request(tmp_path):
     argv, data, _, out = _case("nan_labels", tmp_path)
-    result = run_cli(*argv, "--drop-missing-labels")
+    result = run_main(*argv, "--drop-missing-labels")
     assert_ok(result)
     assert "Dropped" in result.stderr and len(pd.read_csv(out)) < 90
 
@@ -425,7 +461,7 @@ def test_nan_labels_can_be_dropped_on_request(tmp_path):
 @pytest.mark.parametrize("keep", ["0", "1.5", "-0.2", "abc", "nan"])
 def test_select_refuses_keep_outside_unit_interval(keep, data_csv, tmp_path):
     out, manifest = tmp_path / "k.csv", tmp_path / "m.json"
-    result = run_cli("select", data_csv, *DATA_ARGS, "--strategy", "random", "--keep", keep, "--out", out,
+    result = run_main("select", data_csv, *DATA_ARGS, "--strategy", "random", "--keep", keep, "--out", out,
                      "--manifest", manifest)
     assert_clean_error(result, [out, manifest], {data_csv: digest(data_csv)})
     assert "(0, 1]" in result.stderr
@@ -438,7 +474,7 @@ def test_select_refuses_keep_outside_unit_interval(keep, data_csv, tmp_path):
 ])
 def test_select_refuses_unknown_strategies(argv_tail, needle, data_csv, tmp_path):
     out, manifest = tmp_path / "k.csv", tmp_path / "m.json"
-    result = run_cli("select", data_csv, *DATA_ARGS, *argv_tail, "--out", out, "--manifest", manifest)
+    result = run_main("select", data_csv, *DATA_ARGS, *argv_tail, "--out", out, "--manifest", manifest)
     assert_clean_error(result, [out, manifest], {data_csv: digest(data_csv)})
     assert needle in result.stderr
 
@@ -455,14 +491,14 @@ def test_every_subcommand_refuses_to_overwrite_its_input(command, data_csv, tmp_
                    "--manifest", tmp_path / "new.json"],
         "apply": ["apply", manifest, data_csv, "--out", data_csv],
     }[command]
-    result = run_cli(*argv)
+    result = run_main(*argv)
     assert_clean_error(result, [tmp_path / "new.json"], before)
     assert "same file" in result.stderr
 
 
 def test_select_refuses_the_same_file_for_both_outputs(data_csv, tmp_path):
     out = tmp_path / "both.json"
-    result = run_cli("select", data_csv, *DATA_ARGS, "--strategy", "random", "--keep", "0.5", "--out",
+    result = run_main("select", data_csv, *DATA_ARGS, "--strategy", "random", "--keep", "0.5", "--out",
                      tmp_path / "k.csv", "--manifest", tmp_path / "k.csv")
     assert_clean_error(result, [tmp_path / "k.csv", out])
 
@@ -477,15 +513,34 @@ def test_every_subcommand_reports_a_missing_path(command, tmp_path):
                    "--manifest", tmp_path / "m.json"],
         "apply": ["apply", tmp_path / "m.json", missing, "--out", out],
     }[command]
-    result = run_cli(*argv)
+    result = run_main(*argv)
     assert_clean_error(result, [out])
     assert "does not exist" in result.stderr
 
 
 def test_curve_refuses_bad_keep_list_and_unknown_strategy(data_csv, tmp_path):
     out = tmp_path / "curve.csv"
-    bad_keep = run_cli("curve", data_csv, *DATA_ARGS, "--strategies", "random", "--keep", "0.2,1.2", "--out", out)
+    bad_keep = run_main("curve", data_csv, *DATA_ARGS, "--strategies", "random", "--keep", "0.2,1.2", "--out", out)
     assert_clean_error(bad_keep, [out])
-    unknown = run_cli("curve", data_csv, *DATA_ARGS, "--strategies", "random,bogus:high", "--out", out)
+    unknown = run_main("curve", data_csv, *DATA_ARGS, "--strategies", "random,bogus:high", "--out", out)
     assert_clean_error(unknown, [out])
     assert "bogus" in unknown.stderr
+
+
+# ------------------------------------------------------------------- smoke tests of the real process
+def test_console_script_runs(tmp_path):
+    script = Path(sys.executable).with_name("workbench")
+    assert script.is_file(), f"the console script {script} is missing: pip install -e ."
+    result = subprocess.run([str(script), "scorers", "--json"], capture_output=True, text=True, timeout=300,
+                            cwd=tmp_path)
+    assert_ok(result)
+    assert {"el2n", "knn_density"} <= {row["name"] for row in json.loads(result.stdout)}
+
+
+@pytest.mark.parametrize("name", ["missing_label_column", "output_equal_to_input"])
+def test_error_contract_holds_in_a_real_process(name, tmp_path):
+    argv, data, _, out = _case(name, tmp_path)
+    before = {data: digest(data)}
+    result = run_cli(*argv)  # exit code, stderr and files as a shell sees them
+    assert_clean_error(result, [] if out == data else [out], before)
+    assert list(tmp_path.rglob("*.tmp")) == [] and not (tmp_path / "out").exists()

@@ -23,7 +23,7 @@ from core.evaluation import MODELS as EVALUATION_MODELS
 from core.evaluation import LiveEvaluator
 from core.foundation import ConfigError, DataFileError, to_jsonable
 from core.outputs import require_mlflow, tracking_uri, write_table
-from core.scorers import DEFAULT_SCORERS, align_scores, compute_scores, list_scorers
+from core.scorers import DEFAULT_SCORERS, METADATA_KEYS, align_scores, compute_scores, list_scorers
 
 
 
@@ -96,8 +96,7 @@ def cmd_scorers(args) -> int:
 
     rows = list_scorers()
     if args.json:
-        keys = ("name", "family", "description", "higher_means", "keep", "needs_labels", "flags", "cost")
-        print(json.dumps([to_jsonable({k: row.get(k) for k in keys}) for row in rows], indent=2))
+        print(json.dumps([to_jsonable({k: row.get(k) for k in METADATA_KEYS}) for row in rows], indent=2))
         return 0
     width = max([len(r["name"]) for r in rows] + [4])
     print(f"{'name':<{width}}  {'family':<9}  {'cost':<6}  keep  flags  higher means / description")
@@ -137,8 +136,7 @@ def cmd_score(args) -> int:
         return partitioned.cmd_score(args)
     _check_common(args)
     out = support.check_output(args.out, option="--out", inputs=[("DATA", args.data)])
-    registry, defaults = _registry()
-    names = support.resolve_scorer_names(args.scorers, registry, defaults)
+    names = support.resolve_scorer_names(args.scorers)
     ds = _load(args)
     bar = _progress(args)
     try:
@@ -202,7 +200,7 @@ def cmd_select(args) -> int:
     out = support.check_output(args.out, option="--out", inputs=inputs)
     manifest = support.check_output(args.manifest, option="--manifest", inputs=inputs, kind="json")
     support.check_distinct([("--out", args.out), ("--manifest", args.manifest)])
-    registry, defaults = _registry()
+    _, defaults = _registry()
     names = support.check_strategy(args.strategy, defaults, keep=keep, threshold=threshold)
     if args.eval_model and args.eval_model not in EVALUATION_MODELS:
         raise ConfigError(f"--eval-model {args.eval_model} is not a model of the estimate; "
@@ -210,7 +208,7 @@ def cmd_select(args) -> int:
     if args.scorers and args.scores:
         raise ConfigError("Give --scores (reuse a file) or --scorers (compute these), not both.")
     if args.scorers:
-        names = list(dict.fromkeys(names + support.resolve_scorer_names(args.scorers, registry, defaults)))
+        names = list(dict.fromkeys(names + support.resolve_scorer_names(args.scorers)))
     ds = _load(args)
 
     bar = _progress(args)

@@ -27,7 +27,11 @@ import traceback
 import warnings
 from typing import Optional, Sequence
 
+from core import __version__
+from core.cli import columns, commands, value_model
 from core.foundation import WorkbenchError, WorkbenchWarning
+from core.scorers import METADATA_KEYS
+from core.selection import strategy_kinds
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
@@ -104,9 +108,14 @@ def _cluster_options(p) -> None:
                        help="worker processes of the local cluster (default: 2; 0 runs the partitions in this process)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from core import __version__
+def strategy_help() -> str:
+    """The strategy kinds, one line each, from the registry (``core.selection.strategy_kinds()``)."""
+    kinds = strategy_kinds()
+    width = max(len(kind.syntax) for kind in kinds)
+    return "strategies:\n" + "\n".join(f"  {kind.syntax:<{width}}  {kind.title}" for kind in kinds)
 
+
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="workbench", formatter_class=_formatter,
                      description=_wrap("Data pruning workbench: score a labelled data set, compare pruning "
                                        "strategies with honest cross-validation, select and export a subset "
@@ -120,8 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="List the registered scorers with their metadata.",
                        epilog="examples:\n  workbench scorers\n  workbench scorers --json | jq '.[].name'")
     p.add_argument("--json", action="store_true",
-                   help="print a JSON list of objects (name, family, description, higher_means, keep, "
-                        "needs_labels, flags, cost)")
+                   help=f"print a JSON list of objects ({', '.join(METADATA_KEYS)})")
 
     p = sub.add_parser("samples", parents=[common], formatter_class=_formatter,
                        help="list the bundled sample data sets",
@@ -153,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  workbench curve data.csv --label y --strategies el2n,ccs:el2n --out curve.csv\n"
                "  workbench curve data.csv --label y --strategies 'ccs:el2n:beta=0.2;scorecard:el2n=2,margin=1' "
                "--keep 0.1,0.3,0.5 --seeds 3 --out curve.csv\n"
-               "strategies are comma-separated; use ';' when one of them contains a comma.")
+               "strategies are comma-separated; use ';' when one of them contains a comma.\n\n" + strategy_help())
     p.add_argument("--strategies", required=True, metavar="S1,S2",
                    help="strategy strings (see `workbench select --help`)")
     p.add_argument("--keep", default="0.1,0.2,0.3,0.5,0.7,0.9", metavar="F1,F2",
@@ -171,11 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
             "JSON manifest (kept ids, data fingerprint, strategy and parameters, scorers, seed, package versions, "
             "timestamp, and the CV estimate against the full data and random subsets of the same size) that "
             "`workbench apply` re-applies exactly. The scorers the strategy needs are computed (or read from "
-            "--scores).", _OUTPUTS,
-            "strategies: random, <scorer>[:high|:low], ccs:<scorer>[:beta=0.1], "
-            "balanced:<scorer>[:mode=proportional|equal], band:<scorer>[:low=0.05:high=0.05], "
-            "drop-flagged[:<scorer>], dedupe, scorecard:<s1>=w1,<s2>=w2, kcenter, kmeans-diversity, "
-            "facility-location, auto (chosen by cross-validation; the manifest records the choice)."),
+            "--scores).", _OUTPUTS) + "\n\n" + strategy_help(),
         epilog="examples:\n"
                "  workbench select data.csv --label y --strategy ccs:el2n --keep 0.3 --out kept.csv "
                "--manifest kept.json\n"
@@ -236,9 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the command instead of running it")
     p.add_argument("--server", action="store_true",
                    help="server mode (WORKBENCH_SERVER_MODE=1): no local paths, folder writes or cache settings")
-    from core.cli import columns, value_model  # each owns its subcommand's options and run()
-
-    for module in (columns, value_model):
+    for module in (columns, value_model):  # each owns its subcommand's options and run()
         module.add_parsers(sub, common=common, data=data, formatter=_formatter)
     return parser
 
@@ -331,8 +333,6 @@ def _internal(err: BaseException, debug: bool) -> int:
 
 
 def _dispatch(args, extra: list) -> int:
-    from core.cli import columns, commands, value_model
-
     if args.command == "app":
         return commands.cmd_app(args, extra)
     return {

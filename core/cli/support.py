@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from core.foundation import ConfigError, DataFileError
+from core.scorers import resolve_scorers
 from core.selection import check_budget, get_kind, needed_scorers, parse_strategy
 from core.outputs import table_format
 
@@ -223,20 +224,9 @@ def check_strategy(strategy: str, defaults: Sequence[str], *, keep=None, thresho
     return needed_scorers(spec)
 
 
-def resolve_scorer_names(text: Optional[str], registry: dict, defaults: Sequence[str]) -> list:
-    """``--scorers`` as a list of names: ``default``, ``all`` or a comma-separated list."""
-    value = (text or "default").strip()
-    if value == "default":
-        return list(defaults)
-    if value == "all":
-        return list(registry)
-    names = list(dict.fromkeys(split_list(value)))
-    if not names:
-        raise ConfigError("--scorers is empty. Give names (a,b), 'default' or 'all'; see `workbench scorers`.")
-    unknown = [n for n in names if n not in registry]
-    if unknown:
-        raise ConfigError(
-            f"Unknown scorer '{unknown[0]}'. Scorers: {', '.join(registry)}; or 'default' or 'all'. "
-            "See `workbench scorers`."
-        )
-    return names
+def resolve_scorer_names(text: Optional[str]) -> list:
+    """``--scorers`` (``default``, ``all`` or ``a,b``) as names, by the one resolver: core.scorers.resolve_scorers."""
+    try:
+        return [scorer.name for scorer in resolve_scorers(text or "default")]
+    except ConfigError as err:
+        raise ConfigError(f"--scorers: {err} Or give 'default' or 'all'; see `workbench scorers`.") from None

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Union
 
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from core.foundation.encoding import to_jsonable  # noqa: F401  (json_writer's converter)
-from core.foundation.errors import ConfigError, DataFileError
+from core.foundation.errors import ConfigError, DataFileError, WorkbenchWarning
 
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -109,10 +110,6 @@ def escape_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _warn_formulas(frame: pd.DataFrame, path: Union[str, Path]) -> None:
-    import warnings
-
-    from core.foundation.errors import WorkbenchWarning
-
     found = formula_cells(frame)
     if found:
         listed = ", ".join(f"{c} ({n})" for c, n in list(found.items())[:5])

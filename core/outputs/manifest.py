@@ -22,10 +22,12 @@ import numpy as np
 import pandas as pd
 
 from core.data.dataset import Dataset, fingerprint_frame
+from core.data.loading import load_dataset
 from core.foundation.errors import ConfigError, ManifestError
 from core.outputs.rows import kept_frame, kept_positions
 from core.outputs.schema import duplicated_ids, validate_manifest
 from core.outputs.files import commit, discard, json_writer, stage, table_format, table_writer, to_jsonable, write_table
+from core.selection.subset import Selection
 
 MANIFEST_FORMAT = "data-pruning-workbench/manifest"
 MANIFEST_SCHEMA = 1
@@ -254,8 +256,6 @@ def check_manifest(document: Any, name: str = "the manifest") -> dict:
 
 def load_for_manifest(manifest: dict, data, **overrides) -> Dataset:
     """Load ``data`` with the options recorded in the manifest, so fingerprints are comparable."""
-    from core.data.loading import load_dataset
-
     options = dict((manifest.get("data") or {}).get("load_options") or {})
     options.update(overrides)
     options.setdefault("min_rows_per_class", 1)  # re-applying needs no cross-validation
@@ -306,8 +306,6 @@ def apply_manifest(manifest, data, force: bool = False):
     Selection
         ``details`` holds ``forced``, ``fingerprint_matches``, ``differences`` and ``missing_ids``.
     """
-    from core.selection.subset import Selection
-
     if not isinstance(manifest, dict):
         manifest = read_manifest(manifest)
     else:
