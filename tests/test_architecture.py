@@ -390,3 +390,43 @@ def test_checker_resolves_each_reach():
     assert [(u.name, u.how) for u in uses] == [("core.data", "import"), ("core.data.loading.load_dataset", "attribute")]
     assert resolve("core.select") == "core.workflows" and resolve("core.errors.ConfigError") == "core.foundation.errors"
     assert resolve("core.selection.grammar._parse_bare") == "core.selection.grammar"
+
+
+# ---------------------------------------------------------------- no broken project import becomes a skip
+
+PROJECT = ("core", "workbench", "pages")
+
+
+def skipped_project_imports(text: str) -> list:
+    """Places in a test's text that would turn a broken import of the project's own code into a skip:
+    ``pytest.importorskip("core...")``, a ``find_spec("core...")`` guard, or ``except ImportError`` around
+    a project import whose handler skips."""
+    found = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            called = ast.unparse(node.func).rpartition(".")[2]
+            if called in ("importorskip", "find_spec") and str(node.args[0].value).split(".")[0] in PROJECT:
+                found.append(f"{node.lineno}: {called}({node.args[0].value!r})")
+        if isinstance(node, ast.Try):
+            imports = [n for stmt in node.body for n in ast.walk(stmt) if isinstance(n, (ast.Import, ast.ImportFrom))]
+            project = [n for n in imports if any(name.split(".")[0] in PROJECT for name in
+                                                 ([a.name for a in n.names] if isinstance(n, ast.Import) else [n.module or ""]))]
+            skips = any("skip" in ast.unparse(h) for h in node.handlers
+                        if h.type is None or "ImportError" in ast.unparse(h.type) or "ModuleNotFound" in ast.unparse(h.type))
+            if project and skips:
+                found.append(f"{node.lineno}: try/except ImportError around a project import skips")
+    return found
+
+
+def test_no_test_skips_a_broken_project_import():
+    found = [f"{path.relative_to(ROOT)}:{line}" for path in sorted((ROOT / "tests").glob("*.py"))
+             for line in skipped_project_imports(path.read_text())]
+    assert not found, "a broken import of the project must fail, not skip:\n" + "\n".join(found)
+
+
+def test_skip_checker_catches_each_shape():
+    shapes = ['pytest.importorskip("core.selection.coresets")\n',
+              'mark = pytest.mark.skipif(importlib.util.find_spec("core.data.loading") is None, reason="")\n',
+              'try:\n    from core.search import auto\nexcept ImportError:\n    pytest.skip("no auto")\n']
+    assert [len(skipped_project_imports(text)) for text in shapes] == [1, 1, 1]
+    assert skipped_project_imports('pytest.importorskip("distributed")\n') == []

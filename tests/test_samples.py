@@ -256,12 +256,7 @@ def test_make_known_answer_other_sizes_keep_their_rates():
 
 # ---------------------------------------------------------------- load_sample end to end
 
-needs_loading = pytest.mark.skipif(
-    importlib.util.find_spec("core.data.loading") is None, reason="core.loading is not written yet"
-)
 
-
-@needs_loading
 @pytest.mark.parametrize("entry", list_samples(), ids=lambda entry: entry["name"])
 def test_load_sample(entry):
     extra = {"text_method": "tfidf"} if entry["kind"] == "text" else {}  # MiniLM is slow on 2 cores
@@ -279,7 +274,6 @@ def test_load_sample(entry):
         assert ds.text_column == "text"
 
 
-@needs_loading
 def test_load_known_answer_excludes_ground_truth_from_features():
     ds = samples.load_sample("known_answer")
     assert ds.feature_names == FEATURES
@@ -287,7 +281,6 @@ def test_load_known_answer_excludes_ground_truth_from_features():
     assert ds.n_classes == 5
 
 
-@needs_loading
 def test_load_sample_passes_keyword_arguments_through():
     ds = samples.load_sample("known_answer", max_dim=6)
     assert ds.n_features == 6
@@ -296,7 +289,6 @@ def test_load_sample_passes_keyword_arguments_through():
     assert any("missing" in warning for warning in samples.load_sample("penguins").warnings)
 
 
-@needs_loading
 def test_digit_thumbnails_fill_the_canvas():
     ds = samples.load_sample("digits")
     # the 64x64 PNGs fill the loader's canvas: ink reaches the outer quarter of the images

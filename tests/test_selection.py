@@ -39,13 +39,14 @@ def scores(ds):
     for name, meta in SCORERS.items():
         if meta["flags"]:
             frame[f"{name}_flag"] = frame[name] > 1.2
-    if "duplicate" in SCORERS:
-        groups = np.full(n, -1)
-        groups[[0, 1, 2]] = 7  # all flagged: keep the first
-        groups[[3, 4]] = 8  # one clean member: drop the flagged one
-        frame["duplicate_group"] = groups
-        frame["duplicate_flag"] = False
-        frame.loc[frame.index[[0, 1, 2, 4]], "duplicate_flag"] = True
+    assert "duplicate" in SCORERS, "the duplicate scorer must be registered"
+    # duplicate groups for the dedupe tests
+    groups = np.full(n, -1)
+    groups[[0, 1, 2]] = 7  # all flagged: keep the first
+    groups[[3, 4]] = 8  # one clean member: drop the flagged one
+    frame["duplicate_group"] = groups
+    frame["duplicate_flag"] = False
+    frame.loc[frame.index[[0, 1, 2, 4]], "duplicate_flag"] = True
     return frame
 
 
@@ -178,7 +179,6 @@ def test_ccs_via_select_drops_the_hard_end(ds, scores):
     assert values[override.mask].min() > np.quantile(values, 0.2) - 1e-9
 
 
-@pytest.mark.skipif("duplicate" not in SCORERS, reason="no duplicate scorer registered")
 def test_drop_flagged_keeps_one_row_per_duplicate_group(ds, scores):
     sel = select(ds, scores, "dedupe", seed=0)
     assert sel.mask[0] and not sel.mask[1] and not sel.mask[2]  # all flagged: first stays
@@ -290,7 +290,6 @@ def test_every_listed_strategy_parses_and_runs(ds, scores):
 
 @pytest.mark.parametrize("strategy", ["kcenter", "kmeans-diversity", "facility-location"])
 def test_coreset_strategies_meet_budget(ds, strategy):
-    pytest.importorskip("core.selection.coresets")
     sel = select(ds, None, strategy, keep=0.1, seed=0)
     assert sel.n_kept == budget(ds, 0.1)
     assert np.array_equal(sel.mask, select(ds, None, strategy, keep=0.1, seed=0).mask)
