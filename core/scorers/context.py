@@ -8,7 +8,7 @@ One call of :func:`core.compute_scores` builds one context. Scorers ask it for
   valuation scorers (built once with the largest ``k`` any requested scorer needs);
 * :meth:`ScoringContext.dynamics` - one set of training-dynamics records for the dynamics scorers.
 
-Each is memoised for the call and, when ``cache`` is on, stored with :mod:`core.cache` under the
+Each is memoised for the call and, when ``cache`` is on, stored with :mod:`core.foundation.cache` under the
 data fingerprint and the settings that made it, so a later call with other scorers reuses it.
 """
 
