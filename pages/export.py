@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
 import streamlit as st
 
 import core
@@ -83,8 +82,7 @@ if state.get("partitioned") is not None:  # a sample of scored partitions: the f
 with st.expander("Summary preview", icon=":material/summarize:", expanded=True):
     left, right = st.columns(2)
     left.plotly_chart(charts.accuracy_comparison(pruned, full, rand), key="export_accuracy")
-    kept = np.bincount(ds.y[sel.mask], minlength=ds.n_classes)
-    right.plotly_chart(charts.kept_per_class(ds.classes, kept, np.bincount(ds.y, minlength=ds.n_classes) - kept),
+    right.plotly_chart(charts.kept_per_class(ds.classes, *charts.kept_and_dropped(ds, sel.mask)),
                        key="export_per_class")
     st.caption("The HTML summary holds these charts, the key numbers and the verdict, the exact-model check and "
                "the pruning curve when they were run on the Tune page, and how the estimate was made. It opens "

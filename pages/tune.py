@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import streamlit as st
 
 import core
@@ -74,8 +73,7 @@ with results:
         st.caption(f"Estimate: {evaluator.describe()}. Training-time saving assumes cost grows with rows.")
         a, b = st.columns(2)
         a.plotly_chart(charts.accuracy_comparison(pruned, full, rand), key="tune_accuracy")
-        kept = np.bincount(ds.y[sel.mask], minlength=ds.n_classes)
-        b.plotly_chart(charts.kept_per_class(ds.classes, kept, np.bincount(ds.y, minlength=ds.n_classes) - kept),
+        b.plotly_chart(charts.kept_per_class(ds.classes, *charts.kept_and_dropped(ds, sel.mask)),
                        key="tune_per_class")
 
 st.divider()

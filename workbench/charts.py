@@ -210,6 +210,12 @@ def map_scatter(coords: np.ndarray, positions: np.ndarray, *, colour_mode: str, 
 # --- Tune ---------------------------------------------------------------------------------------
 
 
+def kept_and_dropped(ds, mask: np.ndarray) -> tuple:
+    """Rows kept and dropped per class, in ``ds.classes`` order: the one count the pages and the summary show."""
+    kept = np.bincount(ds.y[mask], minlength=ds.n_classes)
+    return kept, np.bincount(ds.y, minlength=ds.n_classes) - kept
+
+
 def kept_per_class(classes: Sequence, kept: np.ndarray, dropped: np.ndarray) -> go.Figure:
     """Stacked bars of kept and dropped rows per class."""
     names = [str(c) for c in classes]

@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as _dt
 import html
 
-import numpy as np
 import plotly.graph_objects as go
 
 from workbench import charts
@@ -53,8 +52,7 @@ def build_html(ds, sel, pruned, full, random, *, evaluator_description: str, ori
     exact : dict, optional
         The exact-model check of this selection (``{"Pruned": Estimate, ..., "model": name}``).
     """
-    kept = np.bincount(ds.y[sel.mask], minlength=ds.n_classes)
-    dropped = np.bincount(ds.y, minlength=ds.n_classes) - kept
+    kept, dropped = charts.kept_and_dropped(ds, sel.mask)
     saving = 1 - sel.n_kept / max(ds.n_samples, 1)
     plots = _plots(ds, sel, pruned, full, random, curve, kept, dropped)
     when = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
