@@ -65,8 +65,8 @@ m[4].metric("Fingerprint", ds.fingerprint[:10], help=f"{ds.fingerprint}: the key
             border=True)
 if state.get("partitioned") is not None:
     st.info(partitioned.sample_note(state.get("partitioned")), icon=":material/dataset:")
-if ds.warnings:
-    st.warning("**What loading did**\n\n" + "\n".join(f"- {w}" for w in ds.warnings), icon=":material/warning:")
+if notes := data_forms.loading_notes(ds):
+    st.warning("**What loading did**\n\n" + "\n".join(f"- {w}" for w in notes), icon=":material/warning:")
 
 left, right = st.columns([3, 2])
 with left:
@@ -75,7 +75,8 @@ with left:
         picks = rng(0, "data-page-examples").choice(ds.n_samples, size=min(16, ds.n_samples), replace=False)
         cols = st.columns(8)
         for i, p in enumerate(picks):
-            cols[i % 8].image(media.thumbnail_png(ds.images[p], 64), caption=str(ds.labels[p]), width=64)
+            cols[i % 8].image(media.thumbnail_png(ds.images[p], 64), width=64)
+            cols[i % 8].caption(media.caption(ds, p))
     st.markdown("**Preview** (first 500 rows, original columns)")
     st.dataframe(ds.frame.head(500), height=360, hide_index=True)
 with right:

@@ -23,14 +23,39 @@ def featurizer_options(prefix: str, kind_hint: str = "auto") -> dict:
     if text_method != "auto":
         options["text_method"] = text_method
     reduction = c.selectbox("Wide data (PCA)", ["auto", "keep all", "32", "64", "128", "256"], key=f"{prefix}_max_dim",
-                            help="auto: PCA to 128 dimensions when there are more than 200 feature columns (the "
-                                 "explained variance is shown after loading). Exports keep every original column.")
+                            help="How many summary features (principal components) wide data is squeezed into. "
+                                 "auto: 128 when there are more than 200 feature columns, else every feature; "
+                                 "keep all: no squeezing (slower scoring). How much of the variation they keep is "
+                                 "shown after loading. Exports keep every original column.")
     if reduction != "auto":
         options["max_dim"] = None if reduction == "keep all" else int(reduction)
     if kind_hint == "image":
         options["image_size"] = int(st.slider("Image feature size (pixels per side)", 8, 32, 16,
                                               key=f"{prefix}_image_size"))
     return options
+
+
+def loading_notes(ds) -> list:
+    """What loading did, in plain words: the loader's notes, with the PCA note told for this app
+    (the pictures' downscaling included; no argument names of the Python API or the CLI)."""
+    settings = ds.settings or {}
+    notes = [w for w in ds.warnings if not (settings.get("pca_dim") and str(w).startswith("Reduced "))]
+    if not settings.get("pca_dim"):
+        return notes
+    n_in, n_out = settings.get("pca_input_dim"), settings["pca_dim"]
+    before = f"the {n_in:,} feature columns"
+    if settings.get("featurizer") == "image" and getattr(ds, "images", None) is not None \
+            and max(ds.images.shape[1:3]) > settings.get("image_size", 16):
+        h, w = ds.images.shape[1:3]
+        side = settings.get("image_size", 16)
+        before = (f"the {h}×{w}-pixel pictures ({h * w:,} pixel values each) were first shrunk to {side}×{side} "
+                  f"pixels ({n_in:,} values), and those")
+    kept = settings.get("pca_explained_variance")
+    share = f", keeping {kept:.1%} of their variation" if kept is not None else ""
+    notes.append(f"To keep scoring fast, {before} were summarised into {n_out} features with PCA{share}. Scores, "
+                 "estimates and maps use these; exports keep every original column. To use every feature, load "
+                 "again with “keep all” under “Wide data (PCA)”.")
+    return notes
 
 
 def load_into_state(loader, origin: str) -> None:

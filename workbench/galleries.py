@@ -42,13 +42,13 @@ def show(ds, positions: np.ndarray, values: np.ndarray, name: str, *, key: str, 
         for start in range(0, len(positions), per_row):
             cols = st.columns(per_row)
             for col, p in zip(cols, positions[start:start + per_row]):
-                col.image(media.thumbnail_png(ds.images[p], 72), width=72,
-                          caption=f"{ds.labels[p]} · {values[p]:.3g}")
+                col.image(media.thumbnail_png(ds.images[p], 72), width=72)
+                col.caption(media.caption(ds, p, f"{name} {values[p]:.3g}"))
         return
     if ds.text_column is not None:
         for p in positions:
             with st.container(border=True):
-                st.markdown(f"**{ds.labels[p]}** · {name} = `{values[p]:.3g}` · id `{ds.ids[p]}`")
+                st.markdown(media.caption(ds, p, f"{name} `{values[p]:.3g}`"))
                 st.caption(media.snippet(ds.frame[ds.text_column].iloc[p], 240))
         return
     rows = ds.frame.iloc[positions].copy()

@@ -27,5 +27,13 @@ def snippet(text, length: int = 160) -> str:
     return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
 
+def caption(ds, position: int, detail: str = "") -> str:
+    """A row's caption (markdown): its label on one line, then its id and ``detail`` on the next, so
+    a narrow thumbnail's caption breaks between the parts and a row can be looked up by its id."""
+    label = " ".join(str(ds.labels[position]).split()) or "(no label)"
+    second = f"id `{ds.ids[position]}`" + (f" · {detail}" if detail else "")
+    return f"**{label}**  \n{second}"
+
+
 def has_images(ds) -> bool:
     return getattr(ds, "images", None) is not None

@@ -129,8 +129,9 @@ def set_dataset(ds, origin: str) -> None:
     if previous is not None and previous.fingerprint == ds.fingerprint:
         put("dataset", ds)
         return
-    for job in get("jobs").values():
-        job.cancel()
+    for job in list(get("jobs").values()) + [get("umap_job")]:
+        if job is not None:
+            job.cancel()  # the last data set's background work (its map included) stops
     put("jobs", {})
     put("job_notes", {})
     for key in KEYS.values():
@@ -139,9 +140,7 @@ def set_dataset(ds, origin: str) -> None:
     _forget_widgets(keep_prefixes=("data_", "settings_"))
     put("dataset", ds)
     put("table_version", get("table_version") + 1)
-    recipe = recipe_now()
-    if not strategy_fits(recipe["strategy"], []):
-        put("recipe", dict(DEFAULT_RECIPE, keep=recipe.get("keep") or DEFAULT_RECIPE["keep"]))
+    put("recipe", dict(DEFAULT_RECIPE))  # the default choices (strategy and keep fraction), as the README says
     _restore_cached_scores(ds)
 
 

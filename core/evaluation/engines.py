@@ -38,8 +38,8 @@ KNN_LIST = 192  # neighbours stored per row (int32): k kept ones among them down
 #: model -> (description, budget)
 DESCRIPTIONS = {
     "logreg": ("logistic regression (multinomial, L2, C=1) on features standardised on the kept rows",
-               "fit to convergence (L-BFGS with scikit-learn's tolerance 1e-4, warm-started from the "
-               "nearest previous fit: the same optimum as a fresh fit)"),
+               "fitted to convergence (each fit starts from the nearest earlier one and reaches the same "
+               "result as a fresh fit)"),
     "knn": (f"{KNN_K}-nearest-neighbour classifier (Euclidean, standardised features)",
             "no training: neighbours among the kept rows"),
     "mlp": tuple(exact_models.MODELS["mlp"][1:]),

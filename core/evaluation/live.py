@@ -216,7 +216,7 @@ class LiveEvaluator:
     @property
     def budget_description(self) -> str:
         if self.max_iter is not None:
-            return f"screen: at most {self.max_iter} warm-started L-BFGS iterations per fold (approximate)"
+            return f"quick first pass: at most {self.max_iter} optimisation steps per fold (approximate)"
         return exact_models.MODELS[self.model][2] if self.exact else DESCRIPTIONS[self.model][1]
 
     def describe(self) -> str:

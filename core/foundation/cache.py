@@ -267,6 +267,12 @@ def load(kind: str, key: str, cls: Optional[type] = None) -> Optional[Any]:
         return None
 
 
+def contains(kind: str, key: str) -> bool:
+    """Whether an entry seems stored (its files exist; not verified: :func:`load` verifies). Cheap."""
+    folder = _folder(kind, key, create=False)
+    return folder is not None and any((folder / f"{key}{suffix}.sha256").exists() for suffix in _SUFFIXES)
+
+
 def save(kind: str, key: str, value: Any) -> bool:
     """Store ``value`` atomically; True when stored. Failing to cache never fails the computation."""
     encoded = _encode(value)

@@ -26,18 +26,17 @@ import numpy as np
 from core.foundation import cache
 from core.foundation.errors import ConfigError
 from core.foundation.progress import ProgressFn, check_cancelled, report
-from core.foundation.seeds import derive_seed
+from core.foundation.neighbors import NeighborGraph
+from core.projection.layout import UMAP_PARAMS, pca_2d, umap_layout
+from core.scorers.context import ScoringContext
 
 METHODS = ("pca", "umap")
 _KIND = "projection"
-# UMAP works on a PCA reduction: faster neighbour search, and the map barely changes.
-_UMAP_INPUT_DIM = 32
-_UMAP_PARAMS = {"n_neighbors": 15, "min_dist": 0.1, "metric": "euclidean", "input_dim": _UMAP_INPUT_DIM}
 
 
 def projection_key(fingerprint: str, method: str, seed: int = 0) -> str:
     """The on-disk cache key of a map."""
-    params = _UMAP_PARAMS if method == "umap" else {}
+    params = UMAP_PARAMS if method == "umap" else {}
     return cache.cache_key("projection", fingerprint, method, int(seed), params)
 
 
@@ -79,7 +78,7 @@ def project(ds, method: str = "pca", seed: int = 0, progress: Optional[ProgressF
             return cached
     report(progress, 0, 1, f"Computing the {method.upper()} map")
     check_cancelled(cancel)
-    coords = _pca_2d(ds.X, seed) if method == "pca" else _umap_2d(ds.X, seed)
+    coords = pca_2d(ds.X, seed) if method == "pca" else umap_layout(ds.X, seed, stored_graph(ds, seed))
     cache.save(_KIND, key, coords)
     report(progress, 1, 1, f"{method.upper()} map ready")
     return coords
@@ -88,39 +87,6 @@ def project(ds, method: str = "pca", seed: int = 0, progress: Optional[ProgressF
 def _check_method(method: str) -> None:
     if method not in METHODS:
         raise ConfigError(f"Unknown map method '{method}'. Choose one of {', '.join(METHODS)}.")
-
-
-def _pca(X: np.ndarray, n_components: int, seed: int) -> np.ndarray:
-    from sklearn.decomposition import PCA
-
-    X = np.asarray(X, dtype=np.float32)
-    n_components = max(1, min(n_components, X.shape[1], X.shape[0]))
-    if X.shape[1] <= n_components:
-        return X - X.mean(axis=0)
-    solver = "randomized" if X.shape[0] > 2000 else "full"
-    return PCA(n_components=n_components, svd_solver=solver, random_state=derive_seed(seed)).fit_transform(X)
-
-
-def _pca_2d(X: np.ndarray, seed: int) -> np.ndarray:
-    coords = _pca(X, 2, seed)
-    if coords.shape[1] == 1:  # a single feature: spread along x only
-        coords = np.hstack([coords, np.zeros_like(coords)])
-    return np.ascontiguousarray(coords, dtype=np.float32)
-
-
-def _umap_2d(X: np.ndarray, seed: int) -> np.ndarray:
-    import warnings
-
-    import umap
-
-    reduced = _pca(X, _UMAP_PARAMS["input_dim"], seed).astype(np.float32)
-    n_neighbors = int(min(_UMAP_PARAMS["n_neighbors"], max(2, len(reduced) - 1)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # n_jobs/random_state notices are not for the user
-        model = umap.UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=_UMAP_PARAMS["min_dist"],
-                          metric=_UMAP_PARAMS["metric"], random_state=derive_seed(seed), n_jobs=1, low_memory=True)
-        coords = model.fit_transform(reduced)
-    return np.ascontiguousarray(coords, dtype=np.float32)
 
 
 # --- background UMAP --------------------------------------------------------------------------
@@ -136,7 +102,7 @@ class UmapJob:
     """
 
     def __init__(self, fingerprint: str, seed: int, n_samples: int, process: Optional[subprocess.Popen],
-                 input_path: Optional[str]):
+                 input_path: Optional[str], *, graph: bool = False, log=None):
         self.fingerprint = fingerprint
         self.seed = seed
         self.n_samples = n_samples
@@ -144,6 +110,8 @@ class UmapJob:
         self.process_ = process
         self.input_path_ = input_path
         self.error_: Optional[str] = None
+        self.graph = graph  # laid out on scoring's neighbour graph
+        self.log_ = log  # the child's stderr (a file: a pipe nobody reads could fill and stall the child)
 
     @property
     def key(self) -> str:
@@ -162,7 +130,10 @@ class UmapJob:
             return value
         if self.process_ is not None and self.process_.poll() is not None and self.error_ is None:
             # the child exited without a result
-            stderr = self.process_.stderr.read().decode(errors="replace") if self.process_.stderr else ""
+            stderr = ""
+            if self.log_ is not None:
+                self.log_.seek(0)
+                stderr = self.log_.read().decode(errors="replace")
             lines = [line for line in stderr.strip().splitlines() if line.strip()]
             self.error_ = lines[-1] if lines else f"exit code {self.process_.returncode}"
             self._cleanup()
@@ -192,10 +163,31 @@ class UmapJob:
         if self.input_path_ and os.path.exists(self.input_path_) and not self.running:
             os.unlink(self.input_path_)
             self.input_path_ = None
+        if self.log_ is not None and not self.running and self.error_ is not None:
+            self.log_.close()
+
+
+def graph_key(ds, seed: int = 0) -> str:
+    """The disk-cache key of the neighbour graph that scoring ``ds`` with ``seed`` stores."""
+    return ScoringContext(ds, seed=seed).neighbors_key()
+
+
+def graph_stored(ds, seed: int = 0) -> bool:
+    """Whether scoring has stored a neighbour graph for ``ds`` (a cheap look, nothing is read)."""
+    return cache.contains("neighbors", graph_key(ds, seed))
+
+
+def stored_graph(ds, seed: int = 0):
+    """The neighbour graph scoring stored for ``ds`` (a NeighborGraph), or None; computes nothing."""
+    graph = cache.load("neighbors", graph_key(ds, seed), cls=NeighborGraph)
+    return graph if graph is not None and len(graph.indices) == ds.n_samples else None
 
 
 def start_umap(ds, seed: int = 0) -> UmapJob:
     """Start computing the UMAP map of ``ds`` in a child process, unless cached or already running.
+
+    When scoring has stored its neighbour graph (:func:`stored_graph`), the child lays the map out
+    on it (:func:`core.projection.umap_layout`) instead of searching neighbours again.
 
     Returns a :class:`UmapJob` whose :meth:`~UmapJob.poll` returns the map once it is ready.
     """
@@ -210,13 +202,15 @@ def start_umap(ds, seed: int = 0) -> UmapJob:
             fd, input_path = tempfile.mkstemp(prefix="umap-input-", suffix=".npy", dir=cache.cache_dir())
             with os.fdopen(fd, "wb") as handle:
                 np.save(handle, np.asarray(ds.X, dtype=np.float32))
+            graph = graph_stored(ds, seed)
             root = str(Path(__file__).resolve().parents[2])
             env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
-            process = subprocess.Popen(
-                [sys.executable, "-m", "core.projection.maps", "--input", input_path, "--key", key, "--seed", str(seed)],
-                cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            )
-            job = UmapJob(ds.fingerprint, seed, ds.n_samples, process, input_path)
+            command = [sys.executable, "-m", "core.projection.maps", "--input", input_path, "--key", key,
+                       "--seed", str(seed)] + (["--graph", graph_key(ds, seed)] if graph else [])
+            log = tempfile.TemporaryFile()
+            process = subprocess.Popen(command, cwd=root, env=env, stdin=subprocess.DEVNULL,
+                                       stdout=subprocess.DEVNULL, stderr=log)
+            job = UmapJob(ds.fingerprint, seed, ds.n_samples, process, input_path, graph=graph, log=log)
         _JOBS[key] = job
         return job
 
@@ -238,12 +232,16 @@ def _main(argv=None) -> int:
     parser.add_argument("--input", required=True)
     parser.add_argument("--key", required=True)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--graph", default=None, help="disk-cache key of scoring's neighbour graph")
     args = parser.parse_args(argv)
     X = np.load(args.input)
+    graph = None
+    if args.graph:
+        graph = cache.load("neighbors", args.graph, cls=NeighborGraph)
     # a low priority keeps the interactive app responsive on a 2-core machine
     if hasattr(os, "nice"):
         os.nice(5)
-    cache.save(_KIND, args.key, _umap_2d(X, args.seed))
+    cache.save(_KIND, args.key, umap_layout(X, args.seed, graph))
     return 0
 
 

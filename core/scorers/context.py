@@ -116,7 +116,7 @@ class ScoringContext:
         k = min(int(k), self.ds.n_samples - 1)
         if self._graph is None or self._graph.k < k:
             wanted = min(max(k, self.planned_neighbors), self.ds.n_samples - 1)
-            key = disk_cache.cache_key(self.ds.fingerprint, "neighbors", SHARED_VERSION, *self._neighbor_key())
+            key = self.neighbors_key()
             graph = disk_cache.load("neighbors", key, cls=NeighborGraph) if self.cache else None
             if graph is None or graph.k < wanted:
                 graph = self._build_graph(wanted)
@@ -124,6 +124,10 @@ class ScoringContext:
                     disk_cache.save("neighbors", key, graph)
             self._graph = graph
         return self._graph.first(k)
+
+    def neighbors_key(self) -> str:
+        """The disk-cache key (kind ``"neighbors"``) of this context's neighbour graph: the map reuses it."""
+        return disk_cache.cache_key(self.ds.fingerprint, "neighbors", SHARED_VERSION, *self._neighbor_key())
 
     def _approximate(self) -> bool:
         return self.ds.n_samples > self.large.approximate_above
