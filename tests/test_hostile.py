@@ -1,6 +1,6 @@
 """Hostile and unlucky inputs (issue 12), as data-driven tables: a new case is one line.
 
-Each refused input goes through the CLI (a subprocess, as a user runs it) and the library, and must
+Each refused input goes through the CLI (``core.cli.main(argv)`` in-process) and the library, and must
 give exit code 2 with one ``workbench: error:`` line naming the cause, no traceback, no output or
 temporary file, and the input's bytes unchanged. Round trips check that the exported text of every
 non-feature column equals the input's, cell for cell. The disk cache, the manifest schema and the
@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 import pytest
-from cli_runner import digest, run_cli
+from cli_runner import digest, run_main
 from streamlit_server import free_port, wait_healthy
 
 import core
@@ -225,7 +225,7 @@ def test_refused_through_the_cli(case, tmp_path):
     path = case.make(tmp_path)
     before = digest(path)
     out = tmp_path / "out" / "scores.csv"
-    result = run_cli("score", path, "--label", "label", "--scorers", "knn_density", "--folds", "2",
+    result = run_main("score", path, "--label", "label", "--scorers", "knn_density", "--folds", "2",
                      *_cli_options(case.options), "--out", out)
     assert_refused(result, case.words, out)
     assert digest(path) == before
@@ -289,7 +289,7 @@ def test_accepted_through_the_library_and_the_cli(case, tmp_path):
     assert case.check(ds), ds.frame.head()
     assert not case.warning or any(case.warning.lower() in w.lower() for w in ds.warnings), ds.warnings
     out = tmp_path / "scores.csv"
-    result = run_cli("score", path, "--label", "label", "--scorers", "knn_density", "--folds", "2",
+    result = run_main("score", path, "--label", "label", "--scorers", "knn_density", "--folds", "2",
                      *_cli_options(case.options), "--out", out)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert not case.warning or case.warning.lower() in result.stderr.lower(), result.stderr
@@ -338,10 +338,10 @@ def test_non_feature_text_survives_select_and_apply(case, tmp_path):
     before = digest(data)
     kept, manifest, applied = tmp_path / "kept.csv", tmp_path / "m.json", tmp_path / "applied.csv"
     common = ("--label", "label", "--id", "id", "--features", "x", "--folds", "2", *case.options)
-    result = run_cli("select", data, *common, "--strategy", "random", "--keep", "1.0", "--out", kept,
+    result = run_main("select", data, *common, "--strategy", "random", "--keep", "1.0", "--out", kept,
                      "--manifest", manifest)
     assert result.returncode == 0, result.stderr
-    assert run_cli("apply", manifest, data, "--out", applied).returncode == 0
+    assert run_main("apply", manifest, data, "--out", applied).returncode == 0
     original = _cells(data, case.encoding)
     for output in (kept, applied):
         exported = _cells(output, "utf-8")
@@ -359,9 +359,9 @@ def test_formula_cells_warn_in_plain_csv_and_are_escaped_on_request(tmp_path):
     plain, safe = tmp_path / "plain.csv", tmp_path / "safe.csv"
     args = ("--label", "label", "--id", "id", "--features", "x", "--folds", "2", "--strategy", "random",
             "--keep", "1.0")
-    result = run_cli("select", data, *args, "--out", plain, "--manifest", tmp_path / "a.json")
+    result = run_main("select", data, *args, "--out", plain, "--manifest", tmp_path / "a.json")
     assert result.returncode == 0 and "--formula-safe" in result.stderr and "formulas" in result.stderr
-    result = run_cli("select", data, *args, "--out", safe, "--manifest", tmp_path / "b.json", "--formula-safe")
+    result = run_main("select", data, *args, "--out", safe, "--manifest", tmp_path / "b.json", "--formula-safe")
     assert result.returncode == 0 and "formula" not in result.stderr, result.stderr
     notes = {row["note"] for row in _cells(safe, "utf-8").values()}
     assert notes == {"'=HYPERLINK(x)", "-1.5"}  # numbers are left alone
@@ -400,7 +400,7 @@ def selected(tmp_path_factory):
     folder = tmp_path_factory.mktemp("manifest")
     data = folder / "data.csv"
     data.write_text(csv_text(plain_rows(24, ids=lambda i: f"r{i:02d}")))
-    result = run_cli("select", data, "--label", "label", "--id", "id", "--strategy", "random", "--keep", "0.5",
+    result = run_main("select", data, "--label", "label", "--id", "id", "--strategy", "random", "--keep", "0.5",
                      "--folds", "2", "--out", folder / "kept.csv", "--manifest", folder / "m.json")
     assert result.returncode == 0, result.stderr
     return data, json.loads((folder / "m.json").read_text())
@@ -413,7 +413,7 @@ def test_tampered_manifests_are_refused(name, make, words, selected, tmp_path):
     path.write_text(make(manifest))
     before = digest(data), digest(path)
     out = tmp_path / "out" / "applied.csv"
-    assert_refused(run_cli("apply", path, data, "--out", out), words, out)
+    assert_refused(run_main("apply", path, data, "--out", out), words, out)
     with pytest.raises(ManifestError):
         core.apply_manifest(path, data)
     assert (digest(data), digest(path)) == before
@@ -424,7 +424,7 @@ def test_force_says_exactly_which_ids_were_skipped(selected, tmp_path):
     document = json.loads(_tamper(lambda d: d["kept_ids"].__setitem__(0, "no-such-id"))(manifest))
     path = tmp_path / "m.json"
     path.write_text(json.dumps(document))
-    result = run_cli("apply", path, data, "--out", tmp_path / "a.csv", "--force")
+    result = run_main("apply", path, data, "--out", tmp_path / "a.csv", "--force")
     assert result.returncode == 0, result.stderr
     assert "skipped 1 manifest id(s) not in the data: ['no-such-id']" in result.stderr
     assert len(pd.read_csv(tmp_path / "a.csv")) == document["n_kept"] - 1
@@ -434,7 +434,7 @@ def test_force_says_exactly_which_ids_were_skipped(selected, tmp_path):
 def test_seed_out_of_range_is_refused_before_loading(tmp_path):
     out = tmp_path / "scores.csv"
     started = time.monotonic()
-    result = run_cli("score", "/dev/zero", "--seed", str(2**32), "--out", out)  # DATA is never read
+    result = run_main("score", "/dev/zero", "--seed", str(2**32), "--out", out)  # DATA is never read
     assert_refused(result, "--seed must be between 0 and 4294967295", out)
     assert time.monotonic() - started < 60
 
@@ -503,7 +503,7 @@ def test_an_unusable_cache_folder_degrades_to_no_cache_with_one_warning(kind, tm
     folder = blocker if kind == "a file" else blocker / "cache"
     data = tmp_path / "data.csv"
     data.write_text(csv_text(plain_rows()))
-    result = run_cli("score", data, "--label", "label", "--scorers", "knn_density,el2n", "--folds", "2",
+    result = run_main("score", data, "--label", "label", "--scorers", "knn_density,el2n", "--folds", "2",
                      "--out", tmp_path / "s.csv", env={"WORKBENCH_CACHE_DIR": str(folder)})
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if "cache folder" in line]
