@@ -252,6 +252,42 @@ def list_embeddings(tmp: Path) -> Path:
     return tmp / "hf.parquet"
 
 
+def padded_label_header(tmp: Path) -> Path:
+    """'label ' and 'label': two headers that only a trailing blank tells apart."""
+    rows = [[i, f"{(i % 2) * 2 + 0.1 * (i % 5):.2f}", "yes" if i % 2 else "no", "ab"[i % 2]] for i in range(24)]
+    return write("padded.csv", csv_text(rows, "id,reading,label ,label"))(tmp)
+
+
+def semicolons_and_decimal_commas(tmp: Path) -> Path:
+    """What a French or German spreadsheet saves: ';' between fields, ',' before the decimals."""
+    rng = np.random.default_rng(7)
+    lines = ["poids;taille;label"]
+    for i in range(30):
+        weight, height = rng.normal(60 + 15 * (i % 2), 3), rng.normal(1.6, 0.05)
+        lines.append(f"{weight:.1f};{height:.2f};{'grand' if i % 2 else 'petit'}".replace(".", ","))
+    return write("mesures.csv", "\n".join(lines) + "\n")(tmp)
+
+
+def float64_list_column(tmp: Path) -> Path:
+    """A Parquet list<double> column (what pandas writes for float64 arrays), beside a plain column."""
+    rng = np.random.default_rng(3)
+    vectors = [rng.normal(size=8) + 3 * (i % 2) for i in range(30)]
+    frame = pd.DataFrame({"doc": [f"d{i}" for i in range(30)], "vec": vectors, "label": ["u", "v"] * 15})
+    frame.to_parquet(tmp / "vectors.parquet")
+    return tmp / "vectors.parquet"
+
+
+def _exports_every_row(ds, options=None) -> bool:
+    """A whole-data selection exports (manifest included) and reads back with the same number of rows."""
+    import tempfile
+
+    sel = core.select(ds, None, strategy="random", keep=1.0, seed=0)
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "kept.parquet"
+        core.export(ds, sel, out, manifest=Path(folder) / "m.json")
+        return len(pd.read_parquet(out)) == ds.n_samples
+
+
 @dataclass
 class Accepted:
     name: str
@@ -278,6 +314,13 @@ ACCEPTED = [
     Accepted("list<float> embedding column", list_embeddings, lambda ds: ds.X.shape == (40, 16)),
     Accepted("a class called None", write("none.csv", csv_text(plain_rows(labels=("None", "b")))),
              lambda ds: list(ds.classes) == ["None", "b"]),
+    Accepted("headers equal once blanks are trimmed", padded_label_header,
+             lambda ds: list(ds.frame.columns) == ["id", "reading", "label", "label.1"]
+             and set(ds.classes) == {"no", "yes"}, "duplicate column"),
+    Accepted("';' separator and decimal commas", semicolons_and_decimal_commas,
+             lambda ds: ds.X.shape == (30, 2) and abs(float(ds.frame["taille"].mean()) - 1.6) < 0.1, "decimal comma"),
+    Accepted("list<double> vectors exported as given", float64_list_column,
+             lambda ds: ds.X.shape == (30, 8) and _exports_every_row(ds)),  # doc: id-like, dropped
 ]
 
 
@@ -319,6 +362,9 @@ ROUND_TRIPS = [
     RoundTrip("a class called None", plain_rows(24, labels=("None", "NA"), ids=lambda i: f"00{i}")),
     RoundTrip("Latin-1 bytes", plain_rows(24, note=lambda i: "Müller" if i % 3 else "Ærø"), "latin-1"),
     RoundTrip("formula cells, formula-safe off", plain_rows(24, note=lambda i: "=1+1" if i % 2 else "+x")),
+    RoundTrip("NA-like country codes in a categorical feature",  # NA is Namibia; every spelling comes back
+              plain_rows(28, note=lambda i: ["NA", "null", "None", "n/a", "", "NZ", "nan"][i % 7]),
+              options=("--features", "x,note")),
 ]
 
 
@@ -365,6 +411,46 @@ def test_formula_cells_warn_in_plain_csv_and_are_escaped_on_request(tmp_path):
     assert result.returncode == 0 and "formula" not in result.stderr, result.stderr
     notes = {row["note"] for row in _cells(safe, "utf-8").values()}
     assert notes == {"'=HYPERLINK(x)", "-1.5"}  # numbers are left alone
+
+
+# ------------------------------------------------------------------------ junk in a --scores file
+def _scores_with_junk(data: Path, out: Path, share: float) -> Path:
+    """The scores of ``data`` with every cell of the 'el2n' column whose row number falls in ``share`` made text."""
+    result = run_main("score", data, "--label", "label", "--id", "id", "--scorers", "el2n", "--folds", "2", "--out", out)
+    assert result.returncode == 0, result.stderr
+    frame = pd.read_csv(out, dtype=str, keep_default_na=False)
+    junk = np.arange(len(frame)) % 6 < round(share * 6)
+    frame.loc[junk, "el2n"] = np.where(np.arange(junk.sum()) % 2, "n.a.", "see notes")
+    frame.loc[~junk, "el2n"] = np.where(np.arange((~junk).sum()) % 5 == 0, "NA", frame.loc[~junk, "el2n"])
+    frame.to_csv(out, index=False)
+    return out
+
+
+SCORES_JUNK = [  # (name, share of the column that is text, words on stderr, refused)
+    ("a third of a score column is text", 2 / 6, "are not numbers", False),
+    ("most of a score column is text", 4 / 6, "mostly not numbers", True),
+]
+
+
+@pytest.mark.parametrize("name, share, words, refused", SCORES_JUNK, ids=[c[0] for c in SCORES_JUNK])
+def test_junk_in_a_scores_file_is_counted_or_refused(name, share, words, refused, tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text(csv_text(plain_rows(36, ids=lambda i: f"s{i:02d}")))
+    scores = _scores_with_junk(data, tmp_path / "scores.csv", share)
+    before = digest(scores)
+    out = tmp_path / "out" / "kept.csv"
+    result = run_main("select", data, "--label", "label", "--id", "id", "--features", "x", "--scores", scores,
+                     "--strategy", "el2n", "--keep", "0.5", "--folds", "2", "--out", out,
+                     "--manifest", tmp_path / "out" / "m.json")
+    if refused:
+        assert_refused(result, words, out)
+    else:
+        assert result.returncode == 0, result.stderr
+        junk = int(round(share * 6)) * 6  # 36 rows: 'share' of every 6 rows
+        warning = [line for line in result.stderr.splitlines() if words in line]
+        assert len(warning) == 1 and f"{junk} of " in warning[0] and "'el2n'" in warning[0], result.stderr
+        assert out.is_file()
+    assert digest(scores) == before
 
 
 # --------------------------------------------------------------------------- the manifest

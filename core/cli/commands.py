@@ -18,7 +18,7 @@ import pandas as pd
 from core import workflows
 from core.cli import partitioned, support
 from core.cli.columns import read_cut
-from core.data import list_samples, load_dataset, read_path
+from core.data import list_samples, load_dataset
 from core.evaluation import MODELS as EVALUATION_MODELS
 from core.evaluation import LiveEvaluator
 from core.foundation import ConfigError, DataFileError, to_jsonable
@@ -151,12 +151,10 @@ def cmd_score(args) -> int:
 
 # -------------------------------------------------------------------------------------- curve
 def _read_scores(path: str) -> pd.DataFrame:
-
-    file = support.check_input(path, "--scores")
-    frame = read_path(file, text_columns=["id", "label"]).frame  # ids as written: 007 stays 007
-    if "id" not in frame.columns:
-        raise DataFileError(f"--scores {path} has no 'id' column. Pass a file written by `workbench score`.")
-    return frame.drop(columns=[c for c in ("label",) if c in frame.columns])
+    frame, warnings = support.read_scores_file(path)  # junk cells counted, a mostly-junk column refused
+    for message in warnings:
+        warn(message)
+    return frame
 
 
 CURVE_COLUMNS = ["strategy", "keep_fraction", "n_kept", "accuracy_mean", "accuracy_std", "leak_free"]
@@ -288,6 +286,19 @@ def cmd_apply(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------- app
+def _address_option(extra: list) -> list:
+    """``--server.address`` for streamlit: loopback unless the operator chose an address.
+
+    The operator chooses with ``--server.address`` (passed on as given), ``WORKBENCH_ADDRESS`` or
+    Streamlit's own ``STREAMLIT_SERVER_ADDRESS``; the app then offers local files only on loopback.
+    """
+    if any(item == "--server.address" or item.startswith("--server.address=") for item in extra):
+        return []
+    if os.environ.get("STREAMLIT_SERVER_ADDRESS", "").strip():
+        return []
+    return ["--server.address", os.environ.get("WORKBENCH_ADDRESS", "").strip() or "127.0.0.1"]
+
+
 def app_path() -> Path:
     return Path(__file__).resolve().parents[2] / "workbench" / "app.py"
 
@@ -297,7 +308,7 @@ def cmd_app(args, extra: list) -> int:
     if not script.is_file():
         raise DataFileError(f"The app is not here ({script} is missing). "
                             "Run `workbench app` from a checkout of the repository.")
-    command = [sys.executable, "-m", "streamlit", "run", str(script), *extra]
+    command = [sys.executable, "-m", "streamlit", "run", str(script), *_address_option(extra), *extra]
     if args.server:  # the operator's choice, read once by the app (workbench/settings.py)
         os.environ["WORKBENCH_SERVER_MODE"] = "1"
     if args.dry_run:

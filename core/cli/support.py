@@ -12,6 +12,9 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+import pandas as pd
+
+from core.data import NA_STRINGS, read_path
 from core.foundation import ConfigError, DataFileError
 from core.scorers import resolve_scorers
 from core.selection import check_budget, get_kind, needed_scorers, parse_strategy
@@ -230,3 +233,46 @@ def resolve_scorer_names(text: Optional[str]) -> list:
         return [scorer.name for scorer in resolve_scorers(text or "default")]
     except ConfigError as err:
         raise ConfigError(f"--scorers: {err} Or give 'default' or 'all'; see `workbench scorers`.") from None
+
+
+# ---------------------------------------------------------------------------------- scores file
+#: A score column of a --scores file is refused when more than this share of its filled cells is not a number.
+MOST_JUNK = 0.5
+
+
+def read_scores_file(path: str) -> tuple:
+    """``(frame, warnings)``: a ``--scores`` file (from ``workbench score``) with numeric score columns.
+
+    Ids are read as written (``007`` stays ``007``). A cell of a score column that is not a number
+    (nor True/False, nor empty or NA-like) is junk: it is read as missing and a warning counts it;
+    a column that is mostly junk is refused, because its scores would rank rows by what is left.
+    """
+    file = check_input(path, "--scores")
+    frame = read_path(file, text_columns=["id", "label"]).frame
+    if "id" not in frame.columns:
+        raise DataFileError(f"--scores {path} has no 'id' column. Pass a file written by `workbench score`.")
+    frame = frame.drop(columns=[c for c in ("label",) if c in frame.columns])
+    warnings = []
+    for column in [c for c in frame.columns if c != "id"]:
+        numbers, junk, filled, examples = _numeric_cells(frame[column])
+        if not junk:
+            continue
+        if junk > MOST_JUNK * filled:
+            raise DataFileError(f"--scores {path}: column '{column}' is mostly not numbers ({junk} of {filled} filled "
+                                f"cells, e.g. {examples}). Score the data again with `workbench score`.")
+        warnings.append(f"--scores {path}: {junk} of {filled} filled cells of column '{column}' are not numbers "
+                        f"(e.g. {examples}); they are read as missing.")
+        frame[column] = numbers
+    return frame, warnings
+
+
+def _numeric_cells(series: pd.Series) -> tuple:
+    """``(numbers, junk count, filled count, junk examples)`` of one score column."""
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return series, 0, int(series.notna().sum()), []
+    text = series.astype("string").str.strip()
+    truth = text.str.lower().map({"true": 1.0, "false": 0.0})
+    numbers = pd.to_numeric(text.where(truth.isna()), errors="coerce").fillna(truth)
+    filled = text.notna() & ~text.isin(NA_STRINGS)
+    junk = filled & numbers.isna()
+    return numbers.astype(float), int(junk.sum()), int(filled.sum()), list(pd.unique(text[junk]))[:3]

@@ -209,6 +209,16 @@ def fingerprint_frame(frame: pd.DataFrame, extra: dict[str, Any]) -> str:
     """Fingerprint of a table's contents and column names plus loading settings."""
     digest = hashlib.sha256()
     digest.update(json.dumps([str(c) for c in frame.columns]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).values.tobytes())
+    digest.update(pd.util.hash_pandas_object(_hashable(frame), index=False).values.tobytes())
     digest.update(json.dumps(extra, sort_keys=True, default=str).encode())
     return digest.hexdigest()
+
+
+def _hashable(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with cells that are vectors (Parquet ``list<double>`` embeddings) replaced by their bytes."""
+    vectors = [c for c in frame.columns if frame[c].dtype == object and len(frame)
+               and isinstance(frame[c].iloc[0], (list, tuple, np.ndarray))]
+    if not vectors:
+        return frame
+    as_bytes = {c: frame[c].map(lambda v: np.asarray(v).dtype.str.encode() + np.asarray(v).tobytes()) for c in vectors}
+    return frame.assign(**as_bytes)

@@ -11,7 +11,7 @@ import pandas as pd
 from core.data import featurizers as featurize
 from core.data.dataset import Dataset, fingerprint_arrays, fingerprint_frame
 from core.foundation.errors import DataFileError, IdError, LabelError
-from core.data.readers import RawData, read_path
+from core.data.readers import NA_STRINGS, RawData, read_path
 from core.data.vectors import expand_vector_columns, vectors_as_bytes
 
 FEATURIZERS = ("auto", "tabular", "text", "embedding", "image")
@@ -94,6 +94,7 @@ def load_dataset(
                         text_columns=_text_columns(label, id, features))
         source = str(path_or_frame)
     frame = raw.frame
+    _check_unique_columns(frame)
     label = raw.label or label
     id = id if id is not None else raw.id
     warnings: list = list(raw.warnings)
@@ -116,7 +117,7 @@ def load_dataset(
     _check_classes(classes, y, min_rows_per_class)
 
     columns = _feature_columns(frame_used, label, id, features if features is not None else raw.features)
-    feature_frame, feature_columns = expand_vector_columns(frame_used, columns)
+    feature_frame, feature_columns = expand_vector_columns(_missing_as_na(frame_used, raw.na_text, columns), columns)
     if images is None and featurizer in ("auto", "image"):  # a table of pixel columns is a set of images
         images = featurize.pixel_images(feature_frame, feature_columns)
     feats, kind, text_column = _featurize(feature_frame, feature_columns, raw, images, text, featurizer, text_method,
@@ -150,6 +151,21 @@ def _text_columns(label: str, id: Optional[str], features) -> Callable[[list], s
         return chosen | (set(names) - set(features)) if features is not None else chosen
 
     return pick
+
+
+def _check_unique_columns(frame: pd.DataFrame) -> None:
+    repeated = list(pd.unique(frame.columns[frame.columns.duplicated()].astype(str)))
+    if repeated:
+        raise DataFileError(f"The table has duplicate column names {repeated[:5]}. Rename the columns so that each "
+                            "name is used once.")
+
+
+def _missing_as_na(frame: pd.DataFrame, exact_text: list, columns: list) -> pd.DataFrame:
+    """The frame the featurizers see: NA-like cells of the exact-text feature columns are missing there."""
+    chosen = [c for c in exact_text if c in columns]
+    if not chosen:
+        return frame
+    return frame.assign(**{c: frame[c].mask(frame[c].isin(NA_STRINGS)) for c in chosen})
 
 
 def _column_list(frame: pd.DataFrame, limit: int = 12) -> str:

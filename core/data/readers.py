@@ -8,6 +8,10 @@ else strict UTF-8, else Windows-1252 for Western European text, with a warning) 
 message naming ``--encoding``; characters are never replaced. The columns named by
 ``text_columns`` (the label, the id and every column that is not a feature) are read as the exact
 text of their cells: ``007`` stays ``007`` and ``NA``, ``null``, ``None`` or ``n/a`` stay strings.
+A text (non-numeric) feature column is kept as its exact text too, so exports give its cells back
+unchanged; ``RawData.na_text`` names those columns, whose NA-like cells the featurizers treat as
+missing. A ``;``-, tab- or ``|``-separated file whose numbers are written with a decimal comma
+(``3,14``) is read with ``decimal=","`` and a warning says so.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import stat
 import tempfile
 from collections import Counter
@@ -51,6 +56,7 @@ class RawData:
     id: Optional[str] = None
     features: Optional[list] = None
     warnings: list = field(default_factory=list)  # what the user should know (encoding guessed, ...)
+    na_text: list = field(default_factory=list)  # text feature columns kept exact: NA-like cells mean missing
 
 
 def read_path(path, *, image_size: int = 32, encoding: Optional[str] = None,
@@ -127,26 +133,86 @@ def read_table(path, *, encoding: Optional[str] = None, text_columns: TextColumn
         raise DataFileError(f"{path.name} has no content (only blank lines). Export the data again and reload it.")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(sample)
     header = _header(sample, delimiter)
-    names = [name.strip() for name in header]
+    names = _unique_names([name.strip() for name in header])
     text = set(text_columns(names) if callable(text_columns) else (text_columns or ()))
-    warnings += _duplicate_warnings(path, names)
+    warnings += _duplicate_warnings(path, [name.strip() for name in header])
+    decimal = _decimal_mark(sample, delimiter, [i for i, name in enumerate(names) if name not in text])
+    if decimal == ",":
+        warnings.append(f"{path.name} writes numbers with a decimal comma ('{_DELIMITER_NAMES[delimiter]}'-"
+                        "separated, e.g. 3,14): they were read as numbers. Exports write them with a decimal point.")
     options = {"dtype": {i: str for i, name in enumerate(names) if name in text},
-               "keep_default_na": False,
+               "keep_default_na": False, "decimal": decimal,
                "na_values": {i: NA_STRINGS for i, name in enumerate(names) if name not in text}}
+    frame = _parse(path, delimiter, chosen, options)
+    if len(frame) == 0:
+        raise DataFileError(f"{path.name} has a header but no rows. Add data rows and reload it.")
+    frame.columns = names if len(names) == frame.shape[1] else _unique_names([str(c).strip() for c in frame.columns])
+    na_text = _text_features(frame, text)
+    if na_text:  # read again as exact text, so exports give back "NA", "null", "n/a" as written
+        positions = [frame.columns.get_loc(c) for c in na_text]
+        exact = _parse(path, delimiter, chosen, {"dtype": str, "keep_default_na": False, "usecols": positions})
+        for position, column in zip(positions, na_text):
+            frame[column] = exact.iloc[:, sorted(positions).index(position)].to_numpy()
+    return RawData(frame, warnings=warnings, na_text=na_text)
+
+
+_DELIMITER_NAMES = {",": ",", ";": ";", "\t": "tab", "|": "|"}
+_COMMA_NUMBER = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)?,\d+([eE][+-]?\d+)?$")
+_POINT_NUMBER = re.compile(r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$")
+
+
+def _decimal_mark(sample: str, delimiter: str, columns: list) -> str:
+    """``","`` when a non-comma-separated sample's numbers use a decimal comma (and none a point), else ``"."``."""
+    if delimiter == "," or not columns:
+        return "."
+    lines = sample.splitlines()[1:200]
+    if len(sample) >= 65536:
+        lines = lines[:-1]
     try:
-        frame = pd.read_csv(path, sep=delimiter, encoding=chosen, **options)
+        rows = [row for row in csv.reader(lines, delimiter=delimiter) if row]
+    except csv.Error:
+        return "."
+    comma = point = 0
+    for row in rows:
+        for i in columns:
+            cell = row[i].strip() if i < len(row) else ""
+            comma += bool(_COMMA_NUMBER.match(cell))
+            point += bool(_POINT_NUMBER.match(cell))
+    return "," if comma > 0 and point == 0 else "."
+
+
+def _parse(path: Path, delimiter: str, encoding: str, options: dict) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, sep=delimiter, encoding=encoding, **options)
     except pd.errors.EmptyDataError:
         raise DataFileError(f"{path.name} has no columns. Check that it is a CSV with a header row.") from None
     except UnicodeDecodeError:
-        raise DataFileError(f"{path.name} is not valid {chosen} text. Give its encoding with --encoding "
+        raise DataFileError(f"{path.name} is not valid {encoding} text. Give its encoding with --encoding "
                             "(API: encoding=...), e.g. --encoding cp1252.") from None
     except (pd.errors.ParserError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataFileError(f"{path.name} is not a well-formed CSV ({first}). Fix the file or export it again.") from None
-    if len(frame) == 0:
-        raise DataFileError(f"{path.name} has a header but no rows. Add data rows and reload it.")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return RawData(frame, warnings=warnings)
+
+
+def _text_features(frame: pd.DataFrame, text: set) -> list:
+    """Feature columns pandas read as text (or found wholly missing): kept as the exact text of their cells."""
+    return [c for c in frame.columns if c not in text
+            and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c])
+                 or (frame[c].dtype.kind == "f" and frame[c].isna().all()))]
+
+
+def _unique_names(names: list) -> list:
+    """Names made unique as pandas does (``x``, ``x.1``, ``x.2``), also when only blanks told them apart."""
+    seen: set = set()
+    out = []
+    for name in names:
+        candidate, count = name, 0
+        while candidate in seen:
+            count += 1
+            candidate = f"{name}.{count}"
+        seen.add(candidate)
+        out.append(candidate)
+    return out
 
 
 def _opened(path: Path, encoding: str):
