@@ -104,13 +104,14 @@ def test_scorers_json_carries_every_metadata_key():
 
 @pytest.mark.parametrize("command", ["select", "curve"])
 def test_strategy_help_lists_every_registered_kind(command):
-    from core.selection import strategy_kinds
+    from core.selection import aliases, strategy_kinds
 
     result = run_main(command, "--help")
     assert_ok(result)
     lines = result.stdout.split("strategies:\n", 1)[1].splitlines()
     listed = [line.split()[0] for line in lines[: len(strategy_kinds())]]
     assert listed == [kind.syntax for kind in strategy_kinds()]
+    assert all(f"  {alias} " in result.stdout for alias in aliases())
     assert {"d2", "moderate", "ambiguous"} <= {kind.name for kind in strategy_kinds()}
 
 

@@ -141,7 +141,7 @@ def test_columns_page_ranks_and_continues_with_the_cut(monkeypatch):
     from workbench import settings
 
     settings.operator.cache_clear()
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "workbench" / "app.py"), default_timeout=240)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "workbench" / "app.py"), default_timeout=600)  # generous: load 6 only slows it
     at.run()
     frame = core.make_known_answer(n_rows=600, n_features=6, seed=3)[["id", "f0", "f1", "f2", "f3", "f4", "f5", "label"]]
     frame["noise"] = np.random.default_rng(0).normal(size=len(frame))

@@ -161,8 +161,7 @@ def _cell(text) -> str:
 
 def strategy_table() -> str:
     """One row per registered strategy kind (``core.selection.strategy_kinds()``), then the aliases."""
-    from core.selection import strategy_kinds
-    from core.selection.registry import aliases
+    from core.selection import aliases, strategy_kinds
 
     rows = ["| string | kind | keeps | budget |", "| --- | --- | --- | --- |"]
     rows += [f"| `{_cell(k.syntax)}` | {_cell(k.title)} | {_cell(k.help)} | {k.budget} |" for k in strategy_kinds()]

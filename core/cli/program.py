@@ -31,7 +31,7 @@ from core import __version__
 from core.cli import columns, commands, value_model
 from core.foundation import WorkbenchError, WorkbenchWarning
 from core.scorers import METADATA_KEYS
-from core.selection import strategy_kinds
+from core.selection import aliases, strategy_kinds
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 1
@@ -109,10 +109,11 @@ def _cluster_options(p) -> None:
 
 
 def strategy_help() -> str:
-    """The strategy kinds, one line each, from the registry (``core.selection.strategy_kinds()``)."""
-    kinds = strategy_kinds()
-    width = max(len(kind.syntax) for kind in kinds)
-    return "strategies:\n" + "\n".join(f"  {kind.syntax:<{width}}  {kind.title}" for kind in kinds)
+    """The strategy kinds and their aliases, one line each, from the registry (``core.selection.strategy_kinds()``)."""
+    rows = [(kind.syntax, kind.title) for kind in strategy_kinds()]
+    rows += [(alias, f"the same as {target}") for alias, target in aliases().items()]
+    width = max(len(syntax) for syntax, _ in rows)
+    return "strategies:\n" + "\n".join(f"  {syntax:<{width}}  {title}" for syntax, title in rows)
 
 
 def build_parser() -> argparse.ArgumentParser:
