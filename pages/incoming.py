@@ -16,7 +16,8 @@ ds = state.require_dataset()
 st.title("Incoming data")
 st.caption("Model-based pruning for rows that arrive later: a small model predicts a score (or the keep/drop "
            "decision) from the features alone, so a new batch is scored without out-of-fold models or neighbour "
-           "graphs. Its cross-validated quality says whether to trust it.")
+           "graphs. Its cross-validated quality says whether it predicts; its backtest on the scored data says "
+           "whether selecting by it beats random rows.")
 
 targets = state.score_columns() + [DECISION]
 with st.container(border=True):
@@ -31,13 +32,12 @@ with st.container(border=True):
     use_labels = state.remember("incoming_labels", c.checkbox(
         "Label as input", key="incoming_labels", help="Makes label-dependent scores (label noise, kNN-Shapley) "
                                                       "predictable; new rows then need labels."))
-    if st.button("Fit value model", key="incoming_fit", type="primary", icon=":material/model_training:"):
-        with state.user_errors("Could not fit the value model: "), st.spinner("Fitting with cross-validation..."):
+    if st.button("Fit and backtest", key="incoming_fit", type="primary", icon=":material/model_training:"):
+        with state.user_errors("Could not fit the value model: "), st.spinner(
+                "Fitting with cross-validation, then backtesting its selections against random rows..."):
             common = dict(model=kind, use_labels=use_labels, folds=state.folds(), seed=state.seed())
-            if target == DECISION:
-                state.put("value_model", fit_value_model(ds, selection=tuning.safe_selection(ds)[0], **common))
-            else:
-                state.put("value_model", fit_value_model(ds, state.scores(), target, **common))
+            selection = tuning.safe_selection(ds)[0] if target == DECISION else None
+            state.put("value_model", fit_value_model(ds, state.scores(), target, selection=selection, **common))
 
 model = state.get("value_model")
 if model is None:
@@ -47,6 +47,14 @@ quality = model.quality
     f"Value model of **{model.target}** ({model.model}{', with labels' if model.use_labels else ''}): "
     f"{quality['summary']}." + (" It barely predicts: do not select new rows by it." if incoming.is_weak(quality)
                                  else ""), icon=":material/insights:")
+with st.expander("Backtest: what selecting by this model is worth on the scored data", expanded=True):
+    st.caption("Each evaluator fold in turn plays the new batch: the model is fitted on the other folds (their scores "
+               "made without the batch's labels), selects within half of the batch, the target model trains on the "
+               "kept rows and is tested on the other half, beside random rows of the same count. ✓ marks the default "
+               "strategy at each keep: the best of them, random included.")
+    if model.backtest and not model.backtest.get("leak_free"):
+        st.warning(f"Optimistic, not leak-free ({model.backtest.get('targets')}): these figures choose nothing.")
+    st.dataframe(incoming.backtest_table(model), hide_index=True, key="incoming_backtest")
 st.download_button("Value model (zip: JSON + NPZ, no pickle)", incoming.model_archive(model),
                    file_name="value_model.zip", mime="application/zip", key="incoming_model_download",
                    icon=":material/download:")
@@ -67,13 +75,20 @@ if batch is None:
     state.end_page()
 
 left, right = st.columns([2, 1])
-state.sticky("incoming_strategy", model.default_strategy())
-strategy = state.remember("incoming_strategy", left.text_input(
-    "Strategy over the predicted value", key="incoming_strategy",
-    help=f"e.g. {model.default_strategy()}, ccs:{model.column}, random."))
 state.sticky("incoming_keep", 0.3)
 keep = state.remember("incoming_keep", right.slider("Keep fraction", 0.05, 1.0, step=0.05, key="incoming_keep"))
+state.sticky("incoming_strategy", "")
+typed = state.remember("incoming_strategy", left.text_input(
+    "Strategy over the predicted value", key="incoming_strategy", placeholder=model.default_strategy(keep),
+    help=f"Empty: the backtest's default at this keep ({model.default_strategy(keep)}). "
+         f"Others: {', '.join(model.candidates())}."))
+strategy = typed.strip() or model.default_strategy(keep)
 with state.user_errors("Could not select among the new rows: "):
+    drift = model.drift(batch["frame"])
+    if drift is not None:
+        (st.warning if drift["outside"] else st.caption)(f"Drift: {drift['summary']}")
+    kind_of, text = incoming.proof(model, strategy, keep)
+    (st.warning if kind_of == "warning" else st.info)(text, icon=":material/fact_check:")
     new_ds, predicted, sel = model.select(batch["frame"], strategy, keep=keep, seed=state.seed())
     values = predicted[model.column].to_numpy()
     st.caption(f"{batch['name']}: kept **{sel.n_kept}** of {new_ds.n_samples} new rows with `{sel.strategy}`.")

@@ -1,4 +1,5 @@
-"""Value model: features of new rows reproduce the loader's, quality is reported, selection by it works."""
+"""Value model: features of new rows reproduce the loader's, quality is reported, selection by it works,
+its backtest agrees with what happens on new rows, the default cannot collapse, drift is reported."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import pandas as pd
 import pytest
 
 import core
+from core.evaluation import make_folds
 from core.foundation.errors import ConfigError, DataFileError
 from core.search.row_features import RowFeaturizer
+from core.search.value_backtest import fold_targets
+from core.search.value_drift import drift_report, reference_sample
 from core.search.value_model import DECISION_COLUMN, cover_gaps, fit_value_model, load_value_model
 
 
@@ -25,7 +29,7 @@ def halves():
     old = core.load_dataset(ds.frame.iloc[np.sort(order[:half])].reset_index(drop=True), label=ds.label_column,
                             id=ds.id_column, features=features)
     new_frame = ds.frame.iloc[np.sort(order[half:])].reset_index(drop=True)
-    scores = core.compute_scores(old, ["knn_shapley", "outlier"], seed=0)
+    scores = core.compute_scores(old, ["knn_shapley", "outlier", "el2n"], seed=0)
     return old, scores, new_frame
 
 
@@ -62,11 +66,11 @@ def test_selecting_new_rows_by_the_value_model_beats_random(halves):
     quality = model.quality
     assert quality["metric"] == "r2" and len(quality["fold_values"]) == 5 and quality["std"] >= 0
     assert quality["spearman"] > 0.4 and "out-of-fold" in quality["summary"]
-    new_ds, predicted, sel = model.select(new_frame, keep=0.8)
-    assert model.default_strategy() == "knn_shapley" and list(predicted.columns) == ["knn_shapley"]
+    new_ds, predicted, sel = model.select(new_frame, "knn_shapley", keep=0.8)
+    assert list(predicted.columns) == ["knn_shapley"]
     assert new_ds.n_samples == len(new_frame) and sel.n_kept == round(0.8 * len(new_frame))
     evaluator = core.LiveEvaluator(new_ds, folds=5, seed=0)  # the default target model, on the new rows only
-    gains = [evaluator.estimate(model.select(new_frame, keep=k)[2].mask).accuracy - evaluator.random(
+    gains = [evaluator.estimate(model.select(new_frame, "knn_shapley", keep=k)[2].mask).accuracy - evaluator.random(
         round(k * len(new_frame))).accuracy for k in (0.5, 0.7, 0.8)]
     # measured +1.7 to +2.3 points on average over MLP seeds 0-2 (random's spread is about ±2.5 per keep)
     assert np.mean(gains) > 0.01 and min(gains) > 0, gains
@@ -87,10 +91,13 @@ def test_decision_target_and_round_trip_without_pickle(halves, tmp_path):
     path = model.save(tmp_path / "value")
     assert path.suffix == ".json" and (tmp_path / "value.npz").is_file()
     document = json.loads(path.read_text())
-    assert document["schema"] == 1 and document["target"] == "kept" and document["info"]["strategy"] == "outlier"
+    assert document["schema"] == 2 and document["target"] == "kept" and document["info"]["strategy"] == "outlier"
+    assert document["backtest"]["leak_free"]  # outlier reads no labels: the all-rows decision serves every fold
     loaded = load_value_model(path)
     assert np.allclose(loaded.predict(new_frame), model.predict(new_frame))
-    assert loaded.default_strategy() == f"{DECISION_COLUMN}:high"
+    assert loaded.backtest == json.loads(json.dumps(model.backtest)) and np.allclose(loaded.reference, model.reference)
+    assert loaded.default_strategy(0.5) in loaded.candidates() == [f"ccs:{DECISION_COLUMN}:hard=low",
+                                                                   f"{DECISION_COLUMN}:high", "random"]
     unlabelled = new_frame.drop(columns=["label"])  # labels are optional for a model that does not use them
     _, predicted, kept = loaded.select(unlabelled, keep=0.5)
     assert kept.n_kept == round(0.5 * len(new_frame)) and predicted[DECISION_COLUMN].between(0, 1).all()
@@ -109,7 +116,7 @@ def test_saved_models_are_checked(halves, tmp_path):
     with pytest.raises(ConfigError, match="together"):
         load_value_model(path)
     with pytest.raises(ConfigError, match="No score column"):
-        fit_value_model(old, scores, "el2n")
+        fit_value_model(old, scores, "margin")
     labelled = fit_value_model(old, scores, "outlier", use_labels=True)
     with pytest.raises(DataFileError, match="labels"):
         labelled.predict(new_frame.drop(columns=["label"]))
@@ -145,20 +152,63 @@ def test_cli_fit_and_apply(halves, tmp_path, capsys):
     new_frame.to_csv(tmp_path / "new.csv", index=False)
     model = tmp_path / "models" / "value.json"
     code = main(["value-model", "fit", str(tmp_path / "old.csv"), "--label", "label", "--id", "id",
-                 "--features", features, "--scores", str(tmp_path / "scores.csv"), "--target", "outlier",
-                 "--model", "mlp", "--out", str(model)])
-    assert code == 0 and "out-of-fold R²" in capsys.readouterr().out and model.with_suffix(".npz").is_file()
+                 "--features", features, "--scores", str(tmp_path / "scores.csv"), "--target", "el2n",
+                 "--use-labels", "--keep", "0.3,0.8", "--out", str(model)])
+    out = capsys.readouterr().out
+    assert code == 0 and "out-of-fold R²" in out and model.with_suffix(".npz").is_file()
+    assert "Backtest on the scored data" in out and "loses to random" in out and "default at keep 0.3" in out
+    document = json.loads(model.read_text())
+    assert [b["keep"] for b in document["backtest"]["keeps"]] == [0.3, 0.8]
+    assert set(document["default_strategies"]) == {"0.3", "0.8"} and document["default_strategies"]["0.3"] != "el2n"
     code = main(["value-model", "apply", str(model), str(tmp_path / "new.csv"), "--keep", "0.3",
                  "--out", str(tmp_path / "kept.csv"), "--scores-out", str(tmp_path / "predicted.csv")])
-    assert code == 0
+    captured = capsys.readouterr()
+    assert code == 0 and "Backtest:" in captured.out and "Drift:" in captured.out and "warning" not in captured.err
     kept = pd.read_csv(tmp_path / "kept.csv")
     assert list(kept.columns) == list(new_frame.columns) and len(kept) == round(0.3 * len(new_frame))
-    assert list(pd.read_csv(tmp_path / "predicted.csv").columns) == ["id", "outlier"]
+    assert list(pd.read_csv(tmp_path / "predicted.csv").columns) == ["id", "el2n"]
+    # the declared end (keep the hardest) loses in the backtest: a warning, or with --strict a refusal
+    code = main(["value-model", "apply", str(model), str(tmp_path / "new.csv"), "--keep", "0.3", "--strategy",
+                 "el2n", "--out", str(tmp_path / "hard.csv")])
+    err = capsys.readouterr().err
+    assert code == 0 and "loses to random" in err and (tmp_path / "hard.csv").is_file()
+    for keep, extra in (("0.3", ["--strategy", "el2n"]), ("0.55", [])):  # loses; not backtested at 0.55
+        code = main(["value-model", "apply", str(model), str(tmp_path / "new.csv"), "--keep", keep, "--strict",
+                     "--out", str(tmp_path / "strict.csv")] + extra)
+        err = capsys.readouterr().err
+        assert code == 2 and "--strict" in err and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "strict.csv").exists()
     new_frame.drop(columns=["f5"]).to_csv(tmp_path / "bad.csv", index=False)
     code = main(["value-model", "apply", str(model), str(tmp_path / "bad.csv"), "--keep", "0.3",
                  "--out", str(tmp_path / "bad_kept.csv")])
     err = capsys.readouterr().err
     assert code == 2 and "f5" in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "bad_kept.csv").exists()
+
+
+def test_cli_fit_from_the_selection_made_on_the_same_file(halves, tmp_path, capsys):
+    """`workbench select` loads with its defaults (max_dim auto); fit --selection reuses the manifest's options."""
+    from core.cli import main
+
+    old, _, new_frame = halves
+    old.frame.to_csv(tmp_path / "old.csv", index=False)
+    features = ",".join(old.settings["features"])
+    code = main(["select", str(tmp_path / "old.csv"), "--label", "label", "--id", "id", "--features", features,
+                 "--strategy", "outlier", "--keep", "0.8", "--out", str(tmp_path / "kept.csv"),
+                 "--manifest", str(tmp_path / "M.json")])
+    assert code == 0, capsys.readouterr().err
+    capsys.readouterr()
+    code = main(["value-model", "fit", str(tmp_path / "old.csv"), "--selection", str(tmp_path / "M.json"),
+                 "--model", "mlp", "--keep", "0.5", "--out", str(tmp_path / "decision.json")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "AUROC" in captured.out and "Backtest on the scored data" in captured.out
+    model = load_value_model(tmp_path / "decision.json")
+    assert model.task == "decision" and model.info["strategy"] == "outlier" and model.quality["value"] > 0.65
+    assert model.info["n_rows"] == len(old.frame) and model.backtest["leak_free"]
+    kept = old.frame["id"].astype(str).isin({str(i) for i in json.loads((tmp_path / "M.json").read_text())["kept_ids"]})
+    assert kept.sum() == round(0.8 * len(old.frame))
+    predicted = model.predict(old.frame)  # it learned the decision it was given
+    assert predicted[kept.to_numpy()].mean() > predicted[~kept.to_numpy()].mean() + 0.2
 
 
 def test_incoming_page_fits_and_selects_a_batch(halves, tmp_path, monkeypatch):
@@ -179,10 +229,88 @@ def test_incoming_page_fits_and_selects_a_batch(halves, tmp_path, monkeypatch):
     at.button(key="incoming_fit").click().run()
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
-    assert at.session_state["value_model"].target == "outlier"
+    model = at.session_state["value_model"]
+    assert model.target == "outlier" and model.backtest["leak_free"]
+    table = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
+    assert set(table["keep"]) == {0.3, 0.5, 0.8} and (table["default"] == "✓").sum() == 3
     new_frame.to_csv(tmp_path / "new.csv", index=False)
     at.text_input(key="incoming_path").set_value(str(tmp_path / "new.csv")).run()
     at.button(key="incoming_read").click().run()
     assert not at.exception and not at.error
     text = " ".join(c.value for c in at.caption)
     assert f"kept **{round(0.3 * len(new_frame))}** of {len(new_frame)}" in text and "random rows" in text
+    assert "Drift:" in text and f"`{model.default_strategy(0.3)}`" in text
+    assert any(f"Backtest: backtest at keep 0.3" in box.value for box in at.info), [b.value for b in at.info]
+    at.text_input(key="incoming_strategy").set_value("outlier:high").run()  # not a backtested candidate
+    assert any("was not backtested" in box.value for box in at.warning)
+
+
+# ------------------------------------------------------------------------------------- backtest
+
+
+def test_fold_targets_never_see_the_batchs_labels(halves):
+    """The target of the rows outside fold f is the same whatever fold f's labels are."""
+    old, scores, _ = halves
+    folds = make_folds(old.y, 5, 0)
+    values = scores["knn_shapley"].to_numpy()
+    first, leak_free, _ = fold_targets(old, folds, values, task="regression", target="knn_shapley", scores=scores)
+    relabelled = old.frame.copy()
+    batch = folds == 0
+    relabelled.loc[batch, "label"] = np.random.default_rng(5).permutation(relabelled.loc[batch, "label"].to_numpy())
+    changed = core.load_dataset(relabelled, label="label", id="id", features=old.settings["features"])
+    assert (changed.y[batch] != old.y[batch]).mean() > 0.3 and np.array_equal(changed.y[~batch], old.y[~batch])
+    second, _, _ = fold_targets(changed, folds, values, task="regression", target="knn_shapley", scores=scores)
+    assert leak_free and np.allclose(first[0], second[0])  # fold 0's labels changed; its "old" targets did not
+    assert not np.allclose(first[1], second[1])  # fold 1's targets do use fold 0's labels (control)
+    assert len(first[0]) == int((~batch).sum()) and not np.allclose(first[0], values[~batch])
+
+
+def test_backtest_catches_the_collapse_that_the_new_rows_show(halves):
+    """Keeping the hard end of a predicted el2n at keep 0.3 loses to random on the new rows; the backtest
+    says so beforehand, and its default (chosen among CCS, the declared end and random) does not lose."""
+    old, scores, new_frame = halves
+    model = fit_value_model(old, scores, "el2n", use_labels=True, keeps=(0.3,), seed=0)
+    declared = model.backtest_of("el2n", 0.3)
+    assert declared["loses"] and declared["entry"]["verdict"] == "loses to random", declared["text"]
+    default = model.default_strategy(0.3)
+    assert default != "el2n" and default in ("ccs:el2n", "random")
+    assert model.backtest["leak_free"] and "without the batch's labels" in model.backtest["targets"]
+    new_ds = model.dataset(new_frame)
+    evaluator = core.LiveEvaluator(new_ds, folds=5, seed=0)
+    rand = evaluator.random(round(0.3 * len(new_frame)))
+    real_declared = evaluator.estimate(model.select(new_frame, "el2n", keep=0.3)[2].mask)
+    real_default = evaluator.estimate(model.select(new_frame, keep=0.3)[2].mask)
+    assert real_declared.accuracy < rand.accuracy - rand.std  # the real outcome the backtest predicted
+    assert real_default.accuracy > rand.accuracy - max(rand.std, real_default.std), (real_default, rand)
+
+
+def test_models_without_a_backtest_default_to_ccs(halves):
+    old, scores, _ = halves
+    model = fit_value_model(old, scores, "knn_shapley", backtest=False)
+    assert model.backtest == {} and model.default_strategy(0.3) == "ccs:knn_shapley"
+    assert model.backtest_of("knn_shapley", 0.3) is None
+
+
+# ------------------------------------------------------------------------------------- drift
+
+
+def test_drift_is_about_five_percent_on_like_rows_and_flags_shifted_ones():
+    rng = np.random.default_rng(0)
+    old = rng.normal(size=(3000, 6))
+    sample, threshold = reference_sample(old, seed=0)
+    assert len(sample) == 2000 and threshold > 0
+    like = drift_report(rng.normal(size=(1000, 6)), sample, threshold)
+    assert 0.02 <= like["share"] <= 0.09 and not like["outside"] and "95%" in like["summary"]
+    shifted = np.vstack([rng.normal(size=(700, 6)), rng.normal(size=(300, 6)) + 6])
+    far = drift_report(shifted, sample, threshold)
+    assert far["share"] > 0.3 and far["outside"] and "unlike" in far["summary"]
+
+
+def test_model_reports_drift_of_a_batch(halves):
+    old, scores, new_frame = halves
+    model = fit_value_model(old, scores, "outlier", backtest=False)
+    assert not model.drift(new_frame)["outside"]
+    moved = new_frame.copy()
+    moved[[f"f{i}" for i in range(6)]] += 10 * moved[[f"f{i}" for i in range(6)]].std()
+    assert model.drift(moved)["outside"]
+

@@ -1,4 +1,5 @@
-"""Helpers of the Incoming page: the predicted-value chart and the value model as a download."""
+"""Helpers of the Incoming page: the predicted-value chart, the backtest table and verdict, the value model
+as a download."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
+
 
 from workbench.charts import DROPPED, FONT, KEPT
 
@@ -45,3 +48,31 @@ def model_archive(model) -> bytes:
             for file in (path, path.with_suffix(".npz")):
                 archive.write(file, arcname=file.name)
     return buffer.getvalue()
+
+
+def backtest_table(model) -> pd.DataFrame:
+    """One row per keep fraction and strategy: backtest accuracy ± spread, random's, the gain and the verdict."""
+    rows = []
+    backtest = model.backtest or {}
+    for block in backtest.get("keeps", []):
+        rand = block["random"]
+        for entry in block["strategies"]:
+            rows.append({"keep": block["keep"], "strategy": entry["strategy"],
+                         "default": "✓" if entry["strategy"] == model.default_strategy(block["keep"]) else "",
+                         "accuracy %": f"{100 * entry['accuracy']:.1f} ± {100 * entry['std']:.1f}",
+                         "random %": f"{100 * rand['accuracy']:.1f} ± {100 * rand['std']:.1f}",
+                         "gain (points)": round(100 * entry["gain"], 1),
+                         "verdict": entry.get("verdict") or "optimistic: no verdict"})
+    return pd.DataFrame(rows)
+
+
+def proof(model, strategy: str, keep: float) -> tuple:
+    """``(kind, text)`` for the selection about to be made: ``"warning"`` when the backtest says it loses
+    to random (or cannot say), ``"info"`` otherwise."""
+    found = model.backtest_of(strategy, keep)
+    if found is None:
+        return "warning", (f"`{strategy}` at keep {keep:g} was not backtested, so nothing shows it beats random "
+                           "rows. Pick the default, or a keep near a backtested one.")
+    if found["loses"]:
+        return "warning", f"This selection loses to random rows in the backtest: {found['text']}."
+    return ("info" if found["leak_free"] else "warning"), f"Backtest: {found['text']}."

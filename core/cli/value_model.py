@@ -1,18 +1,27 @@
 """``workbench value-model fit|apply``: learn a row's value from scored data, then select among new rows.
 
     workbench value-model fit DATA --label COL [--id COL] (--target SCORE | --selection MANIFEST.json)
-                              [--scores FILE] [--model linear|mlp] [--use-labels] --out MODEL.json
-    workbench value-model apply MODEL.json NEW [--strategy S] (--keep F | --threshold T)
+                              [--scores FILE] [--model linear|mlp] [--use-labels] [--keep F,F,...]
+                              [--strategy S] [--no-backtest] --out MODEL.json
+    workbench value-model apply MODEL.json NEW [--strategy S] (--keep F | --threshold T) [--strict]
                               [--reference KEPT.csv] [--scores-out FILE] --out FILE
 
-``fit`` writes ``MODEL.json`` and ``MODEL.npz`` (no pickle) and prints the out-of-fold quality;
-``apply`` scores the new rows without recomputing out-of-fold models or neighbour graphs and
-writes the kept ones with all their original columns.
+``fit`` writes ``MODEL.json`` and ``MODEL.npz`` (no pickle) and prints the out-of-fold quality and
+the backtest: what the model's selections are worth on the scored data against random rows of the
+same count, per keep fraction, and the default strategy it chose there. ``apply`` scores the new
+rows without recomputing out-of-fold models or neighbour graphs, prints the backtest of what it
+applies and how far the batch lies from the scored data, warns (or with ``--strict`` refuses,
+writing nothing) when the backtest says the selection loses to random, and writes the kept rows
+with all their original columns.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
 
 from core import workflows
 from core.cli import support
@@ -20,7 +29,7 @@ from core.data import load_dataset, read_path
 from core.foundation import ConfigError
 from core.outputs import apply_manifest, read_manifest, write_table
 from core.scorers import compute_scores
-from core.search import fit_value_model, load_value_model
+from core.search import BACKTEST_KEEPS, describe_backtest, fit_value_model, load_value_model
 
 MODELS = ("linear", "mlp")
 #: Below these, the model's predictions are little better than chance: say so.
@@ -55,19 +64,30 @@ def add_parsers(sub, *, common, data, formatter) -> None:
     fit.add_argument("--model", default="linear", choices=MODELS, help="ridge/logistic (default) or a small MLP")
     fit.add_argument("--use-labels", action="store_true",
                      help="use the label as an input too (label-dependent scores; new rows then need labels)")
+    fit.add_argument("--keep", default=",".join(f"{k:g}" for k in BACKTEST_KEEPS), metavar="F,F",
+                     help="keep fractions the backtest measures (default: 0.3,0.5,0.8)")
+    fit.add_argument("--strategy", default=None, metavar="S",
+                     help="also backtest this strategy over the predicted column (beside CCS over it, its declared "
+                          "end and random)")
+    fit.add_argument("--no-backtest", action="store_true",
+                     help="skip the backtest (apply then cannot say whether the selection beats random)")
     fit.add_argument("--out", required=True, metavar="MODEL.json", help="the model (.json, with a .npz beside it)")
     apply = actions.add_parser("apply", parents=[common], formatter_class=formatter,
                                help="score new rows and select among them")
     apply.add_argument("model", metavar="MODEL.json", help="written by `workbench value-model fit`")
     apply.add_argument("data", metavar="NEW", help="the new rows: the training data's columns, labels optional")
     apply.add_argument("--strategy", default=None, metavar="S",
-                       help="a strategy over the predicted column (default: keep the high-value end), or 'cover'")
+                       help="a strategy over the predicted column (default: the backtest's best at this keep), "
+                            "or 'cover'")
     budget = apply.add_mutually_exclusive_group()
     budget.add_argument("--keep", metavar="F", help="fraction of new rows to keep, in (0, 1]")
     budget.add_argument("--threshold", metavar="T", help="keep rows on the kept side of T")
     apply.add_argument("--reference", default=None, metavar="KEPT",
                        help="the rows already kept (needed by --strategy cover)")
     apply.add_argument("--seed", default=0, metavar="N", help="seed of tie-breaking and random choices")
+    apply.add_argument("--strict", action="store_true",
+                       help="refuse (exit 2, nothing written) unless the backtest shows this strategy at this keep "
+                            "not losing to random")
     apply.add_argument("--scores-out", default=None, metavar="FILE", help="also write id + predicted value per row")
     apply.add_argument("--out", required=True, metavar="FILE", help="kept new rows, .csv or .parquet")
 
@@ -89,24 +109,73 @@ def _fit(args) -> int:
     out = support.check_output(args.out, option="--out", inputs=[("DATA", args.data)], kind="json")
     folds = support.parse_positive_int(args.folds, "--folds", minimum=2)
     seed = support.parse_positive_int(args.seed, "--seed", minimum=0, maximum=support.MAX_SEED)
-    ds = load_dataset(args.data, label=args.label, id=args.id, features=support.split_list(args.features) or None,
-                      min_rows_per_class=folds, drop_missing_labels=args.drop_missing_labels, max_dim=0)
-    if args.selection:
-        selection, scores = apply_manifest(read_manifest(args.selection), ds), None
+    keeps = support.parse_fractions(args.keep)
+    manifest = read_manifest(args.selection) if args.selection else None
+    if manifest is not None:
+        ds, selection = _selection_data(args.data, manifest, folds)
     else:
-        selection = None
-        scores = _read_scores(args.scores) if args.scores else compute_scores(
-            ds, [args.target], seed=seed, folds=folds, progress=support.make_progress(args.quiet))
+        ds, selection = load_dataset(args.data, label=args.label, id=args.id, features=support.split_list(
+            args.features) or None, min_rows_per_class=folds, drop_missing_labels=args.drop_missing_labels,
+            max_dim=0), None
+    progress = support.make_progress(args.quiet)
+    scores = _read_scores(args.scores) if args.scores else None
+    if scores is None and selection is None:
+        scores = compute_scores(ds, [args.target], seed=seed, folds=folds, progress=progress)
     model = fit_value_model(ds, scores, args.target or "kept", selection=selection, model=args.model,
-                            use_labels=args.use_labels, folds=folds, seed=seed)
+                            use_labels=args.use_labels, folds=folds, seed=seed, backtest=not args.no_backtest,
+                            keeps=keeps, strategy=args.strategy, progress=progress)
     path = model.save(out)
     quality = model.quality
     _say(args, f"Value model of {model.target} ({model.model}) on {ds.n_samples} rows: {quality['summary']}; "
                f"wrote {path} and {path.with_suffix('.npz').name}.")
+    for line in _backtest_lines(model):
+        _say(args, line)
     if quality["value"] < WEAK[quality["metric"]]:
         print(f"workbench: warning: the model barely predicts {model.target} ({quality['summary']}); "
               "do not select new rows by it. Try --model mlp, --use-labels or another target.", file=sys.stderr)
     return 0
+
+
+def _selection_data(data: str, manifest: dict, folds: int) -> tuple:
+    """The data a manifest was made from, featurized for a value model, and its keep/drop decision.
+
+    The data are loaded with the loading options the manifest records (label, id, features,
+    encoding...), every feature kept (``max_dim=0``: a value model reads the original columns);
+    the decision is the manifest re-applied, matched by id when the features differ (PCA)."""
+    options = dict((manifest.get("data") or {}).get("load_options") or {})
+    options.update(max_dim=0, min_rows_per_class=folds)
+    ds = load_dataset(data, **options)
+    if manifest.get("data_fingerprint") == ds.fingerprint:
+        return ds, apply_manifest(manifest, ds)
+    made_on = apply_manifest(manifest, data)  # loaded exactly as the selection was made: fingerprint checked
+    positions = pd.Index(ds.ids).get_indexer(pd.Index(made_on.kept_ids))
+    if (positions < 0).any():
+        raise ConfigError("The manifest's kept ids are not all in the data loaded for the value model; "
+                          "pass the file the selection was made from.")
+    mask = np.zeros(ds.n_samples, dtype=bool)
+    mask[positions] = True
+    return ds, replace(made_on, mask=mask, kept_ids=ds.ids[mask], data_fingerprint=ds.fingerprint,
+                       n_input=ds.n_samples, n_kept=int(mask.sum()))
+
+
+def _backtest_lines(model) -> list:
+    """The backtest per keep: every candidate's accuracy beside random, and the default chosen."""
+    backtest = model.backtest
+    if not backtest:
+        return ["Not backtested (--no-backtest): apply cannot say whether its selection beats random."]
+    lines = [f"Backtest on the scored data: each of {backtest['folds']} evaluator folds in turn is the new batch, "
+             f"against random rows of the same count ({backtest['repeats']} draws); target model: "
+             f"{backtest['evaluator']}; {backtest['targets']}:"]
+    if not backtest["leak_free"]:
+        lines.append("  optimistic, not leak-free: the figures below choose nothing and give no verdict.")
+    for block in backtest["keeps"]:
+        for entry in block["strategies"]:
+            if entry["strategy"] != "random":
+                lines.append("  " + describe_backtest(block, entry, backtest["leak_free"]))
+        chosen = block["default"] or model.default_strategy(block["keep"])
+        lines.append(f"  default at keep {block['keep']:g}: {chosen}"
+                     + (" (no strategy over the predicted value beat random rows here)" if chosen == "random" else ""))
+    return lines
 
 
 def _apply(args) -> int:
@@ -125,8 +194,10 @@ def _apply(args) -> int:
     model = load_value_model(args.model)
     new = read_path(args.data).frame
     reference = read_path(args.reference).frame if args.reference else None
-    ds, predicted, sel = model.select(new, args.strategy, keep=keep, threshold=threshold, seed=seed,
-                                      reference=reference)
+    strategy = args.strategy or model.default_strategy(keep)
+    proof = _proof(model, strategy, keep, threshold, args.strict)
+    drift = model.drift(new)
+    ds, predicted, sel = model.select(new, strategy, keep=keep, threshold=threshold, seed=seed, reference=reference)
     if sel.n_kept == 0:
         raise ConfigError("No new row was kept; choose a threshold inside the predicted range or a larger --keep.")
     if args.scores_out:
@@ -135,7 +206,37 @@ def _apply(args) -> int:
     how = (f"farthest from the {len(reference)} reference rows" if sel.strategy == "cover"
            else f"{sel.strategy} on the predicted {model.column} (model quality: {model.quality['summary']})")
     _say(args, f"Kept {sel.n_kept} of {ds.n_samples} new rows, {how}; wrote {out}.")
+    _say(args, proof)
+    if drift is not None:
+        _say(args, f"Drift: {drift['summary']}")
+        if drift["outside"]:
+            print(f"workbench: warning: the new rows lie outside what the value model saw ({100 * drift['share']:.0f}% "
+                  "beyond the scored data's 95th-percentile neighbour distance); its predictions there are "
+                  "extrapolations.", file=sys.stderr)
     return 0
+
+
+def _proof(model, strategy: str, keep, threshold, strict: bool) -> str:
+    """The backtest line of what apply runs; a warning (or, strict, a refusal) when it loses to random."""
+    found = model.backtest_of(strategy, keep) if threshold is None else None
+    if found is None:
+        why = "a threshold" if threshold is not None else f"strategy '{strategy}' at keep {keep}"
+        if strict:
+            raise ConfigError(f"--strict: the value model's backtest does not cover {why}; fit it with --keep "
+                              f"{keep if keep is not None else 'F'} --strategy '{strategy}', or drop --strict.")
+        return f"Not backtested: {why} (fit with --keep/--strategy to measure it against random)."
+    if strict and not found["leak_free"]:
+        raise ConfigError("--strict: the value model's backtest is optimistic (its targets saw the batch's labels), "
+                          "so it proves nothing; fit it with --scores, or drop --strict.")
+    if found["loses"]:
+        entry = found["entry"]
+        message = (f"the backtest says {strategy} at keep {found['keep']:g} loses to random rows of the same count "
+                   f"({100 * entry['gain']:+.1f} points, spread ±{100 * entry['spread']:.1f})")
+        if strict:
+            raise ConfigError(f"--strict: {message}; nothing written. Use the default strategy or random.")
+        print(f"workbench: warning: {message}; the default strategy ({model.default_strategy(keep)}) would not.",
+              file=sys.stderr)
+    return f"Backtest: {found['text']}."
 
 
 def _read_scores(path: str):

@@ -1,11 +1,13 @@
 """Search: strategies chosen by cross-validation (auto, smallest_within), pruning curves, column
-pruning (rank, curve, cut) and value models for rows that arrive later."""
+pruning (rank, curve, cut) and value models for rows that arrive later (with their backtest)."""
 
 from core.search.auto import auto_select, smallest_within
 from core.search.columns import column_curve, columns_block, kept_columns, prune_columns, rank_columns, suggest_cut
 from core.search.curves import pruning_curve
+from core.search.value_backtest import KEEPS as BACKTEST_KEEPS
+from core.search.value_backtest import describe_entry as describe_backtest
 from core.search.value_model import ValueModel, cover_gaps, fit_value_model, load_value_model
 
 __all__ = ["auto_select", "smallest_within", "pruning_curve",
            "rank_columns", "column_curve", "kept_columns", "suggest_cut", "prune_columns", "columns_block",
-           "ValueModel", "fit_value_model", "load_value_model", "cover_gaps"]
+           "ValueModel", "fit_value_model", "load_value_model", "cover_gaps", "BACKTEST_KEEPS", "describe_backtest"]

@@ -15,12 +15,13 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from core.data.dataset import Dataset, fingerprint_arrays
 from core.foundation.errors import ConfigError, DataFileError
 
 NUMERIC_SHARE_FOR_COERCION = 0.8  # the loader's rule for a mostly numeric text column
 _SUPPORTED_KINDS = ("tabular", "array", "embedding")
 
-__all__ = ["RowFeaturizer", "column_groups"]
+__all__ = ["RowFeaturizer", "column_groups", "new_rows_dataset"]
 
 
 @dataclass(frozen=True)
@@ -159,3 +160,24 @@ def _apply_column(series: pd.Series, spec: dict) -> np.ndarray:
         mean, std = spec["missing"]
         out.append((missing.astype(np.float64) - mean) / (std or 1.0))
     return np.column_stack(out)
+
+
+def new_rows_dataset(frame: pd.DataFrame, featurizer: RowFeaturizer, classes: list) -> Dataset:
+    """A Dataset of new rows featurized with the training parameters; unlabelled rows get one class."""
+    X = featurizer.transform(frame).astype(np.float32)
+    label, id_column = featurizer.label_column, featurizer.id_column
+    if id_column is not None and id_column in frame.columns:
+        ids = frame[id_column].to_numpy(dtype=object)
+        if pd.Index(ids).has_duplicates:
+            raise DataFileError(f"Id column '{id_column}' of the new rows has duplicate values; ids must be unique.")
+    else:
+        ids = np.arange(len(frame)).astype(object)
+    if label in frame.columns and frame[label].notna().all():
+        values = frame[label].astype(str).str.strip().to_numpy()
+        row_classes, y = np.unique(values, return_inverse=True)
+    else:  # unlabelled: selection by predicted value still works; class-aware strategies see one class
+        row_classes, y = np.asarray(["(unlabelled)"]), np.zeros(len(frame), dtype=np.int64)
+    settings = {"featurizer": "value-model", "features": list(featurizer.columns), "label": label, "id": id_column}
+    return Dataset(frame=frame, ids=ids, y=y.astype(np.int64), classes=row_classes, X=X,
+                   feature_names=list(featurizer.names), label_column=label, id_column=id_column, kind="tabular",
+                   fingerprint=fingerprint_arrays(X, y, ids, row_classes, settings), settings=settings)

@@ -8,8 +8,15 @@ without recomputing out-of-fold models or neighbour graphs. The new batch become
 predicted column feeds the usual strategy strings (``el2n``, ``ccs:el2n``, ``kept_probability:high``)
 or ``cover``: the new rows that best cover what a kept reference set lacks.
 
-A model is saved without pickle: ``<stem>.json`` (version, featurizer parameters, quality) and
-``<stem>.npz`` (weights). Data whose columns do not match are refused.
+Before it prunes anything the model proves itself: a backtest on the scored data
+(:mod:`core.search.value_backtest`) measures its selections against random rows of the same count,
+and the default strategy at each keep fraction is the best of a few candidates there (CCS over the
+predicted column, its declared end, random). A new batch's distance from the scored data is
+reported (:mod:`core.search.value_drift`).
+
+A model is saved without pickle: ``<stem>.json`` (version, featurizer parameters, quality,
+backtest) and ``<stem>.npz`` (weights, and a sample of at most 2,000 featurized scored rows for
+the drift check). Data whose columns do not match are refused.
 """
 
 from __future__ import annotations
@@ -23,17 +30,21 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from core.data.dataset import Dataset, fingerprint_arrays
+from core.data.dataset import Dataset
 from core.data.readers import read_path
 from core.foundation.errors import ConfigError, DataFileError
-from core.search import value_fit
-from core.search.row_features import RowFeaturizer
-from core.scorers import align_scores, registered_names
+from core.foundation.progress import scaled
+from core.evaluation import make_folds
+from core.search import value_backtest, value_drift, value_fit
+from core.search.row_features import RowFeaturizer, new_rows_dataset
+from core.search.value_drift import cover_gaps
+from core.scorers import align_scores
 from core.selection import check_keep, make_selection, select
 from core.selection.algorithms import budget_from_keep, mask_from_positions
 
 FORMAT = "data-pruning-workbench/value-model"
-SCHEMA = 1
+SCHEMA = 2  # 2: backtest, drift reference and a backtested default strategy
+REFERENCE_ARRAY = "drift_reference"
 DECISION_COLUMN = "kept_probability"
 MODELS = ("linear", "mlp")
 COVER = "cover"
@@ -65,6 +76,11 @@ class ValueModel:
         Out-of-fold quality: ``metric`` (r2 or auroc), ``value``, ``std`` over folds, ``spearman``.
     info : dict
         Training data fingerprint, rows, seed, folds, strategy of a decision target.
+    backtest : dict
+        :func:`core.search.value_backtest.run_backtest` on the scored data (empty: not backtested).
+    reference : ndarray of shape (n_reference, n_features), optional
+        A sample of the scored rows' features; ``info["drift_threshold"]`` is the 95th percentile
+        of their nearest-neighbour distance (see :mod:`core.search.value_drift`).
     """
 
     target: str
@@ -77,6 +93,8 @@ class ValueModel:
     weights: dict
     quality: dict
     info: dict = field(default_factory=dict)
+    backtest: dict = field(default_factory=dict)
+    reference: Optional[np.ndarray] = None
 
     def inputs(self, frame: pd.DataFrame) -> np.ndarray:
         """Model inputs of shape (n_rows, n_inputs) for a table with the training columns."""
@@ -113,9 +131,9 @@ class ValueModel:
         data : DataFrame or path
             The new rows, with the training data's feature columns (labels optional).
         strategy : str, optional
-            Any strategy string over the predicted column (default: keep the high-value end,
-            ``"<column>"`` for a registered score, ``"kept_probability:high"`` for a decision), or
-            ``"cover"``: the rows farthest from ``reference`` (k-center greedy seeded with it).
+            Any strategy string over the predicted column, or ``"cover"``: the rows farthest from
+            ``reference`` (k-center greedy seeded with it). Default: :meth:`default_strategy` at
+            ``keep`` (the backtest's best candidate).
         reference : DataFrame or path, optional
             The rows already kept (e.g. an exported subset); needed by ``"cover"``.
 
@@ -126,7 +144,7 @@ class ValueModel:
         """
         ds = self.dataset(data)
         scores = pd.DataFrame({self.column: self.predict(ds.frame)}, index=pd.Index(ds.ids, name="id"))
-        strategy = strategy or self.default_strategy()
+        strategy = strategy or self.default_strategy(keep)
         if strategy.strip() != COVER:
             return ds, scores, select(ds, scores, strategy=strategy, keep=keep, threshold=threshold, seed=seed)
         keep = check_keep(keep)
@@ -139,10 +157,45 @@ class ValueModel:
                              keep=keep, seed=seed)
         return ds, scores, sel
 
-    def default_strategy(self) -> str:
-        if self.task == "decision":
-            return f"{DECISION_COLUMN}:high"
-        return self.column if self.column in registered_names() else f"{self.column}:high"
+    def candidates(self) -> list:
+        """The strategies a backtest compares (CCS over the predicted column first)."""
+        return value_backtest.candidate_strategies(self.column, self.task)
+
+    def default_strategy(self, keep: Optional[float] = None) -> str:
+        """The backtest's best strategy at the nearest backtested keep (random included); without a
+        leak-free backtest there, CCS over the predicted column: it follows the score's declared
+        ends and covers its distribution, so it cannot collapse onto one end."""
+        blocks = [b for b in (self.backtest or {}).get("keeps", []) if b.get("default")]
+        if blocks:
+            wanted = 0.5 if keep is None else float(keep)
+            return min(blocks, key=lambda b: abs(b["keep"] - wanted))["default"]
+        return self.candidates()[0]
+
+    def backtest_of(self, strategy: str, keep: Optional[float]) -> Optional[dict]:
+        """What the backtest says of ``strategy`` at the nearest backtested keep, or None if not backtested.
+
+        Returns
+        -------
+        dict or None
+            ``keep``, ``entry`` (accuracy, std, gain, spread, verdict), ``random``, ``leak_free``,
+            ``loses`` (below random beyond the spread, in a leak-free backtest) and a one-line ``text``.
+        """
+        found = value_backtest.entry_for(self.backtest, strategy, keep)
+        if found is None:
+            return None
+        block, entry = found
+        leak_free = bool(self.backtest.get("leak_free"))
+        return {"keep": block["keep"], "entry": entry, "random": block["random"], "leak_free": leak_free,
+                "loses": leak_free and entry.get("verdict") == "loses to random",
+                "text": value_backtest.describe_entry(block, entry, leak_free)}
+
+    def drift(self, data) -> Optional[dict]:
+        """How far new rows lie from the scored data (:func:`core.search.value_drift.drift_report`);
+        None for a model saved without a reference sample."""
+        if self.reference is None:
+            return None
+        X = self.featurizer.transform(_read_frame(data))
+        return value_drift.drift_report(X, self.reference, float(self.info.get("drift_threshold", 0.0)))
 
     # ------------------------------------------------------------------ saving
 
@@ -152,14 +205,18 @@ class ValueModel:
         npz_path = json_path.with_suffix(".npz")
         json_path.parent.mkdir(parents=True, exist_ok=True)
         staged_npz, staged_json = (p.with_name(f".{p.name}.partial") for p in (npz_path, json_path))
+        arrays = {k: np.asarray(v, dtype=np.float64) for k, v in self.weights.items()}
+        if self.reference is not None:
+            arrays[REFERENCE_ARRAY] = np.asarray(self.reference, dtype=np.float32)
         with open(staged_npz, "wb") as handle:
-            np.savez(handle, **{k: np.asarray(v, dtype=np.float64) for k, v in self.weights.items()})
+            np.savez(handle, **arrays)
         document = {
             "format": FORMAT, "schema": SCHEMA, "workbench": _version(), "target": self.target, "task": self.task,
             "column": self.column, "model": self.model, "use_labels": self.use_labels, "classes": self.classes,
             "featurizer": self.featurizer.to_dict(), "layers": sorted(self.weights),
             "weights_file": npz_path.name, "weights_sha256": _sha256(staged_npz),
-            "quality": self.quality, "info": self.info,
+            "quality": self.quality, "info": self.info, "backtest": self.backtest,
+            "default_strategies": {f"{b['keep']:g}": b.get("default") for b in self.backtest.get("keeps", [])},
         }
         staged_json.write_text(json.dumps(document, indent=2, default=_plain), encoding="utf-8")
         staged_npz.replace(npz_path)  # renamed only once both are complete: never half a model
@@ -187,10 +244,12 @@ def load_value_model(path) -> ValueModel:
                           "Keep the .json and .npz of a value model together.")
     with np.load(npz_path, allow_pickle=False) as stored:
         weights = {name: stored[name] for name in document["layers"]}
+        reference = stored[REFERENCE_ARRAY] if REFERENCE_ARRAY in stored.files else None
     return ValueModel(target=document["target"], task=document["task"], column=document["column"],
                       model=document["model"], featurizer=RowFeaturizer.from_dict(document["featurizer"]),
                       use_labels=bool(document["use_labels"]), classes=list(document["classes"]),
-                      weights=weights, quality=document["quality"], info=document.get("info", {}))
+                      weights=weights, quality=document["quality"], info=document.get("info", {}),
+                      backtest=document.get("backtest") or {}, reference=reference)
 
 
 # ------------------------------------------------------------------------------------- fitting
@@ -198,8 +257,10 @@ def load_value_model(path) -> ValueModel:
 
 def fit_value_model(ds: Dataset, scores=None, target: str = "el2n", *, selection=None, model: str = "linear",
                     use_labels: bool = False, folds: int = 5, seed: int = 0, alpha: float = 1.0,
-                    hidden: int = 32) -> ValueModel:
-    """Fit a model that predicts a score (or a keep/drop decision) from the features.
+                    hidden: int = 32, backtest: bool = True, keeps=value_backtest.KEEPS,
+                    strategy: Optional[str] = None, evaluator_model: str = "logreg", repeats: int = 5,
+                    fold_scores=None, progress=None, cancel=None) -> ValueModel:
+    """Fit a model that predicts a score (or a keep/drop decision) from the features, and backtest it.
 
     Parameters
     ----------
@@ -217,27 +278,60 @@ def fit_value_model(ds: Dataset, scores=None, target: str = "el2n", *, selection
         Add the label (one-hot) to the inputs: label-dependent scores such as ``label_noise``
         become predictable, but new rows then need labels.
     folds, seed : int
-        Cross-validation of the reported quality; the seed also seeds the MLP.
+        Cross-validation of the reported quality and the backtest's evaluator folds (those of
+        ``LiveEvaluator(ds, folds, seed)``); the seed also seeds the MLP.
+    backtest : bool
+        Measure the model's selections against random rows on the scored data
+        (:func:`core.search.value_backtest.run_backtest`) at ``keeps`` for the candidate strategies
+        (and ``strategy`` if given), with ``evaluator_model`` as the target model and ``repeats``
+        random draws; the best candidate per keep becomes the default strategy.
+    fold_scores : FoldScores, optional
+        Fold-wise scores on those folds (:func:`core.workflows.fold_scores_of`); computed (cached
+        on disk) when the target reads labels and they are not given.
 
     Returns
     -------
     ValueModel
-        Fitted on every row; ``quality`` is the out-of-fold estimate.
+        Fitted on every row; ``quality`` is the out-of-fold estimate, ``backtest`` the backtest.
     """
     if model not in MODELS:
         raise ConfigError(f"Unknown value model '{model}'; choose one of {', '.join(MODELS)}.")
     featurizer = RowFeaturizer.fit(ds)
     X = featurizer.transform(ds.frame)
     classes = [str(c) for c in ds.classes]
+    reference, threshold = value_drift.reference_sample(X, seed)
     if use_labels:
         X = np.hstack([X, _one_hot(pd.Series(ds.labels).astype(str), classes)])
     y, task, column, info = _target(ds, scores, target, selection)
     quality = value_fit.cross_validated_quality(X, y, task, model, folds, seed, alpha, hidden)
     weights = value_fit.fit_weights(X, y, task, model, seed, alpha, hidden)
     info.update(data_fingerprint=ds.fingerprint, n_rows=ds.n_samples, folds=folds, seed=seed, alpha=alpha,
-                hidden=hidden if model == "mlp" else None)
+                hidden=hidden if model == "mlp" else None, drift_threshold=threshold)
+    report = {}
+    if backtest:
+        report = _backtest(ds, X, y, task, column, info, scores, selection, fold_scores,
+                           dict(model=model, alpha=alpha, hidden=hidden, seed=seed, keeps=keeps,
+                                evaluator_model=evaluator_model, repeats=repeats),
+                           strategy, folds, progress, cancel)
     return ValueModel(target=info["target"], task=task, column=column, model=model, featurizer=featurizer,
-                      use_labels=use_labels, classes=classes, weights=weights, quality=quality, info=info)
+                      use_labels=use_labels, classes=classes, weights=weights, quality=quality, info=info,
+                      backtest=report, reference=reference)
+
+
+def _backtest(ds, X, y, task, column, info, scores, selection, fold_scores, options, strategy, folds, progress,
+              cancel) -> dict:
+    """Fold-wise targets (without each batch's labels), then the backtest of the candidate strategies."""
+    fold_of_row = make_folds(ds.y, folds, options["seed"])
+    targets, leak_free, how = value_backtest.fold_targets(
+        ds, fold_of_row, y, task=task, target=info["target"] if task == "regression" else "kept", scores=scores,
+        selection=selection, fold_scores=fold_scores, seed=options["seed"], progress=scaled(progress, 0.0, 0.5),
+        cancel=cancel)
+    strategies = value_backtest.candidate_strategies(column, task, strategy)
+    report = value_backtest.run_backtest(ds, X, fold_of_row, targets, task=task, column=column,
+                                         strategies=strategies, leak_free=leak_free,
+                                         progress=scaled(progress, 0.5, 1.0), cancel=cancel, **options)
+    report["targets"] = how
+    return report
 
 
 def _target(ds: Dataset, scores, target: str, selection) -> tuple:
@@ -261,63 +355,6 @@ def _target(ds: Dataset, scores, target: str, selection) -> tuple:
     if np.ptp(values) == 0:
         raise ConfigError(f"The score '{target}' is constant, so there is nothing to predict.")
     return values, "regression", str(target), {"target": str(target)}
-
-
-# ------------------------------------------------------------------------------------- new rows
-
-
-def new_rows_dataset(frame: pd.DataFrame, featurizer: RowFeaturizer, classes: list) -> Dataset:
-    """A Dataset of new rows featurized with the training parameters; unlabelled rows get one class."""
-    X = featurizer.transform(frame).astype(np.float32)
-    label, id_column = featurizer.label_column, featurizer.id_column
-    if id_column is not None and id_column in frame.columns:
-        ids = frame[id_column].to_numpy(dtype=object)
-        if pd.Index(ids).has_duplicates:
-            raise DataFileError(f"Id column '{id_column}' of the new rows has duplicate values; ids must be unique.")
-    else:
-        ids = np.arange(len(frame)).astype(object)
-    if label in frame.columns and frame[label].notna().all():
-        values = frame[label].astype(str).str.strip().to_numpy()
-        row_classes, y = np.unique(values, return_inverse=True)
-    else:  # unlabelled: selection by predicted value still works; class-aware strategies see one class
-        row_classes, y = np.asarray(["(unlabelled)"]), np.zeros(len(frame), dtype=np.int64)
-    settings = {"featurizer": "value-model", "features": list(featurizer.columns), "label": label, "id": id_column}
-    return Dataset(frame=frame, ids=ids, y=y.astype(np.int64), classes=row_classes, X=X,
-                   feature_names=list(featurizer.names), label_column=label, id_column=id_column, kind="tabular",
-                   fingerprint=fingerprint_arrays(X, y, ids, row_classes, settings), settings=settings)
-
-
-def cover_gaps(X_new: np.ndarray, X_reference: np.ndarray, budget: int, *, chunk: int = 4096) -> np.ndarray:
-    """Greedy k-center over new rows, seeded with the rows already kept.
-
-    Parameters
-    ----------
-    X_new : ndarray of shape (n_new, n_features)
-    X_reference : ndarray of shape (n_reference, n_features)
-        The kept rows; a new row near one of them adds little.
-    budget : int
-        New rows to choose.
-
-    Returns
-    -------
-    ndarray of shape (budget,), int64
-        Positions in ``X_new``, in the order chosen (farthest from everything chosen so far first).
-    """
-    X_new = np.asarray(X_new, dtype=np.float64)
-    budget = int(min(max(budget, 0), len(X_new)))
-    nearest = np.full(len(X_new), np.inf)
-    reference = np.asarray(X_reference, dtype=np.float64)
-    for start in range(0, len(reference), chunk):  # chunks keep memory at O(n_new x chunk)
-        block = reference[start:start + chunk]
-        d2 = (X_new ** 2).sum(1)[:, None] - 2 * X_new @ block.T + (block ** 2).sum(1)[None]
-        nearest = np.minimum(nearest, d2.min(axis=1))
-    chosen = np.empty(budget, dtype=np.int64)
-    for step in range(budget):
-        pick = int(np.argmax(nearest)) if np.isfinite(nearest).any() else step
-        chosen[step] = pick
-        nearest = np.minimum(nearest, ((X_new - X_new[pick]) ** 2).sum(1))
-        nearest[chosen[:step + 1]] = -np.inf
-    return chosen
 
 
 def _read_frame(data) -> pd.DataFrame:
