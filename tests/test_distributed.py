@@ -27,8 +27,8 @@ from core.scorers import LargeData, compute_scores
 from core.scorers.oof import fit_sample_mask, sampled_out_of_fold
 from core.workflows import (SerialEngine, dask_engine, load_partitioned_sample, score_partitioned,
                             select_partitioned)
-from core.workflows.quantiles import medians, order_statistics
-from core.workflows.shared_index import fit_cluster_index, nearest_clusters, probe_search
+from core.foundation.order_statistics import medians, order_statistics
+from core.foundation.cluster_index import fit_cluster_index, nearest_clusters, probe_search
 
 ROWS, FEATURES, CLASSES, FIT_ROWS = 2400, 12, 4, 1200
 

@@ -374,3 +374,28 @@ def apply_and_export(manifest_path, data, out, force: bool = False, formula_safe
     write_table(frame, out, formula_safe=formula_safe)
     return sel, ds
 
+
+
+# ------------------------------------------------------------------------------ partitioned selections
+#: ``kind`` of a manifest that records a partitioned selection's rule instead of its kept ids.
+PARTITIONED_KIND = "partitioned selection"
+
+
+def partitioned_manifest(data, recipe, rule, *, engine: dict, kept_rows, n_kept: int, sample, scores,
+                         scores_fingerprint: str, scorers: list) -> dict:
+    """The manifest of a partitioned selection: the recipe, the ``rule`` block, the data, engine and counts.
+
+    ``rule`` is the kind's typed rule (:class:`core.selection.partitioned.Rule`); its ``to_dict`` is
+    the ``rule`` block ``apply`` re-runs. A list of every kept id would grow with the data, so the
+    manifest points at the kept rows' folder instead (``kept_ids``).
+    """
+    return to_jsonable({
+        "version": _workbench_version(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "kind": PARTITIONED_KIND, "strategy": recipe.text, "keep": recipe.keep, "threshold": recipe.threshold,
+        "seed": int(recipe.seed), "n_input": data.n_samples, "n_kept": int(n_kept), "rule": rule.to_dict(),
+        "data_fingerprint": data.fingerprint, "partitions": len(data.partitions),
+        "columns": {"label": data.label, "id": data.id, "features": list(data.features)},
+        "engine": dict(engine), "sample": dict(sample) if sample is not None else None,
+        "kept_rows": str(kept_rows), "kept_ids": {"dataset": str(kept_rows), "column": data.id or "row position"},
+        "scores": str(scores), "scores_fingerprint": scores_fingerprint, "scorers": list(scorers),
+    })

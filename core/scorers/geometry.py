@@ -98,25 +98,50 @@ def duplicate_groups(graph: NeighborGraph, cosines: np.ndarray, threshold: float
     ndarray of shape (n_samples,), int64
         Group id per row (0, 1, ... in order of each group's first row), -1 for rows in no group.
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
     indices, distances = graph.indices, graph.distances
-    n_samples = len(indices)
     nearest = distances[:, 0][distances[:, 0] > 0]
     spacing = float(np.median(nearest)) if len(nearest) else 0.0
     rows, cols = np.nonzero((cosines >= threshold) & (distances <= relative_distance * spacing))
-    edges = coo_matrix((np.ones(len(rows)), (rows, indices[rows, cols])), shape=(n_samples, n_samples))
-    _, component = connected_components(edges, directed=True, connection="weak")
-    sizes = np.bincount(component)
-    in_group = sizes[component] > 1
-    groups = np.full(n_samples, -1, dtype=np.int64)
-    # Renumber by each group's first row so group ids are stable and readable.
-    grouped_rows = np.flatnonzero(in_group)
-    _, first, inverse = np.unique(component[in_group], return_index=True, return_inverse=True)
-    rank = np.argsort(np.argsort(grouped_rows[first], kind="stable"), kind="stable")
-    groups[in_group] = rank[inverse]
+    grouped, ids, _ = duplicate_components(np.column_stack([rows, indices[rows, cols]]).astype(np.int64))
+    groups = np.full(len(indices), -1, dtype=np.int64)
+    groups[grouped] = ids
     return groups
+
+
+def duplicate_components(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Duplicate groups from linked pairs: connected components, numbered by their first row.
+
+    Takes only the linked pairs (which grow with the duplicates, not the rows), so partitioned data
+    reduce their per-partition pairs here too.
+
+    Parameters
+    ----------
+    edges : ndarray of shape (n_edges, 2), int64
+        Row positions of linked pairs.
+
+    Returns
+    -------
+    rows : ndarray of shape (n_grouped,)
+        Sorted positions of the rows in some group.
+    groups : ndarray of shape (n_grouped,)
+        Group id of each (0, 1, ... in order of each group's first row).
+    flags : ndarray of shape (n_grouped,), bool
+        True for every member but the group's first row.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if len(edges) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, bool)
+    rows, inverse = np.unique(np.asarray(edges).ravel(), return_inverse=True)
+    pairs = inverse.reshape(-1, 2)
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(rows), len(rows)))
+    _, component = connected_components(graph, directed=True, connection="weak")
+    _, first, inverse = np.unique(component, return_index=True, return_inverse=True)
+    rank = np.argsort(np.argsort(first, kind="stable"), kind="stable")  # rows are sorted: first = first row
+    flags = np.ones(len(rows), dtype=bool)
+    flags[first] = False
+    return rows.astype(np.int64), rank[inverse].astype(np.int64), flags
 
 
 @register

@@ -152,47 +152,78 @@ def class_thresholds(p: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray
     return np.where(counts > 0, totals / np.maximum(counts, 1), 1.0)
 
 
-def confident_joint(p: np.ndarray, y: np.ndarray, n_classes: int, *, calibrate: bool = True) -> np.ndarray:
-    """The confident joint ``C[given, true]``, shape (n_classes, n_classes).
+def confident_counts(p: np.ndarray, y: np.ndarray, n_classes: int, thresholds: np.ndarray) -> np.ndarray:
+    """Uncalibrated confident-joint counts ``C[given, guessed]``, shape (n_classes, n_classes), int64.
 
     A row counts towards ``C[y, j]`` when ``p[j] >= t_j`` for some class ``j``; with several such
-    classes the arg-max class wins. Calibration rescales each given-label row of the joint to
-    that label's row count (the paper's Eq. 3).
+    classes the arg-max class wins. Counts of row blocks (partitions) add up to the counts of all rows.
     """
-    thresholds = class_thresholds(p, y, n_classes)
     above = p >= thresholds - 1e-6
     confident_count = above.sum(axis=1)
     guess = np.where(confident_count > 1, p.argmax(axis=1), above.argmax(axis=1))
     counted = confident_count > 0
-    joint = np.bincount(y[counted] * n_classes + guess[counted], minlength=n_classes**2)
-    joint = joint.reshape(n_classes, n_classes).astype(np.float64)
+    return np.bincount(y[counted] * n_classes + guess[counted], minlength=n_classes**2).reshape(n_classes, n_classes)
+
+
+def calibrated_joint(counts: np.ndarray, class_counts: np.ndarray) -> np.ndarray:
+    """The confident joint with every given-label row rescaled to that label's row count (the paper's Eq. 3)."""
+    joint = np.asarray(counts, dtype=np.float64).copy()
     np.fill_diagonal(joint, np.maximum(joint.diagonal(), 1.0))  # every class has a clean example
+    return joint / np.maximum(joint.sum(axis=1, keepdims=True), 1e-12) * np.asarray(class_counts)[:, None]
+
+
+def confident_joint(p: np.ndarray, y: np.ndarray, n_classes: int, *, calibrate: bool = True) -> np.ndarray:
+    """The confident joint ``C[given, true]``, shape (n_classes, n_classes) (:func:`confident_counts`,
+    calibrated by :func:`calibrated_joint` unless ``calibrate`` is False)."""
+    counts = confident_counts(p, y, n_classes, class_thresholds(p, y, n_classes))
     if calibrate:
-        label_counts = np.bincount(y, minlength=n_classes)
-        joint = joint / np.maximum(joint.sum(axis=1, keepdims=True), 1e-12) * label_counts[:, None]
+        return calibrated_joint(counts, np.bincount(y, minlength=n_classes))
+    joint = counts.astype(np.float64)
+    np.fill_diagonal(joint, np.maximum(joint.diagonal(), 1.0))
     return joint
+
+
+def noise_cells(counts: np.ndarray, class_counts: np.ndarray) -> dict:
+    """How many rows each off-diagonal cell of the calibrated confident joint flags (prune by noise rate).
+
+    Parameters
+    ----------
+    counts : ndarray of shape (n_classes, n_classes)
+        :func:`confident_counts` (summed over row blocks).
+    class_counts : ndarray of shape (n_classes,)
+
+    Returns
+    -------
+    dict of (given, true) -> int
+        Rows labelled ``given`` to flag, those with the largest ``p[true] - p[given]``; at least
+        one row per class is left unflagged.
+    """
+    joint = np.rint(calibrated_joint(counts, class_counts))
+    cells = {}
+    for given in range(len(joint)):
+        off_diagonal = joint[given].copy()
+        off_diagonal[given] = 0.0
+        budget = max(int(class_counts[given]) - 1, 0)
+        if off_diagonal.sum() > budget:  # leave at least one row of the class unflagged
+            off_diagonal = np.floor(off_diagonal * budget / off_diagonal.sum())
+        for true in np.flatnonzero(off_diagonal > 0):
+            cells[(int(given), int(true))] = int(off_diagonal[true])
+    return cells
 
 
 def find_label_issues(p: np.ndarray, y: np.ndarray, n_classes: int) -> np.ndarray:
     """Flags by *prune by noise rate* (confident learning), shape (n_samples,) bool.
 
     For every off-diagonal cell ``(given k, true j)`` of the calibrated confident joint, flag its
-    (rounded) count of rows labelled ``k`` with the largest ``p[j] - p[k]``. At least one row per
-    class is left unflagged, and a row whose arg-max prediction is its given label is never flagged.
+    (rounded) count of rows labelled ``k`` with the largest ``p[j] - p[k]`` (:func:`noise_cells`).
+    A row whose arg-max prediction is its given label is never flagged.
     """
-    joint = np.rint(confident_joint(p, y, n_classes))
+    counts = confident_counts(p, y, n_classes, class_thresholds(p, y, n_classes))
     flags = np.zeros(len(y), dtype=bool)
-    for given in range(n_classes):
+    for (given, true), count in noise_cells(counts, np.bincount(y, minlength=n_classes)).items():
         members = np.flatnonzero(y == given)
-        off_diagonal = joint[given].copy()
-        off_diagonal[given] = 0.0
-        budget = max(len(members) - 1, 0)
-        if off_diagonal.sum() > budget:  # leave at least one row of the class unflagged
-            off_diagonal = np.floor(off_diagonal * budget / off_diagonal.sum())
-        for true in np.flatnonzero(off_diagonal > 0):
-            count = int(off_diagonal[true])
-            gap = p[members, true] - p[members, given]
-            flags[members[np.argsort(-gap, kind="stable")[:count]]] = True
+        gap = p[members, true] - p[members, given]
+        flags[members[np.argsort(-gap, kind="stable")[:count]]] = True
     flags &= p.argmax(axis=1) != y
     return flags
 

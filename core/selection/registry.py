@@ -83,6 +83,9 @@ class StrategyKind:
     run: Optional[Callable] = None
     #: Listing order in menus (lower first).
     order: int = 100
+    #: The kind's partitioned half (:class:`core.selection.partitioned.PartitionedRule`), declared in its
+    #: own module next to ``run``; None for kinds that run in memory only.
+    partitioned: Optional[Any] = None
 
     @property
     def searched(self) -> bool:

@@ -2,11 +2,10 @@
 
 from core.outputs.manifest import apply_and_export, apply_manifest
 from core.data.partitions import is_partitioned
-from core.workflows.engine import SerialEngine, dask_engine, open_engine
-from core.workflows.partitioned import load_partitioned_sample, score_partitioned
-from core.workflows.partitioned_select import SUPPORTED_KINDS as PARTITIONED_KINDS
-from core.workflows.partitioned_apply import apply_partitioned, is_partitioned_manifest
-from core.workflows.partitioned_select import select_partitioned
+from core.workflows.partitioned import (
+    PARTITIONED_KINDS, SerialEngine, apply_partitioned, dask_engine, is_partitioned_manifest, load_partitioned_sample,
+    open_engine, score_partitioned, select_partitioned,
+)
 from core.workflows.pipeline import (
     build_manifest, estimate, estimate_warning, export, fold_scores_for, fold_scores_of, labelled_scorers,
     manifest_bytes, pruning_curve, rows_bytes, score, select,

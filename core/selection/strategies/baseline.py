@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from core.selection.algorithms import random_mask
+from dataclasses import dataclass
+from typing import ClassVar, Optional
+
+from core.selection.algorithms import budget_from_keep, random_mask
+from core.selection.partitioned.base import PartitionedRule, Rule
+from core.selection.partitioned.rules import oriented, top_cut, top_rows
 from core.selection.registry import StrategyKind, register_strategy
 
 
@@ -10,8 +15,32 @@ def _run(request):
     return random_mask(request.ds.n_samples, request.budget, request.seed), {"kind": "random"}, {}
 
 
+@dataclass(frozen=True)
+class RandomRule(Rule):
+    """``random`` on partitions: the ``budget`` rows with the largest per-row hash draw (above ``cut``,
+    plus each partition's ``ties_taken``)."""
+
+    kind: ClassVar[str] = "random"
+    scorers: tuple = ()
+    cut: Optional[float] = None
+    ties_taken: Optional[tuple] = None
+    budget: Optional[int] = None
+
+
+def _plan(where, recipe, engine) -> RandomRule:
+    budget = budget_from_keep(recipe.keep, where.data.n_samples)
+    cut, ties = top_cut(engine, where, oriented, (None, None), budget)
+    return RandomRule(cut=cut, ties_taken=ties, budget=budget)
+
+
+def _mask(index: int, where, rule: RandomRule):
+    return top_rows(index, where, None, None, rule.cut, rule.ties_taken)
+
+
 register_strategy(StrategyKind(
     name="random", title="Random", order=0, syntax="random", target="none", budget="keep",
     help="A uniformly random subset of the same size: the baseline every strategy must beat.",
     run=_run,
+    partitioned=PartitionedRule(RandomRule, _plan, _mask, how="exact count; the draw is a per-row hash where "
+                                "memory uses a seeded permutation, so the rows differ"),
 ))

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar, Optional
+
 import numpy as np
 
-from core.selection.algorithms import top_mask
+from core.selection.algorithms import budget_from_keep, top_mask
+from core.selection.ends import default_end
+from core.selection.partitioned.base import PartitionedRule, Rule
+from core.selection.partitioned.rules import oriented, top_cut, top_rows
 from core.selection.registry import StrategyKind, register_strategy
 
 
@@ -19,10 +25,44 @@ def _run(request):
     return mask, {"kind": "top", "scorer": name, "end": end}, {}
 
 
+@dataclass(frozen=True)
+class TopRule(Rule):
+    """``<scorer>[:end]`` on partitions: at or above ``threshold_cut``, or above ``cut`` plus each
+    partition's ``ties_taken`` (data order), so exactly ``budget`` rows are kept."""
+
+    kind: ClassVar[str] = "top"
+    scorers: tuple = ()
+    scorer: str = ""
+    end: str = "high"
+    threshold_cut: Optional[float] = None
+    cut: Optional[float] = None
+    ties_taken: Optional[tuple] = None
+    budget: Optional[int] = None
+
+
+def _plan(where, recipe, engine) -> TopRule:
+    scorer = recipe.spec.scorers[0]
+    end = recipe.spec.end or default_end(scorer)
+    if recipe.threshold is not None:
+        cut = recipe.threshold if end == "high" else -recipe.threshold
+        return TopRule(scorers=(scorer,), scorer=scorer, end=end, threshold_cut=float(cut))
+    budget = budget_from_keep(recipe.keep, where.data.n_samples)
+    cut, ties = top_cut(engine, where, oriented, (scorer, end), budget)
+    return TopRule(scorers=(scorer,), scorer=scorer, end=end, cut=cut, ties_taken=ties, budget=budget)
+
+
+def _mask(index: int, where, rule: TopRule) -> np.ndarray:
+    if rule.threshold_cut is not None:
+        return np.nan_to_num(oriented(index, where, rule.scorer, rule.end), nan=-np.inf) >= rule.threshold_cut
+    return top_rows(index, where, rule.scorer, rule.end, rule.cut, rule.ties_taken)
+
+
 register_strategy(StrategyKind(
     name="top", title="Top by one score", order=10, syntax="<scorer>[:high|:low]", target="bare-scorer",
     budget="keep-or-threshold", takes_end=True,
     help="Keep the rows at one end of a score (the scorer's default end unless :high or :low is given), "
          "by a keep fraction or a threshold.",
     run=_run,
+    partitioned=PartitionedRule(TopRule, _plan, _mask, how="exact: the cut is the k-th value (or the threshold); "
+                                "rows tied at it are taken in data order where memory draws them at random"),
 ))

@@ -7,6 +7,9 @@ summaries find each wanted value exactly - (1) count, min and max per key, (2) a
 A *values function* ``values(index, *args) -> list of 1-D float arrays`` gives, for partition
 ``index``, one array per key; NaN entries are left out (a row that does not belong to that key).
 It must be a module-level function so worker processes can import it.
+
+Rows tied at a cut are counted per partition (:func:`tie_counts`) and shared out in data order
+(:func:`split_ties`), so a count is met exactly without gathering the tied rows.
 """
 
 from __future__ import annotations
@@ -125,3 +128,32 @@ def _twice(index: int, values: Callable, args: tuple) -> list:
 def median_ranks_from_doubled(counts: list) -> list:
     """Ranks for keys listed twice (:func:`_twice`): the two middle values of each original key."""
     return median_ranks(counts[0::2])
+
+
+def tie_counts(values: np.ndarray, cut: float) -> tuple[int, int]:
+    """(values above ``cut``, values equal to it); NaN is neither."""
+    return int((values > cut).sum()), int((values == cut).sum())
+
+
+def split_ties(counts: list, wanted: int) -> list:
+    """How many tied rows each partition takes so that ``wanted`` rows are kept, in data order.
+
+    Parameters
+    ----------
+    counts : list of (above, tied) per partition
+    wanted : int
+        Rows wanted in all, at least the sum of ``above``.
+    """
+    remaining = wanted - sum(above for above, _ in counts)
+    taken = []
+    for _, tied in counts:
+        taken.append(int(min(tied, max(remaining, 0))))
+        remaining -= taken[-1]
+    return taken
+
+
+def above_or_first_ties(values: np.ndarray, cut: float, ties: int) -> np.ndarray:
+    """Values above ``cut`` plus the first ``ties`` equal to it (data order), as a bool mask."""
+    mask = values > cut
+    mask[np.flatnonzero(values == cut)[:int(ties)]] = True
+    return mask

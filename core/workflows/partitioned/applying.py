@@ -1,11 +1,12 @@
 """``apply`` for partitioned selections: re-run a manifest's recorded rule on the same partitioned data.
 
 A partitioned manifest (``kind: "partitioned selection"``, written by
-:func:`core.workflows.partitioned_select.select_partitioned`) records its rule - the cut and the
-rows tied at it per partition, or CCS's bin edges, allocation and within-bin cuts, or the flags -
-instead of a list of kept ids, which would grow with the data. Re-applying reads each partition's
-scores, rebuilds its mask with :mod:`core.workflows.partitioned_rules` and writes the kept rows
-through the same writer as ``select``, so the files are the same. The data must be the data the
+:func:`core.workflows.select_partitioned`) records its typed rule - the cut and the rows tied at it
+per partition, or CCS's bin edges, allocation and within-bin cuts, or the flags - instead of a list of
+kept ids, which would grow with the data. Re-applying reads the rule back with its kind's
+``from_dict`` (:func:`core.selection.partitioned.rule_from_dict`; rule blocks written before rules
+were typed have the same keys), rebuilds each partition's mask with the kind's partitioned half and
+writes the kept rows through the same writer as ``select``, so the files are the same. The data must be the data the
 manifest was made from (same fingerprint) and the scores the same scores (same fingerprint).
 """
 
@@ -17,10 +18,9 @@ from typing import Optional
 
 from core.data.partitions import is_partitioned, open_partitioned
 from core.foundation.errors import ConfigError, ManifestError
-from core.workflows.engine import SerialEngine
-from core.workflows.partitioned_select import (
-    MANIFEST_KIND, SUPPORTED_KINDS, check_scores, scores_fingerprint, write_kept,
-)
+from core.selection.partitioned import Partitions, half_of, rule_from_dict
+from core.workflows.partitioned.engine import SerialEngine
+from core.workflows.partitioned.selecting import MANIFEST_KIND, check_scores, scores_fingerprint, write_kept
 
 _REQUIRED = ("rule", "seed", "columns", "data_fingerprint", "scores", "scores_fingerprint", "n_kept", "n_input")
 _MAX_BYTES = 64 * 2**20
@@ -50,7 +50,7 @@ def _read_partitioned_manifest(path) -> dict:
         raise ManifestError(f"{path} is not a partitioned selection manifest; use the .json written by "
                             "`workbench select` on partitioned data.")
     missing = [key for key in _REQUIRED if key not in document]
-    if missing or document["rule"].get("kind") not in SUPPORTED_KINDS:
+    if missing or not isinstance(document["rule"], dict) or half_of(str(document["rule"].get("kind"))) is None:
         raise ManifestError(f"{Path(path).name} lacks {missing or ['a known rule']} (written by an older workbench); "
                             "select again with `workbench select` to get a manifest apply can re-run.")
     return document
@@ -109,8 +109,9 @@ def apply_partitioned(manifest, source, out, *, scores=None, engine=None, force:
     scores = scores if scores is not None else document["scores"]
     scores_files = check_scores(data, scores)
     _check_same(document, data, scores, engine)
-    plan = {**document["rule"], "data": data, "scores": scores_files, "seed": int(document["seed"])}
-    return write_kept(plan, out, engine, lambda n_kept: _record(document, manifest, data, out, engine, n_kept))
+    rule = rule_from_dict(document["rule"])
+    where = Partitions(data, scores_files, int(document["seed"]))
+    return write_kept(where, rule, out, engine, lambda n_kept: _record(document, manifest, data, out, engine, n_kept))
 
 
 def _record(document: dict, manifest, data, out: Path, engine, n_kept: int) -> dict:

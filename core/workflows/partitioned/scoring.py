@@ -8,9 +8,10 @@ summaries reduced on the driver in between):
 2. draw the bounded samples (:func:`core.scorers.oof.fit_sample_mask`): fit the out-of-fold models
    (stratified sample, every row predicted by the model of its own fold), the prototypes and the
    centroids of the shared neighbour index;
-3. build and search the shared index (:mod:`core.workflows.shared_index`);
-4. global statistics from per-partition summaries (:mod:`core.workflows.partition_scores`,
-   :mod:`core.workflows.quantiles`) and one scores file per partition.
+3. build and search the shared neighbour graph (:mod:`core.scorers.partitioned.graph`);
+4. each scorer's partitioned half (:mod:`core.scorers.partitioned`, declared beside its scorer)
+   reduces its global statistics from per-partition summaries, then gives its columns of every
+   partition, written as one scores file per partition.
 
 The driver never holds anything that grows with the rows, except the near-duplicate edges (which
 grow with the duplicates). The scratch folder must be on a disk every worker sees.
@@ -30,20 +31,17 @@ import pandas as pd
 from core.data.partitions import (PartitionedData, create_store, fill_store, open_partitioned, open_store,
                                   partition_files, read_partition_ids, row_uniforms)
 from core.data.partitions import load_partitioned_sample as _load_sample
+from core.foundation.cluster_index import default_clusters, fit_cluster_index
 from core.foundation.encoding import to_jsonable
 from core.foundation.errors import ConfigError, DataFileError, LabelError
 from core.foundation.progress import report
 from core.foundation.seeds import rng
 from core.scorers import resolve_scorers
-from core.scorers.geometry import fit_kmeans
-from core.scorers.oof import fit_fold_models, fit_sample_mask, row_folds
+from core.scorers.oof import fit_sample_mask, row_folds
+from core.scorers.partitioned import ScoreState, partitioned_half, partitioned_scorers
+from core.scorers.partitioned import graph as shared_graph
 from core.scorers.table import RECORDS_KEY, make_records
-from core.workflows import partition_scores as tasks
-from core.workflows import shared_index
-from core.workflows.shared_index import default_clusters, fit_cluster_index, graph_recall
-from core.workflows.engine import SerialEngine
-from core.workflows.global_flags import duplicate_components, noise_cells
-from core.workflows.quantiles import medians, order_statistics
+from core.workflows.partitioned.engine import SerialEngine
 
 #: Name of the file beside the scores partitions that records how they were made.
 SCORES_RECORD = "_workbench_scores.json"
@@ -69,11 +67,13 @@ def _sample_task(index: int, data: PartitionedData, scratch: str, fit_rows: int,
 def _check(data: PartitionedData, scorers) -> dict:
     params = {}
     for scorer in scorers:
-        if scorer.name not in tasks.SUPPORTED:
+        half = partitioned_half(scorer.name)
+        if half is None:
             raise ConfigError(f"Scorer {scorer.name!r} does not run on partitioned data yet; choose among "
-                              f"{', '.join(tasks.SUPPORTED)} (the default set).")
-        if scorer.name == "prototypicality" and scorer.method != "kmeans":
-            raise ConfigError("On partitioned data prototypicality runs with method='kmeans' only.")
+                              f"{', '.join(partitioned_scorers())} (the scorers with a partitioned half).")
+        problem = half.check(scorer) if half.check else None
+        if problem:
+            raise ConfigError(problem)
         params[scorer.name] = scorer.get_params()
     if data.n_samples < 4:
         raise ConfigError(f"Scoring needs at least 4 rows; this data set has {data.n_samples}.")
@@ -82,98 +82,64 @@ def _check(data: PartitionedData, scorers) -> dict:
     return params
 
 
+def _halves(state: ScoreState) -> list:
+    return [partitioned_half(name) for name in state.params]
+
+
 def _neighbors_needed(scorers) -> int:
     return max([int(s.needs().get("neighbors", 0)) for s in scorers] + [1])
 
 
-def _fit_globals(engine, state: tasks.ScoreState, *, fit_rows: int, index_rows: int, clusters: Optional[int],
+def _fit_globals(engine, state: ScoreState, *, fit_rows: int, index_rows: int, clusters: Optional[int],
                  probes: int) -> dict:
     data = state.data
     samples = engine.map(_sample_task, range(len(data.partitions)), data, state.scratch, fit_rows, index_rows,
                          state.seed, state.folds)
-    fit_X = np.concatenate([s["fit_X"] for s in samples])
-    fit_y = np.concatenate([s["fit_y"] for s in samples])
-    if state.wants("label_noise"):
-        state.fold_models = fit_fold_models(fit_X, fit_y, np.concatenate([s["fit_fold"] for s in samples]),
-                                            data.n_classes, state.folds)
-    if state.wants("prototypicality"):
-        count = min(int(state.params["prototypicality"]["clusters"]) or max(data.n_classes, 2), len(fit_X))
-        state.prototypes = fit_kmeans(fit_X.astype(np.float64), count, state.seed).cluster_centers_
+    sample = {key: np.concatenate([s[f"fit_{key}"] for s in samples]) for key in ("X", "y", "fold")}
+    for half in _halves(state):
+        if half.fit is not None:
+            half.fit(state, sample)
     index_X = np.concatenate([s["index_X"] for s in samples])
-    index = fit_cluster_index(index_X if len(index_X) >= 2 else fit_X,
+    index = fit_cluster_index(index_X if len(index_X) >= 2 else sample["X"],
                               clusters or default_clusters(data.n_samples), probes, state.seed)
-    return {"index": index, "fit_rows": int(len(fit_y))}
+    return {"index": index, "fit_rows": int(len(sample["y"]))}
 
 
-def _build_graph(engine, state: tasks.ScoreState, index, k: int) -> None:
+def _build_graph(engine, state: ScoreState, index, k: int) -> None:
     data, scratch = state.data, state.scratch
     parts = range(len(data.partitions))
     n = data.n_samples
-    shared_index.allocate(scratch, (n, index.probes), np.int32, shared_index.PROBES)
-    counts = np.stack(engine.map(shared_index.assign_task, parts, data, scratch, index.centroids, index.probes))
-    bounds, slots = shared_index.list_slots(counts)
-    shared_index.allocate(scratch, (n, data.n_features), np.float32, shared_index.LIST_FEATURES)
-    shared_index.allocate(scratch, (n,), np.int64, shared_index.LIST_IDS)
+    shared_graph.allocate(scratch, (n, index.probes), np.int32, shared_graph.PROBES)
+    counts = np.stack(engine.map(shared_graph.assign_task, parts, data, scratch, index.centroids, index.probes))
+    bounds, slots = shared_graph.list_slots(counts)
+    shared_graph.allocate(scratch, (n, data.n_features), np.float32, shared_graph.LIST_FEATURES)
+    shared_graph.allocate(scratch, (n,), np.int64, shared_graph.LIST_IDS)
     engine.map(_place, parts, data, scratch, slots)
-    shared_index.allocate(scratch, (n, k), np.int64, shared_index.GRAPH_INDICES)
-    shared_index.allocate(scratch, (n, k), np.float32, shared_index.GRAPH_DISTANCES)
-    engine.map(shared_index.search_task, parts, data, scratch, bounds, k)
+    shared_graph.allocate(scratch, (n, k), np.int64, shared_graph.GRAPH_INDICES)
+    shared_graph.allocate(scratch, (n, k), np.float32, shared_graph.GRAPH_DISTANCES)
+    engine.map(shared_graph.search_task, parts, data, scratch, bounds, k)
 
 
 def _place(index: int, data: PartitionedData, scratch: str, slots: np.ndarray) -> int:
-    return shared_index.place_task(index, data, scratch, slots[index])
+    return shared_graph.place_task(index, data, scratch, slots[index])
 
 
-def _global_statistics(engine, state: tasks.ScoreState) -> None:
-    data, scratch = state.data, state.scratch
-    parts, n = len(data.partitions), data.n_samples
-    shared_index.allocate(scratch, (n,), np.float64, tasks.KDIST)
-    shared_index.allocate(scratch, (n,), np.float64, tasks.REACH)
-    shared_index.allocate(scratch, (n, data.n_classes), np.float64, tasks.MIXED)
-    first = engine.map(tasks.first_pass, range(parts), state)
-    if state.wants("label_noise"):
-        state.stack_weights = np.array([1.0, 0.0])
-        if first and "log_likelihood" in first[0]:
-            shares = np.linspace(0.0, 1.0, 21)
-            total = np.sum([summary["log_likelihood"] for summary in first], axis=0) / n
-            state.stack_weights = np.array([shares[int(np.argmax(total))], 1.0 - shares[int(np.argmax(total))]])
-    if state.wants("duplicate"):
-        state.spacing = float(np.nan_to_num(medians(engine, parts, tasks.nearest_distances, (state,))[0]))
-    second = engine.map(tasks.second_pass, range(parts), state)
-    if state.wants("outlier"):
-        state.reach_floor = max(float(medians(engine, parts, tasks.reach_values, (state,))[0]) * 1e-6, 1e-12)
-    if state.wants("label_noise"):
-        totals = np.sum([summary["given_sums"] for summary in second], axis=0)
-        counts = data.class_counts
-        state.class_thresholds = np.where(counts > 0, totals / np.maximum(counts, 1), 1.0)
-        joint = np.sum(engine.map(tasks.joint_counts, range(parts), state), axis=0)
-        cells = noise_cells(joint, counts)
-        found = order_statistics(engine, parts, tasks.cell_gaps, (state, list(cells)),
-                                 lambda _counts: list(cells.values()))
-        state.cell_thresholds = {cell: value for cell, value in zip(cells, found) if value is not None}
-        ties = engine.map(tasks.cell_tie_counts, range(parts), state)
-        for position, cell in enumerate(state.cell_thresholds):
-            remaining = cells[cell] - sum(part[position][0] for part in ties)
-            taken = []
-            for part in ties:
-                taken.append(int(min(part[position][1], max(remaining, 0))))
-                remaining -= taken[-1]
-            state.cell_ties_taken[cell] = taken
-    if state.wants("duplicate"):
-        edges = engine.map(tasks.duplicate_edges, range(parts), state)
-        state.duplicate_rows, state.duplicate_groups, state.duplicate_flags = duplicate_components(
-            np.concatenate(edges) if edges else np.empty((0, 2), np.int64))
-    if state.wants("knn_shapley"):
-        engine.map(tasks.shapley_contributions, range(parts), state)
+def _global_statistics(engine, state: ScoreState) -> None:
+    for half in _halves(state):
+        if half.reduce is not None:
+            half.reduce(engine, state)
 
 
-def _write_task(index: int, state: tasks.ScoreState, folder: str, names: list) -> int:
+def _write_task(index: int, state: ScoreState, folder: str, names: list) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     data = state.data
     part = data.partitions[index]
-    columns = tasks.score_columns(index, state)
+    columns = {"scores": {}, "flags": {}, "extras": {}}
+    for half in _halves(state):
+        for key, found in half.columns(index, state).items():
+            columns[key].update(found)
     _, labels = open_store(state.scratch)
     table = {"id": read_partition_ids(data, index),
              "label": data.classes[np.asarray(labels[part.start:part.stop], dtype=np.int64)]}
@@ -232,7 +198,7 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
     work = Path(tempfile.mkdtemp(prefix="workbench-scratch-", dir=scratch or out.parent))
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
-        state = tasks.ScoreState(data, str(work), params, int(seed), int(folds))
+        state = ScoreState(data, str(work), params, int(seed), int(folds))
         create_store(data, work)
         engine.map(_fill, range(len(data.partitions)), data, str(work))
         report(progress, 1, 8, f"feature store filled: {data.n_samples:,} rows in {len(data.partitions)} partitions")
@@ -243,7 +209,7 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
         _build_graph(engine, state, fitted["index"], k)
         queries = np.sort(rng(seed, "recall-queries").choice(
             data.n_samples, size=min(int(recall_queries), data.n_samples), replace=False))
-        fitted["recall"] = graph_recall(engine, data, str(work), queries, min(10, k)) if len(queries) else None
+        fitted["recall"] = shared_graph.graph_recall(engine, data, str(work), queries, min(10, k)) if len(queries) else None
         report(progress, 5, 8, f"neighbour graph: {k} neighbours per row")
         _global_statistics(engine, state)
         report(progress, 7, 8, "global statistics reduced")

@@ -1,0 +1,165 @@
+"""An inverted-file (IVF) neighbour index whose lists can live anywhere: in memory, a memory-mapped
+file or a shared disk read by many workers.
+
+Coarse k-means lists (Jegou et al. 2011), like the faiss index behind
+:func:`core.foundation.neighbors.approximate_knn_graph` on one machine, but only the centroids are held
+here; :func:`probe_search` reads the lists through a ``block(c)`` callable one at a time, so memory
+stays O(queries * k) plus one list. With ``probes >= clusters`` the search is exact. The partitioned
+scorers build their shared graph with it (:mod:`core.scorers.partitioned.graph`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from core.foundation.progress import CancelToken, check_cancelled
+from core.foundation.seeds import rng
+
+
+@dataclass
+class ClusterIndex:
+    """Centroids of a coarse k-means partition of the rows, and how many of them a query probes.
+
+    A row lives in the list of its nearest centroid; a query compares itself with every row of
+    the ``probes`` lists whose centroids are nearest to it. With ``probes == clusters`` the search
+    is exact. Only the centroids are held here; the lists are whatever ``block(c)`` returns, so the
+    rows can sit in memory, in a memory-mapped file or on a shared disk read by many workers.
+
+    Attributes
+    ----------
+    centroids : ndarray of shape (n_clusters, n_features), float32
+    probes : int
+    """
+
+    centroids: np.ndarray
+    probes: int
+
+    @property
+    def clusters(self) -> int:
+        return int(len(self.centroids))
+
+
+def default_clusters(n_samples: int) -> int:
+    """About ``sqrt(n)`` lists: a query then scans ``probes * sqrt(n)`` rows instead of ``n``."""
+    return int(max(1, min(n_samples // 8, round(np.sqrt(n_samples)))))
+
+
+def fit_cluster_index(sample: np.ndarray, clusters: int, probes: int, seed: int, steps: int = 10) -> ClusterIndex:
+    """K-means centroids of a sample of the rows: random rows as the start, then ``steps`` Lloyd steps.
+
+    Parameters
+    ----------
+    sample : ndarray of shape (n_sample, n_features)
+        Rows to place the centroids; a few dozen rows per centroid is enough (the lists hold
+        *all* rows later, so a poor centroid costs speed or recall, never correctness of distances).
+    clusters, probes : int
+    seed : int
+        Seeds the starting rows.
+    """
+    sample = np.ascontiguousarray(sample, dtype=np.float32)
+    clusters = int(max(1, min(clusters, len(sample))))
+    generator = rng(seed, "cluster-index")
+    centroids = sample[np.sort(generator.choice(len(sample), size=clusters, replace=False))].copy()
+    for _ in range(steps):
+        nearest = nearest_clusters(sample, centroids, 1)[:, 0]
+        order = np.argsort(nearest, kind="stable")
+        moved, starts = np.unique(nearest[order], return_index=True)  # an empty list keeps its centroid
+        sums = np.add.reduceat(sample[order].astype(np.float64), starts, axis=0)
+        centroids[moved] = (sums / np.diff(np.append(starts, len(order)))[:, None]).astype(np.float32)
+    return ClusterIndex(centroids, int(max(1, min(probes, clusters))))
+
+
+def nearest_clusters(X: np.ndarray, centroids: np.ndarray, count: int, chunk_size: int = 16384) -> np.ndarray:
+    """The ``count`` nearest centroids of every row, nearest first, shape (n_samples, count), int64."""
+    count = int(min(count, len(centroids)))
+    centre_norms = (centroids * centroids).sum(axis=1)
+    result = np.empty((len(X), count), dtype=np.int64)
+    for start in range(0, len(X), chunk_size):
+        rows = np.asarray(X[start:start + chunk_size], dtype=np.float32)
+        squared = centre_norms[None, :] - 2.0 * rows @ centroids.T
+        if count == 1:
+            result[start:start + len(rows), 0] = squared.argmin(axis=1)
+        else:
+            result[start:start + len(rows)] = smallest(squared, count)[1]
+    return result
+
+
+def smallest(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` smallest values per row and their columns, sorted ascending."""
+    if values.shape[1] > k:
+        part = np.argpartition(values, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(values.shape[1]), values.shape).copy()
+    picked = np.take_along_axis(values, part, axis=1)
+    order = np.argsort(picked, axis=1, kind="stable")
+    return np.take_along_axis(picked, order, axis=1), np.take_along_axis(part, order, axis=1)
+
+
+def probe_search(queries: np.ndarray, query_ids: np.ndarray, probes: np.ndarray, block, k: int,
+                 n_clusters: int, *, query_chunk: int = 2048,
+                 cancel: Optional[CancelToken] = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of each query among the rows of its probed lists (itself excluded).
+
+    Works list by list: every list is read once and compared with all queries that probe it (one
+    matrix product), and each query keeps its best ``k`` so far, so memory is O(queries * k) plus
+    one list.
+
+    Parameters
+    ----------
+    queries : ndarray of shape (n_queries, n_features)
+    query_ids : ndarray of shape (n_queries,), int64
+        Global row ids of the queries; a listed row with the same id is the query itself.
+    probes : ndarray of shape (n_queries, n_probes), int64
+        Lists each query searches (:func:`nearest_clusters`).
+    block : callable ``block(c) -> (vectors, ids)``
+        Rows of list ``c``: float32 array of shape (m, n_features) and their int64 ids of shape (m,),
+        in ascending id order.
+    k : int
+    n_clusters : int
+
+    Returns
+    -------
+    distances : ndarray of shape (n_queries, k), float32, nearest first (inf where fewer than k rows were seen)
+    indices : ndarray of shape (n_queries, k), int64 (-1 where fewer than k rows were seen)
+    """
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    n_probes = probes.shape[1]
+    # each probed list leaves its best k in the query's slot for that list; one selection at the end
+    found_d = np.full((len(queries), n_probes * k), np.inf, dtype=np.float32)
+    found_i = np.full((len(queries), n_probes * k), -1, dtype=np.int64)
+    query_norms = (queries * queries).sum(axis=1)
+    flat_queries = np.repeat(np.arange(len(queries)), n_probes)
+    flat_slots = np.tile(np.arange(n_probes), len(queries))
+    flat_lists = probes.ravel()
+    order = np.argsort(flat_lists, kind="stable")
+    flat_queries, flat_slots, flat_lists = flat_queries[order], flat_slots[order], flat_lists[order]
+    bounds = np.searchsorted(flat_lists, np.arange(n_clusters + 1))
+    for cluster in np.flatnonzero(np.diff(bounds)):
+        check_cancelled(cancel)
+        vectors, ids = block(int(cluster))
+        if len(ids) == 0:
+            continue
+        vectors = np.asarray(vectors, dtype=np.float32)
+        vector_norms = (vectors * vectors).sum(axis=1)
+        members = flat_queries[bounds[cluster]:bounds[cluster + 1]]
+        slots = flat_slots[bounds[cluster]:bounds[cluster + 1]]
+        for start in range(0, len(members), query_chunk):
+            rows, slot = members[start:start + query_chunk], slots[start:start + query_chunk]
+            squared = query_norms[rows, None] + vector_norms[None, :] - 2.0 * (queries[rows] @ vectors.T)
+            at = np.minimum(np.searchsorted(ids, query_ids[rows]), len(ids) - 1)  # ids ascend within a list
+            is_self = ids[at] == query_ids[rows]
+            squared[np.flatnonzero(is_self), at[is_self]] = np.inf
+            width = min(k, len(ids))
+            _, top_c = smallest(squared, width)
+            # the expansion above loses digits to cancellation; the few kept pairs are measured directly
+            difference = queries[rows][:, None, :] - vectors[top_c]
+            top_d = np.einsum("ikd,ikd->ik", difference, difference, dtype=np.float64).astype(np.float32)
+            top_d[~np.isfinite(np.take_along_axis(squared, top_c, axis=1))] = np.inf  # the query itself
+            columns = slot[:, None] * k + np.arange(width)[None, :]
+            found_d[rows[:, None], columns] = top_d
+            found_i[rows[:, None], columns] = ids[top_c]
+    best_d, best_c = smallest(found_d, k)
+    return np.sqrt(np.maximum(best_d, 0.0)), np.take_along_axis(found_i, best_c, axis=1)

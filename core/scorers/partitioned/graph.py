@@ -1,0 +1,150 @@
+"""The neighbour graph the partitioned scorers share: k-means lists of every row, in files on a shared disk.
+
+Built and searched partition by partition with the inverted-file index of
+:mod:`core.foundation.cluster_index`:
+
+1. the driver fits the list centroids on a sample (bounded size);
+2. :func:`assign_task`: every partition finds the lists each of its rows probes and counts its
+   rows per home list;
+3. :func:`place_task`: every partition copies its rows into the list-ordered matrix at slots the
+   driver computed from the counts (a shuffle through a memory-mapped file);
+4. :func:`search_task`: every partition searches its rows against the lists they probe, reading
+   one list at a time, and writes its rows of the neighbour graph.
+
+Nothing here holds more than one partition and one list in memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from core.data.partitions import PartitionedData, open_store
+from core.foundation.cluster_index import nearest_clusters, probe_search, smallest
+
+PROBES = "probes.npy"
+LIST_FEATURES = "lists_features.npy"
+LIST_IDS = "lists_ids.npy"
+GRAPH_INDICES = "graph_indices.npy"
+GRAPH_DISTANCES = "graph_distances.npy"
+
+
+def allocate(folder, shape: tuple, dtype, name: str) -> None:
+    """Create an ``.npy`` file of ``shape`` in ``folder`` that tasks then fill slice by slice."""
+    np.lib.format.open_memmap(Path(folder) / name, mode="w+", dtype=dtype, shape=shape).flush()
+
+
+def assign_task(index: int, data: PartitionedData, scratch: str, centroids: np.ndarray, probes: int) -> np.ndarray:
+    """Write the lists each row of partition ``index`` probes; return its rows per home list."""
+    part = data.partitions[index]
+    X, _ = open_store(scratch)
+    probed = nearest_clusters(X[part.start:part.stop], centroids, probes)
+    target = np.load(Path(scratch) / PROBES, mmap_mode="r+")
+    target[part.start:part.stop] = probed
+    target.flush()
+    return np.bincount(probed[:, 0], minlength=len(centroids))
+
+
+def list_slots(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """From rows per (partition, list): where each list starts, and where each partition's share starts.
+
+    Parameters
+    ----------
+    counts : ndarray of shape (n_partitions, n_lists)
+
+    Returns
+    -------
+    bounds : ndarray of shape (n_lists + 1,)
+        List ``c`` holds rows ``bounds[c]:bounds[c + 1]`` of the list-ordered matrix.
+    slots : ndarray of shape (n_partitions, n_lists)
+        First row of partition ``p``'s members of list ``c``; partitions follow each other in
+        order inside a list, so ids ascend within every list.
+    """
+    totals = counts.sum(axis=0)
+    bounds = np.concatenate([[0], np.cumsum(totals)]).astype(np.int64)
+    before = np.cumsum(counts, axis=0) - counts
+    return bounds, bounds[:-1][None, :] + before
+
+
+def place_task(index: int, data: PartitionedData, scratch: str, slots: np.ndarray) -> int:
+    """Copy partition ``index``'s rows into the list-ordered matrix at its slots."""
+    part = data.partitions[index]
+    X, _ = open_store(scratch)
+    home = np.load(Path(scratch) / PROBES, mmap_mode="r")[part.start:part.stop, 0].astype(np.int64)
+    order = np.argsort(home, kind="stable")
+    first = np.searchsorted(home[order], home[order], side="left")
+    target_rows = slots[home[order]] + (np.arange(len(order)) - first)
+    features = np.load(Path(scratch) / LIST_FEATURES, mmap_mode="r+")
+    ids = np.load(Path(scratch) / LIST_IDS, mmap_mode="r+")
+    features[target_rows] = X[part.start:part.stop][order]
+    ids[target_rows] = part.start + order
+    features.flush(), ids.flush()
+    return part.rows
+
+
+def search_task(index: int, data: PartitionedData, scratch: str, bounds: np.ndarray, k: int) -> int:
+    """Write the ``k`` nearest other rows of every row of partition ``index`` into the graph files."""
+    part = data.partitions[index]
+    X, _ = open_store(scratch)
+    probed = np.load(Path(scratch) / PROBES, mmap_mode="r")[part.start:part.stop].astype(np.int64)
+    features = np.load(Path(scratch) / LIST_FEATURES, mmap_mode="r")
+    ids = np.load(Path(scratch) / LIST_IDS, mmap_mode="r")
+
+    def block(cluster: int):
+        rows = slice(int(bounds[cluster]), int(bounds[cluster + 1]))
+        return features[rows], np.asarray(ids[rows])
+
+    distances, indices = probe_search(np.asarray(X[part.start:part.stop]), np.arange(part.start, part.stop),
+                                      probed, block, k, len(bounds) - 1)
+    graph_indices = np.load(Path(scratch) / GRAPH_INDICES, mmap_mode="r+")
+    graph_distances = np.load(Path(scratch) / GRAPH_DISTANCES, mmap_mode="r+")
+    graph_indices[part.start:part.stop] = indices
+    graph_distances[part.start:part.stop] = distances
+    graph_indices.flush(), graph_distances.flush()
+    return part.rows
+
+
+def read_graph(scratch: str, start: int, stop: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``start:stop`` of the neighbour graph, first ``k`` neighbours: (indices, distances)."""
+    indices = np.load(Path(scratch) / GRAPH_INDICES, mmap_mode="r")
+    distances = np.load(Path(scratch) / GRAPH_DISTANCES, mmap_mode="r")
+    return np.asarray(indices[start:stop, :k]), np.asarray(distances[start:stop, :k])
+
+
+def exact_candidates_task(index: int, data: PartitionedData, scratch: str, queries: np.ndarray,
+                          k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``k`` nearest rows of partition ``index`` to each query row (itself excluded), by brute force.
+
+    Parameters
+    ----------
+    queries : ndarray of shape (n_queries,)
+        Global positions of a few sampled rows.
+
+    Returns
+    -------
+    distances, indices : ndarrays of shape (n_queries, k); the driver merges them over partitions.
+    """
+    part = data.partitions[index]
+    X, _ = open_store(scratch)
+    rows = np.asarray(X[part.start:part.stop], dtype=np.float64)
+    points = np.asarray(X[queries], dtype=np.float64)
+    squared = (points**2).sum(axis=1)[:, None] + (rows**2).sum(axis=1)[None, :] - 2.0 * points @ rows.T
+    squared[queries[:, None] == np.arange(part.start, part.stop)[None, :]] = np.inf
+    width = min(k, part.rows)
+    nearest, columns = smallest(squared, width)
+    distances = np.full((len(queries), k), np.inf)
+    indices = np.full((len(queries), k), -1, dtype=np.int64)
+    distances[:, :width], indices[:, :width] = nearest, part.start + columns
+    return distances, indices
+
+
+def graph_recall(engine, data: PartitionedData, scratch: str, queries: np.ndarray, k: int = 10) -> float:
+    """Recall@k of the written neighbour graph against exact neighbours of the sampled ``queries``."""
+    found = engine.map(exact_candidates_task, range(len(data.partitions)), data, scratch, queries, k)
+    distances = np.concatenate([d for d, _ in found], axis=1)
+    indices = np.concatenate([i for _, i in found], axis=1)
+    exact = np.take_along_axis(indices, smallest(distances, k)[1], axis=1)
+    graph = np.load(Path(scratch) / GRAPH_INDICES, mmap_mode="r")
+    hits = sum(len(np.intersect1d(exact[q], graph[row, :k])) for q, row in enumerate(queries))
+    return hits / float(len(queries) * k)
