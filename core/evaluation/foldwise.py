@@ -25,10 +25,14 @@ import pandas as pd
 from core.foundation import cache as disk_cache
 from core.foundation.folds import stratified_folds
 from core.foundation.progress import check_cancelled, report, scaled
-from core.scorers import compute_scores, resolve_scorers
+from core.foundation.neighbors import headroom, without_rows
+from core.scorers import LargeData, ScoringContext, compute_scores, resolve_scorers
+from core.scorers.context import FoldContext
+from core.scorers.oof import pairwise_out_of_fold
 
 _CACHE_KIND = "fold_scores"
-_VERSION = 1
+#: 2: fold f's rows read the all-rows graph without f's rows, and models fitted without f and one other fold.
+_VERSION = 2
 
 
 class FoldScores:
@@ -96,6 +100,13 @@ def fold_scores(ds, scorer_names, *, folds: int = 5, seed: int = 0, score_seed: 
                 score_folds: int = 5, fold_of_row=None, progress=None, cancel=None, cache: bool = True) -> FoldScores:
     """Scores for every evaluator fold, computed without that fold's labels.
 
+    Work every fold can share is done once (:class:`_SharedWork`): scorers that read no labels
+    run once on all rows; neighbours come from the one all-rows graph (it holds no labels) with
+    the fold's rows removed; the logistic proxy's out-of-fold probabilities of the rows outside
+    fold ``f`` come from models fitted without ``f`` and one other evaluator fold (the inner folds
+    are the other evaluator folds, so ``K (K - 1) / 2`` fits serve every fold). With fewer than
+    three evaluator folds each fold is scored on its own rows alone.
+
     Parameters
     ----------
     ds : Dataset
@@ -105,13 +116,15 @@ def fold_scores(ds, scorer_names, *, folds: int = 5, seed: int = 0, score_seed: 
         The evaluator's folds (``LiveEvaluator(ds, folds, seed)``): the same rows per fold.
     score_seed, score_folds : int
         Seed and cross-fitting folds of the scorers themselves (as for the all-rows scores;
-        ``score_seed`` defaults to ``seed``).
+        ``score_seed`` defaults to ``seed``). ``score_folds`` applies only with fewer than three
+        evaluator folds; otherwise the inner folds are the other evaluator folds.
     fold_of_row : ndarray of shape (n_samples,), optional
         The evaluator's fold codes (``evaluator.fold_of_row_``), instead of ``folds``/``seed``.
     progress : callable ``progress(done, total, message)``, optional
     cancel : object with ``is_set()``, optional
     cache : bool
-        Reuse and store each fold's frame on disk (key: fingerprint, scorers, folds, fold).
+        Reuse and store each fold's frame on disk (key: fingerprint, scorers, every row's fold,
+        the fold), and the all-rows neighbour graph as :func:`core.compute_scores` does.
 
     Returns
     -------
@@ -126,36 +139,90 @@ def fold_scores(ds, scorer_names, *, folds: int = 5, seed: int = 0, score_seed: 
         report(progress, 0, 1000, "scores that use no labels (shared by every fold)")
         shared = compute_scores(ds, label_free, seed=score_seed, folds=score_folds,
                                 progress=scaled(progress, 0.0, 0.05), cancel=cancel)
-    frames = []
+    keys = [_fold_key(ds, labelled, fold_of_row, f, score_seed, score_folds) for f in range(n_folds)]
+    frames = [_cached_frame(key, int(np.sum(fold_of_row != f))) if cache and labelled else None
+              for f, key in enumerate(keys)]
+    missing = [f for f in range(n_folds) if labelled and frames[f] is None]
+    work = _SharedWork(ds, fold_of_row, labelled, score_seed, cache, cancel) if missing and n_folds >= 3 else None
+    if work is not None:
+        work.prepare(missing, scaled(progress, 0.05, 0.8))
+    subsets = {}
     for f in range(n_folds):
         check_cancelled(cancel)
-        part = scaled(progress, 0.05 + 0.95 * f / n_folds, 0.05 + 0.95 * (f + 1) / n_folds)
+        part = scaled(progress, *_share(f, n_folds, work is not None))
         report(part, 0, 1, f"scores without fold {f + 1}'s labels ({f + 1} of {n_folds})")
         train = np.flatnonzero(fold_of_row != f)
-        frame = _labelled_fold(ds, train, f, labelled, score_seed, score_folds, part, cancel, cache)
+        if f in missing:
+            subsets[f] = ds.take(train)
+            context = work.context(subsets[f], f, score_folds, part) if work is not None else None
+            frames[f] = compute_scores(subsets[f], labelled, seed=score_seed, folds=score_folds, progress=part,
+                                       cancel=cancel, cache=False, context=context)
+            if cache:
+                disk_cache.save(_CACHE_KIND, keys[f], frames[f])
         if shared is not None:
-            frame = pd.concat([shared.iloc[train], frame], axis=1) if frame is not None else shared.iloc[train]
-        frames.append(frame)
+            frames[f] = pd.concat([shared.iloc[train], frames[f]], axis=1) if labelled else shared.iloc[train]
     report(progress, 1000, 1000, "fold-wise scores ready")
-    return FoldScores(frames, fold_of_row, labelled + label_free, label_free, ds.fingerprint)
+    result = FoldScores(frames, fold_of_row, labelled + label_free, label_free, ds.fingerprint)
+    result._subsets.update(subsets)  # the rows outside each fold, which selecting per fold takes again
+    return result
+
+
+def _share(f: int, n_folds: int, prepared: bool) -> tuple:
+    """Fold ``f``'s part of the progress bar: after the shared work when there is any."""
+    start, width = (0.8, 0.2) if prepared else (0.05, 0.95)
+    return start + width * f / n_folds, start + width * (f + 1) / n_folds
 
 
 def _digest(rows: np.ndarray) -> str:
-    """A short key of the training rows of one fold (the cache depends on exactly these rows)."""
+    """A short key of an integer array (every row's fold)."""
     return hashlib.blake2b(np.ascontiguousarray(rows, dtype=np.int64).tobytes(), digest_size=16).hexdigest()
 
 
-def _labelled_fold(ds, train, f, labelled, score_seed, score_folds, progress, cancel, cache):
-    if not labelled:
-        return None
-    key = disk_cache.cache_key(ds.fingerprint, sorted(labelled), _digest(train), f, score_seed, score_folds,
-                               _VERSION)
-    frame = disk_cache.load(_CACHE_KIND, key) if cache else None
-    if isinstance(frame, pd.DataFrame) and len(frame) == len(train):
-        return frame
-    sub = ds.take(train)
-    frame = compute_scores(sub, labelled, seed=score_seed, folds=score_folds, progress=progress,
-                           cancel=cancel, cache=False)
-    if cache:
-        disk_cache.save(_CACHE_KIND, key, frame)
-    return frame
+def _fold_key(ds, labelled, fold_of_row, f, score_seed, score_folds) -> str:
+    # every row's fold matters: fold f's scores read models fitted on the other folds in pairs
+    return disk_cache.cache_key(ds.fingerprint, sorted(labelled), _digest(fold_of_row), f, score_seed, score_folds,
+                                _VERSION)
+
+
+def _cached_frame(key: str, rows: int):
+    frame = disk_cache.load(_CACHE_KIND, key)
+    return frame if isinstance(frame, pd.DataFrame) and len(frame) == rows else None
+
+
+class _SharedWork:
+    """What every fold's label-using scorers read, computed once for all folds.
+
+    * the all-rows neighbour graph, listed deep enough (:func:`core.foundation.neighbors.headroom`)
+      that each fold's rows can be removed from it (no recall check: the all-rows scores record it);
+    * the logistic proxy's out-of-fold probabilities per fold (:func:`pairwise_out_of_fold`).
+    """
+
+    def __init__(self, ds, fold_of_row, labelled, score_seed, cache, cancel):
+        self.ds, self.fold_of_row, self.seed, self.cache, self.cancel = ds, fold_of_row, score_seed, cache, cancel
+        scorers = resolve_scorers(labelled)
+        self.n_folds = int(fold_of_row.max()) + 1
+        self.k = max([int(s.needs().get("neighbors", 0)) for s in scorers] + [0])
+        self.wants_oof = any(s.needs().get("oof") for s in scorers)
+        self.graph, self.oof = None, {}
+
+    def prepare(self, folds, progress) -> None:
+        """Build (or read) the graph and fit the proxies the given folds need."""
+        if self.k:
+            context = ScoringContext(self.ds, seed=self.seed, cache=self.cache, progress=scaled(progress, 0.0, 0.3),
+                                     cancel=self.cancel, large=LargeData(recall_queries=0))
+            self.graph = context.neighbors(headroom(self.k, self.n_folds))
+        if self.wants_oof:
+            ds = self.ds
+            self.oof = pairwise_out_of_fold(ds.X, ds.y, ds.n_classes, self.fold_of_row, outer=folds,
+                                            fit_rows=LargeData().fit_rows, seed=self.seed,
+                                            progress=scaled(progress, 0.3 if self.k else 0.0, 1.0), cancel=self.cancel)
+
+    def context(self, sub, f: int, score_folds: int, progress) -> FoldContext:
+        """The scoring context of the rows outside fold ``f`` (``sub``)."""
+        dropped = self.fold_of_row == f
+        method = self.graph.method if self.graph is not None else "none"
+        described = {"neighbors": {"method": f"all-rows graph ({method}) without the fold's rows"},
+                     "oof": {"fit": "rows outside the evaluator fold and one other", "inner_folds": self.n_folds - 1}}
+        return FoldContext(sub, neighbors=lambda k: without_rows(self.graph, self.ds.X, dropped, k),
+                           out_of_fold=lambda: self.oof[f], described=described, seed=self.seed, folds=score_folds,
+                           progress=progress, cancel=self.cancel)

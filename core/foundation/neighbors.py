@@ -175,6 +175,88 @@ def neighbor_recall(X: np.ndarray, graph: NeighborGraph, *, k: int = 10, queries
     return found / (k * len(rows)) if len(rows) else 1.0
 
 
+def headroom(k: int, folds: int) -> int:
+    """Neighbours to list per row so that ``k`` remain for nearly every row once one of ``folds`` folds is removed.
+
+    A row's listed neighbours fall outside a given fold each with probability ``1 - 1/folds``, so
+    of ``m`` listed about ``m (1 - 1/folds)`` remain, with binomial spread. ``m = k folds / (folds - 1)
+    + 3 sqrt(k)`` leaves fewer than ``k`` for about one row in 10^5 at ``k = 30``, five folds (and
+    :func:`without_rows` searches those exactly).
+    """
+    k, folds = int(k), max(int(folds), 2)
+    return int(np.ceil(k * folds / (folds - 1) + 3.0 * np.sqrt(k))) if k > 0 else 0
+
+
+def without_rows(graph: NeighborGraph, X: np.ndarray, dropped: np.ndarray, k: int) -> NeighborGraph:
+    """The graph of the rows not ``dropped``: each kept row's ``k`` nearest other kept rows.
+
+    Read off ``graph`` (built on all rows): a kept row's listed neighbours that are dropped are
+    skipped and the next listed ones move up, which is exactly the graph searched on the kept
+    rows alone whenever ``graph`` is exact and at least ``k`` kept neighbours are listed (see
+    :func:`headroom`; ties aside). Rows with fewer are searched exactly among the kept rows. The
+    graph holds no labels, so dropping an evaluator fold's rows gives that fold's training rows
+    their neighbours without anything of the fold's labels.
+
+    Parameters
+    ----------
+    graph : NeighborGraph
+        Over all rows of ``X``.
+    X : ndarray of shape (n_samples, n_features)
+    dropped : ndarray of shape (n_samples,), bool
+    k : int
+        Clipped to the kept rows minus one.
+
+    Returns
+    -------
+    NeighborGraph
+        Over the kept rows in row order: ``indices`` are positions among the kept rows; the method
+        is ``graph``'s.
+    """
+    dropped = np.asarray(dropped, dtype=bool)
+    kept = np.flatnonzero(~dropped)
+    k = int(min(k, len(kept) - 1))
+    if k < 1:
+        raise ValueError("a neighbour graph needs at least two rows")
+    position = np.full(len(dropped), -1, dtype=np.int64)
+    position[kept] = np.arange(len(kept))
+    listed = graph.indices[kept]
+    usable = ~dropped[listed]
+    rank = np.cumsum(usable, axis=1, dtype=np.int32)  # 1 + the place each usable neighbour moves up to
+    rows, columns = np.nonzero(usable & (rank <= k))
+    places = rank[rows, columns] - 1
+    indices = np.zeros((len(kept), k), dtype=np.int64)
+    distances = np.zeros((len(kept), k), dtype=np.float32)
+    indices[rows, places] = position[listed[rows, columns]]
+    distances[rows, places] = graph.distances[kept[rows], columns]
+    short = np.flatnonzero(rank[:, -1] < k)
+    if short.size:
+        distances[short], indices[short] = _exact_among(np.ascontiguousarray(X[kept], dtype=np.float32), short, k)
+    return NeighborGraph(indices=indices, distances=distances, method=graph.method)
+
+
+def _exact_among(X: np.ndarray, rows: np.ndarray, k: int, chunk_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``k`` nearest other rows of ``X[rows]`` among all of ``X``: (distances, indices).
+
+    Candidates come from one matrix product per chunk (``|a|^2 - 2 a.b + |b|^2``); the nearest
+    ``k + 8`` are then measured directly and sorted, so rounding in the product cannot reorder them.
+    """
+    sq_norms = np.einsum("ij,ij->i", X, X)
+    count = min(k + 8, len(X) - 1)
+    distances = np.empty((len(rows), k), dtype=np.float32)
+    indices = np.empty((len(rows), k), dtype=np.int64)
+    for start in range(0, len(rows), chunk_size):
+        part = rows[start:start + chunk_size]
+        squared = sq_norms[None, :] - 2.0 * (X[part] @ X.T) + sq_norms[part, None]
+        squared[np.arange(len(part)), part] = np.inf  # never one's own neighbour
+        candidates = np.argpartition(squared, count - 1, axis=1)[:, :count]
+        exact = ((X[candidates] - X[part][:, None, :]).astype(np.float64) ** 2).sum(axis=2)
+        exact[candidates == part[:, None]] = np.inf
+        order = np.argsort(exact, axis=1, kind="stable")[:, :k]
+        indices[start:start + len(part)] = np.take_along_axis(candidates, order, axis=1)
+        distances[start:start + len(part)] = np.sqrt(np.take_along_axis(exact, order, axis=1))
+    return distances, indices
+
+
 def _prepare(X: np.ndarray, k: int) -> tuple[np.ndarray, int]:
     X = np.ascontiguousarray(X, dtype=np.float32)
     k = int(min(k, X.shape[0] - 1))

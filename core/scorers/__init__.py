@@ -124,6 +124,7 @@ def compute_scores(
     cache: bool = True,
     device: Optional[str] = None,
     large: Optional[LargeData] = None,
+    context: Optional[ScoringContext] = None,
 ) -> pd.DataFrame:
     """Score every row of ``ds`` with the named scorers.
 
@@ -149,6 +150,10 @@ def compute_scores(
     large : LargeData, optional
         Above which sizes the neighbour graph turns approximate and the out-of-fold models are
         fitted on a sample (default :class:`LargeData`); the scorer records say which.
+    context : ScoringContext, optional
+        The shared work to read, made for ``ds`` (fold-wise scores pass one that reads work shared
+        by every evaluator fold); by default a new one from the settings above. Scores read from a
+        given context are not cached (their key could not say what it read).
 
     Returns
     -------
@@ -159,8 +164,10 @@ def compute_scores(
     """
     scorers = resolve_scorers(names)
     _validate(ds, scorers, folds, model, device)
-    context = ScoringContext(ds, seed=seed, folds=int(folds), model=model, device=device, cache=cache,
-                             progress=progress, cancel=cancel, large=large)
+    cache = cache and context is None
+    if context is None:
+        context = ScoringContext(ds, seed=seed, folds=int(folds), model=model, device=device, cache=cache,
+                                 progress=progress, cancel=cancel, large=large)
     context.plan(scorers)
     weights = np.array([_COST_WEIGHT[s.cost] for s in scorers])
     bounds = np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])

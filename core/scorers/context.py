@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Optional
 
 from core.foundation import cache as disk_cache
 from core.foundation.progress import CancelToken, ProgressFn
-from core.foundation.neighbors import (APPROXIMATE_FROM, IVF_PROBES, NeighborGraph, approximate_knn_graph, knn_graph,
-                                       neighbor_recall, resolve_device)
+from core.foundation.neighbors import (APPROXIMATE_FROM, IVF_PROBES, NeighborGraph, approximate_knn_graph, headroom,
+                                       knn_graph, neighbor_recall, resolve_device)
 from core.scorers.oof import OutOfFold, out_of_fold, sampled_out_of_fold
 from core.scorers.records import DynamicsRecords, record_dynamics
 
@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Bump when a shared computation changes meaning, so stale disk entries are not reused.
 SHARED_VERSION = 2
+#: Evaluator folds the all-rows graph leaves room for (the live estimate's default): see :meth:`ScoringContext.plan`.
+FOLDWISE_FOLDS = 5
 
 
 @dataclass(frozen=True)
@@ -97,9 +99,17 @@ class ScoringContext:
         self._dynamics: dict = {}
 
     def plan(self, scorers) -> None:
-        """Note what the scorers about to run need, so shared work is sized for all of them."""
+        """Note what the scorers about to run need, so shared work is sized for all of them.
+
+        The graph of a label-using scorer gets the headroom of :data:`FOLDWISE_FOLDS` folds: fold-wise
+        scores (:func:`core.evaluation.fold_scores`) re-read this graph with one evaluator fold removed.
+        Each scorer still reads its own ``k`` nearest, so the scores do not change.
+        """
         for scorer in scorers:
-            self.planned_neighbors = max(self.planned_neighbors, int(scorer.needs().get("neighbors", 0)))
+            wanted = int(scorer.needs().get("neighbors", 0))
+            if scorer.needs_labels:
+                wanted = headroom(wanted, FOLDWISE_FOLDS)
+            self.planned_neighbors = max(self.planned_neighbors, wanted)
 
     def _cached(self, kind: str, key: str, cls: type, compute):
         if self.cache:
@@ -197,3 +207,37 @@ class ScoringContext:
                 ds.X, ds.y, ds.n_classes, seed=self.seed, device=self.device,
                 progress=self.progress, cancel=self.cancel, **params))
         return self._dynamics[frozen]
+
+
+class FoldContext(ScoringContext):
+    """The context of one evaluator fold's training rows that reads work shared by every fold.
+
+    ``ds`` is the rows outside the fold. Instead of building a graph and fitting proxies on them,
+    it asks ``neighbors(k)`` (the all-rows graph with the fold's rows removed,
+    :func:`core.foundation.neighbors.without_rows`) and ``out_of_fold()`` (models fitted without
+    the fold, :func:`core.scorers.oof.pairwise_out_of_fold`); everything else (training dynamics)
+    is computed on ``ds`` as :class:`ScoringContext` does. Nothing is cached on disk by it.
+    """
+
+    def __init__(self, ds: "Dataset", *, neighbors, out_of_fold, described: dict, seed: int = 0, folds: int = 5,
+                 progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None):
+        super().__init__(ds, seed=seed, folds=folds, cache=False, progress=progress, cancel=cancel)
+        self._neighbors_of, self._oof_of, self._described = neighbors, out_of_fold, described
+
+    def plan(self, scorers) -> None:
+        for scorer in scorers:
+            self.planned_neighbors = max(self.planned_neighbors, int(scorer.needs().get("neighbors", 0)))
+
+    def neighbors(self, k: int) -> NeighborGraph:
+        k = min(int(k), self.ds.n_samples - 1)
+        if self._graph is None or self._graph.k < k:
+            self._graph = self._neighbors_of(min(max(k, self.planned_neighbors), self.ds.n_samples - 1))
+        return self._graph.first(k)
+
+    def out_of_fold(self) -> OutOfFold:
+        if self._oof is None:
+            self._oof = self._oof_of()
+        return self._oof
+
+    def choices(self) -> dict:
+        return dict(self._described)

@@ -261,3 +261,74 @@ def sampled_out_of_fold(X: np.ndarray, y: np.ndarray, n_classes: int, *, max_row
     probabilities, feature_norms = apply_fold_models(models, X, fold)
     report(progress, 1, 1, "out-of-fold probabilities of every row")
     return OutOfFold(probabilities, feature_norms, "logreg", folds)
+
+
+# --- out-of-fold probabilities for every evaluator fold at once (fold-wise scores) ---------------
+
+
+def pairwise_out_of_fold(X: np.ndarray, y: np.ndarray, n_classes: int, fold_of_row: np.ndarray, *,
+                         outer=None, fit_rows: Optional[int] = None, seed: int = 0,
+                         progress: Optional[ProgressFn] = None, cancel: Optional[CancelToken] = None) -> dict:
+    """Out-of-fold logistic probabilities of the rows outside each evaluator fold, without its labels.
+
+    For evaluator fold ``f`` the rows outside it are cross-fitted with the *other evaluator folds*
+    as the inner folds: a row of fold ``g`` is predicted by the model fitted on the rows outside
+    ``{f, g}``, which saw neither fold ``f``'s labels nor the row's own. That model is the same
+    for ``(f, g)`` and ``(g, f)``, so ``K (K - 1) / 2`` fits serve all ``K`` folds (instead of
+    ``K`` times the inner folds). Each fit starts from zero: every other pair's model saw fold
+    ``f``'s or fold ``g``'s labels, so starting from it would let them in through the optimiser's
+    stopping point.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,), int codes
+    fold_of_row : ndarray of shape (n_samples,)
+        Evaluator fold codes ``0 .. K - 1``, ``K >= 3``.
+    outer : iterable of int, optional
+        The evaluator folds wanted (default all); only their pairs are fitted.
+    fit_rows : int, optional
+        Above this many rows per fit, each model is fitted on a stratified sample of about this
+        size (:func:`fit_sample_mask`) and still predicts every row of its fold.
+
+    Returns
+    -------
+    dict of int to OutOfFold
+        ``result[f]`` covers the rows outside fold ``f``, in row order; ``folds`` is ``K - 1``.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    fold_of_row = np.asarray(fold_of_row)
+    n_folds = int(fold_of_row.max()) + 1
+    if n_folds < 3:
+        raise ValueError("pairwise cross-fitting needs at least three evaluator folds")
+    outer = sorted(set(range(n_folds) if outer is None else (int(f) for f in outer)))
+    fitting = _fitting_rows(len(y), n_folds, fit_rows, seed)
+    pairs = [(f, g) for f in range(n_folds) for g in range(f + 1, n_folds) if f in outer or g in outer]
+    positions = {f: np.cumsum(fold_of_row != f) - 1 for f in outer}
+    results = {f: OutOfFold(np.zeros((int(np.sum(fold_of_row != f)), n_classes)),
+                            np.zeros(int(np.sum(fold_of_row != f))), "logreg", n_folds - 1) for f in outer}
+    for done, (f, g) in enumerate(pairs):
+        check_cancelled(cancel)
+        train = np.flatnonzero((fold_of_row != f) & (fold_of_row != g) & fitting)
+        mean, scale = standardiser(X[train])
+        weights = fit_softmax_regression((X[train] - mean) / scale, y[train], n_classes, cancel=cancel)
+        for held_out, without in ((g, f), (f, g)):  # the model predicts g's rows for f and f's rows for g
+            if without in results:
+                rows = np.flatnonzero(fold_of_row == held_out)
+                features = (X[rows] - mean) / scale
+                results[without].probabilities[positions[without][rows]] = softmax_regression_proba(features, weights)
+                results[without].feature_norms[positions[without][rows]] = np.linalg.norm(features, axis=1)
+        report(progress, done + 1, len(pairs), f"out-of-fold models without two folds, {done + 1}/{len(pairs)}")
+    return results
+
+
+def _fitting_rows(n_rows: int, n_folds: int, fit_rows: Optional[int], seed: int) -> np.ndarray:
+    """Rows the pairwise models may fit on: all, or a hashed sample when a fit would exceed ``fit_rows``.
+
+    The sample reads no labels (a stratified one would count every fold's labels), so which rows
+    fit the models of fold ``f`` never depends on fold ``f``'s labels.
+    """
+    share = (n_folds - 2) / n_folds  # of the rows, outside two folds
+    if not fit_rows or n_rows * share <= fit_rows:
+        return np.ones(n_rows, dtype=bool)
+    return row_uniforms(seed, np.arange(n_rows), 1) < fit_rows / (n_rows * share)
