@@ -48,3 +48,147 @@ def test_unknown_or_broken_rule_is_one_manifest_error(tmp_path):
         with pytest.raises(ManifestError):
             apply_partitioned(tmp_path / "m.json", FIXTURE / "data", tmp_path / "out", scores=FIXTURE / "scores")
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ every kind with a partitioned half, both engines
+
+ROWS, SIZES = 1800, (800, 600, 400)
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory):
+    """The same rows in memory (``load_partitioned``) and as three Parquet partitions, with their scores."""
+    root = tmp_path_factory.mktemp("kinds")
+    generator = np.random.default_rng(5)
+    y = generator.integers(0, 3, ROWS)
+    frame = pd.DataFrame(generator.normal(size=(ROWS, 4)) + y[:, None], columns=[f"f{i}" for i in range(4)])
+    frame["label"] = np.array(["ant", "bee", "cat"])[y]
+    frame["rid"] = [f"r{i:05d}" for i in range(ROWS)]
+    el2n = generator.gamma(2.0, 1.0, ROWS)  # continuous, with NaN
+    el2n[generator.choice(ROWS, 20, replace=False)] = np.nan
+    scores = pd.DataFrame({"id": frame["rid"], "label": frame["label"], "el2n": el2n,
+                           "knn_density": np.round(generator.normal(size=ROWS), 1),  # many ties
+                           "label_noise": np.round(generator.random(ROWS), 2),  # 101 values: exact percentiles
+                           "datamap_variability": np.round(generator.random(ROWS), 2)})
+    scores["label_noise_flag"] = scores["label_noise"] > 0.9
+    for name, table in (("data", frame), ("scores", scores)):
+        (root / name).mkdir()
+        for number, (start, stop) in enumerate(zip(np.cumsum((0,) + SIZES[:-1]), np.cumsum(SIZES))):
+            table.iloc[start:stop].to_parquet(root / name / f"part-{number}.parquet", index=False)
+    ds = load_partitioned(root / "data", store=root / "store", label="label", id="rid")
+    return {"root": root, "ds": ds, "scores": scores.drop(columns=["label"]).set_index("id")}
+
+
+def _values(split, name: str, ids) -> np.ndarray:
+    return np.sort(split["scores"].loc[list(ids), name].to_numpy())
+
+
+def _per_class(split, ids) -> dict:
+    labels = pd.Series(split["ds"].classes[split["ds"].y], index=split["ds"].ids)
+    return labels.loc[list(ids)].value_counts().to_dict()
+
+
+def _jaccard(a, b) -> float:
+    return len(set(a) & set(b)) / len(set(a) | set(b))
+
+
+def _top(split, memory, parts, rule):  # exact cut: the kept values are the same multiset, tied rows may differ
+    assert np.array_equal(_values(split, "knn_density", memory), _values(split, "knn_density", parts), equal_nan=True)
+
+
+def _same_rows(split, memory, parts, rule):  # no ties and no draw: the very same rows
+    assert set(memory) == set(parts)
+
+
+def _count_only(split, memory, parts, rule):  # the rows are drawn: only the count must agree
+    assert len(memory) == len(parts)
+
+
+def _class_counts(split, memory, parts, rule):  # the same quota per class; the rows in a class are drawn
+    assert _per_class(split, memory) == _per_class(split, parts)
+
+
+def _ccs(split, memory, parts, rule):  # same bins and count per bin; rows inside a bin are drawn (hash vs permutation)
+    hardness = split["scores"]["el2n"]
+    edges = np.asarray(rule["edges"])
+
+    def per_bin(ids):
+        values = np.nan_to_num(hardness.loc[list(ids)].to_numpy(), nan=rule["top"])
+        return np.bincount(np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2),
+                           minlength=len(edges) - 1).tolist()
+
+    assert per_bin(memory) == per_bin(parts) and dict(zip(rule["bins_used"], rule["bin_taken"])) == {
+        b: t for b, t in enumerate(per_bin(memory)) if t}
+
+
+def _per_class_values(name):  # same quota per class; within a class the same values (ties may differ)
+    def check(split, memory, parts, rule):
+        assert _per_class(split, memory) == _per_class(split, parts)
+        labels = pd.Series(split["ds"].classes[split["ds"].y], index=split["ds"].ids)
+        for label in labels.unique():
+            mine = [i for i in memory if labels[i] == label]
+            theirs = [i for i in parts if labels[i] == label]
+            assert np.array_equal(_values(split, name, mine), _values(split, name, theirs), equal_nan=True)
+    return check
+
+
+def _scorecard(split, memory, parts, rule):  # exact where each histogram bin holds one value (these scores)
+    from core.selection.algorithms import scorecard_values
+
+    combined = pd.Series(scorecard_values([split["scores"]["knn_density"].to_numpy(),
+                                           -split["scores"]["label_noise"].to_numpy()], [2.0, 1.0]),
+                         index=split["scores"].index)
+    assert np.array_equal(np.sort(combined[list(memory)]), np.sort(combined[list(parts)]))
+
+
+def _scorecard_approximate(split, memory, parts, rule):  # continuous el2n: percentiles off by < half a bin's share
+    assert len(memory) == len(parts) and _jaccard(memory, parts) >= 0.95
+
+
+def _moderate(split, memory, parts, rule):  # same quotas; closeness is continuous, so nearly the same rows
+    assert _per_class(split, memory) == _per_class(split, parts) and _jaccard(memory, parts) >= 0.98
+
+
+#: kind -> cases (strategy, options, what must agree). Every kind that declares a partitioned half has one.
+CASES = {
+    "top": [("knn_density", {"keep": 0.3}, _top), ("el2n", {"threshold": 2.5}, _same_rows)],
+    "random": [("random", {"keep": 0.2}, _count_only)],
+    "drop-flagged": [("drop-flagged:label_noise", {}, _same_rows)],
+    "ccs": [("ccs:el2n:bins=12", {"keep": 0.3}, _ccs)],
+    "balanced": [("balanced:knn_density", {"keep": 0.25}, _per_class_values("knn_density")),
+                 ("balanced:random:mode=equal", {"keep": 0.2}, _class_counts)],
+    "band": [("band:knn_density", {}, _top), ("band:knn_density:low=0.2:high=0.1", {"keep": 0.5}, _top)],
+    "scorecard": [("scorecard:knn_density=2,label_noise:low=1", {"keep": 0.3}, _scorecard),
+                  ("scorecard:el2n,knn_density", {"keep": 0.4}, _scorecard_approximate)],
+    "moderate": [("moderate", {"keep": 0.3}, _moderate)],
+    "ambiguous": [("ambiguous", {"keep": 0.3}, _per_class_values("datamap_variability"))],
+}
+
+
+def test_every_kind_with_a_partitioned_half_has_a_case():
+    assert set(CASES) == {kind.name for kind in partitioned_kinds()}
+    assert {kind.name for kind in memory_only_kinds()} >= {"d2", "auto"}
+
+
+@pytest.mark.parametrize("kind,number", [(kind, n) for kind, cases in CASES.items() for n in range(len(cases))])
+def test_kind_on_both_engines(split, kind, number):
+    strategy, options, check = CASES[kind][number]
+    root = split["root"]
+    memory = core.select(split["ds"], split["scores"], strategy=strategy, seed=3, **options)
+    document = select_partitioned(root / "data", root / "scores", root / f"kept-{kind}-{number}",
+                                  root / f"{kind}-{number}.json", strategy=Recipe.of(strategy, seed=3, **options),
+                                  label="label", id="rid", engine=SerialEngine())
+    parts = pd.read_parquet(root / f"kept-{kind}-{number}")["rid"].tolist()
+    assert document["rule"]["kind"] == kind and document["n_kept"] == memory.n_kept == len(parts)
+    check(split, list(split["ds"].ids[memory.mask]), parts, document["rule"])
+    rule = rule_from_dict(json.loads((root / f"{kind}-{number}.json").read_text())["rule"])
+    assert rule.to_dict() == document["rule"]  # the manifest's rule block reads back as the same typed rule
+
+
+def test_memory_only_kind_is_named_from_the_registry(split):
+    root = split["root"]
+    names = ", ".join(kind.name for kind in memory_only_kinds())
+    with pytest.raises(ConfigError, match=f"\\({names}\\) run in memory only"):
+        select_partitioned(root / "data", root / "scores", root / "never", root / "never.json",
+                           strategy="d2:el2n", keep=0.3, label="label", id="rid")
+    assert not (root / "never").exists() and not (root / "never.json").exists()

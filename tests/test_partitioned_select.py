@@ -250,8 +250,8 @@ def scores_of(generated) -> pd.DataFrame:
 
 
 def test_unsupported_kinds_say_what_runs(generated):
-    with pytest.raises(ConfigError, match="balanced:<scorer.random>.*band.*moderate.*run in memory only"):
-        _select(generated, "band", strategy="band:el2n", keep=0.3)
+    with pytest.raises(ConfigError, match=r"balanced:<scorer\|random>.*band:<scorer>.*\(d2, .*auto\) run in memory only"):
+        _select(generated, "d2", strategy="d2:el2n", keep=0.3)
 
 
 def test_cli_select_then_apply_on_partitions(generated, tmp_path):

@@ -27,6 +27,13 @@ def read_scores(path: str, columns: list):
     return pq.read_table(path, columns=columns).to_pandas()
 
 
+def score_columns(where: Partitions) -> list:
+    """The column names of the scores files (of the first; all were written together)."""
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(where.scores[0]).names
+
+
 def positions(index: int, where: Partitions) -> np.ndarray:
     """Global row positions of partition ``index``, shape (rows,)."""
     part = where.data.partitions[index]

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 from core.foundation.errors import ConfigError
 from core.selection.algorithms import balanced_mask
+from core.selection.partitioned.base import PartitionedRule
+from core.selection.partitioned.rules import score_columns
 from core.selection.registry import StrategyKind, register_strategy
+from core.selection.strategies.balanced import BalancedRule, plan_quota_tops, quota_mask
 
 VARIABILITY = "datamap_variability"
 
@@ -22,10 +28,27 @@ def _run(request):
     return mask, {"kind": "ambiguous", "scorer": VARIABILITY}, {}
 
 
+@dataclass(frozen=True)
+class AmbiguousRule(BalancedRule):
+    """``balanced:datamap_variability:high`` with proportional quotas, as memory runs it."""
+
+    kind: ClassVar[str] = "ambiguous"
+
+
+def _plan(where, recipe, engine) -> AmbiguousRule:
+    if VARIABILITY not in score_columns(where):
+        raise ConfigError(f"Strategy 'ambiguous' needs the {VARIABILITY} score in the partitions' scores; they "
+                          "hold only what `workbench score` wrote for them.")
+    return plan_quota_tops(where, engine, scorer=VARIABILITY, end="high", mode="proportional", keep=recipe.keep,
+                           rule=AmbiguousRule, scorers=(VARIABILITY,))
+
+
 register_strategy(StrategyKind(
     name="ambiguous", title="Data-maps ambiguous region", order=74, syntax="ambiguous", target="none",
     budget="keep", scorers=(VARIABILITY,),
     help="Data maps (Swayamdipta et al. 2020): keep the most ambiguous rows, those whose given-label probability "
          "varies most across training epochs (the paper's best region to train on), in proportion to each class.",
     run=_run,
+    partitioned=PartitionedRule(AmbiguousRule, _plan, quota_mask, how="same quotas and count per class as memory; "
+                                "rows tied in variability differ"),
 ))
