@@ -19,8 +19,10 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# Listens on 127.0.0.1 unless the operator chooses: `make run WORKBENCH_ADDRESS=0.0.0.0` serves every
+# interface, and the app then turns off local paths and folder writes (README: Serving the app).
 run: install
-	$(BIN)/streamlit run workbench/app.py
+	WORKBENCH_ADDRESS="$(WORKBENCH_ADDRESS)" $(BIN)/python -m core.cli app
 
 test: install browser
 	$(BIN)/python -m pytest -q

@@ -23,6 +23,7 @@ from workbench import jobs, maps, settings, sidebar, state  # noqa: E402
 st.set_page_config(page_title="Data Pruning Workbench", page_icon=str(ROOT / "workbench" / "icon.png"),
                    layout="wide", initial_sidebar_state="expanded")
 state.init()
+state.check_in()  # several users on one server: this session's data count toward the memory bound
 
 PAGE_DIR = ROOT / "pages"
 pages = {

@@ -1,10 +1,23 @@
 """Operator settings: read from the environment once, when the app process starts; never written.
 
+Safe by default: the app listens on loopback (``127.0.0.1``: ``workbench app``, ``make run`` and
+``.streamlit/config.toml`` say so) unless the operator chooses an address. Local files (Data >
+Local path and Data > Scored partitions, Export > Write to a folder and Export > Write the selection
+for the full data, Incoming > Local path) and the cache settings are offered only while the app is
+bound to loopback, or when the operator turned them on for a trusted network.
+
+``WORKBENCH_ADDRESS``
+    The address ``workbench app`` and ``make run`` listen on (default ``127.0.0.1``; ``0.0.0.0`` serves
+    every interface). ``--server.address`` given to streamlit says the same.
 ``WORKBENCH_SERVER_MODE=1``
-    The app is served to others (``workbench app --server`` sets it). Off in server mode: Data >
-    Local path and Data > Scored partitions (reading or listing files of the server), Export >
-    Write to a folder and Export > Write the selection for the full data, and the cache settings. Uploads stay, bounded by ``server.maxUploadSize`` in
-    ``.streamlit/config.toml`` (megabytes).
+    The app is served to others (``workbench app --server`` sets it): local files are off whatever
+    the address. Uploads stay, bounded by ``server.maxUploadSize`` in ``.streamlit/config.toml``.
+``WORKBENCH_LOCAL_FILES=1``
+    Offer local files although the app listens beyond loopback (a trusted network; not with server mode).
+``WORKBENCH_SESSION_MB``, ``WORKBENCH_TOTAL_MB``
+    The most memory the data of one session (default 2048) and of all sessions together (default:
+    half of this machine's memory) may hold; the oldest idle session's data are released first
+    (see :mod:`workbench.sessions`).
 ``WORKBENCH_UMAP``
     When the UMAP map starts: ``load`` (as soon as data load, the default), ``map`` (when the Map
     page opens) or ``off``.
@@ -19,34 +32,84 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Optional
 
 TRUE = ("1", "true", "yes", "on")
+#: Addresses only this machine can reach.
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+DEFAULT_ADDRESS = "127.0.0.1"
 
 
 @dataclass(frozen=True)
 class Operator:
-    server_mode: bool
+    server_mode: bool  # served to others: explicit server mode, or bound beyond loopback
+    local_files: bool  # whether a visitor may read or write this machine's files by path
+    address: str  # what the server listens on ("" when no server runs, e.g. AppTest)
     umap: str
     preload: str
     cache_dir: str
+    session_mb: int
+    total_mb: int
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in TRUE
+
+
+def bound_address() -> Optional[str]:
+    """The address the running Streamlit server listens on; None when no server runs (AppTest, scripts)."""
+    from streamlit import config
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists():
+        return None
+    return (config.get_option("server.address") or "").strip()  # empty: every interface
+
+
+def is_loopback(address: Optional[str]) -> bool:
+    """True for an address only this machine reaches; None (no server at all) counts as local."""
+    return address is None or address.strip().lower() in LOOPBACK
 
 
 @lru_cache(maxsize=1)
 def operator() -> Operator:
     """The settings of this app process (read once; tests call ``operator.cache_clear()``)."""
     umap = os.environ.get("WORKBENCH_UMAP", "load").strip().lower()
+    address = bound_address()
+    explicit_server = _flag("WORKBENCH_SERVER_MODE")
+    served = explicit_server or not is_loopback(address)
+    session_mb = _megabytes("WORKBENCH_SESSION_MB", 2048)
     return Operator(
-        server_mode=os.environ.get("WORKBENCH_SERVER_MODE", "").strip().lower() in TRUE,
+        server_mode=served,
+        local_files=not explicit_server and (not served or _flag("WORKBENCH_LOCAL_FILES")),
+        address="" if address is None else address,
         umap=umap if umap in ("load", "map", "off") else "load",
         preload=os.environ.get("WORKBENCH_PRELOAD", "known_answer").strip(),
         cache_dir=os.environ.get("WORKBENCH_CACHE_DIR", "").strip(),
+        session_mb=session_mb,
+        total_mb=max(session_mb, _megabytes("WORKBENCH_TOTAL_MB", _half_of_memory_mb())),
     )
 
 
+def _megabytes(name: str, default: int) -> int:
+    try:
+        return max(1, int(os.environ.get(name, "").strip() or default))
+    except ValueError:
+        return default
+
+
+def _half_of_memory_mb() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / (1 << 20) / 2)
+    except (ValueError, OSError, AttributeError):
+        return 8192
+
+
 def server_mode() -> bool:
+    """Whether the app is served to others (explicit server mode, or listening beyond loopback)."""
     return operator().server_mode
 
 
 def local_files_allowed() -> bool:
-    """Whether a visitor may read or write files of this machine by path (local mode only)."""
-    return not operator().server_mode
+    """Whether a visitor may read or write files of this machine by path (loopback, or the operator's choice)."""
+    return operator().local_files

@@ -22,10 +22,12 @@ from typing import Any, Callable, Iterable, Optional
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import core
 from core.scorers import align_scores, join_scores
 from core.selection import parse_strategy, score_names
+from workbench import sessions, settings
 
 DEFAULT_RECIPE = {"strategy": "random", "keep": 0.7, "threshold": None}
 WIDGET_PREFIXES = ("data_", "scores_", "map_", "tune_", "export_", "columns_", "incoming_", "settings_")
@@ -63,6 +65,8 @@ KEYS = {key.name: key for key in (
     Key("widget_memory", dict, "remembered widget values, by widget key"),
     Key("page", lambda: None, "url path of the page shown last"),
     Key("page_changed", lambda: False, "whether this run shows another page than the last run"),
+    Key("session_token", lambda: None, "this session's Handle in workbench.sessions (memory bound over sessions)"),
+    Key("released", lambda: None, "why this session's data were released for another user (said once)"),
     Key("column_curves", dict, "column-pruning curves by settings (Columns page)", per_dataset=True),
     Key("column_cut", lambda: None, "the column cut applied on the Columns page", per_dataset=True),
     Key("value_model", lambda: None, "the value model fitted on the Incoming page", per_dataset=True),
@@ -125,10 +129,14 @@ def set_dataset(ds, origin: str) -> None:
     """Make ``ds`` current. A different data set starts clean: its scores, edits, curves, jobs and
     the data-dependent widget choices of the last one do not carry over."""
     previous = dataset()
-    put("origin", origin)
     if previous is not None and previous.fingerprint == ds.fingerprint:
+        put("origin", origin)
         put("dataset", ds)
         return
+    operator = settings.operator()  # refused over the memory bound before anything of the last data set is dropped
+    sessions.SESSIONS.admit(get("session_token") or sessions.Handle(), sessions.data_bytes(ds),
+                            session_cap=operator.session_mb << 20, total_cap=operator.total_mb << 20)
+    put("origin", origin)
     for job in list(get("jobs").values()) + [get("umap_job")]:
         if job is not None:
             job.cancel()  # the last data set's background work (its map included) stops
@@ -142,6 +150,38 @@ def set_dataset(ds, origin: str) -> None:
     put("table_version", get("table_version") + 1)
     put("recipe", dict(DEFAULT_RECIPE))  # the default choices (strategy and keep fraction), as the README says
     _restore_cached_scores(ds)
+
+
+def check_in() -> None:
+    """Record this session's rerun (workbench.sessions); say once if its data were released meanwhile."""
+    handle = get("session_token")
+    if handle is None:
+        handle = sessions.Handle()
+        put("session_token", handle)
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        handle.release = _releaser(ctx.session_state)
+    sessions.SESSIONS.check_in(handle)
+    note = get("released")
+    if note:
+        put("released", None)
+        st.warning(note, icon=":material/memory:")
+
+
+def _releaser(session) -> Callable[[str], None]:
+    """Drops this session's data when another session's load needs the room (called from that session)."""
+
+    def release(why: str) -> None:
+        jobs = session["jobs"] if "jobs" in session else {}
+        for job in list(jobs.values()) + [session["umap_job"] if "umap_job" in session else None]:
+            if job is not None:
+                job.cancel()
+        for key in KEYS.values():
+            if key.per_dataset or key.name in ("dataset", "origin", "jobs"):
+                session[key.name] = key.default()
+        session["released"] = why
+
+    return release
 
 
 def _restore_cached_scores(ds) -> None:

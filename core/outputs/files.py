@@ -8,6 +8,7 @@ one; several files can be staged and renamed together. Missing destination folde
 from __future__ import annotations
 
 import dataclasses
+import glob
 import json
 import math
 import os
@@ -37,13 +38,18 @@ def table_format(path: Union[str, Path]) -> str:
 
 
 def stage(path: Union[str, Path], write) -> str:
-    """Call ``write(tmp)`` on a temporary file beside ``path`` (folders created); returns ``tmp``."""
+    """Call ``write(tmp)`` on a temporary file beside ``path`` (folders created); returns ``tmp``.
+
+    The temporary file's name carries this process id, so a later write of the same output removes
+    what a killed writer left (:func:`_remove_orphans`).
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataFileError(f"Cannot create the output folder {path.parent} ({exc.strerror}).") from None
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _remove_orphans(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
     os.close(fd)
     try:
         write(tmp)
@@ -51,6 +57,24 @@ def stage(path: Union[str, Path], write) -> str:
         Path(tmp).unlink(missing_ok=True)
         raise
     return tmp
+
+
+def _remove_orphans(path: Path) -> None:
+    """Remove temporary files of ``path`` left by writers that were killed (their process is gone)."""
+    for leftover in path.parent.glob(f".{glob.escape(path.name)}.*-*.tmp"):
+        pid = leftover.name[len(path.name) + 2:].split("-", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: alive
+        return True
+    return True
 
 
 def commit(staged: list) -> None:

@@ -1,0 +1,294 @@
+"""Served safely, to several users at once (issue 25).
+
+- Safe by default: ``workbench app`` listens on loopback unless the operator chooses an address,
+  and local files (Data > Local path, Export > Write to a folder) are offered only on loopback or
+  when the operator turned them on.
+- Several sessions on one app never see each other's data, choices or results: four AppTest
+  sessions in threads load different data, tune and export at the same time, and each export is
+  what that session chose. AppTest cannot run two scripts at the same moment in one process (each
+  run swaps in a process-wide mock Runtime), so the script runs are serialised by a lock and
+  interleaved at random, while every session's background jobs (scoring, references) run at once.
+- Memory stays bounded: a cap per session, the oldest idle session's data released first, and a
+  message when a load is refused.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ["WORKBENCH_UMAP"] = "off"
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+import core  # noqa: E402
+from core.foundation import DataFileError  # noqa: E402
+from workbench import sessions, settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "workbench" / "app.py")
+PATIENCE = 600
+MB = 1 << 20
+
+
+# ------------------------------------------------------------------------------ safe by default
+def _operator(monkeypatch, address, **env):
+    for name in ("WORKBENCH_SERVER_MODE", "WORKBENCH_LOCAL_FILES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(settings, "bound_address", lambda: address)
+    settings.operator.cache_clear()
+    try:
+        return settings.operator()
+    finally:
+        settings.operator.cache_clear()
+
+
+@pytest.mark.parametrize("address, env, local, served", [
+    (None, {}, True, False),  # no server at all (AppTest, scripts)
+    ("127.0.0.1", {}, True, False),
+    ("localhost", {}, True, False),
+    ("", {}, False, True),  # Streamlit's default: every interface
+    ("0.0.0.0", {}, False, True),
+    ("192.168.1.20", {"WORKBENCH_LOCAL_FILES": "1"}, True, True),  # the operator's choice, a trusted network
+    ("127.0.0.1", {"WORKBENCH_SERVER_MODE": "1"}, False, True),
+    ("0.0.0.0", {"WORKBENCH_SERVER_MODE": "1", "WORKBENCH_LOCAL_FILES": "1"}, False, True),  # server mode wins
+])
+def test_local_files_only_on_loopback_or_by_the_operators_choice(monkeypatch, address, env, local, served):
+    operator = _operator(monkeypatch, address, **env)
+    assert operator.local_files is local and operator.server_mode is served
+
+
+def _app_command(monkeypatch, capsys, *extra, **env) -> str:
+    from core.cli import main
+
+    for name in ("WORKBENCH_ADDRESS", "STREAMLIT_SERVER_ADDRESS", "WORKBENCH_SERVER_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["app", "--dry-run", *extra]) == 0
+    return capsys.readouterr().out
+
+
+def test_workbench_app_listens_on_loopback_unless_the_operator_chooses(monkeypatch, capsys):
+    assert "--server.address 127.0.0.1" in _app_command(monkeypatch, capsys)
+    assert "--server.address 0.0.0.0" in _app_command(monkeypatch, capsys, WORKBENCH_ADDRESS="0.0.0.0")
+    chosen = _app_command(monkeypatch, capsys, "--server.address", "10.1.2.3")
+    assert chosen.count("--server.address") == 1 and "10.1.2.3" in chosen
+    assert "--server.address" not in _app_command(monkeypatch, capsys, STREAMLIT_SERVER_ADDRESS="0.0.0.0")
+    makefile = (ROOT / "Makefile").read_text()
+    run = makefile[makefile.index("\nrun:"):].split("\n\n")[0]
+    assert "core.cli app" in run and "streamlit run" not in run  # `make run` goes through the same choice
+    assert 'address = "127.0.0.1"' in (ROOT / ".streamlit" / "config.toml").read_text()  # plain `streamlit run`
+
+
+def test_an_app_bound_beyond_loopback_offers_no_local_files(monkeypatch):
+    monkeypatch.setattr(settings, "bound_address", lambda: "0.0.0.0")
+    monkeypatch.delenv("WORKBENCH_SERVER_MODE", raising=False)
+    monkeypatch.delenv("WORKBENCH_LOCAL_FILES", raising=False)
+    settings.operator.cache_clear()
+    try:
+        at = AppTest.from_file(APP, default_timeout=PATIENCE)
+        at.run()
+        assert not at.exception
+        options = at.segmented_control(key="data_source").options
+        assert "Local path" not in options and "Scored partitions" not in options
+        at.switch_page("../pages/export.py").run()
+        assert not at.exception
+        assert not [t for t in at.text_input if t.key == "export_folder"]
+        assert not [b for b in at.button if b.key == "export_write"]
+    finally:
+        settings.operator.cache_clear()
+
+
+# ---------------------------------------------------------------------------------- memory bound
+def test_the_table_refuses_over_the_session_cap_and_releases_the_oldest_idle_first():
+    table, released = sessions.Sessions(), []
+    handles = [sessions.Handle() for _ in range(4)]
+    for i, handle in enumerate(handles):
+        handle.release = lambda why, i=i: released.append((i, why))
+        table.check_in(handle, now=100.0 + i)
+    with pytest.raises(DataFileError, match="WORKBENCH_SESSION_MB"):
+        table.admit(handles[0], 300 * MB, session_cap=200 * MB, total_cap=1000 * MB, now=101.0)
+    assert table.held(handles[0]) == 0  # nothing was taken by a refused load
+    for i in range(3):
+        assert table.admit(handles[i], 120 * MB, session_cap=200 * MB, total_cap=400 * MB, now=100.0 + i) == 0
+    # session 3 needs room: sessions 0, 1 and 2 are idle; 0 is the oldest and goes first, and is enough
+    assert table.admit(handles[3], 120 * MB, session_cap=200 * MB, total_cap=400 * MB, now=300.0, idle=60) == 1
+    assert [i for i, _ in released] == [0] and "released" in released[0][1]
+    assert table.held(handles[0]) == 0 and table.total() == 360 * MB
+    # nobody idle long enough: refused with a message, nothing released
+    table.check_in(handles[1], now=299.0)
+    table.check_in(handles[2], now=299.0)
+    with pytest.raises(DataFileError, match="Try again"):
+        table.admit(handles[0], 120 * MB, session_cap=200 * MB, total_cap=400 * MB, now=300.0, idle=60)
+    assert [i for i, _ in released] == [0]
+
+
+def test_a_session_streamlit_dropped_is_forgotten_with_its_bytes():
+    table = sessions.Sessions()
+    handle = sessions.Handle()
+    table.admit(handle, 100 * MB, session_cap=200 * MB, total_cap=400 * MB)
+    assert table.total() == 100 * MB
+    del handle
+    gc.collect()
+    assert table.total() == 0
+
+
+def _csv(seed: int, rows: int = 150, prefix: str = "r") -> bytes:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(rng.normal(size=(rows, 4)), columns=["a", "b", "c", "d"])
+    frame.insert(0, "id", [f"{prefix}{i:04d}" for i in range(rows)])
+    frame["label"] = np.where(frame["a"] + 0.5 * rng.normal(size=rows) > 0, "yes", "no")
+    return frame.to_csv(index=False).encode()
+
+
+def _upload(at: AppTest, name: str, data: bytes) -> None:
+    at.segmented_control(key="data_source").set_value("Upload a file").run()
+    at.file_uploader(key="data_upload").set_value((name, data, "text/csv")).run()
+    at.selectbox(key="data_up_id").set_value("id").run()
+    at.button(key="data_up_load").click().run()
+
+
+def test_an_idle_sessions_data_are_released_for_a_new_load_and_it_is_told(monkeypatch):
+    monkeypatch.setenv("WORKBENCH_PRELOAD", "")
+    monkeypatch.setattr(sessions, "IDLE_SECONDS", 0.0)
+    first = AppTest.from_file(APP, default_timeout=PATIENCE)
+    settings.operator.cache_clear()
+    first.run()
+    _upload(first, "first.csv", _csv(1, prefix="f"))
+    assert not first.exception and first.session_state["dataset"] is not None
+    assert 0 < sessions.data_bytes(first.session_state["dataset"]) < MB  # its real size
+    # a server where one session may hold 1 MB, all sessions 1 MB, and these data count 0.6 MB (2 MB over
+    # 1000 rows): room for one data set at a time
+    monkeypatch.setattr(sessions, "data_bytes", lambda ds: int((0.6 if ds.n_samples < 1000 else 2) * MB))
+    monkeypatch.setenv("WORKBENCH_TOTAL_MB", "1")
+    monkeypatch.setenv("WORKBENCH_SESSION_MB", "1")
+    settings.operator.cache_clear()
+    try:
+        _upload(first, "first_again.csv", _csv(4, prefix="f"))  # counted again under these settings
+        assert first.session_state["dataset"].ids[0] == "f0000" and not first.error
+        second = AppTest.from_file(APP, default_timeout=PATIENCE)
+        second.run()
+        _upload(second, "second.csv", _csv(2, prefix="s"))
+        assert not second.exception and not second.error, [e.value for e in second.error]
+        assert second.session_state["dataset"].ids[0] == "s0000"
+        first.run()  # the first visitor comes back: told why, asked to load again
+        assert first.session_state["dataset"] is None
+        assert any("released" in w.value for w in first.warning), [w.value for w in first.warning]
+        big = _csv(3, rows=4000, prefix="b")  # over the per-session cap: refused, the data in use stay
+        _upload(second, "big.csv", big)
+        assert any("WORKBENCH_SESSION_MB" in e.value for e in second.error), [e.value for e in second.error]
+        assert second.session_state["dataset"].ids[0] == "s0000"
+    finally:
+        settings.operator.cache_clear()
+
+
+# ----------------------------------------------------------------------------- several sessions
+CHOICES = [  # (rows, seed, scorer or None, strategy kind, keep %, seed setting)
+    (150, 11, None, "random", 40, 0),
+    (180, 12, "knn_density", "top", 60, 0),
+    (150, 13, None, "random", 70, 5),
+    (210, 14, "knn_density", "top", 30, 0),
+]
+
+
+RUN_LOCK = threading.Lock()
+
+
+def _serialised(at: AppTest) -> AppTest:
+    """``at`` whose script runs take :data:`RUN_LOCK` (every widget's ``.run()`` goes through ``_run``)."""
+    inner = at._run
+
+    def run(*args, **kwargs):
+        with RUN_LOCK:
+            return inner(*args, **kwargs)
+
+    at._run = run
+    return at
+
+
+def _wait_jobs(at: AppTest, timeout: float = PATIENCE) -> None:
+    deadline = time.time() + timeout
+    while at.session_state["jobs"]:
+        assert time.time() < deadline, f"jobs {list(at.session_state['jobs'])} did not finish"
+        time.sleep(0.3)
+        at.run()
+
+
+def _one_session(index: int, results: dict, barrier: threading.Barrier) -> None:
+    rows, data_seed, scorer, kind, keep, seed = CHOICES[index]
+    data = _csv(data_seed, rows, prefix=f"s{index}_")
+    at = _serialised(AppTest.from_file(APP, default_timeout=PATIENCE))
+    at.run()
+    barrier.wait(timeout=PATIENCE)  # every session loads, tunes and exports at the same time
+    _upload(at, f"session{index}.csv", data)
+    if seed:
+        at.sidebar.number_input(key="settings_seed").set_value(seed).run()
+    if scorer:
+        at.switch_page("../pages/scores.py").run()
+        for box in at.checkbox:
+            if box.key and box.key.startswith("scores_pick_"):
+                box.set_value(box.key == f"scores_pick_{scorer}")
+        at.run()
+        if not at.button(key="scores_compute").disabled:
+            at.button(key="scores_compute").click().run()
+        _wait_jobs(at)
+    at.switch_page("../pages/tune.py").run()
+    at.selectbox(key="tune_kind").set_value(kind).run()
+    if scorer:
+        at.selectbox(key="tune_scorer").set_value(scorer).run()
+    for value in (keep + 10, keep - 10, keep):  # a few slider moves while the others work
+        at.slider(key="tune_keep").set_value(value).run()
+    at.switch_page("../pages/export.py").run()
+    _wait_jobs(at)
+    assert not at.exception, [e.message for e in at.exception]
+    files = at.session_state["memo"]["export_files"][1]
+    results[index] = {"data": data, "rows": files["rows"], "manifest": json.loads(files["manifest"]),
+                      "recipe": dict(at.session_state["recipe"]), "seed": at.session_state["seed"]}
+
+
+def test_four_sessions_at_once_each_export_what_it_chose(monkeypatch, tmp_path):
+    monkeypatch.setenv("WORKBENCH_PRELOAD", "")
+    settings.operator.cache_clear()
+    results, errors = {}, []
+    barrier = threading.Barrier(len(CHOICES))
+
+    def run(index):
+        try:
+            _one_session(index, results, barrier)
+        except BaseException:  # noqa: BLE001 - reported below with its session
+            import traceback
+
+            errors.append((index, traceback.format_exc()[-3000:]))
+            barrier.abort()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(CHOICES))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(PATIENCE * 2)
+    assert not errors, errors
+    for index, (rows, _, scorer, kind, keep, seed) in enumerate(CHOICES):
+        result = results[index]
+        path = tmp_path / f"session{index}.csv"
+        path.write_bytes(result["data"])
+        ds = core.load_dataset(path, label="label", id="id")  # the data this session uploaded, loaded apart
+        assert (scorer or "random") in result["recipe"]["strategy"] and result["seed"] == seed
+        assert result["recipe"]["keep"] == pytest.approx(keep / 100)
+        scores = core.compute_scores(ds, [scorer], seed=seed) if scorer else None
+        expected = core.select(ds, scores, strategy=result["recipe"]["strategy"], keep=keep / 100, seed=seed)
+        kept = pd.read_csv(io.BytesIO(result["rows"]), dtype=str, keep_default_na=False)
+        assert kept["id"].tolist() == list(expected.kept_ids), f"session {index} exported another selection"
+        assert all(i.startswith(f"s{index}_") for i in kept["id"]), f"session {index} exported another's rows"
+        assert result["manifest"]["data_fingerprint"] == ds.fingerprint
+        assert result["manifest"]["n_kept"] == len(expected.kept_ids)
