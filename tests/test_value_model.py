@@ -314,3 +314,21 @@ def test_model_reports_drift_of_a_batch(halves):
     moved[[f"f{i}" for i in range(6)]] += 10 * moved[[f"f{i}" for i in range(6)]].std()
     assert model.drift(moved)["outside"]
 
+
+
+def test_cli_fit_reads_a_pixel_table_as_its_columns(tmp_path, capsys):
+    """A table of 64 pixel columns loads as images elsewhere; a value model needs its columns as they are."""
+    from core.cli import main
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    pixels = np.clip(rng.normal(100 + 60 * y[:, None], 40, (300, 64)), 0, 255).round().astype(int)
+    frame = pd.DataFrame(pixels, columns=[f"p{i}" for i in range(64)]).assign(label=np.where(y, "b", "a"))
+    frame.to_csv(tmp_path / "pixels.csv", index=False)
+    assert core.load_dataset(tmp_path / "pixels.csv", label="label").kind == "image"
+    code = main(["value-model", "fit", str(tmp_path / "pixels.csv"), "--label", "label", "--target", "outlier",
+                 "--no-backtest", "--out", str(tmp_path / "m.json")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    model = load_value_model(tmp_path / "m.json")
+    assert model.featurizer.columns == [f"p{i}" for i in range(64)] and "Not backtested" in captured.out

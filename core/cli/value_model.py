@@ -114,9 +114,8 @@ def _fit(args) -> int:
     if manifest is not None:
         ds, selection = _selection_data(args.data, manifest, folds)
     else:
-        ds, selection = load_dataset(args.data, label=args.label, id=args.id, features=support.split_list(
-            args.features) or None, min_rows_per_class=folds, drop_missing_labels=args.drop_missing_labels,
-            max_dim=0), None
+        ds, selection = _load_table(args.data, label=args.label, id=args.id, features=support.split_list(
+            args.features) or None, min_rows_per_class=folds, drop_missing_labels=args.drop_missing_labels), None
     progress = support.make_progress(args.quiet)
     scores = _read_scores(args.scores) if args.scores else None
     if scores is None and selection is None:
@@ -143,8 +142,8 @@ def _selection_data(data: str, manifest: dict, folds: int) -> tuple:
     encoding...), every feature kept (``max_dim=0``: a value model reads the original columns);
     the decision is the manifest re-applied, matched by id when the features differ (PCA)."""
     options = dict((manifest.get("data") or {}).get("load_options") or {})
-    options.update(max_dim=0, min_rows_per_class=folds)
-    ds = load_dataset(data, **options)
+    options.update(min_rows_per_class=folds)
+    ds = _load_table(data, **options)
     if manifest.get("data_fingerprint") == ds.fingerprint:
         return ds, apply_manifest(manifest, ds)
     made_on = apply_manifest(manifest, data)  # loaded exactly as the selection was made: fingerprint checked
@@ -156,6 +155,17 @@ def _selection_data(data: str, manifest: dict, folds: int) -> tuple:
     mask[positions] = True
     return ds, replace(made_on, mask=mask, kept_ids=ds.ids[mask], data_fingerprint=ds.fingerprint,
                        n_input=ds.n_samples, n_kept=int(mask.sum()))
+
+
+def _load_table(data, **options):
+    """The data with one feature per original column, as a value model reads new rows: every column
+    kept (``max_dim=0``), and a table of pixel columns read as the numbers it holds, not as images."""
+    options.update(max_dim=0)
+    ds = load_dataset(data, **options)
+    columns = (ds.settings or {}).get("features") or []
+    if ds.kind == "image" and columns and all(c in ds.frame.columns for c in columns):
+        ds = load_dataset(data, **dict(options, featurizer="tabular"))
+    return ds
 
 
 def _backtest_lines(model) -> list:

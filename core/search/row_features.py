@@ -58,7 +58,8 @@ class RowFeaturizer:
         if ds.kind not in _SUPPORTED_KINDS or settings.get("pca_dim"):
             why = "PCA-reduced features (max_dim)" if settings.get("pca_dim") else f"{ds.kind} features"
             raise ConfigError(f"This works on tables of numeric or categorical columns, not on {why}. "
-                              "Load the data without max_dim, or use precomputed embedding columns.")
+                              "Load the data without max_dim (a table of pixel columns with featurizer='tabular'), "
+                              "or use precomputed embedding columns.")
         columns = settings.get("features") or [c for c in ds.frame.columns if c not in (ds.label_column, ds.id_column)]
         names = set(ds.feature_names)
         specs = [spec for column in columns if (spec := _fit_column(ds.frame[column], str(column), ds.kind, names))]
