@@ -162,6 +162,7 @@ def _upload(at: AppTest, name: str, data: bytes) -> None:
 def test_an_idle_sessions_data_are_released_for_a_new_load_and_it_is_told(monkeypatch):
     monkeypatch.setenv("WORKBENCH_PRELOAD", "")
     monkeypatch.setattr(sessions, "IDLE_SECONDS", 0.0)
+    monkeypatch.setattr(sessions, "SESSIONS", sessions.Sessions())  # other tests' sessions are not released
     first = AppTest.from_file(APP, default_timeout=PATIENCE)
     settings.operator.cache_clear()
     first.run()
@@ -194,12 +195,13 @@ def test_an_idle_sessions_data_are_released_for_a_new_load_and_it_is_told(monkey
 
 
 # ----------------------------------------------------------------------------- several sessions
-CHOICES = [  # (rows, seed, scorer or None, strategy kind, keep %, seed setting)
-    (150, 11, None, "random", 40, 0),
-    (180, 12, "knn_density", "top", 60, 0),
-    (150, 13, None, "random", 70, 5),
-    (210, 14, "knn_density", "top", 30, 0),
+CHOICES = [  # (data, rows, scorer or None, strategy kind, keep %, seed setting); sessions 0 and 2 load the same file
+    ("A", 150, None, "random", 40, 0),
+    ("B", 180, "knn_density", "top", 60, 0),
+    ("A", 150, None, "random", 70, 5),
+    ("C", 210, "knn_density", "top", 30, 0),
 ]
+DATA_SEEDS = {"A": 11, "B": 12, "C": 13}
 
 
 RUN_LOCK = threading.Lock()
@@ -226,12 +228,12 @@ def _wait_jobs(at: AppTest, timeout: float = PATIENCE) -> None:
 
 
 def _one_session(index: int, results: dict, barrier: threading.Barrier) -> None:
-    rows, data_seed, scorer, kind, keep, seed = CHOICES[index]
-    data = _csv(data_seed, rows, prefix=f"s{index}_")
+    tag, rows, scorer, kind, keep, seed = CHOICES[index]
+    data = _csv(DATA_SEEDS[tag], rows, prefix=f"{tag}_")  # same file, same bytes: shared caches, own choices
     at = _serialised(AppTest.from_file(APP, default_timeout=PATIENCE))
     at.run()
     barrier.wait(timeout=PATIENCE)  # every session loads, tunes and exports at the same time
-    _upload(at, f"session{index}.csv", data)
+    _upload(at, f"data{tag}.csv", data)
     if seed:
         at.sidebar.number_input(key="settings_seed").set_value(seed).run()
     if scorer:
@@ -278,7 +280,7 @@ def test_four_sessions_at_once_each_export_what_it_chose(monkeypatch, tmp_path):
     for thread in threads:
         thread.join(PATIENCE * 2)
     assert not errors, errors
-    for index, (rows, _, scorer, kind, keep, seed) in enumerate(CHOICES):
+    for index, (tag, rows, scorer, kind, keep, seed) in enumerate(CHOICES):
         result = results[index]
         path = tmp_path / f"session{index}.csv"
         path.write_bytes(result["data"])
@@ -289,6 +291,6 @@ def test_four_sessions_at_once_each_export_what_it_chose(monkeypatch, tmp_path):
         expected = core.select(ds, scores, strategy=result["recipe"]["strategy"], keep=keep / 100, seed=seed)
         kept = pd.read_csv(io.BytesIO(result["rows"]), dtype=str, keep_default_na=False)
         assert kept["id"].tolist() == list(expected.kept_ids), f"session {index} exported another selection"
-        assert all(i.startswith(f"s{index}_") for i in kept["id"]), f"session {index} exported another's rows"
+        assert all(i.startswith(f"{tag}_") for i in kept["id"]), f"session {index} exported another's rows"
         assert result["manifest"]["data_fingerprint"] == ds.fingerprint
         assert result["manifest"]["n_kept"] == len(expected.kept_ids)
