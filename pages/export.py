@@ -23,17 +23,22 @@ if problem:
     st.warning(f"The Tune recipe does not apply ({problem}); exporting a random selection instead.")
 evaluator = resources.evaluator(ds, state.folds(), state.seed())
 table, names = state.scores(), state.score_columns()
-block = estimates.comparison(ds, sel, table, evaluator)
-pruned, full, rand = (SimpleNamespace(**block[part]) for part in ("selection", "full", "random"))
-found = cards.verdict(block, is_random=sel.resolved_strategy == "random")
+found = estimates.reading(ds, sel, table, evaluator)  # the one route: Tune's figure for the same recipe, at once
+block = estimates.manifest_block(ds, sel, table, evaluator, found)  # None until the figures are final
+pruned, full, rand = found.pruned, found.full, found.random
+verdict = cards.reading_verdict(found, is_random=sel.resolved_strategy == "random", n_kept=sel.n_kept)
 exact = exact_check.latest(ds, sel)
 
-cards.comparison_cards(st.container(), ds, sel, pruned, full, rand)
-cards.show_verdict(found, exporting=True)
-st.caption(f"Strategy `{sel.resolved_strategy}` · seed {sel.seed} · {block['summary']}")
-if block.get("leak_free") is False:
-    st.caption("For now the estimate is optimistic (the scores that chose the rows saw the held-out labels); the "
-               "leak-free one replaces it, here and in the files, as soon as it is ready.")
+cards.comparison_cards(st.container(), ds, sel, pruned, full, rand, leak_free=found.leak_free,
+                       random_state=found.random_state)
+cards.show_verdict(verdict, exporting=True)
+line = cards.status_line(found)
+if block is not None:
+    st.caption(f"Strategy `{sel.resolved_strategy}` · seed {sel.seed} · {block['summary']}")
+else:
+    st.caption(f":material/hourglass_top: {line or 'The estimate is being completed.'} The kept rows can be "
+               "downloaded now; the manifest and the summary record the estimate, so they wait for the final figures "
+               "(this page updates by itself).")
 
 with st.container(border=True):
     a, b = st.columns([1, 2])
@@ -48,30 +53,37 @@ cut = (state.get("column_cut") or {}).get("block")  # a Columns-page cut: record
 
 
 def _files() -> dict:
-    """Kept rows, manifest and summary as bytes: exactly what the buttons serve and a folder gets."""
+    """Kept rows, manifest and summary as bytes: exactly what the buttons serve and a folder gets.
+
+    The manifest and the summary record the estimate: they are made only from final figures."""
     curve = next(iter(state.get("curves").values()), None)
-    return {"rows": core.rows_bytes(ds, sel, fmt.lower(), scores=table, include_scores=include_scores,
-                                    drop_columns=cut["dropped"] if cut else ()),
-            "manifest": core.manifest_bytes(ds, sel, block, table, columns=cut),
-            "summary": summary.build_html(ds, sel, pruned, full, rand, evaluator_description=evaluator.describe(),
-                                          origin=state.get("origin") or "Data", curve=curve, score_names=names,
-                                          verdict=found, exact=exact).encode()}
+    files = {"rows": core.rows_bytes(ds, sel, fmt.lower(), scores=table, include_scores=include_scores,
+                                     drop_columns=cut["dropped"] if cut else ())}
+    if block is not None:
+        files["manifest"] = core.manifest_bytes(ds, sel, block, table, columns=cut)
+        files["summary"] = summary.build_html(ds, sel, pruned, full, rand, evaluator_description=evaluator.describe(),
+                                              origin=state.get("origin") or "Data", curve=curve, score_names=names,
+                                              verdict=verdict, exact=exact).encode()
+    return files
 
 
 files = None
 with state.user_errors("Could not prepare the export: "):
-    files = state.memo("export_files", (tuning.identity(sel), state.get("table_version"), block.get("leak_free"),
+    files = state.memo("export_files", (tuning.identity(sel), state.get("table_version"), block is not None,
                                         fmt, include_scores, len(state.get("curves")), len(state.get("exact_checks"))),
                        _files)
     d = st.columns(3)
     d[0].download_button(f"Kept rows ({fmt})", files["rows"], file_name=f"{stem}_kept{suffix}",
                          mime="text/csv" if fmt == "CSV" else "application/octet-stream", key="export_rows",
                          icon=":material/table:", type="primary", width="stretch")
-    d[1].download_button("Manifest (JSON)", files["manifest"], file_name=f"{stem}_manifest.json",
-                         mime="application/json", key="export_manifest", icon=":material/description:",
-                         width="stretch")
-    d[2].download_button("Stakeholder summary (HTML)", files["summary"], file_name=f"{stem}_summary.html",
-                         mime="text/html", key="export_summary", icon=":material/summarize:", width="stretch")
+    waiting = "waits for the final estimate"
+    d[1].download_button("Manifest (JSON)" if block is not None else f"Manifest ({waiting})",
+                         files.get("manifest", b""), file_name=f"{stem}_manifest.json", mime="application/json",
+                         key="export_manifest", icon=":material/description:", width="stretch",
+                         disabled=block is None)
+    d[2].download_button("Stakeholder summary (HTML)" if block is not None else f"Summary ({waiting})",
+                         files.get("summary", b""), file_name=f"{stem}_summary.html", mime="text/html",
+                         key="export_summary", icon=":material/summarize:", width="stretch", disabled=block is None)
 
 if state.get("partitioned") is not None:  # a sample of scored partitions: the files above hold the sample's rows
     st.caption(f"These files hold the kept rows of the sample ({ds.n_samples:,} of "
@@ -81,14 +93,15 @@ if state.get("partitioned") is not None:  # a sample of scored partitions: the f
 
 with st.expander("Summary preview", icon=":material/summarize:", expanded=True):
     left, right = st.columns(2)
-    left.plotly_chart(charts.accuracy_comparison(pruned, full, rand), key="export_accuracy")
+    left.plotly_chart(charts.accuracy_comparison(pruned, full, rand, **cards.chart_labels(found)),
+                      key="export_accuracy")
     right.plotly_chart(charts.kept_per_class(ds.classes, *charts.kept_and_dropped(ds, sel.mask)),
                        key="export_per_class")
     st.caption("The HTML summary holds these charts, the key numbers and the verdict, the exact-model check and "
                "the pruning curve when they were run on the Tune page, and how the estimate was made. It opens "
                "offline in any browser.")
 
-if settings.local_files_allowed() and files is not None:  # a served app never writes the server's folders
+if settings.local_files_allowed() and files is not None and block is not None:  # never the server's folders when served
     with st.expander("Write to a folder on this machine", icon=":material/folder:"):
         folder = st.text_input("Folder", value=str(Path.cwd() / "exports"), key="export_folder")
         if st.button("Write files", key="export_write", icon=":material/save:"):
@@ -102,7 +115,7 @@ if settings.local_files_allowed() and files is not None:  # a served app never w
                 except OSError as err:
                     st.error(f"Could not write to {out} ({err.strerror}). Pick a folder you can write to.")
 
-if files is not None:  # off unless the user asks: a store field and a button
+if files is not None and block is not None:  # off unless the user asks: a store field and a button
     tracking_panel.render(ds, sel, estimate=block, scores=table, files=files,
                           curve=next(iter(state.get("curves").values()), None))
 

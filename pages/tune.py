@@ -24,14 +24,14 @@ if not names:
             icon=":material/info:")
 
 
-def _costly_prompt(recipe: dict) -> None:
-    st.info(f"**{recipe['strategy']}** takes seconds to a minute on {ds.n_samples:,} rows, so it runs on request "
+def _costly_prompt(parsed) -> None:
+    st.info(f"**{parsed.text}** takes seconds to a minute on {ds.n_samples:,} rows, so it runs on request "
             "instead of on every slider move.", icon=":material/hourglass_top:")
-    key, table, seed, force = tuning.selection_key(ds), state.scores(), state.seed(), state.forced_sets()
-    jobs.button("select", f"Compute the {recipe['strategy']} selection", lambda job: tuning.compute(
-        ds, recipe, seed, table, force, progress=job.progress, cancel=job.cancel_event),
-        key="tune_costly", label=f"Selecting ({recipe['strategy']})", context={"key": key}, on_done=_finish_selection,
-        type="primary", icon=":material/play_arrow:")
+    key, table = tuning.selection_key(ds, parsed), state.scores()
+    jobs.button("select", f"Compute the {parsed.text} selection", lambda job: tuning.compute(
+        ds, parsed, table, progress=job.progress, cancel=job.cancel_event),
+        key="tune_costly", label=f"Selecting ({parsed.text})", context={"key": key}, on_done=_finish_selection,
+        work=key, type="primary", icon=":material/play_arrow:")
 
 
 def _finish_selection(job) -> None:
@@ -48,31 +48,35 @@ with controls, st.container(border=True):
         st.caption(f"Plus map edits: {len(keep_ids):,} rows force-kept, {len(drop_ids):,} force-dropped.")
 state.set_recipe(strategy, budget["keep"], budget["threshold"])
 
-sel, problem = None, None
+sel, problem, parsed = None, None, None
 with results:
     try:
-        sel = tuning.current_selection(ds, compute_now=not tuning.is_costly(ds, strategy))
+        parsed = tuning.recipe()  # parsed once per change of the form, the seed, the scores or the map edits
+        sel = tuning.current_selection(ds, parsed, compute_now=not tuning.is_costly(ds, parsed))
     except core.WorkbenchError as err:
         problem = str(err)
         st.error(problem, icon=":material/error:")
     if problem:
         pass
     elif sel is None:
-        _costly_prompt(state.recipe_now())
+        _costly_prompt(parsed)
         jobs.panel("select")
     elif sel.n_kept == 0:
         st.warning("This budget keeps no rows. Loosen the threshold or raise the keep fraction.")
         sel = None
     else:
-        pruned, leak_free = estimates.live(ds, sel, state.scores(), evaluator)
-        full, rand = estimates.references(ds, sel, evaluator)
-        cards.comparison_cards(metrics_row, ds, sel, pruned, full, rand, leak_free=leak_free)
-        found = cards.verdict(cards.block_of(pruned, full, rand), is_random=sel.resolved_strategy == "random",
-                              updating=sel.n_kept if rand is None or rand.n_kept != sel.n_kept else None)
-        cards.show_verdict(found)
+        found = estimates.reading(ds, sel, state.scores(), evaluator)
+        cards.comparison_cards(metrics_row, ds, sel, found.pruned, found.full, found.random,
+                               leak_free=found.leak_free, random_state=found.random_state)
+        line = cards.status_line(found)
+        if line:
+            metrics_row.caption(f":material/hourglass_top: {line}")
+        cards.show_verdict(cards.reading_verdict(found, is_random=sel.resolved_strategy == "random",
+                                                 n_kept=sel.n_kept))
         st.caption(f"Estimate: {evaluator.describe()}. Training-time saving assumes cost grows with rows.")
         a, b = st.columns(2)
-        a.plotly_chart(charts.accuracy_comparison(pruned, full, rand), key="tune_accuracy")
+        a.plotly_chart(charts.accuracy_comparison(found.pruned, found.full, found.random,
+                                                  **cards.chart_labels(found)), key="tune_accuracy")
         b.plotly_chart(charts.kept_per_class(ds.classes, *charts.kept_and_dropped(ds, sel.mask)),
                        key="tune_per_class")
 

@@ -28,6 +28,9 @@ from workbench import settings  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "workbench" / "app.py")
 PAGES = {name: f"../pages/{name}.py" for name in ("data", "scores", "map", "tune", "export")}
+
+pytestmark = pytest.mark.app  # `make test-fast` leaves the app's tests to `make test`
+
 CHEAP = ["knn_density", "margin", "label_noise"]  # geometry and model scorers (one shared out-of-fold fit)
 FAST = ["knn_density", "prototypicality"]  # quick on every sample (model scorers take a minute on images)
 SAMPLES = [s["name"] for s in list_samples()]
@@ -155,6 +158,11 @@ def test_signs_colours_and_cuts_never_contradict(scored_app):
     at.radio(key="tune_end").set_value("high").run()
     at.slider(key="tune_keep").set_value(10).run()
     _ok(at)
+    if "fold_scores" in at.session_state["jobs"]:  # margin reads the labels: no verdict while the figure is optimistic
+        assert not any("This subset" in w.value for w in list(at.warning) + list(at.success))
+        assert any(m.label == "Pruned · optimistic" for m in at.metric)
+        assert _metrics(at)["Pruned"].color == _metrics(at)["Full data"].color  # grey: no green or red arrow
+        _wait(at, "fold_scores")
     cards = _metrics(at)
     pruned, rand = float(cards["Pruned"].value.rstrip("%")), float(cards["Random"].value.rstrip("%"))
     assert pruned < rand
@@ -217,7 +225,8 @@ def test_export_bytes_match_the_selection_and_the_workflow(scored_app, tmp_path)
     ds, recipe, table = at.session_state["dataset"], at.session_state["recipe"], at.session_state["score_table"]
     expected = core.select(ds, table, strategy=recipe["strategy"], keep=recipe["keep"], seed=0)
     at = _page(at, "export")
-    _wait(at, "estimate")  # the leak-free estimate replaces the quick one, in the cards and the files
+    for job in ("fold_scores", "random_reference"):  # the leak-free figure and the exact random reference
+        _wait(at, job)
     _ok(at)
     files = at.session_state["memo"]["export_files"][1]  # exactly the bytes the download buttons serve
     kept = pd.read_csv(io.BytesIO(files["rows"]), dtype=str, keep_default_na=False)

@@ -228,9 +228,14 @@ def kept_per_class(classes: Sequence, kept: np.ndarray, dropped: np.ndarray) -> 
                    yaxis_title="Rows", xaxis=dict(type="category"))
 
 
-def accuracy_comparison(pruned, full, random, *, title: str = "Cross-validated accuracy") -> go.Figure:
-    """Horizontal bars of mean accuracy with ±1 std: full data, pruned subset, random of the same size."""
-    rows = [("Random, same size", random, RANDOM), ("Pruned", pruned, KEPT), ("Full data", full, FULL)]
+def accuracy_comparison(pruned, full, random, *, title: str = "Cross-validated accuracy",
+                        random_label: str = "Random, same size", pruned_label: str = "Pruned") -> go.Figure:
+    """Horizontal bars of mean accuracy with ±1 std: full data, pruned subset, random of the same size.
+
+    ``random_label``/``pruned_label`` say what a bar holds when it is not final ("Random, interpolated",
+    "Pruned (optimistic)"), so no other size is ever called "same size".
+    """
+    rows = [(random_label, random, RANDOM), (pruned_label, pruned, KEPT), ("Full data", full, FULL)]
     rows = [r for r in rows if r[1] is not None]
     fig = go.Figure(go.Bar(
         y=[f"{r[0]}<br><b>{r[1].accuracy:.1%}</b> ± {r[1].std:.1%}" for r in rows], x=[r[1].accuracy for r in rows],

@@ -14,10 +14,27 @@ A page uses two calls per action::
 A job that ends while its page is not shown is settled by the router on the next run
 (:func:`settle`), and the sidebar's poller (:func:`sidebar_status`) asks for that run, so the
 sidebar and every page reflect a finished job at once, wherever the user is.
+
+**One compute plan.** Every job is planned work:
+
+- it has a ``key`` (what it computes): a request for work whose key is already running under that
+  name joins it instead of starting it again (:func:`start` returns the running job);
+- CPU-heavy jobs pass through one process-wide :data:`SCHEDULER`, which runs at most as many of
+  them at once as the machine has cores and starts the waiting ones by ``priority``
+  (:data:`NOW` what the visible page waits for, :data:`ASKED` what a click asked for,
+  :data:`AHEAD` work computed ahead of need, :data:`IDLE` the map projection, started only when
+  nothing else waits or runs);
+- a job can wait for other jobs (``deps``) before it takes a slot, so Auto, the curve and Export
+  reuse the one fold-wise scores job instead of computing their own;
+- progress only moves forward, and the time left counts the whole job (every pass and fold).
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import os
+import re
 import threading
 import time
 from typing import Any, Callable, Optional
@@ -28,38 +45,168 @@ from core.foundation import Cancelled, WorkbenchError
 from workbench import state
 
 
+#: Priorities (lower starts first).
+NOW, ASKED, AHEAD, IDLE = 0, 1, 2, 3
+
+
+class Scheduler:
+    """At most ``slots`` CPU-heavy jobs at once in this process, started by priority.
+
+    A job asks for a slot in its own thread (:meth:`acquire`) and gives it back when it ends
+    (:meth:`release`). A waiting job with a lower priority number starts first; ties go to the
+    older request. :data:`IDLE` work starts only while no other job runs or waits.
+    """
+
+    def __init__(self, slots: int):
+        self.slots = max(1, int(slots))
+        self._cond = threading.Condition()
+        self._waiting: list = []  # heap of (priority, order, job)
+        self._running: set = set()
+        self._order = itertools.count()
+
+    def acquire(self, job: "Job") -> bool:
+        """Block until ``job`` may run; False when it was cancelled while waiting."""
+        with self._cond:
+            entry = (job.priority, next(self._order), job)
+            heapq.heappush(self._waiting, entry)
+            try:
+                while not job.cancel_event.is_set():
+                    if self._may_start(entry):
+                        heapq.heappop(self._waiting)
+                        self._running.add(job)
+                        return True
+                    self._cond.wait(0.2)
+                return False
+            finally:
+                if entry in self._waiting:
+                    self._waiting.remove(entry)
+                    heapq.heapify(self._waiting)
+                self._cond.notify_all()
+
+    def _may_start(self, entry) -> bool:
+        if self._waiting[0] is not entry:
+            return False
+        if entry[0] >= IDLE:
+            return not self._running and len(self._waiting) == 1
+        return len(self._running) < self.slots
+
+    def promote(self, job: "Job", priority: int) -> None:
+        """Raise a waiting job's priority (a page now waits for work asked ahead of need)."""
+        with self._cond:
+            if priority >= job.priority:
+                return
+            job.priority = int(priority)
+            for i, entry in enumerate(self._waiting):
+                if entry[2] is job:
+                    self._waiting[i] = (job.priority, entry[1], job)
+                    heapq.heapify(self._waiting)
+                    break
+            self._cond.notify_all()
+
+    def release(self, job: "Job") -> None:
+        with self._cond:
+            self._running.discard(job)
+            self._cond.notify_all()
+
+    def others_waiting(self, job: "Job") -> bool:
+        """Whether work of a more urgent priority than ``job``'s waits or runs (IDLE work yields to it)."""
+        with self._cond:
+            return any(other is not job and other.priority < job.priority for other in self._running) or any(
+                entry[2].priority < job.priority for entry in self._waiting)
+
+    def busy(self) -> bool:
+        """Whether any heavy job runs or waits (work that yields to everything else pauses meanwhile)."""
+        with self._cond:
+            return bool(self._running or self._waiting)
+
+    def queue_position(self, job: "Job") -> int:
+        """How many heavy jobs run or start before ``job`` (0 when it runs)."""
+        with self._cond:
+            if job in self._running:
+                return 0
+            ahead = sum(1 for entry in self._waiting if (entry[0], entry[1]) < _entry_key(self._waiting, job))
+            return len(self._running) + ahead
+
+
+def _entry_key(waiting: list, job) -> tuple:
+    for entry in waiting:
+        if entry[2] is job:
+            return entry[0], entry[1]
+    return (float("inf"), 0)
+
+
+#: The one scheduler of this process (every session's heavy jobs share the cores).
+SCHEDULER = Scheduler(os.cpu_count() or 1)
+
+
 class Job:
     """Run ``target(job)`` in a daemon thread.
 
     ``target`` receives the job and should call :meth:`progress` and pass :attr:`cancel_event`
     on to ``core``; it may store finished pieces in :attr:`partial`. Its return value becomes
     :attr:`result`. ``context`` holds what the finishing code needs (e.g. the recipe it ran for).
+
+    ``key`` says what the job computes (a request with the same key joins it); ``heavy`` jobs run
+    through :data:`SCHEDULER` at ``priority``; ``deps`` are jobs that must end first (their results
+    are in :meth:`dep`). The job is ``queued`` until its dependencies are done and it has a slot.
     """
 
     def __init__(self, target: Callable[["Job"], Any], *, label: str, context: Optional[dict] = None,
-                 on_done: Optional[Callable[["Job"], None]] = None):
+                 on_done: Optional[Callable[["Job"], None]] = None, key: Any = None, priority: int = ASKED,
+                 heavy: bool = True, deps: tuple = ()):
         self.label = label
         self.on_done = on_done
         self.context = dict(context or {})
+        self.key = key
+        self.priority = int(priority)
+        self.heavy = heavy
+        self.deps = tuple(d for d in deps if d is not None)
         self.cancel_event = threading.Event()
         self.partial: Any = None
         self.result: Any = None
         self.error: Optional[str] = None
-        self.status = "pending"  # pending | running | done | failed | cancelled
+        self.status = "pending"  # pending | queued | running | done | failed | cancelled
         self.done_steps, self.total_steps, self.message = 0, 1, "starting"
+        self._fraction = 0.0
         self.started_at = time.monotonic()
+        self.running_since: Optional[float] = None
         self.finished_at: Optional[float] = None
         self._target = target
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"workbench-{label}", daemon=True)
 
     def start(self) -> "Job":
-        self.status = "running"
+        self.status = "queued" if (self.heavy or self.deps) else "running"
         self._thread.start()
         return self
 
+    def dep(self, index: int = 0) -> Any:
+        """The result of dependency ``index`` (it has ended when the target runs)."""
+        return self.deps[index].result
+
+    def _wait_for_deps(self) -> bool:
+        for dep in self.deps:
+            while not dep.wait(0.2):
+                if self.cancel_event.is_set():
+                    return False
+            if dep.status != "done":
+                self.error = f"{dep.label} {dep.status}" + (f": {dep.error}" if dep.error else "")
+                self.status = "failed" if dep.status == "failed" else "cancelled"
+                return False
+        return not self.cancel_event.is_set()
+
     def _run(self) -> None:
+        slot = False
         try:
+            if not self._wait_for_deps():
+                if self.status in ("queued", "pending"):
+                    self.status = "cancelled"
+                return
+            slot = self.heavy and SCHEDULER.acquire(self)
+            if self.heavy and not slot:
+                self.status = "cancelled"
+                return
+            self.status, self.running_since = "running", time.monotonic()
             self.result = self._target(self)
             self.status = "done"
         except Cancelled:
@@ -69,34 +216,53 @@ class Job:
         except Exception as err:  # a bug, not a user error: keep the message for the page to show
             self.error, self.status = f"{type(err).__name__}: {err}", "failed"
         finally:
+            if slot:
+                SCHEDULER.release(self)
             self.finished_at = time.monotonic()
 
     def progress(self, done: int, total: int, message: str = "") -> None:
+        """core's progress callback; the fraction shown never goes back."""
         with self._lock:
             self.done_steps, self.total_steps = int(done), max(int(total), 1)
+            self._fraction = max(self._fraction, min(max(self.done_steps / self.total_steps, 0.0), 1.0))
             if message:
                 self.message = message
 
     @property
     def fraction(self) -> float:
         with self._lock:
-            return min(max(self.done_steps / self.total_steps, 0.0), 1.0)
+            return self._fraction
 
     @property
     def running(self) -> bool:
-        return self.status in ("pending", "running")
+        return self.status in ("pending", "queued", "running")
 
     @property
     def elapsed(self) -> float:
         end = self.finished_at if self.finished_at is not None else time.monotonic()
         return end - self.started_at
 
+    def seconds_left(self) -> Optional[float]:
+        """Time left from the whole job's pace so far (every pass counted), or None before 5 %."""
+        fraction = self.fraction
+        if self.running_since is None or fraction < 0.05 or fraction >= 1:
+            return None
+        spent = time.monotonic() - self.running_since
+        return spent * (1 - fraction) / fraction
+
     def describe(self) -> str:
-        """One line for the progress bar: the label, then core's message without repeating it."""
-        message = self.message.strip()
+        """One line for the progress bar: the label, core's message, time spent and time left."""
+        if self.status == "queued":
+            waiting = [d.label for d in self.deps if d.running]
+            why = f"waits for {waiting[0]}" if waiting else "waits for a free core"
+            return f"{self.label} — {why} · {self.elapsed:.0f} s"
+        message = _strip_eta(self.message.strip())
         if message.lower().startswith(self.label.lower()):
             message = message[len(self.label):].lstrip(" :—-")
-        return f"{self.label} — {message} · {self.elapsed:.0f} s" if message else f"{self.label} · {self.elapsed:.0f} s"
+        left = self.seconds_left()
+        eta = f" · about {_seconds(left)} left" if left is not None else ""
+        head = f"{self.label} — {message}" if message else self.label
+        return f"{head} · {self.elapsed:.0f} s{eta}"
 
     def cancel(self) -> None:
         self.cancel_event.set()
@@ -105,6 +271,15 @@ class Job:
         """Block until the job ends (tests, benchmarks); True when it ended."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+
+def _strip_eta(message: str) -> str:
+    """core's own 'about N s left' counts one pass only: the job's line says the whole job's."""
+    return re.sub(r",?\s*(about [0-9.]+ s left|under a second left)", "", message)
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f} s" if value < 90 else f"{value / 60:.0f} min"
 
 
 def current(name: str) -> Optional[Job]:
@@ -118,24 +293,44 @@ def running(name: str) -> bool:
 
 
 def start(name: str, target: Callable[[Job], Any], *, label: str, context: Optional[dict] = None,
-          on_done: Optional[Callable[[Job], None]] = None) -> Job:
-    """Start ``target`` as this session's job ``name`` (its last note is cleared); ``on_done(job)``
-    runs in a script run once the job has ended, whichever way."""
+          on_done: Optional[Callable[[Job], None]] = None, key: Any = None, priority: int = ASKED,
+          heavy: bool = True, deps: tuple = ()) -> Job:
+    """Start ``target`` as this session's job ``name``; ``on_done(job)`` runs in a script run once
+    the job has ended, whichever way.
+
+    A request for work already running under ``name`` with the same ``key`` joins it (the running
+    job comes back, raised to ``priority`` if that is more urgent); a running job of another key is
+    superseded (cancelled). ``heavy`` jobs wait for a slot of :data:`SCHEDULER`.
+    """
+    running_job = current(name)
+    if running_job is not None and running_job.running:
+        if key is not None and running_job.key == key:
+            SCHEDULER.promote(running_job, priority)
+            return running_job
+        running_job.cancel()
     state.get("job_notes").pop(name, None)
-    job = Job(target, label=label, context=context, on_done=on_done).start()
+    job = Job(target, label=label, context=context, on_done=on_done, key=key, priority=priority, heavy=heavy,
+              deps=deps).start()
     state.get("jobs")[name] = job
     return job
 
 
 def button(name: str, text: str, target: Callable[[Job], Any], *, key: str, label: str,
            context: Optional[dict] = None, on_done: Optional[Callable[[Job], None]] = None,
-           disabled: bool = False, **button_args) -> bool:
-    """A button that starts ``target`` as job ``name``; disabled while that job runs.
+           disabled: bool = False, work: Any = None, priority: int = ASKED, deps: Any = (),
+           **button_args) -> bool:
+    """A button that starts ``target`` as job ``name`` (``work``: its plan key); disabled while it runs.
 
-    Returns True on the run the job started.
+    ``deps``: jobs it waits for, or a callable that asks the plan for them when the button is clicked.
+
+    Returns True on the run the job started; a toast confirms the click at once.
     """
     if st.button(text, key=key, disabled=disabled or running(name), **button_args):
-        start(name, target, label=label, context=context, on_done=on_done)
+        deps = deps() if callable(deps) else deps  # asked for on the click only: nothing starts before it
+        job = start(name, target, label=label, context=context, on_done=on_done, key=work, priority=priority,
+                    deps=tuple(deps or ()))
+        st.toast(f"{label}: started" if job.status == "running" else f"{label}: queued — {job.describe()}",
+                 icon=":material/hourglass_top:")
         return True
     return False
 

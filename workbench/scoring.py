@@ -108,6 +108,7 @@ def chooser(ds, scorers: list) -> None:
         jobs.button("scores", f"Compute {len(todo)} scorer{'s' if len(todo) != 1 else ''}",
                     target(ds, todo, state.seed(), state.folds()), key="scores_compute", label="Scoring",
                     context={"fingerprint": ds.fingerprint, "seed": state.seed(), "names": todo}, on_done=collect,
+                    work=("scores", ds.fingerprint, state.seed(), state.folds(), tuple(todo)), priority=jobs.NOW,
                     disabled=not todo, type="primary", icon=":material/play_arrow:")
     if together:
         right.caption(f"Estimated time: **{describe_seconds(together['total'])}** for {len(todo)} scorer"

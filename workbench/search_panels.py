@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-from workbench import charts, jobs, state, strategy_form, tuning
+from workbench import charts, estimates, jobs, state, strategy_form, tuning
 
 
 def _finish_auto(job) -> None:
@@ -34,13 +34,15 @@ def auto_panel(ds, evaluator) -> None:
                "(honest) estimate of the winner. Random wins unless another beats it clearly.")
     keep_now = state.recipe_now().get("keep") or 0.7
     table, seed = state.scores(), state.seed()
+    fold_work = _fold_work(ds, table, evaluator)
 
     def target(job):
-        return core.select(ds, table, strategy="auto", keep=keep_now, seed=seed, evaluator=evaluator,
-                           progress=job.progress, cancel=job.cancel_event)
+        return core.select(ds, table, strategy="auto", keep=keep_now, seed=seed, evaluator=evaluator.twin(),
+                           fold_scores=fold_work.result(job), progress=job.progress, cancel=job.cancel_event)
 
     jobs.button("auto", f"Recommend a strategy at {keep_now:.0%}", target, key="tune_auto", label="Auto",
-                context={"version": state.get("table_version")}, on_done=_finish_auto, icon=":material/auto_awesome:")
+                context={"version": state.get("table_version")}, on_done=_finish_auto, icon=":material/auto_awesome:",
+                work=("auto", ds.fingerprint, keep_now, seed, state.get("table_version")), deps=fold_work.ask)
     jobs.panel("auto")
     result = state.get("auto_result")
     if not result or result["fingerprint"] != ds.fingerprint or result["table_version"] != state.get("table_version"):
@@ -102,13 +104,17 @@ def curve_panel(ds, evaluator) -> None:
     key = tuning.curve_key(ds, chosen, seed, folds)
     curve = state.get("curves").get(key)
 
+    fold_work = _fold_work(ds, table, evaluator)
+
     def target(job):
         return core.pruning_curve(ds, table, chosen, keep_fractions=tuning.CURVE_FRACTIONS, seeds=3, folds=folds,
-                                  seed=seed, progress=job.progress, cancel=job.cancel_event, evaluator=evaluator)
+                                  seed=seed, progress=job.progress, cancel=job.cancel_event, evaluator=evaluator.twin(),
+                                  fold_scores=fold_work.result(job))
 
     if curve is None:
         jobs.button("curve", "Compute the pruning curve", target, key="tune_curve", label="Pruning curve",
-                    context={"key": key}, on_done=_finish_curve, disabled=not chosen, icon=":material/show_chart:")
+                    context={"key": key}, on_done=_finish_curve, disabled=not chosen, icon=":material/show_chart:",
+                    work=key, deps=fold_work.ask)
     jobs.panel("curve")
     if curve is not None:
         st.plotly_chart(charts.pruning_curve(curve, current_keep=state.recipe_now().get("keep"),
@@ -116,3 +122,24 @@ def curve_panel(ds, evaluator) -> None:
         st.caption("Each point: mean ± std over 3 seeds × folds. The grey band is random pruning ± 1 std.")
     elif not jobs.running("curve"):
         st.caption("Sweeps keep fractions 10%–100% for the chosen strategies and random (seconds to a minute).")
+
+
+class _FoldWork:
+    """The plan's fold-wise scores for a search: asked for on the click, read when the search runs."""
+
+    def __init__(self, ds, table, evaluator):
+        self.ds, self.table, self.evaluator = ds, table, evaluator
+        self.ready, self.job = None, None
+
+    def ask(self) -> tuple:
+        """Start or join the one fold-wise scores job (called when the button is clicked)."""
+        self.ready, self.job = estimates.fold_scores_work(self.ds, self.table, self.evaluator, priority=jobs.ASKED)
+        return (self.job,) if self.job is not None else ()
+
+    def result(self, job):
+        """The fold-wise scores in the search's thread (its dependency has ended by then)."""
+        return job.dep(0) if self.job is not None else self.ready
+
+
+def _fold_work(ds, table, evaluator) -> _FoldWork:
+    return _FoldWork(ds, table, evaluator)

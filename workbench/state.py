@@ -55,7 +55,8 @@ KEYS = {key.name: key for key in (
     Key("exact_checks", dict, "exact-model checks by selection key", per_dataset=True),
     Key("fold_scores", lambda: None, "(table key, FoldScores): scores per fold made without its labels",
         per_dataset=True),
-    Key("estimates", dict, "leak-free comparison blocks by selection (workbench.tuning.identity)", per_dataset=True),
+    Key("random_curve", lambda: None, "(evaluator key, RandomCurve): random pruning at every size "
+        "(workbench.estimates)", per_dataset=True),
     Key("jobs", dict, "background jobs by name (workbench.jobs)"),
     Key("job_notes", dict, "how each job last ended, by name (failed or cancelled)"),
     Key("umap_job", lambda: None, "core's background UMAP job", per_dataset=True),
@@ -239,7 +240,7 @@ def set_seed(value: int) -> None:
     if int(value) == seed():
         return
     put("seed", int(value))
-    for name in ("score_table", "curves", "auto_result", "exact_checks", "estimates", "memo"):
+    for name in ("score_table", "curves", "auto_result", "exact_checks", "memo"):
         put(name, KEYS[name].default())
     put("table_version", get("table_version") + 1)
     if get("partitioned") is not None:  # scores read from partitions cannot be recomputed here: they stay

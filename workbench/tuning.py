@@ -1,7 +1,8 @@
 """The selection behind every page: the Tune recipe plus the Map's edits, memoised per session.
 
 The Map, Tune and Export pages all show the same selection: the recipe Tune stored in session
-state plus the rows forced on the Map, made by one ``core.select`` call per recipe and edits.
+state plus the rows forced on the Map, parsed once into a :class:`core.selection.Recipe`
+(:func:`recipe`) and made by one ``core.select`` call per recipe.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Optional
 import numpy as np
 
 import core
-from core.selection import format_strategy, parse_strategy
+from core.selection import Recipe, format_strategy
 from workbench import state
 
 CURVE_FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -21,19 +22,25 @@ COSTLY_ROWS = 10_000  # strategies on the feature matrix take seconds to a minut
 MEMO_SIZE = 32
 
 
-def is_costly(ds, strategy: str) -> bool:
-    """Whether ``strategy`` is too slow on ``ds`` to recompute on every slider move."""
-    try:
-        kind = parse_strategy(strategy).info
-    except core.WorkbenchError:
-        return False
-    return bool(kind.needs_features) and ds.n_samples > COSTLY_ROWS
-
-
-def _key(ds, recipe: dict) -> tuple:
+def recipe(recipe_text: Optional[dict] = None) -> Recipe:
+    """The session's recipe (the Tune choice plus the Map's forced rows), parsed once per change."""
+    chosen = recipe_text or state.recipe_now()
     keep_ids, drop_ids = state.forced_sets()
-    return (ds.fingerprint, recipe["strategy"], recipe.get("keep"), recipe.get("threshold"), state.seed(),
-            state.get("table_version"), tuple(map(str, keep_ids)), tuple(map(str, drop_ids)))
+    table = state.scores()
+    key = (chosen["strategy"], chosen.get("keep"), chosen.get("threshold"), state.seed(),
+           tuple(map(str, keep_ids)), tuple(map(str, drop_ids)), state.get("table_version"))
+    return state.memo("recipe", key, lambda: Recipe.of(
+        chosen["strategy"], chosen.get("keep"), chosen.get("threshold"), state.seed(), force_keep=keep_ids,
+        force_drop=drop_ids, score_columns=list(table.columns) if table is not None else []))
+
+
+def is_costly(ds, parsed: Recipe) -> bool:
+    """Whether the recipe's strategy is too slow on ``ds`` to recompute on every slider move."""
+    return bool(parsed.spec.info.needs_features) and ds.n_samples > COSTLY_ROWS
+
+
+def _key(ds, parsed: Recipe) -> tuple:
+    return (ds.fingerprint, parsed.key, state.get("table_version"))
 
 
 def _store() -> OrderedDict:
@@ -41,11 +48,9 @@ def _store() -> OrderedDict:
     return memo.setdefault("selections", OrderedDict())
 
 
-def compute(ds, recipe: dict, seed: int, scores, force: tuple, progress=None, cancel=None):
-    """The Selection of ``recipe`` with the forced rows ``force = (keep ids, drop ids)`` (job-safe)."""
-    return core.select(ds, scores, strategy=recipe["strategy"], keep=recipe.get("keep"),
-                       threshold=recipe.get("threshold"), seed=seed, force_keep=force[0], force_drop=force[1],
-                       progress=progress, cancel=cancel)
+def compute(ds, parsed: Recipe, scores, progress=None, cancel=None):
+    """The Selection of a parsed recipe (job-safe: reads no session state)."""
+    return core.select(ds, scores, parsed, progress=progress, cancel=cancel)
 
 
 def remember(key: tuple, sel) -> None:
@@ -55,26 +60,26 @@ def remember(key: tuple, sel) -> None:
         store.popitem(last=False)
 
 
-def current_selection(ds=None, recipe: Optional[dict] = None, *, compute_now: bool = True):
-    """The Selection of the stored recipe plus the Map's forced rows (None when not memoised and
-    ``compute_now`` is False, as for costly coresets)."""
+def current_selection(ds=None, parsed: Optional[Recipe] = None, *, compute_now: bool = True):
+    """The Selection of the session's recipe (None when not memoised and ``compute_now`` is False,
+    as for costly coresets)."""
     ds = ds if ds is not None else state.dataset()
-    recipe = recipe or state.recipe_now()
-    key = _key(ds, recipe)
+    parsed = parsed or recipe()
+    key = _key(ds, parsed)
     store = _store()
     if key in store:
         store.move_to_end(key)
         return store[key]
     if not compute_now:
         return None
-    sel = compute(ds, recipe, state.seed(), state.scores(), state.forced_sets())
+    sel = compute(ds, parsed, state.scores())
     remember(key, sel)
     return sel
 
 
-def selection_key(ds, recipe: Optional[dict] = None) -> tuple:
+def selection_key(ds, parsed: Optional[Recipe] = None) -> tuple:
     """The memo key a background job stores its selection under."""
-    return _key(ds, recipe or state.recipe_now())
+    return _key(ds, parsed or recipe())
 
 
 def safe_selection(ds=None):
@@ -83,15 +88,16 @@ def safe_selection(ds=None):
 
     Returns (selection, problem or None)."""
     ds = ds if ds is not None else state.dataset()
-    recipe = state.recipe_now()
-    fallback = dict(state.DEFAULT_RECIPE, keep=recipe.get("keep") or state.DEFAULT_RECIPE["keep"])
+    chosen = state.recipe_now()
+    fallback = dict(state.DEFAULT_RECIPE, keep=chosen.get("keep") or state.DEFAULT_RECIPE["keep"])
     try:
-        sel = current_selection(ds, compute_now=not is_costly(ds, recipe["strategy"]))
+        parsed = recipe(chosen)
+        sel = current_selection(ds, parsed, compute_now=not is_costly(ds, parsed))
     except core.WorkbenchError as err:
-        return current_selection(ds, fallback), str(err)
+        return current_selection(ds, recipe(fallback)), str(err)
     if sel is None:
-        return current_selection(ds, fallback), (f"the {recipe['strategy']} selection has not been computed yet; "
-                                                 "compute it on the Tune page")
+        return current_selection(ds, recipe(fallback)), (f"the {chosen['strategy']} selection has not been "
+                                                         "computed yet; compute it on the Tune page")
     return sel, None
 
 

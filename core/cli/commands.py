@@ -24,6 +24,7 @@ from core.evaluation import LiveEvaluator
 from core.foundation import ConfigError, DataFileError, to_jsonable
 from core.outputs import require_mlflow, tracking_uri, write_table
 from core.scorers import DEFAULT_SCORERS, METADATA_KEYS, align_scores, compute_scores, list_scorers
+from core.selection import Recipe
 
 
 
@@ -199,7 +200,8 @@ def cmd_select(args) -> int:
     manifest = support.check_output(args.manifest, option="--manifest", inputs=inputs, kind="json")
     support.check_distinct([("--out", args.out), ("--manifest", args.manifest)])
     _, defaults = _registry()
-    names = support.check_strategy(args.strategy, defaults, keep=keep, threshold=threshold)
+    recipe = Recipe.of(args.strategy, keep, threshold, args.seed)  # parsed once: carried to selection and estimate
+    names = list(defaults) if recipe.searched else list(recipe.needed_scorers)
     if args.eval_model and args.eval_model not in EVALUATION_MODELS:
         raise ConfigError(f"--eval-model {args.eval_model} is not a model of the estimate; "
                           f"choose one of {', '.join(EVALUATION_MODELS)}.")
@@ -214,8 +216,7 @@ def cmd_select(args) -> int:
         scores = _read_scores(args.scores) if args.scores else _compute(ds, names, args, bar)
         model = {"model": args.eval_model} if args.eval_model else {}  # else the library's default target model
         evaluator = LiveEvaluator(ds, folds=args.folds, seed=args.seed, **model)
-        sel = workflows.select(ds, scores, strategy=args.strategy, keep=keep, threshold=threshold, seed=args.seed,
-                               evaluator=evaluator, progress=bar)
+        sel = workflows.select(ds, scores, recipe, evaluator=evaluator, progress=bar)
         if sel.n_kept == 0:
             raise ConfigError(f"The strategy kept no rows (threshold {threshold}). "
                               "Choose a threshold inside the score range.")

@@ -6,6 +6,8 @@ Public names:
   and :class:`Estimate`; :func:`evaluate_exact` (reference implementations, trained from scratch).
 - :func:`fold_scores` -> :class:`FoldScores`: scores per evaluator fold computed without that
   fold's labels (cached on disk); :func:`fold_masks`: a strategy run per fold on them.
+- :func:`random_curve` -> :class:`RandomCurve`: random pruning's accuracy at a few sizes, read at
+  any size by interpolation (marked so) while the exact reference of that size is computed.
 - :func:`estimate_selection`: the comparison block (selection, full data, random of the same
   size, ``leak_free``, model, budget) that every face shows and manifests record.
 """
@@ -14,6 +16,8 @@ from core.evaluation.comparison import estimate_selection, selection_estimate
 from core.evaluation.fold_selection import fold_masks
 from core.evaluation.foldwise import FoldScores, fold_scores
 from core.evaluation.live import MODELS, Estimate, LiveEvaluator, evaluate_exact, make_folds
+from core.evaluation.references import INTERPOLATED, RandomCurve, random_curve
 
 __all__ = ["LiveEvaluator", "Estimate", "evaluate_exact", "make_folds", "MODELS",
-           "estimate_selection", "selection_estimate", "fold_scores", "fold_masks", "FoldScores"]
+           "estimate_selection", "selection_estimate", "fold_scores", "fold_masks", "FoldScores",
+           "RandomCurve", "random_curve", "INTERPOLATED"]

@@ -208,6 +208,21 @@ class LiveEvaluator:
                                          fold_of_row=self.fold_of_row_)
         return self._screen
 
+    def twin(self) -> "LiveEvaluator":
+        """A twin on the same folds and model for background work, sharing the random references.
+
+        Its fits hold its own lock, so a background job (random references, the random curve, a
+        search) never makes the interactive figure of this evaluator wait for it; a reference the
+        twin computes is known to this evaluator at once (one shared store).
+        """
+        with self._lock:
+            if getattr(self, "_twin", None) is None:
+                twin = LiveEvaluator(self.ds, self.folds, self.seed, self.model, alpha=self.alpha, exact=self.exact,
+                                     max_iter=self.max_iter, fold_of_row=self.fold_of_row_)
+                twin._random_cache = self._random_cache
+                self._twin = twin
+            return self._twin
+
     @property
     def model_description(self) -> str:
         text = DESCRIPTIONS[self.model][0].format(alpha=self.alpha)

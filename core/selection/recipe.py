@@ -14,7 +14,7 @@ fold masks, the estimate, cache keys and the manifest, so nothing parses the tex
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Optional, Union
 
@@ -63,6 +63,8 @@ class Recipe:
     seed: int = 0
     force_keep: tuple = ()
     force_drop: tuple = ()
+    #: The strategy text as the user wrote it (what a manifest's ``strategy`` records); not part of equality.
+    given: str = field(default="", compare=False, repr=False)
 
     @classmethod
     def of(cls, strategy: Union[str, StrategySpec, "Recipe"], keep=None, threshold=None, seed: int = 0, *,
@@ -80,7 +82,7 @@ class Recipe:
         threshold = None if threshold is None else float(threshold)
         check_budget(spec, keep, threshold)
         return cls(spec=spec, keep=keep, threshold=threshold, seed=int(seed), force_keep=_ids(force_keep),
-                   force_drop=_ids(force_drop))
+                   force_drop=_ids(force_drop), given=strategy.strip() if isinstance(strategy, str) else "")
 
     # ------------------------------------------------------------------ what the grammar says of it
 

@@ -148,7 +148,8 @@ def select_recipe(ds, frame, recipe: Recipe, *, given: Optional[str] = None, pro
     request = Request(ds=ds, frame=frame, spec=recipe.spec, keep=keep, budget=budget, threshold=threshold,
                       seed=recipe.seed, progress=progress, cancel=cancel)
     mask, params, details = run_kind(get_kind(recipe.kind), request)
-    sel = make_selection(ds, mask, given or recipe.text, resolved=recipe.text if given is None else None,
+    given = given or recipe.given
+    sel = make_selection(ds, mask, given or recipe.text, resolved=None if given else recipe.text,
                          params=params, details=details, keep=keep, threshold=threshold, seed=recipe.seed,
                          recipe=recipe)
     return apply_forced(ds, sel, force_keep_pos, force_drop_pos)

@@ -26,13 +26,14 @@ from core.selection.subset import apply_forced
 
 def select(ds, scores=None, strategy="random", keep: Optional[float] = None,
            threshold: Optional[float] = None, seed: int = 0, *, force_keep=(), force_drop=(),
-           evaluator=None, progress=None, cancel=None):
+           evaluator=None, fold_scores=None, progress=None, cancel=None):
     """Turn scores into a kept subset with any strategy, including those chosen by cross-validation.
 
     The parameters are those of :func:`core.selection.select` (``strategy`` a text or a
     :class:`core.selection.Recipe` parsed once by the caller), plus ``evaluator`` (a
     :class:`core.LiveEvaluator`) for strategies chosen by a search (``auto``), which run in
-    :mod:`core.search`; every other kind runs through the strategy registry.
+    :mod:`core.search`; every other kind runs through the strategy registry. A search reuses
+    ``fold_scores`` (:func:`fold_scores_of` with the same evaluator) when the caller has them.
     """
     frame = align_scores(ds, scores)
     recipe = as_recipe(strategy, keep, threshold, seed, force_keep=force_keep, force_drop=force_drop,
@@ -43,8 +44,9 @@ def select(ds, scores=None, strategy="random", keep: Optional[float] = None,
     forced = force_positions(ds, recipe.force_keep, recipe.force_drop)
     evaluator = evaluator or LiveEvaluator(ds, folds=5, seed=recipe.seed)
     # the search judges candidates per fold with scores that never saw that fold's labels
-    fold_scores = fold_scores_of(ds, scores, evaluator, progress=scaled(progress, 0.0, 0.5), cancel=cancel)
-    progress = scaled(progress, 0.5 if fold_scores is not None else 0.0, 1.0)
+    if fold_scores is None:
+        fold_scores = fold_scores_of(ds, scores, evaluator, progress=scaled(progress, 0.0, 0.5), cancel=cancel)
+        progress = scaled(progress, 0.5 if fold_scores is not None else 0.0, 1.0)
     chosen = auto_select(ds, scores, recipe.keep, seed=recipe.seed, evaluator=evaluator, fold_scores=fold_scores,
                          progress=progress, cancel=cancel)
     return apply_forced(ds, chosen, *forced)
