@@ -294,3 +294,36 @@ def test_four_sessions_at_once_each_export_what_it_chose(monkeypatch, tmp_path):
         assert all(i.startswith(f"{tag}_") for i in kept["id"]), f"session {index} exported another's rows"
         assert result["manifest"]["data_fingerprint"] == ds.fingerprint
         assert result["manifest"]["n_kept"] == len(expected.kept_ids)
+
+
+def _listening_addresses(port: int) -> set:
+    """The local addresses with a listening TCP socket on ``port`` (from /proc/net/tcp and tcp6)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(address)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="needs /proc/net/tcp")
+def test_a_real_workbench_app_listens_on_loopback_only(tmp_path):
+    import sys
+
+    from streamlit_server import free_port, serving
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("WORKBENCH_ADDRESS", "STREAMLIT_SERVER_ADDRESS")}
+    env.update(WORKBENCH_UMAP="off", WORKBENCH_PRELOAD="")
+    command = [sys.executable, "-m", "core.cli", "app", "--server.headless", "true", "--server.port", str(port),
+               "--browser.gatherUsageStats", "false"]
+    with serving(command, port, cwd=tmp_path, env=env, timeout=120):
+        addresses = _listening_addresses(port)
+    assert addresses == {"0100007F"}, addresses  # 127.0.0.1 only, not 0.0.0.0 or ::
