@@ -1,27 +1,26 @@
-"""Map: a 2-D map of the rows (PCA at once, UMAP when ready); lasso rows to force-keep or drop them."""
+"""Map: a 2-D map of every row (PCA at once, UMAP when ready); draw an area to force-keep or drop its rows."""
 
 from __future__ import annotations
 
 import numpy as np
 import streamlit as st
 
-from workbench import map_views, maps, media, resources, state, tuning
+from workbench import map_canvas, map_views, maps, media, resources, state, tuning
 
 ds = state.require_dataset()
 seed = state.seed()
 st.title("Map")
-st.caption("Each point is a row. Draw a lasso or a box around points to force-keep or force-drop them; "
-           "click a point to see it.")
+st.caption("Each point is a row. Draw a lasso or a box to select every row inside it, then force-keep or "
+           "force-drop them; click a point to see it.")
 
-if maps.umap_mode() != "off":
-    maps.ensure_umap(ds, seed)
+maps.ensure_umap(ds, seed, asked=True)
 umap = maps.umap_coords(ds, seed)
 sel, problem = tuning.safe_selection(ds)
 if problem:
     st.warning(f"The Tune recipe does not apply ({problem}); showing a random selection instead.")
 aligned, names = state.aligned_scores(), state.score_columns()
 
-top = st.columns([1.2, 1.6, 1.2])
+top = st.columns([1.1, 1.4, 1.3, 1.2])
 methods = ["UMAP", "PCA"] if umap is not None else ["PCA"]
 method_key = f"map_method_{len(methods)}"  # a new key when UMAP arrives, so the map switches to it by itself
 state.sticky(method_key, methods[0], methods)
@@ -29,6 +28,7 @@ method = state.remember(method_key, top[0].radio("Layout", methods, key=method_k
 colours = map_views.colour_options(aligned, names)
 state.sticky("map_colour", colours[0], colours)
 colour = state.remember("map_colour", top[1].selectbox("Colour by", colours, key="map_colour"))
+map_views.keep_slider(top[2])
 
 
 @st.fragment(run_every=3)
@@ -36,18 +36,21 @@ def umap_status() -> None:
     """Say how UMAP is doing; rerun the page once it is ready."""
     job = state.get("umap_job")
     if job is None or job.fingerprint != ds.fingerprint:
+        if maps.waiting_for_scoring():
+            st.caption(":material/hourglass_top: UMAP starts when scoring is done (it reuses scoring's "
+                       "neighbour search). The PCA map is shown meanwhile.")
         return
     if job.poll() is not None:
         st.rerun()
     if job.failed:
         st.caption(f"UMAP could not be computed ({job.error_}); the PCA map is shown.")
         return
-    st.caption(f":material/hourglass_top: UMAP is computing in the background ({job.elapsed:.0f} s so far; "
-               "about a minute for a few thousand rows, a few minutes at 50k). The PCA map is shown meanwhile "
-               "and switches over when UMAP is ready.")
+    how = "on scoring's neighbour search" if job.graph else "with its own neighbour search (score first to reuse it)"
+    st.caption(f":material/hourglass_top: UMAP is computing in the background {how}: {job.elapsed:.0f} s so far. "
+               "The PCA map is shown meanwhile and switches over when UMAP is ready.")
 
 
-with top[2]:
+with top[3]:
     if umap is not None:
         st.caption("UMAP ready (cached on disk for this data set).")
     elif maps.umap_mode() == "off":
@@ -58,24 +61,37 @@ with top[2]:
 coords = umap if method == "UMAP" and umap is not None else resources.pca_map(ds, seed)
 flagged, flaggers = map_views.flagged_rows(ds, aligned, names)
 shown = maps.display_sample(ds, sel.mask, flagged, seed)
+order = maps.draw_order(shown, seed)
 if len(shown) < ds.n_samples:
-    st.info(f"Showing {len(shown):,} of {ds.n_samples:,} points to keep the map fast: flagged rows first, then a "
-            "sample with the data's shares of kept and dropped rows per class. Selections and exports use all rows.",
+    st.info(f"Drawing {len(shown):,} of {ds.n_samples:,} points: flagged rows first, then a sample with the data's "
+            "shares of kept and dropped rows per class. A drawn area selects every row inside it, drawn or not.",
             icon=":material/filter_alt:")
-hover = maps.hover_texts(ds, shown, sel.mask, aligned, names)
-fig = map_views.figure(colour, ds, coords, shown, sel, aligned, flagged, flaggers, hover, method)
+canvas_key = f"map_canvas_{ds.fingerprint[:8]}_{method}"
+event = state.widget(canvas_key) or {}
+area = event if event.get("kind") == "area" else None
+inside = maps.rows_inside(coords, area)
+if event.get("kind") == "point" and 0 <= int(event.get("index", -1)) < len(order):
+    inside[order[int(event["index"])]] = True
+picked = np.flatnonzero(inside)
+base = map_views.picture(colour, ds, sel, aligned, flagged, flaggers, method)
+pic = base.with_selection(inside if len(picked) else None)
+if len(picked):
+    kept_inside = int(sel.mask[picked].sum())
+    pic.notes = pic.notes + [f"Selected area: {len(picked):,} rows, {kept_inside:,} kept "
+                             f"({kept_inside / len(picked):.0%}); the other rows are greyed."]
 
-chart_col, side_col = st.columns([3, 1], gap="medium")
+chart_col, side_col = st.columns([3, 1.25], gap="medium")
 with chart_col:
-    event = st.plotly_chart(fig, key=f"map_chart_{ds.fingerprint[:8]}_{method}", on_select="rerun",
-                            selection_mode=("points", "box", "lasso"), config={"displaylogo": False})
-points = (event.selection.points if event and event.selection else []) or []
-picked = sorted({int(np.ravel(p["customdata"])[0]) for p in points if p.get("customdata") is not None})
+    map_canvas.draw(xy=map_canvas.coordinates_file(coords, order, f"{ds.fingerprint}:{method}:{seed}"),
+                    codes=pic.codes[order], palette=pic.palette, names=pic.names,
+                    layers=pic.layers or [list(range(len(pic.palette)))],
+                    legend={"items": pic.items, "notes": pic.notes, "scale": pic.scale}, title=pic.title,
+                    area=area, key=canvas_key)
 
 with side_col:
-    st.markdown(f"**Selected: {len(picked):,} point{'s' if len(picked) != 1 else ''}**")
-    if picked:
-        picked_ids, note = state.ids_of(np.asarray(picked)), f"{len(picked):,} rows on the {method} map"
+    if len(picked):
+        st.markdown(f"**{maps.selection_words(int(inside[shown].sum()), len(shown), len(picked))}**")
+        picked_ids, note = state.ids_of(picked), f"{len(picked):,} rows on the {method} map"
         a, b = st.columns(2)
         if a.button("Force keep", key="map_keep", icon=":material/add_circle:", type="primary"):
             state.add_forced("keep", picked_ids, note)
@@ -83,10 +99,11 @@ with side_col:
         if b.button("Force drop", key="map_drop", icon=":material/remove_circle:"):
             state.add_forced("drop", picked_ids, note)
             st.rerun()
-        map_views.detail_card(ds, picked[0], sel, aligned, names)
-        if media.has_images(ds):
-            st.caption("Plotly hovers cannot show images: the first selected point is shown here.")
+        map_views.detail_card(ds, int(picked[0]), sel, aligned, names)
+        if media.has_images(ds) and len(picked) > 1:
+            st.caption("The first selected row is shown; hover a point for its label, click it to see its picture.")
     else:
+        st.markdown(f"**Nothing selected** · {len(shown):,} of {ds.n_samples:,} rows shown")
         st.caption("Use the lasso or box tool in the chart's toolbar, or click a point.")
     map_views.edits_list()
     st.caption(f"Current selection keeps **{sel.n_kept:,}** of {ds.n_samples:,} rows (`{sel.resolved_strategy}`).")

@@ -24,6 +24,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 import pytest
+import map_driver
 from streamlit_server import free_port, serving
 
 from core.scorers import DEFAULT_SCORERS
@@ -134,15 +135,9 @@ def _score_defaults(page) -> None:
 
 def _box_select_and_drop(page) -> None:
     _nav(page, "Map")
-    page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first.wait_for()
-    time.sleep(1.5)  # plotly draws after the element appears
-    area = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first.bounding_box()
-    x, y = area["x"] + 0.3 * area["width"], area["y"] + 0.3 * area["height"]
-    page.mouse.move(x, y)
-    page.mouse.down()
-    for dx, dy in ((0.4, 0), (0.4, 0.4), (0, 0.4), (0, 0)):
-        page.mouse.move(x + dx * area["width"], y + dy * area["height"], steps=6)
-    page.mouse.up()
+    map_driver.until(lambda: map_driver.plot_state(page)["drawn"] > 0, 120, "the map")
+    map_driver.box(page, (0.3, 0.3), (0.7, 0.7))
+    map_driver.until(lambda: map_driver.counts(page), 60, "the selection count")
     page.get_by_role("button", name="Force drop").click()
     page.get_by_text("Map edits (1)").wait_for()
     _idle(page)

@@ -18,8 +18,14 @@ DROPPED = "#E4572E"
 FULL = "#3D405B"
 RANDOM = "#A0A4A8"
 ACCENT = "#2E86AB"
-CLASS_COLOURS = ["#2E86AB", "#F18F01", "#6A4C93", "#1B998B", "#C73E1D", "#8AC926", "#FF595E", "#3D405B",
-                 "#FFCA3A", "#5E548E", "#52B788", "#B5838D"]
+#: One colour per class, the same on every chart (class balance, score histograms, the map). The
+#: first eight are Okabe and Ito's colour-blind-safe set (black left out, indigo in); the rest were
+#: picked from Paul Tol's and ColorBrewer's qualitative sets, each the most distinct from those before
+#: it. Checked in tests/test_map.py: any two of the 20 stay at least 12 CIELAB units apart for
+#: normal, protanope and deuteranope vision (Machado et al. 2009 simulation), and away from the greys.
+CLASS_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#332288",
+                 "#661100", "#EEDD88", "#225555", "#222255", "#666633", "#99DDFF", "#CCEBC5", "#999933",
+                 "#FFED6F", "#663333", "#FDB462", "#004488"]
 CURVE_COLOURS = ["#2E86AB", "#F18F01", "#6A4C93", "#C73E1D"]  # never the kept/dropped/random colours
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 
@@ -56,6 +62,7 @@ def _layout(fig: go.Figure, title: str, *, height: int = 360, legend: bool = Tru
 
 
 def class_colour(i: int) -> str:
+    """The colour of class code ``i`` (classes past the 20th reuse the palette from its start)."""
     return CLASS_COLOURS[i % len(CLASS_COLOURS)]
 
 
@@ -157,54 +164,6 @@ def data_map(confidence: np.ndarray, variability: np.ndarray, labels: np.ndarray
                            xanchor="left" if x < 0.5 else "right", font=dict(color="#666", size=12))
     return _layout(fig, "Data Map (training dynamics)", height=440, xaxis_title="Variability (std of confidence)",
                    yaxis_title="Confidence (mean p of the given label)")
-
-
-# --- Map ----------------------------------------------------------------------------------------
-
-
-def map_scatter(coords: np.ndarray, positions: np.ndarray, *, colour_mode: str, categories: Optional[np.ndarray],
-                category_names: Sequence[str], category_colours: Sequence[str], values: Optional[np.ndarray],
-                value_name: str, hover: np.ndarray, title: str, height: int = 620, on_top: int = 0) -> go.Figure:
-    """A WebGL scatter of the 2-D map; ``customdata`` carries each point's row position.
-
-    Parameters
-    ----------
-    coords : ndarray of shape (n_shown, 2)
-    positions : ndarray of shape (n_shown,)
-        Row positions in the Dataset (selection events report them back).
-    colour_mode : {"category", "value"}
-    categories : ndarray of shape (n_shown,), int codes into ``category_names`` (category mode)
-    on_top : int
-        The category code drawn above the others (category mode).
-    values : ndarray of shape (n_shown,) (value mode)
-    hover : ndarray of shape (n_shown,), str
-    """
-    fig = go.Figure()
-    hovertemplate = "%{text}<extra></extra>"
-    if colour_mode == "value":
-        fig.add_trace(go.Scattergl(
-            x=coords[:, 0], y=coords[:, 1], mode="markers", customdata=positions, text=hover,
-            hovertemplate=hovertemplate, showlegend=False,
-            marker=dict(size=5, color=values, colorscale="Viridis", opacity=0.8,
-                        colorbar=dict(title=value_name, thickness=14)),
-        ))
-    else:
-        # later traces draw on top: ``on_top`` goes last; the legend keeps the categories' order
-        codes = [c for c in range(len(category_names)) if c != on_top] + [on_top]
-        for code in codes:
-            name, colour = category_names[code], category_colours[code]
-            chosen = categories == code
-            if not chosen.any():
-                continue
-            fig.add_trace(go.Scattergl(
-                x=coords[chosen, 0], y=coords[chosen, 1], mode="markers", name=f"{name} ({int(chosen.sum()):,})",
-                customdata=positions[chosen], text=hover[chosen], hovertemplate=hovertemplate,
-                marker=dict(size=5, color=colour, opacity=0.75), legendrank=code,
-            ))
-    _layout(fig, title, height=height, xaxis=dict(showticklabels=False, title=None, zeroline=False, showgrid=False),
-            yaxis=dict(showticklabels=False, title=None, zeroline=False, showgrid=False))
-    fig.update_layout(dragmode="lasso", hovermode="closest", uirevision="map")
-    return fig
 
 
 # --- Tune ---------------------------------------------------------------------------------------

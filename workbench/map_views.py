@@ -1,13 +1,47 @@
-"""The Map page's pieces: the scatter for each colouring, the detail card and the list of edits."""
+"""The Map page's pieces: the colouring of each point, its legend, the detail card and the list of edits."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from core.scorers import flag_column
-from workbench import charts, maps, media, state
+from workbench import charts, media, state
+
+UNSELECTED = "rgba(160,164,168,0.35)"  # points outside a selection: greyed, never hidden
+SCORE_STEPS = 64  # colour steps of a score
+
+
+@dataclass
+class Picture:
+    """How the map is coloured: one code per row, what each code looks like and means, and the legend.
+
+    ``layers`` lists codes bottom to top; within a layer points keep the shuffled draw order.
+    """
+
+    title: str
+    codes: np.ndarray  # shape (n_samples,), uint8
+    palette: list
+    names: list
+    items: list = field(default_factory=list)  # legend entries
+    notes: list = field(default_factory=list)
+    scale: Optional[list] = None
+    layers: Optional[list] = None
+
+    def with_selection(self, selected: Optional[np.ndarray]) -> "Picture":
+        """Rows outside ``selected`` greyed, still drawn (None: no selection). An area's rows are all
+        selected and the rest all grey, so the draw order needs no change (no points resent)."""
+        if selected is None:
+            return self
+        grey = len(self.palette)
+        codes = np.where(selected, self.codes, grey).astype(np.uint8)
+        layers = [layer + ([grey] if i == 0 else []) for i, layer in enumerate(self.layers)] if self.layers else None
+        return Picture(self.title, codes, self.palette + [UNSELECTED], self.names + ["not selected"], self.items,
+                       self.notes, self.scale, layers)
 
 
 def colour_options(aligned, names: list) -> list:
@@ -24,39 +58,79 @@ def flagged_rows(ds, aligned, names: list) -> tuple[np.ndarray, list]:
     return aligned[columns].fillna(False).astype(bool).any(axis=1).to_numpy(), flaggers
 
 
-def figure(colour: str, ds, coords, shown, sel, aligned, flagged, flaggers, hover, method: str):
-    """The map coloured as asked; above the display limit kept rows draw above dropped ones."""
-    common = dict(hover=hover, values=None, value_name="")
-    xy = coords[shown]
+def _item(name: str, colour: str, count: int, total: int) -> dict:
+    share = count / max(total, 1)
+    return {"name": name, "colour": colour, "count": int(count), "share": round(share, 6),
+            "label": f"{name}: {count:,} ({share:.1%})"}
+
+
+def picture(colour: str, ds, sel, aligned, flagged, flaggers, method: str) -> Picture:
+    """The map coloured as asked. Kept and dropped rows are drawn in one shuffled order, so each
+    shows in proportion to its share at any size; the legend gives the shares of all rows."""
+    n = ds.n_samples
     if colour == "Kept / dropped":
-        # up to the limit every dropped row shows on top (what a user came to inspect); above it the
-        # display is a sample and kept rows go on top, so a 50% keep does not look mostly red
-        on_top = 1 if ds.n_samples > maps.MAX_POINTS else 0
-        return charts.map_scatter(xy, shown, colour_mode="category", categories=sel.mask[shown].astype(int),
-                                  category_names=["dropped", "kept"], category_colours=[charts.DROPPED, charts.KEPT],
-                                  title=f"{method} map — kept and dropped rows", on_top=on_top, **common)
+        kept = int(sel.mask.sum())
+        return Picture(f"{method} map — kept and dropped rows", sel.mask.astype(np.uint8),
+                       [charts.DROPPED, charts.KEPT], ["dropped", "kept"],
+                       [_item("kept", charts.KEPT, kept, n), _item("dropped", charts.DROPPED, n - kept, n)])
     if colour == "Class":
-        return charts.map_scatter(xy, shown, colour_mode="category", categories=ds.y[shown],
-                                  category_names=[str(c) for c in ds.classes],
-                                  category_colours=[charts.class_colour(i) for i in range(ds.n_classes)],
-                                  title=f"{method} map — classes", **common)
+        top = min(ds.n_classes, 250)  # codes are bytes: classes past the 250th share the last code
+        counts = np.bincount(ds.y, minlength=ds.n_classes)
+        names = [str(c) for c in ds.classes[:top]]
+        palette = [charts.class_colour(i) for i in range(top)]
+        items = [_item(names[i], palette[i], counts[i], n) for i in range(top)]
+        return Picture(f"{method} map — classes", np.minimum(ds.y, top - 1).astype(np.uint8), palette, names, items)
     if colour == "Flagged":
-        return charts.map_scatter(xy, shown, colour_mode="category", categories=(~flagged[shown]).astype(int),
-                                  category_names=[f"flagged by {', '.join(flaggers)}", "not flagged"],
-                                  category_colours=[charts.DROPPED, charts.RANDOM],
-                                  title=f"{method} map — rows flagged by a scorer", **common)
-    score = colour.removeprefix("Score: ")
+        count = int(flagged.sum())
+        name = f"flagged by {', '.join(flaggers)}"
+        return Picture(f"{method} map — rows flagged by a scorer", flagged.astype(np.uint8),
+                       [charts.RANDOM, charts.DROPPED], ["not flagged", name],
+                       [_item(name, charts.DROPPED, count, n), _item("not flagged", charts.RANDOM, n - count, n)],
+                       notes=["Flagged rows are drawn on top of the others."], layers=[[0], [1]])
+    return _score_picture(colour.removeprefix("Score: "), aligned, n, method)
+
+
+def _score_picture(score: str, aligned, n: int, method: str) -> Picture:
+    from plotly.colors import sample_colorscale
+
     values = pd.to_numeric(aligned[score], errors="coerce").to_numpy(float)
-    return charts.map_scatter(xy, shown, colour_mode="value", categories=None, category_names=[],
-                              category_colours=[], title=f"{method} map — {score}", hover=hover,
-                              values=values[shown], value_name=score)
+    finite = np.isfinite(values)
+    low, high = (np.quantile(values[finite], [0.01, 0.99]) if finite.any() else (0.0, 1.0))
+    steps = np.clip((values - low) / ((high - low) or 1.0) * (SCORE_STEPS - 1), 0, SCORE_STEPS - 1)
+    codes = np.where(finite, np.nan_to_num(steps).round(), SCORE_STEPS).astype(np.uint8)
+    palette = sample_colorscale("Viridis", list(np.linspace(0, 1, SCORE_STEPS))) + [UNSELECTED]
+    edges = np.linspace(low, high, SCORE_STEPS)
+    names = [f"{score} ≈ {v:.3g}" for v in edges] + [f"{score}: not computed"]
+    notes = [f"low {low:.3g} → high {high:.3g} (the lowest and highest 1% share the end colours)"]
+    if not finite.all():
+        notes.append(f"{int((~finite).sum()):,} rows without a score are grey.")
+    return Picture(f"{method} map — {score}", codes, palette, names, notes=notes, scale=palette[:SCORE_STEPS:8])
+
+
+def keep_slider(container) -> None:
+    """The Tune recipe's keep fraction, movable from the map (the same recipe and the same Tune slider);
+    a caption instead when the recipe keeps by threshold or decides its own size."""
+    recipe = state.recipe_now()
+    if recipe.get("keep") is None or recipe.get("threshold") is not None:
+        container.caption("The recipe sets its own size or cuts at a threshold: change it on the Tune page.")
+        return
+    pct = int(round(100 * recipe["keep"]))
+    if st.session_state.get("map_keep_fraction") != pct:
+        st.session_state["map_keep_fraction"] = pct  # follows the recipe when Tune moved it
+
+    def moved() -> None:
+        now = int(st.session_state["map_keep_fraction"])
+        state.set_widget("tune_keep", now)
+        state.set_recipe(state.recipe_now()["strategy"], now / 100, None)
+
+    container.slider("Keep fraction", 1, 100, step=1, format="%d%%", key="map_keep_fraction", on_change=moved,
+                     help="The Tune recipe's share of rows kept; the map recolours without redrawing its points.")
 
 
 def detail_card(ds, position: int, sel, aligned, names: list) -> None:
     """One row: id, label, kept or dropped, its picture or text, and its scores."""
     with st.container(border=True):
-        st.caption(f"id `{ds.ids[position]}` · label **{ds.labels[position]}** · "
-                   f"{'kept' if sel.mask[position] else 'dropped'}")
+        st.caption(f"{media.caption(ds, position)} · {'kept' if sel.mask[position] else 'dropped'}")
         if media.has_images(ds):
             st.image(media.thumbnail_png(ds.images[position], 112), width=112)
         elif ds.text_column is not None:

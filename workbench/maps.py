@@ -1,41 +1,69 @@
-"""The Map page's helpers: the background UMAP job, display downsampling and hover texts."""
+"""The Map page's helpers: when UMAP starts, which points are drawn and in what order, and which
+rows a drawn area holds."""
 
 from __future__ import annotations
 
 from typing import Optional
 
 import numpy as np
-import pandas as pd
 
 from core.foundation import rng
-from core.projection import cached_projection, start_umap
-from workbench import media, settings, state
+from core.projection import cached_projection, graph_stored, start_umap
+from workbench import jobs, settings, state
 
-MAX_POINTS = 20_000  # above this the display is downsampled (the data are not)
+#: Every row is drawn up to this many (WebGL; the coordinates travel once, see workbench.map_canvas);
+#: above it the display is a faithful sample. Selections always test every row.
+MAX_POINTS = 500_000
 FLAGGED_SHARE = 0.25  # at most this share of a downsampled display goes to flagged rows first
+SCORING_JOB = "scores"  # the background job that builds the neighbour graph the map reuses
 
 
 def umap_mode() -> str:
-    """When UMAP starts: "load" (as soon as data load), "map" (when the Map page opens) or "off"."""
+    """When UMAP may start: "load" (as soon as scoring has stored its neighbour graph, or when the
+    Map page opens), "map" (when the Map page opens) or "off"."""
     return settings.operator().umap
 
 
-def ensure_umap(ds, seed: int = 0):
-    """Start (once) the background UMAP job of ``ds``; None when UMAP is switched off."""
+def ensure_umap(ds, seed: int = 0, *, asked: bool = False):
+    """The one place the UMAP map is started (a compute plan may route this call); its job or None.
+
+    Policy: never beside scoring, and on scoring's neighbour graph when there is one. While scoring
+    runs nothing starts, and a UMAP job that began without the graph is stopped (it would compete
+    for the cores and search the neighbours scoring is finding). Otherwise it starts when scoring
+    has stored its graph (:func:`core.projection.graph_stored`; the child lays the map out on it),
+    or when the Map page asks (``asked``) without one. Meanwhile the page shows PCA.
+    """
     if umap_mode() == "off":
         return None
     job = state.get("umap_job")
-    if job is None or job.fingerprint != ds.fingerprint or job.seed != seed:
+    if job is not None and (job.fingerprint != ds.fingerprint or job.seed != seed):
+        job = None
+    if jobs.running(SCORING_JOB):
+        if job is not None and job.running and not job.graph:
+            job.cancel()
+            state.put("umap_job", None)
+            return None
+        return job
+    if job is not None and not (job.failed and job.error_ == "cancelled"):
+        return job
+    if asked or graph_stored(ds, seed) or cached_projection(ds, "umap", seed) is not None:
         job = start_umap(ds, seed=seed)
         state.put("umap_job", job)
     return job
+
+
+def waiting_for_scoring() -> bool:
+    """Whether UMAP is held back because scoring is running."""
+    return umap_mode() != "off" and jobs.running(SCORING_JOB)
 
 
 def umap_coords(ds, seed: int = 0) -> Optional[np.ndarray]:
     """The UMAP map if it is ready (from the job or the disk cache), else None."""
     job = state.get("umap_job")
     if job is not None and job.fingerprint == ds.fingerprint and job.seed == seed:
-        return job.poll()
+        value = job.poll()
+        if value is not None:
+            return value
     return cached_projection(ds, "umap", seed)
 
 
@@ -71,25 +99,43 @@ def display_sample(ds, mask: np.ndarray, flagged: np.ndarray, seed: int = 0,
     return np.sort(np.concatenate(chosen))
 
 
-def hover_texts(ds, positions: np.ndarray, mask: np.ndarray, aligned: Optional[pd.DataFrame],
-                score_columns: list) -> np.ndarray:
-    """One HTML hover text per shown point: id, label, kept/dropped, scores and a text snippet.
+def draw_order(shown: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The shown rows in a shuffled order: points drawn later cover earlier ones, so a random order
+    lets every colour show in proportion to its share (no group is always on top)."""
+    return shown[rng(seed, "map-draw-order").permutation(len(shown))]
 
-    ``aligned`` holds the scores in the data set's row order (:func:`workbench.state.aligned_scores`).
+
+def rows_inside(coords: np.ndarray, area: Optional[dict]) -> np.ndarray:
+    """Which rows lie inside a drawn area, tested on every row's coordinates.
+
+    Parameters
+    ----------
+    coords : ndarray of shape (n_samples, 2)
+    area : dict or None
+        ``{"x": [...], "y": [...]}``: a lasso polygon (3 or more vertices) or a box (two corners).
+
+    Returns
+    -------
+    ndarray of shape (n_samples,), bool
     """
-    labels = ds.classes[ds.y[positions]].astype(str)
-    ids = ds.ids[positions].astype(str)
-    status = np.where(mask[positions], "kept", "dropped")
-    parts = [np.char.add(np.char.add("<b>id ", ids), "</b>"),
-             np.char.add("label: ", labels), np.char.add("status: ", status)]
-    if aligned is not None:
-        for column in score_columns[:6]:
-            values = pd.to_numeric(aligned[column].iloc[positions], errors="coerce").to_numpy()
-            parts.append(np.char.add(f"{column}: ", np.char.mod("%.3f", values)))
-    text = parts[0]
-    for part in parts[1:]:
-        text = np.char.add(np.char.add(text, "<br>"), part)
-    if ds.text_column is not None:
-        snippets = np.asarray([media.snippet(t, 90) for t in ds.frame[ds.text_column].iloc[positions]], dtype=str)
-        text = np.char.add(np.char.add(text, "<br><i>"), np.char.add(snippets, "</i>"))
-    return text.astype(object)
+    inside = np.zeros(len(coords), dtype=bool)
+    if not area:
+        return inside
+    x, y = np.asarray(area.get("x", []), dtype=float), np.asarray(area.get("y", []), dtype=float)
+    if len(x) != len(y) or len(x) < 2 or not (np.isfinite(x).all() and np.isfinite(y).all()):
+        return inside
+    if len(x) == 2:
+        return ((coords[:, 0] >= x.min()) & (coords[:, 0] <= x.max())
+                & (coords[:, 1] >= y.min()) & (coords[:, 1] <= y.max()))
+    from matplotlib.path import Path
+
+    low, high = np.array([x.min(), y.min()]), np.array([x.max(), y.max()])
+    candidates = np.flatnonzero(((coords >= low) & (coords <= high)).all(axis=1))  # bounding box first
+    if len(candidates):
+        inside[candidates] = Path(np.c_[x, y]).contains_points(coords[candidates])
+    return inside
+
+
+def selection_words(n_selected_shown: int, n_shown: int, n_inside: int) -> str:
+    """The selection count the way users ask for it: '1,924 selected · of 20,000 shown · 9,611 rows inside the area'."""
+    return f"{n_selected_shown:,} selected · of {n_shown:,} shown · {n_inside:,} rows inside the area"

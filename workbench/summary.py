@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 
+import numpy as np
 import plotly.graph_objects as go
 
 from workbench import charts
@@ -72,13 +73,39 @@ def build_html(ds, sel, pruned, full, random, *, evaluator_description: str, ori
 <b>estimated training-time saving</b> ≈{saving:.0%} (assuming cost grows with rows)
 {f" · map edits: {len(forced[0])} rows force-kept, {len(forced[1])} force-dropped" if any(forced) else ""}</p>
 <div class="grid">{plots}</div>
-{_exact_section(exact)}<h3>Rows per class</h3><table><tr><th>Class</th><th>Kept</th><th>Dropped</th></tr>{rows}</table>
+{_exact_section(exact)}<h3>Rows per class</h3>
+<p>{html.escape(skew_words([str(c) for c in ds.classes], kept, kept + dropped))}</p><table><tr><th>Class</th><th>Kept</th><th>Dropped</th></tr>{rows}</table>
 <p class="note"><b>How this was measured.</b> {html.escape(evaluator_description)}. Pruning is applied to the
 training folds only; every held-out fold is complete. "Random, same size" keeps random subsets with as many rows
 as the selection, on the same folds (spread over repeats and folds).
 {f"Scores used: {html.escape(', '.join(score_names))}." if score_names else ""}
 Data fingerprint <code>{ds.fingerprint[:16]}</code>; the manifest JSON re-applies this selection exactly.</p>
 </body></html>"""
+
+
+def thinned_most(classes, kept: np.ndarray, totals: np.ndarray, top: int = 3) -> list:
+    """The classes the subset thinned most: ``[(class, kept, total, kept share)]``, lowest share first.
+
+    Only classes kept at a lower share than the subset as a whole are listed (at most ``top``).
+    """
+    totals = np.asarray(totals, dtype=float)
+    overall = kept.sum() / max(totals.sum(), 1)
+    shares = np.divide(kept, totals, out=np.zeros(len(totals)), where=totals > 0)
+    ranked = [i for i in np.argsort(shares, kind="stable") if totals[i] > 0 and shares[i] < overall - 1e-9]
+    return [(classes[i], int(kept[i]), int(totals[i]), float(shares[i])) for i in ranked[:top]]
+
+
+def skew_words(classes, kept: np.ndarray, totals: np.ndarray) -> str:
+    """One plain sentence on how unevenly the subset thinned the classes (the Export page shows it too)."""
+    overall = kept.sum() / max(np.sum(totals), 1)
+    thinned = thinned_most(classes, kept, totals)
+    if not thinned or thinned[0][3] >= 0.8 * overall:
+        return f"Every class keeps close to the overall {overall:.0%} of its rows (none below {0.8 * overall:.0%})."
+    parts = [f"{name} keeps {k:,} of {n:,} rows ({share:.0%})" for name, k, n, share in thinned
+             if share < 0.8 * overall]
+    worst = thinned[0][3] / overall if overall else 0
+    return (f"Thinned most: {'; '.join(parts)}, against {overall:.0%} overall; the most thinned class keeps "
+            f"{worst:.1f}x the overall share. A model trained on this subset sees fewer of these classes.")
 
 
 def _plots(ds, sel, pruned, full, random, curve, kept, dropped) -> str:

@@ -1,0 +1,87 @@
+"""Drive the Map page's scatter (a component in its own frame) from Playwright: wait for it, draw a
+lasso, read its legend and the selection words. Shared by tests/test_map_browser.py,
+tests/test_browser.py and benchmarks/map_browser.py."""
+
+from __future__ import annotations
+
+import re
+import time
+
+FRAME = 'iframe[title*="workbench_map"]'
+COUNTS = re.compile(r"([\d,]+) selected · of ([\d,]+) shown · ([\d,]+) rows inside the area")
+
+
+def until(check, timeout: float = 60, what: str = "the map", interval: float = 0.05):
+    """``check()`` until truthy (errors of a frame being replaced count as not yet); its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = check()
+        except Exception:  # noqa: BLE001 - a frame mid-rerun
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not settle in {timeout:.0f} s")
+        time.sleep(interval)
+
+
+def frame(page):
+    return page.frame_locator(FRAME).first
+
+
+def plot_state(page) -> dict:
+    """``{"drawn": points drawn, "renders": renders so far}`` of the map (0 before its first draw)."""
+    plot = frame(page).locator("#plot")
+    return {"drawn": int(plot.get_attribute("data-drawn", timeout=2000) or 0),
+            "renders": int(plot.get_attribute("data-renders", timeout=2000) or 0)}
+
+
+def wait_drawn(page, n: int, after_renders: int = 0, timeout: float = 120) -> dict:
+    """Wait until the map has drawn ``n`` points in a render later than ``after_renders``."""
+    return until(lambda: (lambda s: s if s["drawn"] == n and s["renders"] > after_renders else None)(plot_state(page)),
+                 timeout, f"the map with {n:,} points")
+
+
+def lasso(page, polygon) -> None:
+    """Draw a lasso through ``polygon``: (x, y) fractions of the plot area, closed by the lasso itself.
+    Returns when the mouse is released (the moment a user has drawn it)."""
+    area = frame(page).locator("#overlay").bounding_box()
+    points = [(area["x"] + fx * area["width"], area["y"] + fy * area["height"]) for fx, fy in polygon]
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for x, y in points[1:] + points[:1]:
+        page.mouse.move(x, y, steps=4)
+    page.mouse.up()
+
+
+def box(page, corner, other) -> None:
+    """Switch the map to box select and drag a box between two corners (fractions of the plot area)."""
+    frame(page).locator('#tools button[data-mode="box"]').click()
+    lasso(page, [corner, other])
+
+
+def counts(page):
+    """(selected among shown, shown, rows inside the area) from the page, or None."""
+    found = COUNTS.search(page.locator('[data-testid="stMain"]').inner_text())
+    return tuple(int(g.replace(",", "")) for g in found.groups()) if found else None
+
+
+def legend(page) -> dict:
+    """The legend's entries: name -> (count, share)."""
+    items = frame(page).locator('[data-testid="map-legend-item"]')
+    return {items.nth(i).get_attribute("data-name"): (int(items.nth(i).get_attribute("data-count")),
+                                                       float(items.nth(i).get_attribute("data-share")))
+            for i in range(items.count())}
+
+
+def area_polygon(page):
+    """The selected area the map outlines, in map coordinates: (xs, ys), or None."""
+    shapes = frame(page).locator("#plot").evaluate("p => (p.layout && p.layout.shapes) || []")
+    if not shapes:
+        return None
+    shape = shapes[0]
+    if shape.get("type") == "rect":
+        return [shape["x0"], shape["x1"]], [shape["y0"], shape["y1"]]
+    pairs = [pair.split(",") for pair in shape["path"].lstrip("M").rstrip("Z").split("L")]
+    return [float(x) for x, _ in pairs], [float(y) for _, y in pairs]

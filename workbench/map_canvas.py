@@ -1,0 +1,124 @@
+"""The Map page's scatter as a Streamlit component whose coordinates travel once.
+
+``st.plotly_chart`` sends the whole figure on every rerun: at 200k points a threshold move would
+resend several megabytes of coordinates to repaint a colour. Here the coordinates of a layout are
+written once into the component's folder as a binary file (float32 x, y in draw order) and the
+browser fetches it by name (and keeps it: the component server marks such files cacheable); every
+render then carries only one colour code per point, packed to 1, 2, 4 or 8 bits. The page reads
+events back (a lasso or box, a clicked point) and decides everything else in Python.
+
+The folder is a private temporary one per process, named by nothing a visitor types; coordinate
+files are named by a digest of the data fingerprint, the layout and a per-process secret, so one
+visitor cannot fetch another's map by guessing.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import hashlib
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+_SOURCE = Path(__file__).with_name("map_component")
+_SECRET = secrets.token_hex(16)
+_KEEP_FILES = 24  # coordinate files kept in the folder (oldest removed first)
+_LOCK = threading.Lock()
+_STATE: dict = {}
+
+
+def _folder() -> Path:
+    """The component's served folder: the page and script, plotly.js and the coordinate files."""
+    with _LOCK:
+        if "folder" not in _STATE:
+            import plotly
+
+            folder = Path(tempfile.mkdtemp(prefix="workbench-map-"))
+            for name in ("index.html", "map.js"):
+                shutil.copyfile(_SOURCE / name, folder / name)
+            shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", folder / "plotly.min.js")
+            atexit.register(shutil.rmtree, folder, True)
+            _STATE["folder"] = folder
+        return _STATE["folder"]
+
+
+def _component():
+    folder = _folder()
+    with _LOCK:
+        if "component" not in _STATE:
+            import streamlit.components.v1 as components
+
+            _STATE["component"] = components.declare_component("workbench_map", path=str(folder))
+        return _STATE["component"]
+
+
+def coordinates_file(coords: np.ndarray, order: np.ndarray, tag: str) -> str:
+    """Write ``coords[order]`` (float32 x, y interleaved) once; the file's name in the served folder.
+
+    ``tag`` names the layout (fingerprint, method, seed): the same tag gives the same file.
+    """
+    name = "xy-" + hashlib.sha256(f"{_SECRET}:{tag}:{len(order)}".encode()).hexdigest()[:24] + ".bin"
+    folder = _folder()
+    path = folder / name
+    if not path.exists():
+        data = np.ascontiguousarray(np.asarray(coords, dtype=np.float32)[order]).tobytes()
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+        files = sorted(folder.glob("xy-*.bin"), key=lambda p: p.stat().st_mtime)
+        for old in files[:-_KEEP_FILES]:
+            old.unlink(missing_ok=True)
+    return name
+
+
+def pack_codes(codes: np.ndarray) -> tuple[str, int]:
+    """(base64 text, bits per code): the codes packed 1, 2, 4 or 8 bits each, first code in the low bits."""
+    codes = np.asarray(codes, dtype=np.uint8)
+    top = int(codes.max(initial=0))
+    bits = 1 if top < 2 else 2 if top < 4 else 4 if top < 16 else 8
+    per = 8 // bits
+    padded = np.zeros(-(-len(codes) // per) * per, dtype=np.uint8)
+    padded[:len(codes)] = codes
+    grid = padded.reshape(-1, per).astype(np.uint16)
+    packed = (grid << (bits * np.arange(per, dtype=np.uint16))).sum(axis=1).astype(np.uint8)
+    return base64.b64encode(packed.tobytes()).decode("ascii"), bits
+
+
+def unpack_codes(text: str, bits: int, n: int) -> np.ndarray:
+    """The inverse of :func:`pack_codes` (what the browser does), for tests."""
+    packed = np.frombuffer(base64.b64decode(text), dtype=np.uint8)
+    per = 8 // bits
+    codes = (packed[:, None] >> (bits * np.arange(per, dtype=np.uint8))) & ((1 << bits) - 1)
+    return codes.reshape(-1)[:n]
+
+
+def draw(*, xy: str, codes: np.ndarray, palette: list, names: list, layers: list, legend: dict, title: str,
+         area: Optional[dict], key: str, height: int = 620, marker_size: float = 4) -> Optional[dict]:
+    """Draw the map; the last event the user made on it (``{"kind": ..., "nonce": ...}``) or None.
+
+    Parameters
+    ----------
+    xy : str
+        A name from :func:`coordinates_file`.
+    codes : ndarray of shape (n_drawn,), uint8
+        Colour code of each point in draw order (an index into ``palette`` and ``names``).
+    layers : list of lists of codes
+        Drawn bottom to top (within a layer, in draw order).
+    legend : dict
+        ``{"items": [{"name", "label", "colour", "count", "share"}], "notes": [str], "scale": [colours]}``.
+    area : dict, optional
+        The selected area (``{"x": [...], "y": [...]}``) drawn as a dotted outline.
+    """
+    text, bits = pack_codes(codes)
+    return _component()(xy=xy, n=int(len(codes)), codes=text, bits=bits, palette=list(palette),
+                        names=[str(n) for n in names], layers=[[int(c) for c in layer] for layer in layers],
+                        legend=legend, title=title, area=area, height=int(height), marker_size=marker_size,
+                        drawn=int(len(codes)), key=key, default=None)
