@@ -259,12 +259,14 @@ def padded_label_header(tmp: Path) -> Path:
 
 
 def semicolons_and_decimal_commas(tmp: Path) -> Path:
-    """What a French or German spreadsheet saves: ';' between fields, ',' before the decimals."""
+    """What a French or German spreadsheet saves: ';' between fields, ',' before the decimals, '.' grouping
+    thousands (loyer: 1.250,00)."""
     rng = np.random.default_rng(7)
-    lines = ["poids;taille;label"]
+    lines = ["poids;taille;loyer;label"]
     for i in range(30):
         weight, height = rng.normal(60 + 15 * (i % 2), 3), rng.normal(1.6, 0.05)
-        lines.append(f"{weight:.1f};{height:.2f};{'grand' if i % 2 else 'petit'}".replace(".", ","))
+        rent = f"{1000 + 37 * i:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".")
+        lines.append(f"{weight:.1f};{height:.2f}".replace(".", ",") + f";{rent};{'grand' if i % 2 else 'petit'}")
     return write("mesures.csv", "\n".join(lines) + "\n")(tmp)
 
 
@@ -318,7 +320,8 @@ ACCEPTED = [
              lambda ds: list(ds.frame.columns) == ["id", "reading", "label", "label.1"]
              and set(ds.classes) == {"no", "yes"}, "duplicate column"),
     Accepted("';' separator and decimal commas", semicolons_and_decimal_commas,
-             lambda ds: ds.X.shape == (30, 2) and abs(float(ds.frame["taille"].mean()) - 1.6) < 0.1, "decimal comma"),
+             lambda ds: ds.X.shape == (30, 3) and abs(float(ds.frame["taille"].mean()) - 1.6) < 0.1
+             and float(ds.frame["loyer"].iloc[-1]) == 1000 + 37 * 29, "decimal comma"),
     Accepted("list<double> vectors exported as given", float64_list_column,
              lambda ds: ds.X.shape == (30, 8) and _exports_every_row(ds)),  # doc: id-like, dropped
 ]

@@ -136,12 +136,12 @@ def read_table(path, *, encoding: Optional[str] = None, text_columns: TextColumn
     names = _unique_names([name.strip() for name in header])
     text = set(text_columns(names) if callable(text_columns) else (text_columns or ()))
     warnings += _duplicate_warnings(path, [name.strip() for name in header])
-    decimal = _decimal_mark(sample, delimiter, [i for i, name in enumerate(names) if name not in text])
+    decimal, thousands = _decimal_mark(sample, delimiter, [i for i, name in enumerate(names) if name not in text])
     if decimal == ",":
         warnings.append(f"{path.name} writes numbers with a decimal comma ('{_DELIMITER_NAMES[delimiter]}'-"
                         "separated, e.g. 3,14): they were read as numbers. Exports write them with a decimal point.")
     options = {"dtype": {i: str for i, name in enumerate(names) if name in text},
-               "keep_default_na": False, "decimal": decimal,
+               "keep_default_na": False, "decimal": decimal, "thousands": thousands,
                "na_values": {i: NA_STRINGS for i, name in enumerate(names) if name not in text}}
     frame = _parse(path, delimiter, chosen, options)
     if len(frame) == 0:
@@ -159,26 +159,31 @@ def read_table(path, *, encoding: Optional[str] = None, text_columns: TextColumn
 _DELIMITER_NAMES = {",": ",", ";": ";", "\t": "tab", "|": "|"}
 _COMMA_NUMBER = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)?,\d+([eE][+-]?\d+)?$")
 _POINT_NUMBER = re.compile(r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$")
+_GROUPED_NUMBER = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+(,\d+)?$")  # 1.234 or 1.234,5: '.' groups thousands
 
 
-def _decimal_mark(sample: str, delimiter: str, columns: list) -> str:
-    """``","`` when a non-comma-separated sample's numbers use a decimal comma (and none a point), else ``"."``."""
+def _decimal_mark(sample: str, delimiter: str, columns: list) -> tuple:
+    """``(decimal, thousands)``: ``(",", ".")`` or ``(",", None)`` when a non-comma-separated sample's
+    numbers use a decimal comma (``3,14``, ``1.234,5``) and none a decimal point; else ``(".", None)``."""
     if delimiter == "," or not columns:
-        return "."
+        return ".", None
     lines = sample.splitlines()[1:200]
     if len(sample) >= 65536:
         lines = lines[:-1]
     try:
         rows = [row for row in csv.reader(lines, delimiter=delimiter) if row]
     except csv.Error:
-        return "."
-    comma = point = 0
+        return ".", None
+    comma = point = grouped = 0
     for row in rows:
         for i in columns:
             cell = row[i].strip() if i < len(row) else ""
             comma += bool(_COMMA_NUMBER.match(cell))
-            point += bool(_POINT_NUMBER.match(cell))
-    return "," if comma > 0 and point == 0 else "."
+            grouped += bool(_GROUPED_NUMBER.match(cell))
+            point += bool(_POINT_NUMBER.match(cell)) and not _GROUPED_NUMBER.match(cell)
+    if comma == 0 or point > 0:
+        return ".", None
+    return ",", ("." if grouped else None)
 
 
 def _parse(path: Path, delimiter: str, encoding: str, options: dict) -> pd.DataFrame:
