@@ -67,9 +67,11 @@ def test_never_trains_on_held_out_rows_planted_duplicates():
     X = rng.normal(size=(n_unique, d))
     y = rng.integers(0, 2, n_unique)
     ds = Dataset.from_arrays(np.vstack([X, X]), np.concatenate([y, y]))
-    ev = LiveEvaluator(ds, folds=5, seed=0, model="ridge", alpha=1e-4)
-    fold = ev.fold_of_row_
     twin = np.concatenate([np.arange(n_unique, 2 * n_unique), np.arange(n_unique)])
+    grouped = LiveEvaluator(ds, folds=5, seed=0, model="ridge", alpha=1e-4).fold_of_row_
+    assert np.array_equal(grouped, grouped[twin])  # by default a row and its copy share a fold
+    ev = LiveEvaluator(ds, folds=5, seed=0, model="ridge", alpha=1e-4, group_copies=False)  # copies may be apart
+    fold = ev.fold_of_row_
     apart = fold != fold[twin]  # the twin sits in another fold
 
     all_kept = ev.predictions(np.ones(2 * n_unique, dtype=bool))

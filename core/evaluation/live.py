@@ -19,15 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import warnings
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from core.evaluation import models as exact_models
 from core.evaluation.block import comparison_block
 from core.evaluation.engines import DESCRIPTIONS, MODELS, ExactEngine, make_engine
+from core.evaluation.figures import Estimate, kept_share, summarise
+from core.evaluation.groups import GIVEN_RULE, evaluation_folds
 from core.foundation.errors import ConfigError
 from core.foundation.folds import stratified_folds
 from core.foundation.progress import check_cancelled, report
@@ -38,53 +38,13 @@ _CACHE_SIZE = 4096  # per-fold results kept (a few bytes each)
 SCREEN_ITERATIONS = 15
 
 
-@dataclass
-class Estimate:
-    """Cross-validated accuracy of a model trained on a kept subset.
+def make_folds(y: np.ndarray, folds: int = 5, seed: int = 0, groups=None) -> np.ndarray:
+    """Fold code per row: :func:`core.foundation.folds.stratified_folds` (the one fold maker).
 
-    Attributes
-    ----------
-    accuracy : float
-        Mean held-out accuracy over folds (and over repeats for random subsets).
-    std : float
-        Spread: standard deviation over folds (over repeats x folds for random subsets).
-    fold_accuracies : list of float
-        One per fold (for random subsets, the mean over repeats of each fold).
-    per_class : dict
-        Class name -> held-out accuracy on that class, mean over folds.
-    n_kept, n_input : int
-        Rows kept and rows in the data (for per-fold masks, the mean kept per fold, scaled to the
-        whole data).
-    model, budget : str
-        Which model and which training budget produced the numbers.
-    repeats : int
-        Random subsets averaged (1 for a single mask).
-    note : str
-        What kind of figure this is, e.g. "instant first figure" for the ridge.
+    ``groups`` (e.g. :func:`core.evaluation.groups.copy_groups`) keeps each group on one side;
+    ``LiveEvaluator(ds, folds, seed).fold_of_row_`` is this with the data's duplicate groups.
     """
-
-    accuracy: float
-    std: float
-    fold_accuracies: list
-    per_class: dict
-    n_kept: int
-    n_input: int
-    model: str
-    budget: str
-    repeats: int = 1
-    repeat_accuracies: list = field(default_factory=list)
-    note: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def __str__(self) -> str:
-        return f"{100 * self.accuracy:.1f}% ± {100 * self.std:.1f} ({self.n_kept}/{self.n_input} rows kept; {self.model})"
-
-
-def make_folds(y: np.ndarray, folds: int = 5, seed: int = 0) -> np.ndarray:
-    """Fold code per row: :func:`core.foundation.folds.stratified_folds` (the one fold maker)."""
-    return stratified_folds(y, folds, seed)
+    return stratified_folds(y, folds, seed, groups=groups)
 
 
 def _as_mask(mask, n: int) -> np.ndarray:
@@ -97,23 +57,6 @@ def _as_mask(mask, n: int) -> np.ndarray:
             raise ConfigError("The mask must be boolean (True = keep) or 0/1.")
         mask = mask.astype(bool)
     return mask
-
-
-def _summarise(fold_acc, class_acc, classes, n_kept, n_input, model, budget, repeats=1, note="") -> Estimate:
-    """Estimate from accuracies shaped (repeats, folds) and (repeats, folds, classes)."""
-    fold_acc = np.atleast_2d(fold_acc)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        per_class = np.nanmean(class_acc.reshape(-1, class_acc.shape[-1]), axis=0)
-    return Estimate(
-        accuracy=float(np.nanmean(fold_acc)),
-        std=float(np.nanstd(fold_acc)),
-        fold_accuracies=[float(v) for v in np.nanmean(fold_acc, axis=0)],
-        per_class={str(c): (None if np.isnan(a) else float(a)) for c, a in zip(classes, per_class)},
-        n_kept=int(n_kept), n_input=int(n_input), model=model, budget=budget, repeats=int(repeats),
-        repeat_accuracies=[float(v) for v in np.nanmean(fold_acc, axis=1)] if repeats > 1 else [],
-        note=note,
-    )
 
 
 def _key(mask: np.ndarray) -> bytes:
@@ -144,6 +87,11 @@ class LiveEvaluator:
     fold_of_row : ndarray of shape (n_samples,), optional
         Explicit fold codes ``0 .. folds - 1`` instead of stratified folds from ``seed`` (the
         inner folds of a nested search).
+    group_copies : bool
+        Keep each duplicate group (exact and near copies found without labels, the duplicate
+        scorer's rule: :mod:`core.evaluation.groups`) on one side of every fold (default). With
+        False the folds are stratified by label only and a row's copy can be held out while the
+        row trains, which counts memorisation as accuracy.
 
     Examples
     --------
@@ -152,17 +100,18 @@ class LiveEvaluator:
     """
 
     def __init__(self, ds, folds: int = 5, seed: int = 0, model: str = "logreg", *, alpha: float = 1.0,
-                 exact: bool = False, max_iter=None, fold_of_row=None):
+                 exact: bool = False, max_iter=None, fold_of_row=None, group_copies: bool = True):
         model = ALIASES.get(model, model)
         if model not in MODELS:
             raise ConfigError(f"Unknown evaluator model '{model}'; choose one of {', '.join(MODELS)}.")
         if exact and model not in exact_models.MODELS:
             raise ConfigError(f"There is no exact '{model}' model; choose one of {', '.join(exact_models.MODELS)}.")
         self.ds, self.folds, self.seed, self.model, self.alpha, self.exact = ds, folds, seed, model, alpha, exact
-        self.max_iter = max_iter
+        self.max_iter, self.group_copies = max_iter, bool(group_copies)
         self._screen = None
         if fold_of_row is not None:
             self._fold_of_row = np.asarray(fold_of_row, dtype=np.int64)
+            self._fold_info = {"rule": GIVEN_RULE, "grouped": None, "groups": None, "grouped_rows": None}
         self._lock = threading.RLock()
         self._engine = None
         self._first_paint = None
@@ -175,8 +124,25 @@ class LiveEvaluator:
     def fold_of_row_(self) -> np.ndarray:
         """Fold code per row (the same for every estimate of this evaluator)."""
         if not hasattr(self, "_fold_of_row"):
-            self._fold_of_row = make_folds(self.ds.y, self.folds, self.seed)
+            self._fold_of_row, self._fold_info = evaluation_folds(self.ds, self.folds, self.seed,
+                                                                  group_copies=self.group_copies)
         return self._fold_of_row
+
+    @property
+    def fold_info_(self) -> dict:
+        """How the folds were made: ``rule`` (words), ``grouped``, ``groups`` and ``grouped_rows``."""
+        self.fold_of_row_
+        return dict(self._fold_info)
+
+    def plain_folds(self) -> "LiveEvaluator":
+        """The same evaluator on plain stratified folds (copies may be split): what grouping changed."""
+        if self.group_copies is False or not self.fold_info_.get("groups"):
+            return self
+        with self._lock:
+            if getattr(self, "_plain", None) is None:
+                self._plain = LiveEvaluator(self.ds, self.folds, self.seed, self.model, alpha=self.alpha,
+                                            exact=self.exact, max_iter=self.max_iter, group_copies=False)
+            return self._plain
 
     @property
     def n_folds(self) -> int:
@@ -206,6 +172,7 @@ class LiveEvaluator:
         if self._screen is None:
             self._screen = LiveEvaluator(self.ds, self.folds, self.seed, "logreg", max_iter=SCREEN_ITERATIONS,
                                          fold_of_row=self.fold_of_row_)
+            self._screen._fold_info = self.fold_info_
         return self._screen
 
     def twin(self) -> "LiveEvaluator":
@@ -321,8 +288,9 @@ class LiveEvaluator:
             raise ConfigError(f"fold_masks must have shape ({self.n_folds}, {n}), got {fold_masks.shape}.")
         acc, per_class = self.fold_results(fold_masks, progress, cancel)
         n_kept = _kept_count(fold_masks, self.fold_of_row_)
-        return _summarise(acc, per_class[None], self.ds.classes, n_kept, n, self.model_description,
-                          self.budget_description, note=note)
+        share = kept_share(fold_masks, self.fold_of_row_, self.ds.y, self.ds.classes)
+        return summarise(acc, per_class[None], self.ds.classes, n_kept, n, self.model_description,
+                         self.budget_description, note=note, kept_share=share)
 
     def first_paint(self, mask) -> Estimate:
         """The closed-form ridge figure for ``mask``: instant, labelled as a first figure only."""
@@ -331,6 +299,7 @@ class LiveEvaluator:
         if self._first_paint is None:
             self._first_paint = LiveEvaluator(self.ds, self.folds, self.seed, "ridge", alpha=self.alpha,
                                               fold_of_row=self.fold_of_row_)
+            self._first_paint._fold_info = self.fold_info_
         est = self._first_paint.estimate(mask)
         est.note = f"instant first figure (ridge), replaced by {self.model} when it is ready"
         return est
@@ -405,8 +374,11 @@ class LiveEvaluator:
     def random(self, n_kept: int, repeats: int = 5, progress=None, cancel=None) -> Estimate:
         """Random subsets of ``n_kept`` rows on the same folds; spread over repeats x folds."""
         fold_acc, class_acc = self._random(n_kept, repeats, progress, cancel)
-        return _summarise(fold_acc, class_acc, self.ds.classes, n_kept, self.ds.n_samples,
-                          self.model_description, self.budget_description, repeats)
+        shares = [kept_share(np.broadcast_to(m, (self.n_folds, len(m))), self.fold_of_row_, self.ds.y,
+                             self.ds.classes) for m in self.random_masks(n_kept, repeats)]
+        share = {c: float(np.mean([s[c] for s in shares])) if shares[0][c] is not None else None for c in shares[0]}
+        return summarise(fold_acc, class_acc, self.ds.classes, n_kept, self.ds.n_samples,
+                         self.model_description, self.budget_description, repeats, kept_share=share)
 
     def compare(self, mask, repeats: int = 5) -> dict:
         """The selection next to the full data and random subsets of the same size (one mask

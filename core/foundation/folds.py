@@ -1,5 +1,9 @@
 """Stratified cross-validation folds: the one fold maker of the library.
 
+With ``groups`` (the duplicate groups of :func:`core.evaluation.groups.copy_groups`) every group
+stays on one side of every fold: a row and its near copy are never one in training and one held
+out, which would count memorisation as accuracy.
+
 Cross-fitted scorers (:mod:`core.scorers.oof`), the live estimate, nested search and the exact
 evaluators all split rows with :func:`stratified_folds`, so "fold f" means the same rows wherever
 the same ``(y, folds, seed)`` is used. Folds are stored as one code per row, the form that
@@ -16,21 +20,26 @@ from core.foundation.errors import ConfigError
 from core.foundation.seeds import derive_seed
 
 
-def stratified_folds(y: np.ndarray, folds: int, seed: int) -> np.ndarray:
-    """Fold code per row: shuffled, stratified ``folds``-fold cross-validation.
+def stratified_folds(y: np.ndarray, folds: int, seed: int, groups=None) -> np.ndarray:
+    """Fold code per row: shuffled, stratified ``folds``-fold cross-validation, groups kept whole.
 
-    The assignment equals scikit-learn's ``StratifiedKFold(folds, shuffle=True,
-    random_state=seed)``. Classes smaller than ``folds`` are allowed; they are simply absent
-    from some folds.
+    Without ``groups`` (or when every group is a single row) the assignment equals
+    scikit-learn's ``StratifiedKFold(folds, shuffle=True, random_state=seed)``. With groups,
+    each group is one unit labelled by its first row's class: the units are split by that
+    stratified k-fold and every row follows its unit (a stratified group k-fold; a group larger
+    than a twentieth of a fold is placed whole on the fold with the fewest rows instead). Classes
+    smaller than ``folds`` are allowed; they are simply absent from some folds.
 
     Parameters
     ----------
     y : ndarray of shape (n_samples,)
         Class labels (any values that ``numpy.unique`` can sort).
     folds : int
-        Number of folds, at least 2 and at most ``n_samples``.
+        Number of folds, at least 2 and at most ``n_samples`` (at most the number of groups).
     seed : int
         Seeds the shuffle.
+    groups : ndarray of shape (n_samples,), optional
+        Group id per row; rows with equal ids are always in the same fold.
 
     Returns
     -------
@@ -40,15 +49,37 @@ def stratified_folds(y: np.ndarray, folds: int, seed: int) -> np.ndarray:
     Raises
     ------
     ConfigError
-        When ``folds`` is not an integer in ``[2, n_samples]``.
+        When ``folds`` is not an integer in ``[2, n_samples]`` (or more than the groups).
     """
-    from sklearn.model_selection import StratifiedKFold  # heavy: deferred to the first split
-
     y = np.asarray(y)
     if isinstance(folds, (bool, np.bool_)) or not isinstance(folds, (int, np.integer)) or folds < 2:
         raise ConfigError(f"folds must be an integer of at least 2, got {folds!r}.")
     if folds > len(y):
         raise ConfigError(f"folds={folds} is more than the {len(y)} rows; use fewer folds.")
+    if groups is None:
+        return _stratified(y, folds, seed)
+    groups = np.asarray(groups)
+    if groups.shape != y.shape:
+        raise ConfigError(f"groups has shape {groups.shape}, but there are {len(y)} rows.")
+    _, first, unit = np.unique(groups, return_index=True, return_inverse=True)
+    if len(first) == len(y):  # no group of two or more: the plain stratified folds
+        return _stratified(y, folds, seed)
+    if folds > len(first):
+        raise ConfigError(f"folds={folds} is more than the {len(first)} groups of copies; use fewer folds.")
+    sizes = np.bincount(unit)
+    unit_fold = _stratified(y[first], folds, seed)
+    large = np.flatnonzero(sizes > max(2, len(y) / folds / 20))
+    if len(large):
+        load = np.bincount(unit_fold, weights=sizes * ~np.isin(np.arange(len(sizes)), large), minlength=folds)
+        for u in large[np.argsort(-sizes[large], kind="stable")]:
+            unit_fold[u] = int(np.argmin(load))
+            load[unit_fold[u]] += sizes[u]
+    return unit_fold[unit].astype(np.int64)
+
+
+def _stratified(y: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    from sklearn.model_selection import StratifiedKFold  # heavy: deferred to the first split
+
     splitter = StratifiedKFold(int(folds), shuffle=True, random_state=derive_seed(seed))
     fold_of_row = np.zeros(len(y), dtype=np.int64)
     with warnings.catch_warnings():  # a class smaller than the fold count: allowed, see above

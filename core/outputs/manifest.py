@@ -116,7 +116,8 @@ def build_manifest(ds: Dataset, sel, comparison=None, scores_meta=None, *, load=
     dict
         Keys include ``kept_ids`` (data order), ``n_input``, ``n_kept``, ``strategy``,
         ``resolved_strategy``, ``params``, ``keep``, ``threshold``, ``seed``, ``data_fingerprint``,
-        ``version``, ``created``, ``packages``, ``data``, ``scorers`` and ``estimate``.
+        ``version``, ``created``, ``packages``, ``data``, ``scorers``, ``estimate`` and, with an estimate,
+        ``folds`` (the fold rule and the number of duplicate groups kept whole).
     """
     kept_ids = [to_jsonable(i) for i in ds.ids[kept_positions(ds, sel)]]
     details = dict(getattr(sel, "details", None) or {})
@@ -139,6 +140,7 @@ def build_manifest(ds: Dataset, sel, comparison=None, scores_meta=None, *, load=
         "kept_fraction": round(len(kept_ids) / ds.n_samples, 6),
         "scorers": list(scores_meta or []),
         "estimate": _estimate_block(comparison),
+        **_folds_record(comparison),
         "details": details,
         **({"columns": columns} if columns else {}),
         "kept_ids": kept_ids,
@@ -164,9 +166,22 @@ def _estimate_block(comparison) -> Optional[dict]:
         return {"value": block}
     # differences in accuracy points are what a reader compares; fractions are kept as given
     deltas = {key: round(100 * block[key], 4) for key in ("vs_random", "vs_full") if isinstance(block.get(key), float)}
+    worst = block.get("worst_class")
+    if isinstance(worst, dict) and isinstance(worst.get("vs_random"), float):
+        deltas["worst_class_vs_random"] = round(100 * worst["vs_random"], 4)
     if deltas:
         block["delta_points"] = deltas
     return block
+
+
+def _folds_record(comparison) -> dict:
+    """``folds``: how the estimate's folds were made (rule in words, duplicate groups kept whole, rows in
+    them) and ``interval_method``; absent when there is no estimate (older manifests lack them too)."""
+    if not isinstance(comparison, dict) or not isinstance(comparison.get("fold_rule"), dict):
+        return {}
+    rule = comparison["fold_rule"]
+    return {"folds": {"count": comparison.get("folds"), "seed": comparison.get("seed"), "rule": rule.get("rule"),
+                      "duplicate_groups": rule.get("groups"), "grouped_rows": rule.get("grouped_rows")}}
 
 
 def _workbench_version() -> str:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from core.data.loading import load_dataset
 from core.evaluation import LiveEvaluator
-from core.foundation import rng, stratified_folds
+from core.foundation import rng
 from core.foundation.errors import ConfigError
 from core.foundation.progress import check_cancelled, report
 from core.search import column_importance as importance
@@ -108,7 +108,7 @@ def column_curve(ds, *, method: str = "consensus", folds: int = 5, seed: int = 0
     _check_method(method)
     groups = column_groups(ds)
     names, members = list(groups), list(groups.values())
-    fold_of_row = stratified_folds(ds.y, folds, seed)
+    fold_of_row = LiveEvaluator(ds, folds=folds, seed=seed).fold_of_row_  # duplicate groups kept whole
     ranking = rank_columns(ds, folds=folds, seed=seed, repeats=repeats)
     fold_orders = []
     for f in range(folds):  # each held-out fold is ranked without its labels
@@ -119,7 +119,7 @@ def column_curve(ds, *, method: str = "consensus", folds: int = 5, seed: int = 0
                                        repeats=repeats)
         fold_orders.append(list(np.argsort(table[f"rank_{method}"].to_numpy(), kind="stable")))
     report(progress, folds, folds + 1, "evaluating column counts")
-    scorer = _SubsetScorer(ds, members, folds, seed, model)
+    scorer = _SubsetScorer(ds, members, folds, seed, model, fold_of_row)
     full = scorer.fold_accuracies(tuple(range(len(names))))
     rows = []
     for n_keep in _column_counts(len(names), n_points):
@@ -200,8 +200,9 @@ def columns_block(ds, kept, *, method: Optional[str] = None, curve: Optional[pd.
 class _SubsetScorer:
     """Per-fold accuracy of the evaluator on a subset of original columns, cached by subset."""
 
-    def __init__(self, ds, members: list, folds: int, seed: int, model: str):
+    def __init__(self, ds, members: list, folds: int, seed: int, model: str, fold_of_row=None):
         self.ds, self.members, self.folds, self.seed, self.model = ds, members, folds, seed, model
+        self.fold_of_row = fold_of_row  # the folds of all columns: the same rows per fold for every subset
         self._cache: dict = {}
         self._evaluator = None
 
@@ -211,7 +212,8 @@ class _SubsetScorer:
             digest = hashlib.sha256(f"{self.ds.fingerprint}:{positions}".encode()).hexdigest()
             narrow = replace(self.ds, X=np.ascontiguousarray(self.ds.X[:, positions]),
                              feature_names=[self.ds.feature_names[p] for p in positions], fingerprint=digest)
-            self._evaluator = LiveEvaluator(narrow, folds=self.folds, seed=self.seed, model=self.model)
+            self._evaluator = LiveEvaluator(narrow, folds=self.folds, seed=self.seed, model=self.model,
+                                            fold_of_row=self.fold_of_row)
             self._cache[subset] = np.asarray(self._evaluator.full().fold_accuracies)
         return self._cache[subset]
 

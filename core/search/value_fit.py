@@ -75,9 +75,13 @@ def predict(weights: dict, X, task: str) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(out, -50, 50))) if task == "decision" else out
 
 
-def _splits(y: np.ndarray, task: str, folds: int, seed: int) -> list:
+def _splits(y: np.ndarray, task: str, folds: int, seed: int, groups=None) -> list:
     """(train, test) rows per fold: the library's stratified folds for 0/1 decisions; plain
-    shuffled k-fold for a continuous score, which has no classes to stratify on."""
+    shuffled k-fold for a continuous score, which has no classes to stratify on. With ``groups``
+    (the data's duplicate groups) holding copies, each group stays on one side of every fold."""
+    if groups is not None and len(np.unique(groups)) < len(y):
+        labels = y.astype(int) if task == "decision" else np.zeros(len(y), dtype=int)
+        return fold_splits(stratified_folds(labels, folds, seed, groups=groups))
     if task == "decision":
         return fold_splits(stratified_folds(y.astype(int), folds, seed))
     from sklearn.model_selection import KFold
@@ -86,7 +90,7 @@ def _splits(y: np.ndarray, task: str, folds: int, seed: int) -> list:
 
 
 def cross_validated_quality(X, y, task: str, model: str, folds: int = 5, seed: int = 0, alpha: float = 1.0,
-                            hidden: int = 32) -> dict:
+                            hidden: int = 32, groups=None) -> dict:
     """Out-of-fold quality of the model: R² and Spearman for a score, AUROC for a decision.
 
     Returns
@@ -101,7 +105,7 @@ def cross_validated_quality(X, y, task: str, model: str, folds: int = 5, seed: i
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     values, ranks = [], []
-    for f, (train, test) in enumerate(_splits(y, task, folds, seed)):
+    for f, (train, test) in enumerate(_splits(y, task, folds, seed, groups)):
         weights = fit_weights(X[train], y[train], task, model, derive_seed(seed, "value-fold", f), alpha, hidden)
         predicted = predict(weights, X[test], task)
         if task == "regression":

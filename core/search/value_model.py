@@ -33,8 +33,8 @@ import pandas as pd
 from core.data.dataset import Dataset
 from core.data.readers import read_path
 from core.foundation.errors import ConfigError, DataFileError
-from core.foundation.progress import scaled
 from core.evaluation import make_folds
+from core.evaluation.groups import copy_groups
 from core.search import value_backtest, value_drift, value_fit
 from core.search.row_features import RowFeaturizer, new_rows_dataset
 from core.search.value_drift import cover_gaps
@@ -259,7 +259,7 @@ def fit_value_model(ds: Dataset, scores=None, target: str = "el2n", *, selection
                     use_labels: bool = False, folds: int = 5, seed: int = 0, alpha: float = 1.0,
                     hidden: int = 32, backtest: bool = True, keeps=value_backtest.KEEPS,
                     strategy: Optional[str] = None, evaluator_model: str = "logreg", repeats: int = 5,
-                    fold_scores=None, progress=None, cancel=None) -> ValueModel:
+                    progress=None, cancel=None) -> ValueModel:
     """Fit a model that predicts a score (or a keep/drop decision) from the features, and backtest it.
 
     Parameters
@@ -285,9 +285,6 @@ def fit_value_model(ds: Dataset, scores=None, target: str = "el2n", *, selection
         (:func:`core.search.value_backtest.run_backtest`) at ``keeps`` for the candidate strategies
         (and ``strategy`` if given), with ``evaluator_model`` as the target model and ``repeats``
         random draws; the best candidate per keep becomes the default strategy.
-    fold_scores : FoldScores, optional
-        Fold-wise scores on those folds (:func:`core.workflows.fold_scores_of`); computed (cached
-        on disk) when the target reads labels and they are not given.
 
     Returns
     -------
@@ -303,13 +300,14 @@ def fit_value_model(ds: Dataset, scores=None, target: str = "el2n", *, selection
     if use_labels:
         X = np.hstack([X, _one_hot(pd.Series(ds.labels).astype(str), classes)])
     y, task, column, info = _target(ds, scores, target, selection)
-    quality = value_fit.cross_validated_quality(X, y, task, model, folds, seed, alpha, hidden)
+    quality = value_fit.cross_validated_quality(X, y, task, model, folds, seed, alpha, hidden,
+                                                groups=copy_groups(ds))  # copies on one side of each fold
     weights = value_fit.fit_weights(X, y, task, model, seed, alpha, hidden)
     info.update(data_fingerprint=ds.fingerprint, n_rows=ds.n_samples, folds=folds, seed=seed, alpha=alpha,
                 hidden=hidden if model == "mlp" else None, drift_threshold=threshold)
     report = {}
     if backtest:
-        report = _backtest(ds, X, y, task, column, info, scores, selection, fold_scores,
+        report = _backtest(ds, X, y, task, column, info, scores, selection,
                            dict(model=model, alpha=alpha, hidden=hidden, seed=seed, keeps=keeps,
                                 evaluator_model=evaluator_model, repeats=repeats),
                            strategy, folds, progress, cancel)
@@ -318,20 +316,13 @@ def fit_value_model(ds: Dataset, scores=None, target: str = "el2n", *, selection
                       backtest=report, reference=reference)
 
 
-def _backtest(ds, X, y, task, column, info, scores, selection, fold_scores, options, strategy, folds, progress,
-              cancel) -> dict:
-    """Fold-wise targets (without each batch's labels), then the backtest of the candidate strategies."""
+def _backtest(ds, X, y, task, column, info, scores, selection, options, strategy, folds, progress, cancel) -> dict:
+    """The backtest of the candidate strategies (and ``strategy``) on the evaluator's folds."""
     fold_of_row = make_folds(ds.y, folds, options["seed"])
-    targets, leak_free, how = value_backtest.fold_targets(
-        ds, fold_of_row, y, task=task, target=info["target"] if task == "regression" else "kept", scores=scores,
-        selection=selection, fold_scores=fold_scores, seed=options["seed"], progress=scaled(progress, 0.0, 0.5),
-        cancel=cancel)
-    strategies = value_backtest.candidate_strategies(column, task, strategy)
-    report = value_backtest.run_backtest(ds, X, fold_of_row, targets, task=task, column=column,
-                                         strategies=strategies, leak_free=leak_free,
-                                         progress=scaled(progress, 0.5, 1.0), cancel=cancel, **options)
-    report["targets"] = how
-    return report
+    return value_backtest.run_backtest(
+        ds, X, y, fold_of_row, task=task, target=info["target"] if task == "regression" else "kept", column=column,
+        scores=scores, selection=selection, strategies=value_backtest.candidate_strategies(column, task, strategy),
+        progress=progress, cancel=cancel, **options)
 
 
 def _target(ds: Dataset, scores, target: str, selection) -> tuple:
