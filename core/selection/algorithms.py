@@ -17,7 +17,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from core.foundation.seeds import rng
+from core.data.partitions import row_uniforms
 
 
 def budget_from_keep(keep: float, n_samples: int) -> int:
@@ -28,6 +28,7 @@ def budget_from_keep(keep: float, n_samples: int) -> int:
 _ORDERS: OrderedDict = OrderedDict()  # (digest of the values, seed) -> read-only order
 _ORDERS_LOCK = threading.Lock()
 _ORDERS_KEPT = 16  # a slider move ranks one score per evaluator fold (5) plus all rows
+_PRIORITIES: OrderedDict = OrderedDict()  # (n_samples, seed) -> read-only ranks
 
 
 def priority_order(oriented: np.ndarray, seed: int) -> np.ndarray:
@@ -63,14 +64,36 @@ def priority_order(oriented: np.ndarray, seed: int) -> np.ndarray:
     return order
 
 
+#: The per-row hash stream of every random draw and tie-break (:func:`core.data.partitions.row_uniforms`).
+RANDOM_STREAM = 4
+
+
 def random_priority(n_samples: int, seed: int) -> np.ndarray:
     """A random rank per row (a permutation of ``0..n-1``), fixed by the seed.
 
     Every random draw in this module takes the rows of lowest rank, so for one seed a larger
     budget keeps a superset of a smaller one: a slider step changes only the rows it must, and the
-    evaluator's warm starts see nearly the same subset.
+    evaluator's warm starts see nearly the same subset. The rank orders the rows by a per-row hash
+    draw of ``(seed, row position)`` (largest first), the draw partitioned data make for the same row
+    in whichever partition it sits, so random draws and tie-breaks pick the same rows on both engines.
+    The ranks of the last few ``(n_samples, seed)`` pairs are kept (read-only): a hash and a sort
+    cost more than the permutation they replace, and a slider move asks for the same ranks per fold.
     """
-    return rng(seed, "priority").permutation(n_samples)
+    key = (int(n_samples), int(seed))
+    with _ORDERS_LOCK:
+        priority = _PRIORITIES.get(key)
+        if priority is not None:
+            _PRIORITIES.move_to_end(key)
+            return priority
+    draws = row_uniforms(seed, np.arange(n_samples), RANDOM_STREAM)
+    priority = np.empty(n_samples, dtype=np.int64)
+    priority[np.argsort(-draws)] = np.arange(n_samples)  # draws are distinct: no stable sort needed
+    priority.setflags(write=False)
+    with _ORDERS_LOCK:
+        _PRIORITIES[key] = priority
+        while len(_PRIORITIES) > _ORDERS_KEPT // 2:
+            _PRIORITIES.popitem(last=False)
+    return priority
 
 
 def lowest_priority(members: np.ndarray, count: int, priority: np.ndarray) -> np.ndarray:

@@ -1,8 +1,11 @@
 """What the partitioned halves of the strategy kinds share: reading a partition's scores and labels,
 oriented values, and the top-by-count rule (an exact cut plus each partition's tied rows).
 
-Rows tied at a cut are taken in data order (:func:`core.foundation.order_statistics.split_ties`
-decides how many per partition), so a count is exact without gathering the tied rows.
+Rows tied at a cut are taken by the largest per-row hash draw of ``(seed, position)`` - the draw
+:func:`core.selection.algorithms.random_priority` ranks rows by in memory, so both engines keep the
+same tied rows - found by a second order statistic over the tied rows' draws (:func:`tied_draws_cut`);
+a draw tied too is taken in data order (:func:`core.foundation.order_statistics.split_ties`). Rules
+written before ties were drawn (``tie_break`` absent) take tied rows in data order, as they did.
 """
 
 from __future__ import annotations
@@ -14,10 +17,8 @@ import numpy as np
 from core.data.partitions import read_partition, row_uniforms
 from core.foundation.errors import ConfigError
 from core.foundation.order_statistics import above_or_first_ties, order_statistics, split_ties, tie_counts
+from core.selection.algorithms import RANDOM_STREAM
 from core.selection.partitioned.base import Partitions
-
-#: The per-row hash stream random draws use on partitions (:func:`core.data.partitions.row_uniforms`).
-RANDOM_STREAM = 4
 
 
 def read_scores(path: str, columns: list):
@@ -82,20 +83,78 @@ def _ties(index: int, where: Partitions, values, args: tuple, cut: float) -> tup
     return tie_counts(np.nan_to_num(values(index, where, *args), nan=-np.inf), cut)
 
 
-def top_cut(engine, where: Partitions, values, args: tuple, budget: int) -> tuple[float, tuple]:
+def _tied_draws(index: int, where: Partitions, values, args: tuple, cuts: list, seed: int, sign: float,
+                by_class: bool):
+    """One key per cut: ``sign`` times the hash draw of the rows whose value equals it (and, ``by_class``,
+    whose class is the key's), NaN elsewhere."""
+    found = values(index, where, *args)
+    draws = sign * row_uniforms(seed, positions(index, where), RANDOM_STREAM)
+    codes = class_codes(index, where) if by_class else None
+    return [np.where((found == cut) & (codes == key if by_class else True), draws, np.nan) if cut is not None
+            else np.full(len(found), np.nan) for key, cut in enumerate(cuts)]
+
+
+def _tied_draw_counts(index: int, where: Partitions, values, args: tuple, cuts: list, seed: int, sign: float,
+                      by_class: bool, draw_cuts: list) -> list:
+    keys = _tied_draws(index, where, values, args, cuts, seed, sign, by_class)
+    return [tie_counts(key, cut) if cut is not None else (0, 0) for key, cut in zip(keys, draw_cuts)]
+
+
+def tied_draws_cut(engine, where: Partitions, values, args: tuple, cuts: list, wanted: list, *, seed=None,
+                   sign: float = 1.0, by_class: bool = False) -> tuple:
+    """Per cut, which of the rows tied at it are taken: the ``wanted`` ones with the largest ``sign * draw``
+    (``by_class``: cut ``c`` is class ``c``'s and only its rows count).
+
+    Returns
+    -------
+    draw_cuts : tuple
+        Per cut, the draw of the last tied row taken (None: none taken).
+    draw_ties : tuple
+        Per partition and cut, rows whose draw equals that draw cut that are taken (data order).
+    """
+    seed = where.seed if seed is None else seed
+    wanted = [int(w) if cut is not None else 0 for w, cut in zip(wanted, cuts)]
+    draw_cuts = order_statistics(engine, where.count, _tied_draws,
+                                 (where, values, args, list(cuts), seed, sign, by_class),
+                                 lambda counts: [w or None for w in wanted])
+    counts = engine.map(_tied_draw_counts, where.parts, where, values, args, list(cuts), seed, sign, by_class,
+                        draw_cuts)
+    ties = [split_ties([part[key] for part in counts], w) if c is not None else [0] * where.count
+            for key, (w, c) in enumerate(zip(wanted, draw_cuts))]
+    return tuple(draw_cuts), tuple(tuple(row) for row in zip(*ties)) if ties else ()
+
+
+def tied_rows(found: np.ndarray, draws: np.ndarray, cut: float, draw_cut, draw_ties: int) -> np.ndarray:
+    """Rows tied at ``cut`` whose draw is above ``draw_cut``, plus the first ``draw_ties`` at it."""
+    if draw_cut is None:
+        return np.zeros(len(found), dtype=bool)
+    return above_or_first_ties(np.where(found == cut, draws, -np.inf), draw_cut, draw_ties)
+
+
+def top_cut(engine, where: Partitions, values, args: tuple, budget: int) -> dict:
     """The cut that keeps exactly ``budget`` rows by ``values(index, where, *args)`` (higher kept, NaN
-    never), and how many rows tied at it each partition takes (data order)."""
+    never), and which rows tied at it are taken (by draw): the fields ``cut``, ``ties_taken`` (per
+    partition), ``tie_draw_cut``, ``tie_draw_ties`` and ``tie_break`` of a rule."""
     cut = order_statistics(engine, where.count, _as_key, (where, values, args), lambda counts: [budget])[0]
     if cut is None:
         raise ConfigError("Fewer rows have a score than the keep fraction asks for; lower --keep.")
-    return cut, tuple(split_ties(engine.map(_ties, where.parts, where, values, args, cut), budget))
+    counts = engine.map(_ties, where.parts, where, values, args, cut)
+    wanted = budget - sum(above for above, _ in counts)
+    draw_cuts, draw_ties = tied_draws_cut(engine, where, values, args, [cut], [wanted])
+    return {"cut": cut, "ties_taken": tuple(split_ties(counts, budget)), "tie_draw_cut": draw_cuts[0],
+            "tie_draw_ties": tuple(part[0] for part in draw_ties), "tie_break": "hash"}
 
 
-def top_rows(index: int, where: Partitions, scorer: Optional[str], end: Optional[str], cut: float,
-             ties: tuple) -> np.ndarray:
-    """Rows above the cut of :func:`top_cut` plus this partition's tied rows, as a bool mask."""
-    values = np.nan_to_num(oriented(index, where, scorer, end), nan=-np.inf)
-    return above_or_first_ties(values, cut, ties[index])
+def kept_by_cut(index: int, where: Partitions, found: np.ndarray, rule) -> np.ndarray:
+    """Rows above ``rule.cut`` plus the tied rows the rule takes (by draw, or in data order for old rules)."""
+    found = np.nan_to_num(found, nan=-np.inf)
+    if getattr(rule, "tie_break", None) != "hash":
+        return above_or_first_ties(found, rule.cut, rule.ties_taken[index])
+    draws = row_uniforms(where.seed, positions(index, where), RANDOM_STREAM)
+    return (found > rule.cut) | tied_rows(found, draws, rule.cut, rule.tie_draw_cut,
+                                         rule.tie_draw_ties[index] if rule.tie_draw_ties else 0)
+
+
 
 
 # ----------------------------------------------------------------------------- per-class tops (balanced)
@@ -146,7 +205,10 @@ def class_tops(engine, where: Partitions, values, args: tuple, quotas: list) -> 
             taken = split_ties([(0, part[code][2]) for part in summaries], max(quota - scored[code], 0))
         for index, count in enumerate(taken):
             (ties if cut is not None else nan_taken)[index][code] = count
-    return {"class_cuts": tuple(cuts), "class_ties": tuple(map(tuple, ties)), "nan_taken": tuple(map(tuple, nan_taken))}
+    wanted = [quota - sum(part[code][0] for part in summaries) for code, quota in enumerate(quotas)]
+    draw_cuts, draw_ties = tied_draws_cut(engine, where, values, args, cuts, wanted, by_class=True)
+    return {"class_cuts": tuple(cuts), "class_ties": tuple(map(tuple, ties)), "nan_taken": tuple(map(tuple, nan_taken)),
+            "tie_draw_cuts": draw_cuts, "tie_draw_ties": draw_ties, "tie_break": "hash"}
 
 
 def class_top_rows(index: int, where: Partitions, values: np.ndarray, rule) -> np.ndarray:
@@ -155,6 +217,8 @@ def class_top_rows(index: int, where: Partitions, values: np.ndarray, rule) -> n
     codes = class_codes(index, where)
     scored = ~np.isnan(values)
     mask = np.zeros(len(codes), dtype=bool)
+    hashed = getattr(rule, "tie_break", None) == "hash"
+    draws = row_uniforms(where.seed, positions(index, where), RANDOM_STREAM) if hashed else None
     for code, (quota, cut) in enumerate(zip(rule.quotas, rule.class_cuts)):
         members = codes == code
         if quota == 0:
@@ -163,6 +227,10 @@ def class_top_rows(index: int, where: Partitions, values: np.ndarray, rule) -> n
             mask |= members & scored
             mask[np.flatnonzero(members & ~scored)[:int(rule.nan_taken[index][code])]] = True
             continue
-        mask |= members & above_or_first_ties(np.where(members & scored, values, -np.inf), cut,
-                                              rule.class_ties[index][code])
+        found = np.where(members & scored, values, -np.inf)
+        if hashed:
+            mask |= members & ((found > cut) | tied_rows(found, draws, cut, rule.tie_draw_cuts[code],
+                                                         rule.tie_draw_ties[index][code]))
+        else:
+            mask |= members & above_or_first_ties(found, cut, rule.class_ties[index][code])
     return mask

@@ -41,6 +41,9 @@ class BalancedRule(Rule):
     class_cuts: tuple = ()
     class_ties: tuple = ()
     nan_taken: tuple = ()
+    tie_draw_cuts: Optional[tuple] = None
+    tie_draw_ties: Optional[tuple] = None
+    tie_break: Optional[str] = None
 
 
 def plan_quota_tops(where, engine, *, scorer, end, mode: str, keep: float, rule=BalancedRule, **fields):
@@ -72,6 +75,6 @@ register_strategy(StrategyKind(
                                   choices=("proportional", "equal"))},
     help="Per-class quotas (proportional or equal), then the best rows of each class by a score, or random ones.",
     run=_run,
-    partitioned=PartitionedRule(BalancedRule, _plan, quota_mask, how="same quotas and count per class as memory; "
-                                "tied (or, for random, drawn) rows differ"),
+    partitioned=PartitionedRule(BalancedRule, _plan, quota_mask, how="same quotas and rows per class as memory (ties and "
+                                "random draws by the same per-row hash); NaN rows that fill a quota in data order"),
 ))

@@ -2,9 +2,10 @@
 
 On partitions both tails are cut at exact order statistics of the finite values
 (:func:`core.foundation.order_statistics.order_statistics`): the ``n_low`` smallest and ``n_high``
-largest go, rows tied at the low cut are dropped in data order and rows tied at the high cut from
-the end of the data, so the two never overlap. The counts and the kept values are memory's exactly;
-among rows tied at a cut, which ones go may differ (memory breaks ties with a seeded permutation).
+largest go; of the rows tied at the low cut those with the largest per-row hash draw go first, of
+those tied at the high cut those with the smallest - the order memory's ``priority_order`` gives
+them - so the two never overlap and both engines drop the same rows. (Rules written before
+``tie_break`` drop low ties in data order and high ties from the end of the data.)
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from core.foundation.errors import ConfigError
 from core.foundation.order_statistics import above_or_first_ties, order_statistics, split_ties, tie_counts
 from core.selection.algorithms import band_mask, budget_from_keep
 from core.selection.partitioned.base import PartitionedRule, Rule
-from core.selection.partitioned.rules import score_values
+from core.data.partitions import row_uniforms
+from core.selection.algorithms import RANDOM_STREAM
+from core.selection.partitioned.rules import positions, score_values, tied_draws_cut, tied_rows
 from core.selection.registry import Option, StrategyKind, register_strategy
 
 
@@ -63,6 +66,11 @@ class BandRule(Rule):
     low_ties: Optional[tuple] = None
     high_cut: Optional[float] = None
     high_ties: Optional[tuple] = None
+    low_draw_cut: Optional[float] = None
+    low_draw_ties: Optional[tuple] = None
+    high_draw_cut: Optional[float] = None
+    high_draw_ties: Optional[tuple] = None
+    tie_break: Optional[str] = None
 
 
 def _values(index: int, where, scorer: str) -> list:
@@ -95,8 +103,19 @@ def _plan(where, recipe, engine) -> BandRule:
     low_ties = tuple(split_ties([below for below, _ in ties], wanted["low"])) if low_cut is not None else None
     high_ties = (tuple(split_ties([above for _, above in ties][::-1], wanted["high"])[::-1])
                  if high_cut is not None else None)
+    wanted_low = wanted["low"] - sum(below[0] for below, _ in ties) if low_cut is not None else 0
+    wanted_high = wanted["high"] - sum(above[0] for _, above in ties) if high_cut is not None else 0
+    low_draw, low_draw_ties = tied_draws_cut(engine, where, _finite, (scorer,), [low_cut], [wanted_low])
+    high_draw, high_draw_ties = tied_draws_cut(engine, where, _finite, (scorer,), [high_cut], [wanted_high], sign=-1.0)
     return BandRule(scorers=(scorer,), scorer=scorer, low=low, high=high, n_low=n_low, n_high=n_high,
-                    low_cut=low_cut, low_ties=low_ties, high_cut=high_cut, high_ties=high_ties)
+                    low_cut=low_cut, low_ties=low_ties, high_cut=high_cut, high_ties=high_ties,
+                    low_draw_cut=low_draw[0], low_draw_ties=tuple(part[0] for part in low_draw_ties),
+                    high_draw_cut=high_draw[0], high_draw_ties=tuple(part[0] for part in high_draw_ties),
+                    tie_break="hash")
+
+
+def _finite(index: int, where, scorer: str) -> np.ndarray:
+    return _values(index, where, scorer)[0]
 
 
 def _two_keys(index: int, where, scorer: str) -> list:
@@ -107,6 +126,16 @@ def _mask(index: int, where, rule: BandRule) -> np.ndarray:
     values = score_values(index, where, rule.scorer)
     finite = np.isfinite(values)
     kept = finite.copy()
+    if rule.tie_break == "hash":
+        drawn = row_uniforms(where.seed, positions(index, where), RANDOM_STREAM)
+        values = np.where(finite, values, np.nan)
+        if rule.low_cut is not None:
+            kept &= ~((values < rule.low_cut) | tied_rows(values, drawn, rule.low_cut, rule.low_draw_cut,
+                                                         rule.low_draw_ties[index]))
+        if rule.high_cut is not None:
+            kept &= ~((values > rule.high_cut) | tied_rows(values, -drawn, rule.high_cut, rule.high_draw_cut,
+                                                          rule.high_draw_ties[index]))
+        return kept
     if rule.low_cut is not None:  # the lowest go, ties at the cut in data order
         kept &= ~above_or_first_ties(np.where(finite, -values, -np.inf), -rule.low_cut, rule.low_ties[index])
     if rule.high_cut is not None:  # the highest go, ties at the cut from the end of the data
@@ -122,6 +151,6 @@ register_strategy(StrategyKind(
              "high": Option(float, 0.05, "fraction dropped from the high end", _fraction)},
     help="Drop the lowest and highest tails of one score (with a keep fraction, the tails share the cut).",
     run=_run,
-    partitioned=PartitionedRule(BandRule, _plan, _mask, how="exact counts and cuts (the kept values are memory's); "
-                                "rows tied at a cut may differ"),
+    partitioned=PartitionedRule(BandRule, _plan, _mask, how="exact counts, cuts and rows (ties by memory's "
+                                "per-row hash order)"),
 ))

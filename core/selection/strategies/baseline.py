@@ -7,7 +7,7 @@ from typing import ClassVar, Optional
 
 from core.selection.algorithms import budget_from_keep, random_mask
 from core.selection.partitioned.base import PartitionedRule, Rule
-from core.selection.partitioned.rules import oriented, top_cut, top_rows
+from core.selection.partitioned.rules import kept_by_cut, oriented, random_draws, top_cut
 from core.selection.registry import StrategyKind, register_strategy
 
 
@@ -25,22 +25,24 @@ class RandomRule(Rule):
     cut: Optional[float] = None
     ties_taken: Optional[tuple] = None
     budget: Optional[int] = None
+    tie_draw_cut: Optional[float] = None
+    tie_draw_ties: Optional[tuple] = None
+    tie_break: Optional[str] = None
 
 
 def _plan(where, recipe, engine) -> RandomRule:
     budget = budget_from_keep(recipe.keep, where.data.n_samples)
-    cut, ties = top_cut(engine, where, oriented, (None, None), budget)
-    return RandomRule(cut=cut, ties_taken=ties, budget=budget)
+    return RandomRule(budget=budget, **top_cut(engine, where, oriented, (None, None), budget))
 
 
 def _mask(index: int, where, rule: RandomRule):
-    return top_rows(index, where, None, None, rule.cut, rule.ties_taken)
+    return kept_by_cut(index, where, random_draws(index, where), rule)
 
 
 register_strategy(StrategyKind(
     name="random", title="Random", order=0, syntax="random", target="none", budget="keep",
     help="A uniformly random subset of the same size: the baseline every strategy must beat.",
     run=_run,
-    partitioned=PartitionedRule(RandomRule, _plan, _mask, how="exact count; the draw is a per-row hash where "
-                                "memory uses a seeded permutation, so the rows differ"),
+    partitioned=PartitionedRule(RandomRule, _plan, _mask, how="exact: the rows with the largest per-row hash "
+                                "draw, the draw memory ranks rows by: same rows"),
 ))

@@ -6,8 +6,10 @@ statistic (NaN counts as hardest, as in memory), the equal-width bins span the p
 and maximum, the bin sizes are summed from per-partition counts, and the budget is allocated over
 the non-empty bins by :func:`core.selection.algorithms.ccs_allocation` - so the per-bin counts equal
 the in-memory selection's. Within a bin the rows with the largest per-row hash draw are taken (a
-per-bin order statistic), where memory samples with a seeded permutation: the rows differ, the
-counts do not. Rows tied at a cut are taken in data order.
+per-bin order statistic) and rows tied at a cut (or NaN rows pruned first) by the same draw: the
+per-row hash :func:`core.selection.algorithms.random_priority` ranks rows by in memory, so both
+engines keep the same rows. Rules written before ``tie_break`` draw within bins on a stream of their
+own and take tied rows in data order, as they did.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ import numpy as np
 from core.data.partitions import row_uniforms
 from core.foundation.order_statistics import above_or_first_ties, order_statistics, split_ties, tie_counts
 from core.foundation.seeds import derive_seed
-from core.selection.algorithms import budget_from_keep, ccs_allocation, ccs_mask
+from core.selection.algorithms import RANDOM_STREAM, budget_from_keep, ccs_allocation, ccs_mask
 from core.selection.ends import ccs_hard_end
 from core.selection.partitioned.base import PartitionedRule, Rule
-from core.selection.partitioned.rules import positions, score_values
+from core.selection.partitioned.rules import positions, score_values, tied_draws_cut, tied_rows
 from core.selection.registry import Option, StrategyKind, register_strategy
 
 
@@ -74,6 +76,11 @@ class CCSRule(Rule):
     bin_taken: tuple = ()
     draw_cuts: tuple = ()
     draw_ties: tuple = ()
+    nan_draw_cut: Optional[float] = None
+    nan_draw_ties: Optional[tuple] = None
+    beta_draw_cut: Optional[float] = None
+    beta_draw_ties: Optional[tuple] = None
+    tie_break: Optional[str] = None
 
 
 def hardness(index: int, where, rule: CCSRule) -> np.ndarray:
@@ -82,8 +89,17 @@ def hardness(index: int, where, rule: CCSRule) -> np.ndarray:
     return values if rule.hard == "high" else -values
 
 
-def _pruned(index: int, rule: CCSRule, hard: np.ndarray) -> np.ndarray:
+def _pruned(index: int, where, rule: CCSRule, hard: np.ndarray) -> np.ndarray:
     nan = np.isnan(hard)
+    if rule.tie_break == "hash":
+        drawn = draws(index, where, rule)
+        pruned = tied_rows(np.where(nan, np.inf, hard), drawn, np.inf, rule.nan_draw_cut,
+                           rule.nan_draw_ties[index] if rule.nan_draw_ties else 0)
+        if rule.beta_cut is not None:
+            finite = np.where(nan, -np.inf, hard)
+            pruned |= (finite > rule.beta_cut) | tied_rows(finite, drawn, rule.beta_cut, rule.beta_draw_cut,
+                                                           rule.beta_draw_ties[index] if rule.beta_draw_ties else 0)
+        return pruned
     pruned = np.zeros(len(hard), dtype=bool)
     pruned[np.flatnonzero(nan)[:int(rule.pruned_nan[index])]] = True
     if rule.beta_cut is not None:
@@ -94,16 +110,24 @@ def _pruned(index: int, rule: CCSRule, hard: np.ndarray) -> np.ndarray:
 def bins_of(index: int, where, rule: CCSRule) -> np.ndarray:
     """The equal-width bin of every pooled row (as in memory), -1 if pruned; NaN rows count as ``top``."""
     hard = hardness(index, where, rule)
-    pooled = ~_pruned(index, rule, hard)
+    pooled = ~_pruned(index, where, rule, hard)
     edges = np.asarray(rule.edges, dtype=np.float64)
     bins = np.clip(np.searchsorted(edges, np.where(np.isnan(hard), rule.top, hard), side="right") - 1, 0,
                    len(edges) - 2)
     return np.where(pooled, bins, -1)
 
 
-def draws(index: int, where) -> np.ndarray:
-    """The within-bin draw of every row: a per-row hash on its own named stream (the largest are taken)."""
+def draws(index: int, where, rule: CCSRule) -> np.ndarray:
+    """The draw of every row (the largest are taken): memory's per-row hash, or for rules written before
+    ``tie_break`` a hash on a stream of its own."""
+    if rule.tie_break == "hash":
+        return row_uniforms(where.seed, positions(index, where), RANDOM_STREAM)
     return row_uniforms(derive_seed(where.seed, "partitioned-ccs-draw"), positions(index, where), 0)
+
+
+def _nan_as_top(index: int, where, rule: CCSRule) -> np.ndarray:
+    hard = hardness(index, where, rule)
+    return np.where(np.isnan(hard), np.inf, hard)
 
 
 def _nan_count(index: int, where, rule: CCSRule) -> int:
@@ -126,7 +150,7 @@ def _bin_sizes(index: int, where, rule: CCSRule) -> np.ndarray:
 
 def _draws_by_bin(index: int, where, rule: CCSRule, slots: list):
     """One key per slot: the draws of the rows in that bin, NaN elsewhere (made one at a time)."""
-    bins, drawn = bins_of(index, where, rule), draws(index, where)
+    bins, drawn = bins_of(index, where, rule), draws(index, where, rule)
     return (np.where(bins == rule.bins_used[slot], drawn, np.nan) for slot in slots)
 
 
@@ -138,6 +162,9 @@ def _prune_and_edges(where, rule: CCSRule, nan_counts: list, n_pruned: int, engi
     n_nan = sum(nan_counts)
     n_finite = where.data.n_samples - n_nan
     rule = replace(rule, pruned_nan=tuple(split_ties([(0, count) for count in nan_counts], min(n_pruned, n_nan))))
+    if min(n_pruned, n_nan):
+        cuts, ties = tied_draws_cut(engine, where, _nan_as_top, (rule,), [np.inf], [min(n_pruned, n_nan)])
+        rule = replace(rule, nan_draw_cut=cuts[0], nan_draw_ties=tuple(part[0] for part in ties))
     pruned_finite = max(n_pruned - n_nan, 0)
     if n_finite == 0:  # no finite hardness: every row counts as 0.0, one bin (as in memory)
         return replace(rule, beta_cut=None, top=0.0, edges=(0.0, 1.0))
@@ -147,8 +174,11 @@ def _prune_and_edges(where, rule: CCSRule, nan_counts: list, n_pruned: int, engi
                                                 lambda counts: ranks)
     rule = replace(rule, beta_cut=beta_cut, top=top)
     if beta_cut is not None:
-        rule = replace(rule, beta_ties=tuple(split_ties(engine.map(_beta_ties, where.parts, where, rule, beta_cut),
-                                                        pruned_finite)))
+        counts = engine.map(_beta_ties, where.parts, where, rule, beta_cut)
+        wanted = pruned_finite - sum(above for above, _ in counts)
+        cuts, ties = tied_draws_cut(engine, where, hardness, (rule,), [beta_cut], [wanted])
+        rule = replace(rule, beta_ties=tuple(split_ties(counts, pruned_finite)), beta_draw_cut=cuts[0],
+                       beta_draw_ties=tuple(part[0] for part in ties))
     edges = np.linspace(low, high, rule.bins + 1) if high > low else np.array([low, low + 1.0])
     return replace(rule, edges=tuple(float(edge) for edge in edges))
 
@@ -173,7 +203,7 @@ def _within_bins(where, rule: CCSRule, sizes: np.ndarray, engine) -> CCSRule:
 def _plan(where, recipe, engine) -> CCSRule:
     name, options = recipe.spec.scorers[0], recipe.spec.option
     rule = CCSRule(scorers=(name,), scorer=name, hard=options.get("hard") or ccs_hard_end(name),
-                   beta=float(options["beta"]), bins=int(options["bins"]))
+                   beta=float(options["beta"]), bins=int(options["bins"]), tie_break="hash")
     n = where.data.n_samples
     budget = budget_from_keep(recipe.keep, n)
     n_pruned = min(int(np.floor(rule.beta * n)), n - budget)
@@ -188,7 +218,7 @@ def _plan(where, recipe, engine) -> CCSRule:
 
 def _mask(index: int, where, rule: CCSRule) -> np.ndarray:
     """In every used bin, the rows whose draw is above that bin's cut, plus its ties."""
-    bins, drawn = bins_of(index, where, rule), draws(index, where)
+    bins, drawn = bins_of(index, where, rule), draws(index, where, rule)
     mask = np.zeros(len(bins), dtype=bool)
     for slot, (bin_index, taken, cut) in enumerate(zip(rule.bins_used, rule.bin_taken, rule.draw_cuts)):
         members = bins == bin_index
@@ -213,6 +243,6 @@ register_strategy(StrategyKind(
     help="Drop the hardest beta fraction, then sample evenly across score bins so easy and hard rows stay "
          "covered; beats random at small keep fractions.",
     run=_run,
-    partitioned=PartitionedRule(CCSRule, _plan, _mask, how="same beta cut, bin edges and count per bin as memory; "
-                                "the rows drawn inside a bin differ (per-row hash vs seeded permutation)"),
+    partitioned=PartitionedRule(CCSRule, _plan, _mask, how="same beta cut, bin edges, count per bin and rows as "
+                                "memory (draws and ties by the same per-row hash)"),
 ))

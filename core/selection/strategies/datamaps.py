@@ -49,6 +49,6 @@ register_strategy(StrategyKind(
     help="Data maps (Swayamdipta et al. 2020): keep the most ambiguous rows, those whose given-label probability "
          "varies most across training epochs (the paper's best region to train on), in proportion to each class.",
     run=_run,
-    partitioned=PartitionedRule(AmbiguousRule, _plan, quota_mask, how="same quotas and count per class as memory; "
-                                "rows tied in variability differ"),
+    partitioned=PartitionedRule(AmbiguousRule, _plan, quota_mask, how="same quotas and rows per class as memory (ties by "
+                                "the same per-row hash)"),
 ))

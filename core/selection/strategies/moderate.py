@@ -3,21 +3,21 @@
 On partitions the class centres are summed from per-partition sums, each class's median distance is
 an exact order statistic (:func:`core.foundation.order_statistics.medians`) and each class keeps its
 quota by closeness to that median with a per-class cut (:func:`core.selection.partitioned.rules.class_tops`):
-the quotas and counts per class are memory's; rows tied in closeness are taken in data order (memory
-draws them), and the centres can differ from memory's in the last bits (another summation order).
+the quotas and counts per class are memory's, and rows tied in closeness are taken by the per-row
+hash draw memory breaks ties with, so the rows are memory's up to the last bits of the centres
+(another summation order).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 import numpy as np
 
 from core.data.partitions import read_partition
 from core.foundation.order_statistics import medians
-from core.foundation.seeds import derive_seed
-from core.selection.algorithms import budget_from_keep, mask_from_positions, priority_order, proportional_quotas
+from core.selection.algorithms import budget_from_keep, mask_from_positions, proportional_quotas, random_priority
 from core.selection.partitioned.base import PartitionedRule, Rule
 from core.selection.partitioned.rules import class_top_rows, class_tops
 from core.selection.registry import StrategyKind, register_strategy
@@ -44,6 +44,7 @@ def moderate_mask(X: np.ndarray, y: np.ndarray, n_classes: int, budget: int, see
     """
     X = np.asarray(X, dtype=np.float64)
     quotas = proportional_quotas(np.bincount(y, minlength=n_classes), budget)
+    priority = random_priority(len(y), seed)  # ties: the per-row hash draw partitions use too
     kept = []
     for label in range(n_classes):
         members = np.flatnonzero(y == label)
@@ -51,7 +52,7 @@ def moderate_mask(X: np.ndarray, y: np.ndarray, n_classes: int, budget: int, see
             continue
         distance = np.linalg.norm(X[members] - X[members].mean(axis=0), axis=1)
         closeness = -np.abs(distance - np.median(distance))
-        kept.append(members[priority_order(closeness, derive_seed(seed, "moderate", label))[: quotas[label]]])
+        kept.append(members[np.lexsort((priority[members], -closeness))[: quotas[label]]])
     return mask_from_positions(np.concatenate(kept) if kept else [], len(y))
 
 
@@ -72,6 +73,9 @@ class ModerateRule(Rule):
     class_cuts: tuple = ()
     class_ties: tuple = ()
     nan_taken: tuple = ()
+    tie_draw_cuts: Optional[tuple] = None
+    tie_draw_ties: Optional[tuple] = None
+    tie_break: Optional[str] = None
 
 
 def _class_sums(index: int, where) -> np.ndarray:
@@ -118,6 +122,6 @@ register_strategy(StrategyKind(
     help="Moderate coreset (Xia et al. 2023): per class, the rows whose distance to the class centre is nearest "
          "the median; skips both the easiest and the far-out rows.",
     run=_run,
-    partitioned=PartitionedRule(ModerateRule, _plan, _mask, how="same quotas and count per class as memory; rows "
-                                "tied in closeness differ"),
+    partitioned=PartitionedRule(ModerateRule, _plan, _mask, how="same quotas and count per class as memory; ties "
+                                "by memory's hash draw; centres equal up to summation order"),
 ))

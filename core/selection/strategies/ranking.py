@@ -10,7 +10,7 @@ import numpy as np
 from core.selection.algorithms import budget_from_keep, top_mask
 from core.selection.ends import default_end
 from core.selection.partitioned.base import PartitionedRule, Rule
-from core.selection.partitioned.rules import oriented, top_cut, top_rows
+from core.selection.partitioned.rules import kept_by_cut, oriented, top_cut
 from core.selection.registry import StrategyKind, register_strategy
 
 
@@ -27,8 +27,9 @@ def _run(request):
 
 @dataclass(frozen=True)
 class TopRule(Rule):
-    """``<scorer>[:end]`` on partitions: at or above ``threshold_cut``, or above ``cut`` plus each
-    partition's ``ties_taken`` (data order), so exactly ``budget`` rows are kept."""
+    """``<scorer>[:end]`` on partitions: at or above ``threshold_cut``, or above ``cut`` plus the rows tied
+    at it with the largest hash draws (``tie_draw_cut``, ``tie_draw_ties``; in data order, ``ties_taken``,
+    for rules written before ``tie_break``), so exactly ``budget`` rows are kept."""
 
     kind: ClassVar[str] = "top"
     scorers: tuple = ()
@@ -38,6 +39,9 @@ class TopRule(Rule):
     cut: Optional[float] = None
     ties_taken: Optional[tuple] = None
     budget: Optional[int] = None
+    tie_draw_cut: Optional[float] = None
+    tie_draw_ties: Optional[tuple] = None
+    tie_break: Optional[str] = None
 
 
 def _plan(where, recipe, engine) -> TopRule:
@@ -47,14 +51,14 @@ def _plan(where, recipe, engine) -> TopRule:
         cut = recipe.threshold if end == "high" else -recipe.threshold
         return TopRule(scorers=(scorer,), scorer=scorer, end=end, threshold_cut=float(cut))
     budget = budget_from_keep(recipe.keep, where.data.n_samples)
-    cut, ties = top_cut(engine, where, oriented, (scorer, end), budget)
-    return TopRule(scorers=(scorer,), scorer=scorer, end=end, cut=cut, ties_taken=ties, budget=budget)
+    return TopRule(scorers=(scorer,), scorer=scorer, end=end, budget=budget,
+                   **top_cut(engine, where, oriented, (scorer, end), budget))
 
 
 def _mask(index: int, where, rule: TopRule) -> np.ndarray:
     if rule.threshold_cut is not None:
         return np.nan_to_num(oriented(index, where, rule.scorer, rule.end), nan=-np.inf) >= rule.threshold_cut
-    return top_rows(index, where, rule.scorer, rule.end, rule.cut, rule.ties_taken)
+    return kept_by_cut(index, where, oriented(index, where, rule.scorer, rule.end), rule)
 
 
 register_strategy(StrategyKind(
@@ -64,5 +68,5 @@ register_strategy(StrategyKind(
          "by a keep fraction or a threshold.",
     run=_run,
     partitioned=PartitionedRule(TopRule, _plan, _mask, how="exact: the cut is the k-th value (or the threshold); "
-                                "rows tied at it are taken in data order where memory draws them at random"),
+                                "rows tied at it are taken by the per-row hash draw memory ranks them by: same rows"),
 ))

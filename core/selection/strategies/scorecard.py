@@ -5,7 +5,7 @@ partitions (:data:`BINS` equal bins between the exact minimum and maximum): a ro
 mid-rank, which is memory's average rank exactly when the bin holds one distinct value (scores with
 ties or few distinct values) and is otherwise off by at most half the bin's share of the rows - a
 stated approximation. The weighted mean is memory's, and the top ``keep`` rows by it are cut at an
-exact order statistic, ties taken in data order.
+exact order statistic, ties taken by the per-row hash draw memory breaks them with.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from typing import ClassVar, Optional
 
 import numpy as np
 
-from core.foundation.order_statistics import above_or_first_ties
 from core.selection.algorithms import budget_from_keep, scorecard_values, top_mask
 from core.selection.ends import default_end
 from core.selection.partitioned.base import PartitionedRule, Rule
-from core.selection.partitioned.rules import oriented, top_cut
+from core.selection.partitioned.rules import kept_by_cut, oriented, top_cut
 from core.selection.registry import StrategyKind, register_strategy
 
 #: Histogram bins per score on partitions (the percentile's resolution where a bin holds several values).
@@ -54,6 +53,9 @@ class ScorecardRule(Rule):
     cut: Optional[float] = None
     ties_taken: Optional[tuple] = None
     budget: int = 0
+    tie_draw_cut: Optional[float] = None
+    tie_draw_ties: Optional[tuple] = None
+    tie_break: Optional[str] = None
 
 
 def _bins(values: np.ndarray, low: float, high: float) -> np.ndarray:
@@ -107,12 +109,11 @@ def _plan(where, recipe, engine) -> ScorecardRule:
     counts = np.sum([np.stack(part) for part in engine.map(_histograms, where.parts, where, rule)], axis=0)
     rule = replace(rule, histograms=tuple(tuple(int(c) for c in row) for row in counts))
     budget = budget_from_keep(recipe.keep, where.data.n_samples)
-    cut, ties = top_cut(engine, where, combined, (rule,), budget)
-    return replace(rule, cut=cut, ties_taken=ties, budget=budget)
+    return replace(rule, budget=budget, **top_cut(engine, where, combined, (rule,), budget))
 
 
 def _mask(index: int, where, rule: ScorecardRule) -> np.ndarray:
-    return above_or_first_ties(combined(index, where, rule), rule.cut, rule.ties_taken[index])
+    return kept_by_cut(index, where, combined(index, where, rule), rule)
 
 
 register_strategy(StrategyKind(
