@@ -191,8 +191,8 @@ def _bin_counts(hardness: np.ndarray, top: float, edges: list) -> dict:
 @pytest.mark.parametrize("name,scorer,hard", [("ccs", "el2n", 1.0), ("ccs-ties", "knn_density", -1.0),
                                               ("ccs-nan", "el2n", 1.0)])
 def test_partitioned_ccs_takes_the_in_memory_allocation(generated, on_cluster, in_memory, name, scorer, hard):
-    """Same beta cut, same bins, same count per bin as core.select; the rows inside a bin differ by construction
-    (memory samples a seeded permutation, partitions take the largest per-row hash draws)."""
+    """Same beta cut, same bins, same count per bin as core.select, and the same rows: both engines draw inside a
+    bin (and break ties at the beta cut) by the same per-row hash of (seed, row position)."""
     ds, scores = in_memory
     strategy, options = STRATEGIES[name]
     expected = core.select(ds, scores, strategy=strategy, seed=5, **options)
@@ -214,6 +214,7 @@ def test_partitioned_ccs_takes_the_in_memory_allocation(generated, on_cluster, i
     assert np.nan_to_num(memory_hardness, nan=np.inf).max() <= never_kept
     nan_rows = int(np.isnan(everything).sum())
     assert np.isnan(hardness).sum() <= max(nan_rows - rule["n_pruned_hardest"], 0)
+    assert set(kept["rid"]) == set(ds.ids[expected.mask])
 
 
 def test_ccs_within_bin_draw_is_seeded_and_not_data_order(generated):
@@ -230,8 +231,8 @@ def test_ccs_within_bin_draw_is_seeded_and_not_data_order(generated):
 
 @pytest.mark.parametrize("name", ["balanced", "balanced-random", "balanced-nan"])
 def test_partitioned_balanced_takes_the_in_memory_quotas(generated, on_cluster, in_memory, name):
-    """Same quota per class as core.select; with a continuous score and no NaN needed, the same rows (random rows
-    and NaN rows taken to fill a quota differ by construction: hash draws and data order vs a seeded permutation)."""
+    """Same quota per class as core.select, and the same rows where no NaN row fills a quota (random draws and ties
+    use the same per-row hash on both engines; NaN rows that fill a quota are taken in data order on partitions)."""
     ds, _ = in_memory
     strategy, options = STRATEGIES[name]
     expected = core.select(ds, scores_of(generated), strategy=strategy, seed=5, **options)
@@ -239,7 +240,7 @@ def test_partitioned_balanced_takes_the_in_memory_quotas(generated, on_cluster, 
     memory = generated["frame"].set_index("rid").loc[ds.ids[expected.mask]]
     assert kept["label"].value_counts().to_dict() == memory["label"].value_counts().to_dict()
     assert on_cluster["selected"][name]["n_kept"] == expected.n_kept
-    if name == "balanced":
+    if name in ("balanced", "balanced-random"):
         assert set(kept["rid"]) == set(memory.index)
     if name == "balanced-nan":
         assert kept["rid"].isin(generated["table"].loc[generated["table"]["el2n"].isna(), "id"]).sum() > 0
