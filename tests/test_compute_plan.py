@@ -224,3 +224,47 @@ def test_two_pages_asking_for_the_fold_wise_scores_start_one_job(started, monkey
         assert at.session_state["auto_result"] is not None
     finally:
         _stop(at)
+
+
+def test_a_promoted_job_starts_first_and_sessions_share_the_slots(monkeypatch):
+    scheduler = jobs.Scheduler(1)
+    monkeypatch.setattr(jobs, "SCHEDULER", scheduler)
+    gate, order = threading.Event(), []
+
+    def work(name):
+        return lambda job: (order.append(name), gate.wait(5) if name == "first" else None)
+
+    first = _job(work("first"), owner="a").start()
+    time.sleep(0.3)
+    waiting = [_job(work("a-second"), owner="a").start(), _job(work("b-first"), owner="b").start()]
+    time.sleep(0.3)
+    late = _job(work("promoted"), jobs.AHEAD, owner="a").start()
+    time.sleep(0.3)
+    scheduler.promote(late, jobs.NOW)
+    gate.set()
+    for job in [first, late] + waiting:
+        assert job.wait(10) and job.status == "done"
+    assert order[:2] == ["first", "promoted"]
+    assert order[2:] == ["a-second", "b-first"] or order[2:] == ["b-first", "a-second"]
+
+
+def test_a_session_with_work_running_lets_another_session_start_first(monkeypatch):
+    monkeypatch.setattr(jobs, "SCHEDULER", jobs.Scheduler(2))
+    gates = {name: threading.Event() for name in ("a1", "a2")}
+    order = []
+
+    def work(name):
+        return lambda job: (order.append(name), gates[name].wait(5) if name in gates else None)
+
+    running = [_job(work("a1"), owner="a").start(), _job(work("a2"), owner="a").start()]
+    time.sleep(0.3)
+    waiting = [_job(work("a3"), owner="a").start()]
+    time.sleep(0.1)
+    waiting.append(_job(work("b1"), owner="b").start())  # asked later, but its session runs nothing
+    time.sleep(0.3)
+    gates["a1"].set()
+    assert waiting[1].wait(5)
+    gates["a2"].set()
+    for job in running + waiting:
+        assert job.wait(10)
+    assert order.index("b1") < order.index("a3")

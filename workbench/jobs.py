@@ -31,7 +31,6 @@ sidebar and every page reflect a finished job at once, wherever the user is.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import os
 import re
@@ -40,6 +39,7 @@ import time
 from typing import Any, Callable, Optional
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from core.foundation import Cancelled, WorkbenchError
 from workbench import state
@@ -53,42 +53,53 @@ class Scheduler:
     """At most ``slots`` CPU-heavy jobs at once in this process, started by priority.
 
     A job asks for a slot in its own thread (:meth:`acquire`) and gives it back when it ends
-    (:meth:`release`). A waiting job with a lower priority number starts first; ties go to the
-    older request. :data:`IDLE` work starts only while no other job runs or waits.
+    (:meth:`release`). A waiting job with a lower priority number starts first; among equals, the
+    job of the session with the fewest jobs running, then the older request. :data:`IDLE` work
+    starts only while no other job runs or waits. Cancelling a waiting job (from any thread)
+    drops it from the queue within 0.2 s.
     """
 
     def __init__(self, slots: int):
         self.slots = max(1, int(slots))
         self._cond = threading.Condition()
-        self._waiting: list = []  # heap of (priority, order, job)
+        self._waiting: list = []  # (priority, order, job)
         self._running: set = set()
         self._order = itertools.count()
 
     def acquire(self, job: "Job") -> bool:
         """Block until ``job`` may run; False when it was cancelled while waiting."""
         with self._cond:
-            entry = (job.priority, next(self._order), job)
-            heapq.heappush(self._waiting, entry)
+            self._waiting.append((job.priority, next(self._order), job))
             try:
                 while not job.cancel_event.is_set():
-                    if self._may_start(entry):
-                        heapq.heappop(self._waiting)
+                    if self._may_start(job):
+                        self._drop(job)
                         self._running.add(job)
                         return True
                     self._cond.wait(0.2)
                 return False
             finally:
-                if entry in self._waiting:
-                    self._waiting.remove(entry)
-                    heapq.heapify(self._waiting)
+                self._drop(job)
                 self._cond.notify_all()
 
-    def _may_start(self, entry) -> bool:
-        if self._waiting[0] is not entry:
+    def _drop(self, job: "Job") -> None:
+        self._waiting = [entry for entry in self._waiting if entry[2] is not job]
+
+    def _may_start(self, job: "Job") -> bool:
+        entry = self._next()
+        if entry[2] is not job:
             return False
         if entry[0] >= IDLE:
             return not self._running and len(self._waiting) == 1
         return len(self._running) < self.slots
+
+    def _next(self):
+        """The waiting job to start next: the most urgent priority; among equals, the session with the
+        fewest jobs running (so one session's queue cannot hold every slot), then the oldest request."""
+        running = {}
+        for job in self._running:
+            running[job.owner] = running.get(job.owner, 0) + 1
+        return min(self._waiting, key=lambda e: (e[0], running.get(e[2].owner, 0), e[1]))
 
     def promote(self, job: "Job", priority: int) -> None:
         """Raise a waiting job's priority (a page now waits for work asked ahead of need)."""
@@ -99,7 +110,6 @@ class Scheduler:
             for i, entry in enumerate(self._waiting):
                 if entry[2] is job:
                     self._waiting[i] = (job.priority, entry[1], job)
-                    heapq.heapify(self._waiting)
                     break
             self._cond.notify_all()
 
@@ -153,13 +163,14 @@ class Job:
 
     def __init__(self, target: Callable[["Job"], Any], *, label: str, context: Optional[dict] = None,
                  on_done: Optional[Callable[["Job"], None]] = None, key: Any = None, priority: int = ASKED,
-                 heavy: bool = True, deps: tuple = ()):
+                 heavy: bool = True, deps: tuple = (), owner: Any = None):
         self.label = label
         self.on_done = on_done
         self.context = dict(context or {})
         self.key = key
         self.priority = int(priority)
         self.heavy = heavy
+        self.owner = owner  # the session that asked (sessions share the slots fairly)
         self.deps = tuple(d for d in deps if d is not None)
         self.cancel_event = threading.Event()
         self.partial: Any = None
@@ -310,7 +321,7 @@ def start(name: str, target: Callable[[Job], Any], *, label: str, context: Optio
         running_job.cancel()
     state.get("job_notes").pop(name, None)
     job = Job(target, label=label, context=context, on_done=on_done, key=key, priority=priority, heavy=heavy,
-              deps=deps).start()
+              deps=deps, owner=_session_id()).start()
     state.get("jobs")[name] = job
     return job
 
@@ -395,6 +406,12 @@ def sidebar_status() -> None:
 
     if state.get("jobs"):
         _poll()
+
+
+def _session_id() -> Optional[str]:
+    """The id of the session whose script runs now (None outside a script run)."""
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
 
 
 def _widget_prefix() -> str:
