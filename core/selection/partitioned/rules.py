@@ -10,6 +10,7 @@ written before ties were drawn (``tie_break`` absent) take tied rows in data ord
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
@@ -18,7 +19,33 @@ from core.data.partitions import read_partition, row_uniforms
 from core.foundation.errors import ConfigError
 from core.foundation.order_statistics import above_or_first_ties, order_statistics, split_ties, tie_counts
 from core.selection.algorithms import RANDOM_STREAM
-from core.selection.partitioned.base import Partitions
+from core.selection.partitioned.base import Partitions, Rule
+
+
+@dataclass(frozen=True)
+class CutRule(Rule):
+    """The fields of a rule that keeps ``budget`` rows above one cut (:func:`top_cut`, :func:`kept_by_cut`)."""
+
+    budget: Optional[int] = None
+    cut: Optional[float] = None
+    ties_taken: Optional[tuple] = None
+    tie_draw_cut: Optional[float] = None
+    tie_draw_ties: Optional[tuple] = None
+    tie_break: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class QuotaRule(Rule):
+    """The fields of a rule that keeps a quota per class above a per-class cut (:func:`class_tops`)."""
+
+    budget: int = 0
+    quotas: tuple = ()
+    class_cuts: tuple = ()
+    class_ties: tuple = ()
+    nan_taken: tuple = ()
+    tie_draw_cuts: Optional[tuple] = None
+    tie_draw_ties: Optional[tuple] = None
+    tie_break: Optional[str] = None
 
 
 def read_scores(path: str, columns: list):

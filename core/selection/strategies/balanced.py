@@ -9,8 +9,8 @@ import numpy as np
 
 from core.selection.algorithms import balanced_mask, budget_from_keep, equal_quotas, proportional_quotas
 from core.selection.ends import default_end
-from core.selection.partitioned.base import PartitionedRule, Rule
-from core.selection.partitioned.rules import class_top_rows, class_tops, oriented
+from core.selection.partitioned.base import PartitionedRule
+from core.selection.partitioned.rules import QuotaRule, class_top_rows, class_tops, oriented
 from core.selection.registry import Option, StrategyKind, register_strategy
 
 
@@ -27,7 +27,7 @@ def _run(request):
 
 
 @dataclass(frozen=True)
-class BalancedRule(Rule):
+class BalancedRule(QuotaRule):
     """Class quotas from the summed class counts (as in memory), then each class's cut on the oriented
     score (or the per-row hash draw for ``random``) and each partition's tied and NaN rows taken."""
 
@@ -36,14 +36,6 @@ class BalancedRule(Rule):
     mode: str = "proportional"
     scorer: Optional[str] = None
     end: Optional[str] = None
-    budget: int = 0
-    quotas: tuple = ()
-    class_cuts: tuple = ()
-    class_ties: tuple = ()
-    nan_taken: tuple = ()
-    tie_draw_cuts: Optional[tuple] = None
-    tie_draw_ties: Optional[tuple] = None
-    tie_break: Optional[str] = None
 
 
 def plan_quota_tops(where, engine, *, scorer, end, mode: str, keep: float, rule=BalancedRule, **fields):

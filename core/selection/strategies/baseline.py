@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 from core.selection.algorithms import budget_from_keep, random_mask
-from core.selection.partitioned.base import PartitionedRule, Rule
-from core.selection.partitioned.rules import kept_by_cut, oriented, random_draws, top_cut
+from core.selection.partitioned.base import PartitionedRule
+from core.selection.partitioned.rules import CutRule, kept_by_cut, oriented, random_draws, top_cut
 from core.selection.registry import StrategyKind, register_strategy
 
 
@@ -16,18 +16,12 @@ def _run(request):
 
 
 @dataclass(frozen=True)
-class RandomRule(Rule):
+class RandomRule(CutRule):
     """``random`` on partitions: the ``budget`` rows with the largest per-row hash draw (above ``cut``,
     plus each partition's ``ties_taken``)."""
 
     kind: ClassVar[str] = "random"
     scorers: tuple = ()
-    cut: Optional[float] = None
-    ties_taken: Optional[tuple] = None
-    budget: Optional[int] = None
-    tie_draw_cut: Optional[float] = None
-    tie_draw_ties: Optional[tuple] = None
-    tie_break: Optional[str] = None
 
 
 def _plan(where, recipe, engine) -> RandomRule:

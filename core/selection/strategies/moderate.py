@@ -11,15 +11,15 @@ hash draw memory breaks ties with, so the rows are memory's up to the last bits 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 import numpy as np
 
 from core.data.partitions import read_partition
 from core.foundation.order_statistics import medians
 from core.selection.algorithms import budget_from_keep, mask_from_positions, proportional_quotas, random_priority
-from core.selection.partitioned.base import PartitionedRule, Rule
-from core.selection.partitioned.rules import class_top_rows, class_tops
+from core.selection.partitioned.base import PartitionedRule
+from core.selection.partitioned.rules import QuotaRule, class_top_rows, class_tops
 from core.selection.registry import StrategyKind, register_strategy
 
 
@@ -62,20 +62,12 @@ def _run(request):
 
 
 @dataclass(frozen=True)
-class ModerateRule(Rule):
+class ModerateRule(QuotaRule):
     """Class ``centres`` and median distances (``medians``), then per-class quotas by closeness to the median."""
 
     kind: ClassVar[str] = "moderate"
     centres: tuple = ()
     medians: tuple = ()
-    budget: int = 0
-    quotas: tuple = ()
-    class_cuts: tuple = ()
-    class_ties: tuple = ()
-    nan_taken: tuple = ()
-    tie_draw_cuts: Optional[tuple] = None
-    tie_draw_ties: Optional[tuple] = None
-    tie_break: Optional[str] = None
 
 
 def _class_sums(index: int, where) -> np.ndarray:

@@ -9,8 +9,8 @@ import numpy as np
 
 from core.selection.algorithms import budget_from_keep, top_mask
 from core.selection.ends import default_end
-from core.selection.partitioned.base import PartitionedRule, Rule
-from core.selection.partitioned.rules import kept_by_cut, oriented, top_cut
+from core.selection.partitioned.base import PartitionedRule
+from core.selection.partitioned.rules import CutRule, kept_by_cut, oriented, top_cut
 from core.selection.registry import StrategyKind, register_strategy
 
 
@@ -26,7 +26,7 @@ def _run(request):
 
 
 @dataclass(frozen=True)
-class TopRule(Rule):
+class TopRule(CutRule):
     """``<scorer>[:end]`` on partitions: at or above ``threshold_cut``, or above ``cut`` plus the rows tied
     at it with the largest hash draws (``tie_draw_cut``, ``tie_draw_ties``; in data order, ``ties_taken``,
     for rules written before ``tie_break``), so exactly ``budget`` rows are kept."""
@@ -36,12 +36,6 @@ class TopRule(Rule):
     scorer: str = ""
     end: str = "high"
     threshold_cut: Optional[float] = None
-    cut: Optional[float] = None
-    ties_taken: Optional[tuple] = None
-    budget: Optional[int] = None
-    tie_draw_cut: Optional[float] = None
-    tie_draw_ties: Optional[tuple] = None
-    tie_break: Optional[str] = None
 
 
 def _plan(where, recipe, engine) -> TopRule:

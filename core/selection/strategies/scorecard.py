@@ -11,14 +11,14 @@ exact order statistic, ties taken by the per-row hash draw memory breaks them wi
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 import numpy as np
 
 from core.selection.algorithms import budget_from_keep, scorecard_values, top_mask
 from core.selection.ends import default_end
-from core.selection.partitioned.base import PartitionedRule, Rule
-from core.selection.partitioned.rules import kept_by_cut, oriented, top_cut
+from core.selection.partitioned.base import PartitionedRule
+from core.selection.partitioned.rules import CutRule, kept_by_cut, oriented, top_cut
 from core.selection.registry import StrategyKind, register_strategy
 
 #: Histogram bins per score on partitions (the percentile's resolution where a bin holds several values).
@@ -38,7 +38,7 @@ def _run(request):
 
 
 @dataclass(frozen=True)
-class ScorecardRule(Rule):
+class ScorecardRule(CutRule):
     """Per term: its end, weight, extent (``lows``, ``highs``) and histogram; then the cut on the weighted
     mean and each partition's tied rows."""
 
@@ -50,12 +50,6 @@ class ScorecardRule(Rule):
     highs: tuple = ()
     histograms: tuple = ()
     n_rows: int = 0
-    cut: Optional[float] = None
-    ties_taken: Optional[tuple] = None
-    budget: int = 0
-    tie_draw_cut: Optional[float] = None
-    tie_draw_ties: Optional[tuple] = None
-    tie_break: Optional[str] = None
 
 
 def _bins(values: np.ndarray, low: float, high: float) -> np.ndarray:
