@@ -120,7 +120,9 @@ if files is not None and block is not None:  # off unless the user asks: a store
                           curve=next(iter(state.get("curves").values()), None))
 
 with st.expander("Manifest preview"):
-    if files is not None:
+    if files is not None and "manifest" not in files:
+        st.caption("The manifest records the estimate: it is made when the final figures are ready.")
+    elif files is not None:
         manifest = json.loads(files["manifest"])
         preview = dict({k: v for k, v in manifest.items() if k != "kept_ids"},
                        kept_ids=f"[{len(manifest.get('kept_ids', []))} ids]")
