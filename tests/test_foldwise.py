@@ -138,3 +138,21 @@ def test_cached_fold_scores_are_reused_and_equal(mixture, tmp_path, monkeypatch)
     assert not calls
     for a, b in zip(first.frames, second.frames):
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_pairwise_fits_on_a_sample_still_predict_every_row_without_the_folds_labels(mixture):
+    from core.scorers.oof import pairwise_out_of_fold
+
+    folds = stratified_folds(mixture.y, 5, 0)
+    changed = _relabelled(mixture, np.flatnonzero(folds == 1), seed=3)
+    before, after = (pairwise_out_of_fold(ds.X, ds.y, ds.n_classes, folds, fit_rows=600, seed=0)
+                     for ds in (mixture, changed))
+    for f in range(5):
+        assert before[f].probabilities.shape == (np.sum(folds != f), mixture.n_classes)
+        np.testing.assert_allclose(before[f].probabilities.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(before[1].probabilities, after[1].probabilities)
+    assert not np.array_equal(before[0].probabilities, after[0].probabilities)
+    some = pairwise_out_of_fold(mixture.X, mixture.y, mixture.n_classes, folds, outer=[2], seed=0)
+    full = pairwise_out_of_fold(mixture.X, mixture.y, mixture.n_classes, folds, seed=0)
+    assert list(some) == [2]
+    np.testing.assert_allclose(some[2].probabilities, full[2].probabilities)

@@ -10,8 +10,13 @@ optimistic (on labels without signal, a label-noise selection scores above chanc
 2. select among them with the same recipe (:func:`core.evaluation.fold_selection.fold_masks`);
 3. train on the kept rows and evaluate on all of fold ``f`` (the evaluator).
 
-Fold-wise scores are computed once, with progress, and cached on disk by the data fingerprint,
-the scorers, the folds and the fold. The exported subset still uses the all-rows scores.
+Step 1 shares work between folds without sharing labels: neighbours are read off the one all-rows
+graph with fold ``f``'s rows removed, and the proxy's out-of-fold probabilities come from models
+fitted without ``f`` and one other fold (``K (K - 1) / 2`` fits for all folds, see
+:func:`core.scorers.oof.pairwise_out_of_fold`); ``tests/test_foldwise.py`` holds it to the per-fold
+computation's promises. Fold-wise scores are computed once, with progress, and cached on disk by
+the data fingerprint, the scorers, the folds and the fold. The exported subset still uses the
+all-rows scores.
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from core.evaluation.groups import evaluation_folds
 from core.foundation import cache as disk_cache
-from core.foundation.folds import stratified_folds
 from core.foundation.progress import check_cancelled, report, scaled
 from core.foundation.neighbors import headroom, without_rows
 from core.scorers import LargeData, ScoringContext, compute_scores, resolve_scorers
@@ -132,7 +137,8 @@ def fold_scores(ds, scorer_names, *, folds: int = 5, seed: int = 0, score_seed: 
     """
     score_seed = seed if score_seed is None else score_seed
     labelled, label_free = _split_by_labels(scorer_names)
-    fold_of_row = stratified_folds(ds.y, folds, seed) if fold_of_row is None else np.asarray(fold_of_row)
+    # the evaluator's folds: duplicate groups kept whole (core.evaluation.groups)
+    fold_of_row = evaluation_folds(ds, folds, seed)[0] if fold_of_row is None else np.asarray(fold_of_row)
     n_folds = int(fold_of_row.max()) + 1
     shared = None
     if label_free:
