@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test bench clean samples browser
+.PHONY: install run test test-fast bench clean samples browser
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: install it, or run make PYTHON=/path/to/python3.11"; exit 2; }
@@ -26,6 +26,11 @@ run: install
 
 test: install browser
 	$(BIN)/python -m pytest -q
+
+# The library's tests without the app, the browser and the slow ones: under 2 minutes on 2 idle cores.
+# `make test` (what CI runs) still runs everything.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow and not browser and not app"
 
 # The real-browser test drives Debian's chromium (playwright cannot download browsers here). As root
 # it is installed here; otherwise make stops at once with the one command to run.

@@ -27,6 +27,9 @@ from test_app import _app, _compute, _ok, _page, _wait  # noqa: E402  (one AppTe
 from workbench import settings  # noqa: E402
 
 ROWS, PARTITIONS, SAMPLE = 1500, 3, 600
+
+pytestmark = pytest.mark.app  # `make test-fast` leaves the app's tests to `make test`
+
 SCORERS = ["knn_density", "label_noise", "duplicate"]
 
 

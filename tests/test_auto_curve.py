@@ -63,6 +63,7 @@ def test_known_results_hard_only_collapses_ccs_fixes_it(known):
 
 
 @pytest.mark.parametrize("keep", [0.1, 0.5])
+@pytest.mark.slow
 def test_auto_at_least_ties_random(known, keep):
     ds, scores, ev = known
     sel = auto_select(ds, scores, keep, seed=0, evaluator=ev)
@@ -72,6 +73,7 @@ def test_auto_at_least_ties_random(known, keep):
     assert sel.n_kept == round(keep * ds.n_samples)
 
 
+@pytest.mark.slow
 def test_auto_choice_also_holds_for_logistic_regression(known):
     ds, scores, ev = known
     sel = auto_select(ds, scores, 0.5, seed=0, evaluator=ev)
@@ -80,6 +82,7 @@ def test_auto_choice_also_holds_for_logistic_regression(known):
     assert chosen >= np.mean(randoms) - 0.01
 
 
+@pytest.mark.slow
 def test_select_auto_records_the_choice_and_candidates(known):
     ds, scores, ev = known
     sel = select(ds, scores, "auto", keep=0.3, seed=0, evaluator=ev, force_drop=[ds.ids[0]])
@@ -95,6 +98,7 @@ def test_select_auto_records_the_choice_and_candidates(known):
         select(ds, scores, "auto")
 
 
+@pytest.mark.slow
 def test_auto_is_deterministic_and_can_say_it_is_optimistic(known):
     ds, scores, ev = known
     a = auto_select(ds, scores, 0.2, seed=1, evaluator=ev, nested=False)
@@ -123,6 +127,7 @@ def test_near_identical_rankings_count_once_and_ccs_is_always_in(known):
     assert len(pooled) < len(default_candidates(frame.columns))
 
 
+@pytest.mark.slow
 def test_auto_passes_are_announced_and_progress_never_goes_back(known):
     ds, scores, ev = known
     calls = []
@@ -152,6 +157,7 @@ def test_smallest_within_finds_the_smallest_keep(known):
     assert "optimistic" in sel.details["note"] and "honest_estimate" in sel.details
 
 
+@pytest.mark.slow
 def test_curve_and_auto_are_leak_free_with_fold_scores(known):
     from core.evaluation import fold_scores
     from core.selection import score_names

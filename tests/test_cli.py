@@ -332,6 +332,7 @@ def test_app_launch_command(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.app
 def test_app_launches_streamlit(tmp_path):
     assert (ROOT / "workbench" / "app.py").is_file(), "workbench app launches workbench/app.py, which must exist"
     port = free_port()

@@ -50,6 +50,7 @@ def test_planted_columns_rank_last(planted):
     assert (ranking.loc[PLANTED, "permutation"] < 0.01).all() and ranking.loc[REAL, "permutation"].max() > 0.02
 
 
+@pytest.mark.slow
 def test_dropping_planted_columns_does_not_lower_the_estimate(curve):
     assert list(curve["n_columns"]) == list(range(16, 0, -1))
     full = curve["full_mean"].iloc[0]
@@ -107,6 +108,7 @@ def test_user_errors(planted, tmp_path):
         rank_columns(images)
 
 
+@pytest.mark.slow
 def test_cli_columns_cut_select_and_apply(planted, tmp_path, capsys):
     from core.cli import main
 
@@ -134,6 +136,7 @@ def test_cli_columns_cut_select_and_apply(planted, tmp_path, capsys):
     assert code == 2 and "--keep-columns" in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
 
 
+@pytest.mark.app
 def test_columns_page_ranks_and_continues_with_the_cut(monkeypatch):
     monkeypatch.setenv("WORKBENCH_UMAP", "off")
     from streamlit.testing.v1 import AppTest
@@ -141,7 +144,7 @@ def test_columns_page_ranks_and_continues_with_the_cut(monkeypatch):
     from workbench import settings
 
     settings.operator.cache_clear()
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "workbench" / "app.py"), default_timeout=600)  # generous: load 6 only slows it
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "workbench" / "app.py"), default_timeout=600)
     at.run()
     frame = core.make_known_answer(n_rows=600, n_features=6, seed=3)[["id", "f0", "f1", "f2", "f3", "f4", "f5", "label"]]
     frame["noise"] = np.random.default_rng(0).normal(size=len(frame))

@@ -92,6 +92,7 @@ def test_facility_location_beats_random_and_covers_small_clusters(clustered):
     assert len(np.unique(cluster[chosen])) >= 5
 
 
+@pytest.mark.slow
 def test_facility_location_scales_without_quadratic_memory():
     rng = np.random.default_rng(3)
     X = rng.normal(size=(20000, 8)).astype(np.float32)

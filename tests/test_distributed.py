@@ -88,6 +88,7 @@ def distributed(dataset, tmp_path_factory):
     return {"out": out, "record": record, "top": top, "flagged": flagged, "leftover": leftover}
 
 
+@pytest.mark.slow
 def test_local_cluster_is_closed(distributed):
     assert distributed["leftover"] == []
 
@@ -193,6 +194,7 @@ def test_open_partitioned_summaries(dataset):
     assert (draws == row_uniforms(0, np.arange(10), 1)).all() and not (draws == row_uniforms(1, np.arange(10), 1)).all()
 
 
+@pytest.mark.slow
 def test_cli_scores_partitioned_folder_and_refuses_bad_cluster(dataset, tmp_path):
     out = tmp_path / "scores"
     run = subprocess.run([sys.executable, "-m", "core.cli", "score", str(dataset), "--label", "label", "--id", "rid",

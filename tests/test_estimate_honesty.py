@@ -38,6 +38,7 @@ def _select(ds, scores, strategy, keep):
     return core.select(ds, scores, strategy, keep=None if strategy.startswith("drop-flagged") else keep, seed=0)
 
 
+@pytest.mark.slow
 def test_every_strategy_is_at_chance_on_pure_noise(noise):
     ds, scores, ev, fs = noise
     leaky, free = [], []
@@ -52,6 +53,7 @@ def test_every_strategy_is_at_chance_on_pure_noise(noise):
     assert np.mean(np.abs(np.subtract(leaky, 0.5))) > 1.5 * np.mean(np.abs(np.subtract(free, 0.5)))
 
 
+@pytest.mark.slow
 def test_auto_nested_estimate_is_at_chance_on_pure_noise(noise):
     ds, scores, ev, fs = noise
     sel = auto_select(ds, scores, 0.5, seed=0, evaluator=ev, fold_scores=fs)
@@ -82,6 +84,7 @@ def test_fold_labels_never_reach_their_own_training_rows():
         assert not np.array_equal(leaky[0][f], leaky[1][f])  # all-rows scores would have leaked them
 
 
+@pytest.mark.slow
 def test_live_estimate_ranks_strategies_like_the_exact_model_on_a_held_out_split():
     from scipy.stats import spearmanr
     from sklearn.linear_model import LogisticRegression

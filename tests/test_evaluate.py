@@ -134,6 +134,7 @@ def test_bad_inputs_raise_config_error(blobs4):
         LiveEvaluator(blobs4, folds=1).full()
 
 
+@pytest.mark.slow
 def test_live_estimate_ranks_subsets_like_logistic_regression():
     """On bundled data, subsets of very different quality rank the same for both models."""
     from scipy.stats import spearmanr
@@ -176,6 +177,7 @@ def test_exact_model_can_be_cancelled(blobs4):
         evaluate_exact(blobs4, np.ones(blobs4.n_samples, dtype=bool), "logreg", cancel=stop)
 
 
+@pytest.mark.slow
 def test_live_logistic_equals_scikit_learn_on_the_same_kept_rows():
     """The warm-started engine along a slider walk equals a fresh scikit-learn fit within 0.5 points."""
     from core.data.samples import load_sample

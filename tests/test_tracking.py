@@ -27,6 +27,7 @@ def logged(tmp_path_factory):
                                     uri=str(store), experiment="tests", origin="test")
     return ds, sel, estimate, store, result
 
+@pytest.mark.slow
 def test_run_has_params_metrics_tags_and_artifacts(logged):
     from mlflow.tracking import MlflowClient
 
@@ -77,6 +78,7 @@ def test_default_store_is_local_and_missing_mlflow_is_explained(monkeypatch, tmp
         tracking.log_selection(ds, sel)
     assert not (tmp_path / "mlruns").exists()
 
+@pytest.mark.slow
 def test_track_is_off_unless_asked(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ds = core.Dataset.from_arrays([[0.0], [1.0], [2.0], [3.0]], [0, 1, 0, 1])
@@ -86,6 +88,7 @@ def test_track_is_off_unless_asked(tmp_path, monkeypatch):
     run = tracking.track(True, ds, sel, origin="cli")
     assert run["uri"] == tracking.tracking_uri() and (tmp_path / "mlruns" / "mlflow.db").is_file()
 
+@pytest.mark.slow
 def test_cli_select_and_api_export_log_runs(tmp_path, capsys, monkeypatch):
     from mlflow.tracking import MlflowClient
 

@@ -60,6 +60,7 @@ def test_row_featurizer_reproduces_the_loader_on_old_and_new_rows():
         featurizer.transform(part.drop(columns=["colour"]))
 
 
+@pytest.mark.slow
 def test_selecting_new_rows_by_the_value_model_beats_random(halves):
     old, scores, new_frame = halves
     model = fit_value_model(old, scores, "knn_shapley", model="mlp", use_labels=True, seed=0)
@@ -83,6 +84,7 @@ def test_a_model_that_cannot_predict_says_so(halves):
     assert quality["value"] < 0.05 and abs(quality["spearman"]) < 0.15
 
 
+@pytest.mark.slow
 def test_decision_target_and_round_trip_without_pickle(halves, tmp_path):
     old, scores, new_frame = halves
     sel = core.select(old, scores, "outlier", keep=0.9)
@@ -185,6 +187,7 @@ def test_cli_fit_and_apply(halves, tmp_path, capsys):
     assert code == 2 and "f5" in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "bad_kept.csv").exists()
 
 
+@pytest.mark.slow
 def test_cli_fit_from_the_selection_made_on_the_same_file(halves, tmp_path, capsys):
     """`workbench select` loads with its defaults (max_dim auto); fit --selection reuses the manifest's options."""
     from core.cli import main
@@ -211,6 +214,7 @@ def test_cli_fit_from_the_selection_made_on_the_same_file(halves, tmp_path, caps
     assert predicted[kept.to_numpy()].mean() > predicted[~kept.to_numpy()].mean() + 0.2
 
 
+@pytest.mark.slow
 def test_incoming_page_fits_and_selects_a_batch(halves, tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_UMAP", "off")
     from streamlit.testing.v1 import AppTest
