@@ -202,3 +202,23 @@ def test_memory_only_kind_is_named_from_the_registry(split):
         select_partitioned(root / "data", root / "scores", root / "never", root / "never.json",
                            strategy="d2:el2n", keep=0.3, label="label", id="rid")
     assert not (root / "never").exists() and not (root / "never.json").exists()
+
+
+def test_memory_random_draw_is_a_uniform_permutation_by_the_partitions_hash():
+    """The in-memory random rank is the per-row hash partitions draw, and as good a random order as the
+    permutation it replaced: a permutation, nested across budgets, unrelated to row position."""
+    from scipy.stats import chisquare, spearmanr
+
+    from core.data.partitions import row_uniforms
+    from core.selection.algorithms import RANDOM_STREAM, random_mask, random_priority
+
+    n = 20_000
+    priority = random_priority(n, 7)
+    assert np.array_equal(np.sort(priority), np.arange(n)) and not priority.flags.writeable
+    draws = row_uniforms(7, np.arange(n), RANDOM_STREAM)
+    assert np.array_equal(np.argsort(priority), np.argsort(-draws))  # lowest rank = largest draw
+    small, large = random_mask(n, 3_000, 7), random_mask(n, 6_000, 7)
+    assert small.sum() == 3_000 and large.sum() == 6_000 and not (small & ~large).any()
+    assert abs(spearmanr(priority, np.arange(n))[0]) < 0.03
+    assert chisquare(np.bincount(np.flatnonzero(small) * 20 // n, minlength=20)).pvalue > 0.001
+    assert not np.array_equal(random_priority(n, 8), priority)
