@@ -85,7 +85,8 @@ class Estimate:
         return asdict(self)
 
     def __str__(self) -> str:
-        return f"{100 * self.accuracy:.1f}% ± {100 * self.std:.1f} ({self.n_kept}/{self.n_input} rows kept; {self.model})"
+        return (f"{100 * self.accuracy:.1f}% ± {100 * self.std:.1f} ({self.n_kept}/{self.n_input} rows kept; "
+                f"{self.model})")
 
 
 def corrected_interval(fold_accuracies, level: float = INTERVAL_LEVEL) -> Optional[list]:

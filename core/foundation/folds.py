@@ -17,7 +17,7 @@ import warnings
 import numpy as np
 
 from core.foundation.errors import ConfigError
-from core.foundation.seeds import derive_seed
+from core.foundation.seeds import derive_seed, rng
 
 
 def stratified_folds(y: np.ndarray, folds: int, seed: int, groups=None) -> np.ndarray:
@@ -25,10 +25,11 @@ def stratified_folds(y: np.ndarray, folds: int, seed: int, groups=None) -> np.nd
 
     Without ``groups`` (or when every group is a single row) the assignment equals
     scikit-learn's ``StratifiedKFold(folds, shuffle=True, random_state=seed)``. With groups,
-    each group is one unit labelled by its first row's class: the units are split by that
-    stratified k-fold and every row follows its unit (a stratified group k-fold; a group larger
-    than a twentieth of a fold is placed whole on the fold with the fewest rows instead). Classes
-    smaller than ``folds`` are allowed; they are simply absent from some folds.
+    each group is one unit labelled by its first row's class, and every row follows its unit (a
+    stratified group k-fold): per class, the groups (largest first) go to the fold with the fewest
+    rows of that class, then single rows fill the folds level by level, ties going to the fold
+    with the fewest rows overall, in a seeded random order. Classes smaller than ``folds`` are
+    allowed; they are simply absent from some folds.
 
     Parameters
     ----------
@@ -66,15 +67,34 @@ def stratified_folds(y: np.ndarray, folds: int, seed: int, groups=None) -> np.nd
         return _stratified(y, folds, seed)
     if folds > len(first):
         raise ConfigError(f"folds={folds} is more than the {len(first)} groups of copies; use fewer folds.")
-    sizes = np.bincount(unit)
-    unit_fold = _stratified(y[first], folds, seed)
-    large = np.flatnonzero(sizes > max(2, len(y) / folds / 20))
-    if len(large):
-        load = np.bincount(unit_fold, weights=sizes * ~np.isin(np.arange(len(sizes)), large), minlength=folds)
-        for u in large[np.argsort(-sizes[large], kind="stable")]:
-            unit_fold[u] = int(np.argmin(load))
-            load[unit_fold[u]] += sizes[u]
-    return unit_fold[unit].astype(np.int64)
+    return _grouped(y[first], np.bincount(unit), folds, seed)[unit].astype(np.int64)
+
+
+def _grouped(unit_label: np.ndarray, sizes: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Fold per unit: per class, groups (largest first) to the fold with the fewest rows of that
+    class, then single rows filling the folds level by level; ties go to the fold with fewest rows."""
+    generator = rng(seed, "grouped-folds")
+    unit_fold = np.zeros(len(sizes), dtype=np.int64)
+    totals = np.zeros(folds)
+    for label in np.unique(unit_label):
+        members = generator.permutation(np.flatnonzero(unit_label == label))
+        counts = np.zeros(folds)
+        groups = members[sizes[members] > 1]
+        for u in groups[np.argsort(-sizes[groups], kind="stable")]:
+            f = int(np.lexsort((generator.random(folds), totals, counts))[0])
+            unit_fold[u] = f
+            counts[f] += sizes[u]
+            totals[f] += sizes[u]
+        singles = members[sizes[members] == 1]
+        if len(singles):
+            k = np.arange(len(singles))
+            level = (counts[:, None] + k[None, :]).ravel()
+            fold_of_slot = np.repeat(np.arange(folds), len(singles))
+            order = np.lexsort((generator.random(len(level)), (totals[:, None] + k[None, :]).ravel(), level))
+            chosen = fold_of_slot[order[:len(singles)]]
+            unit_fold[singles] = chosen
+            totals += np.bincount(chosen, minlength=folds)
+    return unit_fold
 
 
 def _stratified(y: np.ndarray, folds: int, seed: int) -> np.ndarray:
