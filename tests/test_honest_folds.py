@@ -137,3 +137,17 @@ def test_the_block_shows_the_worst_class_and_warns_when_a_class_paid():
     assert not fair["worst_class"]["below_random"] and core.estimate_warning(fair) is None
     lo, hi = block["selection"]["interval"]
     assert lo <= block["selection"]["accuracy"] <= hi and "Nadeau-Bengio" in block["interval_method"]
+
+
+def test_autos_nested_block_has_a_worst_class():
+    import core
+
+    ds = core.load_sample("known_answer")
+    scores = core.compute_scores(ds, ["el2n"], seed=0)
+    ev = LiveEvaluator(ds, folds=3, seed=0)
+    sel = core.auto_select(ds, scores, 0.3, evaluator=ev, candidates=["el2n", "ccs:el2n"])
+    honest = sel.details["honest_estimate"]
+    assert len(honest["class_accuracies"]) == 3 and len(honest["class_accuracies"][0]) == ds.n_classes
+    block = core.estimate(ds, sel, scores=scores, evaluator=ev)
+    assert block["selection"]["worst_class"] is not None and block["worst_class"]["random"]["class"]
+    assert block["selection"]["accuracy"] == pytest.approx(honest["accuracy"])

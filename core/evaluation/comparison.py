@@ -17,7 +17,8 @@ import pandas as pd
 from core.evaluation.block import comparison_block
 from core.evaluation.fold_selection import fold_masks
 from core.evaluation.foldwise import FoldScores
-from core.evaluation.live import Estimate, LiveEvaluator
+from core.evaluation.figures import summarise
+from core.evaluation.live import LiveEvaluator
 from core.foundation.progress import scaled
 from core.scorers.table import align_scores
 
@@ -60,9 +61,11 @@ def selection_estimate(ds, selection, *, scores, evaluator: LiveEvaluator,
     honest = details.get("honest_estimate")
     if honest and not honest.get("optimistic", True) and honest.get("model") == evaluator.model_description:
         accs = np.asarray(honest["fold_accuracies"], dtype=float)
-        est = Estimate(float(accs.mean()), float(accs.std()), [float(a) for a in accs], {}, selection.n_kept,
-                       selection.n_input, evaluator.model_description, evaluator.budget_description,
-                       note="auto's nested estimate")
+        classes = np.asarray(honest.get("class_accuracies") or np.full((len(accs), 0), np.nan), dtype=float)
+        shares = honest.get("kept_share") or []
+        est = summarise(accs[None], classes[None], ds.classes[:classes.shape[1]], selection.n_kept, selection.n_input,
+                        evaluator.model_description, evaluator.budget_description, note="auto's nested estimate",
+                        kept_share={str(c): v for c, v in zip(ds.classes, shares)})
         return est, bool(honest.get("leak_free", False)), NESTED_METHOD
     recipe = selection.resolved_recipe
     if recipe.kind == "random" or scores is None and fold_scores is None:

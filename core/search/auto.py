@@ -99,7 +99,7 @@ def _nested(ds, scores, keep, seed, table: CandidateTable, fold_scores, candidat
     """
     evaluator = table.evaluator
     fold_of_row, n_folds = evaluator.fold_of_row_, evaluator.n_folds
-    choices, accs = [], []
+    choices, accs, per_class, shares = [], [], [], []
     for o in range(n_folds):
         check_cancelled(cancel)
         part = scaled(progress, o / n_folds, (o + 1) / n_folds)
@@ -118,8 +118,23 @@ def _nested(ds, scores, keep, seed, table: CandidateTable, fold_scores, candidat
                        cancel=cancel)
         chosen = choose({s: found["full"][s] for s in found["shortlists"]["all"]})
         choices.append(chosen)
-        accs.append(float(table.accuracies(chosen, cancel=cancel)[o]))
-    return choices, accs
+        fold_acc, class_acc = evaluator.fold_results(table.masks(chosen), None, cancel)
+        accs.append(float(fold_acc[o]))
+        per_class.append([float(a) for a in class_acc[o]])
+        shares.append(_kept_share(ds, table.masks(chosen)[o], rows))
+    return choices, accs, {"class_accuracies": per_class, "kept_share": _mean_share(shares)}
+
+
+def _kept_share(ds, mask, rows) -> np.ndarray:
+    """Share of each class's training rows (``rows``) that ``mask`` keeps (NaN for an absent class)."""
+    total = np.bincount(ds.y[rows], minlength=ds.n_classes)
+    kept = np.bincount(ds.y[rows], weights=mask[rows], minlength=ds.n_classes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, kept / np.maximum(total, 1), np.nan)
+
+
+def _mean_share(shares: list) -> list:
+    return [None if np.isnan(v) else float(v) for v in np.nanmean(np.array(shares), axis=0)] if shares else []
 
 
 def _candidate_rows(table: CandidateTable, found: dict, chosen: str, outer_choice: list, n_kept) -> list:
@@ -185,17 +200,17 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
                    cancel=cancel)
     chosen = choose({s: found["full"][s] for s in found["shortlists"]["all"]})
     full = {s: table.accuracies(s, cancel=cancel) for s in dict.fromkeys([chosen, "random"])}  # at keep
-    outer_choice, outer_acc = [], []
+    outer_choice, outer_acc, outer_classes = [], [], {}
     if nested:
-        outer_choice, outer_acc = _nested(ds, scores, keep, seed, table, fold_scores, candidates, finalists,
-                                          scaled(progress, share, 1.0), cancel)
+        outer_choice, outer_acc, outer_classes = _nested(ds, scores, keep, seed, table, fold_scores, candidates,
+                                                         finalists, scaled(progress, share, 1.0), cancel)
     leak_free = fold_scores is not None and not (table.not_leak_free | decide.not_leak_free)
     chosen_sel = select(ds, scores, chosen, keep=keep, seed=seed)
     if nested:
         honest = {"accuracy": float(np.mean(outer_acc)), "std": float(np.std(outer_acc)),
                   "fold_accuracies": outer_acc, "choices": outer_choice, "optimistic": False,
                   "leak_free": leak_free, "method": HONEST_METHOD if leak_free else HONEST_METHOD_LEAKY,
-                  "model": evaluator.model_description}
+                  "model": evaluator.model_description, **outer_classes}
     else:
         honest = {"accuracy": float(np.mean(full[chosen])), "std": float(np.std(full[chosen])),
                   "fold_accuracies": [float(a) for a in full[chosen]], "optimistic": True, "leak_free": False,

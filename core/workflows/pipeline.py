@@ -133,7 +133,8 @@ FAR_BELOW_FULL_POINTS = 3.0
 
 
 def estimate_warning(comparison: Optional[dict]) -> Optional[str]:
-    """A plain warning when a subset loses: below random of its size beyond the spread, or far below the full data.
+    """A plain warning when a subset loses: below random of its size beyond the spread, far below the full
+    data, or its worst class more than its spread below random subsets' worst class.
 
     The spread is the standard deviation over folds (over repeats x folds for random subsets), as shown
     beside every figure. Returns None when the subset does not lose, or when there is no estimate.
@@ -150,10 +151,19 @@ def estimate_warning(comparison: Optional[dict]) -> Optional[str]:
     drop = full["accuracy"] - sel["accuracy"]
     if points(drop) > FAR_BELOW_FULL_POINTS and drop > max(sel["std"], full["std"]):
         problems.append(f"{points(drop):.1f} points below the full data")
+    worst = comparison.get("worst_class") or {}
+    if worst.get("below_random"):
+        mine, theirs = worst["selection"], worst["random"]
+        problems.append(f"its worst class ({mine['class']}, {points(mine['accuracy']):.1f}%) is "
+                        f"{points(-worst['vs_random']):.1f} points below random subsets' worst class "
+                        f"({theirs['class']}, {points(theirs['accuracy']):.1f}%), beyond its spread of "
+                        f"±{points(mine['std']):.1f}")
     if not problems:
         return None
+    advice = (" Class quotas (add :quota=drop or :quota=proportional to the strategy) keep every class's share."
+              if worst.get("below_random") else "")
     return ("This subset loses: its estimate is " + " and ".join(problems)
-            + ". Random pruning of the same size would do better; try another strategy or keep more rows.")
+            + ". Random pruning of the same size would do better; try another strategy or keep more rows." + advice)
 
 
 def build_manifest(ds, sel, estimate=None, scores=None, *, load=None, created=None, columns=None) -> dict:
