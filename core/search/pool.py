@@ -15,6 +15,8 @@ from core.scorers import flag_column
 from core.selection import score_names
 
 CCS_BETAS = (0.0, 0.1, 0.3)
+#: Fixed window starts (BWS) in the search: the leak-free estimate picks the start.
+WINDOW_STARTS = (0.25, 0.5, 0.75)
 SAME_RANKING = 0.98
 
 
@@ -53,7 +55,8 @@ def default_candidates(score_columns, frame=None) -> list:
     """Candidate strategy strings (random first).
 
     Every distinct score at both ends, CCS on it with a few betas (coverage-aware: always in),
-    and drop-flagged for flagging scorers. With ``frame`` (the scores), near-identical rankings
+    windows of its ranking at a few starts (BWS; the ends are the two end candidates), and
+    drop-flagged for flagging scorers. With ``frame`` (the scores), near-identical rankings
     count once.
     """
     columns = list(score_columns)
@@ -64,6 +67,7 @@ def default_candidates(score_columns, frame=None) -> list:
     for name in scorers:
         out += [f"{name}:high", f"{name}:low"]
     out += coverage_candidates(scorers)
+    out += [f"window:{name}:start={start:g}" for name in scorers for start in WINDOW_STARTS]
     out += [f"drop-flagged:{name}" for name in scorers if flag_column(name) in columns]
     return out
 
