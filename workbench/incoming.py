@@ -74,5 +74,5 @@ def proof(model, strategy: str, keep: float) -> tuple:
         return "warning", (f"`{strategy}` at keep {keep:g} was not backtested, so nothing shows it beats random "
                            "rows. Pick the default, or a keep near a backtested one.")
     if found["loses"]:
-        return "warning", f"This selection loses to random rows in the backtest: {found['text']}."
+        return "warning", f"This selection is below random rows in the backtest: {found['text']}."
     return ("info" if found["leak_free"] else "warning"), f"Backtest: {found['text']}."

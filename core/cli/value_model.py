@@ -87,7 +87,7 @@ def add_parsers(sub, *, common, data, formatter) -> None:
     apply.add_argument("--seed", default=0, metavar="N", help="seed of tie-breaking and random choices")
     apply.add_argument("--strict", action="store_true",
                        help="refuse (exit 2, nothing written) unless the backtest shows this strategy at this keep "
-                            "not losing to random")
+                            "at least level with random")
     apply.add_argument("--scores-out", default=None, metavar="FILE", help="also write id + predicted value per row")
     apply.add_argument("--out", required=True, metavar="FILE", help="kept new rows, .csv or .parquet")
 
@@ -240,8 +240,8 @@ def _proof(model, strategy: str, keep, threshold, strict: bool) -> str:
                           "so it proves nothing; fit it with --scores, or drop --strict.")
     if found["loses"]:
         entry = found["entry"]
-        message = (f"the backtest says {strategy} at keep {found['keep']:g} loses to random rows of the same count "
-                   f"({100 * entry['gain']:+.1f} points, spread ±{100 * entry['spread']:.1f})")
+        message = (f"the backtest puts {strategy} at keep {found['keep']:g} below random rows of the same count "
+                   f"({100 * entry['gain']:+.1f} points, spread ±{100 * entry['spread']:.1f}: {entry['verdict']})")
         if strict:
             raise ConfigError(f"--strict: {message}; nothing written. Use the default strategy or random.")
         print(f"workbench: warning: {message}; the default strategy ({model.default_strategy(keep)}) would not.",

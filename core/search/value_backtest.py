@@ -1,17 +1,21 @@
 """Backtest of a value model: what its selection of a new batch is worth, measured on the scored data.
 
-The scored data stand in for "old" and "new" data. Each evaluator fold ``f`` in turn is the new
-batch: a value model is fitted on the other folds, with targets computed without fold ``f``'s
-labels (fold-wise scores, :func:`core.evaluation.fold_scores`), and predicts fold ``f``'s rows.
-Fold ``f`` is split in two stratified halves; each half in turn is the batch and the other its
-test set. A strategy selects within the batch at the keep fraction, the target model trains on
-the kept rows and is tested on the other half, beside random rows of the same count from the
-same batch (``repeats`` draws). Nothing that picks or trains the batch's rows saw the test
-half's labels, nor, for label-using scores, the batch's own.
+The scored data stand in for "old" data, a "new" batch and a test set, with the evaluator's folds
+(those of ``LiveEvaluator(ds, folds, seed)``). For each fold ``f`` (the test set), the rows
+outside ``f`` play the new batch, as large as it would be (a batch far smaller than the real one
+favours other strategies: at small budgets easy rows win, at large ones hard rows). Every batch row
+needs a predicted value made without its own labels and without ``f``'s: the batch is split in two
+stratified halves, and each half is predicted by a value model fitted on the other half, whose
+targets were computed on that half alone (:func:`core.evaluation.fold_scores` over the halves, so
+no label of ``f`` or of the predicted half reaches them). A strategy then selects within the batch
+at the keep fraction, the target model trains on the kept rows and is tested on ``f``, beside
+random subsets of the same size (the evaluator's own random reference, ``repeats`` draws).
 
-The figures follow the workbench's usual comparison: mean accuracy over the ``2 x folds``
-batch/test pairs with its spread (standard deviation over them; over repeats x pairs for
-random), and a selection "loses" when it is below random by more than that spread.
+The value models of the backtest learn from half the batch, so they predict a little worse than the
+model fitted on every scored row: the backtest errs on the side of random. The figures follow the
+workbench's usual comparison: mean accuracy over folds with its spread (standard deviation over
+folds; over repeats x folds for random), and a selection "loses" when it is below random by more
+than that spread.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from core.evaluation import LiveEvaluator, fold_masks, make_folds
+from core.evaluation import LiveEvaluator, fold_masks
 from core.evaluation import fold_scores as evaluation_fold_scores
-from core.foundation import rng
-from core.foundation.progress import check_cancelled, report
+from core.foundation import stratified_folds
+from core.foundation.progress import check_cancelled, report, scaled
 from core.scorers import get_scorer, registered_names, scorer_records
 from core.search import value_fit
 from core.selection import needed_scorers, scores_read_labels, select
@@ -37,9 +41,10 @@ KEEPS = (0.3, 0.5, 0.8)
 RANDOM = "random"
 #: An apply keep this close to a backtested keep reads that keep's backtest.
 NEAREST_KEEP = 0.1
-METHOD = ("each evaluator fold in turn is the new batch: the value model is fitted on the other folds (their "
-          "targets computed without the batch's labels), selects within one half of the batch, the target model "
-          "trains on the kept rows and is tested on the other half, beside random rows of the same count")
+METHOD = ("each evaluator fold in turn is the test set and the other rows the new batch; each half of the batch is "
+          "predicted by a value model fitted on the other half (targets computed on that half alone, so no label of "
+          "the test fold or of the predicted half reaches them); the strategy selects within the batch, the target "
+          "model trains on the kept rows and is tested on the fold, beside random subsets of the same size")
 
 
 def candidate_strategies(column: str, task: str, extra: Optional[str] = None) -> list:
@@ -55,10 +60,10 @@ def candidate_strategies(column: str, task: str, extra: Optional[str] = None) ->
     return found
 
 
-def run_backtest(ds, X: np.ndarray, fold_of_row: np.ndarray, fold_targets: list, *, task: str, column: str,
-                 model: str, alpha: float, hidden: int, seed: int, keeps=KEEPS, strategies=None,
-                 evaluator_model: str = "logreg", repeats: int = 5, leak_free: bool = True, progress=None,
-                 cancel=None) -> dict:
+def run_backtest(ds, X: np.ndarray, values: np.ndarray, fold_of_row: np.ndarray, *, task: str, target: str,
+                 column: str, model: str, alpha: float, hidden: int, seed: int, scores=None, selection=None,
+                 keeps=KEEPS, strategies=None, evaluator_model: str = "logreg", repeats: int = 5, groups=None,
+                 progress=None, cancel=None) -> dict:
     """Backtest the value model's selections on the scored data (see the module docstring).
 
     Parameters
@@ -67,70 +72,74 @@ def run_backtest(ds, X: np.ndarray, fold_of_row: np.ndarray, fold_targets: list,
         The scored data (its labels are the target model's labels).
     X : ndarray of shape (n_samples, n_inputs)
         The value model's inputs per row.
+    values : ndarray of shape (n_samples,)
+        The all-rows target (a score, or the 0/1 decision of ``selection``).
     fold_of_row : ndarray of shape (n_samples,)
         The evaluator's folds.
-    fold_targets : list of ndarray
-        ``fold_targets[f]``: the value model's target for the rows outside fold ``f`` (in row
-        order), computed without fold ``f``'s labels.
-    leak_free : bool
-        False when the targets did see the batch's labels: the figures are then shown as
-        optimistic and choose nothing (no verdict, no default).
+    target, scores, selection
+        As :func:`fold_targets` takes them.
+    groups : ndarray of shape (n_samples,), optional
+        Duplicate groups (:func:`core.evaluation.groups.copy_groups`): the halves of a batch keep
+        each group whole, so no half is predicted by a model that learned its copies.
 
     Returns
     -------
     dict
-        ``method``, ``folds``, ``repeats``, ``evaluator``, ``leak_free`` and ``keeps``: per keep
-        fraction the random reference, one entry per strategy (accuracy, spread, gain over random,
-        verdict) and the ``default`` strategy (the best of them, random included).
+        ``method``, ``folds``, ``repeats``, ``evaluator``, ``leak_free``, ``targets`` (how they were
+        made) and ``keeps``: per keep fraction the random reference, one entry per strategy
+        (accuracy, spread, gain over random, verdict) and the ``default`` strategy (the best of
+        them, random included; None when the backtest is not leak-free).
     """
     keeps = [float(k) for k in keeps]
     strategies = list(strategies or candidate_strategies(column, task))
-    model_strategies = [s for s in strategies if s != RANDOM]
-    n_folds = int(np.max(fold_of_row)) + 1
-    found = {k: {"random": [], **{s: [] for s in model_strategies}} for k in keeps}
-    description = None
+    chosen = [s for s in strategies if s != RANDOM]
+    n_folds, n = int(np.max(fold_of_row)) + 1, ds.n_samples
+    masks = {(k, s): np.zeros((n_folds, n), dtype=bool) for k in keeps for s in chosen}
+    leak_free, how = True, ""
     for f in range(n_folds):
         check_cancelled(cancel)
-        report(progress, f, n_folds, f"backtest: fold {f + 1} of {n_folds} as the new batch")
-        old, held = np.flatnonzero(fold_of_row != f), np.flatnonzero(fold_of_row == f)
-        weights = value_fit.fit_weights(X[old], fold_targets[f], task, model, seed, alpha, hidden)
-        predicted = value_fit.predict(weights, X[held], task)
-        sub = ds.take(held)
-        halves = make_folds(sub.y, 2, seed)
-        evaluator = LiveEvaluator(sub, folds=2, seed=seed, model=evaluator_model, fold_of_row=halves)
-        description = evaluator.model_description
+        part = scaled(progress, 0.8 * f / n_folds, 0.8 * (f + 1) / n_folds)
+        report(part, 0, 1, f"backtest: fold {f + 1} of {n_folds} as the test set, the other rows as the new batch")
+        rows = np.flatnonzero(fold_of_row != f)
+        batch = ds.take(rows)
+        predicted, fold_leak_free, how = _predict_batch(
+            batch, X[rows], values[rows], None if groups is None else groups[rows], task=task, target=target, scores=scores, selection=selection, seed=seed,
+            fit=dict(task=task, model=model, seed=seed, alpha=alpha, hidden=hidden), progress=part, cancel=cancel)
+        leak_free = leak_free and fold_leak_free
+        frame = pd.DataFrame({column: predicted}, index=pd.Index(batch.ids, name="id"))
         for keep in keeps:
-            _one_keep(evaluator, sub, halves, predicted, column, keep, model_strategies, repeats, seed, f,
-                      found[keep], cancel)
-    report(progress, n_folds, n_folds, "backtest done")
-    return {"method": METHOD, "folds": n_folds, "repeats": int(repeats), "evaluator": description,
-            "leak_free": bool(leak_free),
-            "keeps": [_summarise(keep, found[keep], strategies, leak_free, len(ds.y) / n_folds / 2)
-                      for keep in keeps]}
+            for s in chosen:
+                masks[keep, s][f, rows[select(batch, frame, strategy=s, keep=keep, seed=seed).mask]] = True
+    evaluator = LiveEvaluator(ds, folds=n_folds, seed=seed, model=evaluator_model, fold_of_row=fold_of_row)
+    blocks = []
+    for i, keep in enumerate(keeps):
+        report(progress, 80 + 20 * i // len(keeps), 100, f"backtest: training the target model at keep {keep:g}")
+        found = {s: evaluator.fold_results(masks[keep, s], cancel=cancel)[0] for s in chosen}
+        n_kept = budget_from_keep(keep, n)  # per fold about keep x the batch, as the selections keep
+        found[RANDOM] = evaluator.random_fold_accuracies(n_kept, repeats, cancel=cancel)
+        blocks.append(_summarise(keep, found, strategies, leak_free, n - n / n_folds))
+    report(progress, 100, 100, "backtest done")
+    return {"method": METHOD, "folds": n_folds, "repeats": int(repeats), "evaluator": evaluator.model_description,
+            "leak_free": bool(leak_free), "targets": how, "keeps": blocks}
 
 
-def _one_keep(evaluator, sub, halves, predicted, column, keep, strategies, repeats, seed, fold, found, cancel):
-    """Accuracy of each strategy and of the random draws when each half of fold ``fold`` is the batch."""
-    n = sub.n_samples
-    masks = {s: np.zeros((2, n), dtype=bool) for s in strategies}
-    random_masks = np.zeros((repeats, 2, n), dtype=bool)
-    for h in (0, 1):  # LiveEvaluator's fold h tests on half h and trains on the other half: the batch
-        rows = np.flatnonzero(halves != h)
-        batch = sub.take(rows)
-        scores = pd.DataFrame({column: predicted[rows]}, index=pd.Index(batch.ids, name="id"))
-        for s in strategies:
-            masks[s][h, rows[select(batch, scores, strategy=s, keep=keep, seed=seed).mask]] = True
-        budget = budget_from_keep(keep, len(rows))
-        for r in range(repeats):  # nested draws: a larger keep extends a smaller one's rows
-            random_masks[r, h, rng(seed, "value-backtest", fold, h, r).permutation(rows)[:budget]] = True
-    for s in strategies:
-        check_cancelled(cancel)
-        found[s].extend(evaluator.fold_results(masks[s], cancel=cancel)[0])
-    found["random"].append([evaluator.fold_results(m, cancel=cancel)[0] for m in random_masks])
+def _predict_batch(batch, X, values, groups, *, task, target, scores, selection, seed, fit, progress,
+                   cancel) -> tuple:
+    """Each half of the batch predicted by a value model fitted on the other half (targets made on it alone)."""
+    halves = stratified_folds(batch.y, 2, seed, groups=groups)
+    targets, leak_free, how = fold_targets(batch, halves, values, task=task, target=target, scores=scores,
+                                           selection=selection, seed=seed, progress=progress, cancel=cancel)
+    predicted = np.empty(batch.n_samples)
+    for h in (0, 1):
+        learn, guess = halves != h, halves == h
+        weights = value_fit.fit_weights(X[learn], targets[h], fit["task"], fit["model"], fit["seed"],
+                                        fit["alpha"], fit["hidden"])
+        predicted[guess] = value_fit.predict(weights, X[guess], fit["task"])
+    return predicted, leak_free, how
 
 
 def _summarise(keep: float, found: dict, strategies: list, leak_free: bool, batch_rows: float) -> dict:
-    rand = np.concatenate([np.asarray(r) for r in found["random"]], axis=1)  # (repeats, 2 x folds)
+    rand = np.asarray(found[RANDOM], dtype=float)  # (repeats, folds)
     random_block = {"accuracy": float(rand.mean()), "std": float(rand.std()),
                     "fold_accuracies": [float(v) for v in rand.mean(axis=0)]}
     entries = []

@@ -32,8 +32,8 @@ import pandas as pd
 
 from core.data.dataset import Dataset
 from core.data.readers import read_path
+from core.foundation import stratified_folds
 from core.foundation.errors import ConfigError, DataFileError
-from core.evaluation import make_folds
 from core.evaluation.groups import copy_groups
 from core.search import value_backtest, value_drift, value_fit
 from core.search.row_features import RowFeaturizer, new_rows_dataset
@@ -178,7 +178,9 @@ class ValueModel:
         -------
         dict or None
             ``keep``, ``entry`` (accuracy, std, gain, spread, verdict), ``random``, ``leak_free``,
-            ``loses`` (below random beyond the spread, in a leak-free backtest) and a one-line ``text``.
+            ``loses`` (below random in a leak-free backtest: a loss within the spread counts, since a
+            backtest's value models learn from half the batch and understate a real collapse) and a
+            one-line ``text``.
         """
         found = value_backtest.entry_for(self.backtest, strategy, keep)
         if found is None:
@@ -186,7 +188,7 @@ class ValueModel:
         block, entry = found
         leak_free = bool(self.backtest.get("leak_free"))
         return {"keep": block["keep"], "entry": entry, "random": block["random"], "leak_free": leak_free,
-                "loses": leak_free and entry.get("verdict") == "loses to random",
+                "loses": leak_free and entry["strategy"] != value_backtest.RANDOM and entry["gain"] < 0,
                 "text": value_backtest.describe_entry(block, entry, leak_free)}
 
     def drift(self, data) -> Optional[dict]:
@@ -318,9 +320,10 @@ def fit_value_model(ds: Dataset, scores=None, target: str = "el2n", *, selection
 
 def _backtest(ds, X, y, task, column, info, scores, selection, options, strategy, folds, progress, cancel) -> dict:
     """The backtest of the candidate strategies (and ``strategy``) on the evaluator's folds."""
-    fold_of_row = make_folds(ds.y, folds, options["seed"])
+    groups = copy_groups(ds)  # the evaluator's folds: copies of a row on one side of every fold
+    fold_of_row = stratified_folds(ds.y, folds, options["seed"], groups=groups)
     return value_backtest.run_backtest(
-        ds, X, y, fold_of_row, task=task, target=info["target"] if task == "regression" else "kept", column=column,
+        ds, X, y, fold_of_row, groups=groups, task=task, target=info["target"] if task == "regression" else "kept", column=column,
         scores=scores, selection=selection, strategies=value_backtest.candidate_strategies(column, task, strategy),
         progress=progress, cancel=cancel, **options)
 
