@@ -14,7 +14,7 @@ $(BIN)/python:
 # torch is pinned and installed first: a bare `torch` requirement would pull several GB of CUDA wheels.
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[text,test,samples,bench,distributed,tracking]"
+	$(BIN)/pip install --quiet -e ".[text,test,samples,bench,distributed,tracking,pipeline]"
 	touch $(STAMP)
 
 install: $(STAMP)
