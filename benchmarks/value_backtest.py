@@ -3,6 +3,7 @@
     WORKBENCH_CACHE_DIR=$(mktemp -d) .venv/bin/python benchmarks/value_backtest.py \
         [--sets known_answer,mnist,generated] [--targets el2n,knn_shapley] [--keeps 0.3,0.5,0.8] \
         [--generated-rows 10000] [--split-seed 0] [--use-labels] [--out benchmarks/results/value_backtest.json]
+    WORKBENCH_CACHE_DIR=$(mktemp -d) .venv/bin/python benchmarks/value_backtest.py --issue-table
 
 Each data set is split (stratified) into an "old" part (40 %, scored and used to fit the value model,
 as `workbench value-model fit` does: linear model, default backtest), a "new" batch (40 %) and a test
@@ -16,8 +17,10 @@ Reported per case: the backtest's gain over random and its verdict (beats random
 real gain and whether it beats random, and whether they agree; the default's real accuracy beside
 random's with random's spread. ``mnist`` is the bundled 5,000 digits as a table of 784 pixel
 columns (as the issue's image table); ``generated`` is ``core.make_known_answer`` at
-``--generated-rows`` rows. Cold by default: scores and fold-wise scores are computed in the cache
-folder given (use a fresh one for timings).
+``--generated-rows`` rows. ``--issue-table`` reruns the issue's table instead: a 24k-row pixel table
+(``benchmarks/search.py``'s generator), the first 10k rows scored, the next 10k the new batch,
+4k test rows, keep 0.3, each command line's kept rows trained and tested. Cold by default: scores
+and fold-wise scores are computed in the cache folder given (use a fresh one for timings).
 """
 
 from __future__ import annotations
@@ -141,6 +144,45 @@ def summarise(rows: list) -> dict:
     }
 
 
+def issue_table(rows: int, test_rows: int, keep: float) -> dict:
+    """The issue's protocol: a pixel table, the first half scored, the second half the new batch, a separate
+    test set; the subsets each command line keeps, trained and tested like the issue's logistic regression."""
+    from search import pixel_table  # benchmarks/search.py: 10-class pixel-like table, 5 % flipped labels
+
+    frame = pixel_table(rows + test_rows, 784).assign(id=lambda f: np.arange(len(f)))
+    old_frame = frame.iloc[:rows // 2].reset_index(drop=True)
+    new_frame = frame.iloc[rows // 2:rows].reset_index(drop=True)
+    test_frame = frame.iloc[rows:].reset_index(drop=True)
+    columns = [f"p{i}" for i in range(784)]
+    old = core.load_dataset(old_frame, label="label", id="id", features=columns, max_dim=0, featurizer="tabular")
+    out, start = {"rows": {"old": len(old_frame), "new": len(new_frame), "test": len(test_frame)}}, time.perf_counter()
+    scores = core.compute_scores(old, ["knn_shapley", "el2n"], seed=0)
+    out["seconds_scores"] = round(time.perf_counter() - start, 1)
+    n_kept = round(keep * len(new_frame))
+    models = {}
+    for target in ("knn_shapley", "el2n"):
+        start = time.perf_counter()
+        models[target] = fit_value_model(old, scores, target, keeps=(keep,), seed=0)
+        out[f"seconds_fit_and_backtest_{target}"] = round(time.perf_counter() - start, 1)
+    rand = _random(new_frame, test_frame, "label", models["el2n"].featurizer, n_kept, 0)
+    out["random"] = {"accuracy": float(rand.mean()), "std": float(rand.std()), "draws": RANDOM_DRAWS}
+    for target, model in models.items():
+        for strategy in model.candidates()[:2] + [model.default_strategy(keep)]:
+            found = model.backtest_of(strategy, keep)
+            out[f"{target} / {strategy}" + (" (default)" if strategy == model.default_strategy(keep) else "")] = {
+                "real": _real(model, new_frame, test_frame, "label", keep, strategy, 0),
+                "backtest_gain": found["entry"]["gain"], "backtest_verdict": found["entry"]["verdict"],
+                "apply_warns": found["loses"]}
+    kept_old = core.select(old, scores, "knn_shapley", keep=keep).mask  # "the old half's kept rows"
+    X_new, X_test = (models["knn_shapley"].featurizer.transform(f) for f in (new_frame, test_frame))
+    y_new, y_test = (f["label"].astype(str).to_numpy() for f in (new_frame, test_frame))
+    mask = models["knn_shapley"].select(new_frame, "cover", keep=keep, reference=old_frame[kept_old])[2].mask
+    out["knn_shapley / cover --reference (old kept rows)"] = {"real": _accuracy(X_new[mask], y_new[mask], X_test,
+                                                                                y_test)}
+    out["load_average"] = os.getloadavg()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="known_answer,mnist,generated")
@@ -150,7 +192,12 @@ def main() -> None:
     parser.add_argument("--split-seed", type=int, default=0)
     parser.add_argument("--use-labels", action="store_true")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--issue-table", action="store_true",
+                        help="only the issue's table: 20k-row pixel table halves + 4k test rows, keep 0.3")
     args = parser.parse_args()
+    if args.issue_table:
+        print(json.dumps(issue_table(20_000, 4_000, 0.3), indent=1, default=float))
+        return
     keeps = tuple(float(k) for k in args.keeps.split(","))
     rows = []
     for name in args.sets.split(","):
