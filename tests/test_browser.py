@@ -98,6 +98,12 @@ def _sidebar(page) -> str:
     return page.locator('[data-testid="stSidebarUserContent"]').inner_text()
 
 
+def _sidebar_shows(page, *texts: str, timeout: float = STEP) -> None:
+    """Wait until the sidebar shows every text: a finished job lands in the next rerun, which a loaded
+    machine starts late, so the end state is polled for rather than read once."""
+    _until(lambda: all(text in _sidebar(page) for text in texts), timeout, f"the sidebar's {texts}")
+
+
 def _until(check, timeout: float = STEP, what: str = "the page", hold: float = 0.0) -> None:
     """Poll ``check`` until it holds (for ``hold`` seconds without a break, when given)."""
     deadline = time.monotonic() + timeout
@@ -149,7 +155,7 @@ def _score_defaults(page) -> None:
     page.get_by_role("button", name=re.compile(r"^Compute \d+ scorers?")).click()
     page.get_by_role("tab", name="Distributions").wait_for(timeout=WORK * 1000)
     _idle(page)
-    assert f"Scores: {len(DEFAULT_SCORERS)}" in _sidebar(page)
+    _sidebar_shows(page, f"Scores: {len(DEFAULT_SCORERS)}")
 
 
 def _box_select_and_drop(page) -> None:
@@ -160,7 +166,7 @@ def _box_select_and_drop(page) -> None:
     page.get_by_role("button", name="Force drop").click()
     page.get_by_text("Map edits (1)").wait_for()
     _idle(page)
-    assert "Map edits: 1" in _sidebar(page)
+    _sidebar_shows(page, "Map edits: 1")
 
 
 def _move_keep_slider(page, target: int) -> int:
@@ -180,7 +186,7 @@ def _move_keep_slider(page, target: int) -> int:
             thumb.press("ArrowLeft")
         _idle(page)
     keep = value()
-    _until(lambda: f"(keep {keep}%)" in _sidebar(page), STEP, "the sidebar")
+    _sidebar_shows(page, f"(keep {keep}%)")
     page.get_by_role("button", name=f"Recommend a strategy at {keep}%").wait_for()
     return keep
 
@@ -193,7 +199,7 @@ def _auto_and_apply(page, keep: int) -> str:
     page.get_by_role("button", name="Apply the recommendation").click()
     page.locator('[data-testid="stAlertContentSuccess"]', has_text="(applied)").wait_for()
     _idle(page)
-    assert f"Strategy: {chosen} (keep {keep}%)" in _sidebar(page)
+    _sidebar_shows(page, f"Strategy: {chosen} (keep {keep}%)")
     return chosen
 
 
@@ -250,8 +256,8 @@ def test_the_whole_story_on_the_sample(browser_page, tmp_path):
     first_paint = time.time() - started
     page.get_by_role("heading", name="Loaded — Sample: known_answer").wait_for(timeout=STEP * 1000)
     _idle(page)
-    assert _metric(page, "Rows") == "3,000" and "3,000 rows" in _sidebar(page)
-    assert "Strategy: random (keep 70%)" in _sidebar(page)
+    _sidebar_shows(page, "3,000 rows", "Strategy: random (keep 70%)")
+    assert _metric(page, "Rows") == "3,000"
 
     steps = {"first paint": first_paint}
     mark = time.time()
@@ -302,7 +308,7 @@ def test_a_wider_generated_set(browser_page, tmp_path):
     page.get_by_role("button", name="Load data").click()
     page.get_by_role("heading", name="Loaded — Upload: wide.csv").wait_for(timeout=STEP * 1000)
     _idle(page)
-    assert "500 rows" in _sidebar(page) and "Scores: none yet" in _sidebar(page)
+    _sidebar_shows(page, "500 rows", "Scores: none yet")
 
     mark = time.time()
     _score_defaults(page)
