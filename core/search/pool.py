@@ -17,6 +17,8 @@ from core.selection import score_names
 CCS_BETAS = (0.0, 0.1, 0.3)
 #: Fixed window starts (BWS) in the search: the leak-free estimate picks the start.
 WINDOW_STARTS = (0.25, 0.5, 0.75)
+#: Class-quota modes in the search (around random and CCS).
+QUOTA_MODES = ("proportional", "drop")
 SAME_RANKING = 0.98
 
 
@@ -55,8 +57,8 @@ def default_candidates(score_columns, frame=None) -> list:
     """Candidate strategy strings (random first).
 
     Every distinct score at both ends, CCS on it with a few betas (coverage-aware: always in),
-    windows of its ranking at a few starts (BWS; the ends are the two end candidates), and
-    drop-flagged for flagging scorers. With ``frame`` (the scores), near-identical rankings
+    windows of its ranking at a few starts (BWS; the ends are the two end candidates), class
+    quotas around random and CCS, and drop-flagged for flagging scorers. With ``frame`` (the scores), near-identical rankings
     count once.
     """
     columns = list(score_columns)
@@ -68,6 +70,7 @@ def default_candidates(score_columns, frame=None) -> list:
         out += [f"{name}:high", f"{name}:low"]
     out += coverage_candidates(scorers)
     out += [f"window:{name}:start={start:g}" for name in scorers for start in WINDOW_STARTS]
+    out += quota_candidates(scorers)
     out += [f"drop-flagged:{name}" for name in scorers if flag_column(name) in columns]
     return out
 
@@ -75,6 +78,12 @@ def default_candidates(score_columns, frame=None) -> list:
 def coverage_candidates(scorers) -> list:
     """CCS on every score at each beta of :data:`CCS_BETAS`."""
     return [f"ccs:{name}:beta={beta:g}" for name in scorers for beta in CCS_BETAS]
+
+
+def quota_candidates(scorers) -> list:
+    """Class quotas (core.selection.quotas) around random and CCS: DRoP-style and class-proportional."""
+    out = [f"random:quota={mode}" for mode in QUOTA_MODES]
+    return out + [f"ccs:{name}:quota={mode}" for name in scorers for mode in QUOTA_MODES]
 
 
 def is_coverage_aware(strategy: str) -> bool:

@@ -20,7 +20,7 @@ by its ``keep``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional, Union
 
 import pandas as pd
@@ -28,6 +28,7 @@ import pandas as pd
 from core.foundation.errors import ConfigError
 from core.scorers import DEFAULT_SCORERS, flag_column, get_scorer, registered_names
 from core.selection.ends import scorer_info
+from core.selection.quotas import MODES
 from core.selection.registry import StrategyKind, aliases, get_kind, strategy_kinds
 
 BARE = "top"
@@ -50,6 +51,8 @@ class StrategySpec:
     options: tuple = ()
     weights: tuple = ()
     ends: tuple = ()
+    #: Class quotas applied around any kind (:mod:`core.selection.quotas`): None, or one of its modes.
+    quota: Optional[str] = None
 
     @property
     def option(self) -> dict:
@@ -87,6 +90,31 @@ def parse_strategy(text: str, score_columns=None) -> StrategySpec:
         raise _strategy_error(str(text), "it is empty")
     text = text.strip()
     text = aliases().get(text, text)
+    text, quota = _split_quota(text)
+    spec = _parse(text, score_columns)
+    if quota is None:
+        return spec
+    if spec.info.searched or spec.info.budget not in ("keep", "keep-or-threshold"):
+        raise _strategy_error(text, f"quota= applies to strategies that take a keep fraction, not {spec.kind}")
+    return replace(spec, quota=quota)
+
+
+QUOTA = "quota="
+
+
+def _split_quota(text: str) -> tuple:
+    """(text without its ``:quota=<mode>`` part, mode or None): the one modifier every kind takes."""
+    parts = text.split(":")
+    found = [p for p in parts[1:] if p.startswith(QUOTA)]
+    if not found:
+        return text, None
+    mode = found[-1][len(QUOTA):]
+    if len(found) > 1 or mode not in MODES:
+        raise _strategy_error(text, f"quota must be given once, as {' or '.join(MODES)}")
+    return ":".join(p for p in parts if not p.startswith(QUOTA) or p is parts[0]), mode
+
+
+def _parse(text: str, score_columns) -> StrategySpec:
     columns = None if score_columns is None else list(score_columns)
     head, _, rest = text.partition(":")
     kind = get_kind(head)
@@ -200,9 +228,11 @@ def format_strategy(strategy: Union[str, StrategySpec]) -> str:
     """The canonical text of a strategy: defaults left out, so equal strategies format equal.
 
     ``ccs:el2n:beta=0.1`` formats as ``ccs:el2n`` (0.1 is the default) and ``el2n:high`` as
-    ``el2n`` when high is el2n's default end.
+    ``el2n`` when high is el2n's default end; class quotas come last (``ccs:el2n:quota=drop``).
     """
     spec = as_spec(strategy)
+    if spec.quota:
+        return f"{format_strategy(replace(spec, quota=None))}:{QUOTA}{spec.quota}"
     kind = spec.info
     if spec.kind == BARE:
         name = spec.scorers[0]

@@ -20,6 +20,7 @@ from core.scorers.table import align_scores
 from core.selection.algorithms import budget_from_keep
 from core.selection.grammar import parse_strategy
 from core.selection.recipe import Recipe, check_keep
+from core.selection.quotas import run_with_quota
 from core.selection.registry import Request, get_kind, run_kind
 
 
@@ -147,7 +148,10 @@ def select_recipe(ds, frame, recipe: Recipe, *, given: Optional[str] = None, pro
     budget = budget_from_keep(keep, ds.n_samples) if keep is not None else None
     request = Request(ds=ds, frame=frame, spec=recipe.spec, keep=keep, budget=budget, threshold=threshold,
                       seed=recipe.seed, progress=progress, cancel=cancel)
-    mask, params, details = run_kind(get_kind(recipe.kind), request)
+    if recipe.spec.quota:  # class quotas around the kind: its own order within each class
+        mask, params, details = run_with_quota(get_kind(recipe.kind), request, run_kind)
+    else:
+        mask, params, details = run_kind(get_kind(recipe.kind), request)
     given = given or recipe.given
     sel = make_selection(ds, mask, given or recipe.text, resolved=None if given else recipe.text,
                          params=params, details=details, keep=keep, threshold=threshold, seed=recipe.seed,
