@@ -268,3 +268,34 @@ def test_a_session_with_work_running_lets_another_session_start_first(monkeypatc
     for job in running + waiting:
         assert job.wait(10)
     assert order.index("b1") < order.index("a3")
+
+
+def test_an_idle_child_process_is_paused_while_heavy_work_runs(monkeypatch):
+    import subprocess
+    import sys
+
+    scheduler = jobs.Scheduler(2)
+    monkeypatch.setattr(jobs, "SCHEDULER", scheduler)
+    child = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(0.05)"])
+    try:
+        jobs.yield_process(child)
+        gate = threading.Event()
+        heavy = _job(lambda j: gate.wait(10)).start()
+        deadline = time.time() + 5
+        while _state(child.pid) != "T" and time.time() < deadline:
+            time.sleep(0.1)
+        assert _state(child.pid) == "T"  # stopped while the heavy job runs
+        gate.set()
+        heavy.wait(5)
+        deadline = time.time() + 5
+        while _state(child.pid) == "T" and time.time() < deadline:
+            time.sleep(0.1)
+        assert _state(child.pid) in ("S", "R")  # running again once the plan is idle
+    finally:
+        child.kill()
+        child.wait(5)
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as handle:
+        return handle.read().rsplit(")", 1)[1].split()[0]

@@ -31,9 +31,11 @@ sidebar and every page reflect a finished job at once, wherever the user is.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import re
+import signal
 import threading
 import time
 from typing import Any, Callable, Optional
@@ -282,6 +284,54 @@ class Job:
         """Block until the job ends (tests, benchmarks); True when it ended."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+
+_YIELDING: dict = {}  # pid -> process: children that run only while the plan is idle
+_YIELD_LOCK = threading.Lock()
+
+
+def yield_process(process) -> None:
+    """Run a child process (the UMAP map) as :data:`IDLE` work of the plan.
+
+    A watcher pauses it (SIGSTOP) while any heavy job of the plan runs or waits, and resumes it
+    (SIGCONT) when the plan is idle, so the map never takes cores from scoring, the leak-free
+    figure or a search. The watcher ends with the process.
+    """
+    if process is None or not hasattr(signal, "SIGSTOP"):
+        return
+    with _YIELD_LOCK:
+        if process.pid in _YIELDING:
+            return
+        _YIELDING[process.pid] = process
+
+    def watch() -> None:
+        paused = False
+        try:
+            while process.poll() is None:
+                busy = SCHEDULER.busy()
+                if busy != paused:
+                    process.send_signal(signal.SIGSTOP if busy else signal.SIGCONT)
+                    paused = busy
+                time.sleep(0.5)
+        except OSError:  # the process ended between the check and the signal
+            pass
+        finally:
+            with _YIELD_LOCK:
+                _YIELDING.pop(process.pid, None)
+
+    threading.Thread(target=watch, name="workbench-idle-child", daemon=True).start()
+
+
+@atexit.register
+def _resume_children() -> None:
+    """A paused child must be running to act on the terminate the app sends it at exit."""
+    with _YIELD_LOCK:
+        children = list(_YIELDING.values())
+    for process in children:
+        try:
+            process.send_signal(signal.SIGCONT)
+        except OSError:
+            pass
 
 
 def _strip_eta(message: str) -> str:

@@ -48,6 +48,7 @@ def ensure_umap(ds, seed: int = 0, *, asked: bool = False):
         return job
     if asked or graph_stored(ds, seed) or cached_projection(ds, "umap", seed) is not None:
         job = start_umap(ds, seed=seed)
+        jobs.yield_process(job.process_)  # idle work of the compute plan: paused while other work runs
         state.put("umap_job", job)
     return job
 
