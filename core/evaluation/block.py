@@ -45,7 +45,8 @@ def comparison_block(evaluator, est, repeats: int = 5, *,
         "fold_rule": evaluator.fold_info_, "grouping": grouping,
         "interval_method": INTERVAL_METHOD,
         "worst_class": worst, "classes": classes, "thinned_most": thinned,
-        "summary": (f"{100 * est.accuracy:.1f}% ± {100 * est.std:.1f} with {est.n_kept} of {est.n_input} rows"
+        "summary": (f"{100 * est.accuracy:.1f}% ± {100 * est.std:.1f}{_interval_text(est)} with {est.n_kept} of "
+                    f"{est.n_input} rows"
                     f"{'' if leak_free in (True, None) else ' (optimistic: scores saw the test labels)'}; "
                     f"random subsets of that size: {100 * rand.accuracy:.1f}% ± {100 * rand.std:.1f}; "
                     f"full data: {100 * full.accuracy:.1f}% ± {100 * full.std:.1f} "
@@ -95,6 +96,12 @@ def grouping_block(evaluator, full) -> Optional[dict]:
     shift = full.accuracy - plain.accuracy
     return {"full_grouped": full.accuracy, "full_plain": plain.accuracy, "shift": shift,
             "spread": full.std, "material": bool(abs(shift) > full.std)}
+
+
+def _interval_text(est) -> str:
+    if not est.interval:
+        return ""
+    return f" (95% interval {100 * est.interval[0]:.1f}-{100 * est.interval[1]:.1f})"
 
 
 def _class_sentence(worst: Optional[dict], thinned: list) -> str:

@@ -1,0 +1,267 @@
+"""Issue 22's targets: duplicate-aware folds, interval coverage, worst class, auto at small budgets.
+
+Sections (JSON on stdout, and to ``--out``):
+
+- ``copies``: a planted-copy set (10 overlapping classes, 30 % of the rows with two near copies)
+  and the bundled known_answer set: the full-data CV estimate with plain stratified folds and with
+  duplicate groups kept whole, beside the accuracy on a separate test set drawn without copies
+  (planted set) - for a 1-nearest-neighbour target and logistic regression.
+- ``coverage``: on held-out splits of the bundled and a generated set, for several strategies,
+  budgets and seeds, how often the reported 95 % interval (Nadeau-Bengio corrected resampled t,
+  :mod:`core.evaluation.figures`) and the old "mean +- std" cover the test accuracy of the model
+  trained on the exported subset. Target: >= 90 % for the stated 95 %.
+- ``auto``: auto against random at keep 0.1 / 0.3 / 0.5 on held-out splits (test accuracy), and
+  the worst-class recall on the test split of auto's pick against random's; logistic regression
+  and (``--models logreg,mlp``) the MLP target; ``--gen-rows``/``--gen-features`` size the
+  generated set (the issue: 20000 x 64).
+- ``ccs_draw``: ``ccs:el2n`` at keep 0.1 on held-out known_answer splits with today's within-bin
+  draw (lowest seeded rank, since 6a8e364) and the earlier one (``rng.choice`` per bin), over
+  seeds: whether the draw change explains the point CCS lost.
+
+Caches: every run uses a fresh temporary WORKBENCH_CACHE_DIR (cold).
+
+    python benchmarks/honest.py                                   # default: small sets, logreg (~20-40 min busy)
+    python benchmarks/honest.py --skip auto                       # copies, coverage, ccs_draw only
+    python benchmarks/honest.py --skip copies,coverage,ccs_draw --gen-rows 20000 --models logreg,mlp  # the issue run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="honest-bench-")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+import core  # noqa: E402
+from benchmarks.estimate import _mean_se, split, synthetic, test_accuracy  # noqa: E402
+from core.data.dataset import Dataset  # noqa: E402
+from core.evaluation import LiveEvaluator, fold_scores, selection_estimate  # noqa: E402
+from core.evaluation.models import fit_predict  # noqa: E402
+from core.search.auto import auto_select  # noqa: E402
+from core.selection.algorithms import budget_from_keep, ccs_allocation  # noqa: E402
+
+COVERAGE_STRATEGIES = ["random", "el2n", "ccs:el2n", "window:el2n:start=0.5", "ccs:el2n:quota=drop"]
+
+
+def planted(n_base=1500, n_test=6000, d=16, classes=10, share=0.3, seed=0):
+    """(work Dataset with near copies, separate test Dataset without copies of it)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes, d)) * 1.1
+
+    def draw(n):
+        y = rng.integers(0, classes, n)
+        return centres[y] + rng.normal(size=(n, d)), y
+
+    X, y = draw(n_base)
+    copies = np.repeat(rng.choice(n_base, int(share * n_base), replace=False), 2)
+    order = rng.permutation(n_base + len(copies))
+    work = Dataset.from_arrays(np.vstack([X, X[copies] + 0.01 * rng.normal(size=(len(copies), d))])[order],
+                               np.concatenate([y, y[copies]])[order])
+    return work, Dataset.from_arrays(*draw(n_test))
+
+
+def one_nn(X_train, y_train, X_test):
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return KNeighborsClassifier(1).fit(X_train, y_train).predict(X_test)
+
+
+def cv_accuracy(ds, fold_of_row, predict) -> float:
+    accs = []
+    for f in range(int(fold_of_row.max()) + 1):
+        train, test = fold_of_row != f, fold_of_row == f
+        accs.append(float(np.mean(predict(ds.X[train], ds.y[train], ds.X[test]) == ds.y[test])))
+    return float(np.mean(accs))
+
+
+def copies_section(seeds=(0, 1, 2)) -> dict:
+    out = {}
+    work, test = planted()
+    for name, ds, held in (("planted", work, test), ("known_answer", core.load_sample("known_answer"), None)):
+        started = time.perf_counter()
+        grouped_ev = LiveEvaluator(ds, folds=5, seed=0)
+        grouped_ev.fold_of_row_  # finds the copy groups (cold cache)
+        groups_s = time.perf_counter() - started
+        row = {"rows": ds.n_samples, "groups": grouped_ev.fold_info_["groups"],
+               "grouped_rows": grouped_ev.fold_info_["grouped_rows"], "groups_seconds": groups_s}
+        for target in ("1nn", "logreg"):
+            vals = {}
+            for rule, grouped in (("grouped", True), ("plain", False)):
+                per_seed = []
+                for s in seeds:
+                    ev = LiveEvaluator(ds, folds=5, seed=s, group_copies=grouped)
+                    per_seed.append(cv_accuracy(ds, ev.fold_of_row_, one_nn) if target == "1nn"
+                                    else ev.full().accuracy)
+                vals[rule] = float(np.mean(per_seed))
+            if held is not None:
+                pred = (one_nn(ds.X, ds.y, held.X) if target == "1nn"
+                        else fit_predict("logreg", ds.X, ds.y, held.X, ds.n_classes, 0, ds.n_samples))
+                vals["test"] = float(np.mean(pred == held.y))
+                vals["grouped_minus_test_points"] = 100 * (vals["grouped"] - vals["test"])
+                vals["plain_minus_test_points"] = 100 * (vals["plain"] - vals["test"])
+            vals["plain_minus_grouped_points"] = 100 * (vals["plain"] - vals["grouped"])
+            row[target] = vals
+        out[name] = row
+        print(f"copies {name}: {json.dumps(row)}", file=sys.stderr)
+    return out
+
+
+def datasets(names, gen_rows, gen_features) -> dict:
+    out = {}
+    for name in names:
+        out[name] = synthetic(gen_rows, gen_features) if name == "generated" else core.load_sample(name)
+    return out
+
+
+def prepared(ds, split_seed, scorers=("el2n",)):
+    work, test = split(ds, split_seed)
+    scores = core.compute_scores(work, list(scorers), seed=0)
+    fs = fold_scores(work, list(scorers), folds=5, seed=0)
+    return work, test, scores, fs
+
+
+def coverage_section(sets: dict, split_seeds, keeps=(0.1, 0.3, 0.5)) -> dict:
+    rows = []
+    for name, ds in sets.items():
+        for s in split_seeds:
+            work, test, scores, fs = prepared(ds, s)
+            ev = LiveEvaluator(work, folds=5, seed=0)
+            for strategy in COVERAGE_STRATEGIES:
+                for keep in keeps:
+                    sel = core.select(work, scores, strategy, keep=keep, seed=0)
+                    est, leak_free, _ = selection_estimate(work, sel, scores=scores, evaluator=ev, fold_scores=fs)
+                    held = test_accuracy(work, test, sel.mask)
+                    lo, hi = est.interval
+                    rows.append({"set": name, "split": s, "strategy": strategy, "keep": keep, "estimate": est.accuracy,
+                                 "std": est.std, "interval": [lo, hi], "test": held, "leak_free": leak_free,
+                                 "covered": bool(lo <= held <= hi),
+                                 "std_covered": bool(est.accuracy - est.std <= held <= est.accuracy + est.std)})
+            print(f"coverage {name} split {s}: {np.mean([r['covered'] for r in rows]):.3f} so far", file=sys.stderr)
+    by_set = {name: float(np.mean([r["covered"] for r in rows if r["set"] == name])) for name in sets}
+    return {"method": core.evaluation.figures.INTERVAL_METHOD, "stated": 0.95, "target": 0.90,
+            "coverage": float(np.mean([r["covered"] for r in rows])),
+            "coverage_of_mean_plus_minus_std": float(np.mean([r["std_covered"] for r in rows])),
+            "coverage_by_set": by_set, "n": len(rows),
+            "mean_width_points": float(np.mean([100 * (r["interval"][1] - r["interval"][0]) for r in rows])),
+            "mean_bias_points": float(np.mean([100 * (r["estimate"] - r["test"]) for r in rows])), "rows": rows}
+
+
+def _test_recall(work, test, mask, model) -> np.ndarray:
+    pred = fit_predict(model, work.X[mask], work.y[mask], test.X, work.n_classes, 0, work.n_samples)
+    counts = np.bincount(test.y, minlength=work.n_classes)
+    hits = np.bincount(test.y, weights=pred == test.y, minlength=work.n_classes)
+    return hits / np.maximum(counts, 1)
+
+
+def auto_section(sets: dict, split_seeds, models, keeps=(0.1, 0.3, 0.5)) -> dict:
+    out = {}
+    for name, ds in sets.items():
+        for model in models:
+            per_keep = {k: [] for k in keeps}
+            for s in split_seeds:
+                work, test, scores, fs = prepared(ds, s, scorers=("el2n", "margin", "knn_density"))
+                ev = LiveEvaluator(work, folds=5, seed=0, model=model)
+                for keep in keeps:
+                    started = time.perf_counter()
+                    sel = auto_select(work, scores, keep, evaluator=ev, fold_scores=fs)
+                    seconds = time.perf_counter() - started
+                    auto_recall = _test_recall(work, test, sel.mask, model)
+                    rand = [_test_recall(work, test, core.select(work, None, "random", keep=keep, seed=r).mask, model)
+                            for r in range(3)]
+                    weights = np.bincount(test.y, minlength=work.n_classes) / len(test.y)
+                    per_keep[keep].append({
+                        "split": s, "choice": sel.resolved_strategy, "seconds": seconds,
+                        "auto": float(auto_recall @ weights), "random": float(np.mean([r @ weights for r in rand])),
+                        "auto_worst_class": float(auto_recall.min()),
+                        "random_worst_class": float(np.mean([r.min() for r in rand])),
+                        "nested_estimate": sel.details["honest_estimate"]["accuracy"]})
+                    print(f"auto {name} {model} split {s} keep {keep}: {json.dumps(per_keep[keep][-1])}", file=sys.stderr)
+            out[f"{name}/{model}"] = {f"keep_{k:g}": {
+                "auto_minus_random_points": _mean_se([100 * (r["auto"] - r["random"]) for r in v]),
+                "worst_class_auto_minus_random_points": _mean_se([100 * (r["auto_worst_class"] - r["random_worst_class"])
+                                                                  for r in v]),
+                "runs": v} for k, v in per_keep.items()}
+    return out
+
+
+def old_ccs_mask(hardness, budget, beta, n_bins, seed) -> np.ndarray:
+    """CCS with the within-bin draw used before 6a8e364 (``rng.choice`` per bin); the rest as today."""
+    n = len(hardness)
+    rng = np.random.default_rng(seed)
+    order = np.argsort(-np.where(np.isnan(hardness), np.inf, hardness), kind="stable")
+    n_pruned = min(int(np.floor(beta * n)), n - budget)
+    pool = np.sort(order[n_pruned:])
+    values = hardness[pool]
+    edges = np.linspace(values.min(), values.max(), n_bins + 1)
+    bin_of = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, n_bins - 1)
+    taken = ccs_allocation(np.bincount(bin_of, minlength=n_bins), budget)
+    mask = np.zeros(n, dtype=bool)
+    for b, count in enumerate(taken):
+        if count:
+            mask[rng.choice(pool[bin_of == b], size=int(count), replace=False)] = True
+    return mask
+
+
+def ccs_draw_section(split_seeds, draw_seeds=range(8), keep=0.1) -> dict:
+    ds = core.load_sample("known_answer")
+    now, before = [], []
+    for s in split_seeds:
+        work, test, scores, _ = prepared(ds, s)
+        hardness = scores["el2n"].to_numpy(dtype=float)
+        for seed in draw_seeds:
+            now.append(test_accuracy(work, test, core.select(work, scores, "ccs:el2n", keep=keep, seed=seed).mask))
+            before.append(test_accuracy(work, test, old_ccs_mask(hardness, budget_from_keep(keep, work.n_samples),
+                                                                 0.1, 50, seed)))
+    diffs = 100 * (np.array(now) - np.array(before))
+    return {"keep": keep, "splits": list(split_seeds), "draw_seeds": len(list(draw_seeds)),
+            "now_mean": float(np.mean(now)), "before_mean": float(np.mean(before)),
+            "now_minus_before_points": _mean_se(diffs),
+            "spread_over_draw_seeds_points": float(100 * np.std(now))}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--skip", default="", help="comma-separated sections to skip")
+    parser.add_argument("--sets", default="known_answer,digits,generated")
+    parser.add_argument("--splits", type=int, default=3, help="held-out splits per set")
+    parser.add_argument("--auto-splits", type=int, default=2)
+    parser.add_argument("--gen-rows", type=int, default=6000, help="rows of the generated set (issue: 20000)")
+    parser.add_argument("--gen-features", type=int, default=64)
+    parser.add_argument("--models", default="logreg", help="auto's target models: logreg,mlp")
+    parser.add_argument("--auto-sets", default="known_answer,generated")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    result = {"load_average_before": os.getloadavg(), "cpus": os.cpu_count()}
+    seeds = [11 + i for i in range(args.splits)]
+    sections = {
+        "copies": lambda: copies_section(),
+        "coverage": lambda: coverage_section(datasets(args.sets.split(","), args.gen_rows, args.gen_features), seeds),
+        "ccs_draw": lambda: ccs_draw_section(seeds),
+        "auto": lambda: auto_section(datasets(args.auto_sets.split(","), args.gen_rows, args.gen_features),
+                                     [11 + i for i in range(args.auto_splits)], args.models.split(",")),
+    }
+    for name, run in sections.items():
+        if name in skip:
+            continue
+        started = time.perf_counter()
+        result[name] = run()
+        result[name + "_seconds"] = time.perf_counter() - started
+        result[name + "_load_average"] = os.getloadavg()
+    text = json.dumps(result, indent=2, default=float)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return result
+
+
+if __name__ == "__main__":
+    main()
