@@ -222,3 +222,13 @@ def test_memory_random_draw_is_a_uniform_permutation_by_the_partitions_hash():
     assert abs(spearmanr(priority, np.arange(n))[0]) < 0.03
     assert chisquare(np.bincount(np.flatnonzero(small) * 20 // n, minlength=20)).pvalue > 0.001
     assert not np.array_equal(random_priority(n, 8), priority)
+
+
+def test_class_quota_modifier_is_refused_on_partitions(split):
+    """``<strategy>:quota=...`` is planned in memory only; on partitions it is one clear error, not a selection
+    that silently ignores the quotas."""
+    root = split["root"]
+    with pytest.raises(ConfigError, match="quota"):
+        select_partitioned(root / "data", root / "scores", root / "quota", root / "quota.json",
+                           strategy="el2n:quota=equal", keep=0.3, label="label", id="rid")
+    assert not (root / "quota").exists() and not (root / "quota.json").exists()

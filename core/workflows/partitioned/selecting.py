@@ -40,6 +40,10 @@ def _kinds_text() -> str:
 def plan_rule(where: Partitions, recipe: Recipe, engine):
     """The typed rule of ``recipe`` on these partitions, planned by its kind's partitioned half."""
     half = recipe.spec.info.partitioned
+    if getattr(recipe.spec, "quota", None):
+        raise ConfigError(f"Strategy {recipe.text!r}: class quotas (:quota=) do not run on partitioned data yet; "
+                          "use balanced:<scorer|random> (proportional or equal quotas), or tune on a sample "
+                          "(load_partitioned_sample).")
     if half is None:
         memory = ", ".join(kind.name for kind in memory_only_kinds())
         raise ConfigError(f"Strategy {recipe.text!r} does not run on partitioned data yet; use {_kinds_text()}. "
