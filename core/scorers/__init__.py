@@ -16,7 +16,7 @@ import pandas as pd
 from core.foundation import cache as disk_cache
 from core.foundation.errors import ConfigError, LabelError
 from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, report, scaled
-from core.scorers import geometry, model, dynamics, valuation, pseudo
+from core.scorers import geometry, model, dynamics, valuation, pseudo, oob
 from core.scorers.base import METADATA_KEYS, Scorer, extra_column, flag_column, ScoreResult, get_scorer, list_scorers, register, registered_names, unregister
 from core.scorers.context import LargeData, ScoringContext
 from core.scorers.table import RECORDS_KEY, align_scores, join_scores, make_records, scorer_records

@@ -15,6 +15,7 @@ k-means prototypes                    ``n d clusters`` (three restarts)
 proxy MLP (dynamics, AUM cut, mlp)    ``runs * epochs * n * hidden * (d + C)``
 PCA of wide data (``max_dim``)        ``n D^2`` (covariance solver) or ``n D 128`` (randomized)
 each scorer's own pass                ``n`` times a small per-scorer width (k, k*d, C, ...)
+Data-OOB's bagged trees               ``B n log2(n) sqrt(d)`` (B trees, ``sqrt(d)`` features a split)
 ====================================  ==============================================================
 
 A piece is charged to the first scorer, in the order given, that needs it (as the progress bar
@@ -196,6 +197,8 @@ def _own_units(scorer: Scorer, n: int, d: int, classes: int) -> float:
         return float(n * needs.get("neighbors", 10) * d)  # a cosine per neighbour pair
     if scorer.name == "label_noise":
         return float(n * classes * max(needs.get("neighbors", 0), 1))
+    if scorer.name == "data_oob":  # B trees, each sorting n rows on sqrt(d) features per level
+        return float(int(scorer.n_estimators) * n * math.log2(max(n, 2)) * math.sqrt(max(d, 1)))
     if needs.get("neighbors"):
         return float(n * needs["neighbors"])
     if needs.get("dynamics"):
