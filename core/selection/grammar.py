@@ -89,7 +89,8 @@ def parse_strategy(text: str, score_columns=None) -> StrategySpec:
     if not isinstance(text, str) or not text.strip():
         raise _strategy_error(str(text), "it is empty")
     text = text.strip()
-    text = aliases().get(text, text)
+    head, colon, rest = text.partition(":")
+    text = aliases().get(head, head) + colon + rest  # an alias takes options too: dedupe:keep=central
     text, quota = _split_quota(text)
     spec = _parse(text, score_columns)
     if quota is None:
