@@ -187,6 +187,7 @@ class LiveEvaluator:
                 twin = LiveEvaluator(self.ds, self.folds, self.seed, self.model, alpha=self.alpha, exact=self.exact,
                                      max_iter=self.max_iter, fold_of_row=self.fold_of_row_)
                 twin._random_cache = self._random_cache
+                twin._fold_info = self.fold_info_  # same folds, same rule (not "given")
                 self._twin = twin
             return self._twin
 
