@@ -81,24 +81,16 @@ if len(picked):
                              f"({kept_inside / len(picked):.0%}); the other rows are greyed."]
 
 chart_col, side_col = st.columns([3, 1.25], gap="medium")
-with chart_col:
-    map_canvas.draw(xy=map_canvas.coordinates_file(coords, order, f"{ds.fingerprint}:{method}:{seed}"),
-                    codes=pic.codes[order], palette=pic.palette, names=pic.names,
-                    layers=pic.layers or [list(range(len(pic.palette)))],
-                    legend={"items": pic.items, "notes": pic.notes, "scale": pic.scale}, title=pic.title,
-                    area=area, key=canvas_key)
-
 with side_col:
     if len(picked):
         st.markdown(f"**{maps.selection_words(int(inside[shown].sum()), len(shown), len(picked))}**")
         picked_ids, note = state.ids_of(picked), f"{len(picked):,} rows on the {method} map"
         a, b = st.columns(2)
-        if a.button("Force keep", key="map_keep", icon=":material/add_circle:", type="primary"):
-            state.add_forced("keep", picked_ids, note)
-            st.rerun()
-        if b.button("Force drop", key="map_drop", icon=":material/remove_circle:"):
-            state.add_forced("drop", picked_ids, note)
-            st.rerun()
+        # callbacks: the edit is in place before the script runs, so one run draws it
+        a.button("Force keep", key="map_keep", icon=":material/add_circle:", type="primary",
+                 on_click=state.add_forced, args=("keep", picked_ids, note))
+        b.button("Force drop", key="map_drop", icon=":material/remove_circle:",
+                 on_click=state.add_forced, args=("drop", picked_ids, note))
         map_views.detail_card(ds, int(picked[0]), sel, aligned, names)
         if media.has_images(ds) and len(picked) > 1:
             st.caption("The first selected row is shown; hover a point for its label, click it to see its picture.")
@@ -107,3 +99,11 @@ with side_col:
         st.caption("Use the lasso or box tool in the chart's toolbar, or click a point.")
     map_views.edits_list()
     st.caption(f"Current selection keeps **{sel.n_kept:,}** of {ds.n_samples:,} rows (`{sel.resolved_strategy}`).")
+
+with chart_col:  # drawn last: the words above reach the browser before the map repaints
+    map_canvas.draw(xy=map_canvas.coordinates_file(coords, order, f"{ds.fingerprint}:{method}:{seed}"),
+                    codes=pic.codes[order], palette=pic.palette, names=pic.names,
+                    layers=pic.layers or [list(range(len(pic.palette)))],
+                    legend={"items": pic.items, "notes": pic.notes, "scale": pic.scale}, title=pic.title,
+                    area=area, key=canvas_key)
+

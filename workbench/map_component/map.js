@@ -173,7 +173,10 @@
   function render(args) {
     lastArgs = args;
     drawLegend(args);
+    // a moment's delay lets the page around the frame paint its new words before WebGL takes the thread
     coords(args.xy).then(function (data) {
+      return new Promise(function (resolve) { setTimeout(function () { resolve(data); }, 30); });
+    }).then(function (data) {
       if (lastArgs !== args) { return; }  // a newer render arrived meanwhile
       if (xyName !== args.xy) {
         xy = data; xyName = args.xy;
