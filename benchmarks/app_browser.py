@@ -44,22 +44,20 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from browser_kit import (  # noqa: E402
+    CHROMIUM, CHROMIUM_ARGS, PROGRESS_SAMPLER, ROOT, Server, card, cards, click_with_feedback, integer, live, load1,
+    nav, percent, pick_option, poll,
+)
 STEPS = ("scoring", "tune", "slider", "auto", "curve", "export")
 NEEDS = {"tune": {"scoring"}, "slider": {"scoring", "tune"}, "auto": {"scoring", "tune", "slider"},
          "curve": {"scoring", "tune"}, "export": {"scoring", "tune"}}
@@ -75,7 +73,7 @@ SEL = {
     "load_button": ".st-key-data_up_load button, .st-key-data_path_load button",
     "loaded_heading": "Loaded — ",                           # + origin ("Upload: name" / "Path: name")
     "compute_button": ".st-key-scores_compute button",
-    "estimate_caption": r"Estimated time:\s*(about [\d.,]+ s|under a second)",  # the Scores page's estimate (describe_seconds)
+    "estimate_caption": r"Estimated time:\s*(about [\d.,]+ s|under a second)",  # Scores page (describe_seconds)
     "scores_done_tab": "Distributions",                      # a tab of the rendered results
     "strategy_select": ".st-key-tune_kind",
     "scorer_select": ".st-key-tune_scorer",
@@ -90,50 +88,7 @@ SEL = {
 OPTIMISTIC = re.compile(r"optimistic|not yet honest|leaky", re.I)   # a Pruned card label saying "not honest yet"
 RANDOM_PENDING = re.compile(r"computing|updating|…", re.I)        # a Random card not of the current size yet
 RANDOM_APPROX = re.compile(r"interpolat|approx|from the curve|estimated", re.I)  # read off a curve, not exact
-LOG_PROBLEMS = re.compile(r"fragment does not exist|Traceback|Exception", re.I)
 DEFAULT_MOVES = (65, 60, 50, 40, 30)
-
-# Runs in the page: samples every progress bar each 100 ms (value and label), so a bar that moves back is
-# caught between the benchmark's own polls. Samples of stale elements (a rerun is replacing them) are skipped.
-PROGRESS_SAMPLER = """
-(() => {
-  if (window.__wb) return;
-  window.__wb = {last: {}, decreases: [], samples: 0, labels: {}};
-  setInterval(() => {
-    document.querySelectorAll('[data-testid="stProgress"]').forEach(el => {
-      const box = el.closest('[data-testid="stElementContainer"]');
-      if (box && box.getAttribute('data-stale') === 'true') return;
-      const bar = el.querySelector('[role="progressbar"]');
-      if (!bar) return;
-      const value = parseFloat(bar.getAttribute('aria-valuenow'));
-      if (isNaN(value)) return;
-      const text = (el.innerText || '').trim();
-      const label = text.split(' \u2014 ')[0].split(' \u00b7 ')[0].trim();
-      const w = window.__wb; w.samples += 1; w.labels[label] = (w.labels[label] || 0) + 1;
-      const before = w.last[label];
-      if (before !== undefined && value < before - 1e-9 && w.decreases.length < 50)
-        w.decreases.push({label: label, from: before, to: value, text: text.slice(0, 160),
-                          t: performance.now() / 1000});
-      w.last[label] = value;
-    });
-  }, 100);
-})();
-"""
-
-CARDS_JS = """
-(main) => Array.from((document.querySelector(main) || document).querySelectorAll('[data-testid="stMetric"]'))
-  .map(el => {
-    const box = el.closest('[data-testid="stElementContainer"]');
-    const part = (id) => { const p = el.querySelector(`[data-testid="${id}"]`); return p ? p.innerText.trim() : ''; };
-    return {label: part('stMetricLabel'), value: part('stMetricValue'), delta: part('stMetricDelta'),
-            stale: !!box && box.getAttribute('data-stale') === 'true'};
-  })
-"""
-
-
-def load1() -> float:
-    return round(os.getloadavg()[0], 2)
-
 
 # ---- data ---------------------------------------------------------------------------------------------------
 def parse_shapes(text: str) -> list:
@@ -164,155 +119,6 @@ def generate(rows: int, cols: int, fmt: str, folder: Path, seed: int = 0) -> Pat
     path = folder / f"bench_{rows}x{cols}.{fmt}"
     frame.to_csv(path, index=False) if fmt == "csv" else frame.to_parquet(path, index=False)
     return path
-
-
-# ---- server -------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """``streamlit run workbench/app.py`` in its own process group, cache and temp folder; always stopped."""
-
-    def __init__(self, folder: Path, umap: str, app_root: Path = ROOT):
-        self.port, self.folder = free_port(), folder
-        cache, tmp = folder / "cache", folder / "tmp"
-        cache.mkdir(), tmp.mkdir()
-        env = dict(os.environ, WORKBENCH_CACHE_DIR=str(cache), TMPDIR=str(tmp), WORKBENCH_UMAP=umap,
-                   PYTHONUNBUFFERED="1")
-        env.pop("WORKBENCH_SERVER_MODE", None)
-        self.out, self.err = open(folder / "server.out", "w"), open(folder / "server.err", "w")
-        command = [sys.executable, "-m", "streamlit", "run", "workbench/app.py", "--server.headless", "true",
-                   "--server.port", str(self.port), "--server.address", "127.0.0.1",
-                   "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-        self.process = subprocess.Popen(command, cwd=app_root, env=env, stdout=self.out, stderr=self.err,
-                                        start_new_session=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_healthy(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"streamlit exited early with code {self.process.returncode}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as reply:
-                    if reply.read().strip() == b"ok":
-                        return
-            except OSError:
-                time.sleep(0.3)
-        raise RuntimeError(f"streamlit did not answer on port {self.port} within {timeout:.0f} s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-                try:
-                    os.killpg(self.process.pid, sig)
-                    self.process.wait(timeout=wait)
-                    break
-                except ProcessLookupError:
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
-        self.out.close(), self.err.close()
-
-    def problems(self) -> dict:
-        found = {}
-        for name in ("server.err", "server.out"):
-            lines = (self.folder / name).read_text(errors="replace").splitlines()
-            hits = [line.strip()[:300] for line in lines if LOG_PROBLEMS.search(line)]
-            found[name] = {"count": len(hits), "fragment_missing": sum("fragment does not exist" in h.lower()
-                                                                        for h in hits),
-                           "tracebacks": sum("traceback" in h.lower() for h in hits), "lines": hits[:12]}
-        return found
-
-
-# ---- page helpers -------------------------------------------------------------------------------------------
-class Timeout(RuntimeError):
-    pass
-
-
-def poll(check, timeout: float, what: str, interval: float = 0.05):
-    """``check()`` until it returns something truthy (errors of a page mid-rerun count as not yet)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            found = check()
-        except Exception as err:  # noqa: BLE001 - a navigation or a replaced element: look again
-            if "Target page, context or browser has been closed" in str(err):
-                raise
-            found = None
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise Timeout(f"{what} not seen within {timeout:.0f} s")
-        time.sleep(interval)
-
-
-def cards(page) -> list:
-    return [c for c in page.evaluate(CARDS_JS, SEL["main"]) if not c["stale"]]
-
-
-def card(found: list, label_start: str):
-    return next((c for c in found if c["label"].startswith(label_start)), None)
-
-
-def percent(text: str):
-    match = re.search(r"(-?\d+(?:\.\d+)?)\s*%", text or "")
-    return float(match.group(1)) if match else None
-
-
-def integer(text: str):
-    digits = re.sub(r"[^\d]", "", text or "")
-    return int(digits) if digits else None
-
-
-def nav(page, title: str, timeout: float = 60) -> None:
-    page.locator(SEL["nav_link"], has_text=title).first.click()
-    page.get_by_role("heading", name=title, exact=True).first.wait_for(timeout=timeout * 1000)
-
-
-def live(page, selector: str):
-    """The first element of ``selector`` not inside a stale element container (the current run's)."""
-    return page.locator(selector).locator(
-        "xpath=self::*[not(ancestor::*[@data-testid='stElementContainer' and @data-stale='true'])]").first
-
-
-def click_with_feedback(page, selector: str, timeout: float, done_text: str = "") -> float:
-    """Click; seconds until visible feedback: the button disabled or gone, a new progress bar, a spinner,
-    a toast, or ``done_text`` (the result itself) on the page."""
-    before = page.evaluate("""() => Array.from(document.querySelectorAll('[data-testid="stProgress"]'))
-                              .map(e => (e.innerText || '').split(' \\u2014 ')[0].split(' \\u00b7 ')[0].trim())""")
-    button = live(page, selector)
-    button.wait_for(timeout=timeout * 1000)
-    poll(lambda: button.is_enabled(), timeout, f"{selector} enabled")
-    start = time.monotonic()
-    button.click()
-    page.wait_for_function("""([selector, before, done, main]) => {
-        const live = (e) => !e.closest('[data-testid="stElementContainer"][data-stale="true"]');
-        const buttons = Array.from(document.querySelectorAll(selector)).filter(live);
-        if (buttons.length === 0 || buttons.some(b => b.disabled)) return true;
-        const bars = Array.from(document.querySelectorAll('[data-testid="stProgress"]')).filter(live)
-            .map(e => (e.innerText || '').split(' \\u2014 ')[0].split(' \\u00b7 ')[0].trim());
-        if (bars.some(label => !before.includes(label))) return true;
-        if (document.querySelector('[data-testid="stSpinner"], [data-testid="stToast"]')) return true;
-        return !!done && (document.querySelector(main) || document.body).innerText.includes(done);
-    }""", arg=[selector, before, done_text, SEL["main"]], polling=50, timeout=timeout * 1000)
-    return round(time.monotonic() - start, 3)
-
-
-def pick_option(page, container: str, text: str, timeout: float) -> None:
-    """Open a select box (or multiselect), type ``text`` and click the option that reads exactly ``text``."""
-    live(page, container).click()
-    page.keyboard.type(text)
-    options = page.get_by_role("option")
-    poll(lambda: options.count() > 0, timeout, f"options for {text!r}")
-    exact = page.get_by_role("option", name=text, exact=True)
-    (exact if exact.count() else options).first.click()
 
 
 # ---- the steps ----------------------------------------------------------------------------------------------
@@ -368,16 +174,17 @@ class Run:
         page.get_by_text(f"{self.path.name} · {self.shape[0]:,} rows").wait_for(timeout=self.t * 1000)
         form = time.monotonic() - mark
         mark = time.monotonic()
-        feedback = click_with_feedback(page, SEL["load_button"], self.t, SEL["loaded_heading"] + origin)
+        feedback = click_with_feedback(page, SEL["load_button"], self.t, SEL["main"], SEL["loaded_heading"] + origin)
         page.get_by_role("heading", name=SEL["loaded_heading"] + origin).wait_for(timeout=self.t * 1000)
-        poll(lambda: integer((card(cards(page), "Rows") or {}).get("value")) == self.shape[0], self.t, "Rows card")
+        poll(lambda: integer((card(cards(page, SEL["main"]), "Rows") or {}).get("value")) == self.shape[0], self.t,
+             "the Rows card of the new data")
         return {"first_paint_s": round(first_paint, 2), "file_to_form_s": round(form, 2),
                 "load_click_to_loaded_s": round(time.monotonic() - mark, 2), "load_feedback_s": feedback,
                 "via": self.args.load}
 
     def scoring(self) -> dict:
         page = self.page
-        nav(page, "Scores", self.t)
+        nav(page, SEL["nav_link"], "Scores", self.t)
         button = live(page, SEL["compute_button"])
         poll(lambda: button.is_enabled() and re.search(r"Compute \d+ scorer", button.inner_text()), self.t,
              "an enabled Compute button")
@@ -387,14 +194,14 @@ class Run:
         estimate = float(shown.split()[1].replace(",", "")) if shown.startswith("about") else 1.0
         label = button.inner_text().strip().splitlines()[-1]  # the text after the icon's name
         mark = time.monotonic()
-        feedback = click_with_feedback(page, SEL["compute_button"], self.t)
+        feedback = click_with_feedback(page, SEL["compute_button"], self.t, SEL["main"])
         page.get_by_role("tab", name=SEL["scores_done_tab"]).wait_for(timeout=self.t * 1000)
         took = time.monotonic() - mark
         return {"click_to_results_s": round(took, 2), "estimate_shown": shown, "estimate_s": estimate,
                 "measured_over_estimate": round(took / estimate, 2), "button": label, "feedback_s": feedback}
 
     def _pruned(self):
-        found = cards(self.page)
+        found = cards(self.page, SEL["main"])
         pruned, rows = card(found, SEL["card_pruned"]), card(found, SEL["card_rows"])
         if pruned and rows and percent(pruned["value"]) is not None:
             return {"pruned": pruned, "rows": integer(rows["value"]), "rows_delta": rows["delta"],
@@ -404,7 +211,7 @@ class Run:
     def tune(self) -> dict:
         page, strategy = self.page, self.args.strategy
         mark = time.monotonic()
-        nav(page, "Tune", self.t)
+        nav(page, SEL["nav_link"], "Tune", self.t)
         first = poll(self._pruned, self.t, "a first Pruned figure")
         first_s = time.monotonic() - mark
         kind, _, scorer = strategy.partition(":")
@@ -494,7 +301,8 @@ class Run:
 
             rand = poll(random_new, self.t, f"the Random card at {target}%")
             moves.append({"keep": target, "rows": now["rows"], "arrow_presses_after_drag": fixed,
-                          "pruned_s": round(pruned_s, 3), "random_s": round(time.monotonic() - mark, 3), "random_label": rand["random"]["label"],
+                          "pruned_s": round(pruned_s, 3), "random_s": round(time.monotonic() - mark, 3),
+                          "random_label": rand["random"]["label"],
                           "random_exact": not RANDOM_APPROX.search(rand["random"]["label"]), "load1": load1()})
         both = [max(m["pruned_s"], m["random_s"]) for m in moves]
         return {"moves": moves, "pruned_median_s": round(statistics.median(m["pruned_s"] for m in moves), 3),
@@ -506,7 +314,7 @@ class Run:
     def auto(self) -> dict:
         page, keep = self.page, self._keep()
         mark = time.monotonic()
-        feedback = click_with_feedback(page, SEL["auto_button"], self.t)
+        feedback = click_with_feedback(page, SEL["auto_button"], self.t, SEL["main"])
         box = page.locator('[data-testid="stAlertContentSuccess"]', has_text=SEL["auto_done"])
         box.first.wait_for(timeout=self.t * 1000)
         return {"keep_percent": keep, "click_to_recommendation_s": round(time.monotonic() - mark, 2),
@@ -518,20 +326,19 @@ class Run:
         wanted = 1 if self.args.strategy != "random" else 2  # the current strategy is drawn too
         picked = []
         for extra in self.args.curve_extra[:wanted]:
-            pick_option(page, SEL["curve_select"], extra, self.t)
+            picked.append(pick_option(page, SEL["curve_select"], extra, self.t))
             page.keyboard.press("Escape")
-            picked.append(extra)
         poll(lambda: live(page, SEL["curve_button"]).is_enabled(), self.t, "an enabled curve button")
         mark = time.monotonic()
-        feedback = click_with_feedback(page, SEL["curve_button"], self.t)
+        feedback = click_with_feedback(page, SEL["curve_button"], self.t, SEL["main"])
         page.locator(SEL["curve_chart"]).first.wait_for(timeout=self.t * 1000)
         return {"strategies": ([] if self.args.strategy == "random" else [self.args.strategy]) + picked,
                 "click_to_chart_s": round(time.monotonic() - mark, 2), "feedback_s": feedback}
 
     def export(self) -> dict:
-        page, tune_figure = self.page, self._pruned()["pruned"]["value"]
+        page, tune_figure = self.page, poll(self._pruned, self.t, "Tune's cards")["pruned"]["value"]
         mark = time.monotonic()
-        nav(page, "Export", self.t)
+        nav(page, SEL["nav_link"], "Export", self.t)
         first = poll(self._pruned, self.t, "a Pruned figure on Export")
         first_s = time.monotonic() - mark
 
@@ -541,7 +348,8 @@ class Run:
                 now["pruned"]["label"]) else None
 
         found = poll(same, self.t, f"Tune's figure {tune_figure} on Export")
-        return {"tune_figure": tune_figure, "first_figure": first["pruned"]["value"], "first_figure_s": round(first_s, 2),
+        return {"tune_figure": tune_figure, "first_figure": first["pruned"]["value"],
+                "first_figure_s": round(first_s, 2),
                 "first_matches_tune": first["pruned"]["value"] == tune_figure,
                 "same_as_tune_s": round(time.monotonic() - mark, 2), "figure": found["pruned"]["value"]}
 
@@ -586,7 +394,7 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")  # so every finally block stops the server and chromium
 
 
-def main(argv=None) -> dict:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shapes", default="20000x784,100000x128", help="ROWSxCOLS[:csv|parquet],...")
     parser.add_argument("--steps", default=",".join(STEPS), help="comma-separated: " + ",".join(STEPS))
@@ -602,6 +410,12 @@ def main(argv=None) -> dict:
                         help="the checkout whose app is served (e.g. `git archive HEAD` unpacked somewhere)")
     parser.add_argument("--debug-dir", default="", help="a screenshot and the page text of every failed step")
     parser.add_argument("--chromium", default=shutil.which("chromium") or CHROMIUM)
+    return parser
+
+
+def main(argv=None) -> dict:
+    """Run the steps on every shape; the JSON-ready results (also after Ctrl-C or SIGTERM: what was measured)."""
+    parser = _parser()
     args = parser.parse_args(argv)
     args.moves = [int(m) for m in args.moves.split(",") if m]
     args.curve_extra = [s for s in args.curve_extra.split(",") if s]
@@ -613,10 +427,12 @@ def main(argv=None) -> dict:
 
     from playwright.sync_api import sync_playwright
 
-    out = {"benchmark": "app_browser", "command": " ".join([Path(sys.executable).name, *sys.argv]),
+    command = ["benchmarks/app_browser.py", *(sys.argv[1:] if argv is None else argv)]
+    out = {"benchmark": "app_browser", "command": " ".join(command),
            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load1_start": load1(),
                        "loadavg_start": [round(v, 2) for v in os.getloadavg()]},
-           "app_root": args.app_root, "umap": args.umap, "strategy": args.strategy, "steps": steps, "cache": "cold (fresh server and cache)",
+           "app_root": args.app_root, "umap": args.umap, "strategy": args.strategy, "steps": steps,
+           "cache": "cold (fresh server and cache)",
            "shapes": {}}
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
