@@ -32,8 +32,9 @@ def run_once(selection: list) -> dict:
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *selection], cwd=ROOT,
                           env=env, capture_output=True, text=True)
     wall = time.monotonic() - started
-    summary = (done.stdout.strip().splitlines() or [""])[-1]
-    return {"wall_s": round(wall, 1), "exit_code": done.returncode, "summary": summary,
+    lines = done.stdout.strip().splitlines() or [""]
+    failed = [line.split(" ", 1)[1].split(" - ")[0] for line in lines if line.startswith(("FAILED ", "ERROR "))]
+    return {"wall_s": round(wall, 1), "exit_code": done.returncode, "summary": lines[-1], "failed": failed,
             "load_before": [round(x, 2) for x in before], "load_after": [round(x, 2) for x in os.getloadavg()]}
 
 
