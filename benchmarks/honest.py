@@ -37,6 +37,7 @@ from pathlib import Path
 
 os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="honest-bench-")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the planted-copy set of the tests
 
 import numpy as np  # noqa: E402
 
@@ -47,25 +48,15 @@ from core.evaluation import LiveEvaluator, fold_scores, selection_estimate  # no
 from core.evaluation.models import fit_predict  # noqa: E402
 from core.search.auto import auto_select  # noqa: E402
 from core.selection.algorithms import budget_from_keep, ccs_allocation  # noqa: E402
+from test_honest_folds import planted as planted_copies  # noqa: E402
 
 COVERAGE_STRATEGIES = ["random", "el2n", "ccs:el2n", "window:el2n:start=0.5", "ccs:el2n:quota=drop"]
 
 
-def planted(n_base=1500, n_test=6000, d=16, classes=10, share=0.3, seed=0):
-    """(work Dataset with near copies, separate test Dataset without copies of it)."""
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(classes, d)) * 1.1
-
-    def draw(n):
-        y = rng.integers(0, classes, n)
-        return centres[y] + rng.normal(size=(n, d)), y
-
-    X, y = draw(n_base)
-    copies = np.repeat(rng.choice(n_base, int(share * n_base), replace=False), 2)
-    order = rng.permutation(n_base + len(copies))
-    work = Dataset.from_arrays(np.vstack([X, X[copies] + 0.01 * rng.normal(size=(len(copies), d))])[order],
-                               np.concatenate([y, y[copies]])[order])
-    return work, Dataset.from_arrays(*draw(n_test))
+def planted(n_base=1500, n_test=6000):
+    """(work Dataset with near copies, separate test Dataset without copies): the test suite's set."""
+    work, Xt, yt, _ = planted_copies(n_base=n_base, n_test=n_test)
+    return work, Dataset.from_arrays(Xt, yt)
 
 
 def one_nn(X_train, y_train, X_test):

@@ -37,6 +37,17 @@ RIDGE_ALPHA = 1.0
 MIN_ERROR = 0.01  # a class the proxy never misses still keeps a little
 
 
+def ridge_classifier(X: np.ndarray, y: np.ndarray, n_classes: int, alpha: float = RIDGE_ALPHA) -> tuple:
+    """(W, b) of a one-vs-rest least-squares classifier on standardised features, over raw features:
+    a cheap proxy model (``(X @ W + b).argmax(axis=1)`` predicts)."""
+    mean, scale = standardiser(X, tolerance=1e-12)
+    Z = (X - mean) / scale
+    targets = np.eye(n_classes)[y]
+    centre = targets.mean(axis=0)
+    W = np.linalg.solve(Z.T @ Z + alpha * np.eye(Z.shape[1]), Z.T @ (targets - centre)) / scale[:, None]
+    return W, centre - mean @ W
+
+
 def class_recall(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int) -> np.ndarray:
     """Held-out recall per class of a ridge classifier, from cross-validation on these rows only."""
     counts = np.bincount(y, minlength=n_classes)
@@ -48,12 +59,8 @@ def class_recall(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int) -> np.
     X = np.asarray(X, dtype=np.float64)
     for f in range(folds):
         train, test = fold_of_row != f, fold_of_row == f
-        mean, scale = standardiser(X[train], tolerance=1e-12)
-        Z = (X[train] - mean) / scale
-        targets = np.eye(n_classes)[y[train]]
-        centre = targets.mean(axis=0)
-        W = np.linalg.solve(Z.T @ Z + RIDGE_ALPHA * np.eye(Z.shape[1]), Z.T @ (targets - centre))
-        predicted[test] = (((X[test] - mean) / scale) @ W + centre).argmax(axis=1)
+        W, b = ridge_classifier(X[train], y[train], n_classes)
+        predicted[test] = (X[test] @ W + b).argmax(axis=1)
     hits = np.bincount(y, weights=predicted == y, minlength=n_classes)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, hits / np.maximum(counts, 1), np.nan)

@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from core.foundation.errors import ConfigError
-from core.foundation.linear import standardiser
 from core.selection.algorithms import priority_order
 from core.selection.ends import ccs_hard_end
+from core.selection.quotas import ridge_classifier
 from core.selection.registry import Option, StrategyKind, register_strategy
 
 GRID = 10  # the auto start is searched over 0, 1/GRID, ..., 1
@@ -57,13 +57,8 @@ def proxy_accuracy(X: np.ndarray, y: np.ndarray, n_classes: int, rows: np.ndarra
     """Accuracy on every row of a ridge classifier fitted on ``rows`` (the BWS proxy)."""
     if len(rows) == 0 or len(np.unique(y[rows])) < 2:
         return float(np.mean(y == (np.bincount(y[rows]).argmax() if len(rows) else 0)))
-    mean, scale = standardiser(X[rows], tolerance=1e-12)
-    Z = (X[rows] - mean) / scale
-    targets = np.eye(n_classes)[y[rows]]
-    target_mean = targets.mean(axis=0)
-    W = np.linalg.solve(Z.T @ Z + PROXY_ALPHA * np.eye(Z.shape[1]), Z.T @ (targets - target_mean)) / scale[:, None]
-    predicted = (X @ W + (target_mean - mean @ W)).argmax(axis=1)
-    return float(np.mean(predicted == y))
+    W, b = ridge_classifier(X[rows], y[rows], n_classes, PROXY_ALPHA)
+    return float(np.mean((X @ W + b).argmax(axis=1) == y))
 
 
 def best_start(ds, hardness: np.ndarray, budget: int, seed: int) -> tuple:
