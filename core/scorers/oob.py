@@ -9,8 +9,11 @@ trees whose bag missed it, of ``1[tree prediction == given label]``:
 
 (the paper's equation with the accuracy as the score function ``T``). Rows whose label the models
 that never saw them do not reproduce (mislabeled or out-of-distribution rows) score low; the paper
-keeps the high end. The trees split on ``sqrt(d)`` random features (a random forest's trees, as in
-the paper's experiments). A row no tree left out (probability ``(1 - 1/n)^B``) gets the mean of the
+keeps the high end. The trees split on ``sqrt(d)`` random features. By default each split's
+threshold is drawn at random too (``splitter="random"``, extremely randomized trees): on a generated
+6,000 x 32 set with 10 % flipped labels the flips' AUROC was 0.9985 against 0.9988 for the best-split
+trees of the paper's random forest (``splitter="best"``), in 2.6 s instead of 16.9 s (busy machine,
+``benchmarks/data_oob.py``); Data-OOB takes any bagged model. A row no tree left out (probability ``(1 - 1/n)^B``) gets the mean of the
 others. Time: ``B`` tree fits, each ``O(n log n sqrt(d))``; no neighbour graph, no cross-fitting.
 """
 
@@ -21,13 +24,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from core.foundation.errors import ConfigError
 from core.foundation.progress import check_cancelled, report
 from core.foundation.seeds import derive_seed, rng
 from core.scorers.base import Scorer, ScoreResult, register
 
 
 def data_oob_values(X, y, n_estimators: int = 100, max_features="sqrt", seed: int = 0, progress=None,
-                    cancel=None) -> tuple:
+                    cancel=None, *, splitter: str = "random") -> tuple:
     """Out-of-bag accuracy of every row under a bagged ensemble of decision trees.
 
     Parameters
@@ -39,6 +43,8 @@ def data_oob_values(X, y, n_estimators: int = 100, max_features="sqrt", seed: in
         ``B``, the bootstrap models.
     max_features : "sqrt", int, float or None
         Features tried per split (scikit-learn's ``DecisionTreeClassifier`` meaning).
+    splitter : {"random", "best"}
+        Random thresholds (extremely randomized trees, the default) or the best split of each feature.
     seed : int
     progress, cancel : optional
         ``progress(done, total, message)`` per tree; ``cancel.is_set()`` checked between trees.
@@ -61,7 +67,7 @@ def data_oob_values(X, y, n_estimators: int = 100, max_features="sqrt", seed: in
         out = np.flatnonzero(bags[b] == 0)
         if not len(out):
             return out, out
-        tree = _tree(max_features, derive_seed(seed, "data_oob", b)).fit(X, y, sample_weight=bags[b].astype(float))
+        tree = _tree(max_features, splitter, derive_seed(seed, "data_oob", b)).fit(X, y, sample_weight=bags[b].astype(float))
         return out, tree.predict(X[out]) == y[out]
 
     # tree fits release the GIL: a thread per core, results summed in tree order (the same for any pool size)
@@ -77,27 +83,29 @@ def data_oob_values(X, y, n_estimators: int = 100, max_features="sqrt", seed: in
     return scores, counted
 
 
-def _tree(max_features, seed: int):
+def _tree(max_features, splitter: str, seed: int):
     from sklearn.tree import DecisionTreeClassifier
 
-    return DecisionTreeClassifier(max_features=max_features, random_state=seed)
+    return DecisionTreeClassifier(max_features=max_features, splitter=splitter, random_state=seed)
 
 
 @register
 class DataOob(Scorer):
     name = "data_oob"
     family = "valuation"
-    description = ("Data-OOB (Kwon & Zou 2023): accuracy on the row of the bagged decision trees whose bootstrap "
-                   "sample missed it; low for rows the others do not reproduce (mislabeled, out of distribution).")
+    description = ("Data-OOB (Kwon & Zou 2023): accuracy on the row of the bagged trees (100 extremely randomized "
+                   "trees by default) whose bootstrap sample missed it; low for mislabeled or out-of-distribution rows.")
     higher_means = "more valuable (trees that never saw the row predict its label)"
     keep = "high"
     hard = "low"
     needs_labels = True
     flags = False
     cost = "medium"
-    defaults = {"n_estimators": 100, "max_features": "sqrt"}
+    defaults = {"n_estimators": 100, "max_features": "sqrt", "splitter": "random"}
 
     def _compute(self, ds, context) -> ScoreResult:
+        if self.splitter not in ("random", "best"):
+            raise ConfigError(f"data_oob's splitter must be random or best, got {self.splitter!r}.")
         scores, _ = data_oob_values(ds.X, ds.y, int(self.n_estimators), self.max_features, seed=context.seed,
-                                          progress=context.progress, cancel=context.cancel)
+                                    progress=context.progress, cancel=context.cancel, splitter=self.splitter)
         return ScoreResult(scores)
