@@ -141,3 +141,23 @@ def test_the_summary_names_the_classes_the_subset_thinned_most():
     words = skew_words(["a", "b", "c", "d"], kept, totals)
     assert "a keeps 173 of 1,000 rows (17%)" in words and "31% overall" in words and "d keeps" not in words
     assert skew_words(["a", "b"], np.array([300, 310]), np.array([1000, 1000])).startswith("Every class keeps")
+
+
+def test_the_data_page_tells_the_reduction_in_plain_words():
+    from types import SimpleNamespace
+
+    from workbench.data_forms import loading_notes
+
+    core_note = ("Reduced 256 features to 128 with PCA automatically (max_dim='auto'); they explain 99.2% of the "
+                 "variance. Keep every feature with max_dim=None (CLI: --max-dim 0).")
+    pictures = SimpleNamespace(warnings=[core_note, "Dropped 3 rows without a label."],
+                               images=np.zeros((5, 28, 28), np.float32),
+                               settings={"featurizer": "image", "image_size": 16, "pca_dim": 128,
+                                         "pca_input_dim": 256, "pca_explained_variance": 0.992})
+    notes = loading_notes(pictures)
+    assert notes[0] == "Dropped 3 rows without a label." and len(notes) == 2
+    assert "28×28-pixel pictures" in notes[1] and "16×16" in notes[1] and "128 features" in notes[1]
+    assert "99.2%" in notes[1] and not any(word in notes[1] for word in ("max_dim", "--max-dim", "None"))
+    table = SimpleNamespace(warnings=[core_note], images=None,
+                            settings={"pca_dim": 128, "pca_input_dim": 300, "pca_explained_variance": 0.9})
+    assert "the 300 feature columns were summarised into 128 features" in loading_notes(table)[0]

@@ -204,7 +204,10 @@ def start_umap(ds, seed: int = 0) -> UmapJob:
                 np.save(handle, np.asarray(ds.X, dtype=np.float32))
             graph = graph_stored(ds, seed)
             root = str(Path(__file__).resolve().parents[2])
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+            # one thread per pool: the layout runs with n_jobs=1, and a multi-threaded OpenBLAS called from
+            # inside numba's OpenMP loops is what prints "OpenBLAS Warning: Detect OpenMP Loop"
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+                       OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
             command = [sys.executable, "-m", "core.projection.maps", "--input", input_path, "--key", key,
                        "--seed", str(seed)] + (["--graph", graph_key(ds, seed)] if graph else [])
             log = tempfile.TemporaryFile()
