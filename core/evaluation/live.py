@@ -28,6 +28,7 @@ from core.evaluation.block import comparison_block
 from core.evaluation.engines import DESCRIPTIONS, MODELS, ExactEngine, make_engine
 from core.evaluation.figures import Estimate, kept_share, summarise
 from core.evaluation.groups import GIVEN_RULE, evaluation_folds
+from core.evaluation.target import EstimatorEngine, check_estimator, describe_estimator
 from core.foundation.errors import ConfigError
 from core.foundation.folds import stratified_folds
 from core.foundation.progress import check_cancelled, report
@@ -92,6 +93,10 @@ class LiveEvaluator:
         scorer's rule: :mod:`core.evaluation.groups`) on one side of every fold (default). With
         False the folds are stratified by label only and a row's copy can be held out while the
         row trains, which counts memorisation as accuracy.
+    estimator : scikit-learn classifier or pipeline, optional
+        Your own target model: every estimate trains a fresh clone of it per fold
+        (:mod:`core.evaluation.target`); ``model`` stays the built-in model that searches and the
+        first figure use.
 
     Examples
     --------
@@ -100,8 +105,9 @@ class LiveEvaluator:
     """
 
     def __init__(self, ds, folds: int = 5, seed: int = 0, model: str = "logreg", *, alpha: float = 1.0,
-                 exact: bool = False, max_iter=None, fold_of_row=None, group_copies: bool = True):
+                 exact: bool = False, max_iter=None, fold_of_row=None, group_copies: bool = True, estimator=None):
         model = ALIASES.get(model, model)
+        self.estimator = None if estimator is None else check_estimator(estimator)
         if model not in MODELS:
             raise ConfigError(f"Unknown evaluator model '{model}'; choose one of {', '.join(MODELS)}.")
         if exact and model not in exact_models.MODELS:
@@ -141,7 +147,8 @@ class LiveEvaluator:
         with self._lock:
             if getattr(self, "_plain", None) is None:
                 self._plain = LiveEvaluator(self.ds, self.folds, self.seed, self.model, alpha=self.alpha,
-                                            exact=self.exact, max_iter=self.max_iter, group_copies=False)
+                                            exact=self.exact, max_iter=self.max_iter, group_copies=False,
+                                            estimator=self.estimator)
             return self._plain
 
     @property
@@ -153,7 +160,9 @@ class LiveEvaluator:
         with self._lock:
             if self._engine is None:
                 fold_of_row = self.fold_of_row_
-                if self.exact:
+                if self.estimator is not None:
+                    self._engine = EstimatorEngine(self.ds, fold_of_row, self.seed, estimator=self.estimator)
+                elif self.exact:
                     self._engine = ExactEngine(self.ds, fold_of_row, self.seed, model=self.model)
                 else:
                     self._engine = make_engine(self.model, self.ds, fold_of_row, self.seed, alpha=self.alpha,
@@ -185,7 +194,7 @@ class LiveEvaluator:
         with self._lock:
             if getattr(self, "_twin", None) is None:
                 twin = LiveEvaluator(self.ds, self.folds, self.seed, self.model, alpha=self.alpha, exact=self.exact,
-                                     max_iter=self.max_iter, fold_of_row=self.fold_of_row_)
+                                     max_iter=self.max_iter, fold_of_row=self.fold_of_row_, estimator=self.estimator)
                 twin._random_cache = self._random_cache
                 twin._fold_info = self.fold_info_  # same folds, same rule (not "given")
                 self._twin = twin
@@ -193,11 +202,15 @@ class LiveEvaluator:
 
     @property
     def model_description(self) -> str:
+        if self.estimator is not None:
+            return describe_estimator(self.estimator)
         text = DESCRIPTIONS[self.model][0].format(alpha=self.alpha)
         return text + (" (exact reference implementation)" if self.exact else "")
 
     @property
     def budget_description(self) -> str:
+        if self.estimator is not None:
+            return "a fresh clone fitted per fold on the kept training rows, as you configured it"
         if self.max_iter is not None:
             return f"quick first pass: at most {self.max_iter} optimisation steps per fold (approximate)"
         return exact_models.MODELS[self.model][2] if self.exact else DESCRIPTIONS[self.model][1]
@@ -401,7 +414,7 @@ def _kept_count(fold_masks: np.ndarray, fold_of_row: np.ndarray) -> int:
 
 
 def evaluate_exact(ds, mask, model: str = "logreg", folds: int = 5, seed: int = 0,
-                   progress=None, cancel=None) -> Estimate:
+                   progress=None, cancel=None, *, estimator=None) -> Estimate:
     """Cross-validated accuracy of an exact model on the same folds as :class:`LiveEvaluator`.
 
     Parameters
@@ -409,7 +422,11 @@ def evaluate_exact(ds, mask, model: str = "logreg", folds: int = 5, seed: int = 
     model : {"logreg", "hgb", "mlp"}
         scikit-learn's logistic regression, histogram gradient boosting, or a one-hidden-layer
         torch MLP trained for a fixed number of steps (compute-matched to the full training fold).
+    estimator : scikit-learn classifier or pipeline, optional
+        Your own model instead (a fresh clone per fold); ``model`` is then ignored.
     """
+    if estimator is not None:
+        return LiveEvaluator(ds, folds=folds, seed=seed, estimator=estimator).estimate(mask, progress, cancel)
     if model not in exact_models.MODELS:
         raise ConfigError(f"Unknown exact model '{model}'; choose one of {', '.join(exact_models.MODELS)}.")
     return LiveEvaluator(ds, folds=folds, seed=seed, model=model, exact=True).estimate(mask, progress, cancel)

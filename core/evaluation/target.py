@@ -1,0 +1,56 @@
+"""The user's own scikit-learn classifier (or pipeline) as the target model of an estimate.
+
+``LiveEvaluator(ds, estimator=...)`` and ``evaluate_exact(ds, mask, estimator=...)`` train a fresh
+``sklearn.base.clone`` of it on each fold's kept training rows and score it on the fold's held-out
+rows, on the same folds as every other figure. It sees the features as the workbench featurized
+them (``ds.X``) and the labels as class codes ``0 .. n_classes - 1``. Searches over many subsets
+(``auto``'s screening, the warm-started figure while a slider moves) still train the evaluator's
+built-in ``model`` (logistic regression unless given): only the estimates come from the estimator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.evaluation import models as exact_models
+from core.foundation.errors import ConfigError
+from core.foundation.progress import check_cancelled
+
+
+def check_estimator(estimator):
+    """``estimator`` if it is a scikit-learn classifier (or a pipeline ending in one); ConfigError otherwise."""
+    from sklearn.base import is_classifier
+
+    if isinstance(estimator, type):
+        raise ConfigError(f"estimator must be an instance, e.g. {estimator.__name__}(), not the class itself.")
+    if not (hasattr(estimator, "fit") and hasattr(estimator, "predict") and hasattr(estimator, "get_params")):
+        raise ConfigError(f"estimator must be a scikit-learn classifier (fit, predict, get_params); got "
+                          f"{type(estimator).__name__}.")
+    if not is_classifier(estimator):
+        raise ConfigError(f"estimator must be a classifier; {type(estimator).__name__} is not one (scikit-learn's "
+                          "is_classifier says no).")
+    return estimator
+
+
+def describe_estimator(estimator) -> str:
+    """One line naming the estimator and its non-default parameters."""
+    text = " ".join(repr(estimator).split())
+    return f"your estimator {text if len(text) <= 200 else text[:197] + '...'}"
+
+
+class EstimatorEngine:
+    """A fresh clone of the user's estimator, trained per fold on the kept training rows."""
+
+    def __init__(self, ds, fold_of_row, seed, *, estimator, **_):
+        self.ds, self.fold_of_row, self.seed, self.estimator = ds, fold_of_row, int(seed), estimator
+
+    def predict(self, fold, train_rows, test_rows, progress=None, cancel=None):
+        from sklearn.base import clone
+
+        check_cancelled(cancel)
+        y_train = self.ds.y[train_rows]
+        if len(np.unique(y_train)) < 2:
+            return exact_models.fit_predict("logreg", self.ds.X[train_rows], y_train, self.ds.X[test_rows],
+                                            self.ds.n_classes, self.seed, len(train_rows))  # a constant
+        model = clone(self.estimator).fit(self.ds.X[train_rows], y_train)
+        return np.asarray(model.predict(self.ds.X[test_rows])).astype(np.int64)
