@@ -84,14 +84,18 @@ def test_without_copies_the_folds_are_the_plain_ones():
     assert ev.fold_info_["groups"] == 0 and ev.plain_folds() is ev
 
 
-def test_grouped_one_nn_estimate_matches_unseen_data_and_plain_does_not(copies):
-    ds, Xt, yt, _ = copies
-    unseen = float(np.mean(KNeighborsClassifier(1).fit(ds.X, ds.y).predict(Xt) == yt))
-    grouped = np.mean([one_nn_cv(ds, LiveEvaluator(ds, folds=5, seed=s).fold_of_row_) for s in range(3)])
-    plain = np.mean([one_nn_cv(ds, LiveEvaluator(ds, folds=5, seed=s, group_copies=False).fold_of_row_)
-                     for s in range(3)])
-    assert abs(grouped - unseen) < 0.01, (grouped, unseen)
-    assert plain - unseen > 0.03, (plain, unseen)
+def test_grouped_one_nn_estimate_matches_unseen_data_and_plain_does_not():
+    """Mean over three planted sets (one set's gap spreads about 1.5 points: its CV and test draws)."""
+    grouped_gaps, plain_gaps = [], []
+    for data_seed in range(3):
+        ds, Xt, yt, _ = planted(seed=data_seed)
+        unseen = float(np.mean(KNeighborsClassifier(1).fit(ds.X, ds.y).predict(Xt) == yt))
+        grouped_gaps.append(np.mean([one_nn_cv(ds, LiveEvaluator(ds, folds=5, seed=s).fold_of_row_)
+                                     for s in range(3)]) - unseen)
+        plain_gaps.append(np.mean([one_nn_cv(ds, LiveEvaluator(ds, folds=5, seed=s, group_copies=False).fold_of_row_)
+                                   for s in range(3)]) - unseen)
+    assert abs(np.mean(grouped_gaps)) < 0.01, grouped_gaps
+    assert np.mean(plain_gaps) > 0.03 and min(plain_gaps) > 0.02, plain_gaps
 
 
 def test_the_block_says_when_grouping_moved_the_full_figure(copies):
