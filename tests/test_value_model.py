@@ -180,6 +180,12 @@ def test_cli_fit_and_apply(halves, tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and "--strict" in err and len(err.strip().splitlines()) == 1, err
         assert not (tmp_path / "strict.csv").exists()
+    threshold = float(np.median(pd.read_csv(tmp_path / "predicted.csv")["el2n"]))
+    code = main(["value-model", "apply", str(model), str(tmp_path / "new.csv"), "--threshold", str(threshold),
+                 "--out", str(tmp_path / "above.csv")])
+    out = capsys.readouterr().out
+    assert code == 0 and "Not backtested: a threshold" in out
+    assert 0 < len(pd.read_csv(tmp_path / "above.csv")) < len(new_frame)
     new_frame.drop(columns=["f5"]).to_csv(tmp_path / "bad.csv", index=False)
     code = main(["value-model", "apply", str(model), str(tmp_path / "bad.csv"), "--keep", "0.3",
                  "--out", str(tmp_path / "bad_kept.csv")])

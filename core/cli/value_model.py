@@ -204,7 +204,8 @@ def _apply(args) -> int:
     model = load_value_model(args.model)
     new = read_path(args.data).frame
     reference = read_path(args.reference).frame if args.reference else None
-    strategy = args.strategy or model.default_strategy(keep)
+    # a threshold is a value of the predicted score: its declared end reads it (CCS and random take a keep)
+    strategy = args.strategy or (model.candidates()[1] if threshold is not None else model.default_strategy(keep))
     proof = _proof(model, strategy, keep, threshold, args.strict)
     drift = model.drift(new)
     ds, predicted, sel = model.select(new, strategy, keep=keep, threshold=threshold, seed=seed, reference=reference)
