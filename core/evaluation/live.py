@@ -388,11 +388,21 @@ class LiveEvaluator:
     def random(self, n_kept: int, repeats: int = 5, progress=None, cancel=None) -> Estimate:
         """Random subsets of ``n_kept`` rows on the same folds; spread over repeats x folds."""
         fold_acc, class_acc = self._random(n_kept, repeats, progress, cancel)
-        shares = [kept_share(np.broadcast_to(m, (self.n_folds, len(m))), self.fold_of_row_, self.ds.y,
-                             self.ds.classes) for m in self.random_masks(n_kept, repeats)]
-        share = {c: float(np.mean([s[c] for s in shares])) if shares[0][c] is not None else None for c in shares[0]}
+        share = self._random_share(int(n_kept), int(repeats))
         return summarise(fold_acc, class_acc, self.ds.classes, n_kept, self.ds.n_samples,
                          self.model_description, self.budget_description, repeats, kept_share=share)
+
+    def _random_share(self, n_kept: int, repeats: int) -> dict:
+        """Kept share per class of the random references (computed once per size: a slider reads it often)."""
+        cache = self.__dict__.setdefault("_share_cache", {})
+        if (n_kept, repeats) not in cache:
+            shares = [kept_share(np.broadcast_to(m, (self.n_folds, len(m))), self.fold_of_row_, self.ds.y,
+                                 self.ds.classes) for m in self.random_masks(n_kept, repeats)]
+            cache[(n_kept, repeats)] = {c: None if shares[0][c] is None else float(np.mean([s[c] for s in shares]))
+                                        for c in shares[0]}
+            while len(cache) > 64:
+                cache.pop(next(iter(cache)))
+        return dict(cache[(n_kept, repeats)])
 
     def compare(self, mask, repeats: int = 5) -> dict:
         """The selection next to the full data and random subsets of the same size (one mask
