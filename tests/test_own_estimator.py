@@ -76,3 +76,48 @@ def test_what_is_not_a_classifier_is_refused_with_one_clear_error(ds, bad, words
         core.LiveEvaluator(ds, estimator=bad)
     with pytest.raises(core.WorkbenchError, match=words):
         core.evaluate_exact(ds, np.ones(ds.n_samples, bool), estimator=bad)
+
+
+# ----------------------------------------------------------------------------- the CLI's module:Class target
+
+@pytest.fixture()
+def table(tmp_path, ds):
+    import pandas as pd
+
+    path = tmp_path / "data.csv"
+    pd.DataFrame(ds.X, columns=[f"f{i}" for i in range(ds.n_features)]).assign(label=ds.classes[ds.y]).to_csv(
+        path, index=False)
+    return path
+
+
+def _select(table, *extra):
+    from core.cli import main
+
+    out, manifest = table.parent / "kept.csv", table.parent / "kept.json"
+    code = main(["select", str(table), "--label", "label", "--strategy", "random", "--keep", "0.5",
+                 "--out", str(out), "--manifest", str(manifest), "--quiet", *extra])
+    return code, out, manifest
+
+
+def test_cli_takes_a_classifier_as_module_class_with_json_params(table):
+    import json
+
+    code, out, manifest = _select(table, "--eval-model", "sklearn.ensemble:RandomForestClassifier",
+                                  "--eval-params", '{"n_estimators": 15, "random_state": 0}')
+    assert code == 0 and out.exists()
+    assert "RandomForestClassifier(n_estimators=15, random_state=0)" in json.dumps(json.loads(manifest.read_text()))
+
+
+@pytest.mark.parametrize("model, params, words", [
+    ("no_such_module_xyz:Model", None, "Cannot import"),
+    ("sklearn.ensemble:NoSuchForest", None, "has no 'NoSuchForest'"),
+    ("sklearn.linear_model:LinearRegression", None, "not one"),
+    ("sklearn.ensemble:RandomForestClassifier", "[1, 2]", "JSON object"),
+    ("sklearn.ensemble:RandomForestClassifier", '{"trees": 3}', "does not take these parameters"),
+    ("logreg", '{"C": 2}', "goes with a module:Class"),
+])
+def test_cli_refuses_a_bad_target_in_one_line(table, capsys, model, params, words):
+    code, out, manifest = _select(table, "--eval-model", model, *(["--eval-params", params] if params else []))
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and not manifest.exists()

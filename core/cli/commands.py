@@ -20,7 +20,7 @@ from core.cli import partitioned, support
 from core.cli.columns import read_cut
 from core.data import list_samples, load_dataset
 from core.evaluation import MODELS as EVALUATION_MODELS
-from core.evaluation import LiveEvaluator
+from core.evaluation import LiveEvaluator, estimator_from_text
 from core.foundation import ConfigError, DataFileError, to_jsonable
 from core.outputs import require_mlflow, tracking_uri, write_table
 from core.scorers import DEFAULT_SCORERS, METADATA_KEYS, align_scores, compute_scores, list_scorers
@@ -202,9 +202,12 @@ def cmd_select(args) -> int:
     _, defaults = _registry()
     recipe = Recipe.of(args.strategy, keep, threshold, args.seed)  # parsed once: carried to selection and estimate
     names = list(defaults) if recipe.searched else list(recipe.needed_scorers)
-    if args.eval_model and args.eval_model not in EVALUATION_MODELS:
+    own = estimator_from_text(args.eval_model, args.eval_params) if ":" in (args.eval_model or "") else None
+    if args.eval_model and own is None and args.eval_model not in EVALUATION_MODELS:
         raise ConfigError(f"--eval-model {args.eval_model} is not a model of the estimate; "
-                          f"choose one of {', '.join(EVALUATION_MODELS)}.")
+                          f"choose one of {', '.join(EVALUATION_MODELS)} or give your own as module:Class.")
+    if args.eval_params and own is None:
+        raise ConfigError("--eval-params goes with a module:Class --eval-model.")
     if args.scorers and args.scores:
         raise ConfigError("Give --scores (reuse a file) or --scorers (compute these), not both.")
     if args.scorers:
@@ -215,6 +218,7 @@ def cmd_select(args) -> int:
     try:
         scores = _read_scores(args.scores) if args.scores else _compute(ds, names, args, bar)
         model = {"model": args.eval_model} if args.eval_model else {}  # else the library's default target model
+        model = {"estimator": own} if own is not None else model
         evaluator = LiveEvaluator(ds, folds=args.folds, seed=args.seed, **model)
         sel = workflows.select(ds, scores, recipe, evaluator=evaluator, progress=bar)
         if sel.n_kept == 0:

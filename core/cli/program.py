@@ -205,7 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--formula-safe", action="store_true", help=_FORMULA_HELP)
     p.add_argument("--eval-model", default=None, metavar="MODEL",
                    help="target model of the CV estimate (default: the library's, logistic regression); "
-                        "see core.evaluation.MODELS")
+                        "see core.evaluation.MODELS, or your own classifier as module:Class "
+                        "(e.g. sklearn.ensemble:RandomForestClassifier)")
+    p.add_argument("--eval-params", default=None, metavar="JSON",
+                   help="parameters of a module:Class --eval-model, as a JSON object")
     p.add_argument("--columns", default=None, metavar="CUT.json",
                    help="use only the feature columns of a cut written by `workbench columns --cut`; the manifest "
                         "records it and `apply` writes the same rows and columns")

@@ -10,6 +10,8 @@ Public names:
   any size by interpolation (marked so) while the exact reference of that size is computed.
 - :func:`estimate_selection`: the comparison block (selection, full data, random of the same
   size, ``leak_free``, model, budget) that every face shows and manifests record.
+- :func:`check_estimator`, :func:`estimator_from_text`: the user's own classifier as the target
+  (``LiveEvaluator(ds, estimator=...)``; the CLI's ``--eval-model module:Class --eval-params JSON``).
 """
 
 from core.evaluation.comparison import estimate_selection, selection_estimate
@@ -17,7 +19,8 @@ from core.evaluation.fold_selection import fold_masks
 from core.evaluation.foldwise import FoldScores, fold_scores
 from core.evaluation.live import MODELS, Estimate, LiveEvaluator, evaluate_exact, make_folds
 from core.evaluation.references import INTERPOLATED, RandomCurve, random_curve
+from core.evaluation.target import check_estimator, estimator_from_text
 
 __all__ = ["LiveEvaluator", "Estimate", "evaluate_exact", "make_folds", "MODELS",
            "estimate_selection", "selection_estimate", "fold_scores", "fold_masks", "FoldScores",
-           "RandomCurve", "random_curve", "INTERPOLATED"]
+           "RandomCurve", "random_curve", "INTERPOLATED", "check_estimator", "estimator_from_text"]

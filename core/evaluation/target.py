@@ -54,3 +54,35 @@ class EstimatorEngine:
                                             self.ds.n_classes, self.seed, len(train_rows))  # a constant
         model = clone(self.estimator).fit(self.ds.X[train_rows], y_train)
         return np.asarray(model.predict(self.ds.X[test_rows])).astype(np.int64)
+
+
+def estimator_from_text(text: str, params=None):
+    """The classifier named ``module:Class`` (a CLI's ``--eval-model``), built with ``params`` (a JSON object text).
+
+    Raises ConfigError, with one line saying what is wrong, when the module cannot be imported, it has
+    no such class, the parameters are not a JSON object the class accepts, or the result is no classifier.
+    """
+    import importlib
+    import json
+
+    module_name, _, class_name = str(text).partition(":")
+    if not module_name or not class_name:
+        raise ConfigError(f"A target model is given as module:Class (e.g. sklearn.ensemble:RandomForestClassifier), "
+                          f"got {text!r}.")
+    try:
+        values = json.loads(params) if isinstance(params, str) else dict(params or {})
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"The target model's parameters must be a JSON object: {error}.") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"The target model's parameters must be a JSON object, got {params!r}.")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except ImportError as error:
+        raise ConfigError(f"Cannot import the target model's module {module_name!r}: {error}.") from None
+    except AttributeError:
+        raise ConfigError(f"Module {module_name!r} has no {class_name!r}.") from None
+    try:
+        estimator = cls(**values)
+    except TypeError as error:
+        raise ConfigError(f"{text} does not take these parameters: {error}.") from None
+    return check_estimator(estimator)
