@@ -161,3 +161,39 @@ def test_the_data_page_tells_the_reduction_in_plain_words():
     table = SimpleNamespace(warnings=[core_note], images=None,
                             settings={"pca_dim": 128, "pca_input_dim": 300, "pca_explained_variance": 0.9})
     assert "the 300 feature columns were summarised into 128 features" in loading_notes(table)[0]
+
+
+def test_umap_waits_for_scoring_and_uses_its_graph(monkeypatch):
+    from workbench import state
+
+    class Job:
+        def __init__(self, graph):
+            self.fingerprint, self.seed, self.graph, self.error_, self.process_ = "fp", 0, graph, None, None
+            self.running, self.failed = True, False
+
+        def cancel(self):
+            self.running, self.failed, self.error_ = False, True, "cancelled"
+
+    ds = type("DS", (), {"fingerprint": "fp"})()
+    store, started = {"umap_job": None}, []
+    monkeypatch.setattr(state, "get", store.get)
+    monkeypatch.setattr(state, "put", store.__setitem__)
+    monkeypatch.setattr(maps, "umap_mode", lambda: "load")
+    monkeypatch.setattr(maps, "cached_projection", lambda *a: None)
+    monkeypatch.setattr(maps, "start_umap", lambda ds, seed: started.append(Job(graph_ready[0])) or started[-1])
+    graph_ready, scoring = [False], [False]
+    monkeypatch.setattr(maps, "graph_stored", lambda ds, seed: graph_ready[0])
+    monkeypatch.setattr(maps.jobs, "running", lambda name: scoring[0] and name == maps.SCORING_JOB)
+    yielded = []
+    monkeypatch.setattr(maps.jobs, "yield_process", yielded.append)  # the compute plan's pause/resume
+
+    assert maps.ensure_umap(ds) is None and not started  # loaded, nothing scored, Map not open: wait
+    job = maps.ensure_umap(ds, asked=True)  # the Map page asks: its own neighbour search
+    assert job is started[0] and not job.graph
+    scoring[0] = True
+    assert maps.ensure_umap(ds) is None and not job.running  # scoring started: the graph-less job stops
+    assert maps.ensure_umap(ds, asked=True) is None and len(started) == 1  # nothing starts beside scoring
+    scoring[0], graph_ready[0] = False, True
+    again = maps.ensure_umap(ds)  # scoring done and its graph stored: UMAP starts on it
+    assert again is started[1] and again.graph and maps.ensure_umap(ds) is again
+    assert len(yielded) == 2  # each start was handed to the compute plan
