@@ -31,10 +31,11 @@ def frame(page):
 
 
 def plot_state(page) -> dict:
-    """``{"drawn": points drawn, "renders": renders so far}`` of the map (0 before its first draw)."""
+    """``{"drawn": points drawn, "renders": renders so far}`` of the map (0 before its first draw); waits
+    while the frame is busy repainting (software WebGL can hold it for seconds)."""
     plot = frame(page).locator("#plot")
-    return {"drawn": int(plot.get_attribute("data-drawn", timeout=2000) or 0),
-            "renders": int(plot.get_attribute("data-renders", timeout=2000) or 0)}
+    return {"drawn": int(plot.get_attribute("data-drawn", timeout=30_000) or 0),
+            "renders": int(plot.get_attribute("data-renders", timeout=30_000) or 0)}
 
 
 def wait_drawn(page, n: int, after_renders: int = 0, timeout: float = 120) -> dict:
