@@ -310,12 +310,18 @@ def pairwise_out_of_fold(X: np.ndarray, y: np.ndarray, n_classes: int, fold_of_r
     for done, (f, g) in enumerate(pairs):
         check_cancelled(cancel)
         train = np.flatnonzero((fold_of_row != f) & (fold_of_row != g) & fitting)
-        mean, scale = standardiser(X[train])
-        weights = fit_softmax_regression((X[train] - mean) / scale, y[train], n_classes, cancel=cancel)
+        design = X[train]  # a copy: standardised in place
+        mean, scale = standardiser(design)
+        design -= mean
+        design /= scale
+        weights = fit_softmax_regression(design, y[train], n_classes, cancel=cancel)
+        del design
         for held_out, without in ((g, f), (f, g)):  # the model predicts g's rows for f and f's rows for g
             if without in results:
                 rows = np.flatnonzero(fold_of_row == held_out)
-                features = (X[rows] - mean) / scale
+                features = X[rows]
+                features -= mean
+                features /= scale
                 results[without].probabilities[positions[without][rows]] = softmax_regression_proba(features, weights)
                 results[without].feature_norms[positions[without][rows]] = np.linalg.norm(features, axis=1)
         report(progress, done + 1, len(pairs), f"out-of-fold models without two folds, {done + 1}/{len(pairs)}")
