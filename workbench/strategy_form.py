@@ -86,8 +86,13 @@ def _options(kind) -> dict:
         if option.choices:
             values[name] = _choice(key, name, option)
             continue
-        if option.type is str or option.default is None:
-            continue  # free-text options keep their default; the grammar documents them
+        if option.default is None:
+            continue  # no default to offer: the grammar documents the option
+        if option.type is str:  # a free value (window's start: auto or 0..1): the grammar checks what is typed
+            state.sticky(key, str(option.default))
+            typed = st.text_input(name, key=key, help=option.help)
+            values[name] = state.remember(key, typed).strip() or str(option.default)
+            continue
         state.sticky(key, option.default)
         widget = st.number_input(f"{name}", key=key, help=option.help,
                                  step=0.05 if option.type is float else 1, format="%g" if option.type is float else "%d")
@@ -169,6 +174,6 @@ def widgets_from_strategy(strategy: str, score_columns: list) -> dict:
     values["tune_end"] = spec.end or "default"
     for name, value in spec.options:
         option = spec.info.options.get(name)
-        if option is not None and (option.choices or option.type is not str):
-            values[f"tune_option_{spec.kind}_{name}"] = value
+        if option is not None and (option.choices or option.default is not None):
+            values[f"tune_option_{spec.kind}_{name}"] = str(value) if option.type is str and not option.choices else value
     return values
