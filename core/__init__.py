@@ -46,7 +46,7 @@ _LAZY = {
     "manifest_bytes": "core.workflows",
     "rows_bytes": "core.workflows",
     "apply_manifest": "core.workflows",
-    "Pruner": "core.workflows",
+    "Pruner": "core.workflows.sampler",  # its own module: scikit-learn loads only when it is used
 }
 
 #: Subpackages reachable as attributes (``core.errors`` is the foundation's errors module).

@@ -14,7 +14,7 @@ from sklearn.utils import estimator_checks
 
 import core
 from core.cli import main
-from core.workflows import Pruner
+from core import Pruner
 
 imblearn_pipeline = pytest.importorskip("imblearn.pipeline")
 

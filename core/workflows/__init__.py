@@ -10,9 +10,8 @@ from core.workflows.pipeline import (
     build_manifest, estimate, estimate_warning, export, fold_scores_for, fold_scores_of, labelled_scorers,
     manifest_bytes, pruning_curve, rows_bytes, score, select,
 )
-from core.workflows.sampler import Pruner
 
-__all__ = ["Pruner", "select", "estimate", "estimate_warning", "fold_scores_for", "fold_scores_of", "labelled_scorers",
+__all__ = ["select", "estimate", "estimate_warning", "fold_scores_for", "fold_scores_of", "labelled_scorers",
            "pruning_curve", "build_manifest", "manifest_bytes", "rows_bytes", "export", "score",
            "apply_manifest", "apply_and_export",
            "is_partitioned", "load_partitioned_sample", "score_partitioned", "select_partitioned", "dask_engine",
