@@ -221,14 +221,10 @@ def without_rows(graph: NeighborGraph, X: np.ndarray, dropped: np.ndarray, k: in
     position[kept] = np.arange(len(kept))
     listed = graph.indices[kept]
     usable = ~dropped[listed]
-    rank = np.cumsum(usable, axis=1, dtype=np.int32)  # 1 + the place each usable neighbour moves up to
-    rows, columns = np.nonzero(usable & (rank <= k))
-    places = rank[rows, columns] - 1
-    indices = np.zeros((len(kept), k), dtype=np.int64)
-    distances = np.zeros((len(kept), k), dtype=np.float32)
-    indices[rows, places] = position[listed[rows, columns]]
-    distances[rows, places] = graph.distances[kept[rows], columns]
-    short = np.flatnonzero(rank[:, -1] < k)
+    order = np.argsort(~usable, axis=1, kind="stable")[:, :k]  # usable ones first, each still nearest first
+    indices = position[np.take_along_axis(listed, order, axis=1)]
+    distances = np.take_along_axis(graph.distances[kept], order, axis=1)
+    short = np.flatnonzero(usable.sum(axis=1) < k)
     if short.size:
         distances[short], indices[short] = _exact_among(np.ascontiguousarray(X[kept], dtype=np.float32), short, k)
     return NeighborGraph(indices=indices, distances=distances, method=graph.method)
