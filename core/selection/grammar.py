@@ -305,6 +305,8 @@ def check_budget(strategy: Union[str, StrategySpec], keep, threshold) -> None:
 def describe_strategy(strategy: Union[str, StrategySpec]) -> str:
     """One line a person can read, e.g. ``Coverage-centric (CCS) on el2n, beta=0.2``."""
     spec = as_spec(strategy)
+    if spec.quota:
+        return f"{describe_strategy(replace(spec, quota=None))}, within {spec.quota} class quotas"
     if spec.kind == BARE:
         name = spec.scorers[0]
         end = spec.end or (scorer_info(name) or {}).get("keep", "high")
