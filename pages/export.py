@@ -32,6 +32,8 @@ exact = exact_check.latest(ds, sel)
 cards.comparison_cards(st.container(), ds, sel, pruned, full, rand, leak_free=found.leak_free,
                        random_state=found.random_state)
 cards.show_verdict(verdict, exporting=True)
+if cards.detail_line(found):
+    st.caption(cards.detail_line(found))
 line = cards.status_line(found)
 if block is not None:
     st.caption(f"Strategy `{sel.resolved_strategy}` · seed {sel.seed} · {block['summary']}")

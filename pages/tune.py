@@ -73,6 +73,9 @@ with results:
             metrics_row.caption(f":material/hourglass_top: {line}")
         cards.show_verdict(cards.reading_verdict(found, is_random=sel.resolved_strategy == "random",
                                                  n_kept=sel.n_kept))
+        details = cards.detail_line(found)
+        if details:
+            st.caption(details)
         st.caption(f"Estimate: {evaluator.describe()}. Training-time saving assumes cost grows with rows.")
         a, b = st.columns(2)
         a.plotly_chart(charts.accuracy_comparison(found.pruned, found.full, found.random,

@@ -299,3 +299,18 @@ def test_an_idle_child_process_is_paused_while_heavy_work_runs(monkeypatch):
 def _state(pid: int) -> str:
     with open(f"/proc/{pid}/stat") as handle:
         return handle.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_final_figures_show_the_interval_the_worst_class_and_quotas_apply():
+    at = _session(_blobs(n=3000, seed=8), ["knn_density"])
+    try:
+        at.switch_page("../pages/tune.py").run()
+        at.selectbox(key="tune_kind").set_value("top").run()
+        at.selectbox(key="tune_scorer").set_value("knn_density").run()
+        at.selectbox(key="tune_quota").set_value("equal").run()
+        assert not at.exception, at.exception
+        _settle_all(at)
+        assert at.session_state["recipe"]["strategy"].endswith(":quota=equal")
+        assert any("95% interval" in c.value and "worst class" in c.value for c in at.caption)
+    finally:
+        _stop(at)

@@ -165,3 +165,23 @@ def chart_labels(found) -> dict:
                     "nearest": f"Random, {getattr(found.random, 'n_kept', 0):,} rows (another size)"}
     return {"random_label": random_label.get(found.random_state, "Random"),
             "pruned_label": "Pruned" if found.leak_free else "Pruned (optimistic)"}
+
+
+def detail_line(found) -> Optional[str]:
+    """The 95 % interval, the worst class beside random's and the classes thinned most (final figures only)."""
+    if not found.final:
+        return None
+    block, parts = found.block(), []
+    interval = getattr(found.pruned, "interval", None)
+    if interval:
+        parts.append(f"95% interval {100 * interval[0]:.1f}–{100 * interval[1]:.1f}%")
+    worst = block.get("worst_class")
+    if worst:
+        mine, theirs = worst["selection"], worst["random"]
+        parts.append(f"worst class **{mine['class']}** {100 * mine['accuracy']:.1f}% (random's worst: "
+                     f"{theirs['class']} {100 * theirs['accuracy']:.1f}%)")
+    thinned = [t for t in block.get("thinned_most") or () if t.get("relative") is not None and t["relative"] < 0.9]
+    if thinned:
+        parts.append("thinned most: " + ", ".join(f"{t['class']} ({100 * t['kept_share']:.0f}% of its rows kept)"
+                                                  for t in thinned))
+    return " · ".join(parts) or None

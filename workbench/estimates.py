@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 import core
-from core.evaluation import random_curve, selection_estimate
+from core.evaluation import class_comparison, random_curve, selection_estimate
 from workbench import jobs, state, tuning
 
 LIVE_MEMO = 64  # selection figures remembered per session (a few hundred bytes each)
@@ -61,9 +61,13 @@ class Reading:
         return self.leak_free and self.random_state == "exact"
 
     def block(self) -> dict:
-        """The comparison block (as ``core.estimate`` returns it) of what is shown now."""
-        return {"selection": self.pruned.to_dict(), "full": self.full.to_dict(),
-                "random": None if self.random is None else self.random.to_dict()}
+        """The comparison block (as ``core.estimate`` returns it) of what is shown now, with the worst
+        class and the classes thinned most once the random reference is the exact one."""
+        block = {"selection": self.pruned.to_dict(), "full": self.full.to_dict(),
+                 "random": None if self.random is None else self.random.to_dict()}
+        if self.random is not None and self.random_state == "exact":
+            block.update(class_comparison(self.pruned, self.random, self.full))
+        return block
 
 
 def reading(ds, sel, table, evaluator, *, priority: int = jobs.NOW) -> Reading:

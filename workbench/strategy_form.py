@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.selection import format_strategy, parse_strategy, strategy_kinds
+from core.selection import QUOTA_MODES, format_strategy, parse_strategy, strategy_kinds
 from workbench import resources, state
 
 BUDGET_MODES = {"keep": ["Keep fraction"], "keep-or-threshold": ["Keep fraction", "Threshold"],
@@ -141,7 +141,25 @@ def controls(names: list, flaggers: list, aligned: Optional[pd.DataFrame]) -> tu
     state.sticky("tune_keep", int(round(100 * (state.recipe_now().get("keep") or 0.7))))
     keep_pct = state.remember("tune_keep", st.slider("Keep fraction", 1, 100, step=1, format="%d%%", key="tune_keep",
                                                      help="Share of rows kept (before forced rows from the Map)."))
-    return strategy, {"keep": keep_pct / 100, "threshold": None}
+    quota = _quota() if kind.budget in ("keep", "keep-or-threshold") else ""  # the grammar's rule for quotas
+    return strategy + quota, {"keep": keep_pct / 100, "threshold": None}
+
+
+QUOTA_HELP = ("How many rows each class keeps. None: as the strategy picks. Proportional: every class keeps the "
+              "same share. Equal: the same number of rows per class. DRoP: more rows for the classes a model "
+              "gets wrong most often (measured without the held-out folds' labels). Within each class the "
+              "strategy's own order picks the rows.")
+
+
+def _quota() -> str:
+    """The class-quota modifier a keep-fraction strategy takes (``:quota=<mode>``, or nothing)."""
+    offered = ["none", *QUOTA_MODES]
+    state.sticky("tune_quota", "none", offered)
+    chosen = state.remember("tune_quota", st.selectbox(
+        "Class quotas", offered, key="tune_quota", help=QUOTA_HELP,
+        format_func=lambda m: {"none": "None (the strategy decides)", "drop": "DRoP (by per-class error)"}.get(
+            m, m.capitalize())))
+    return "" if chosen == "none" else f":quota={chosen}"
 
 
 def _threshold(scorer: str, end: Optional[str], aligned: pd.DataFrame) -> float:
@@ -172,6 +190,7 @@ def widgets_from_strategy(strategy: str, score_columns: list) -> dict:
     elif spec.info.target == "scorer-or-random":
         values["tune_scorer"] = "random"
     values["tune_end"] = spec.end or "default"
+    values["tune_quota"] = spec.quota or "none"
     for name, value in spec.options:
         option = spec.info.options.get(name)
         if option is not None and (option.choices or option.default is not None):

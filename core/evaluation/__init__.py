@@ -14,6 +14,7 @@ Public names:
   (``LiveEvaluator(ds, estimator=...)``; the CLI's ``--eval-model module:Class --eval-params JSON``).
 """
 
+from core.evaluation.block import class_comparison
 from core.evaluation.comparison import estimate_selection, selection_estimate
 from core.evaluation.fold_selection import fold_masks
 from core.evaluation.foldwise import FoldScores, fold_scores
@@ -23,4 +24,4 @@ from core.evaluation.target import check_estimator, estimator_from_text
 
 __all__ = ["LiveEvaluator", "Estimate", "evaluate_exact", "make_folds", "MODELS",
            "estimate_selection", "selection_estimate", "fold_scores", "fold_masks", "FoldScores",
-           "RandomCurve", "random_curve", "INTERPOLATED", "check_estimator", "estimator_from_text"]
+           "RandomCurve", "random_curve", "INTERPOLATED", "class_comparison", "check_estimator", "estimator_from_text"]

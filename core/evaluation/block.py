@@ -55,6 +55,16 @@ def comparison_block(evaluator, est, repeats: int = 5, *,
     }
 
 
+def class_comparison(est, rand, full) -> dict:
+    """``worst_class``, ``classes`` and ``thinned_most`` of three estimates, as the block holds them.
+
+    Computes nothing (the estimates carry per-class figures): a face can show them beside live figures.
+    """
+    classes = class_rows(est, rand, full)
+    return {"worst_class": worst_class_block(est, rand, full), "classes": classes,
+            "thinned_most": thinned_most(classes, est.n_kept / max(est.n_input, 1))}
+
+
 def worst_class_block(est, rand, full) -> Optional[dict]:
     """The selection's worst class beside random's and the full data's (None without per-class figures)."""
     if est.worst_class is None or rand.worst_class is None:
