@@ -51,7 +51,7 @@ with st.expander("Backtest: what selecting by this model is worth on the scored 
     st.caption("Each evaluator fold in turn plays the new batch: the model is fitted on the other folds (their scores "
                "made without the batch's labels), selects within half of the batch, the target model trains on the "
                "kept rows and is tested on the other half, beside random rows of the same count. ✓ marks the default "
-               "strategy at each keep: the best of them, random included.")
+               "strategy at each keep: the best one whose gain over random is beyond its noise, else random.")
     if model.backtest and not model.backtest.get("leak_free"):
         st.warning(f"Optimistic, not leak-free ({model.backtest.get('targets')}): these figures choose nothing.")
     st.dataframe(incoming.backtest_table(model), hide_index=True, key="incoming_backtest")

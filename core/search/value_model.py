@@ -162,7 +162,8 @@ class ValueModel:
         return value_backtest.candidate_strategies(self.column, self.task)
 
     def default_strategy(self, keep: Optional[float] = None) -> str:
-        """The backtest's best strategy at the nearest backtested keep (random included); without a
+        """The backtest's choice at the nearest backtested keep (the best candidate whose gain over random
+        exceeds its paired standard error, else random); without a
         leak-free backtest there, CCS over the predicted column: it follows the score's declared
         ends and covers its distribution, so it cannot collapse onto one end."""
         blocks = [b for b in (self.backtest or {}).get("keeps", []) if b.get("default")]
@@ -323,7 +324,8 @@ def _backtest(ds, X, y, task, column, info, scores, selection, options, strategy
     groups = copy_groups(ds)  # the evaluator's folds: copies of a row on one side of every fold
     fold_of_row = stratified_folds(ds.y, folds, options["seed"], groups=groups)
     return value_backtest.run_backtest(
-        ds, X, y, fold_of_row, groups=groups, task=task, target=info["target"] if task == "regression" else "kept", column=column,
+        ds, X, y, fold_of_row, groups=groups, task=task, target=info["target"] if task == "regression" else "kept",
+        column=column,
         scores=scores, selection=selection, strategies=value_backtest.candidate_strategies(column, task, strategy),
         progress=progress, cancel=cancel, **options)
 
