@@ -136,11 +136,19 @@ class Run:
             ok = True
         except Exception as err:  # noqa: BLE001 - a step that fails is reported, and later steps are skipped
             result, ok = {"error": f"{type(err).__name__}: {str(err).splitlines()[0][:300]}"}, False
+            result["progress_at_error"] = self._bars()
             self._dump(name)
         result.update(load1_start=start_load, load1=load1(), step_wall_s=round(time.monotonic() - start, 2))
         self.out[name] = result
         print(f"[{self.shape[0]}x{self.shape[1]}] {name}: {json.dumps(result)}", file=sys.stderr, flush=True)
         return ok
+
+    def _bars(self) -> list:
+        """The texts of the progress bars on screen (where a step that timed out had got to)."""
+        try:
+            return [text.strip()[:200] for text in self.page.locator('[data-testid="stProgress"]').all_inner_texts()]
+        except Exception:  # noqa: BLE001 - best effort, the page may be gone
+            return []
 
     def _dump(self, name: str) -> None:
         """On a failed step, a screenshot and the page's text in ``--debug-dir`` (when given)."""
