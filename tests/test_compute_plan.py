@@ -314,3 +314,21 @@ def test_final_figures_show_the_interval_the_worst_class_and_quotas_apply():
         assert any("95% interval" in c.value and "worst class" in c.value for c in at.caption)
     finally:
         _stop(at)
+
+
+def test_app_scoring_builds_one_neighbour_graph_for_every_family(monkeypatch, tmp_path):
+    """The app scores family by family (a cancel keeps finished families); the neighbour graph is
+    still built once, sized for every family (the CLI scores all at once)."""
+    from core.scorers.context import ScoringContext
+    from workbench import scoring
+
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path))  # cold: the graph is built, not read
+    built = []
+    original = ScoringContext._build_graph
+    monkeypatch.setattr(ScoringContext, "_build_graph", lambda self, k: (built.append(k), original(self, k))[1])
+    monkeypatch.setattr(scoring.resources, "list_scorers", core.list_scorers)
+    ds = _blobs(n=1500, seed=9)
+    names = ["knn_density", "outlier", "label_noise", "knn_shapley"]
+    job = _job(scoring.target(ds, names, 0, 5), heavy=False).start()
+    assert job.wait(120) and job.status == "done", job.error
+    assert len(scoring.grouped(names)) == 3 and len(built) == 1 and built[0] >= 30

@@ -125,6 +125,7 @@ def compute_scores(
     device: Optional[str] = None,
     large: Optional[LargeData] = None,
     context: Optional[ScoringContext] = None,
+    plan_for=(),
 ) -> pd.DataFrame:
     """Score every row of ``ds`` with the named scorers.
 
@@ -154,6 +155,9 @@ def compute_scores(
         The shared work to read, made for ``ds`` (fold-wise scores pass one that reads work shared
         by every evaluator fold); by default a new one from the settings above. Scores read from a
         given context are not cached (their key could not say what it read).
+    plan_for : names, optional
+        Scorers a later call will compute with the same settings (the app scores family by
+        family): the shared work (the neighbour graph) is sized for them too, so it is built once.
 
     Returns
     -------
@@ -168,7 +172,7 @@ def compute_scores(
     if context is None:
         context = ScoringContext(ds, seed=seed, folds=int(folds), model=model, device=device, cache=cache,
                                  progress=progress, cancel=cancel, large=large)
-    context.plan(scorers)
+    context.plan(list(scorers) + (resolve_scorers(plan_for) if plan_for else []))
     weights = np.array([_COST_WEIGHT[s.cost] for s in scorers])
     bounds = np.concatenate([[0.0], np.cumsum(weights) / weights.sum()])
     results: dict[str, ScoreResult] = {}
