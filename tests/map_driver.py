@@ -59,7 +59,12 @@ def lasso(page, polygon) -> None:
 def box(page, corner, other) -> None:
     """Switch the map to box select and drag a box between two corners (fractions of the plot area)."""
     frame(page).locator('#tools button[data-mode="box"]').click()
-    lasso(page, [corner, other])
+    area = frame(page).locator("#overlay").bounding_box()
+    start, end = ((area["x"] + fx * area["width"], area["y"] + fy * area["height"]) for fx, fy in (corner, other))
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=4)  # released at the far corner (a lasso closes itself; a box does not)
+    page.mouse.up()
 
 
 def counts(page):
