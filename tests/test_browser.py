@@ -158,11 +158,24 @@ def _score_defaults(page) -> None:
     _sidebar_shows(page, f"Scores: {len(DEFAULT_SCORERS)}")
 
 
+def _drag_box(page, corner, other) -> None:
+    """Box-select on the Map: press at one corner and release at the other (fractions of the plot area).
+    (``map_driver.box`` closes its path back at the first corner, which makes an empty box.)"""
+    frame = map_driver.frame(page)
+    frame.locator('#tools button[data-mode="box"]').click()
+    area = frame.locator("#overlay").bounding_box()
+    (x0, y0), (x1, y1) = [(area["x"] + fx * area["width"], area["y"] + fy * area["height"]) for fx, fy in (corner, other)]
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x1, y1, steps=8)
+    page.mouse.up()
+
+
 def _box_select_and_drop(page) -> None:
     _nav(page, "Map")
     map_driver.until(lambda: map_driver.plot_state(page)["drawn"] > 0, STEP, "the map")
     for attempt in range(3):  # on a loaded machine a rerun can replace the map's frame mid-drag: drag again
-        map_driver.box(page, (0.3, 0.3), (0.7, 0.7))
+        _drag_box(page, (0.3, 0.3), (0.7, 0.7))
         try:
             map_driver.until(lambda: map_driver.counts(page), STEP / 3, "the selection count")
             break
