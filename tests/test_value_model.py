@@ -186,6 +186,11 @@ def test_cli_fit_and_apply(halves, tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0 and "Not backtested: a threshold" in out
     assert 0 < len(pd.read_csv(tmp_path / "above.csv")) < len(new_frame)
+    code = main(["value-model", "fit", str(tmp_path / "old.csv"), "--label", "label", "--id", "id", "--features",
+                 features, "--scores", str(tmp_path / "scores.csv"), "--target", "el2n", "--strategy", "bogus:el2n",
+                 "--out", str(tmp_path / "never.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and not (tmp_path / "never.json").exists()
     new_frame.drop(columns=["f5"]).to_csv(tmp_path / "bad.csv", index=False)
     code = main(["value-model", "apply", str(model), str(tmp_path / "bad.csv"), "--keep", "0.3",
                  "--out", str(tmp_path / "bad_kept.csv")])

@@ -29,7 +29,8 @@ from core.data import load_dataset, read_path
 from core.foundation import ConfigError
 from core.outputs import apply_manifest, read_manifest, write_table
 from core.scorers import compute_scores
-from core.search import BACKTEST_KEEPS, describe_backtest, fit_value_model, load_value_model
+from core.search import BACKTEST_KEEPS, DECISION_COLUMN, describe_backtest, fit_value_model, load_value_model
+from core.selection import parse_strategy
 
 MODELS = ("linear", "mlp")
 #: Below these, the model's predictions are little better than chance: say so.
@@ -110,6 +111,8 @@ def _fit(args) -> int:
     folds = support.parse_positive_int(args.folds, "--folds", minimum=2)
     seed = support.parse_positive_int(args.seed, "--seed", minimum=0, maximum=support.MAX_SEED)
     keeps = support.parse_fractions(args.keep)
+    if args.strategy:  # checked before any scoring: the backtest would fail on it only after minutes
+        parse_strategy(args.strategy, [args.target or DECISION_COLUMN])
     manifest = read_manifest(args.selection) if args.selection else None
     if manifest is not None:
         ds, selection = _selection_data(args.data, manifest, folds)

@@ -6,8 +6,9 @@ from core.search.columns import column_curve, columns_block, kept_columns, prune
 from core.search.curves import pruning_curve
 from core.search.value_backtest import KEEPS as BACKTEST_KEEPS
 from core.search.value_backtest import describe_entry as describe_backtest
-from core.search.value_model import ValueModel, cover_gaps, fit_value_model, load_value_model
+from core.search.value_model import DECISION_COLUMN, ValueModel, cover_gaps, fit_value_model, load_value_model
 
 __all__ = ["auto_select", "smallest_within", "pruning_curve",
            "rank_columns", "column_curve", "kept_columns", "suggest_cut", "prune_columns", "columns_block",
-           "ValueModel", "fit_value_model", "load_value_model", "cover_gaps", "BACKTEST_KEEPS", "describe_backtest"]
+           "ValueModel", "fit_value_model", "load_value_model", "cover_gaps", "BACKTEST_KEEPS", "describe_backtest",
+           "DECISION_COLUMN"]
