@@ -8,7 +8,7 @@ import streamlit as st
 import core
 from core.data import read_bytes, read_path
 from core.search import fit_value_model
-from workbench import incoming, settings, state, tuning
+from workbench import incoming, jobs, settings, state, tuning
 
 DECISION = "kept / dropped by the Tune recipe"
 
@@ -32,12 +32,17 @@ with st.container(border=True):
     use_labels = state.remember("incoming_labels", c.checkbox(
         "Label as input", key="incoming_labels", help="Makes label-dependent scores (label noise, kNN-Shapley) "
                                                       "predictable; new rows then need labels."))
-    if st.button("Fit and backtest", key="incoming_fit", type="primary", icon=":material/model_training:"):
-        with state.user_errors("Could not fit the value model: "), st.spinner(
-                "Fitting with cross-validation, then backtesting its selections against random rows..."):
-            common = dict(model=kind, use_labels=use_labels, folds=state.folds(), seed=state.seed())
-            selection = tuning.safe_selection(ds)[0] if target == DECISION else None
-            state.put("value_model", fit_value_model(ds, state.scores(), target, selection=selection, **common))
+    common = dict(model=kind, use_labels=use_labels, folds=state.folds(), seed=state.seed())
+    selection = tuning.safe_selection(ds)[0] if target == DECISION else None
+    table = state.scores()
+    jobs.button("value_model", "Fit and backtest", lambda job: fit_value_model(
+        ds, table, target, selection=selection, progress=job.progress, cancel=job.cancel_event, **common),
+        key="incoming_fit", label="Value model (fit, then backtest against random rows)",
+        on_done=lambda job: state.put("value_model", job.result) if job.status == "done" else None,
+        work=("value_model", ds.fingerprint, state.get("table_version"), target, kind, use_labels,
+              None if selection is None else tuning.identity(selection)),
+        type="primary", icon=":material/model_training:")
+jobs.panel("value_model")
 
 model = state.get("value_model")
 if model is None:

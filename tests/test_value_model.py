@@ -241,7 +241,11 @@ def test_incoming_page_fits_and_selects_a_batch(halves, tmp_path, monkeypatch):
     at.switch_page("../pages/incoming.py").run()
     at.selectbox(key="incoming_target").set_value("outlier").run()
     at.radio(key="incoming_model").set_value("mlp").run()
-    at.button(key="incoming_fit").click().run()
+    at.button(key="incoming_fit").click().run()  # a background job of the compute plan
+    job = at.session_state["jobs"].get("value_model")
+    if job is not None:
+        assert job.wait(600), "the value model's job did not end"
+        at.run()
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     model = at.session_state["value_model"]
