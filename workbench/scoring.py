@@ -98,7 +98,9 @@ def chooser(ds, scorers: list) -> None:
                 if state.remember(key, st.checkbox(f"{meta['name']}{done} · {seconds_badge(alone[meta['name']])}",
                                                    key=key, disabled=busy,
                                                    help=f"Higher means {meta['higher_means']}. The badge: "
-                                                        "estimated time alone on this data.")):
+                                                        "estimated time of this scorer alone on this data; "
+                                                        "scorers that share work (the neighbour graph, "
+                                                        "out-of-fold fits) cost less together.")):
                     picked.append(meta["name"])
                 st.caption(meta["description"])
     todo = [n for n in picked if n not in computed]
@@ -114,7 +116,9 @@ def chooser(ds, scorers: list) -> None:
         right.caption(f"Estimated time: **{describe_seconds(together['total'])}** for {len(todo)} scorer"
                       f"{'s' if len(todo) != 1 else ''} on {ds.n_samples:,} rows × {ds.n_features} columns"
                       + (f" ({together['neighbors']} neighbours)" if together["neighbors"] else "")
-                      + ". Computed scorers (✓) load from the cache; cancel at any point and keep what finished.",
+                      + ": less than the sum of the badges, because work the scorers share (the neighbour graph, "
+                        "the out-of-fold fits) is counted once. Computed scorers (✓) load from the cache; cancel at "
+                        "any point and keep what finished.",
                       help=ESTIMATE_HELP)
     else:
         right.caption("Already computed scorers (✓) load from the cache.")

@@ -95,8 +95,8 @@ def curve_panel(ds, evaluator) -> None:
     offered = [s for s in tuning.canonical(core.list_strategies(table.columns if table is not None else []))
                if s not in ("auto", "random", current)]
     state.sticky("tune_curve_strategies", [])
-    label = ("Strategies to compare with random" if current == "random"
-             else f"Compare `{current}` with (random is always drawn)")
+    label = ("Strategies to draw beside random" if current == "random"
+             else f"Strategies to draw beside `{current}` and random")
     extra = st.multiselect(label, offered, key="tune_curve_strategies", max_selections=3,
                            placeholder="Pick strategies, e.g. ccs:el2n")
     extra = state.remember("tune_curve_strategies", [c for c in extra if c in offered])

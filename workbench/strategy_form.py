@@ -101,12 +101,15 @@ def _options(kind) -> dict:
 
 
 def _choice(key: str, name: str, option):
-    """A select box over an option's choices; "default" (None) leaves the kind's own default."""
-    offered = ([None] if option.default is None else []) + list(option.choices)
-    state.sticky(key, option.default)
-    widget = st.selectbox(name, offered, key=key, help=option.help,
-                          format_func=lambda value: "default" if value is None else str(value))
-    return state.remember(key, widget)
+    """A select box over an option's choices, its help written under it; "default" leaves the kind's
+    own default (a None value would show as an empty "Choose an option" box)."""
+    offered = (["default"] if option.default is None else []) + list(option.choices)
+    state.sticky(key, "default" if option.default is None else option.default, offered)
+    widget = st.selectbox(name.capitalize(), offered, key=key, help=option.help)
+    if option.help:
+        st.caption(option.help[0].upper() + option.help[1:] + ".")
+    value = state.remember(key, widget)
+    return None if value == "default" else value
 
 
 def controls(names: list, flaggers: list, aligned: Optional[pd.DataFrame]) -> tuple[str, dict]:
