@@ -183,9 +183,9 @@ def widgets_from_strategy(strategy: str, score_columns: list) -> dict:
     """Tune widget values that rebuild ``strategy`` (used to apply auto's recommendation)."""
     spec = parse_strategy(strategy, score_columns)
     values: dict = {"tune_kind": spec.kind}
-    if spec.kind == "drop-flagged":
+    if spec.info.target == "flagging-scorers":  # the registry's target, never the kind's name
         values["tune_flaggers"] = list(spec.scorers)
-    elif spec.kind == "scorecard":
+    elif spec.info.target == "terms":
         values.update({f"tune_weight_{n}": 0.0 for n in score_columns})
         values.update({f"tune_weight_{n}": float(w) for n, w in zip(spec.scorers, spec.weights)})
     elif spec.scorers:
