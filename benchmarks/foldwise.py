@@ -39,6 +39,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -114,9 +115,16 @@ def _in_process(ds, reference: bool) -> dict:
 
 
 def bench_shape(rows: int, features: int, repeats: int, reference: bool) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="wb-foldwise-bench-"))
+    try:
+        return _bench_shape(work, rows, features, repeats, reference)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the data, the outputs and every cache folder
+
+
+def _bench_shape(work: Path, rows: int, features: int, repeats: int, reference: bool) -> dict:
     import core
 
-    work = Path(tempfile.mkdtemp(prefix="wb-foldwise-bench-"))
     data = work / "data.parquet"
     mixture_table(rows, features).to_parquet(data)
     runs = []
@@ -155,17 +163,22 @@ def _medians(rows: list) -> dict:
 def bench_samples(repeats: int) -> list:
     import core
 
-    os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="wb-foldwise-samples-")
-    results = []
-    for sample in core.list_samples():
-        ds = core.load_sample(sample["name"])
-        rows = [_in_process(ds, reference=True) for _ in range(repeats)]
-        entry = {"sample": sample["name"], "rows": ds.n_samples, "features": ds.n_features, **_medians(rows),
-                 "load_before": rows[0]["load_before"], "load_after": rows[-1]["load_after"]}
-        entry["speedup"] = round(entry["per_fold_reference_s"] / entry["fold_scores_s"], 2)
-        entry["speedup_cpu"] = round(entry["per_fold_reference_cpu_s"] / entry["fold_scores_cpu_s"], 2)
-        results.append(entry)
-    return results
+    cache = tempfile.mkdtemp(prefix="wb-foldwise-samples-")
+    os.environ["WORKBENCH_CACHE_DIR"] = cache
+    try:
+        return [_bench_sample(core, sample, repeats) for sample in core.list_samples()]
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _bench_sample(core, sample: dict, repeats: int) -> dict:
+    ds = core.load_sample(sample["name"])
+    rows = [_in_process(ds, reference=True) for _ in range(repeats)]
+    entry = {"sample": sample["name"], "rows": ds.n_samples, "features": ds.n_features, **_medians(rows),
+             "load_before": rows[0]["load_before"], "load_after": rows[-1]["load_after"]}
+    entry["speedup"] = round(entry["per_fold_reference_s"] / entry["fold_scores_s"], 2)
+    entry["speedup_cpu"] = round(entry["per_fold_reference_cpu_s"] / entry["fold_scores_cpu_s"], 2)
+    return entry
 
 
 def main() -> None:
