@@ -105,7 +105,7 @@ def test_a_lasso_marks_every_row_inside_it_and_the_legend_agrees(served):
 
             md.lasso(page, [(0.25, 0.3), (0.7, 0.25), (0.6, 0.75), (0.35, 0.6)])
             selected, shown, inside = md.until(lambda: md.counts(page), WAIT, "the selection count")
-            xs, ys = md.area_polygon(page)
+            xs, ys = md.until(lambda: md.area_polygon(page), WAIT, "the area outline")  # drawn after the count
             in_browser, n_drawn = md.frame(page).locator("#plot").evaluate(INSIDE_JS, [xs, ys])
             assert n_drawn == shown == ROWS and selected == inside
             assert 1_000 < inside < ROWS - 1_000
