@@ -21,6 +21,7 @@ Modes:
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import replace
 
 import numpy as np
@@ -66,6 +67,21 @@ def class_recall(X: np.ndarray, y: np.ndarray, n_classes: int, seed: int) -> np.
         return np.where(counts > 0, hits / np.maximum(counts, 1), np.nan)
 
 
+#: Per data set (held weakly): what a quota needs that depends only on its rows (each class's subset,
+#: DRoP's held-out recall). A search runs many quota candidates on the same fold's rows.
+_PER_DATASET: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _memo(ds, key, compute):
+    try:
+        store = _PER_DATASET.setdefault(ds, {})
+    except TypeError:  # not weakly referable: computed each time
+        return compute()
+    if key not in store:
+        store[key] = compute()
+    return store[key]
+
+
 def class_quotas(mode: str, ds, budget: int, seed: int) -> tuple:
     """(quota per class, details): rows each class keeps, summing to ``budget``."""
     counts = np.bincount(ds.y, minlength=ds.n_classes)
@@ -73,7 +89,7 @@ def class_quotas(mode: str, ds, budget: int, seed: int) -> tuple:
         return proportional_quotas(counts, budget), {}
     if mode == "equal":
         return equal_quotas(counts, budget), {}
-    recall = class_recall(ds.X, ds.y, ds.n_classes, seed)
+    recall = _memo(ds, ("recall", int(seed)), lambda: class_recall(ds.X, ds.y, ds.n_classes, seed))
     error = np.where(np.isnan(recall), 1.0, np.maximum(1.0 - recall, MIN_ERROR))
     quotas = _weighted_quotas(counts, error, budget)
     return quotas, {"held_out_recall": {str(c): (None if np.isnan(r) else round(float(r), 4))
@@ -120,7 +136,7 @@ def run_with_quota(kind, request, run) -> tuple:
     params = {}
     for c in np.flatnonzero(quotas > 0):
         rows = np.flatnonzero(ds.y == c)
-        sub = ds.take(rows)
+        sub = _memo(ds, ("class", int(c)), lambda: ds.take(rows))
         part = Request(ds=sub, frame=request.frame.iloc[rows], spec=inner, keep=quotas[c] / len(rows),
                        budget=int(quotas[c]), threshold=None, seed=request.seed, progress=None,
                        cancel=request.cancel)
