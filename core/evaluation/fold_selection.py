@@ -87,5 +87,6 @@ def _rows_of(scores, ds, rows):
     """All-rows scores restricted to ``rows`` (aligned to the Dataset first)."""
     if scores is None:
         return None
-    frame = align_scores(ds, scores).iloc[rows]
-    return frame.set_index(pd.Index(ds.ids[rows], name="id"))
+    frame = align_scores(ds, scores).iloc[rows].set_index(pd.Index(ds.ids[rows], name="id"))
+    frame.attrs = {}  # the scores' records: pandas would deep-copy them on every later row take
+    return frame
