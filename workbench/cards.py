@@ -23,28 +23,15 @@ class Verdict:
     warn_export: bool
 
 
-def block_of(pruned, full, rand) -> dict:
-    """The comparison block (as ``core.estimate`` returns it) of three live estimates (``rand`` None:
-    Tune's first random reference is still being computed)."""
-    return {"selection": pruned.to_dict(), "full": full.to_dict(), "random": None if rand is None else rand.to_dict()}
-
-
-def verdict(block: dict, *, is_random: bool = False, updating: Optional[int] = None) -> Verdict:
-    """The verdict of a comparison block; whether a subset loses is ``core.estimate_warning``'s rule.
+def verdict(block: dict, *, is_random: bool = False) -> Verdict:
+    """The verdict of a final comparison block; whether a subset loses is ``core.estimate_warning``'s rule.
 
     ``is_random``: the selection is itself a random draw, so it can only differ from the mean of
-    random draws by chance, and the verdict says so instead of comparing the two. ``updating``:
-    the selection's row count when ``block["random"]`` is a stand-in of another size (no verdict yet).
+    random draws by chance, and the verdict says so instead of comparing the two. A block that is not
+    final (optimistic, or random of another size) goes through :func:`reading_verdict` instead.
     """
     sel, rand = block["selection"], block["random"]
-    if updating is not None and rand is None:
-        return Verdict("neutral", f"The random reference of {updating:,} rows is being computed; the comparison "
-                                  "follows.", False)
     gap, spread = 100 * (sel["accuracy"] - rand["accuracy"]), 100 * max(sel["std"], rand["std"])
-    if updating is not None:  # Tune's stand-in while the reference of the same size is computed: no verdict yet
-        return Verdict("neutral", f"Comparing with random pruning of {rand['n_kept']:,} rows for now "
-                                  f"({gap:+.1f} points; spread ±{spread:.1f}); the reference of the same size, "
-                                  f"{updating:,} rows, is being computed.", False)
     warning = core.estimate_warning(block)
     if warning:
         return Verdict("bad", warning, True)

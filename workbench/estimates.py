@@ -133,7 +133,7 @@ def _pruned(ds, sel, table, evaluator, priority) -> tuple:
         fold_scores, job = fold_scores_work(ds, table, evaluator, priority=priority)
         if job is not None:
             jobs.panel(FOLD_JOB)
-            return evaluator.estimate(sel.mask), False, True, _left(job)
+            return evaluator.estimate(sel.mask), False, True, job.seconds_left()
     memo = state.get("memo").setdefault("live_estimates", OrderedDict())
     position = (tuning.identity(sel), _fold_key(ds, evaluator), id(fold_scores), evaluator.describe())
     if position not in memo:
@@ -145,13 +145,6 @@ def _pruned(ds, sel, table, evaluator, priority) -> tuple:
     memo.move_to_end(position)
     estimate, leak_free = memo[position]
     return estimate, leak_free, False, None
-
-
-def _left(job) -> Optional[float]:
-    left = job.seconds_left()
-    if left is None and job.status == "queued":
-        return None
-    return left
 
 
 # --- the references -----------------------------------------------------------------------------

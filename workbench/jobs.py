@@ -120,31 +120,10 @@ class Scheduler:
             self._running.discard(job)
             self._cond.notify_all()
 
-    def others_waiting(self, job: "Job") -> bool:
-        """Whether work of a more urgent priority than ``job``'s waits or runs (IDLE work yields to it)."""
-        with self._cond:
-            return any(other is not job and other.priority < job.priority for other in self._running) or any(
-                entry[2].priority < job.priority for entry in self._waiting)
-
     def busy(self) -> bool:
         """Whether any heavy job runs or waits (work that yields to everything else pauses meanwhile)."""
         with self._cond:
             return bool(self._running or self._waiting)
-
-    def queue_position(self, job: "Job") -> int:
-        """How many heavy jobs run or start before ``job`` (0 when it runs)."""
-        with self._cond:
-            if job in self._running:
-                return 0
-            ahead = sum(1 for entry in self._waiting if (entry[0], entry[1]) < _entry_key(self._waiting, job))
-            return len(self._running) + ahead
-
-
-def _entry_key(waiting: list, job) -> tuple:
-    for entry in waiting:
-        if entry[2] is job:
-            return entry[0], entry[1]
-    return (float("inf"), 0)
 
 
 #: The one scheduler of this process (every session's heavy jobs share the cores).

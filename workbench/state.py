@@ -26,7 +26,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import core
 from core.scorers import align_scores, join_scores
-from core.selection import parse_strategy, score_names
+from core.selection import score_names
 from workbench import sessions, settings
 
 DEFAULT_RECIPE = {"strategy": "random", "keep": 0.7, "threshold": None}
@@ -201,15 +201,6 @@ def _forget_widgets(keep_prefixes: tuple) -> None:
     for key in [k for k in st.session_state.keys() if str(k).startswith(WIDGET_PREFIXES)
                 and not str(k).startswith(keep_prefixes)]:
         del st.session_state[key]
-
-
-def strategy_fits(strategy: str, columns: Iterable) -> bool:
-    """Whether ``strategy`` parses against the score ``columns`` (the grammar owner decides)."""
-    try:
-        parse_strategy(strategy, list(columns))
-        return True
-    except core.WorkbenchError:
-        return False
 
 
 def scores() -> Optional[pd.DataFrame]:
