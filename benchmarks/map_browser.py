@@ -8,7 +8,12 @@ Data page into a fresh ``streamlit run workbench/app.py`` (own cold cache and te
 PCA map is what a user sees first; UMAP's time is ``benchmarks/map_umap.py``), then in headless
 chromium (software WebGL: ``--disable-gpu``, so drawing is slower than on a desktop with a GPU):
 
-``first_draw_s``      click on "Map" until the map reports every point drawn (the server's PCA included).
+``first_draw_s``      click on "Map" until the map reports every point drawn (the server's PCA included; the
+                      component reports after WebGL has finished every point and the next frame is shown).
+                      Cold: a fresh server, cache folder and browser per shape.
+``first_draw_steps_s`` where that time went, in seconds after the click: the map frame created, each file's
+                      fetch (start, end), and the component's marks: script running, first render message,
+                      coordinates in hand, points built, drawn.
 ``lasso_s``           mouse released until the page states the selection count ("N selected · of ...").
 ``force_keep_s``      click on "Force keep" until the page states the new kept count (``..._map_repainted_s``:
                       until the map has repainted too).
@@ -81,6 +86,24 @@ def _kept(page) -> int:
     return int(found.group(1).replace(",", "")) if found else -1
 
 
+STEPS_JS = """p => ({origin: performance.timeOrigin, marks: window.mapTimes || {},
+  files: performance.getEntriesByType('resource').map(e => [e.name.split('/').pop().split('?')[0], e.startTime, e.responseEnd])})"""
+
+
+def first_draw_steps(page, clicked_ms: float) -> dict:
+    """Where the first draw's time went, in seconds after the click: the map frame's creation, its files
+    (fetch start and end), and the component's own marks (script start, first render message, coordinates
+    in hand, points built, drawn)."""
+    found = md.frame(page).locator("#plot").evaluate(STEPS_JS)
+    at = lambda ms: round((found["origin"] + ms - clicked_ms) / 1000, 3)  # noqa: E731
+    steps = {"frame_created": at(0)}
+    for name, begin, end in found["files"]:
+        key = "coordinates" if name.startswith("xy-") else name
+        steps[f"{key}_fetch"] = [at(begin), at(end)]
+    steps.update({name: at(ms) for name, ms in found["marks"].items()})
+    return steps
+
+
 class Meter:
     """Websocket bytes the page received, and the coordinate files it fetched."""
 
@@ -131,9 +154,11 @@ def run_shape(playwright, rows: int, cols: int, moves: int, folder: Path) -> dic
 
         say("opening the map")
         start, bytes_before = time.monotonic(), meter.ws_bytes
+        clicked_ms = time.time() * 1000
         page.locator('[data-testid="stSidebarNav"] a', has_text="Map").first.click()
         md.wait_drawn(page, rows, timeout=WAIT)
         out["first_draw_s"] = round(time.monotonic() - start, 2)
+        out["first_draw_steps_s"] = first_draw_steps(page, clicked_ms)
         out["first_draw_ws_bytes"] = meter.ws_bytes - bytes_before
         out["coordinates_bytes"] = meter.coordinate_bytes
 

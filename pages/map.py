@@ -101,9 +101,11 @@ with side_col:
     st.caption(f"Current selection keeps **{sel.n_kept:,}** of {ds.n_samples:,} rows (`{sel.resolved_strategy}`).")
 
 with chart_col:  # drawn last: the words above reach the browser before the map repaints
-    map_canvas.draw(xy=map_canvas.coordinates_file(coords, order, f"{ds.fingerprint}:{method}:{seed}"),
+    tag = f"{ds.fingerprint}:{method}:{seed}"
+    ids_name, write_ids = map_canvas.ids_file(ds.ids, order, tag)
+    map_canvas.draw(xy=map_canvas.coordinates_file(coords, order, tag), ids=ids_name,
                     codes=pic.codes[order], palette=pic.palette, names=pic.names,
                     layers=pic.layers or [list(range(len(pic.palette)))],
                     legend={"items": pic.items, "notes": pic.notes, "scale": pic.scale}, title=pic.title,
                     area=area, key=canvas_key)
-
+    write_ids()  # after the map's message: hover needs the ids, the first draw does not

@@ -4,6 +4,7 @@ tests/test_browser.py and benchmarks/map_browser.py."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -83,11 +84,8 @@ def legend(page) -> dict:
 
 def area_polygon(page):
     """The selected area the map outlines, in map coordinates: (xs, ys), or None."""
-    shapes = frame(page).locator("#plot").evaluate("p => (p.layout && p.layout.shapes) || []")
-    if not shapes:
+    text = frame(page).locator("#plot").get_attribute("data-area")
+    if not text:
         return None
-    shape = shapes[0]
-    if shape.get("type") == "rect":
-        return [shape["x0"], shape["x1"]], [shape["y0"], shape["y1"]]
-    pairs = [pair.split(",") for pair in shape["path"].lstrip("M").rstrip("Z").split("L")]
-    return [float(x) for x, _ in pairs], [float(y) for _, y in pairs]
+    area = json.loads(text)
+    return [float(x) for x in area["x"]], [float(y) for y in area["y"]]

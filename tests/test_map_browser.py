@@ -33,7 +33,7 @@ pytestmark = pytest.mark.browser
 # counts the drawn points inside a polygon (ray casting), in the map frame: independent of the server's test
 INSIDE_JS = """
 (p, [xs, ys]) => {
-  const x = p.data[0].x, y = p.data[0].y;
+  const x = p.mapX, y = p.mapY;
   let count = 0;
   for (let i = 0; i < x.length; i++) {
     let inside = false;
@@ -115,7 +115,7 @@ def test_a_lasso_marks_every_row_inside_it_and_the_legend_agrees(served):
             assert int(note.group(1).replace(",", "")) == inside
             kept_inside = int(note.group(2).replace(",", ""))
             grey = md.frame(page).locator("#plot").evaluate(
-                "p => p.data[0].marker.color.filter(c => c.startsWith('rgba(160,164,168')).length")
+                "p => p.mapCodes.filter(c => p.mapPalette[c].startsWith('rgba(160,164,168')).length")
             assert grey == ROWS - inside  # the rows outside are greyed, still drawn
 
             renders = md.plot_state(page)["renders"]

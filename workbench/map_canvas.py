@@ -7,6 +7,11 @@ browser fetches it by name (and keeps it: the component server marks such files 
 render then carries only one colour code per point, packed to 1, 2, 4 or 8 bits. The page reads
 events back (a lasso or box, a clicked point) and decides everything else in Python.
 
+The points are drawn by the component's own few lines of WebGL (``map_component/map.js``), not by
+plotly.js: in headless Chromium with software WebGL, parsing plotly.js took about 1 s and its
+``scattergl`` first build and paint 2.5 s at 100k points, against well under a second for the whole
+first draw here. The row ids of the drawn points (for hover) are a second file, fetched at the first hover.
+
 The folder is a private temporary one per process, named by nothing a visitor types; coordinate
 files are named by a digest of the data fingerprint, the layout and a per-process secret, so one
 visitor cannot fetch another's map by guessing.
@@ -17,13 +22,14 @@ from __future__ import annotations
 import atexit
 import base64
 import hashlib
+import json
 import os
 import secrets
 import shutil
 import tempfile
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -35,15 +41,12 @@ _STATE: dict = {}
 
 
 def _folder() -> Path:
-    """The component's served folder: the page and script, plotly.js and the coordinate files."""
+    """The component's served folder: the page and script, and the coordinate and id files."""
     with _LOCK:
         if "folder" not in _STATE:
-            import plotly
-
             folder = Path(tempfile.mkdtemp(prefix="workbench-map-"))
             for name in ("index.html", "map.js"):
                 shutil.copyfile(_SOURCE / name, folder / name)
-            shutil.copyfile(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", folder / "plotly.min.js")
             atexit.register(shutil.rmtree, folder, True)
             _STATE["folder"] = folder
         return _STATE["folder"]
@@ -59,24 +62,43 @@ def _component():
         return _STATE["component"]
 
 
+def _name(prefix: str, suffix: str, tag: str) -> str:
+    return prefix + hashlib.sha256(f"{_SECRET}:{prefix}:{tag}".encode()).hexdigest()[:24] + suffix
+
+
+def _write_once(name: str, content) -> str:
+    """Write ``content()`` (bytes) once under ``name`` in the served folder (atomically); the name."""
+    folder = _folder()
+    path = folder / name
+    if not path.exists():
+        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
+        with os.fdopen(handle, "wb") as out:
+            out.write(content())
+        os.replace(temporary, path)
+        prefix, suffix = name.split("-")[0] + "-", path.suffix
+        files = sorted(folder.glob(f"{prefix}*{suffix}"), key=lambda p: p.stat().st_mtime)
+        for old in files[:-_KEEP_FILES]:
+            old.unlink(missing_ok=True)
+    return name
+
+
 def coordinates_file(coords: np.ndarray, order: np.ndarray, tag: str) -> str:
     """Write ``coords[order]`` (float32 x, y interleaved) once; the file's name in the served folder.
 
     ``tag`` names the layout (fingerprint, method, seed): the same tag gives the same file.
     """
-    name = "xy-" + hashlib.sha256(f"{_SECRET}:{tag}:{len(order)}".encode()).hexdigest()[:24] + ".bin"
-    folder = _folder()
-    path = folder / name
-    if not path.exists():
-        data = np.ascontiguousarray(np.asarray(coords, dtype=np.float32)[order]).tobytes()
-        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".part")
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temporary, path)
-        files = sorted(folder.glob("xy-*.bin"), key=lambda p: p.stat().st_mtime)
-        for old in files[:-_KEEP_FILES]:
-            old.unlink(missing_ok=True)
-    return name
+    return _write_once(_name("xy-", ".bin", f"{tag}:{len(order)}"),
+                       lambda: np.ascontiguousarray(np.asarray(coords, dtype=np.float32)[order]).tobytes())
+
+
+def ids_file(ids: np.ndarray, order: np.ndarray, tag: str) -> tuple[str, Callable[[], str]]:
+    """(the name of the file holding the row ids of ``order`` in draw order, a JSON list of text; the
+    function that writes it once). Call the writer after :func:`draw`: the browser fetches the ids at
+    the first hover only (and asks again if they are not there yet), so they never delay the first draw.
+    """
+    name = _name("ids-", ".json", f"{tag}:{len(order)}")
+    return name, lambda: _write_once(name, lambda: json.dumps([str(v) for v in np.asarray(ids, dtype=object)[order]]
+                                                             ).encode())
 
 
 def pack_codes(codes: np.ndarray) -> tuple[str, int]:
@@ -101,13 +123,16 @@ def unpack_codes(text: str, bits: int, n: int) -> np.ndarray:
 
 
 def draw(*, xy: str, codes: np.ndarray, palette: list, names: list, layers: list, legend: dict, title: str,
-         area: Optional[dict], key: str, height: int = 620, marker_size: float = 4) -> Optional[dict]:
+         area: Optional[dict], key: str, ids: Optional[str] = None, height: int = 620,
+         marker_size: float = 4) -> Optional[dict]:
     """Draw the map; the last event the user made on it (``{"kind": ..., "nonce": ...}``) or None.
 
     Parameters
     ----------
     xy : str
         A name from :func:`coordinates_file`.
+    ids : str, optional
+        A name from :func:`ids_file` (hover then shows each point's row id).
     codes : ndarray of shape (n_drawn,), uint8
         Colour code of each point in draw order (an index into ``palette`` and ``names``).
     layers : list of lists of codes
@@ -120,5 +145,5 @@ def draw(*, xy: str, codes: np.ndarray, palette: list, names: list, layers: list
     text, bits = pack_codes(codes)
     return _component()(xy=xy, n=int(len(codes)), codes=text, bits=bits, palette=list(palette),
                         names=[str(n) for n in names], layers=[[int(c) for c in layer] for layer in layers],
-                        legend=legend, title=title, area=area, height=int(height), marker_size=marker_size,
+                        legend=legend, title=title, area=area, ids=ids, height=int(height), marker_size=marker_size,
                         drawn=int(len(codes)), key=key, default=None)

@@ -1,18 +1,21 @@
-// The Map page's scatter (a Streamlit component, plain JS on plotly.js WebGL).
+// The Map page's scatter (a Streamlit component): every point drawn with a few lines of raw WebGL.
 // The coordinates come once, as a binary file fetched by URL; every render after that brings only one
 // small colour code per point, so moving a threshold resends no coordinates. Areas are drawn on an
-// overlay of our own (plotly's lasso recomputes and redraws every point at each mouse move), and
-// go back to Python as {kind: "area", x, y} in map coordinates; a click sends {kind: "point", index}.
+// overlay of our own and go back to Python as {kind: "area", x, y} in map coordinates; a click sends
+// {kind: "point", index}. Hovering a point shows its legend name and row id (the ids file is fetched
+// at the first hover, never before the first draw).
 (function () {
   "use strict";
-  const plot = document.getElementById("plot");
-  const legend = document.getElementById("legend");
-  const overlay = document.getElementById("overlay");
-  const line = document.getElementById("line");
-  const coordsCache = {};  // file name -> Promise<Float32Array>
-  let order = null;        // per drawn trace point: its draw position (only when layers reorder points)
-  let xy = null, xs = null, ys = null, xyName = null;
-  let lastArgs = null, renders = 0, mode = "lasso", drawnOnce = false;
+  const marks = window.mapTimes = {script: performance.now()};  // where a first draw's time goes
+  function mark(name) { if (!(name in marks)) { marks[name] = performance.now(); } }
+  const $ = function (id) { return document.getElementById(id); };
+  const plot = $("plot"), canvas = $("canvas"), legend = $("legend"), overlay = $("overlay");
+  const line = $("line"), outline = $("area"), tip = $("tip"), title = $("title");
+  const files = {};  // file name -> Promise of its contents
+  let gl = null, program = null, buffers = null;
+  let xs = null, ys = null, xyName = null, home = null, view = null;
+  let args = null, codes = null, rgba = null, indices = null, renders = 0, mode = "lasso", grid = null;
+  let pending = false;
 
   function send(type, extra) {
     window.parent.postMessage(Object.assign({isStreamlitMessage: true, type: type}, extra), "*");
@@ -21,27 +24,15 @@
     value.nonce = Date.now() + Math.random();
     send("streamlit:setComponentValue", {value: value, dataType: "json"});
   }
-
-  function coords(name) {
-    if (!coordsCache[name]) {
-      coordsCache[name] = fetch("./" + name).then(function (reply) {
-        if (!reply.ok) { throw new Error("map coordinates not found: " + reply.status); }
-        return reply.arrayBuffer();
-      }).then(function (buffer) { return new Float32Array(buffer); });
+  function fetched(name, how) {
+    if (!files[name]) {
+      files[name] = fetch("./" + name).then(function (reply) {
+        if (!reply.ok) { throw new Error("map file not found: " + reply.status); }
+        return how === "json" ? reply.json() : reply.arrayBuffer();
+      });
     }
-    return coordsCache[name];
+    return files[name];
   }
-
-  function decodeCodes(text, bits, n) {
-    const raw = atob(text);
-    const per = 8 / bits, mask = (1 << bits) - 1;
-    const codes = new Uint8Array(n);
-    for (let i = 0; i < n; i++) {
-      codes[i] = (raw.charCodeAt(Math.floor(i / per)) >> (bits * (i % per))) & mask;
-    }
-    return codes;
-  }
-
   function element(tag, className, text) {
     const node = document.createElement(tag);
     if (className) { node.className = className; }
@@ -49,7 +40,252 @@
     return node;
   }
 
-  function drawLegend(args) {
+  // --- colours and codes ---------------------------------------------------------------------
+  function decodeCodes(text, bits, n) {
+    const raw = atob(text), per = 8 / bits, mask = (1 << bits) - 1, out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) { out[i] = (raw.charCodeAt((i / per) | 0) >> (bits * (i % per))) & mask; }
+    return out;
+  }
+  function parseColour(text) {  // "#rgb", "#rrggbb", "rgb(r, g, b)", "rgba(r, g, b, a)" -> [r, g, b, a] bytes
+    const hex = /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.exec(text.trim());
+    if (hex) {
+      const h = hex[1].length === 3 ? hex[1].replace(/./g, "$&$&") : hex[1];
+      return [0, 2, 4].map(function (i) { return parseInt(h.substr(i, 2), 16); }).concat([255]);
+    }
+    const parts = (/rgba?\(([^)]*)\)/i.exec(text) || [null, "0,0,0"])[1].split(",").map(Number);
+    return [parts[0], parts[1], parts[2], Math.round(255 * (parts.length > 3 ? parts[3] : 1))];
+  }
+  function colourBytes() {  // one RGBA per point, in draw order
+    const table = new Uint32Array(256), bytes = new Uint8Array(table.buffer);
+    args.palette.forEach(function (c, i) { bytes.set(parseColour(c), 4 * i); });
+    const out = new Uint32Array(codes.length);
+    for (let i = 0; i < codes.length; i++) { out[i] = table[codes[i]]; }
+    return new Uint8Array(out.buffer);
+  }
+  function layerOrder() {  // point indices bottom layer first (null: one layer, draw in order)
+    if (!args.layers || args.layers.length < 2) { return null; }
+    const out = new Uint32Array(codes.length);
+    let j = 0;
+    args.layers.forEach(function (layer) {
+      const wanted = new Uint8Array(256);
+      layer.forEach(function (code) { wanted[code] = 1; });
+      for (let i = 0; i < codes.length; i++) { if (wanted[codes[i]]) { out[j++] = i; } }
+    });
+    return out.subarray(0, j);
+  }
+
+  // --- WebGL ---------------------------------------------------------------------------------
+  const VERTEX = "attribute vec2 xy; attribute vec4 colour; uniform vec4 view; uniform float size;" +
+    "varying vec4 tint; void main() { tint = colour;" +
+    " gl_Position = vec4((xy.x - view.x) * view.z * 2.0 - 1.0, (xy.y - view.y) * view.w * 2.0 - 1.0, 0.0, 1.0);" +
+    " gl_PointSize = size; }";
+  const FRAGMENT = "precision mediump float; varying vec4 tint; void main() {" +
+    " vec2 d = gl_PointCoord - 0.5; if (dot(d, d) > 0.25) discard; gl_FragColor = tint; }";
+
+  function shader(kind, source) {
+    const s = gl.createShader(kind);
+    gl.shaderSource(s, source);
+    gl.compileShader(s);
+    if (!gl.getShaderParameter(s, gl.COMPILE_STATUS)) { throw new Error(gl.getShaderInfoLog(s)); }
+    return s;
+  }
+  function setUp() {
+    const options = {antialias: false, alpha: false, depth: false, preserveDrawingBuffer: true};
+    gl = canvas.getContext("webgl2", options) || canvas.getContext("webgl", options);
+    if (!gl) { throw new Error("this browser has WebGL switched off"); }
+    if (!(window.WebGL2RenderingContext && gl instanceof window.WebGL2RenderingContext)) {
+      gl.getExtension("OES_element_index_uint");  // layers draw by a 32-bit index list
+    }
+    program = gl.createProgram();
+    gl.attachShader(program, shader(gl.VERTEX_SHADER, VERTEX));
+    gl.attachShader(program, shader(gl.FRAGMENT_SHADER, FRAGMENT));
+    gl.linkProgram(program);
+    if (!gl.getProgramParameter(program, gl.LINK_STATUS)) { throw new Error(gl.getProgramInfoLog(program)); }
+    buffers = {xy: gl.createBuffer(), colour: gl.createBuffer(), order: gl.createBuffer()};
+    gl.enable(gl.BLEND);
+    gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
+  }
+  function size() {
+    const ratio = window.devicePixelRatio || 1, w = overlay.clientWidth, h = overlay.clientHeight;
+    if (canvas.width !== Math.round(w * ratio) || canvas.height !== Math.round(h * ratio)) {
+      canvas.width = Math.round(w * ratio); canvas.height = Math.round(h * ratio);
+    }
+    return ratio;
+  }
+  function paint() {
+    const ratio = size();
+    gl.viewport(0, 0, canvas.width, canvas.height);
+    gl.clearColor(1, 1, 1, 1);
+    gl.clear(gl.COLOR_BUFFER_BIT);
+    gl.useProgram(program);
+    gl.uniform4f(gl.getUniformLocation(program, "view"), view.x0, view.y0, 1 / (view.x1 - view.x0), 1 / (view.y1 - view.y0));
+    gl.uniform1f(gl.getUniformLocation(program, "size"), args.marker_size * ratio);
+    const where = gl.getAttribLocation(program, "xy"), tint = gl.getAttribLocation(program, "colour");
+    gl.bindBuffer(gl.ARRAY_BUFFER, buffers.xy);
+    gl.enableVertexAttribArray(where);
+    gl.vertexAttribPointer(where, 2, gl.FLOAT, false, 0, 0);
+    gl.bindBuffer(gl.ARRAY_BUFFER, buffers.colour);
+    gl.enableVertexAttribArray(tint);
+    gl.vertexAttribPointer(tint, 4, gl.UNSIGNED_BYTE, true, 0, 0);
+    if (indices) {
+      gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, buffers.order);
+      gl.drawElements(gl.POINTS, indices.length, gl.UNSIGNED_INT, 0);
+    } else {
+      gl.drawArrays(gl.POINTS, 0, codes.length);
+    }
+    drawOutline();
+  }
+  function repaint() {  // at most once a frame (zoom, pan)
+    if (pending) { return; }
+    pending = true;
+    requestAnimationFrame(function () { pending = false; paint(); });
+  }
+
+  // --- map <-> pixels ------------------------------------------------------------------------
+  function toPixel(x, y) {
+    return [(x - view.x0) / (view.x1 - view.x0) * overlay.clientWidth,
+            (view.y1 - y) / (view.y1 - view.y0) * overlay.clientHeight];
+  }
+  function toMap(px, py) {
+    return [view.x0 + px / overlay.clientWidth * (view.x1 - view.x0),
+            view.y1 - py / overlay.clientHeight * (view.y1 - view.y0)];
+  }
+  function bounds() {
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (let i = 0; i < xs.length; i++) {
+      const x = xs[i], y = ys[i];
+      if (x < x0) { x0 = x; } if (x > x1) { x1 = x; } if (y < y0) { y0 = y; } if (y > y1) { y1 = y; }
+    }
+    if (!(x1 > x0)) { x0 -= 1; x1 += 1; }
+    if (!(y1 > y0)) { y0 -= 1; y1 += 1; }
+    const px = 0.04 * (x1 - x0), py = 0.04 * (y1 - y0);
+    return {x0: x0 - px, x1: x1 + px, y0: y0 - py, y1: y1 + py};
+  }
+  function drawOutline() {
+    const area = args.area;
+    let corners = [];
+    if (area && area.x && area.x.length >= 2) {
+      corners = area.x.length === 2
+        ? [[area.x[0], area.y[0]], [area.x[1], area.y[0]], [area.x[1], area.y[1]], [area.x[0], area.y[1]]]
+        : area.x.map(function (x, i) { return [x, area.y[i]]; });
+    }
+    outline.setAttribute("points", corners.map(function (c) { return toPixel(c[0], c[1]).join(","); }).join(" "));
+  }
+
+  // --- nearest point (a grid over the map, built at the first hover or click) -----------------
+  const CELLS = 128;
+  function buildGrid() {
+    const b = home, n = xs.length, cell = new Int32Array(n), start = new Int32Array(CELLS * CELLS + 1);
+    for (let i = 0; i < n; i++) {
+      const cx = Math.min(CELLS - 1, ((xs[i] - b.x0) / (b.x1 - b.x0) * CELLS) | 0);
+      const cy = Math.min(CELLS - 1, ((ys[i] - b.y0) / (b.y1 - b.y0) * CELLS) | 0);
+      cell[i] = cy * CELLS + cx; start[cell[i] + 1]++;
+    }
+    for (let c = 0; c < CELLS * CELLS; c++) { start[c + 1] += start[c]; }
+    const fill = start.slice(0, CELLS * CELLS), members = new Int32Array(n);
+    for (let i = 0; i < n; i++) { members[fill[cell[i]]++] = i; }
+    grid = {start: start, members: members};
+  }
+  function nearest(px, py) {  // the drawn point nearest to a pixel, within 8 pixels; -1 if none
+    if (!grid) { buildGrid(); }
+    const b = home, lo = toMap(px - 8, py + 8), hi = toMap(px + 8, py - 8);
+    const cell = function (v, a, z) { return Math.max(0, Math.min(CELLS - 1, Math.floor((v - a) / (z - a) * CELLS))); };
+    const cx0 = cell(lo[0], b.x0, b.x1), cx1 = cell(hi[0], b.x0, b.x1);
+    const cy0 = cell(lo[1], b.y0, b.y1), cy1 = cell(hi[1], b.y0, b.y1);
+    const sx = overlay.clientWidth / (view.x1 - view.x0), sy = overlay.clientHeight / (view.y1 - view.y0);
+    let best = -1, bestD = 64;
+    for (let cy = cy0; cy <= cy1; cy++) {
+      for (let cx = cx0; cx <= cx1; cx++) {
+        const c = cy * CELLS + cx;
+        for (let k = grid.start[c]; k < grid.start[c + 1]; k++) {
+          const i = grid.members[k], dx = (xs[i] - view.x0) * sx - px, dy = (view.y1 - ys[i]) * sy - py;
+          const d = dx * dx + dy * dy;
+          if (d < bestD || (d === bestD && i > best)) { bestD = d; best = i; }
+        }
+      }
+    }
+    return best;
+  }
+  function hover(px, py) {
+    const i = nearest(px, py);
+    if (i < 0) { tip.style.display = "none"; return; }
+    const show = function (ids) {
+      tip.textContent = args.names[codes[i]] + (ids ? " · id " + ids[i] : "");
+      const p = toPixel(xs[i], ys[i]);
+      Object.assign(tip.style, {display: "block", left: (p[0] + 10) + "px", top: (p[1] - 28) + "px"});
+    };
+    show(null);
+    if (args.ids) {
+      const name = args.ids;
+      fetched(name, "json").then(show).catch(function () { delete files[name]; });  // not written yet: ask again later
+    }
+  }
+
+  // --- the overlay: lasso, box, move / zoom, hover, click --------------------------------------
+  function setMode(next) {
+    mode = next;
+    document.querySelectorAll("#tools button[data-mode]").forEach(function (b) {
+      b.classList.toggle("on", b.getAttribute("data-mode") === mode);
+    });
+    overlay.style.cursor = mode === "pan" ? "grab" : "crosshair";
+  }
+  function bindOverlay() {
+    let path = null, grab = null;
+    overlay.addEventListener("pointerdown", function (event) {
+      overlay.setPointerCapture(event.pointerId);
+      tip.style.display = "none";
+      path = [[event.offsetX, event.offsetY]];
+      grab = mode === "pan" ? {x: event.offsetX, y: event.offsetY, view: Object.assign({}, view)} : null;
+    });
+    overlay.addEventListener("pointermove", function (event) {
+      if (!path) { hover(event.offsetX, event.offsetY); return; }
+      const p = [event.offsetX, event.offsetY];
+      if (grab) {
+        const dx = (p[0] - grab.x) / overlay.clientWidth * (grab.view.x1 - grab.view.x0);
+        const dy = (p[1] - grab.y) / overlay.clientHeight * (grab.view.y1 - grab.view.y0);
+        view = {x0: grab.view.x0 - dx, x1: grab.view.x1 - dx, y0: grab.view.y0 + dy, y1: grab.view.y1 + dy};
+        path.push(p);
+        repaint();
+        return;
+      }
+      if (mode === "box") { path = [path[0], p]; } else { path.push(p); }
+      const shown = mode === "box" ? [path[0], [p[0], path[0][1]], p, [path[0][0], p[1]]] : path;
+      line.setAttribute("points", shown.map(function (q) { return q.join(","); }).join(" "));
+    });
+    overlay.addEventListener("pointerup", function (event) {
+      if (!path) { return; }
+      const done = path;
+      path = null; grab = null;
+      line.setAttribute("points", "");
+      const moved = Math.hypot(event.offsetX - done[0][0], event.offsetY - done[0][1]);
+      if (done.length < 3 && moved < 4) {  // a click
+        const index = nearest(event.offsetX, event.offsetY);
+        setValue(index >= 0 ? {kind: "point", index: index} : {kind: "clear"});
+        return;
+      }
+      if (mode === "pan") { return; }
+      const corners = (mode === "box" ? done.slice(0, 2) : done).map(function (q) { return toMap(q[0], q[1]); });
+      setValue({kind: "area", x: corners.map(function (c) { return c[0]; }), y: corners.map(function (c) { return c[1]; })});
+    });
+    overlay.addEventListener("pointerleave", function () { tip.style.display = "none"; });
+    overlay.addEventListener("wheel", function (event) {  // zoom around the pointer
+      event.preventDefault();
+      const factor = Math.exp(Math.max(-0.5, Math.min(0.5, event.deltaY * 0.002)));
+      const c = toMap(event.offsetX, event.offsetY);
+      view = {x0: c[0] + (view.x0 - c[0]) * factor, x1: c[0] + (view.x1 - c[0]) * factor,
+              y0: c[1] + (view.y0 - c[1]) * factor, y1: c[1] + (view.y1 - c[1]) * factor};
+      tip.style.display = "none";
+      repaint();
+    }, {passive: false});
+    document.querySelectorAll("#tools button[data-mode]").forEach(function (b) {
+      b.addEventListener("click", function () { setMode(b.getAttribute("data-mode")); });
+    });
+    $("home").addEventListener("click", function () { view = Object.assign({}, home); repaint(); });
+    window.addEventListener("resize", repaint);
+  }
+
+  // --- a render: new codes (and, once per layout, new coordinates) -----------------------------
+  function drawLegend() {
     legend.replaceChildren();
     (args.legend.items || []).forEach(function (item) {
       const row = element("div", "row");
@@ -69,146 +305,59 @@
     }
     (args.legend.notes || []).forEach(function (note) { legend.append(element("div", "note", note)); });
   }
-
-  // one trace in draw order; a colour string per point (shared strings: measured 2-3x faster to draw than
-  // numbers through a colour scale in headless chromium at 200k points)
-  function trace(codes, args) {
-    const n = codes.length;
-    let x = xs, y = ys;
-    const colour = new Array(n), text = new Array(n);
-    order = null;
-    if (args.layers.length > 1) {  // e.g. flagged rows on top: reorder the points, layer by layer
-      order = new Int32Array(n);
-      let j = 0;
-      args.layers.forEach(function (layer) {
-        const wanted = new Uint8Array(256);
-        layer.forEach(function (code) { wanted[code] = 1; });
-        for (let i = 0; i < n; i++) { if (wanted[codes[i]]) { order[j++] = i; } }
-      });
-      x = new Float32Array(n); y = new Float32Array(n);
-      for (let j2 = 0; j2 < n; j2++) { const i = order[j2]; x[j2] = xs[i]; y[j2] = ys[i]; }
+  function useCoordinates(data) {
+    xs = new Float32Array(args.n); ys = new Float32Array(args.n);
+    for (let i = 0; i < args.n; i++) { xs[i] = data[2 * i]; ys[i] = data[2 * i + 1]; }
+    gl.bindBuffer(gl.ARRAY_BUFFER, buffers.xy);
+    gl.bufferData(gl.ARRAY_BUFFER, data.subarray(0, 2 * args.n), gl.STATIC_DRAW);
+    home = bounds(); view = Object.assign({}, home); grid = null;
+    xyName = args.xy;
+  }
+  function draw(data) {
+    if (!gl) { setUp(); bindOverlay(); }
+    if (xyName !== args.xy) { useCoordinates(new Float32Array(data)); }
+    codes = decodeCodes(args.codes, args.bits, args.n);
+    gl.bindBuffer(gl.ARRAY_BUFFER, buffers.colour);
+    gl.bufferData(gl.ARRAY_BUFFER, colourBytes(), gl.DYNAMIC_DRAW);
+    indices = layerOrder();
+    if (indices) {
+      gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, buffers.order);
+      gl.bufferData(gl.ELEMENT_ARRAY_BUFFER, indices, gl.DYNAMIC_DRAW);
     }
-    for (let j = 0; j < n; j++) {
-      const code = codes[order ? order[j] : j];
-      colour[j] = args.palette[code]; text[j] = args.names[code];
-    }
-    return {type: "scattergl", mode: "markers", x: x, y: y, text: text, showlegend: false,
-            hovertemplate: "%{text}<extra></extra>",
-            marker: {color: colour, size: args.marker_size, line: {width: 0}}};
-  }
-
-  function areaShape(area) {
-    if (!area || !area.x || area.x.length < 2) { return []; }
-    const style = {color: "#1f2933", width: 1.5, dash: "dot"};
-    if (area.x.length === 2) {  // a box: two corners
-      return [{type: "rect", x0: area.x[0], x1: area.x[1], y0: area.y[0], y1: area.y[1], line: style}];
-    }
-    const path = "M" + area.x.map(function (v, i) { return v + "," + area.y[i]; }).join("L") + "Z";
-    return [{type: "path", path: path, line: style}];
-  }
-
-  // --- drawing an area on the overlay --------------------------------------------------------
-  function axes() {
-    const full = plot._fullLayout;
-    return {x: full.xaxis, y: full.yaxis, size: full._size};
-  }
-  function placeOverlay() {
-    if (!plot._fullLayout) { return; }
-    const a = axes();
-    Object.assign(overlay.style, {left: a.size.l + "px", top: a.size.t + "px", width: a.size.w + "px",
-                                  height: a.size.h + "px", pointerEvents: mode === "pan" ? "none" : "auto"});
-  }
-  function setMode(next) {
-    mode = next;
-    document.querySelectorAll("#tools button").forEach(function (b) {
-      b.classList.toggle("on", b.getAttribute("data-mode") === mode);
+    mark("built");
+    paint();
+    gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, new Uint8Array(4));  // waits until every point is drawn
+    Object.assign(plot, {mapX: xs, mapY: ys, mapCodes: codes, mapPalette: args.palette, mapNames: args.names});
+    plot.setAttribute("data-area", args.area ? JSON.stringify(args.area) : "");
+    const done = args;
+    requestAnimationFrame(function () {  // on screen after this frame: then tell tests and benchmarks
+      setTimeout(function () {
+        mark("drawn");
+        plot.setAttribute("data-drawn", String(done.drawn));
+        plot.setAttribute("data-renders", String(++renders));
+      }, 0);
     });
-    Plotly.relayout(plot, {dragmode: mode === "pan" ? "pan" : false});
-    placeOverlay();
   }
-  function nearest(px, py) {  // the drawn point nearest to a click, within 8 pixels
-    const a = axes();
-    let best = -1, bestD = 64;
-    for (let i = 0; i < xs.length; i++) {
-      const dx = a.x.d2p(xs[i]) - px, dy = a.y.d2p(ys[i]) - py, d = dx * dx + dy * dy;
-      if (d < bestD) { bestD = d; best = i; }
-    }
-    return best;
+  function render(next) {
+    mark("args");
+    args = next;
+    title.textContent = args.title;
+    $("stage").style.height = Math.max(200, args.height - 64) + "px";
+    drawLegend();
+    send("streamlit:setFrameHeight", {height: document.body.scrollHeight});
+    fetched(args.xy, "binary").then(function (data) {
+      mark("coords");
+      // two renders before the coordinates arrive draw once; a moment's delay lets the page around the
+      // frame paint its new words first
+      setTimeout(function () { if (args === next) { try { draw(data); } catch (error) { fail(error); } } }, 15);
+    }).catch(fail);
   }
-  function bindOverlay() {
-    let path = null;
-    overlay.addEventListener("pointerdown", function (event) {
-      overlay.setPointerCapture(event.pointerId);
-      path = [[event.offsetX, event.offsetY]];
-    });
-    overlay.addEventListener("pointermove", function (event) {
-      if (!path) { return; }
-      const p = [event.offsetX, event.offsetY];
-      if (mode === "box") { path = [path[0], p]; } else { path.push(p); }
-      const shown = mode === "box" ? [path[0], [p[0], path[0][1]], p, [path[0][0], p[1]]] : path;
-      line.setAttribute("points", shown.map(function (q) { return q.join(","); }).join(" "));
-    });
-    overlay.addEventListener("pointerup", function (event) {
-      if (!path) { return; }
-      const a = axes(), done = path;
-      path = null;
-      line.setAttribute("points", "");
-      const moved = Math.hypot(event.offsetX - done[0][0], event.offsetY - done[0][1]);
-      if (done.length < 3 && moved < 4) {  // a click
-        const index = nearest(event.offsetX, event.offsetY);
-        if (index >= 0) { setValue({kind: "point", index: index}); } else { setValue({kind: "clear"}); }
-        return;
-      }
-      const corners = mode === "box" ? done.slice(0, 2) : done;
-      setValue({kind: "area", x: corners.map(function (q) { return a.x.p2d(q[0]); }),
-                y: corners.map(function (q) { return a.y.p2d(q[1]); })});
-    });
-    document.querySelectorAll("#tools button").forEach(function (b) {
-      b.addEventListener("click", function () { setMode(b.getAttribute("data-mode")); });
-    });
-    plot.on("plotly_relayout", placeOverlay);
-  }
-
-  function render(args) {
-    lastArgs = args;
-    drawLegend(args);
-    // a moment's delay lets the page around the frame paint its new words before WebGL takes the thread
-    coords(args.xy).then(function (data) {
-      return new Promise(function (resolve) { setTimeout(function () { resolve(data); }, 30); });
-    }).then(function (data) {
-      if (lastArgs !== args) { return; }  // a newer render arrived meanwhile
-      if (xyName !== args.xy) {
-        xy = data; xyName = args.xy;
-        xs = new Float32Array(args.n); ys = new Float32Array(args.n);
-        for (let i = 0; i < args.n; i++) { xs[i] = xy[2 * i]; ys[i] = xy[2 * i + 1]; }
-      }
-      const codes = decodeCodes(args.codes, args.bits, args.n);
-      const layout = {
-        title: {text: args.title, x: 0, xanchor: "left", font: {size: 16}},
-        height: args.height, margin: {l: 10, r: 10, t: 50, b: 10}, dragmode: mode === "pan" ? "pan" : false,
-        hovermode: "closest", uirevision: args.xy, plot_bgcolor: "white", paper_bgcolor: "white",
-        xaxis: {showticklabels: false, zeroline: false, showgrid: false},
-        yaxis: {showticklabels: false, zeroline: false, showgrid: false},
-        shapes: areaShape(args.area),
-        font: {family: "Inter, Segoe UI, Helvetica, Arial, sans-serif", size: 13},
-      };
-      return Plotly.react(plot, [trace(codes, args)], layout,
-                          {displaylogo: false, responsive: true, scrollZoom: true, modeBarButtons: [["zoomIn2d", "zoomOut2d",
-                           "autoScale2d"]]});
-    }).then(function () {
-      if (!drawnOnce) { drawnOnce = true; bindOverlay(); }
-      placeOverlay();
-      plot.setAttribute("data-drawn", String(args.drawn));  // tests and benchmarks wait on these
-      plot.setAttribute("data-renders", String(++renders));
-      send("streamlit:setFrameHeight", {height: document.body.scrollHeight});
-    }).catch(function (error) {
-      legend.replaceChildren(element("div", "note", "The map could not be drawn: " + error.message));
-    });
+  function fail(error) {
+    legend.replaceChildren(element("div", "note", "The map could not be drawn: " + error.message));
   }
 
   window.addEventListener("message", function (event) {
     if (event.data && event.data.type === "streamlit:render") { render(event.data.args); }
   });
   send("streamlit:componentReady", {apiVersion: 1});
-  send("streamlit:setFrameHeight", {height: 680});
 })();
