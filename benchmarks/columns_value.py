@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 import core
-from core.search import column_curve, fit_value_model, load_value_model, rank_columns
+from core.columns import column_curve, rank_columns
+from core.search import fit_value_model, load_value_model
 
 
 def _median_time(fn, repeats: int) -> float:

@@ -6,7 +6,7 @@ import json
 
 import streamlit as st
 
-from core.search import column_curve, columns_block, kept_columns, prune_columns, suggest_cut
+from core.columns import column_curve, columns_block, kept_columns, prune_columns, suggest_cut
 from workbench import column_charts, state
 
 METHODS = {"consensus": "Consensus of the three", "permutation": "Permutation importance (same CV folds)",

@@ -11,11 +11,9 @@ import pandas as pd
 import pytest
 
 import core
+from core.columns import column_curve, columns_block, kept_columns, prune_columns, rank_columns, suggest_cut
 from core.foundation.errors import ConfigError
 from core.outputs.manifest import apply_and_export, export
-from core.search.columns import (
-    column_curve, columns_block, kept_columns, prune_columns, rank_columns, suggest_cut,
-)
 
 REAL = [f"f{i}" for i in range(10)]
 PLANTED = [f"noise{i}" for i in range(5)] + ["colour"]
@@ -164,3 +162,24 @@ def test_columns_page_ranks_and_continues_with_the_cut(monkeypatch):
     files = at.session_state["memo"]["export_files"][1]
     assert json.loads(files["manifest"])["columns"]["dropped"] == ["noise"]
     assert "noise" not in pd.read_csv(io.BytesIO(files["rows"])).columns
+
+
+
+def test_column_names_kept_under_core_search():
+    """Column pruning moved to core.columns; the names it had under core.search stay the same objects."""
+    for name in ("rank_columns", "column_curve", "kept_columns", "suggest_cut", "prune_columns", "columns_block"):
+        assert getattr(core.search, name) is getattr(core.columns, name)
+        assert name in core.search.__all__
+
+
+def test_column_groups_map_each_column_to_its_features():
+    """A categorical column's one-hot block and a numeric column's missing indicator count as that column."""
+    frame = pd.DataFrame({"a": [1.0, 2.0, np.nan, 4.0] * 10, "colour": ["red", "blue", "red", "green"] * 10,
+                          "b": np.random.default_rng(0).normal(size=40), "label": ["x", "y"] * 20})
+    ds = core.load_dataset(frame, label="label")
+    groups = core.columns.column_groups(ds)
+    names = list(ds.feature_names)
+    assert sorted(groups) == ["a", "b", "colour"]
+    assert sorted(p for positions in groups.values() for p in positions) == list(range(len(names)))
+    assert [names[p] for p in groups["colour"]] == ["colour=blue", "colour=green", "colour=red"]
+    assert [names[p] for p in groups["a"]] == ["a", "a__missing"]

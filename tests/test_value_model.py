@@ -13,7 +13,7 @@ import pytest
 import core
 from core.evaluation import make_folds
 from core.foundation.errors import ConfigError, DataFileError
-from core.search.row_features import RowFeaturizer
+from core.data.row_features import RowFeaturizer
 from core.search.value_backtest import fold_targets
 from core.search.value_drift import drift_report, reference_sample
 from core.search.value_model import DECISION_COLUMN, cover_gaps, fit_value_model, load_value_model

@@ -30,7 +30,7 @@ def column_curve(curve: pd.DataFrame, *, cut: Optional[int] = None) -> go.Figure
     Parameters
     ----------
     curve : DataFrame
-        ``core.search.column_curve`` output.
+        ``core.columns.column_curve`` output.
     cut : int, optional
         The number of columns chosen, marked by a vertical line.
     """

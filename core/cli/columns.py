@@ -21,7 +21,7 @@ from core.cli import support
 from core.data import load_dataset
 from core.foundation import ConfigError, to_jsonable
 from core.outputs import write_json, write_table
-from core.search import column_curve, columns_block, kept_columns, suggest_cut
+from core.columns import column_curve, columns_block, kept_columns, suggest_cut
 
 METHODS = ("consensus", "permutation", "mutual_info", "l1")
 

@@ -108,7 +108,7 @@ def build_manifest(ds: Dataset, sel, comparison=None, scores_meta=None, *, load=
     created : str, optional
         ISO timestamp; now (UTC) when omitted.
     columns : dict, optional
-        A column cut (``core.search.columns.columns_block``: ``kept``, ``dropped``, ``method``,
+        A column cut (``core.columns.columns_block``: ``kept``, ``dropped``, ``method``,
         ``estimate``), recorded as the ``columns`` block; export and apply then leave out ``dropped``.
 
     Returns

@@ -1,8 +1,9 @@
-"""Search: strategies chosen by cross-validation (auto, smallest_within), pruning curves, column
-pruning (rank, curve, cut) and value models for rows that arrive later (with their backtest)."""
+"""Search: strategies chosen by cross-validation (auto, smallest_within), pruning curves and value models
+for rows that arrive later (with their backtest). Column pruning lives in :mod:`core.columns`; its names
+stay importable from here as aliases."""
 
 from core.search.auto import auto_select, smallest_within
-from core.search.columns import column_curve, columns_block, kept_columns, prune_columns, rank_columns, suggest_cut
+from core.columns import column_curve, columns_block, kept_columns, prune_columns, rank_columns, suggest_cut
 from core.search.curves import pruning_curve
 from core.search.value_backtest import KEEPS as BACKTEST_KEEPS
 from core.search.value_backtest import describe_entry as describe_backtest

@@ -36,7 +36,7 @@ from core.foundation import stratified_folds
 from core.foundation.errors import ConfigError, DataFileError
 from core.evaluation.groups import copy_groups
 from core.search import value_backtest, value_drift, value_fit
-from core.search.row_features import RowFeaturizer, new_rows_dataset
+from core.data.row_features import RowFeaturizer, new_rows_dataset
 from core.search.value_drift import cover_gaps
 from core.scorers import align_scores
 from core.selection import check_keep, make_selection, select

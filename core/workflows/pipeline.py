@@ -169,7 +169,7 @@ def estimate_warning(comparison: Optional[dict]) -> Optional[str]:
 def build_manifest(ds, sel, estimate=None, scores=None, *, load=None, created=None, columns=None) -> dict:
     """The JSON-able manifest of a selection (the scorers block comes from the scores' own records).
 
-    ``columns``: a column cut (``core.search.columns_block``), recorded as the ``columns`` block.
+    ``columns``: a column cut (``core.columns.columns_block``), recorded as the ``columns`` block.
     """
     return manifests.build_manifest(ds, sel, estimate, scorer_records(scores), load=load, created=created,
                                     columns=columns)
@@ -185,7 +185,7 @@ def export(ds, sel, path, manifest=None, scores=None, include_scores: bool = Fal
            load=None, formula_safe: bool = False, columns=None, mlflow=None, origin: str = "api") -> Optional[dict]:
     """Write the kept rows (CSV or Parquet by extension) and, if asked, the manifest, atomically.
 
-    ``columns`` is a column cut (``core.search.columns_block``): recorded in the manifest, and its
+    ``columns`` is a column cut (``core.columns.columns_block``): recorded in the manifest, and its
     dropped columns are left out of the rows. ``mlflow`` logs the selection as an MLflow run once the
     files are written: True for the local store ``./mlruns``, or a store URI/folder (None: off).
     Returns the manifest written, if any.

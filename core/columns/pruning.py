@@ -31,15 +31,23 @@ from core.evaluation import LiveEvaluator
 from core.foundation import rng
 from core.foundation.errors import ConfigError
 from core.foundation.progress import check_cancelled, report
-from core.search import column_importance as importance
-from core.search.row_features import column_groups
+from core.columns import importance
+from core.data.row_features import RowFeaturizer
 
 METHODS = ("consensus", "permutation", "mutual_info", "l1")
 CURVE_COLUMNS = ["n_columns", "n_dropped", "accuracy_mean", "accuracy_std", "random_mean", "random_std",
                  "full_mean", "full_std", "dropped"]
 
 __all__ = ["rank_columns", "column_curve", "kept_columns", "suggest_cut", "prune_columns", "columns_block",
-           "METHODS"]
+           "column_groups", "METHODS"]
+
+
+def column_groups(ds) -> dict:
+    """Original column -> positions of the feature columns made from it, in the data's column order.
+
+    Columns the loader dropped (constant, id-like) are absent.
+    """
+    return RowFeaturizer.fit(ds).groups()
 
 
 def rank_columns(ds, *, folds: int = 5, seed: int = 0, repeats: int = 3, alpha: float = 1.0) -> pd.DataFrame:

@@ -1,6 +1,6 @@
 """Importance of groups of feature columns: permutation (under fixed folds), mutual information, L1 path.
 
-Plain functions over arrays; :mod:`core.search.columns` maps groups to the table's original columns.
+Plain functions over arrays; :mod:`core.columns.pruning` maps groups to the table's original columns.
 A group is the list of feature positions made from one original column.
 """
 

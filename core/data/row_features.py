@@ -4,7 +4,8 @@ The loader's tabular featurizer fits its parameters (medians, means, spreads, ca
 the data it loads, so new rows loaded on their own would be scaled differently. A
 :class:`RowFeaturizer` recovers those parameters from a Dataset's original rows, stores them as
 plain JSON, and applies them to new rows; it also maps each original column to the feature
-columns made from it (a one-hot block, a missing-value indicator), which column pruning ranks.
+columns made from it (a one-hot block, a missing-value indicator), which column pruning
+(:mod:`core.columns`) ranks. The value model (rows that arrive later) is its other user.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from core.foundation.errors import ConfigError, DataFileError
 NUMERIC_SHARE_FOR_COERCION = 0.8  # the loader's rule for a mostly numeric text column
 _SUPPORTED_KINDS = ("tabular", "array", "embedding")
 
-__all__ = ["RowFeaturizer", "column_groups", "new_rows_dataset"]
+__all__ = ["RowFeaturizer", "new_rows_dataset"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,15 @@ class RowFeaturizer:
         blocks = [_apply_column(frame[spec["column"]], spec) for spec in self.specs]
         return np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
 
+    def groups(self) -> dict:
+        """Original column -> positions of the feature columns made from it, in the data's column order."""
+        groups, start = {}, 0
+        for spec in self.specs:
+            width = len(_spec_names(spec))
+            groups[spec["column"]] = list(range(start, start + width))
+            start += width
+        return groups
+
     def to_dict(self) -> dict:
         return {"specs": [dict(spec) for spec in self.specs], "label_column": self.label_column,
                 "id_column": self.id_column}
@@ -88,20 +98,6 @@ class RowFeaturizer:
     def from_dict(cls, document: dict) -> "RowFeaturizer":
         return cls(specs=tuple(document["specs"]), label_column=document["label_column"],
                    id_column=document.get("id_column"))
-
-
-def column_groups(ds) -> dict:
-    """Original column -> positions of the feature columns made from it, in the data's column order.
-
-    Columns the loader dropped (constant, id-like) are absent.
-    """
-    featurizer = RowFeaturizer.fit(ds)
-    groups, start = {}, 0
-    for spec in featurizer.specs:
-        width = len(_spec_names(spec))
-        groups[spec["column"]] = list(range(start, start + width))
-        start += width
-    return groups
 
 
 def _spec_names(spec: dict) -> list:
