@@ -9,9 +9,10 @@ Sections (JSON on stdout, and to ``--out``):
   neighbour lists; ``mlp`` is the exact model, a few moves only).
 - ``fidelity``: on two bundled sets and a generated set, a third of the rows is held out as a
   test split the workbench never sees. For >= 12 strategies at keep 0.1 and 0.3, the Spearman
-  correlation between the live leak-free estimate and the test accuracy of scikit-learn's
-  ``LogisticRegression`` trained on the subset (all-rows scores, as exported). The ridge figure
-  and the optimistic all-rows estimate are reported beside it.
+  correlation between the live leak-free estimate and the test accuracy of the target model
+  (logistic regression fitted to convergence, :mod:`core.evaluation.models`: the model the live
+  figure fits) trained on the subset (all-rows scores, as exported). The ridge figure and the
+  optimistic all-rows estimate are reported beside it.
 - ``bias``: pure-noise labels (10,000 rows, two balanced classes, 8 independent draws): each
   strategy's leak-free estimate minus chance, mean and standard error over the draws (and the
   all-rows estimate's, for contrast); auto's nested estimate on the first draws.
@@ -44,6 +45,7 @@ import core  # noqa: E402
 from core.data.dataset import Dataset  # noqa: E402
 from core.data.samples import load_sample, make_known_answer  # noqa: E402
 from core.evaluation import FoldScores, LiveEvaluator, fold_masks, fold_scores, selection_estimate  # noqa: E402
+from core.evaluation.models import fit_predict  # noqa: E402
 from core.foundation.folds import stratified_folds  # noqa: E402
 from core.foundation.seeds import rng  # noqa: E402
 from core.search.auto import auto_select  # noqa: E402
@@ -129,15 +131,11 @@ def split(ds: Dataset, seed: int = 11):
     return ds.take(np.flatnonzero(part != 0)), ds.take(np.flatnonzero(part == 0))
 
 
-def test_accuracy(work: Dataset, test: Dataset, mask: np.ndarray) -> float:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    if len(np.unique(work.y[mask])) < 2:
-        return float(np.mean(test.y == (work.y[mask][0] if mask.any() else 0)))
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
-    return float(model.fit(work.X[mask], work.y[mask]).score(test.X, test.y))
+def test_accuracy(work: Dataset, test: Dataset, mask: np.ndarray, model: str = "logreg") -> float:
+    """Accuracy on ``test`` of the target model trained on the kept rows of ``work``: the exact model of
+    :mod:`core.evaluation.models` (for logistic regression the model the live figure fits, to convergence)."""
+    pred = fit_predict(model, work.X[mask], work.y[mask], test.X, work.n_classes, 0, work.n_samples)
+    return float(np.mean(pred == test.y))
 
 
 def _select(ds, scores, strategy, keep, seed=0):

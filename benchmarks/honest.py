@@ -10,10 +10,12 @@ Sections (JSON on stdout, and to ``--out``):
   budgets and seeds, how often the reported 95 % interval (Nadeau-Bengio corrected resampled t,
   :mod:`core.evaluation.figures`) and the old "mean +- std" cover the test accuracy of the model
   trained on the exported subset. Target: >= 90 % for the stated 95 %.
-- ``auto``: auto against random at keep 0.1 / 0.3 / 0.5 on held-out splits (test accuracy), and
-  the worst-class recall on the test split of auto's pick against random's; logistic regression
-  and (``--models logreg,mlp``) the MLP target; ``--gen-rows``/``--gen-features`` size the
-  generated set (the issue: 20000 x 64).
+- ``auto``: auto against random (3 draws) at keep 0.1 / 0.3 / 0.5 on held-out splits (test
+  accuracy of the target model trained on the whole subset), against the best fixed candidate of
+  auto's own pool in hindsight (every candidate's test accuracy at the same keep; ``--no-singles``
+  skips it), and the worst-class recall of auto's pick against random's; logistic regression and
+  (``--models logreg,mlp``) the MLP target; scores: el2n, margin, knn_density;
+  ``--gen-rows``/``--gen-features`` size the generated set (the issue: 20000 x 64).
 - ``ccs_draw``: ``ccs:el2n`` at keep 0.1 on held-out known_answer splits with today's within-bin
   draw (lowest seeded rank, since 6a8e364) and the earlier one (``rng.choice`` per bin), over
   seeds: whether the draw change explains the point CCS lost.
@@ -22,7 +24,8 @@ Caches: every run uses a fresh temporary WORKBENCH_CACHE_DIR (cold).
 
     python benchmarks/honest.py                                   # default: small sets, logreg (~20-40 min busy)
     python benchmarks/honest.py --skip auto                       # copies, coverage, ccs_draw only
-    python benchmarks/honest.py --skip copies,coverage,ccs_draw --gen-rows 20000 --models logreg,mlp  # the issue run
+    python benchmarks/honest.py --skip copies,coverage,ccs_draw --auto-sets known_answer,digits,generated \
+        --gen-rows 20000 --models logreg,mlp --auto-splits 1      # the issue run (hours busy; one split each)
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from core.data.dataset import Dataset  # noqa: E402
 from core.evaluation import LiveEvaluator, fold_scores, selection_estimate  # noqa: E402
 from core.evaluation.models import fit_predict  # noqa: E402
 from core.search.auto import auto_select  # noqa: E402
+from core.search.pool import default_candidates  # noqa: E402
 from core.selection.algorithms import budget_from_keep, ccs_allocation  # noqa: E402
 from test_honest_folds import planted as planted_copies  # noqa: E402
 
@@ -136,13 +140,24 @@ def coverage_section(sets: dict, split_seeds, keeps=(0.1, 0.3, 0.5)) -> dict:
                                  "covered": bool(lo <= held <= hi),
                                  "std_covered": bool(est.accuracy - est.std <= held <= est.accuracy + est.std)})
             print(f"coverage {name} split {s}: {np.mean([r['covered'] for r in rows]):.3f} so far", file=sys.stderr)
-    by_set = {name: float(np.mean([r["covered"] for r in rows if r["set"] == name])) for name in sets}
     return {"method": core.evaluation.figures.INTERVAL_METHOD, "stated": 0.95, "target": 0.90,
+            "held_out_truth": "the target model (core.evaluation.models, logistic regression fitted to convergence) "
+                              "trained on the whole subset, accuracy on the held-out split",
             "coverage": float(np.mean([r["covered"] for r in rows])),
             "coverage_of_mean_plus_minus_std": float(np.mean([r["std_covered"] for r in rows])),
-            "coverage_by_set": by_set, "n": len(rows),
+            "coverage_by_set": _share_by(rows, "set"), "coverage_by_keep": _share_by(rows, "keep"),
+            "coverage_by_strategy": _share_by(rows, "strategy"),
+            "bias_points_by_set_keep": {f"{name}/{keep:g}": float(np.mean([100 * (r["estimate"] - r["test"]) for r in rows
+                                                                           if r["set"] == name and r["keep"] == keep]))
+                                        for name in sets for keep in keeps},
+            "n": len(rows),
             "mean_width_points": float(np.mean([100 * (r["interval"][1] - r["interval"][0]) for r in rows])),
             "mean_bias_points": float(np.mean([100 * (r["estimate"] - r["test"]) for r in rows])), "rows": rows}
+
+
+def _share_by(rows, key) -> dict:
+    """Share of ``rows`` whose interval covered the held-out accuracy, per value of ``key``."""
+    return {str(v): float(np.mean([r["covered"] for r in rows if r[key] == v])) for v in dict.fromkeys(r[key] for r in rows)}
 
 
 def _test_recall(work, test, mask, model) -> np.ndarray:
@@ -152,7 +167,37 @@ def _test_recall(work, test, mask, model) -> np.ndarray:
     return hits / np.maximum(counts, 1)
 
 
-def auto_section(sets: dict, split_seeds, models, keeps=(0.1, 0.3, 0.5)) -> dict:
+def _accuracy(recall, test) -> float:
+    return float(recall @ (np.bincount(test.y, minlength=len(recall)) / len(test.y)))
+
+
+def _auto_run(work, test, scores, fs, ev, keep, model, singles: bool) -> dict:
+    """Auto's pick at ``keep`` against random (3 draws) and, with ``singles``, every pool candidate (test split)."""
+    started = time.perf_counter()
+    sel = auto_select(work, scores, keep, evaluator=ev, fold_scores=fs)
+    seconds = time.perf_counter() - started
+    auto_recall = _test_recall(work, test, sel.mask, model)
+    rand = [_test_recall(work, test, core.select(work, None, "random", keep=keep, seed=r).mask, model) for r in range(3)]
+    run = {"choice": sel.resolved_strategy, "seconds": seconds, "auto": _accuracy(auto_recall, test),
+           "random": float(np.mean([_accuracy(r, test) for r in rand])),
+           "auto_worst_class": float(auto_recall.min()), "random_worst_class": float(np.mean([r.min() for r in rand])),
+           "nested_estimate": sel.details["honest_estimate"]["accuracy"],
+           "random_reference_estimate": sel.details["random_reference"]["accuracy"]}
+    if singles:  # every candidate of auto's pool at the same keep, trained on the whole subset (the exported one)
+        run["singles"] = {c: _accuracy(_test_recall(work, test, core.select(work, scores, c, keep=keep, seed=0).mask,
+                                                    model), test)
+                          for c in default_candidates(scores.columns, scores) if c != "random"}
+        best = max(run["singles"], key=run["singles"].get)
+        run["best_single"], run["auto_minus_best_single_points"] = best, 100 * (run["auto"] - run["singles"][best])
+    return run
+
+
+def auto_section(sets: dict, split_seeds, models, keeps=(0.1, 0.3, 0.5), singles: bool = True) -> dict:
+    """Auto against random and against the best fixed pool candidate in hindsight, per set, target model and keep.
+
+    The best fixed candidate is the one with the best mean test accuracy over the splits; with one
+    split it is that split's luckiest candidate (one test split of n rows reads each subset with a
+    spread of about sqrt(p (1 - p) / n)), so "auto minus best" is then a pessimistic reading."""
     out = {}
     for name, ds in sets.items():
         for model in models:
@@ -161,25 +206,25 @@ def auto_section(sets: dict, split_seeds, models, keeps=(0.1, 0.3, 0.5)) -> dict
                 work, test, scores, fs = prepared(ds, s, scorers=("el2n", "margin", "knn_density"))
                 ev = LiveEvaluator(work, folds=5, seed=0, model=model)
                 for keep in keeps:
-                    started = time.perf_counter()
-                    sel = auto_select(work, scores, keep, evaluator=ev, fold_scores=fs)
-                    seconds = time.perf_counter() - started
-                    auto_recall = _test_recall(work, test, sel.mask, model)
-                    rand = [_test_recall(work, test, core.select(work, None, "random", keep=keep, seed=r).mask, model)
-                            for r in range(3)]
-                    weights = np.bincount(test.y, minlength=work.n_classes) / len(test.y)
-                    per_keep[keep].append({
-                        "split": s, "choice": sel.resolved_strategy, "seconds": seconds,
-                        "auto": float(auto_recall @ weights), "random": float(np.mean([r @ weights for r in rand])),
-                        "auto_worst_class": float(auto_recall.min()),
-                        "random_worst_class": float(np.mean([r.min() for r in rand])),
-                        "nested_estimate": sel.details["honest_estimate"]["accuracy"]})
-                    print(f"auto {name} {model} split {s} keep {keep}: {json.dumps(per_keep[keep][-1])}", file=sys.stderr)
-            out[f"{name}/{model}"] = {f"keep_{k:g}": {
-                "auto_minus_random_points": _mean_se([100 * (r["auto"] - r["random"]) for r in v]),
-                "worst_class_auto_minus_random_points": _mean_se([100 * (r["auto_worst_class"] - r["random_worst_class"])
-                                                                  for r in v]),
-                "runs": v} for k, v in per_keep.items()}
+                    per_keep[keep].append(dict(split=s, **_auto_run(work, test, scores, fs, ev, keep, model, singles)))
+                    line = {k: v for k, v in per_keep[keep][-1].items() if k != "singles"}
+                    print(f"auto {name} {model} split {s} keep {keep}: {json.dumps(line)}", file=sys.stderr)
+            out[f"{name}/{model}"] = {f"keep_{k:g}": _auto_summary(v) for k, v in per_keep.items()}
+    return out
+
+
+def _auto_summary(runs: list) -> dict:
+    out = {"auto_minus_random_points": _mean_se([100 * (r["auto"] - r["random"]) for r in runs]),
+           "worst_class_auto_minus_random_points": _mean_se([100 * (r["auto_worst_class"] - r["random_worst_class"])
+                                                             for r in runs]),
+           "choices": [r["choice"] for r in runs], "auto_seconds": [r["seconds"] for r in runs], "runs": runs}
+    if all("singles" in r for r in runs):
+        common = set.intersection(*(set(r["singles"]) for r in runs))
+        mean_test = {c: float(np.mean([r["singles"][c] for r in runs])) for c in sorted(common)}
+        best = max(mean_test, key=mean_test.get)
+        out["best_fixed_in_hindsight"] = best
+        out["auto_minus_best_fixed_points"] = _mean_se([100 * (r["auto"] - r["singles"][best]) for r in runs])
+        out["best_fixed_minus_random_points"] = _mean_se([100 * (r["singles"][best] - r["random"]) for r in runs])
     return out
 
 
@@ -228,6 +273,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--gen-features", type=int, default=64)
     parser.add_argument("--models", default="logreg", help="auto's target models: logreg,mlp")
     parser.add_argument("--auto-sets", default="known_answer,generated")
+    parser.add_argument("--auto-keeps", default="0.1,0.3,0.5")
+    parser.add_argument("--no-singles", action="store_true", help="skip the test accuracy of every pool candidate")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -238,7 +285,8 @@ def main(argv=None) -> dict:
         "coverage": lambda: coverage_section(datasets(args.sets.split(","), args.gen_rows, args.gen_features), seeds),
         "ccs_draw": lambda: ccs_draw_section(seeds),
         "auto": lambda: auto_section(datasets(args.auto_sets.split(","), args.gen_rows, args.gen_features),
-                                     [11 + i for i in range(args.auto_splits)], args.models.split(",")),
+                                     [11 + i for i in range(args.auto_splits)], args.models.split(","),
+                                     tuple(float(k) for k in args.auto_keeps.split(",")), not args.no_singles),
     }
     for name, run in sections.items():
         if name in skip:

@@ -1,9 +1,10 @@
 """Multinomial logistic regression per fold, warm-started, fast enough for a slider.
 
-The fitted model is the same as the exact evaluator's
-``make_pipeline(StandardScaler(), LogisticRegression(C=1))`` on the kept training rows: the
-objective is the mean cross-entropy plus ``||W||² / (2 C n)`` on features standardised on those
-rows (intercepts unpenalised), over the classes present in them, and a fit stops on
+The fitted model is the same as the exact evaluator's (:mod:`core.evaluation.models`:
+scikit-learn's ``LogisticRegression(C=1)`` on features standardised on the kept training rows,
+columns constant up to rounding left unscaled): the objective is the mean cross-entropy plus
+``||W||² / (2 C n)`` on features standardised on those rows (intercepts unpenalised), over the
+classes present in them, and a fit stops on
 scikit-learn's lbfgs rule (largest gradient entry below 1e-4). Only the optimiser differs:
 L-BFGS in float32 products, started from the solution of a recent fit of the same fold on the
 nearest kept mask *and with that fit's curvature memory* (a slider move changes few rows, and the
