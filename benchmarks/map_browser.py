@@ -87,7 +87,8 @@ def _kept(page) -> int:
 
 
 STEPS_JS = """p => ({origin: performance.timeOrigin, marks: window.mapTimes || {},
-  files: performance.getEntriesByType('resource').map(e => [e.name.split('/').pop().split('?')[0], e.startTime, e.responseEnd])})"""
+  files: performance.getEntriesByType('resource').map(e => [e.name.split('/').pop().split('?')[0], e.startTime,
+                                                             e.responseEnd])})"""
 
 
 def first_draw_steps(page, clicked_ms: float) -> dict:

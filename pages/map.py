@@ -73,7 +73,8 @@ inside = maps.rows_inside(coords, area)
 if event.get("kind") == "point" and 0 <= int(event.get("index", -1)) < len(order):
     inside[order[int(event["index"])]] = True
 picked = np.flatnonzero(inside)
-base = map_views.picture(colour, ds, sel, aligned, flagged, flaggers, method)
+groups = map_views.duplicate_groups(aligned, names)
+base = map_views.picture(colour, ds, sel, aligned, flagged, flaggers, method, groups)
 pic = base.with_selection(inside if len(picked) else None)
 if len(picked):
     kept_inside = int(sel.mask[picked].sum())
@@ -107,5 +108,5 @@ with chart_col:  # drawn last: the words above reach the browser before the map 
                     codes=pic.codes[order], palette=pic.palette, names=pic.names,
                     layers=pic.layers or [list(range(len(pic.palette)))],
                     legend={"items": pic.items, "notes": pic.notes, "scale": pic.scale}, title=pic.title,
-                    area=area, key=canvas_key)
+                    sizes=pic.sizes, area=area, key=canvas_key)
     write_ids()  # after the map's message: hover needs the ids, the first draw does not

@@ -197,3 +197,37 @@ def test_umap_waits_for_scoring_and_uses_its_graph(monkeypatch):
     again = maps.ensure_umap(ds)  # scoring done and its graph stored: UMAP starts on it
     assert again is started[1] and again.graph and maps.ensure_umap(ds) is again
     assert len(yielded) == 2  # each start was handed to the compute plan
+
+
+def test_the_map_shows_each_duplicate_groups_survivor_against_its_removed_copies(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 100)
+    X = rng.normal(size=(300, 4)) + 6.0 * np.eye(3, 4)[y]
+    ds = core.Dataset.from_arrays(np.vstack([X, X[:30] + 1e-4, X[:10] + 2e-4]), np.concatenate([y, y[:30], y[:10]]))
+    scores = core.compute_scores(ds, ["duplicate"], seed=0)
+    groups = map_views.duplicate_groups(scores, ["duplicate"])
+    assert groups is not None and len(np.unique(groups[groups >= 0])) == 30 and (groups >= 0).sum() == 70
+    assert map_views.DUPLICATES in map_views.colour_options(scores, ["duplicate"])
+    assert map_views.DUPLICATES not in map_views.colour_options(scores.drop(columns="duplicate_group"), ["duplicate"])
+
+    sel = core.select(ds, scores, "dedupe:keep=central", seed=0)  # exactly one survivor per group
+    pic = map_views.picture(map_views.DUPLICATES, ds, sel, scores, None, [], "PCA", groups)
+    counts = {item["name"]: item["count"] for item in pic.items}
+    assert counts["survivor (the copy kept)"] == 30 and counts["removed copy"] == 40
+    assert counts["not a duplicate"] == 270 and sum(counts.values()) == ds.n_samples
+    survivors = np.flatnonzero(pic.codes == 1)
+    assert sorted(groups[survivors]) == list(range(30)) and sel.mask[survivors].all()
+    assert not sel.mask[pic.codes == 2].any()
+    assert pic.layers[-1][-1] == 1 and pic.sizes[2] > pic.sizes[1]  # survivors on top of their larger copies
+
+    mask = np.ones(ds.n_samples, bool)  # a recipe that keeps everything: copies kept side by side
+    mask[np.flatnonzero(groups == 0)] = False  # ... except group 0, dropped entirely
+    mixed = map_views.picture(map_views.DUPLICATES, ds, _Selection(mask), scores, None, [], "PCA", groups)
+    counts = {item["name"]: item["count"] for item in mixed.items}
+    assert counts["copy kept beside another copy"] == 70 - (groups == 0).sum()
+    assert counts["copy in a group dropped entirely"] == (groups == 0).sum()
+    assert counts["survivor (the copy kept)"] == 0 and counts["removed copy"] == 0  # still listed, at zero
+    greyed = pic.with_selection(np.arange(ds.n_samples) < 100)
+    assert len(greyed.sizes) == len(greyed.palette) and (np.asarray(greyed.palette)[greyed.codes[100:]]
+                                                         == map_views.UNSELECTED).all()

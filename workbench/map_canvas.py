@@ -123,8 +123,8 @@ def unpack_codes(text: str, bits: int, n: int) -> np.ndarray:
 
 
 def draw(*, xy: str, codes: np.ndarray, palette: list, names: list, layers: list, legend: dict, title: str,
-         area: Optional[dict], key: str, ids: Optional[str] = None, height: int = 620,
-         marker_size: float = 4) -> Optional[dict]:
+         area: Optional[dict], key: str, ids: Optional[str] = None, sizes: Optional[list] = None,
+         height: int = 620, marker_size: float = 4) -> Optional[dict]:
     """Draw the map; the last event the user made on it (``{"kind": ..., "nonce": ...}``) or None.
 
     Parameters
@@ -139,11 +139,14 @@ def draw(*, xy: str, codes: np.ndarray, palette: list, names: list, layers: list
         Drawn bottom to top (within a layer, in draw order).
     legend : dict
         ``{"items": [{"name", "label", "colour", "count", "share"}], "notes": [str], "scale": [colours]}``.
+    sizes : list of float, optional
+        Point diameter (pixels) per code; None: ``marker_size`` for every point.
     area : dict, optional
         The selected area (``{"x": [...], "y": [...]}``) drawn as a dotted outline.
     """
     text, bits = pack_codes(codes)
     return _component()(xy=xy, n=int(len(codes)), codes=text, bits=bits, palette=list(palette),
                         names=[str(n) for n in names], layers=[[int(c) for c in layer] for layer in layers],
-                        legend=legend, title=title, area=area, ids=ids, height=int(height), marker_size=marker_size,
+                        legend=legend, title=title, area=area, ids=ids, height=int(height),
+                        sizes=[float(v) for v in sizes] if sizes else None, marker_size=marker_size,
                         drawn=int(len(codes)), key=key, default=None)

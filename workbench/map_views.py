@@ -9,11 +9,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.scorers import flag_column
+from core.scorers import extra_column, flag_column
 from workbench import charts, media, state
 
 UNSELECTED = "rgba(160,164,168,0.35)"  # points outside a selection: greyed, never hidden
 SCORE_STEPS = 64  # colour steps of a score
+DUPLICATES = "Duplicates: which copy survives"
+NOT_DUPLICATED = "#D3D6DA"
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Picture:
     notes: list = field(default_factory=list)
     scale: Optional[list] = None
     layers: Optional[list] = None
+    sizes: Optional[list] = None  # point size (pixels) per code; None: every point the same size
 
     def with_selection(self, selected: Optional[np.ndarray]) -> "Picture":
         """Rows outside ``selected`` greyed, still drawn (None: no selection). An area's rows are all
@@ -40,13 +43,27 @@ class Picture:
         grey = len(self.palette)
         codes = np.where(selected, self.codes, grey).astype(np.uint8)
         layers = [layer + ([grey] if i == 0 else []) for i, layer in enumerate(self.layers)] if self.layers else None
+        sizes = self.sizes + [min(self.sizes)] if self.sizes else None
         return Picture(self.title, codes, self.palette + [UNSELECTED], self.names + ["not selected"], self.items,
-                       self.notes, self.scale, layers)
+                       self.notes, self.scale, layers, sizes)
 
 
 def colour_options(aligned, names: list) -> list:
     flags = [n for n in names if aligned is not None and flag_column(n) in aligned.columns]
-    return ["Kept / dropped", "Class"] + (["Flagged"] if flags else []) + [f"Score: {n}" for n in names]
+    copies = [DUPLICATES] if duplicate_groups(aligned, names) is not None else []
+    return ["Kept / dropped", "Class"] + (["Flagged"] if flags else []) + copies + [f"Score: {n}" for n in names]
+
+
+def duplicate_groups(aligned, names: list) -> Optional[np.ndarray]:
+    """Duplicate group per row (-1: in none) from the first computed scorer that groups rows (the
+    ``duplicate`` scorer's ``duplicate_group``), or None when no scorer grouped any row."""
+    for name in names:
+        column = extra_column(name, "group")
+        if aligned is not None and column in aligned.columns:
+            groups = pd.to_numeric(aligned[column], errors="coerce").fillna(-1).to_numpy(np.int64)
+            if (groups >= 0).any():
+                return groups
+    return None
 
 
 def flagged_rows(ds, aligned, names: list) -> tuple[np.ndarray, list]:
@@ -64,9 +81,10 @@ def _item(name: str, colour: str, count: int, total: int) -> dict:
             "label": f"{name}: {count:,} ({share:.1%})"}
 
 
-def picture(colour: str, ds, sel, aligned, flagged, flaggers, method: str) -> Picture:
+def picture(colour: str, ds, sel, aligned, flagged, flaggers, method: str, groups=None) -> Picture:
     """The map coloured as asked. Kept and dropped rows are drawn in one shuffled order, so each
-    shows in proportion to its share at any size; the legend gives the shares of all rows."""
+    shows in proportion to its share at any size; the legend gives the shares of all rows.
+    ``groups``: :func:`duplicate_groups`, for the duplicates colouring."""
     n = ds.n_samples
     if colour == "Kept / dropped":
         kept = int(sel.mask.sum())
@@ -87,7 +105,37 @@ def picture(colour: str, ds, sel, aligned, flagged, flaggers, method: str) -> Pi
                        [charts.RANDOM, charts.DROPPED], ["not flagged", name],
                        [_item(name, charts.DROPPED, count, n), _item("not flagged", charts.RANDOM, n - count, n)],
                        notes=["Flagged rows are drawn on top of the others."], layers=[[0], [1]])
+    if colour == DUPLICATES and groups is not None:
+        return _duplicates_picture(groups, sel.mask, method)
     return _score_picture(colour.removeprefix("Score: "), aligned, n, method)
+
+
+def _duplicates_picture(groups: np.ndarray, mask: np.ndarray, method: str) -> Picture:
+    """Each duplicate group's survivor (its one kept member) against its removed copies.
+
+    Codes: 0 in no group, 1 survivor, 2 removed copy (dropped while a group-mate is kept), 3 kept beside
+    another kept copy (the recipe does not dedupe that group), 4 in a group the recipe drops entirely.
+    Removed copies are drawn larger and under the survivors, so a copy lying on its survivor shows as a ring.
+    """
+    n, grouped = len(groups), groups >= 0
+    kept_in_group = np.zeros(int(groups.max(initial=-1)) + 1, dtype=np.int64)
+    np.add.at(kept_in_group, groups[grouped & mask], 1)
+    kept_here = np.where(grouped, kept_in_group[np.maximum(groups, 0)], 0)
+    codes = np.zeros(n, dtype=np.uint8)
+    codes[grouped & mask & (kept_here == 1)] = 1
+    codes[grouped & ~mask & (kept_here >= 1)] = 2
+    codes[grouped & mask & (kept_here >= 2)] = 3
+    codes[grouped & (kept_here == 0)] = 4
+    counts = np.bincount(codes, minlength=5)
+    palette = [NOT_DUPLICATED, charts.KEPT, charts.DROPPED, charts.ACCENT, charts.FULL]
+    names = ["not a duplicate", "survivor (the copy kept)", "removed copy", "copy kept beside another copy",
+             "copy in a group dropped entirely"]
+    items = [_item(names[c], palette[c], counts[c], n) for c in (1, 2, 3, 4, 0) if counts[c] or c in (1, 2)]
+    n_groups = len(np.unique(groups[grouped]))
+    notes = [f"{n_groups:,} duplicate groups with {int(grouped.sum()):,} rows; {int(counts[1]):,} keep exactly one "
+             "copy. Removed copies are drawn larger, under their survivor (a ring around it where they coincide)."]
+    return Picture(f"{method} map — duplicates: the copy kept and the copies removed", codes, palette, names,
+                   items, notes, layers=[[0], [2, 4], [3, 1]], sizes=[4, 4, 8, 5, 5])
 
 
 def _score_picture(score: str, aligned, n: int, method: str) -> Picture:

@@ -75,10 +75,10 @@
   }
 
   // --- WebGL ---------------------------------------------------------------------------------
-  const VERTEX = "attribute vec2 xy; attribute vec4 colour; uniform vec4 view; uniform float size;" +
+  const VERTEX = "attribute vec2 xy; attribute vec4 colour; attribute float diameter; uniform vec4 view; uniform float ratio;" +
     "varying vec4 tint; void main() { tint = colour;" +
     " gl_Position = vec4((xy.x - view.x) * view.z * 2.0 - 1.0, (xy.y - view.y) * view.w * 2.0 - 1.0, 0.0, 1.0);" +
-    " gl_PointSize = size; }";
+    " gl_PointSize = diameter * ratio; }";
   const FRAGMENT = "precision mediump float; varying vec4 tint; void main() {" +
     " vec2 d = gl_PointCoord - 0.5; if (dot(d, d) > 0.25) discard; gl_FragColor = tint; }";
 
@@ -101,7 +101,7 @@
     gl.attachShader(program, shader(gl.FRAGMENT_SHADER, FRAGMENT));
     gl.linkProgram(program);
     if (!gl.getProgramParameter(program, gl.LINK_STATUS)) { throw new Error(gl.getProgramInfoLog(program)); }
-    buffers = {xy: gl.createBuffer(), colour: gl.createBuffer(), order: gl.createBuffer()};
+    buffers = {xy: gl.createBuffer(), colour: gl.createBuffer(), order: gl.createBuffer(), size: gl.createBuffer()};
     gl.enable(gl.BLEND);
     gl.blendFunc(gl.SRC_ALPHA, gl.ONE_MINUS_SRC_ALPHA);
   }
@@ -119,7 +119,16 @@
     gl.clear(gl.COLOR_BUFFER_BIT);
     gl.useProgram(program);
     gl.uniform4f(gl.getUniformLocation(program, "view"), view.x0, view.y0, 1 / (view.x1 - view.x0), 1 / (view.y1 - view.y0));
-    gl.uniform1f(gl.getUniformLocation(program, "size"), args.marker_size * ratio);
+    gl.uniform1f(gl.getUniformLocation(program, "ratio"), ratio);
+    const diameter = gl.getAttribLocation(program, "diameter");
+    if (args.sizes) {  // a size per code: one byte per point
+      gl.bindBuffer(gl.ARRAY_BUFFER, buffers.size);
+      gl.enableVertexAttribArray(diameter);
+      gl.vertexAttribPointer(diameter, 1, gl.UNSIGNED_BYTE, false, 0, 0);
+    } else {
+      gl.disableVertexAttribArray(diameter);
+      gl.vertexAttrib1f(diameter, args.marker_size);
+    }
     const where = gl.getAttribLocation(program, "xy"), tint = gl.getAttribLocation(program, "colour");
     gl.bindBuffer(gl.ARRAY_BUFFER, buffers.xy);
     gl.enableVertexAttribArray(where);
@@ -319,6 +328,13 @@
     codes = decodeCodes(args.codes, args.bits, args.n);
     gl.bindBuffer(gl.ARRAY_BUFFER, buffers.colour);
     gl.bufferData(gl.ARRAY_BUFFER, colourBytes(), gl.DYNAMIC_DRAW);
+    if (args.sizes) {
+      const table = new Uint8Array(256), out = new Uint8Array(codes.length);
+      args.sizes.forEach(function (v, i) { table[i] = Math.round(v); });
+      for (let i = 0; i < codes.length; i++) { out[i] = table[codes[i]]; }
+      gl.bindBuffer(gl.ARRAY_BUFFER, buffers.size);
+      gl.bufferData(gl.ARRAY_BUFFER, out, gl.DYNAMIC_DRAW);
+    }
     indices = layerOrder();
     if (indices) {
       gl.bindBuffer(gl.ELEMENT_ARRAY_BUFFER, buffers.order);
