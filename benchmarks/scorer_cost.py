@@ -133,7 +133,6 @@ def _pass_rates() -> dict:
     """Seconds per work unit of each scorer's own pass, shared work done beforehand."""
     from core.data.dataset import Dataset
     from core.scorers import ScoringContext, registered_names, resolve_scorers
-    from core.scorers.cost import _own_units
     from core.scorers.dynamics import AreaUnderMargin
 
     rates: dict = {}
@@ -149,8 +148,8 @@ def _pass_rates() -> dict:
             if scorer.needs().get("dynamics"):
                 scorer.records(context)  # the shared training loop, memoised in the context
             elapsed = _timed(lambda: scorer.compute(ds, context), repeats=3)
-            if scorer.name != "prototypicality":  # its k-means is priced as its own piece
-                rates.setdefault(scorer.name, []).append(elapsed / _own_units(scorer, n, d, ds.n_classes))
+            if not scorer.own_shared_work(n, d, ds.n_classes):  # e.g. prototypes' k-means: priced as its own piece
+                rates.setdefault(scorer.name, []).append(elapsed / scorer.own_work(n, d, ds.n_classes))
     return {name: statistics.median(values) for name, values in rates.items()}
 
 

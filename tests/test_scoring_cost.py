@@ -5,6 +5,7 @@ the estimate against measured time is in ``benchmarks/scorers.py --estimate``.""
 
 from __future__ import annotations
 
+import ast
 import math
 import os
 
@@ -13,7 +14,7 @@ import pytest
 from core.foundation.errors import ConfigError
 from core.foundation.neighbors import APPROXIMATE_FROM
 from core.scorers import DEFAULT_SCORERS, LargeData, describe_seconds, estimate_seconds, registered_names
-from core.scorers import cost
+from core.scorers import Scorer, ScoreResult, cost
 
 #: Made-up coefficients with no fixed costs, so each piece is exactly its complexity times a rate.
 TABLE = {
@@ -124,6 +125,41 @@ def test_unknown_scorers_and_impossible_shapes_raise_clear_errors():
     with pytest.raises(ConfigError, match="No scorers"):
         estimate_seconds([], 1000, 8, 2)
     assert estimate_seconds("knn_density, margin", 1000, 8, 2)["scorers"].keys() == {"knn_density", "margin"}
+
+
+def test_the_cost_model_knows_no_scorer_by_name():
+    """Each scorer class declares its cost shape; cost.py never switches on a registered name."""
+    tree = ast.parse(open(cost.__file__, encoding="utf-8").read())
+    strings = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+    assert not strings & set(registered_names()), strings & set(registered_names())
+
+
+class _Wide(Scorer):
+    """A scorer whose pass reads every column of every neighbour, and that adds its own k-means."""
+
+    name, family, description, higher_means, keep, hard, needs_labels, cost = (
+        "probe_wide", "geometry", "test", "test", "high", "high", False, "fast")
+    defaults = {"k": 5}
+
+    def needs(self):
+        return {"neighbors": self.k}
+
+    def own_work(self, n_rows, n_features, n_classes):
+        return float(n_rows * self.k * n_features)
+
+    def own_shared_work(self, n_rows, n_features, n_classes):
+        return [("kmeans", "kmeans prototypes", "kmeans", {"units": float(n_rows * n_features * 4)})]
+
+    def _compute(self, ds, context):  # pragma: no cover - priced, never run here
+        return ScoreResult(ds.X[:, 0])
+
+
+def test_a_scorer_class_declares_its_own_cost_shape(made_up):
+    estimate = estimate_seconds([_Wide()], 2000, 32, 3, speed=1.0)
+    assert estimate["parts"]["probe_wide pass"] == pytest.approx(1e-8 * 2000 * 5 * 32)
+    assert estimate["parts"]["kmeans prototypes"] == pytest.approx(1e-9 * 2000 * 32 * 4)
+    shared = estimate_seconds([_Wide(), "prototypicality"], 2000, 32, 3, speed=1.0)
+    assert shared["scorers"]["prototypicality"] < estimate["parts"]["kmeans prototypes"]  # the k-means counted once
 
 
 def test_the_shipped_coefficients_price_every_scorer_and_grow_with_rows_and_columns():

@@ -139,6 +139,31 @@ class Scorer:
         """
         return {}
 
+    def own_work(self, n_rows: int, n_features: int, n_classes: int) -> float:
+        """Work of this scorer's own pass over the shared results, in rows x width units.
+
+        The scoring-time estimate (:mod:`core.scorers.cost`) multiplies it by the scorer's calibrated
+        rate (``cost_coefficients.json``, the default rate for a new scorer). The default follows
+        :meth:`needs`: ``k`` per row over a neighbour graph, ``runs x epochs`` per row over training
+        records, ``C`` per row otherwise. A scorer whose pass is shaped otherwise overrides it.
+        """
+        needs = self.needs()
+        if needs.get("neighbors"):
+            return float(n_rows * needs["neighbors"])
+        if needs.get("dynamics"):
+            return float(n_rows * getattr(self, "runs", 1) * getattr(self, "epochs", 1))
+        return float(n_rows * n_classes)
+
+    def own_shared_work(self, n_rows: int, n_features: int, n_classes: int) -> list:
+        """Work this scorer adds beyond the context's shared pieces of :meth:`needs` (k-means
+        prototypes, extra training runs), for the scoring-time estimate.
+
+        Returns a list of ``(sharing key, label, coefficient group, work units)``: a piece is counted
+        once per sharing key, priced by the group's calibrated seconds per unit (``kmeans``: ``units``
+        of ``n d clusters``; ``mlp``: ``units`` of :func:`core.scorers.records.training_units`).
+        """
+        return []
+
     def compute(self, ds: "Dataset", context: "ScoringContext") -> ScoreResult:
         """Score every row of ``ds``; returns a validated :class:`ScoreResult`."""
         result = self._compute(ds, context)

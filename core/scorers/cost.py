@@ -14,12 +14,15 @@ out-of-fold logistic regression       ``folds * n_train * (d + 1) * C`` (one L-B
 k-means prototypes                    ``n d clusters`` (three restarts)
 proxy MLP (dynamics, AUM cut, mlp)    ``runs * epochs * n * hidden * (d + C)``
 PCA of wide data (``max_dim``)        ``n D^2`` (covariance solver) or ``n D 128`` (randomized)
-each scorer's own pass                ``n`` times a small per-scorer width (k, k*d, C, ...)
-Data-OOB's bagged trees               ``B n log2(n) sqrt(d)`` (B trees, ``sqrt(d)`` features a split)
+each scorer's own pass                ``Scorer.own_work``: ``n`` times a small width (k, k*d, C, ...);
+                                      Data-OOB's bagged trees ``B n log2(n) sqrt(d)``
+a scorer's own extra shared work      ``Scorer.own_shared_work`` (prototypes' k-means, AUM's threshold runs)
 ====================================  ==============================================================
 
-A piece is charged to the first scorer, in the order given, that needs it (as the progress bar
-sees it). Seconds per unit come from ``cost_coefficients.json`` beside this module, fitted by
+Each scorer class declares the shape of its own work (:meth:`core.scorers.Scorer.own_work`,
+:meth:`~core.scorers.Scorer.own_shared_work`); this module knows no scorer by name. A piece is charged
+to the first scorer, in the order given, that needs it (as the progress bar sees it). Seconds per
+unit come from ``cost_coefficients.json`` beside this module, fitted by
 ``benchmarks/scorers.py --calibrate`` from timed runs on the reference machine (a busy 2-core
 laptop-class machine). At run time a fixed small matrix product and sort (:func:`probe_seconds`,
 about 20 ms, once per process and again every ten minutes) is timed and the estimate scaled by how
@@ -58,7 +61,7 @@ from core.foundation.threads import single_threaded
 from core.scorers.base import Scorer, get_scorer
 from core.scorers.context import LargeData
 from core.scorers.oof import PROXY_MODELS
-from core.scorers.records import LOOP_DEFAULTS
+from core.scorers.records import LOOP_DEFAULTS, training_units
 
 COEFFICIENTS_FILE = Path(__file__).with_name("cost_coefficients.json")
 #: Epochs of each fold's MLP when the out-of-fold proxy is ``"mlp"`` (see :mod:`core.scorers.oof`).
@@ -144,17 +147,13 @@ def _graph_part(n: int, d: int, large: LargeData) -> tuple:
     return "neighbors", "neighbors exact", "neighbors_exact", {"n2d": float(n) * n * d, "n2": float(n) * n}
 
 
-def _mlp_units(runs: int, epochs: int, n: int, hidden: int, d: int, classes: int) -> dict:
-    return {"units": float(runs * epochs * n * max(hidden, 1) * (d + classes))}
-
-
 def _oof_part(n, d, classes, folds, model, large) -> Optional[tuple]:
     train = min(n, large.fit_rows if model == "logreg" else n) * (folds - 1) / folds
     if model == "logreg":
         return "oof", "oof logreg", "oof_logreg", {"units": folds * train * (d + 1) * classes}
     if model == "mlp":
-        return "oof", "oof mlp", "mlp", _mlp_units(folds, OOF_MLP_EPOCHS, int(train), LOOP_DEFAULTS["hidden"], d,
-                                                  classes)
+        return "oof", "oof mlp", "mlp", {"units": training_units(folds, OOF_MLP_EPOCHS, int(train),
+                                                                 LOOP_DEFAULTS["hidden"], d, classes)}
     return None  # the knn proxy reads the neighbour graph
 
 
@@ -168,15 +167,9 @@ def _shared_parts(scorer: Scorer, n, d, classes, folds, model, large) -> list[tu
         parts += [oof] if oof else []
     if needs.get("dynamics"):
         loop = {key: getattr(scorer, key, LOOP_DEFAULTS[key]) for key in LOOP_DEFAULTS}
-        parts.append((f"dynamics {sorted(loop.items())}", "training dynamics", "mlp", _mlp_units(
-            loop["runs"], loop["epochs"], n, loop["hidden"], d, classes)))
-    if scorer.name == "prototypicality" and getattr(scorer, "method", "kmeans") == "kmeans":
-        clusters = min(int(getattr(scorer, "clusters", 0)) or max(classes, 2), n)
-        parts.append(("kmeans", "kmeans prototypes", "kmeans", {"units": float(n * d * clusters)}))
-    if scorer.name == "aum" and getattr(scorer, "threshold_runs", 0) and classes >= 3:
-        parts.append(("aum threshold", "aum threshold runs", "mlp", _mlp_units(
-            int(scorer.threshold_runs), int(scorer.epochs), n, int(scorer.hidden), d, classes + 1)))
-    return parts
+        parts.append((f"dynamics {sorted(loop.items())}", "training dynamics", "mlp", {"units": training_units(
+            loop["runs"], loop["epochs"], n, loop["hidden"], d, classes)}))
+    return parts + scorer.own_shared_work(n, d, classes)
 
 
 def pca_units(n: int, width: int, components: int) -> dict:
@@ -190,23 +183,6 @@ def pca_units(n: int, width: int, components: int) -> dict:
     return {"covariance": 0.0, "randomized": float(n) * width * components}
 
 
-def _own_units(scorer: Scorer, n: int, d: int, classes: int) -> float:
-    """Work of the scorer's own pass over the shared results, in row x width units."""
-    needs = scorer.needs()
-    if scorer.name == "duplicate":
-        return float(n * needs.get("neighbors", 10) * d)  # a cosine per neighbour pair
-    if scorer.name == "label_noise":
-        return float(n * classes * max(needs.get("neighbors", 0), 1))
-    if scorer.name == "data_oob":  # B trees, each passing n rows over sqrt(d) features per level
-        best = 6.5 if scorer.splitter == "best" else 1.0  # best splits sort: measured 6.5x random thresholds
-        return best * float(int(scorer.n_estimators) * n * math.log2(max(n, 2)) * math.sqrt(max(d, 1)))
-    if needs.get("neighbors"):
-        return float(n * needs["neighbors"])
-    if needs.get("dynamics"):
-        return float(n * getattr(scorer, "runs", 1) * getattr(scorer, "epochs", 1))
-    return float(n * classes)
-
-
 def _seconds(group: str, units: dict) -> float:
     table = coefficients()["groups"][group]
     return table.get("fixed", 0.0) + sum(table["per"][term] * amount for term, amount in units.items())
@@ -215,7 +191,7 @@ def _seconds(group: str, units: dict) -> float:
 def _own_seconds(scorer: Scorer, n, d, classes) -> float:
     per_unit = coefficients()["scorers"]
     rate = per_unit.get(scorer.name, per_unit["default"])
-    return rate * _own_units(scorer, n, d, classes)
+    return rate * scorer.own_work(n, d, classes)
 
 
 def _plan(scorers, n, d, classes, folds, model, large, prefix="") -> list[tuple[str, str, str, float]]:

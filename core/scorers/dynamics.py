@@ -17,7 +17,7 @@ from core.foundation.mlp import TrainingHook, TrainState, train_proxy
 from core.foundation.progress import scaled
 from core.foundation.seeds import derive_seed, rng
 from core.scorers.base import Scorer, ScoreResult, register
-from core.scorers.records import LOOP_DEFAULTS, DynamicsRecords, logit_margin
+from core.scorers.records import LOOP_DEFAULTS, DynamicsRecords, logit_margin, training_units
 
 
 class _DynamicsScorer(Scorer):
@@ -217,6 +217,14 @@ class AreaUnderMargin(_DynamicsScorer):
     flags = True
     defaults = {**LOOP_DEFAULTS, "flag_percentile": 99.0, "threshold_runs": 2}
     MIN_THRESHOLD_SAMPLES = 20
+
+    def own_shared_work(self, n_rows, n_features, n_classes) -> list:
+        """The threshold runs (3+ classes), each with a fake extra class."""
+        if not self.threshold_runs or n_classes < 3:
+            return []
+        units = training_units(int(self.threshold_runs), int(self.epochs), n_rows, int(self.hidden), n_features,
+                               n_classes + 1)
+        return [("aum threshold", "aum threshold runs", "mlp", {"units": units})]
 
     def _compute(self, ds, context) -> ScoreResult:
         records = self.records(context)

@@ -173,6 +173,9 @@ class Duplicate(_GraphScorer):
     flags = True
     defaults = {"k": 10, "threshold": 0.95, "relative_distance": 0.2}
 
+    def own_work(self, n_rows, n_features, n_classes) -> float:
+        return float(n_rows * self.k * n_features)  # a cosine per neighbour pair
+
     def _compute(self, ds, context) -> ScoreResult:
         graph = context.neighbors(self.k)
         cosines = neighbor_cosines(ds.X, graph.indices)
@@ -213,6 +216,12 @@ class Prototypicality(Scorer):
         super().__init__(**params)
         if self.method not in ("kmeans", "class_centroid"):
             raise ConfigError(f"prototypicality method must be 'kmeans' or 'class_centroid', not {self.method!r}.")
+
+    def own_shared_work(self, n_rows, n_features, n_classes) -> list:
+        if self.method != "kmeans":
+            return []
+        clusters = min(int(self.clusters) or max(n_classes, 2), n_rows)
+        return [("kmeans", "kmeans prototypes", "kmeans", {"units": float(n_rows * n_features * clusters)})]
         # The class-centroid variant reads the labels; the instance says so to compute_scores.
         self.needs_labels = self.method == "class_centroid"
 

@@ -296,6 +296,9 @@ class LabelNoise(_ModelScorer):
     def needs(self) -> dict:
         return {"oof": True, "neighbors": int(self.votes)} if self.votes else {"oof": True}
 
+    def own_work(self, n_rows, n_features, n_classes) -> float:
+        return float(n_rows * n_classes * max(int(self.votes), 1))  # votes per class, then the stacking
+
     def _compute(self, ds, context) -> ScoreResult:
         p = context.out_of_fold().probabilities
         if self.votes and ds.n_samples > 2:

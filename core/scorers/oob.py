@@ -19,6 +19,7 @@ others. Time: ``B`` tree fits, each ``O(n log n sqrt(d))``; no neighbour graph, 
 
 from __future__ import annotations
 
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -102,6 +103,12 @@ class DataOob(Scorer):
     flags = False
     cost = "medium"
     defaults = {"n_estimators": 100, "max_features": "sqrt", "splitter": "random"}
+
+    def own_work(self, n_rows, n_features, n_classes) -> float:
+        """B trees, each passing n rows over sqrt(d) features per level; best splits sort (measured 6.5x
+        the random thresholds)."""
+        best = 6.5 if self.splitter == "best" else 1.0
+        return best * float(int(self.n_estimators) * n_rows * math.log2(max(n_rows, 2)) * math.sqrt(max(n_features, 1)))
 
     def _compute(self, ds, context) -> ScoreResult:
         if self.splitter not in ("random", "best"):

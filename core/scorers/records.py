@@ -27,6 +27,12 @@ from core.foundation.seeds import derive_seed
 LOOP_DEFAULTS = {"epochs": 10, "runs": 3, "hidden": 128, "batch_size": 256, "learning_rate": 1e-3}
 
 
+def training_units(runs: int, epochs: int, n_rows: int, hidden: int, n_features: int, n_classes: int) -> float:
+    """Work of ``runs`` trainings of the proxy MLP, ``runs * epochs * n * hidden * (d + C)`` (the unit of
+    the scoring-time estimate's ``mlp`` coefficient, :mod:`core.scorers.cost`)."""
+    return float(runs * epochs * n_rows * max(hidden, 1) * (n_features + n_classes))
+
+
 @dataclass
 class DynamicsRecords:
     """Per-run, per-epoch records of every row.
