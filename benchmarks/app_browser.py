@@ -81,6 +81,7 @@ SEL = {
     "auto_button": ".st-key-tune_auto button",
     "auto_done": "Recommended at",                           # the recommendation's success box
     "curve_select": ".st-key-tune_curve_strategies",
+    "chip": '[data-baseweb="tag"]',                          # a chosen option of a multiselect
     "curve_button": ".st-key-tune_curve button",
     "curve_chart": ".st-key-tune_curve_chart .js-plotly-plot, [data-testid='stPlotlyChart']:has-text('Pruning curve')",
     "card_pruned": "Pruned", "card_random": "Random", "card_full": "Full data", "card_rows": "Rows kept",
@@ -329,18 +330,37 @@ class Run:
                 "feedback_s": feedback,
                 "recommendation": box.first.inner_text().strip().partition(SEL["auto_done"])[2][:200].strip()}
 
+    def _curve_picked(self) -> list:
+        """The strategies chosen in the curve's multiselect (its chips)."""
+        chips = live(self.page, SEL["curve_select"]).locator(SEL["chip"])
+        return [text.strip() for text in chips.all_inner_texts() if text.strip()]
+
     def curve(self) -> dict:
-        page = self.page
-        wanted = 1 if self.args.strategy != "random" else 2  # the current strategy is drawn too
-        picked = []
-        for extra in self.args.curve_extra[:wanted]:
-            picked.append(pick_option(page, SEL["curve_select"], extra, self.t))
-            page.keyboard.press("Escape")
+        """Two strategies + random: the current one and enough extras (in the app's canonical spelling,
+        which is what the multiselect offers: ``top:label_noise`` is offered as ``label_noise``)."""
+        from core.selection import format_strategy
+
+        page, current = self.page, format_strategy(self.args.strategy)
+        extras = [e for e in dict.fromkeys(format_strategy(e) for e in self.args.curve_extra) if e != current]
+        wanted = 1 if current != "random" else 2  # the current strategy is drawn too
+        for extra in extras[:wanted]:
+            for _ in range(3):  # a rerun may swallow the click: pick again until its chip shows
+                if extra in self._curve_picked():
+                    break
+                pick_option(page, SEL["curve_select"], extra, self.t)
+                page.keyboard.press("Escape")
+                try:
+                    poll(lambda: extra in self._curve_picked(), 10, f"the chip of {extra}")
+                except Exception:  # noqa: BLE001 - picked again below, then reported
+                    continue
+        picked = self._curve_picked()
+        if len(picked) < wanted:
+            raise RuntimeError(f"the curve's multiselect holds {picked}, wanted {extras[:wanted]}")
         poll(lambda: live(page, SEL["curve_button"]).is_enabled(), self.t, "an enabled curve button")
         mark = time.monotonic()
         feedback = click_with_feedback(page, SEL["curve_button"], self.t, SEL["main"])
         page.locator(SEL["curve_chart"]).first.wait_for(timeout=self.t * 1000)
-        return {"strategies": ([] if self.args.strategy == "random" else [self.args.strategy]) + picked,
+        return {"strategies": ([] if current == "random" else [current]) + picked,
                 "click_to_chart_s": round(time.monotonic() - mark, 2), "feedback_s": feedback}
 
     def export(self) -> dict:

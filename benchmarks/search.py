@@ -14,6 +14,12 @@ load average beside each row.
 
     python benchmarks/search.py                       # 20k x 784
     python benchmarks/search.py --rows 20000x784,50000x64 --curve ccs:label_noise,knn_density
+    python benchmarks/search.py --quality            # auto's pick and honest figure on three sets (a change check)
+
+``--quality`` runs ``core.select(..., "auto", keep=0.3)`` leak-free on known_answer, digits and a
+generated 6,000 x 64 set (default scores, fold-wise scores computed first and not timed) and prints
+each pick, its nested (honest) estimate and the search time: run it before and after a change to
+the search and compare the honest figures (a faster search should stay within 0.3 points).
 """
 
 from __future__ import annotations
@@ -90,12 +96,58 @@ def bench(shape: str, curve: list, keep: float) -> dict:
     return result
 
 
+QUALITY_SETS = ("known_answer", "digits", "generated")
+
+
+def quality_set(name: str):
+    """The data set of ``--quality``: a bundled sample, or a generated 6,000 x 64 known-answer table."""
+    import core
+    from core.data.samples import load_sample, make_known_answer
+
+    if name != "generated":
+        return load_sample(name)
+    frame = make_known_answer(n_rows=6000, n_features=64, seed=5)
+    return core.load_dataset(frame[[c for c in frame.columns if c.startswith("f") and c[1:].isdigit()] + ["label"]],
+                             label="label")
+
+
+def quality(names, keep: float) -> dict:
+    """Auto's pick and nested estimate per set (cold cache; fold-wise scores first, not timed)."""
+    import core
+
+    os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="wb-search-quality-")
+    out = {}
+    for name in names:
+        ds = quality_set(name)
+        scores = core.compute_scores(ds, "default")
+        evaluator = core.LiveEvaluator(ds, folds=5, seed=0)
+        fold = core.workflows.fold_scores_of(ds, scores, evaluator)
+        load = round(os.getloadavg()[0], 2)
+        started = time.perf_counter()
+        sel = core.select(ds, scores, "auto", keep=keep, evaluator=evaluator, fold_scores=fold)
+        honest = sel.details["honest_estimate"]
+        out[name] = {"rows": ds.n_samples, "features": ds.n_features, "chose": sel.resolved_strategy,
+                     "honest_accuracy": round(100 * honest["accuracy"], 2), "honest_std": round(100 * honest["std"], 2),
+                     "outer_choices": honest.get("choices"), "leak_free": sel.details["leak_free"],
+                     "cv_accuracy": round(100 * sel.details["cv_estimate"]["accuracy"], 2),
+                     "candidates": len(sel.details["candidates"]), "auto_s": round(time.perf_counter() - started, 2),
+                     "load_average_before": load, "load_average_after": round(os.getloadavg()[0], 2)}
+        print(f"{name}: {json.dumps(out[name])}", file=sys.stderr, flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="20000x784", help="comma-separated ROWSxCOLUMNS shapes")
     parser.add_argument("--curve", default="ccs:label_noise,knn_shapley", help="the curve's two strategies")
     parser.add_argument("--keep", type=float, default=0.3)
+    parser.add_argument("--quality", action="store_true", help="auto's pick and honest figure on three sets")
+    parser.add_argument("--sets", default=",".join(QUALITY_SETS), help="the sets of --quality")
     args = parser.parse_args()
+    if args.quality:
+        print(json.dumps({"benchmark": "search-quality", "keep": args.keep, "cpus": os.cpu_count(),
+                          "sets": quality(args.sets.split(","), args.keep)}, indent=2))
+        return
     runs = [bench(shape, args.curve.split(","), args.keep) for shape in args.rows.split(",")]
     print(json.dumps({"benchmark": "search", "machine": platform.machine(), "cpus": os.cpu_count(),
                       "note": "cold cache per shape; fold_scores_s timed alone first, then auto_s and curve_s "

@@ -16,6 +16,7 @@ os.environ["WORKBENCH_UMAP"] = "off"
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 import core  # noqa: E402
+from core.foundation import Cancelled  # noqa: E402
 from workbench import cards, jobs, settings  # noqa: E402
 from workbench.estimates import Reading  # noqa: E402
 
@@ -103,6 +104,68 @@ def test_a_job_waits_for_its_dependency_and_reads_its_result(monkeypatch):
     failing = _job(lambda j: 1 / 0).start()
     child = _job(lambda j: "never", deps=(failing,)).start()
     assert child.wait(5) and child.status == "failed" and "ZeroDivisionError" in child.error
+
+
+def _reference_work(steps, ran, step_s=0.05):
+    """A yielding target like the random references: fit by fit, cancellable, cached (a rerun skips what is done)."""
+    done = set()
+
+    def target(job):
+        ran.append(time.monotonic())
+        for i in range(steps):
+            if job.cancel_event.is_set():
+                raise Cancelled("stop")
+            if i not in done:
+                time.sleep(step_s)
+                done.add(i)
+            job.progress(i + 1, steps)
+        return len(done)
+    return target
+
+
+def test_a_click_pauses_reference_work_which_resumes_from_its_cache(monkeypatch):
+    monkeypatch.setattr(jobs, "SCHEDULER", jobs.Scheduler(1))
+    ran, fractions = [], []
+    reference = _job(_reference_work(40, ran), jobs.NOW, yields=True).start()  # more urgent by priority
+    time.sleep(0.5)
+    assert reference.status == "running"
+    click_started = []
+    click = _job(lambda j: (click_started.append(time.monotonic()), time.sleep(0.5)), jobs.ASKED, clicked=True)
+    asked = time.monotonic()
+    click.start()
+    while reference.running:
+        fractions.append(reference.fraction)
+        time.sleep(0.02)
+    assert click.wait(5) and click.status == "done" and reference.status == "done"
+    assert click_started[0] - asked < 0.5  # the reference gave its slot back at its next step
+    assert reference.pauses == 1 and len(ran) == 2 and ran[1] >= click_started[0] + 0.45  # resumed after the click
+    assert reference.result == 40  # every step done once (the rerun read the finished ones from its cache)
+    assert all(b >= a for a, b in zip(fractions, fractions[1:]))
+
+
+def test_reference_work_waits_while_a_click_runs_and_a_cancelled_pause_ends(monkeypatch):
+    monkeypatch.setattr(jobs, "SCHEDULER", jobs.Scheduler(2))
+    gate, ran = threading.Event(), []
+    click = _job(lambda j: gate.wait(5), clicked=True).start()
+    time.sleep(0.2)
+    reference = _job(_reference_work(5, ran), jobs.NOW, yields=True).start()
+    plain = _job(lambda j: "ran", jobs.AHEAD).start()  # other work still takes the free slot
+    assert plain.wait(5) and plain.result == "ran"
+    assert not ran and reference.status == "queued"  # a free slot, but a click's job runs
+    gate.set()
+    assert click.wait(5) and reference.wait(5) and reference.status == "done" and ran
+    monkeypatch.setattr(jobs, "SCHEDULER", jobs.Scheduler(1))
+    ran = []
+    paused = _job(_reference_work(200, ran), yields=True).start()
+    time.sleep(0.3)
+    gate2 = threading.Event()
+    click = _job(lambda j: gate2.wait(5), clicked=True).start()
+    time.sleep(0.5)
+    assert paused.pauses == 1 and paused.status == "queued" and "paused" in paused.describe()
+    paused.cancel()
+    assert paused.wait(5) and paused.status == "cancelled" and len(ran) == 1
+    gate2.set()
+    click.wait(5)
 
 
 # --- the verdict rule --------------------------------------------------------------------------------

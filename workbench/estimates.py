@@ -172,7 +172,7 @@ def _random(ds, sel, evaluator, full, repeats: int = REPEATS) -> tuple:
     background = evaluator.twin()  # its fits never make the slider's figure wait
     jobs.start(RANDOM_JOB, lambda job: background.random(n_kept, repeats, job.progress, job.cancel_event),
                label=f"Random reference for {n_kept:,} rows", key=_random_key(ds, evaluator, n_kept, repeats),
-               priority=jobs.AHEAD)
+               priority=jobs.AHEAD, yields=True)
     jobs.panel(RANDOM_JOB)
     interpolated = curve.at(n_kept) if curve is not None else None
     if interpolated is not None:
@@ -202,5 +202,5 @@ def random_curve_now(ds, evaluator, full=None, *, near: Optional[int] = None):
             background, near=near, full=full, progress=job.progress, cancel=job.cancel_event,
             partial=lambda curve: setattr(job, "partial", curve)),
             label="Random curve (random pruning at every size)", context={"key": key}, on_done=_keep_curve,
-            key=key, priority=jobs.NOW)
+            key=key, priority=jobs.NOW, yields=True)
     return job.partial

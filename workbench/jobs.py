@@ -26,6 +26,10 @@ sidebar and every page reflect a finished job at once, wherever the user is.
   nothing else waits or runs);
 - a job can wait for other jobs (``deps``) before it takes a slot, so Auto, the curve and Export
   reuse the one fold-wise scores job instead of computing their own;
+- reference work (``yields``: the random curve and references, whose results are cached fit by fit)
+  gives way to work a user clicked for (``clicked``: Auto, the curve): it does not start while a
+  click's job waits or runs, and a running one is paused at its next fit (cancelled and queued
+  again, so it resumes from its cached fits) when the click's job finds no free core;
 - progress only moves forward, and the time left counts the whole job (every pass and fold).
 """
 
@@ -59,6 +63,10 @@ class Scheduler:
     job of the session with the fewest jobs running, then the older request. :data:`IDLE` work
     starts only while no other job runs or waits. Cancelling a waiting job (from any thread)
     drops it from the queue within 0.2 s.
+
+    A ``yields`` job (reference work) waits while any ``clicked`` job waits or runs, whatever
+    their priorities; a clicked job that finds every slot taken pauses one running yielding job
+    (:meth:`Job.pause`), which gives its slot back at its next fit and queues again.
     """
 
     def __init__(self, slots: int):
@@ -78,6 +86,7 @@ class Scheduler:
                         self._drop(job)
                         self._running.add(job)
                         return True
+                    self._make_room(job)
                     self._cond.wait(0.2)
                 return False
             finally:
@@ -93,15 +102,34 @@ class Scheduler:
             return False
         if entry[0] >= IDLE:
             return not self._running and len(self._waiting) == 1
+        if job.yields and self._clicks():
+            return False
         return len(self._running) < self.slots
 
+    def _clicks(self) -> bool:
+        """Whether a job a user clicked for waits or runs (reference work gives way to it)."""
+        return any(j.clicked and not j.yields for j in self._running) or any(
+            e[2].clicked and not e[2].yields for e in self._waiting)
+
+    def _make_room(self, job: "Job") -> None:
+        """A clicked job next in line with every slot taken pauses one running yielding job."""
+        if not job.clicked or job.yields or len(self._running) < self.slots or self._next()[2] is not job:
+            return
+        if any(j.pausing for j in self._running):
+            return  # one is already giving its slot back
+        victims = sorted((j for j in self._running if j.yields), key=lambda j: -j.priority)
+        if victims:
+            victims[0].pause()
+
     def _next(self):
-        """The waiting job to start next: the most urgent priority; among equals, the session with the
-        fewest jobs running (so one session's queue cannot hold every slot), then the oldest request."""
+        """The waiting job to start next: the most urgent priority (reference work after any click's
+        job); among equals, the session with the fewest jobs running (so one session's queue cannot
+        hold every slot), then the oldest request."""
         running = {}
         for job in self._running:
             running[job.owner] = running.get(job.owner, 0) + 1
-        return min(self._waiting, key=lambda e: (e[0], running.get(e[2].owner, 0), e[1]))
+        held = self._clicks()
+        return min(self._waiting, key=lambda e: (held and e[2].yields, e[0], running.get(e[2].owner, 0), e[1]))
 
     def promote(self, job: "Job", priority: int) -> None:
         """Raise a waiting job's priority (a page now waits for work asked ahead of need)."""
@@ -140,11 +168,14 @@ class Job:
     ``key`` says what the job computes (a request with the same key joins it); ``heavy`` jobs run
     through :data:`SCHEDULER` at ``priority``; ``deps`` are jobs that must end first (their results
     are in :meth:`dep`). The job is ``queued`` until its dependencies are done and it has a slot.
+    ``clicked``: a user clicked for it; ``yields``: reference work that gives way to clicked jobs
+    (``target`` must then be safe to run again from the start: it is, when paused).
     """
 
     def __init__(self, target: Callable[["Job"], Any], *, label: str, context: Optional[dict] = None,
                  on_done: Optional[Callable[["Job"], None]] = None, key: Any = None, priority: int = ASKED,
-                 heavy: bool = True, deps: tuple = (), owner: Any = None):
+                 heavy: bool = True, deps: tuple = (), owner: Any = None, clicked: bool = False,
+                 yields: bool = False):
         self.label = label
         self.on_done = on_done
         self.context = dict(context or {})
@@ -153,6 +184,9 @@ class Job:
         self.heavy = heavy
         self.owner = owner  # the session that asked (sessions share the slots fairly)
         self.deps = tuple(d for d in deps if d is not None)
+        self.clicked, self.yields = bool(clicked), bool(yields)
+        self.pausing, self.pauses = False, 0  # asked to give its slot back / times it did
+        self._cancelled = False  # by the user (a pause also sets cancel_event, then clears it)
         self.cancel_event = threading.Event()
         self.partial: Any = None
         self.result: Any = None
@@ -162,6 +196,7 @@ class Job:
         self._fraction = 0.0
         self.started_at = time.monotonic()
         self.running_since: Optional[float] = None
+        self.paused_at: Optional[float] = None
         self.finished_at: Optional[float] = None
         self._target = target
         self._lock = threading.Lock()
@@ -194,13 +229,21 @@ class Job:
                 if self.status in ("queued", "pending"):
                     self.status = "cancelled"
                 return
-            slot = self.heavy and SCHEDULER.acquire(self)
-            if self.heavy and not slot:
-                self.status = "cancelled"
+            while True:
+                slot = self.heavy and SCHEDULER.acquire(self)
+                if self.heavy and not slot:
+                    self.status = "cancelled"
+                    return
+                self._resumed()
+                try:
+                    self.result = self._target(self)
+                except Cancelled:
+                    if not self._paused_now():
+                        raise
+                    slot = False  # given back: queue again, and run again from the start (its fits are cached)
+                    continue
+                self.status = "done"
                 return
-            self.status, self.running_since = "running", time.monotonic()
-            self.result = self._target(self)
-            self.status = "done"
         except Cancelled:
             self.status = "cancelled"
         except WorkbenchError as err:
@@ -211,6 +254,33 @@ class Job:
             if slot:
                 SCHEDULER.release(self)
             self.finished_at = time.monotonic()
+
+    def pause(self) -> None:
+        """Ask a running yielding job to give its slot back at its next fit (the scheduler calls it)."""
+        if self.yields and not self._cancelled:
+            self.pausing = True
+            self.cancel_event.set()
+
+    def _paused_now(self) -> bool:
+        """After a Cancelled: True when it was a pause (the slot is given back, the job queues again)."""
+        if not self.pausing or self._cancelled:
+            return False
+        SCHEDULER.release(self)
+        self.pausing, self.pauses, self.paused_at = False, self.pauses + 1, time.monotonic()
+        self.status = "queued"
+        self.cancel_event.clear()
+        if self._cancelled:  # cancelled by the user between the two lines above
+            self.cancel_event.set()
+        return True
+
+    def _resumed(self) -> None:
+        now = time.monotonic()
+        if self.running_since is not None and self.paused_at is not None:
+            self.running_since += now - self.paused_at  # the time left counts running time only
+            self.paused_at = None
+        elif self.running_since is None:
+            self.running_since = now
+        self.status = "running"
 
     def progress(self, done: int, total: int, message: str = "") -> None:
         """core's progress callback; the fraction shown never goes back."""
@@ -246,7 +316,8 @@ class Job:
         """One line for the progress bar: the label, core's message, time spent and time left."""
         if self.status == "queued":
             waiting = [d.label for d in self.deps if d.running]
-            why = f"waits for {waiting[0]}" if waiting else "waits for a free core"
+            why = (f"waits for {waiting[0]}" if waiting else "paused while work you asked for runs" if self.pauses
+                   else "waits for a free core")
             return f"{self.label} — {why} · {self.elapsed:.0f} s"
         message = _strip_eta(self.message.strip())
         if message.lower().startswith(self.label.lower()):
@@ -257,6 +328,7 @@ class Job:
         return f"{head} · {self.elapsed:.0f} s{eta}"
 
     def cancel(self) -> None:
+        self._cancelled = True
         self.cancel_event.set()
 
     def wait(self, timeout: Optional[float] = None) -> bool:
@@ -334,13 +406,14 @@ def running(name: str) -> bool:
 
 def start(name: str, target: Callable[[Job], Any], *, label: str, context: Optional[dict] = None,
           on_done: Optional[Callable[[Job], None]] = None, key: Any = None, priority: int = ASKED,
-          heavy: bool = True, deps: tuple = ()) -> Job:
+          heavy: bool = True, deps: tuple = (), clicked: bool = False, yields: bool = False) -> Job:
     """Start ``target`` as this session's job ``name``; ``on_done(job)`` runs in a script run once
     the job has ended, whichever way.
 
     A request for work already running under ``name`` with the same ``key`` joins it (the running
     job comes back, raised to ``priority`` if that is more urgent); a running job of another key is
-    superseded (cancelled). ``heavy`` jobs wait for a slot of :data:`SCHEDULER`.
+    superseded (cancelled). ``heavy`` jobs wait for a slot of :data:`SCHEDULER`. ``clicked`` and
+    ``yields``: see :class:`Job` (reference work gives way to what a user clicked for).
     """
     running_job = current(name)
     if running_job is not None and running_job.running:
@@ -350,7 +423,7 @@ def start(name: str, target: Callable[[Job], Any], *, label: str, context: Optio
         running_job.cancel()
     state.get("job_notes").pop(name, None)
     job = Job(target, label=label, context=context, on_done=on_done, key=key, priority=priority, heavy=heavy,
-              deps=deps, owner=_session_id()).start()
+              deps=deps, owner=_session_id(), clicked=clicked, yields=yields).start()
     state.get("jobs")[name] = job
     return job
 
@@ -368,7 +441,7 @@ def button(name: str, text: str, target: Callable[[Job], Any], *, key: str, labe
     if st.button(text, key=key, disabled=disabled or running(name), **button_args):
         deps = deps() if callable(deps) else deps  # asked for on the click only: nothing starts before it
         job = start(name, target, label=label, context=context, on_done=on_done, key=work, priority=priority,
-                    deps=tuple(deps or ()))
+                    deps=tuple(deps or ()), clicked=True)
         st.toast(f"{label}: started" if job.status == "running" else f"{label}: queued — {job.describe()}",
                  icon=":material/hourglass_top:")
         return True

@@ -37,7 +37,7 @@ from core.foundation.errors import ConfigError
 from core.foundation.progress import check_cancelled, report, scaled
 from core.scorers import align_scores
 from core.search.pool import default_candidates, is_coverage_aware, rank_groups
-from core.search.screening import RANDOM_REPEATS, CandidateTable, search
+from core.search.screening import RANDOM_REPEATS, CandidateTable, search, with_label_free
 from core.selection import Selection, make_selection, score_names, select
 
 HONEST_METHOD = ("nested over the choice and the scoring: for each outer fold the whole search ran again on the "
@@ -189,6 +189,7 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
         says whether the scoring was nested too), ``random_reference``, ``passes`` and ``model``.
     """
     evaluator = _check(ds, keep, evaluator, folds, seed)
+    fold_scores = with_label_free(ds, scores, fold_scores)
     frame = align_scores(ds, scores)
     if candidates is None:
         candidates = default_candidates(frame.columns, frame)
@@ -247,6 +248,7 @@ def smallest_within(ds, scores, points: float = 1.0, *, keep_fractions=None, can
     if not points >= 0:
         raise ConfigError(f"points must be a non-negative number of accuracy points, got {points!r}.")
     evaluator = _check(ds, 1.0, evaluator, folds, seed)
+    fold_scores = with_label_free(ds, scores, fold_scores)
     fractions = sorted(keep_fractions or (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0))
     if any(not 0 < f <= 1 for f in fractions):
         raise ConfigError("keep_fractions must all be in (0, 1].")

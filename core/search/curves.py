@@ -20,7 +20,7 @@ from core.foundation.progress import check_cancelled, report, scaled
 from core.foundation.seeds import derive_seed
 from core.scorers import align_scores
 from core.search.auto import auto_select
-from core.search.screening import CandidateTable
+from core.search.screening import CandidateTable, with_label_free
 from core.selection import parse_strategy, scores_read_labels
 
 COLUMNS = ["strategy", "keep_fraction", "n_kept", "accuracy_mean", "accuracy_std", "n_runs", "model", "leak_free"]
@@ -66,6 +66,7 @@ def pruning_curve(ds, scores, strategies, keep_fractions=(0.1, 0.2, 0.3, 0.5, 0.
     for strategy in strategies:  # fail before any work on a typo
         parse_strategy(strategy, frame.columns)
     evaluator = evaluator or LiveEvaluator(ds, folds=folds, seed=seed)
+    fold_scores = with_label_free(ds, scores, fold_scores)
     rows, total, step, started = [], len(strategies) * len(fractions), 0, time.perf_counter()
     for strategy in strategies:
         for keep in fractions:

@@ -14,9 +14,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 
-from core.evaluation import fold_masks
+from core.evaluation import FoldScores, fold_masks
 from core.foundation.progress import check_cancelled, report, scaled
+from core.scorers import align_scores, get_scorer, registered_names
 from core.search.pool import is_coverage_aware
 
 RANDOM_REPEATS = 5
@@ -85,6 +87,43 @@ class CandidateTable:
             n_kept = self.n_kept("random")
             return evaluator.random_fold_accuracies(n_kept, RANDOM_REPEATS, cancel=cancel).mean(axis=0)
         return evaluator.fold_results(self.masks(strategy), None, cancel)[0]
+
+
+def with_label_free(ds, scores, fold_scores):
+    """Fold-wise scores plus the all-rows columns of the table's scorers that read no labels.
+
+    Fold-wise scores hold the label-using scorers only; a candidate on a label-free score (kNN
+    density, outliers, duplicates) would otherwise fail on every fold and fall back to the
+    all-rows table (the same values, looked up again per fold and candidate, and marked not
+    leak-free although those scores never saw a label). Returns ``fold_scores`` itself when
+    nothing is to add.
+    """
+    if fold_scores is None or scores is None:
+        return fold_scores
+    present = set(fold_scores.frames[0].columns)
+    free = [c for c in scores.columns if c not in present and c != "id" and _reads_no_labels(c)]
+    if not free:
+        return fold_scores
+    table = align_scores(ds, scores)[free].to_numpy()
+    frames = []
+    for f, frame in enumerate(fold_scores.frames):
+        rows = np.flatnonzero(fold_scores.fold_of_row != f)
+        added = pd.DataFrame(table[rows], index=frame.index, columns=free).astype(scores[free].dtypes.to_dict())
+        frames.append(pd.concat([frame, added], axis=1))
+    owners = list(dict.fromkeys(_owner(c) for c in free))
+    return FoldScores(frames, fold_scores.fold_of_row, fold_scores.scorers, list(fold_scores.label_free) + owners,
+                      fold_scores.fingerprint)
+
+
+def _owner(column: str):
+    """The registered scorer a score, flag or extra column belongs to (the longest matching name), or None."""
+    names = [n for n in registered_names() if column == n or column.startswith(f"{n}_")]
+    return max(names, key=len) if names else None
+
+
+def _reads_no_labels(column: str) -> bool:
+    owner = _owner(column)
+    return owner is not None and not get_scorer(owner).needs_labels
 
 
 def _eta(started: float, done: int, total: int) -> str:
