@@ -342,13 +342,29 @@ def test_app_launches_streamlit(tmp_path):
         assert process.poll() is None
 
 
+def test_every_subcommand_is_one_module_of_one_shape():
+    """Each subcommand is a module with NAME, add_parsers and run; the parser lists exactly those modules."""
+    import inspect
+
+    from core.cli import program
+
+    names = [command.NAME for command in program.COMMANDS]
+    assert len(set(names)) == len(names)
+    for command in program.COMMANDS:
+        assert list(inspect.signature(command.run).parameters) == ["args"], command.__name__
+        assert list(inspect.signature(command.add_parsers).parameters) == ["sub", "common", "data", "formatter"]
+    parser = program.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert list(sub.choices) == names
+
+
 def test_internal_errors_are_one_line_unless_debug(monkeypatch, capsys):
-    from core.cli import commands as cli_commands, program as cli
+    from core.cli import program as cli, scorers as scorers_command
 
     def broken(args):
         raise RuntimeError("something\nthat spans lines")
 
-    monkeypatch.setattr(cli_commands, "cmd_scorers", broken)
+    monkeypatch.setattr(scorers_command, "run", broken)
     assert cli.main(["scorers"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "internal error: RuntimeError" in err and "--debug" in err

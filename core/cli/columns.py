@@ -23,15 +23,16 @@ from core.foundation import ConfigError, to_jsonable
 from core.outputs import write_json, write_table
 from core.columns import column_curve, columns_block, kept_columns, suggest_cut
 
+NAME = "columns"
 METHODS = ("consensus", "permutation", "mutual_info", "l1")
 
-__all__ = ["add_parsers", "run", "read_cut"]
+__all__ = ["NAME", "add_parsers", "run", "read_cut"]
 
 
 def add_parsers(sub, *, common, data, formatter) -> None:
     """Add ``columns`` to the ``workbench`` parser."""
     p = sub.add_parser(
-        "columns", parents=[data, common], formatter_class=formatter,
+        NAME, parents=[data, common], formatter_class=formatter,
         help="rank feature columns and find how many can go",
         description="Rank the feature columns (permutation importance under the CV folds, mutual information, "
                     "an L1 path), write the CV estimate as the least important columns are dropped next to the "

@@ -1,4 +1,5 @@
-"""``workbench score``, ``select`` and ``apply`` on partitioned Parquet data, on a Dask cluster.
+"""The partitioned halves of ``workbench score``, ``select`` and ``apply`` (``run_score``, ``run_select``,
+``run_apply``): partitioned Parquet data, on a Dask cluster.
 
 DATA that is a folder of Parquet files (or a glob) is scored and selected partition by partition
 (:mod:`core.workflows.partitioned`), and a partitioned selection manifest is re-applied the same way: ``--cluster ADDRESS`` attaches to a running Dask scheduler;
@@ -42,7 +43,7 @@ def _out_folder(path: str, option: str) -> Path:
     return out
 
 
-def cmd_score(args) -> int:
+def run_score(args) -> int:
     folds = support.parse_positive_int(args.folds, "--folds", minimum=2)
     seed = support.parse_positive_int(args.seed, "--seed", minimum=0, maximum=support.MAX_SEED)
     out = _out_folder(args.out, "--out")
@@ -63,7 +64,7 @@ def cmd_score(args) -> int:
     return 0
 
 
-def cmd_select(args) -> int:
+def run_select(args) -> int:
     seed = support.parse_positive_int(args.seed, "--seed", minimum=0, maximum=support.MAX_SEED)
     keep = support.parse_fraction(args.keep) if args.keep is not None else None
     threshold = support.parse_number(args.threshold, "--threshold")
@@ -88,7 +89,7 @@ def cmd_select(args) -> int:
     return 0
 
 
-def cmd_apply(args) -> int:
+def run_apply(args) -> int:
     support.check_input(args.manifest, "MANIFEST")
     if not workflows.is_partitioned_manifest(args.manifest):
         raise ConfigError(f"{args.manifest} is an in-memory selection manifest (a list of kept ids); it applies to the "

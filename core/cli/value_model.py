@@ -36,7 +36,9 @@ MODELS = ("linear", "mlp")
 #: Below these, the model's predictions are little better than chance: say so.
 WEAK = {"r2": 0.1, "auroc": 0.6}
 
-__all__ = ["add_parsers", "run"]
+NAME = "value-model"
+
+__all__ = ["NAME", "add_parsers", "run"]
 
 
 def add_parsers(sub, *, common, data, formatter) -> None:
