@@ -51,7 +51,7 @@ _LAZY = {
 
 #: Subpackages reachable as attributes (``core.errors`` is the foundation's errors module).
 _MODULES = {"errors": "core.foundation.errors", **{name: f"core.{name}" for name in (
-    "foundation", "data", "scorers", "selection", "evaluation", "search", "columns", "outputs", "projection",
+    "foundation", "data", "scorers", "selection", "evaluation", "search", "columns", "value", "outputs", "projection",
     "workflows")}}
 
 __all__ = sorted(_LAZY) + ["__version__"]

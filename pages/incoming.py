@@ -7,7 +7,7 @@ import streamlit as st
 
 import core
 from core.data import read_bytes, read_path
-from core.search import fit_value_model
+from core.value import fit_value_model
 from workbench import incoming, jobs, settings, state, tuning
 
 DECISION = "kept / dropped by the Tune recipe"

@@ -14,9 +14,9 @@ import core
 from core.evaluation import make_folds
 from core.foundation.errors import ConfigError, DataFileError
 from core.data.row_features import RowFeaturizer
-from core.search.value_backtest import fold_targets
-from core.search.value_drift import drift_report, reference_sample
-from core.search.value_model import DECISION_COLUMN, cover_gaps, fit_value_model, load_value_model
+from core.value import DECISION_COLUMN, cover_gaps, fit_value_model, load_value_model
+from core.value.backtest import fold_targets
+from core.value.drift import drift_report, reference_sample
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +122,17 @@ def test_saved_models_are_checked(halves, tmp_path):
     labelled = fit_value_model(old, scores, "outlier", use_labels=True)
     with pytest.raises(DataFileError, match="labels"):
         labelled.predict(new_frame.drop(columns=["label"]))
+
+
+def test_a_model_file_written_before_the_move_to_core_value_still_loads():
+    """tests/fixtures/value_model_v2 was written by core/search/value_model.py (schema 2) before the package
+    moved to core/value: it loads, predicts the same values and keeps its backtested default."""
+    folder = Path(__file__).resolve().parent / "fixtures" / "value_model_v2"
+    expected = json.loads((folder / "expected.json").read_text())
+    model = load_value_model(folder / "model.json")
+    assert model.target == "outlier" and model.backtest["leak_free"] and model.reference is not None
+    assert np.allclose(model.predict(pd.read_csv(folder / "new_rows.csv")), expected["predicted_outlier"], atol=1e-8)
+    assert model.default_strategy(0.5) == expected["default_strategy_0.5"]
 
 
 def test_cover_picks_what_the_reference_lacks():

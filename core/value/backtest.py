@@ -30,9 +30,9 @@ from core.evaluation import fold_scores as evaluation_fold_scores
 from core.foundation import stratified_folds
 from core.foundation.progress import check_cancelled, report, scaled
 from core.scorers import get_scorer, registered_names, scorer_records
-from core.search import value_fit
 from core.selection import needed_scorers, scores_read_labels, select
 from core.selection.algorithms import budget_from_keep
+from core.value import fit as value_fit
 
 __all__ = ["KEEPS", "candidate_strategies", "run_backtest", "fold_targets", "verdict", "entry_for", "describe_entry"]
 

@@ -9,10 +9,10 @@ predicted column feeds the usual strategy strings (``el2n``, ``ccs:el2n``, ``kep
 or ``cover``: the new rows that best cover what a kept reference set lacks.
 
 Before it prunes anything the model proves itself: a backtest on the scored data
-(:mod:`core.search.value_backtest`) measures its selections against random rows of the same count,
+(:mod:`core.value.backtest`) measures its selections against random rows of the same count,
 and the default strategy at each keep fraction is the best of a few candidates there (CCS over the
 predicted column, its declared end, random). A new batch's distance from the scored data is
-reported (:mod:`core.search.value_drift`).
+reported (:mod:`core.value.drift`).
 
 A model is saved without pickle: ``<stem>.json`` (version, featurizer parameters, quality,
 backtest) and ``<stem>.npz`` (weights, and a sample of at most 2,000 featurized scored rows for
@@ -32,15 +32,17 @@ import pandas as pd
 
 from core.data.dataset import Dataset
 from core.data.readers import read_path
+from core.data.row_features import RowFeaturizer, new_rows_dataset
 from core.foundation import stratified_folds
 from core.foundation.errors import ConfigError, DataFileError
 from core.evaluation.groups import copy_groups
-from core.search import value_backtest, value_drift, value_fit
-from core.data.row_features import RowFeaturizer, new_rows_dataset
-from core.search.value_drift import cover_gaps
 from core.scorers import align_scores
 from core.selection import check_keep, make_selection, select
 from core.selection.algorithms import budget_from_keep, mask_from_positions
+from core.value import backtest as value_backtest
+from core.value import drift as value_drift
+from core.value import fit as value_fit
+from core.value.drift import cover_gaps
 
 FORMAT = "data-pruning-workbench/value-model"
 SCHEMA = 2  # 2: backtest, drift reference and a backtested default strategy
@@ -77,10 +79,10 @@ class ValueModel:
     info : dict
         Training data fingerprint, rows, seed, folds, strategy of a decision target.
     backtest : dict
-        :func:`core.search.value_backtest.run_backtest` on the scored data (empty: not backtested).
+        :func:`core.value.backtest.run_backtest` on the scored data (empty: not backtested).
     reference : ndarray of shape (n_reference, n_features), optional
         A sample of the scored rows' features; ``info["drift_threshold"]`` is the 95th percentile
-        of their nearest-neighbour distance (see :mod:`core.search.value_drift`).
+        of their nearest-neighbour distance (see :mod:`core.value.drift`).
     """
 
     target: str
@@ -193,7 +195,7 @@ class ValueModel:
                 "text": value_backtest.describe_entry(block, entry, leak_free)}
 
     def drift(self, data) -> Optional[dict]:
-        """How far new rows lie from the scored data (:func:`core.search.value_drift.drift_report`);
+        """How far new rows lie from the scored data (:func:`core.value.drift.drift_report`);
         None for a model saved without a reference sample."""
         if self.reference is None:
             return None
@@ -285,7 +287,7 @@ def fit_value_model(ds: Dataset, scores=None, target: str = "el2n", *, selection
         ``LiveEvaluator(ds, folds, seed)``); the seed also seeds the MLP.
     backtest : bool
         Measure the model's selections against random rows on the scored data
-        (:func:`core.search.value_backtest.run_backtest`) at ``keeps`` for the candidate strategies
+        (:func:`core.value.backtest.run_backtest`) at ``keeps`` for the candidate strategies
         (and ``strategy`` if given), with ``evaluator_model`` as the target model and ``repeats``
         random draws; the best candidate per keep becomes the default strategy.
 
