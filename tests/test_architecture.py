@@ -29,7 +29,7 @@ LAYERS = {
     "scorers": 2,
     "selection": 3,
     "evaluation": 4,
-    "search": 5, "columns": 5, "outputs": 5, "projection": 5,
+    "search": 5, "columns": 5, "value": 5, "outputs": 5, "projection": 5,
     "workflows": 6,
     "cli": 7,
 }
