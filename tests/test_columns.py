@@ -13,7 +13,7 @@ import pytest
 import core
 from core.columns import column_curve, columns_block, kept_columns, prune_columns, rank_columns, suggest_cut
 from core.foundation.errors import ConfigError
-from core.outputs.manifest import apply_and_export, export
+from core.outputs.manifest import apply_and_export, write_selection
 
 REAL = [f"f{i}" for i in range(10)]
 PLANTED = [f"noise{i}" for i in range(5)] + ["colour"]
@@ -83,7 +83,7 @@ def test_cut_is_recorded_and_apply_reproduces_rows_and_columns(planted, curve, t
     sel = core.select(pruned, None, "random", keep=0.5, seed=0)
     block = columns_block(ds, kept, method="consensus", curve=curve)
     assert block["dropped"] == PLANTED and block["estimate"]["full_mean"] > 0.5
-    export(pruned, sel, tmp_path / "kept.csv", manifest=tmp_path / "m.json", columns=block)
+    write_selection(pruned, sel, tmp_path / "kept.csv", manifest=tmp_path / "m.json", columns=block)
     written = pd.read_csv(tmp_path / "kept.csv")
     assert list(written.columns) == ["id"] + REAL + ["label"] and len(written) == sel.n_kept
     manifest = json.loads((tmp_path / "m.json").read_text())

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from core.foundation.errors import ConfigError, ManifestError
-from core.outputs.manifest import apply_manifest, build_manifest, export, kept_frame, load_for_manifest, read_manifest
+from core.outputs.manifest import (apply_manifest, kept_frame, load_for_manifest, manifest_document, read_manifest,
+                                   write_selection)
 from core.outputs.files import to_jsonable, write_table
 from core.data.loading import load_dataset
 from core import select
@@ -42,7 +43,7 @@ def test_export_keeps_original_columns_and_row_order(csv_dataset, tmp_path, suff
     ds, path = csv_dataset
     sel = select(ds, None, strategy="random", keep=0.5, seed=3)
     out = tmp_path / "sub" / f"kept{suffix}"
-    document = export(ds, sel, out, manifest=tmp_path / "m.json")
+    document = write_selection(ds, sel, out, manifest=tmp_path / "m.json")
     kept = pd.read_csv(out) if suffix == ".csv" else pd.read_parquet(out)
     original = pd.read_csv(path)
     assert list(kept.columns) == list(original.columns)
@@ -58,7 +59,7 @@ def test_manifest_holds_the_contract_fields_as_plain_json(csv_dataset):
     sel = select(ds, None, strategy="random", keep=0.25, seed=0)
     comparison = {"selection": {"accuracy": np.float64(0.9), "fold_accuracies": np.array([0.9, np.nan])},
                   "random": {"accuracy": 0.8}, "full": {"accuracy": float("inf")}}
-    manifest = build_manifest(ds, sel, comparison, [{"name": "el2n", "params": {"epochs": np.int64(3)}}])
+    manifest = manifest_document(ds, sel, comparison, [{"name": "el2n", "params": {"epochs": np.int64(3)}}])
     for key in REQUIRED:
         assert key in manifest
     text = json.dumps(manifest, allow_nan=False)  # standard JSON: NaN and inf become null
@@ -74,10 +75,10 @@ def test_manifest_holds_the_contract_fields_as_plain_json(csv_dataset):
 
 def test_integer_and_string_ids_keep_their_types(csv_dataset):
     ds, _ = csv_dataset
-    by_name = build_manifest(ds, select(ds, None, "random", keep=0.5, seed=0))
+    by_name = manifest_document(ds, select(ds, None, "random", keep=0.5, seed=0))
     assert all(isinstance(i, str) for i in by_name["kept_ids"])
     arrays = load_dataset(_frame(), label="animal", features=["a_first", "b_second"])
-    by_row = build_manifest(arrays, select(arrays, None, "random", keep=0.5, seed=0))
+    by_row = manifest_document(arrays, select(arrays, None, "random", keep=0.5, seed=0))
     assert all(type(i) is int for i in by_row["kept_ids"])
 
 
@@ -94,7 +95,7 @@ def test_include_scores_appends_columns_and_renames_clashes(csv_dataset):
 def test_apply_reproduces_the_selection_exactly(csv_dataset, tmp_path):
     ds, path = csv_dataset
     sel = select(ds, None, "random", keep=0.5, seed=7)
-    export(ds, sel, tmp_path / "kept.csv", manifest=tmp_path / "m.json")
+    write_selection(ds, sel, tmp_path / "kept.csv", manifest=tmp_path / "m.json")
     manifest = read_manifest(tmp_path / "m.json")
     again = apply_manifest(manifest, path)  # a path is loaded with the manifest's options
     assert list(again.kept_ids) == list(sel.kept_ids)
@@ -105,7 +106,7 @@ def test_apply_reproduces_the_selection_exactly(csv_dataset, tmp_path):
 def test_apply_refuses_changed_data_and_force_keeps_ids_in_manifest_order(csv_dataset, tmp_path):
     ds, path = csv_dataset
     sel = select(ds, None, "random", keep=0.5, seed=7)
-    manifest = build_manifest(ds, sel)
+    manifest = manifest_document(ds, sel)
     changed = pd.read_csv(path)
     changed = changed[changed["name"] != manifest["kept_ids"][1]].iloc[::-1]
     changed_path = tmp_path / "changed.csv"
@@ -126,7 +127,7 @@ def test_apply_refuses_changed_data_and_force_keeps_ids_in_manifest_order(csv_da
 
 def test_apply_explains_featurization_changes(csv_dataset):
     ds, path = csv_dataset
-    manifest = build_manifest(ds, select(ds, None, "random", keep=0.5, seed=0))
+    manifest = manifest_document(ds, select(ds, None, "random", keep=0.5, seed=0))
     manifest["data_fingerprint"] = "0" * 64
     with pytest.raises(ManifestError, match="featurized differently"):
         apply_manifest(manifest, path)
@@ -197,7 +198,7 @@ def test_load_for_manifest_reproduces_the_fingerprint(kind, tmp_path):
         pd.DataFrame({"review": texts, "label": np.repeat(["neg", "pos"], 10)}).to_csv(path, index=False)
         options = {"text": "review", "text_method": "tfidf"}
     ds = load_dataset(path, **options)
-    manifest = build_manifest(ds, select(ds, None, "random", keep=0.5, seed=0))
+    manifest = manifest_document(ds, select(ds, None, "random", keep=0.5, seed=0))
     again = load_for_manifest(json.loads(json.dumps(manifest)), path)
     assert again.fingerprint == ds.fingerprint
     assert list(apply_manifest(manifest, again).kept_ids) == manifest["kept_ids"]

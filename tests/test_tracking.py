@@ -9,7 +9,7 @@ import pytest
 import core
 from core.foundation.errors import ConfigError
 from core.outputs import tracking
-from core.outputs.manifest import build_manifest
+from core.outputs.manifest import manifest_document
 
 @pytest.fixture(scope="module")
 def logged(tmp_path_factory):
@@ -21,7 +21,7 @@ def logged(tmp_path_factory):
     curve = core.pruning_curve(ds, scores, ["outlier"], [0.5, 0.7], seeds=1, evaluator=evaluator)
     from core.scorers import scorer_records
 
-    manifest = build_manifest(ds, sel, estimate, scorer_records(scores))
+    manifest = manifest_document(ds, sel, estimate, scorer_records(scores))
     store = tmp_path_factory.mktemp("mlruns")
     result = tracking.log_selection(ds, sel, estimate=estimate, manifest=manifest, scores=scores, curve=curve,
                                     uri=str(store), experiment="tests", origin="test")

@@ -45,10 +45,10 @@ def run(args) -> int:
     for strategy in strategies:
         names += support.check_strategy(strategy, defaults, budget=False)
     names = list(dict.fromkeys(names))
-    ds = steps.load(args)
+    ds = steps.load_data(args)
     bar = steps.progress(args)
     try:
-        scores = steps.read_scores(args.scores) if args.scores else steps.compute(ds, names, args, bar)
+        scores = steps.reuse_scores(args.scores) if args.scores else steps.compute(ds, names, args, bar)
         curve = workflows.pruning_curve(ds, scores, strategies, keeps, seeds=seeds, folds=args.folds,
                                         seed=args.seed, progress=bar)
     finally:

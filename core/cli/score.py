@@ -50,7 +50,7 @@ def run(args) -> int:
     steps.check_data_options(args)
     out = support.check_output(args.out, option="--out", inputs=[("DATA", args.data)])
     names = support.resolve_scorer_names(args.scorers)
-    ds = steps.load(args)
+    ds = steps.load_data(args)
     bar = steps.progress(args)
     try:
         scores = steps.compute(ds, names, args, bar)

@@ -85,10 +85,10 @@ def run(args) -> int:
         raise ConfigError("Give --scores (reuse a file) or --scorers (compute these), not both.")
     if args.scorers:
         names = list(dict.fromkeys(names + support.resolve_scorer_names(args.scorers)))
-    ds = steps.load(args)
+    ds = steps.load_data(args)
     bar = steps.progress(args)
     try:
-        scores = steps.read_scores(args.scores) if args.scores else steps.compute(ds, names, args, bar)
+        scores = steps.reuse_scores(args.scores) if args.scores else steps.compute(ds, names, args, bar)
         evaluator = LiveEvaluator(ds, folds=args.folds, seed=args.seed, **model)
         sel = workflows.select(ds, scores, recipe, evaluator=evaluator, progress=bar)
         if sel.n_kept == 0:

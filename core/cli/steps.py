@@ -12,8 +12,8 @@ from core.cli import support
 from core.data import load_dataset
 from core.scorers import DEFAULT_SCORERS, compute_scores, registered_names
 
-__all__ = ["say", "warn", "default_scorers", "progress", "close", "check_data_options", "load", "compute",
-           "read_scores"]
+__all__ = ["say", "warn", "default_scorers", "progress", "close", "check_data_options", "load_data", "compute",
+           "reuse_scores"]
 
 
 def say(args, text: str) -> None:
@@ -53,7 +53,7 @@ def check_data_options(args) -> None:
     support.check_input(args.data)
 
 
-def load(args):
+def load_data(args):
     """Load DATA with the data options shared by score, curve and select; print loading warnings."""
     options = {
         "label": args.label,
@@ -79,7 +79,7 @@ def compute(ds, names: list, args, bar) -> Optional[pd.DataFrame]:
     return compute_scores(ds, names, seed=args.seed, progress=bar, folds=args.folds)
 
 
-def read_scores(path: str) -> pd.DataFrame:
+def reuse_scores(path: str) -> pd.DataFrame:
     """A scores file given with ``--scores``: junk cells counted in a warning, a mostly-junk column refused."""
     frame, warnings = support.read_scores_file(path)
     for message in warnings:

@@ -310,9 +310,9 @@ def is_partitioned(source) -> bool:
     return folder.is_dir() and any(p.suffix in (".parquet", ".pq") for p in folder.rglob("*"))
 
 
-def load_partitioned_sample(source, *, scores=None, rows: int = 50_000, label: str = "label",
-                            id: Optional[str] = None, features: Optional[Sequence[str]] = None, seed: int = 0,
-                            min_per_class: int = 50):
+def sample_partitions(source, *, scores=None, rows: int = 50_000, label: str = "label",
+                      id: Optional[str] = None, features: Optional[Sequence[str]] = None, seed: int = 0,
+                      min_per_class: int = 50):
     """A stratified sample of a partitioned dataset, with its scores, small enough for the app.
 
     Every class is sampled at the rate ``rows / n`` (at least ``min_per_class`` rows of a small

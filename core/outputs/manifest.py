@@ -89,8 +89,8 @@ def data_summary(ds: Dataset, options: Optional[dict] = None) -> dict:
     }
 
 
-def build_manifest(ds: Dataset, sel, comparison=None, scores_meta=None, *, load=None, created=None,
-                   columns=None) -> dict:
+def manifest_document(ds: Dataset, sel, comparison=None, scores_meta=None, *, load=None, created=None,
+                      columns=None) -> dict:
     """The JSON-able manifest of a selection.
 
     Parameters
@@ -190,8 +190,9 @@ def _workbench_version() -> str:
     return __version__
 
 
-def export(ds: Dataset, sel, path, manifest=None, scores=None, include_scores: bool = False, estimate=None,
-           *, scores_meta=None, load=None, formula_safe: bool = False, columns=None) -> Optional[dict]:
+def write_selection(ds: Dataset, sel, path, manifest=None, scores=None, include_scores: bool = False,
+                    estimate=None, *, scores_meta=None, load=None, formula_safe: bool = False,
+                    columns=None) -> Optional[dict]:
     """Write the kept rows (CSV or Parquet by extension) and, if asked, the manifest.
 
     Parameters
@@ -207,7 +208,7 @@ def export(ds: Dataset, sel, path, manifest=None, scores=None, include_scores: b
     estimate : dict, optional
         ``LiveEvaluator.compare(sel.mask)``, recorded in the manifest.
     columns : dict, optional
-        A column cut (see :func:`build_manifest`): its dropped columns are left out of the rows.
+        A column cut (see :func:`manifest_document`): its dropped columns are left out of the rows.
 
     Returns
     -------
@@ -222,7 +223,7 @@ def export(ds: Dataset, sel, path, manifest=None, scores=None, include_scores: b
         _check_json_path(manifest)
     frame = kept_frame(ds, sel, scores, include_scores).drop(columns=dropped_columns({"columns": columns}),
                                                              errors="ignore")
-    document = build_manifest(ds, sel, estimate, scores_meta, load=load, columns=columns) if manifest is not None else None
+    document = manifest_document(ds, sel, estimate, scores_meta, load=load, columns=columns) if manifest is not None else None
     staged: list = []
     try:
         staged.append((stage(path, table_writer(frame, path, formula_safe=formula_safe)), path))

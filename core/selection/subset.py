@@ -92,10 +92,14 @@ def make_selection(ds, mask, strategy: str, *, resolved=None, params=None, detai
                      details=to_jsonable(details or {}), recipe=recipe)
 
 
-def select(ds, scores=None, strategy: str = "random", keep: Optional[float] = None,
-           threshold: Optional[float] = None, seed: int = 0, *, force_keep=(), force_drop=(),
-           progress=None, cancel=None) -> Selection:
+def select_without_search(ds, scores=None, strategy: str = "random", keep: Optional[float] = None,
+                          threshold: Optional[float] = None, seed: int = 0, *, force_keep=(), force_drop=(),
+                          progress=None, cancel=None) -> Selection:
     """Turn scores into a kept subset with any strategy that is not chosen by a search.
+
+    ``core.select`` (:func:`core.workflows.select`) also runs the strategies a cross-validated search
+    chooses (``auto``); this layer has no evaluator, so it refuses them. ``core.selection.select`` is
+    the same function under its older public name.
 
     Parameters
     ----------
@@ -121,6 +125,10 @@ def select(ds, scores=None, strategy: str = "random", keep: Optional[float] = No
                        score_columns=frame.columns)
     return select_recipe(ds, frame, recipe, given=strategy if isinstance(strategy, str) else None,
                          progress=progress, cancel=cancel)
+
+
+#: The public name it had before ``core.select`` (the workflow's, which also searches) shared it.
+select = select_without_search
 
 
 def as_recipe(strategy, keep=None, threshold=None, seed: int = 0, *, force_keep=(), force_drop=(),

@@ -29,7 +29,7 @@ def select(ds, scores=None, strategy="random", keep: Optional[float] = None,
            evaluator=None, fold_scores=None, progress=None, cancel=None):
     """Turn scores into a kept subset with any strategy, including those chosen by cross-validation.
 
-    The parameters are those of :func:`core.selection.select` (``strategy`` a text or a
+    The parameters are those of :func:`core.selection.select_without_search` (``strategy`` a text or a
     :class:`core.selection.Recipe` parsed once by the caller), plus ``evaluator`` (a
     :class:`core.LiveEvaluator`) for strategies chosen by a search (``auto``), which run in
     :mod:`core.search`; every other kind runs through the strategy registry. A search reuses
@@ -171,8 +171,8 @@ def build_manifest(ds, sel, estimate=None, scores=None, *, load=None, created=No
 
     ``columns``: a column cut (``core.columns.columns_block``), recorded as the ``columns`` block.
     """
-    return manifests.build_manifest(ds, sel, estimate, scorer_records(scores), load=load, created=created,
-                                    columns=columns)
+    return manifests.manifest_document(ds, sel, estimate, scorer_records(scores), load=load, created=created,
+                                       columns=columns)
 
 
 def manifest_bytes(ds, sel, estimate=None, scores=None, *, load=None, columns=None) -> bytes:
@@ -190,9 +190,10 @@ def export(ds, sel, path, manifest=None, scores=None, include_scores: bool = Fal
     files are written: True for the local store ``./mlruns``, or a store URI/folder (None: off).
     Returns the manifest written, if any.
     """
-    document = manifests.export(ds, sel, path, manifest=manifest, scores=scores, include_scores=include_scores,
-                                estimate=estimate, scores_meta=scorer_records(scores), load=load,
-                                formula_safe=formula_safe, columns=columns)
+    document = manifests.write_selection(ds, sel, path, manifest=manifest, scores=scores,
+                                         include_scores=include_scores, estimate=estimate,
+                                         scores_meta=scorer_records(scores), load=load, formula_safe=formula_safe,
+                                         columns=columns)
     track(mlflow, ds, sel, estimate=estimate, manifest=document, scores=scores, origin=origin)
     return document
 

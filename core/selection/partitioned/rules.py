@@ -55,7 +55,7 @@ def read_scores(path: str, columns: list):
     return pq.read_table(path, columns=columns).to_pandas()
 
 
-def score_columns(where: Partitions) -> list:
+def scores_file_columns(where: Partitions) -> list:
     """The column names of the scores files (of the first; all were written together)."""
     import pyarrow.parquet as pq
 

@@ -8,7 +8,7 @@ from typing import ClassVar
 from core.foundation.errors import ConfigError
 from core.selection.algorithms import balanced_mask
 from core.selection.partitioned.base import PartitionedRule
-from core.selection.partitioned.rules import score_columns
+from core.selection.partitioned.rules import scores_file_columns
 from core.selection.registry import StrategyKind, register_strategy
 from core.selection.strategies.balanced import BalancedRule, plan_quota_tops, quota_mask
 
@@ -36,7 +36,7 @@ class AmbiguousRule(BalancedRule):
 
 
 def _plan(where, recipe, engine) -> AmbiguousRule:
-    if VARIABILITY not in score_columns(where):
+    if VARIABILITY not in scores_file_columns(where):
         raise ConfigError(f"Strategy 'ambiguous' needs the {VARIABILITY} score in the partitions' scores; they "
                           "hold only what `workbench score` wrote for them.")
     return plan_quota_tops(where, engine, scorer=VARIABILITY, end="high", mode="proportional", keep=recipe.keep,

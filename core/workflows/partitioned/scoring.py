@@ -30,7 +30,7 @@ import pandas as pd
 
 from core.data.partitions import (PartitionedData, create_store, fill_store, open_partitioned, open_store,
                                   partition_files, read_partition_ids, row_uniforms)
-from core.data.partitions import load_partitioned_sample as _load_sample
+from core.data.partitions import sample_partitions
 from core.foundation.cluster_index import default_clusters, fit_cluster_index
 from core.foundation.encoding import to_jsonable
 from core.foundation.errors import ConfigError, DataFileError, LabelError
@@ -248,7 +248,7 @@ def load_partitioned_sample(source, *, scores=None, rows: int = 50_000, label: s
                             id: Optional[str] = None, features=None, seed: int = 0, min_per_class: int = 50):
     """A stratified sample of partitioned data with its scores, checked against the scores' record.
 
-    :func:`core.data.partitions.load_partitioned_sample`, plus: the scores folder must be one
+    :func:`core.data.partitions.sample_partitions`, plus: the scores folder must be one
     :func:`score_partitioned` wrote for exactly this data and column choice (same partitions, same
     rows, same fingerprint), and the sampled scores carry the scorer records of ``_workbench_scores.json``
     (``core.scorers.scorer_records``), so a manifest made from them lists how they were computed.
@@ -262,8 +262,8 @@ def load_partitioned_sample(source, *, scores=None, rows: int = 50_000, label: s
         ``{"rows", "of", "seed", "stratified", "source", "data_fingerprint"}``.
     """
     record = _scores_record(source, scores) if scores is not None else None
-    ds, table, sample = _load_sample(source, scores=scores, rows=rows, label=label, id=id, features=features,
-                                     seed=seed, min_per_class=min_per_class)
+    ds, table, sample = sample_partitions(source, scores=scores, rows=rows, label=label, id=id, features=features,
+                                          seed=seed, min_per_class=min_per_class)
     if record is None:
         return ds, table, sample
     if record.get("data_fingerprint") != sample["data_fingerprint"]:

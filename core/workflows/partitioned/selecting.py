@@ -27,7 +27,7 @@ from core.foundation.progress import check_cancelled, report
 from core.outputs.manifest import PARTITIONED_KIND, partitioned_manifest
 from core.selection import Recipe
 from core.selection.partitioned import Partitions, half_of, memory_only_kinds, partitioned_kinds
-from core.selection.partitioned.rules import read_scores
+from core.selection.partitioned.rules import read_scores, scores_file_columns
 from core.workflows.partitioned.engine import SerialEngine
 
 MANIFEST_KIND = PARTITIONED_KIND
@@ -123,7 +123,7 @@ def select_partitioned(source, scores, out, manifest, *, strategy, keep: Optiona
         Where the partition tasks run; the manifest's ``engine`` records which (``engine``,
         ``workers``, and ``cluster`` for Dask).
     sample : dict, optional
-        The sample the recipe was tuned on (the dict :func:`core.data.partitions.load_partitioned_sample`
+        The sample the recipe was tuned on (the dict :func:`core.data.partitions.sample_partitions`
         returns: ``rows``, ``of``, ``seed``, ``stratified``, ``source``, ``data_fingerprint``); recorded as
         the manifest's ``sample`` (null when the recipe was not tuned on a sample).
     progress : callable ``(done, total, message)``, optional
@@ -149,7 +149,7 @@ def select_partitioned(source, scores, out, manifest, *, strategy, keep: Optiona
         raise ConfigError(f"The sample was drawn from other data than {source} (fingerprints differ); tune on a "
                           "sample of this data (load_partitioned_sample) and select again.")
     where = Partitions(data, check_scores(data, scores), int(getattr(strategy, "seed", seed)))
-    recipe = Recipe.of(strategy, keep, threshold, where.seed, score_columns=pq.read_schema(where.scores[0]).names)
+    recipe = Recipe.of(strategy, keep, threshold, where.seed, score_columns=scores_file_columns(where))
     report(progress, 1, 4, f"finding the cut for {recipe.text} over {data.n_samples:,} rows")
     rule = plan_rule(where, recipe, engine)
     fingerprint = scores_fingerprint(scores, engine)
