@@ -7,7 +7,7 @@ import streamlit as st
 import core
 from core.scorers import flag_column
 from workbench import (
-    cards, charts, estimates, exact_check, jobs, resources, search_panels, state, strategy_form, tuning,
+    cards, charts, estimates, exact_check, jobs, resources, search_panels, state, strategy_form, target_form, tuning,
 )
 
 ds = state.require_dataset()
@@ -18,7 +18,8 @@ st.caption("Move the budget: a cross-validated estimate of the pruned subset upd
 names, aligned = state.score_columns(), state.aligned_scores()
 flaggers = [n for n in names if flag_column(n) in aligned.columns] if aligned is not None else []
 with st.spinner("Preparing the cross-validation folds..."):
-    evaluator = resources.evaluator(ds, state.folds(), state.seed())
+    base = resources.evaluator(ds, state.folds(), state.seed())
+evaluator = target_form.live_evaluator(ds, base)  # the user's own target itself when it is fast enough
 if not names:
     st.info("Only score-free strategies are available: compute scores on the **Scores** page for the others.",
             icon=":material/info:")
@@ -92,5 +93,6 @@ with curve_col:
 search_panels.auto_table(ds)
 
 st.divider()
+target_form.render(ds, sel, base, evaluator)
 if sel is not None:
     exact_check.render(ds, sel, evaluator)

@@ -14,6 +14,11 @@ bound to loopback, or when the operator turned them on for a trusted network.
     the address. Uploads stay, bounded by ``server.maxUploadSize`` in ``.streamlit/config.toml``.
 ``WORKBENCH_LOCAL_FILES=1``
     Offer local files although the app listens beyond loopback (a trusted network; not with server mode).
+``WORKBENCH_TARGETS``
+    The target models a visitor may name as ``module:Class`` on Tune (Your own target model), comma
+    separated (``sklearn.ensemble:RandomForestClassifier,sklearn.svm:SVC``), or ``*`` for any. Naming
+    a class imports its module, which runs code: on loopback any name is allowed (the person at the
+    keyboard runs the server); when served, only the names listed here (none by default).
 ``WORKBENCH_SESSION_MB``, ``WORKBENCH_TOTAL_MB``
     The most memory the data of one session (default 2048) and of all sessions together (default:
     half of this machine's memory) may hold; the oldest idle session's data are released first
@@ -50,6 +55,8 @@ class Operator:
     cache_dir: str
     session_mb: int
     total_mb: int
+    targets: tuple = ()  # module:Class names a visitor may use as the target model ("*": any)
+    any_target: bool = True  # whether any module:Class may be named (loopback, or "*" listed)
 
 
 def _flag(name: str) -> bool:
@@ -79,6 +86,7 @@ def operator() -> Operator:
     explicit_server = _flag("WORKBENCH_SERVER_MODE")
     served = explicit_server or not is_loopback(address)
     session_mb = _megabytes("WORKBENCH_SESSION_MB", 2048)
+    targets = tuple(t for t in (_target_name(t) for t in os.environ.get("WORKBENCH_TARGETS", "").split(",")) if t)
     return Operator(
         server_mode=served,
         local_files=not explicit_server and (not served or _flag("WORKBENCH_LOCAL_FILES")),
@@ -88,6 +96,8 @@ def operator() -> Operator:
         cache_dir=os.environ.get("WORKBENCH_CACHE_DIR", "").strip(),
         session_mb=session_mb,
         total_mb=max(session_mb, _megabytes("WORKBENCH_TOTAL_MB", _half_of_memory_mb())),
+        targets=targets,
+        any_target=not served or "*" in targets,
     )
 
 
@@ -113,3 +123,24 @@ def server_mode() -> bool:
 def local_files_allowed() -> bool:
     """Whether a visitor may read or write files of this machine by path (loopback, or the operator's choice)."""
     return operator().local_files
+
+
+def _target_name(text: str) -> str:
+    """``module:Class`` as compared with the operator's list (spaces dropped)."""
+    return "".join(str(text).split())
+
+
+def target_refusal(text: str) -> Optional[str]:
+    """Why a visitor may not name ``text`` as the target model (None: allowed)."""
+    op = operator()
+    if op.any_target or _target_name(text) in op.targets:
+        return None
+    listed = ", ".join(op.targets) if op.targets else "none"
+    return (f"{text} is not allowed here: this app is served to others, and naming a module imports it, which runs "
+            f"code. The operator allows the target models listed in WORKBENCH_TARGETS ({listed}).")
+
+
+def targets_offered() -> bool:
+    """Whether a visitor may name any target model at all (loopback, or the operator listed some)."""
+    op = operator()
+    return op.any_target or bool(op.targets)

@@ -76,6 +76,10 @@ KEYS = {key.name: key for key in (
         per_dataset=True),
     Key("partitioned", lambda: None, "scored partitions behind a sampled data set (workbench.partitioned): "
         "{'source', 'scores', 'label', 'id', 'sample', 'table'}", per_dataset=True),
+    Key("own_target", lambda: None, "the user's own target model named on Tune (workbench.target_form): "
+        "{'text', 'params', 'estimator'}"),
+    Key("own_target_results", dict, "the own target's trial, rank agreement and exact figures by key "
+        "(workbench.target_form)", per_dataset=True),
     Key("full_selection", lambda: None, "the last full-data selection written from Export (workbench.partitioned)",
         per_dataset=True),
 )}

@@ -11,7 +11,8 @@ Public names:
 - :func:`estimate_selection`: the comparison block (selection, full data, random of the same
   size, ``leak_free``, model, budget) that every face shows and manifests record.
 - :func:`check_estimator`, :func:`estimator_from_text`: the user's own classifier as the target
-  (``LiveEvaluator(ds, estimator=...)``; the CLI's ``--eval-model module:Class --eval-params JSON``).
+  (``LiveEvaluator(ds, estimator=...)``; the CLI's ``--eval-model module:Class --eval-params JSON``);
+  :func:`measure_agreement`: how faithfully the live figure ranks subsets as that classifier does.
 """
 
 from core.evaluation.block import class_comparison
@@ -20,8 +21,11 @@ from core.evaluation.fold_selection import fold_masks
 from core.evaluation.foldwise import FoldScores, fold_scores
 from core.evaluation.live import MODELS, Estimate, LiveEvaluator, evaluate_exact, make_folds
 from core.evaluation.references import INTERPOLATED, RandomCurve, random_curve
-from core.evaluation.target import check_estimator, estimator_from_text
+from core.evaluation.target import (
+    AGREEMENT_KEEPS, FAITHFUL, check_estimator, estimator_from_text, measure_agreement, panel_strategies, rank_agreement,
+)
 
 __all__ = ["LiveEvaluator", "Estimate", "evaluate_exact", "make_folds", "MODELS",
            "estimate_selection", "selection_estimate", "fold_scores", "fold_masks", "FoldScores",
-           "RandomCurve", "random_curve", "INTERPOLATED", "class_comparison", "check_estimator", "estimator_from_text"]
+           "RandomCurve", "random_curve", "INTERPOLATED", "class_comparison", "check_estimator", "estimator_from_text",
+           "measure_agreement", "rank_agreement", "panel_strategies", "FAITHFUL", "AGREEMENT_KEEPS"]
