@@ -20,6 +20,7 @@ temporary folder. Every entry carries the 1-minute load average before and after
 
     nice -n 10 .venv/bin/python benchmarks/target_agreement.py
     nice -n 10 .venv/bin/python benchmarks/target_agreement.py --rows 4000 --features 32 --keep 0.1 0.3
+    nice -n 10 .venv/bin/python benchmarks/target_agreement.py --sets known_answer   # one set per process
 
 Measured: see the README section "Use it in your own pipeline" and /work/notes/pipeline.md.
 """
@@ -40,6 +41,12 @@ sys.path.insert(0, str(ROOT))
 
 def _load() -> float:
     return round(os.getloadavg()[0], 2)
+
+
+def _say(what: str):
+    """Progress on stderr (the JSON goes to stdout)."""
+    return lambda done, total, message: print(f"{what}: {done}/{total} {message} (load {_load()})",
+                                              file=sys.stderr, flush=True)
 
 
 def targets() -> dict:
@@ -81,7 +88,7 @@ def run(ds, keeps, folds: int) -> dict:
         tick = time.perf_counter()
         full_accuracy = full.full().accuracy
         seconds_full = time.perf_counter() - tick
-        found = measure_agreement(live, estimator, masks)
+        found = measure_agreement(live, estimator, masks, progress=_say(f"{name} on {ds.n_samples} rows"))
         out["targets"][name] = {
             "spearman_min": round(found["spearman"], 3), "kendall_min": round(found["kendall"], 3),
             "faithful": found["faithful"],

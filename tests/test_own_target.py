@@ -195,6 +195,10 @@ def test_a_slow_target_shows_the_measured_agreement_and_its_exact_figure_beside(
     frame = next(d.value for d in at.dataframe if "your estimator (exact)" in d.value.columns)
     assert list(frame.index) == ["Pruned", "Full data", "Random, same size"]
     assert frame.loc["Full data", "your estimator (exact)"] == f"{figures['Full data'].accuracy:.1%}"
+    at.checkbox(key=target_form.ITSELF).check()  # the user takes the slow estimator itself as the live figure
+    _run(at)
+    assert any("Estimate: your estimator GaussianNB(var_smoothing=1e-08)" in c.value for c in at.caption)
+    assert any("as you chose" in s.value for s in at.success)
 
 
 def test_a_served_app_without_a_list_offers_no_target_and_says_why(monkeypatch):

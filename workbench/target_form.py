@@ -41,6 +41,7 @@ TRIAL_JOB, AGREEMENT_JOB, EXACT_JOB = "target_trial", "target_agreement", "targe
 LIVE_SECONDS = 1.0
 RANDOM_REPEATS = 3
 EXAMPLE = "sklearn.ensemble:RandomForestClassifier"
+ITSELF = "tune_target_itself"  # the user's choice: the slow estimator itself as the live figure
 
 
 def current() -> Optional[dict]:
@@ -112,10 +113,18 @@ def is_fast(ds, target: dict) -> bool:
     return found is not None and found[0] <= LIVE_SECONDS
 
 
+def itself(ds, target: dict) -> bool:
+    """Whether the live figure is the estimator itself: it is fast, or the user chose it (a slow slider)."""
+    if is_fast(ds, target):
+        return True
+    timed = _done(_results().get(_key("trial", ds, target)))
+    return timed is not None and bool(state.widget(ITSELF, False))
+
+
 def live_evaluator(ds, base):
-    """The evaluator of the live figure: the user's estimator itself when it is fast, else ``base``."""
+    """The evaluator of the live figure: the user's estimator itself when it is fast (or chosen), else ``base``."""
     target = current()
-    if target is None or not is_fast(ds, target):
+    if target is None or not itself(ds, target):
         return base
     return _own_evaluator(ds, target)
 
@@ -180,9 +189,11 @@ def verdict(ds, target: dict, base) -> tuple:
     found = trial(ds, target)
     if found is None:
         return "measuring", f"Timing {target['text']} on the full data to decide which figure is live."
-    if is_fast(ds, target):
-        return "estimator", (f"The live figures above are {target['text']} itself: one cross-validated estimate of "
-                             f"it on the full data took {found['result'][0]:.2f} s (live from {LIVE_SECONDS:g} s).")
+    if itself(ds, target):
+        chosen = "" if is_fast(ds, target) else ", as you chose (each move waits for it)"
+        return "estimator", (f"The live figures above are {target['text']} itself{chosen}: one cross-validated "
+                             f"estimate of it on the full data took {found['result'][0]:.2f} s (live on its own "
+                             f"from {LIVE_SECONDS:g} s).")
     slow = (f"one estimate of it took {found['result'][0]:.1f} s" if found["status"] == "done"
             else f"its timing {found['status']}")
     measured = agreement(ds, target, base)
@@ -225,7 +236,7 @@ def record(ds, sel) -> Optional[dict]:
     target = current()
     if target is None:
         return None
-    fast = is_fast(ds, target)
+    fast = itself(ds, target)
     found = _done(_results().get(_key("agreement", ds, target, state.get("table_version"))))
     figures = _done(_results().get(_key("exact", ds, target, tuning.identity(sel))))
     live = ("the estimator itself" if fast else "built-in, proven faithful" if found and found["faithful"]
@@ -285,6 +296,13 @@ def render(ds, sel, base, live) -> None:
         return
     kind, words = verdict(ds, target, base)
     (st.success if kind in ("estimator", "faithful") else st.info)(words, icon=":material/target:")
+    timed = _done(_results().get(_key("trial", ds, target)))
+    if timed is not None and not is_fast(ds, target):
+        state.sticky(ITSELF, False)
+        state.remember(ITSELF, st.checkbox(
+            f"Use {target['text']} itself for the live figures (about {timed[0]:.0f} s per move)", key=ITSELF,
+            help="Every figure above (the pruned subset, the full data, random of the same size) then trains "
+                 "your estimator; the slider waits for it."))
     for name in (TRIAL_JOB, AGREEMENT_JOB):
         jobs.panel(name)
     if sel is None or kind == "estimator":
