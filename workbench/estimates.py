@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 import core
-from core.evaluation import class_comparison, random_curve, selection_estimate
+from core.evaluation import class_comparison, random_curve, selection_figure
 from workbench import jobs, state, tuning
 
 LIVE_MEMO = 64  # selection figures remembered per session (a few hundred bytes each)
@@ -137,8 +137,8 @@ def _pruned(ds, sel, table, evaluator, priority) -> tuple:
     memo = state.get("memo").setdefault("live_estimates", OrderedDict())
     position = (tuning.identity(sel), _fold_key(ds, evaluator), id(fold_scores), evaluator.describe())
     if position not in memo:
-        estimate, leak_free, _ = selection_estimate(ds, sel, scores=table, evaluator=evaluator,
-                                                    fold_scores=fold_scores)
+        estimate, leak_free, _ = selection_figure(ds, sel, scores=table, evaluator=evaluator,
+                                                  fold_scores=fold_scores)
         memo[position] = (estimate, leak_free)
         while len(memo) > LIVE_MEMO:
             memo.popitem(last=False)

@@ -8,15 +8,16 @@ Public names:
   fold's labels (cached on disk); :func:`fold_masks`: a strategy run per fold on them.
 - :func:`random_curve` -> :class:`RandomCurve`: random pruning's accuracy at a few sizes, read at
   any size by interpolation (marked so) while the exact reference of that size is computed.
-- :func:`estimate_selection`: the comparison block (selection, full data, random of the same
-  size, ``leak_free``, model, budget) that every face shows and manifests record.
+- :func:`estimate_selection`: the one route to the comparison block (selection, full data, random
+  of the same size, ``leak_free``, model, budget) that every face shows and manifests record;
+  :func:`selection_figure` is its first step alone (``selection_estimate``, its older name).
 - :func:`check_estimator`, :func:`estimator_from_text`: the user's own classifier as the target
   (``LiveEvaluator(ds, estimator=...)``; the CLI's ``--eval-model module:Class --eval-params JSON``);
   :func:`measure_agreement`: how faithfully the live figure ranks subsets as that classifier does.
 """
 
 from core.evaluation.block import class_comparison
-from core.evaluation.comparison import estimate_selection, selection_estimate
+from core.evaluation.comparison import estimate_selection, selection_estimate, selection_figure
 from core.evaluation.fold_selection import fold_masks
 from core.evaluation.foldwise import FoldScores, fold_scores
 from core.evaluation.live import MODELS, Estimate, LiveEvaluator, evaluate_exact, make_folds
@@ -26,6 +27,6 @@ from core.evaluation.target import (
 )
 
 __all__ = ["LiveEvaluator", "Estimate", "evaluate_exact", "make_folds", "MODELS",
-           "estimate_selection", "selection_estimate", "fold_scores", "fold_masks", "FoldScores",
+           "estimate_selection", "selection_figure", "selection_estimate", "fold_scores", "fold_masks", "FoldScores",
            "RandomCurve", "random_curve", "INTERPOLATED", "class_comparison", "check_estimator", "estimator_from_text",
            "measure_agreement", "rank_agreement", "panel_strategies", "FAITHFUL", "AGREEMENT_KEEPS"]

@@ -1,8 +1,13 @@
 """The comparison block every face shows and every manifest records.
 
-:func:`estimate_selection` puts a selection next to the full data and random subsets of the same
-size, on the same folds and with the same target model, and says whether the selection's figure
-is leak-free (fold ``f``'s training rows chosen by scores that never saw fold ``f``'s labels).
+:func:`estimate_selection` is the one route to an estimate: it puts a selection next to the full
+data and random subsets of the same size, on the same folds and with the same target model, and says
+whether the selection's figure is leak-free (fold ``f``'s training rows chosen by scores that never
+saw fold ``f``'s labels). ``core.estimate`` (:func:`core.workflows.estimate`) calls it after making
+the fold-wise scores it needs. Two parts of it are public for pages that draw the references on
+their own schedule: :func:`selection_figure` (the selection's figure alone, its first step) and
+``LiveEvaluator.full``/``random`` (the references). ``LiveEvaluator.compare(mask)`` is the same block
+for a bare mask that no recipe made (its ``leak_free`` is None: unknown).
 """
 
 from __future__ import annotations
@@ -54,9 +59,13 @@ def _label_free_splits(ds, scores, evaluator: LiveEvaluator) -> FoldScores:
         return split
 
 
-def selection_estimate(ds, selection, *, scores, evaluator: LiveEvaluator,
-                       fold_scores: Optional[FoldScores] = None, progress=None, cancel=None) -> tuple:
-    """(Estimate, leak_free, method) of a selection, leak-free when fold-wise scores allow it."""
+def selection_figure(ds, selection, *, scores, evaluator: LiveEvaluator,
+                     fold_scores: Optional[FoldScores] = None, progress=None, cancel=None) -> tuple:
+    """``(Estimate, leak_free, method)``: the selection's own figure, without the references.
+
+    The first step of :func:`estimate_selection`, leak-free when fold-wise scores allow it (or when
+    the recipe reads no labels); auto's nested estimate when the selection carries one.
+    """
     details = getattr(selection, "details", {}) or {}
     honest = details.get("honest_estimate")
     if honest and not honest.get("optimistic", True) and honest.get("model") == evaluator.model_description:
@@ -78,6 +87,10 @@ def selection_estimate(ds, selection, *, scores, evaluator: LiveEvaluator,
                                   fold_of_row=evaluator.fold_of_row_)
     est = evaluator.estimate_folds(masks, progress, cancel)
     return est, leak_free, LEAK_FREE_METHOD if leak_free else OPTIMISTIC_METHOD
+
+
+#: The older public name of :func:`selection_figure` (easily read as :func:`estimate_selection`).
+selection_estimate = selection_figure
 
 
 def estimate_selection(ds, selection, *, scores, evaluator: LiveEvaluator, fold_scores: Optional[FoldScores] = None,
@@ -106,9 +119,9 @@ def estimate_selection(ds, selection, *, scores, evaluator: LiveEvaluator, fold_
         ``vs_random``, ``vs_full``, ``leak_free`` (bool), ``method``, ``model``, ``budget``,
         ``folds``, ``seed`` and a one-line ``summary``.
     """
-    est, leak_free, method = selection_estimate(ds, selection, scores=scores, evaluator=evaluator,
-                                                fold_scores=fold_scores, progress=scaled(progress, 0, 0.6),
-                                                cancel=cancel)
+    est, leak_free, method = selection_figure(ds, selection, scores=scores, evaluator=evaluator,
+                                              fold_scores=fold_scores, progress=scaled(progress, 0, 0.6),
+                                              cancel=cancel)
     evaluator.full(scaled(progress, 0.6, 0.7), cancel)
     evaluator.random(est.n_kept, repeats, scaled(progress, 0.7, 1.0), cancel)
     return comparison_block(evaluator, est, repeats, leak_free=leak_free, method=method)

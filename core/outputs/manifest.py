@@ -99,7 +99,7 @@ def manifest_document(ds: Dataset, sel, comparison=None, scores_meta=None, *, lo
         The data the selection was made on.
     sel : Selection
     comparison : dict, optional
-        ``LiveEvaluator.compare(sel.mask)``: the CV estimate of the selection against the full data
+        ``core.estimate(ds, sel, ...)``: the CV estimate of the selection against the full data
         and random subsets of the same size.
     scores_meta : list of dict, optional
         The scorers used, with their parameters (name, params, seed, folds...).
@@ -206,7 +206,7 @@ def write_selection(ds: Dataset, sel, path, manifest=None, scores=None, include_
     scores : DataFrame, optional
         ``compute_scores`` output (indexed by id); appended when ``include_scores``.
     estimate : dict, optional
-        ``LiveEvaluator.compare(sel.mask)``, recorded in the manifest.
+        ``core.estimate(ds, sel, ...)``, recorded in the manifest.
     columns : dict, optional
         A column cut (see :func:`manifest_document`): its dropped columns are left out of the rows.
 

@@ -99,7 +99,7 @@ def run_params(sel, manifest: Optional[dict] = None, estimate: Optional[dict] = 
 
 
 def run_metrics(estimate: Optional[dict]) -> dict:
-    """Metrics of a run from a comparison block (``LiveEvaluator.compare`` / ``estimate_selection``)."""
+    """Metrics of a run from a comparison block (``core.estimate``: :func:`core.evaluation.estimate_selection`)."""
     if not estimate:
         return {}
     metrics = {}
