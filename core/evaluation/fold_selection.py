@@ -21,7 +21,7 @@ from core.selection import as_recipe, select, select_recipe
 
 def fold_masks(ds, strategy, *, scores=None, fold_scores: Optional[FoldScores] = None, fold_of_row=None,
                keep: Optional[float] = None, threshold: Optional[float] = None, seed: int = 0,
-               force_keep=(), force_drop=()) -> tuple:
+               force_keep=(), force_drop=(), folds=None) -> tuple:
     """Fold ``f``'s training mask: the recipe run on the rows outside ``f`` with their fold scores.
 
     Parameters
@@ -37,6 +37,8 @@ def fold_masks(ds, strategy, *, scores=None, fold_scores: Optional[FoldScores] =
         Without them, every fold selects with the all-rows scores (optimistic).
     fold_of_row : ndarray of shape (n_samples,)
         The evaluator's folds (required without ``fold_scores``).
+    folds : iterable of int, optional
+        Select for these folds only (the other rows of ``masks`` stay False); all by default.
 
     Returns
     -------
@@ -59,7 +61,7 @@ def fold_masks(ds, strategy, *, scores=None, fold_scores: Optional[FoldScores] =
         return masks, True
     leak_free = fold_scores is not None or not recipe.reads_labels
     forced_keep, forced_drop = set(recipe.force_keep), set(recipe.force_drop)
-    for f in range(n_folds):
+    for f in range(n_folds) if folds is None else folds:
         train = np.flatnonzero(fold_of_row != f)
         sub = fold_scores.subset(ds, f) if fold_scores is not None else ds.take(train)
         ids = sub.ids

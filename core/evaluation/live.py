@@ -248,7 +248,7 @@ class LiveEvaluator:
                 self._fold_cache.popitem(last=False)
             return result
 
-    def _prefetch(self, fold_masks: np.ndarray, progress=None, cancel=None) -> None:
+    def _prefetch(self, fold_masks: np.ndarray, progress=None, cancel=None, folds=None) -> None:
         """Let an engine that can (logistic) fit the folds not cached yet side by side."""
         with self._lock:
             self.prepare(progress, cancel)
@@ -256,7 +256,7 @@ class LiveEvaluator:
             if prefetch is None:
                 return
             work = []
-            for f in range(len(fold_masks)):
+            for f in range(len(fold_masks)) if folds is None else folds:
                 test = self.fold_of_row_ == f
                 train = fold_masks[f] & ~test
                 if (f, _key(train)) not in self._fold_cache:
@@ -264,17 +264,23 @@ class LiveEvaluator:
             if len(work) > 1:
                 prefetch(work, cancel)
 
-    def fold_results(self, fold_masks, progress=None, cancel=None) -> tuple:
-        """Per-fold accuracies (F,) and per-class accuracies (F, C) for per-fold training masks."""
+    def fold_results(self, fold_masks, progress=None, cancel=None, folds=None) -> tuple:
+        """Per-fold accuracies (F,) and per-class accuracies (F, C) for per-fold training masks.
+
+        ``folds``: estimate these folds only (a quick screen); the others are NaN.
+        """
         fold_masks = np.asarray(fold_masks, dtype=bool)
         F = self.n_folds
+        wanted = list(range(F)) if folds is None else sorted(folds)
         acc, per_class = np.zeros(F), np.zeros((F, self.ds.n_classes))
-        self._prefetch(fold_masks, progress, cancel)
-        for f in range(F):
+        if folds is not None:
+            acc[:], per_class[:] = np.nan, np.nan
+        self._prefetch(fold_masks, progress, cancel, wanted)
+        for i, f in enumerate(wanted):
             check_cancelled(cancel)
-            report(progress, f, F, f"training {self.model} on fold {f + 1} of {F}")
+            report(progress, i, len(wanted), f"training {self.model} on fold {f + 1} of {F}")
             acc[f], per_class[f] = self._fold_result(f, fold_masks[f], progress, cancel)
-        report(progress, F, F, f"{self.model} done")
+        report(progress, len(wanted), len(wanted), f"{self.model} done")
         return acc, per_class
 
     def estimate(self, mask, progress=None, cancel=None) -> Estimate:

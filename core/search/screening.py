@@ -45,16 +45,26 @@ class CandidateTable:
         self.ds, self.scores, self.keep, self.seed = ds, scores, float(keep), int(seed)
         self.evaluator, self.fold_scores = evaluator, fold_scores
         self._masks: dict = {}
+        self._filled: dict = {}  # strategy -> the folds its masks hold
         self.not_leak_free: set = set()
 
-    def masks(self, strategy: str) -> np.ndarray:
-        """Fold training masks, shape (n_folds, n_samples)."""
-        if strategy not in self._masks:
+    def masks(self, strategy: str, folds=None) -> np.ndarray:
+        """Fold training masks, shape (n_folds, n_samples); with ``folds``, only those rows are sure to be
+        filled (a screen on a few folds selects on those only; the others follow when asked)."""
+        wanted = range(self.evaluator.n_folds) if folds is None else folds
+        filled = self._filled.setdefault(strategy, set())
+        missing = [f for f in wanted if f not in filled]
+        if missing:
             masks, leak_free = fold_masks(self.ds, strategy, scores=self.scores, fold_scores=self.fold_scores,
-                                          fold_of_row=self.evaluator.fold_of_row_, keep=self.keep, seed=self.seed)
+                                          fold_of_row=self.evaluator.fold_of_row_, keep=self.keep, seed=self.seed,
+                                          folds=missing)
             if not leak_free:
                 self.not_leak_free.add(strategy)
-            self._masks[strategy] = masks
+            if strategy in self._masks:
+                self._masks[strategy][missing] = masks[missing]
+            else:
+                self._masks[strategy] = masks
+            filled.update(range(len(masks)) if strategy == "random" else missing)
         return self._masks[strategy]
 
     def at_exported_size(self) -> "CandidateTable":
@@ -80,13 +90,14 @@ class CandidateTable:
         share = np.mean([masks[f][fold_of_row != f].mean() for f in range(len(masks))])
         return int(round(share * self.ds.n_samples))
 
-    def accuracies(self, strategy: str, evaluator=None, cancel=None) -> np.ndarray:
-        """Per-fold accuracy, shape (n_folds,); random is the mean of several random subsets."""
+    def accuracies(self, strategy: str, evaluator=None, cancel=None, folds=None) -> np.ndarray:
+        """Per-fold accuracy, shape (n_folds,) (NaN outside ``folds`` when given); random is the mean of
+        several random subsets."""
         evaluator = evaluator or self.evaluator
         if strategy == "random":
             n_kept = self.n_kept("random")
             return evaluator.random_fold_accuracies(n_kept, RANDOM_REPEATS, cancel=cancel).mean(axis=0)
-        return evaluator.fold_results(self.masks(strategy), None, cancel)[0]
+        return evaluator.fold_results(self.masks(strategy, folds), None, cancel, folds=folds)[0]
 
 
 def with_label_free(ds, scores, fold_scores):
@@ -133,21 +144,23 @@ def _eta(started: float, done: int, total: int) -> str:
     return f", about {left:.0f} s left" if left >= 1 else ", under a second left"
 
 
-def run_pass(table: CandidateTable, strategies, evaluator, label: str, progress=None, cancel=None) -> dict:
-    """Per-fold accuracies of every strategy with ``evaluator``, reporting progress and an ETA."""
+def run_pass(table: CandidateTable, strategies, evaluator, label: str, progress=None, cancel=None,
+             folds=None) -> dict:
+    """Per-fold accuracies of every strategy with ``evaluator`` (on ``folds`` only, when given),
+    reporting progress and an ETA."""
     out, started, total = {}, time.perf_counter(), len(strategies)
     for i, strategy in enumerate(strategies):
         check_cancelled(cancel)
         report(progress, i, total, f"{label}: {strategy} ({i + 1} of {total}{_eta(started, i, total)})")
-        out[strategy] = table.accuracies(strategy, evaluator, cancel)
+        out[strategy] = table.accuracies(strategy, evaluator, cancel, folds)
     report(progress, total, total, f"{label}: done in {time.perf_counter() - started:.0f} s")
     return out
 
 
-def shortlist(screen: dict, folds, finalists: int = FINALISTS) -> list:
+def shortlist(screen: dict, folds, finalists: int = FINALISTS, with_random: bool = True) -> list:
     """Random, the best ``finalists`` by the screen on ``folds``, and the best coverage-aware one."""
     ranked = sorted(screen, key=lambda s: -float(np.mean(screen[s][folds])))
-    keep = ["random"] if "random" in screen else []
+    keep = ["random"] if with_random or "random" in screen else []
     keep += [s for s in ranked if s != "random"][:finalists]
     coverage = [s for s in ranked if is_coverage_aware(s)]
     if coverage and coverage[0] not in keep:
@@ -156,8 +169,12 @@ def shortlist(screen: dict, folds, finalists: int = FINALISTS) -> list:
 
 
 def search(table: CandidateTable, candidates, *, nested: bool = True, finalists: int = FINALISTS,
-           progress=None, cancel=None) -> dict:
+           screen_folds=None, progress=None, cancel=None) -> dict:
     """Screen all candidates, then estimate the short lists in full.
+
+    The screen ranks the candidates other than random (random is always a finalist, and its
+    screen figure would be shown nowhere), on the first ``screen_folds`` folds when given (the
+    nested searches: a quick ranking on fewer folds; the full pass runs on every fold).
 
     Returns
     -------
@@ -176,15 +193,19 @@ def search(table: CandidateTable, candidates, *, nested: bool = True, finalists:
         lists.update({o: list(candidates) for o in range(n_folds)})
         return {"screen": None, "full": full, "shortlists": lists,
                 "passes": [{"pass": "full", "candidates": len(candidates), "model": evaluator.describe()}]}
-    screen = run_pass(table, candidates, screener, f"pass 1 of 2 (quick screen of {len(candidates)} candidates)",
-                      scaled(progress, 0.0, 0.5), cancel)
-    lists = {"all": shortlist(screen, all_folds, finalists)}
+    screened = [c for c in candidates if c != "random"]
+    on = all_folds if screen_folds is None or nested else all_folds[:max(1, min(int(screen_folds), n_folds))]
+    screen = run_pass(table, screened, screener, f"pass 1 of 2 (quick screen of {len(screened)} candidates"
+                      + (f" on {len(on)} of {n_folds} folds)" if len(on) < n_folds else ")"),
+                      scaled(progress, 0.0, 0.5), cancel, None if len(on) == n_folds else on)
+    with_random = "random" in candidates
+    lists = {"all": shortlist(screen, on, finalists, with_random)}
     if nested:
         for o in range(n_folds):
-            lists[o] = shortlist(screen, all_folds[all_folds != o], finalists)
+            lists[o] = shortlist(screen, all_folds[all_folds != o], finalists, with_random)
     union = list(dict.fromkeys(s for names in lists.values() for s in names))
     full = run_pass(table, union, evaluator, f"pass 2 of 2 (full estimate of {len(union)} finalists)",
                     scaled(progress, 0.5, 1.0), cancel)
     return {"screen": screen, "full": full, "shortlists": lists,
-            "passes": [{"pass": "screen", "candidates": len(candidates), "model": screener.describe()},
+            "passes": [{"pass": "screen", "candidates": len(screened), "folds": len(on), "model": screener.describe()},
                        {"pass": "full", "candidates": len(union), "model": evaluator.describe()}]}
