@@ -18,6 +18,7 @@ import core
 from cli_runner import digest, run_cli
 from core.data.partitions import load_partitioned
 from core.foundation.errors import ConfigError, DataFileError, ManifestError, WorkbenchError
+from core.outputs.manifest import manifest_head
 from core.workflows import (SerialEngine, apply_partitioned, dask_engine, load_partitioned_sample,
                             select_partitioned)
 
@@ -328,3 +329,21 @@ def test_a_manifest_that_cannot_be_written_leaves_no_kept_rows(generated, tmp_pa
                            strategy="el2n", keep=0.2, id="rid")
     assert not (tmp_path / "kept").exists()  # the kept rows are published only with their manifest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]  # no staging left behind
+
+
+def test_both_engines_write_one_manifest_head_with_a_rule_block(generated):
+    """One writer of what every manifest records (core.outputs.manifest.manifest_head): the same keys with the
+    same meaning in memory and on partitions, each with a ``rule`` block naming its kind."""
+    partitioned = _select(generated, "head", strategy="el2n", keep=0.25)
+    frame = generated["frame"].iloc[:900]
+    ds = core.load_dataset(frame.drop(columns=["note"]), label="label", id="rid")
+    scores = generated["table"].iloc[:900].set_index("id")[["el2n"]]
+    in_memory = core.build_manifest(ds, core.select(ds, scores, "el2n", keep=0.25, seed=0))
+    head = set(manifest_head(strategy="x", keep=None, threshold=None, seed=0, n_input=1, n_kept=1,
+                             data_fingerprint="f", scorers=[], rule={}))
+    for document in (partitioned, in_memory):
+        assert head <= set(document)
+        assert document["version"]["manifest_schema"] == 1 and document["format"] == in_memory["format"]
+        assert document["rule"]["kind"] == "top" and document["strategy"] == "el2n" and document["keep"] == 0.25
+    assert in_memory["rule"] == {"kind": "top", **in_memory["params"]}  # in memory: the kind and its parameters
+    assert partitioned["rule"]["cut"] is not None  # on partitions: the typed rule apply re-runs

@@ -122,29 +122,46 @@ def manifest_document(ds: Dataset, sel, comparison=None, scores_meta=None, *, lo
     kept_ids = [to_jsonable(i) for i in ds.ids[kept_positions(ds, sel)]]
     details = dict(getattr(sel, "details", None) or {})
     details.pop("row_order", None)
+    params = getattr(sel, "params", None) or {}
+    head = manifest_head(strategy=sel.strategy, keep=sel.keep, threshold=sel.threshold, seed=sel.seed,
+                         n_input=ds.n_samples, n_kept=len(kept_ids), data_fingerprint=ds.fingerprint,
+                         scorers=scores_meta, rule={"kind": sel.resolved_recipe.kind, **params}, created=created)
     return to_jsonable({
-        "format": MANIFEST_FORMAT,
-        "version": {"workbench": _workbench_version(), "manifest_schema": MANIFEST_SCHEMA},
-        "created": created or _now(),
-        "packages": package_versions(),
-        "data_fingerprint": ds.fingerprint,
+        **head,
         "data": data_summary(ds, load),
-        "strategy": sel.strategy,
         "resolved_strategy": getattr(sel, "resolved_strategy", None) or sel.strategy,
-        "params": getattr(sel, "params", None) or {},
-        "keep": sel.keep,
-        "threshold": sel.threshold,
-        "seed": sel.seed,
-        "n_input": ds.n_samples,
-        "n_kept": len(kept_ids),
+        "params": params,
         "kept_fraction": round(len(kept_ids) / ds.n_samples, 6),
-        "scorers": list(scores_meta or []),
         "estimate": _estimate_block(comparison),
         **_folds_record(comparison),
         "details": details,
         **({"columns": columns} if columns else {}),
         "kept_ids": kept_ids,
     })
+
+
+def manifest_head(*, strategy: str, keep, threshold, seed: int, n_input: int, n_kept: int, data_fingerprint: str,
+                  scorers, rule: dict, created: Optional[str] = None) -> dict:
+    """What every manifest records, in memory and on partitions: format and versions, when, the package
+    versions, the recipe (strategy, keep, threshold, seed), the counts, the data's fingerprint, the
+    scorers and the ``rule`` block (the kind and what it ran with: on partitions the kind's typed rule
+    that ``apply`` re-runs, in memory the kind and its parameters; in-memory ``apply`` uses the kept ids).
+    """
+    return {
+        "format": MANIFEST_FORMAT,
+        "version": {"workbench": _workbench_version(), "manifest_schema": MANIFEST_SCHEMA},
+        "created": created or _now(),
+        "packages": package_versions(),
+        "data_fingerprint": data_fingerprint,
+        "strategy": strategy,
+        "keep": keep,
+        "threshold": threshold,
+        "seed": int(seed),
+        "n_input": int(n_input),
+        "n_kept": int(n_kept),
+        "scorers": list(scorers or []),
+        "rule": rule,
+    }
 
 
 def dropped_columns(manifest: Optional[dict]) -> list:
@@ -399,19 +416,20 @@ PARTITIONED_KIND = "partitioned selection"
 
 def partitioned_manifest(data, recipe, rule, *, engine: dict, kept_rows, n_kept: int, sample, scores,
                          scores_fingerprint: str, scorers: list) -> dict:
-    """The manifest of a partitioned selection: the recipe, the ``rule`` block, the data, engine and counts.
+    """The manifest of a partitioned selection: :func:`manifest_head` (the recipe, counts and ``rule``
+    block, as in memory), then the partitions, columns, engine, sample, kept rows and scores.
 
     ``rule`` is the kind's typed rule (:class:`core.selection.partitioned.Rule`); its ``to_dict`` is
     the ``rule`` block ``apply`` re-runs. A list of every kept id would grow with the data, so the
     manifest points at the kept rows' folder instead (``kept_ids``).
     """
+    head = manifest_head(strategy=recipe.text, keep=recipe.keep, threshold=recipe.threshold, seed=recipe.seed,
+                         n_input=data.n_samples, n_kept=n_kept, data_fingerprint=data.fingerprint, scorers=scorers,
+                         rule=rule.to_dict())
     return to_jsonable({
-        "version": _workbench_version(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "kind": PARTITIONED_KIND, "strategy": recipe.text, "keep": recipe.keep, "threshold": recipe.threshold,
-        "seed": int(recipe.seed), "n_input": data.n_samples, "n_kept": int(n_kept), "rule": rule.to_dict(),
-        "data_fingerprint": data.fingerprint, "partitions": len(data.partitions),
+        **head, "kind": PARTITIONED_KIND, "partitions": len(data.partitions),
         "columns": {"label": data.label, "id": data.id, "features": list(data.features)},
         "engine": dict(engine), "sample": dict(sample) if sample is not None else None,
         "kept_rows": str(kept_rows), "kept_ids": {"dataset": str(kept_rows), "column": data.id or "row position"},
-        "scores": str(scores), "scores_fingerprint": scores_fingerprint, "scorers": list(scorers),
+        "scores": str(scores), "scores_fingerprint": scores_fingerprint,
     })
