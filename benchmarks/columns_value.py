@@ -23,7 +23,7 @@ import pandas as pd
 
 import core
 from core.columns import column_curve, rank_columns
-from core.search import fit_value_model, load_value_model
+from core.value import fit_value_model, load_value_model
 
 
 def _median_time(fn, repeats: int) -> float:

@@ -53,10 +53,12 @@ quality = model.quality
     f"{quality['summary']}." + (" It barely predicts: do not select new rows by it." if incoming.is_weak(quality)
                                  else ""), icon=":material/insights:")
 with st.expander("Backtest: what selecting by this model is worth on the scored data", expanded=True):
-    st.caption("Each evaluator fold in turn plays the new batch: the model is fitted on the other folds (their scores "
-               "made without the batch's labels), selects within half of the batch, the target model trains on the "
-               "kept rows and is tested on the other half, beside random rows of the same count. ✓ marks the default "
-               "strategy at each keep: the best one whose gain over random is beyond its noise, else random.")
+    st.caption("Each evaluator fold in turn is the test set and the other rows the new batch; each half of the batch "
+               "is predicted by a value model fitted on the other half (scores made without its labels), the strategy "
+               "selects within the batch, the target model trains on the kept rows and is tested on the fold, beside "
+               "random rows of the same count. The gain beats or loses to random only beyond ±, a 95 % interval of "
+               "the per-fold gains; otherwise there is no clear difference. ✓ marks the default strategy at each "
+               "keep: the best one that beats random, else random.")
     if model.backtest and not model.backtest.get("leak_free"):
         st.warning(f"Optimistic, not leak-free ({model.backtest.get('targets')}): these figures choose nothing.")
     st.dataframe(incoming.backtest_table(model), hide_index=True, key="incoming_backtest")

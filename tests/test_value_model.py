@@ -15,7 +15,7 @@ from core.evaluation import make_folds
 from core.foundation.errors import ConfigError, DataFileError
 from core.data.row_features import RowFeaturizer
 from core.value import DECISION_COLUMN, cover_gaps, fit_value_model, load_value_model
-from core.value.backtest import fold_targets
+from core.value.backtest import _summarise, fold_targets, gain_uncertainty, verdict
 from core.value.drift import drift_report, reference_sample
 
 
@@ -312,6 +312,27 @@ def test_backtest_catches_the_collapse_that_the_new_rows_show(halves):
     real_default = evaluator.estimate(model.select(new_frame, keep=0.3)[2].mask)
     assert real_declared.accuracy < rand.accuracy - rand.std  # the real outcome the backtest predicted
     assert real_default.accuracy > rand.accuracy - max(rand.std, real_default.std), (real_default, rand)
+
+
+def test_verdict_and_default_need_a_gain_beyond_its_uncertainty():
+    """A gain over random inside the 95 % interval of its paired fold gains is "no clear difference" and does not
+    replace random as the default, even when it exceeds one standard error (last round's rule, which picked a
+    default that then lost 1.1 points to random on the new rows)."""
+    gain, se, uncertainty = gain_uncertainty([0.012, -0.002, 0.006, 0.001, 0.008])
+    assert gain == pytest.approx(0.005) and gain > se and uncertainty > 2.5 * se and gain < uncertainty
+    assert verdict(gain, uncertainty) == "no clear difference"
+    assert verdict(0.03, 0.01) == "beats random" and verdict(-0.03, 0.01) == "loses to random"
+    assert gain_uncertainty([0.02])[2] == float("inf")  # one fold: nothing to weigh the gain against
+    rand = np.full((5, 5), 0.80) + np.linspace(-0.01, 0.01, 5)[None, :]  # (draws, folds)
+    fold_rand = rand.mean(axis=0)
+    found = {"random": rand, "ccs:el2n": fold_rand + [0.012, -0.002, 0.006, 0.001, 0.008],
+             "el2n": fold_rand - [0.05, 0.07, 0.04, 0.06, 0.05]}
+    block = _summarise(0.3, found, ["ccs:el2n", "el2n", "random"], True, 1000)
+    verdicts = {e["strategy"]: e["verdict"] for e in block["strategies"]}
+    assert verdicts == {"ccs:el2n": "no clear difference", "el2n": "loses to random", "random": "is random"}
+    assert block["default"] == "random"
+    found["ccs:el2n"] = fold_rand + [0.030, 0.020, 0.026, 0.022, 0.027]  # clearly above random in every fold
+    assert _summarise(0.3, found, ["ccs:el2n", "el2n", "random"], True, 1000)["default"] == "ccs:el2n"
 
 
 def test_models_without_a_backtest_default_to_ccs(halves):

@@ -51,7 +51,8 @@ def model_archive(model) -> bytes:
 
 
 def backtest_table(model) -> pd.DataFrame:
-    """One row per keep fraction and strategy: backtest accuracy ± spread, random's, the gain and the verdict."""
+    """One row per keep fraction and strategy: backtest accuracy ± spread, random's, the gain ± its uncertainty
+    (a 95 % interval of the paired fold gains) and the verdict."""
     rows = []
     backtest = model.backtest or {}
     for block in backtest.get("keeps", []):
@@ -62,8 +63,14 @@ def backtest_table(model) -> pd.DataFrame:
                          "accuracy %": f"{100 * entry['accuracy']:.1f} ± {100 * entry['std']:.1f}",
                          "random %": f"{100 * rand['accuracy']:.1f} ± {100 * rand['std']:.1f}",
                          "gain (points)": round(100 * entry["gain"], 1),
+                         "± (points)": _points(entry.get("uncertainty")),
                          "verdict": entry.get("verdict") or "optimistic: no verdict"})
     return pd.DataFrame(rows)
+
+
+def _points(value):
+    """A fraction in points for the table (None: not recorded, as in models fitted before the uncertainty was)."""
+    return None if value is None else round(100 * float(value), 1)
 
 
 def proof(model, strategy: str, keep: float) -> tuple:

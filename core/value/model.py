@@ -164,8 +164,8 @@ class ValueModel:
         return value_backtest.candidate_strategies(self.column, self.task)
 
     def default_strategy(self, keep: Optional[float] = None) -> str:
-        """The backtest's choice at the nearest backtested keep (the best candidate whose gain over random
-        exceeds its paired standard error, else random); without a
+        """The backtest's choice at the nearest backtested keep (the most accurate candidate that beats random,
+        its gain beyond its uncertainty, else random); without a
         leak-free backtest there, CCS over the predicted column: it follows the score's declared
         ends and covers its distribution, so it cannot collapse onto one end."""
         blocks = [b for b in (self.backtest or {}).get("keeps", []) if b.get("default")]
@@ -180,10 +180,10 @@ class ValueModel:
         Returns
         -------
         dict or None
-            ``keep``, ``entry`` (accuracy, std, gain, spread, verdict), ``random``, ``leak_free``,
-            ``loses`` (below random in a leak-free backtest: a loss within the spread counts, since a
-            backtest's value models learn from half the batch and understate a real collapse) and a
-            one-line ``text``.
+            ``keep``, ``entry`` (accuracy, std, gain, its uncertainty, verdict), ``random``, ``leak_free``,
+            ``loses`` (below random in a leak-free backtest, clearly or not: a backtest's value models learn
+            from half the batch and understate a real collapse, so a gain below zero warns even when the
+            verdict is "no clear difference") and a one-line ``text``.
         """
         found = value_backtest.entry_for(self.backtest, strategy, keep)
         if found is None:
@@ -289,7 +289,7 @@ def fit_value_model(ds: Dataset, scores=None, target: str = "el2n", *, selection
         Measure the model's selections against random rows on the scored data
         (:func:`core.value.backtest.run_backtest`) at ``keeps`` for the candidate strategies
         (and ``strategy`` if given), with ``evaluator_model`` as the target model and ``repeats``
-        random draws; the best candidate per keep becomes the default strategy.
+        random draws; per keep the best candidate that beats random (else random) becomes the default.
 
     Returns
     -------
