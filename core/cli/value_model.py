@@ -29,8 +29,8 @@ from core.data import load_dataset, read_path
 from core.foundation import ConfigError
 from core.outputs import apply_manifest, read_manifest, write_table
 from core.scorers import compute_scores
-from core.search import BACKTEST_KEEPS, DECISION_COLUMN, describe_backtest, fit_value_model, load_value_model
 from core.selection import parse_strategy
+from core.value import BACKTEST_KEEPS, DECISION_COLUMN, describe_backtest, fit_value_model, load_value_model
 
 MODELS = ("linear", "mlp")
 #: Below these, the model's predictions are little better than chance: say so.
