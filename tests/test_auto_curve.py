@@ -192,3 +192,37 @@ def test_candidates_are_compared_at_the_exported_size(known):
     row = next(r for r in sel.details["candidates"] if r["strategy"] == chosen)
     assert row["accuracy"] == pytest.approx(twin.accuracies(chosen).mean(), abs=0.003)
     assert abs(row["n_kept"] - 0.3 * ds.n_samples) <= 2
+
+
+def test_screens_on_fewer_folds_select_only_those_and_the_finalists_get_every_fold(known, monkeypatch):
+    """The nested searches screen on 2 inner folds (and the decision too on large data: here forced by a
+    small SCREEN_TEST_ROWS); finalists are estimated on every fold; screened-only rows stay finite."""
+    import core.search.auto as auto
+    from core.search.screening import CandidateTable
+
+    ds, scores, ev = known
+    selected = []
+    original = CandidateTable.masks
+
+    def masks(self, strategy, folds=None):
+        selected.append((id(self), strategy, None if folds is None else tuple(folds)))
+        return original(self, strategy, folds)
+
+    monkeypatch.setattr(CandidateTable, "masks", masks)
+    monkeypatch.setattr(auto, "SCREEN_TEST_ROWS", 100)
+    calls = []
+    candidates = ["random", "el2n:low", "el2n:high", "ccs:el2n", "label_noise:low", "label_noise:high",
+                  "ccs:label_noise", "loss:low", "loss:high", "knn_density:high"]
+    sel = auto_select(ds, scores, 0.3, seed=0, evaluator=ev, candidates=candidates, finalists=3,
+                      progress=lambda *a: calls.append(a))
+    screen = sel.details["passes"][0]
+    assert screen["pass"] == "screen" and screen["folds"] == 2 and screen["candidates"] == len(candidates) - 1
+    messages = [m for _, _, m in calls]
+    assert any("on 2 of 5 folds" in m for m in messages) and any("on 2 of 4 folds" in m for m in messages)
+    assert any(folds == (0, 1) for _, _, folds in selected)
+    rows = {r["strategy"]: r for r in sel.details["candidates"]}
+    assert set(rows) == set(candidates) and all(np.isfinite(r["accuracy"]) for r in rows.values())
+    assert sum(r["estimate"] == "screen only" for r in rows.values()) >= 3
+    fractions = [done / total for done, total, _ in calls]
+    assert all(b >= a - 1e-9 for a, b in zip(fractions, fractions[1:])) and fractions[-1] == 1.0
+    assert sel.details["honest_estimate"]["accuracy"] > 0.5 and len(sel.details["honest_estimate"]["choices"]) == 5

@@ -49,6 +49,9 @@ HONEST_METHOD_LEAKY = ("nested over the choice only: the all-rows scores saw eve
 #: Inner folds the nested searches screen on (of 4 with 5 outer folds); their full pass uses every inner fold.
 #: Halves most of auto's work (the screen is 85 % of it); the choice shown and exported is screened on all folds.
 NESTED_SCREEN_FOLDS = 2
+#: Held-out rows the decision's quick screen ranks on: as many folds as hold them (every fold below about
+#: 20,000 rows x 5 folds; 2 of 5 folds at 100,000 rows, whose 40,000 test rows rank as finely).
+SCREEN_TEST_ROWS = 20_000
 
 DECISION_NOTE = ("candidates were compared with each fold keeping as many rows as the exported subset will "
                  "(keep x all rows, a larger share of the fold's training rows); their table shows those figures, "
@@ -131,6 +134,20 @@ def _nested(ds, scores, keep, seed, table: CandidateTable, fold_scores, candidat
     return choices, accs, {"class_accuracies": per_class, "kept_share": _mean_share(shares)}
 
 
+def _screen_folds(evaluator) -> Optional[int]:
+    """Folds the decision's screen ranks on (None: every fold), from :data:`SCREEN_TEST_ROWS`."""
+    n_folds = evaluator.n_folds
+    needed = max(NESTED_SCREEN_FOLDS, int(np.ceil(SCREEN_TEST_ROWS * n_folds / max(evaluator.ds.n_samples, 1))))
+    return None if needed >= n_folds else needed
+
+
+def _decision_share(n_folds: int, screened: int) -> float:
+    """The progress bar's share of the decision's search: its screen runs on ``screened`` folds, each of
+    the ``n_folds`` nested searches on :data:`NESTED_SCREEN_FOLDS` (the screen is most of the work)."""
+    inner = min(NESTED_SCREEN_FOLDS, max(n_folds - 1, 1))
+    return screened / (screened + n_folds * inner)
+
+
 def _kept_share(ds, mask, rows) -> np.ndarray:
     """Share of each class's training rows (``rows``) that ``mask`` keeps (NaN for an absent class)."""
     total = np.bincount(ds.y[rows], minlength=ds.n_classes)
@@ -151,7 +168,7 @@ def _candidate_rows(table: CandidateTable, found: dict, chosen: str, outer_choic
     for strategy in dict.fromkeys(list(screen) + list(full)):
         accs = full.get(strategy, screen.get(strategy))
         rows.append({
-            "strategy": strategy, "accuracy": float(np.mean(accs)), "std": float(np.std(accs)),
+            "strategy": strategy, "accuracy": float(np.nanmean(accs)), "std": float(np.nanstd(accs)),
             "vs_random": float(np.mean(accs)) - random_mean if strategy in full else None,
             "estimate": "full" if strategy in full else "screen only",
             "n_kept": n_kept(strategy), "chosen": strategy == chosen,
@@ -202,9 +219,10 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
     candidates = ["random"] + [c for c in dict.fromkeys(candidates) if c != "random"]
     table = CandidateTable(ds, scores, keep, seed, evaluator, fold_scores)
     decide = table.at_exported_size()
-    share = 1.0 / (evaluator.n_folds + 1) if nested else 1.0
-    found = search(decide, candidates, nested=False, finalists=finalists, progress=scaled(progress, 0, share),
-                   cancel=cancel)
+    screen_folds = _screen_folds(evaluator)
+    share = _decision_share(evaluator.n_folds, screen_folds or evaluator.n_folds) if nested else 1.0
+    found = search(decide, candidates, nested=False, finalists=finalists, screen_folds=screen_folds,
+                   progress=scaled(progress, 0, share), cancel=cancel)
     chosen = choose({s: found["full"][s] for s in found["shortlists"]["all"]})
     full = {s: table.accuracies(s, cancel=cancel) for s in dict.fromkeys([chosen, "random"])}  # at keep
     outer_choice, outer_acc, outer_classes = [], [], {}

@@ -86,8 +86,9 @@ class CandidateTable:
         return CandidateTable(self.ds, self.scores, matched, self.seed, self.evaluator, self.fold_scores)
 
     def n_kept(self, strategy: str) -> int:
-        masks, fold_of_row = self.masks(strategy), self.evaluator.fold_of_row_
-        share = np.mean([masks[f][fold_of_row != f].mean() for f in range(len(masks))])
+        """Rows kept, from the folds selected so far (every fold if none yet)."""
+        masks, fold_of_row = self.masks(strategy, self._filled.get(strategy) or None), self.evaluator.fold_of_row_
+        share = np.mean([masks[f][fold_of_row != f].mean() for f in sorted(self._filled[strategy])])
         return int(round(share * self.ds.n_samples))
 
     def accuracies(self, strategy: str, evaluator=None, cancel=None, folds=None) -> np.ndarray:
