@@ -124,11 +124,12 @@ def _reference_work(steps, ran, step_s=0.05):
 
 
 def test_a_click_pauses_reference_work_which_resumes_from_its_cache(monkeypatch):
-    monkeypatch.setattr(jobs, "SCHEDULER", jobs.Scheduler(1))
-    ran, fractions = [], []
+    monkeypatch.setattr(jobs, "SCHEDULER", jobs.Scheduler(2))
+    ran, fractions, other_ran = [], [], []
     reference = _job(_reference_work(40, ran), jobs.NOW, yields=True).start()  # more urgent by priority
+    other = _job(_reference_work(40, other_ran), jobs.AHEAD, yields=True).start()  # both slots taken
     time.sleep(0.5)
-    assert reference.status == "running"
+    assert reference.status == "running" and other.status == "running"
     click_started = []
     click = _job(lambda j: (click_started.append(time.monotonic()), time.sleep(0.5)), jobs.ASKED, clicked=True)
     asked = time.monotonic()
@@ -139,7 +140,8 @@ def test_a_click_pauses_reference_work_which_resumes_from_its_cache(monkeypatch)
     assert click.wait(5) and click.status == "done" and reference.status == "done"
     assert click_started[0] - asked < 0.5  # the reference gave its slot back at its next step
     assert reference.pauses == 1 and len(ran) == 2 and ran[1] >= click_started[0] + 0.45  # resumed after the click
-    assert reference.result == 40  # every step done once (the rerun read the finished ones from its cache)
+    assert other.wait(5) and other.pauses == 1 and other_ran[1] >= click_started[0] + 0.45  # the click had both cores
+    assert reference.result == 40 and other.result == 40  # every step done once (reruns read their cache)
     assert all(b >= a for a, b in zip(fractions, fractions[1:]))
 
 

@@ -29,7 +29,7 @@ sidebar and every page reflect a finished job at once, wherever the user is.
 - reference work (``yields``: the random curve and references, whose results are cached fit by fit)
   gives way to work a user clicked for (``clicked``: Auto, the curve): it does not start while a
   click's job waits or runs, and a running one is paused at its next fit (cancelled and queued
-  again, so it resumes from its cached fits) when the click's job finds no free core;
+  again, so it resumes from its cached fits) when a click's job asks for a core;
 - progress only moves forward, and the time left counts the whole job (every pass and fold).
 """
 
@@ -65,8 +65,9 @@ class Scheduler:
     drops it from the queue within 0.2 s.
 
     A ``yields`` job (reference work) waits while any ``clicked`` job waits or runs, whatever
-    their priorities; a clicked job that finds every slot taken pauses one running yielding job
-    (:meth:`Job.pause`), which gives its slot back at its next fit and queues again.
+    their priorities, and a clicked job asking for a slot pauses every running yielding job
+    (:meth:`Job.pause`: each gives its slot back at its next fit and queues again), so the
+    click's job has the cores to itself.
     """
 
     def __init__(self, slots: int):
@@ -82,11 +83,11 @@ class Scheduler:
             self._waiting.append((job.priority, next(self._order), job))
             try:
                 while not job.cancel_event.is_set():
+                    self._make_room(job)
                     if self._may_start(job):
                         self._drop(job)
                         self._running.add(job)
                         return True
-                    self._make_room(job)
                     self._cond.wait(0.2)
                 return False
             finally:
@@ -112,14 +113,12 @@ class Scheduler:
             e[2].clicked and not e[2].yields for e in self._waiting)
 
     def _make_room(self, job: "Job") -> None:
-        """A clicked job next in line with every slot taken pauses one running yielding job."""
-        if not job.clicked or job.yields or len(self._running) < self.slots or self._next()[2] is not job:
+        """A clicked job about to start pauses every running yielding job: the click gets the cores."""
+        if not job.clicked or job.yields:
             return
-        if any(j.pausing for j in self._running):
-            return  # one is already giving its slot back
-        victims = sorted((j for j in self._running if j.yields), key=lambda j: -j.priority)
-        if victims:
-            victims[0].pause()
+        for other in self._running:
+            if other.yields and not other.pausing:
+                other.pause()
 
     def _next(self):
         """The waiting job to start next: the most urgent priority (reference work after any click's
