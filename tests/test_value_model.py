@@ -125,8 +125,8 @@ def test_saved_models_are_checked(halves, tmp_path):
 
 
 def test_a_model_file_written_before_the_move_to_core_value_still_loads():
-    """tests/fixtures/value_model_v2 was written by core/search/value_model.py (schema 2) before the package
-    moved to core/value: it loads, predicts the same values and keeps its backtested default."""
+    """tests/fixtures/value_model_v2 was written (schema 2) before the value model moved from the search
+    package to core.value: it loads, predicts the same values and keeps its backtested default."""
     folder = Path(__file__).resolve().parent / "fixtures" / "value_model_v2"
     expected = json.loads((folder / "expected.json").read_text())
     model = load_value_model(folder / "model.json")
