@@ -82,15 +82,6 @@ def plotly_bytes(rows: int) -> int:
     return len(fig.to_json().encode())
 
 
-def settle(page, hold: float = 1.5) -> None:
-    """Wait until no script run is in progress for ``hold`` seconds without a break."""
-    since = time.monotonic()
-    while time.monotonic() - since < hold:
-        if page.locator('[data-testid="stStatusWidget"]').count():
-            since = time.monotonic()
-        time.sleep(0.1)
-
-
 def _kept(page) -> int:
     found = re.search(r"Current selection keeps ([\d,]+) of", page.locator('[data-testid="stMain"]').inner_text())
     return int(found.group(1).replace(",", "")) if found else -1
@@ -139,7 +130,7 @@ def run_shape(playwright, rows: int, cols: int, moves: int, folder: Path) -> dic
     data = generate(rows, cols, folder)
     port = free_port()
     env = dict(os.environ, WORKBENCH_CACHE_DIR=str(folder / "cache"), TMPDIR=str(folder), WORKBENCH_UMAP="off",
-               PYTHONUNBUFFERED="1")
+               WORKBENCH_PRELOAD="", PYTHONUNBUFFERED="1")  # no bundled sample: our own upload is the data
     command = [sys.executable, "-m", "streamlit", "run", "workbench/app.py", "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
                "--server.fileWatcherType", "none"]
@@ -155,13 +146,14 @@ def run_shape(playwright, rows: int, cols: int, moves: int, folder: Path) -> dic
         say("opening the app")
         page.goto(f"http://127.0.0.1:{port}")
         page.get_by_role("heading", name="Data", exact=True).wait_for()
+        md.settle(page)
         page.get_by_text("Upload a file", exact=True).click()
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(data))
         page.get_by_text(f"{data.name} · {rows:,} rows").wait_for()
         say("loading")
         page.locator(".st-key-data_up_load button").click()
         page.get_by_role("heading", name=f"Loaded — Upload: {data.name}").wait_for()
-        settle(page)  # the Data page's run ends (its preview table) before the clock starts
+        md.settle(page)  # the Data page's run ends (its preview table) before the clock starts
         out = {"shape": f"{rows}x{cols}", "load_average_start": os.getloadavg()}
 
         say("opening the map")

@@ -27,6 +27,18 @@ def until(check, timeout: float = 60, what: str = "the map", interval: float = 0
         time.sleep(interval)
 
 
+def settle(page, hold: float = 1.5, timeout: float = 300) -> None:
+    """Wait until no script run is in progress for ``hold`` seconds without a break (e.g. the bundled
+    sample's preload rerun, which redraws the Data page under a click that lands meanwhile)."""
+    deadline, since = time.monotonic() + timeout, time.monotonic()
+    while time.monotonic() - since < hold:
+        if page.locator('[data-testid="stStatusWidget"]').count():
+            since = time.monotonic()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the app did not settle in {timeout:.0f} s")
+        time.sleep(0.1)
+
+
 def frame(page):
     return page.frame_locator(FRAME).first
 

@@ -231,3 +231,16 @@ def test_the_map_shows_each_duplicate_groups_survivor_against_its_removed_copies
     greyed = pic.with_selection(np.arange(ds.n_samples) < 100)
     assert len(greyed.sizes) == len(greyed.palette) and (np.asarray(greyed.palette)[greyed.codes[100:]]
                                                          == map_views.UNSELECTED).all()
+
+
+def test_row_ids_for_hover_are_written_in_draw_order(tmp_path, monkeypatch):
+    monkeypatch.setitem(map_canvas._STATE, "folder", tmp_path)
+    order = np.array([2, 0, 1])
+    name, write = map_canvas.ids_file(np.array([10, 11, 2 ** 40], dtype=object), order, "fp:PCA:0")
+    assert not (tmp_path / name).exists()  # written by the call after the map's message, not before
+    assert write() == name
+    data = (tmp_path / name).read_bytes()
+    assert data[:8] == map_canvas.ID_NUMBERS
+    assert np.frombuffer(data[8:], dtype=np.float64).tolist() == [2 ** 40, 10, 11]
+    name, write = map_canvas.ids_file(np.array(["a", "b", 7], dtype=object), order, "fp2:PCA:0")
+    assert __import__("json").loads((tmp_path / write()).read_text()) == ["7", "a", "b"]

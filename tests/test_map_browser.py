@@ -76,6 +76,7 @@ def served(tmp_path_factory):
 def _load(page, url: str, data: Path) -> None:
     page.goto(url)
     page.get_by_role("heading", name="Data", exact=True).wait_for()
+    md.settle(page, timeout=WAIT)  # the bundled sample's preload reruns the page: click after it
     page.get_by_text("Upload a file", exact=True).click()
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(data))
     page.get_by_text(f"{data.name} · {ROWS:,} rows").wait_for()
@@ -86,6 +87,24 @@ def _load(page, url: str, data: Path) -> None:
 def _kept_caption(page) -> int:
     text = page.locator('[data-testid="stMain"]').inner_text()
     return int(re.search(r"Current selection keeps ([\d,]+) of", text).group(1).replace(",", ""))
+
+
+def _hover_shows_a_row_id(page) -> None:
+    """Hovering a drawn point shows its legend name and row id (ids are fetched at the first hover)."""
+    x, y, view = md.frame(page).locator("#plot").evaluate("p => [p.mapX[0], p.mapY[0], p.mapView]")
+    box = md.frame(page).locator("#overlay").bounding_box()
+    px = box["x"] + (x - view["x0"]) / (view["x1"] - view["x0"]) * box["width"]
+    py = box["y"] + (view["y1"] - y) / (view["y1"] - view["y0"]) * box["height"]
+    tip = md.frame(page).locator("#tip")
+
+    def shown():
+        page.mouse.move(px + 1, py)
+        page.mouse.move(px, py)
+        return re.fullmatch(r"(kept|dropped) · id (\d+)", tip.inner_text().strip())
+
+    found = md.until(shown, WAIT, "the hover's row id", 0.2)
+    assert 0 <= int(found.group(2)) < ROWS
+    page.mouse.move(1, 1)
 
 
 def test_a_lasso_marks_every_row_inside_it_and_the_legend_agrees(served):
@@ -101,6 +120,7 @@ def test_a_lasso_marks_every_row_inside_it_and_the_legend_agrees(served):
             page.locator('[data-testid="stSidebarNav"] a', has_text="Map").first.click()
             drawn = md.wait_drawn(page, ROWS, timeout=WAIT)  # every row drawn, not a 20k sample
             kept_before = _kept_caption(page)
+            _hover_shows_a_row_id(page)
             assert md.legend(page)["kept"] == (kept_before, pytest.approx(kept_before / ROWS, abs=1e-6))
 
             md.lasso(page, [(0.25, 0.3), (0.7, 0.25), (0.6, 0.75), (0.35, 0.6)])

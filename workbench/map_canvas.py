@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
+import pandas as pd
 
 _SOURCE = Path(__file__).with_name("map_component")
 _SECRET = secrets.token_hex(16)
@@ -91,14 +92,27 @@ def coordinates_file(coords: np.ndarray, order: np.ndarray, tag: str) -> str:
                        lambda: np.ascontiguousarray(np.asarray(coords, dtype=np.float32)[order]).tobytes())
 
 
+ID_NUMBERS = b"F64-IDS\n"  # the ids file's first bytes when it holds float64 numbers (else it is a JSON list)
+
+
 def ids_file(ids: np.ndarray, order: np.ndarray, tag: str) -> tuple[str, Callable[[], str]]:
-    """(the name of the file holding the row ids of ``order`` in draw order, a JSON list of text; the
-    function that writes it once). Call the writer after :func:`draw`: the browser fetches the ids at
-    the first hover only (and asks again if they are not there yet), so they never delay the first draw.
+    """(the name of the file holding the row ids of ``order`` in draw order; the function that writes it
+    once). Whole-number ids are float64 after an 8-byte header (:data:`ID_NUMBERS`; exact below 2**53: 0.07 s
+    at 200k rows); other ids a JSON list of text (about 0.3 s at 200k rows). Call the writer after
+    :func:`draw`: the browser fetches the ids at the first hover only (and asks again if they are not
+    there yet), so they never delay the first draw.
     """
-    name = _name("ids-", ".json", f"{tag}:{len(order)}")
-    return name, lambda: _write_once(name, lambda: json.dumps([str(v) for v in np.asarray(ids, dtype=object)[order]]
-                                                             ).encode())
+    name = _name("ids-", ".bin", f"{tag}:{len(order)}")
+
+    def content() -> bytes:
+        shown = np.asarray(ids, dtype=object)[order]
+        if len(shown) and pd.api.types.infer_dtype(shown, skipna=False) == "integer":
+            numbers = np.asarray(shown, dtype=np.float64)
+            if np.abs(numbers).max() < 2 ** 53:
+                return ID_NUMBERS + numbers.tobytes()
+        return json.dumps([str(v) for v in shown]).encode()
+
+    return name, lambda: _write_once(name, content)
 
 
 def pack_codes(codes: np.ndarray) -> tuple[str, int]:

@@ -118,6 +118,7 @@
     gl.clearColor(1, 1, 1, 1);
     gl.clear(gl.COLOR_BUFFER_BIT);
     gl.useProgram(program);
+    plot.mapView = Object.assign({}, view);  // for tests: the map coordinates at the plot's edges
     gl.uniform4f(gl.getUniformLocation(program, "view"), view.x0, view.y0, 1 / (view.x1 - view.x0), 1 / (view.y1 - view.y0));
     gl.uniform1f(gl.getUniformLocation(program, "ratio"), ratio);
     const diameter = gl.getAttribLocation(program, "diameter");
@@ -226,7 +227,13 @@
     show(null);
     if (args.ids) {
       const name = args.ids;
-      fetched(name, "json").then(show).catch(function () { delete files[name]; });  // not written yet: ask again later
+      fetched(name, "binary").then(function (data) {  // float64 numbers after an 8-byte header, or JSON text
+        if (!data.ids) {
+          const head = new TextDecoder().decode(new Uint8Array(data, 0, Math.min(8, data.byteLength)));
+          data.ids = head === "F64-IDS\n" ? new Float64Array(data, 8) : JSON.parse(new TextDecoder().decode(data));
+        }
+        show(data.ids);
+      }).catch(function () { delete files[name]; });  // not written yet: ask again later
     }
   }
 
