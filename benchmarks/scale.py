@@ -3,6 +3,7 @@ local Dask cluster; prints JSON.
 
     .venv/bin/python benchmarks/scale.py --rows 100000,1000000 --mode single
     .venv/bin/python benchmarks/scale.py --rows 100000 --mode cluster --workers 2
+    nice -n 10 .venv/bin/python benchmarks/scale.py --rows 100000,300000,1000000 --mode stages
 
 Data: clustered embedding-like rows (``--features`` columns, low intrinsic dimension, 10 % of the
 labels flipped), written once as a folder of Parquet partitions under ``--cache`` and reused.
@@ -14,6 +15,14 @@ on a stratified sample). ``cluster``: :func:`core.workflows.score_partitioned` o
 Each run is a child process; its peak memory is the child's peak resident set (``ru_maxrss``; for
 the cluster, the driver plus every worker), which includes the memory-mapped pages it touched.
 
+``stages``: the single-machine path taken apart, each stage timed alone in the same child (wall
+and CPU seconds): loading, the neighbour graph (k sized for every default scorer, recall check
+excluded), the recall@10 check, the out-of-fold models, then each default scorer's own pass over
+the shared work (prototypicality's includes its k-means). Across sizes it fits each stage's
+exponent (least-squares slope of log time on log rows, wall and CPU) beside n log n's slope over
+the same sizes; CPU time is the steadier figure on a shared machine. The load average before and
+after every child is recorded. Cold: no disk cache.
+
 The JSON gives, per run, seconds, rows/s, peak memory, the scorer records (neighbour method and
 recall, how the out-of-fold models were fitted) and, between consecutive sizes of one mode, the
 cost of each extra 10x rows (time and memory ratios scaled to a factor of 10).
@@ -24,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -87,6 +97,57 @@ def run_single(data: Path, scratch: Path) -> dict:
             "feature_store": "memory-mapped (read-only np.memmap)" if isinstance(ds.X, np.memmap) else "in memory"}
 
 
+class _Stages:
+    """Wall and CPU seconds of named stages."""
+
+    def __init__(self):
+        self.wall, self.cpu = {}, {}
+
+    def time(self, name: str, work):
+        wall, cpu = time.time(), time.process_time()
+        value = work()
+        self.wall[name] = round(time.time() - wall, 2)
+        self.cpu[name] = round(time.process_time() - cpu, 2)
+        print(f"  {name}: {self.wall[name]} s wall, {self.cpu[name]} s CPU", file=sys.stderr, flush=True)
+        return value
+
+
+def run_stages(data: Path, scratch: Path) -> dict:
+    from core.data.partitions import load_partitioned
+    from core.foundation.neighbors import neighbor_recall
+    from core.scorers import LargeData, ScoringContext, resolve_scorers
+
+    stages, start = _Stages(), time.time()
+    ds = stages.time("loading", lambda: load_partitioned(data, store=scratch / "store", label="label"))
+    checks = LargeData().recall_queries
+    context = ScoringContext(ds, seed=0, cache=False, large=LargeData(recall_queries=0))
+    scorers = resolve_scorers("default")
+    context.plan(scorers)
+    graph = stages.time("neighbour graph", lambda: context.neighbors(context.planned_neighbors))
+    recall = stages.time("recall check", lambda: neighbor_recall(ds.X, graph, k=min(10, graph.k), queries=checks))
+    stages.time("out-of-fold models", context.out_of_fold)
+    for scorer in scorers:
+        stages.time(scorer.name, lambda: scorer.compute(ds, context))
+    shared = context.choices()
+    shared["neighbors"].update({"k": graph.k, "recall_at_10": round(float(recall), 4), "recall_queries": checks})
+    return {"rows": ds.n_samples, "features": ds.n_features, "seconds": time.time() - start,
+            "stages_wall": stages.wall, "stages_cpu": stages.cpu, "shared": shared}
+
+
+def exponents(runs: list) -> dict:
+    """Per stage: least-squares slope of log seconds on log rows (wall and CPU), and n log n's slope."""
+    if len(runs) < 2:
+        return {}
+    n = np.array([run["rows"] for run in runs], dtype=float)
+    slope = lambda values: round(float(np.polyfit(np.log(n), np.log(np.maximum(values, 1e-3)), 1)[0]), 2)  # noqa: E731
+    fitted = {"n_log_n": slope(n * np.log(n))}
+    for name in runs[0]["stages_wall"]:
+        fitted[name] = {"wall": slope([run["stages_wall"][name] for run in runs]),
+                        "cpu": slope([run["stages_cpu"][name] for run in runs])}
+    fitted["total"] = {"wall": slope([run["seconds"] for run in runs])}
+    return fitted
+
+
 def run_cluster(data: Path, scratch: Path, workers: int) -> dict:
     from core.workflows import dask_engine, score_partitioned
 
@@ -107,8 +168,13 @@ def _child(args) -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix="scale-", dir=args.cache))
     try:
-        result = run_single(Path(args.data), scratch) if args.mode == "single" else \
-            run_cluster(Path(args.data), scratch, args.workers)
+        load_before = os.getloadavg()
+        if args.mode == "cluster":
+            result = run_cluster(Path(args.data), scratch, args.workers)
+        else:
+            result = (run_stages if args.mode == "stages" else run_single)(Path(args.data), scratch)
+        result["load_average"] = {"before": [round(v, 2) for v in load_before],
+                                  "after": [round(v, 2) for v in os.getloadavg()]}
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -137,7 +203,7 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=128)
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--partition-rows", type=int, default=100_000)
-    parser.add_argument("--mode", default="single", choices=["single", "cluster", "both"])
+    parser.add_argument("--mode", default="single", choices=["single", "cluster", "both", "stages"])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--cache", default="/tmp/workbench-scale", help="where generated data and scratch go")
     parser.add_argument("--data", help=argparse.SUPPRESS)
@@ -162,6 +228,8 @@ def main() -> None:
             print(json.dumps({"mode": mode, **runs[-1]}), file=sys.stderr, flush=True)
         report["runs"][mode] = runs
         report["growth"][mode] = growth(runs)
+        if mode == "stages":
+            report["exponents"] = exponents(runs)
     print(json.dumps(report, indent=2))
 
 

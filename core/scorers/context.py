@@ -21,7 +21,7 @@ from core.foundation import cache as disk_cache
 from core.foundation.progress import CancelToken, ProgressFn
 from core.foundation.neighbors import (APPROXIMATE_FROM, IVF_PROBES, NeighborGraph, approximate_knn_graph, headroom,
                                        knn_graph, neighbor_recall, resolve_device)
-from core.scorers.oof import OutOfFold, out_of_fold, sampled_out_of_fold
+from core.scorers.oof import OutOfFold, fit_sample_rows, out_of_fold, sampled_out_of_fold
 from core.scorers.records import DynamicsRecords, record_dynamics
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -169,7 +169,10 @@ class ScoringContext:
         else:
             neighbors = {"method": "exact"}
         if self._sampled_fit():
-            oof = {"fit": "stratified sample", "rows": self.large.fit_rows, "of": self.ds.n_samples,
+            # rows: the sample's size, counted (as the partitioned path records it); target_rows: what was asked
+            oof = {"fit": "stratified sample",
+                   "rows": fit_sample_rows(self.ds.y, self.ds.n_classes, self.large.fit_rows, self.seed),
+                   "target_rows": self.large.fit_rows, "of": self.ds.n_samples,
                    "apply": "every row by the model of its own fold"}
         else:
             oof = {"fit": "all rows"}

@@ -192,6 +192,11 @@ def fit_sample_mask(y: np.ndarray, positions: np.ndarray, class_counts: np.ndarr
     return row_uniforms(seed, positions, 1) < rates[y]
 
 
+def fit_sample_rows(y: np.ndarray, n_classes: int, max_rows: int, seed: int) -> int:
+    """How many rows :func:`sampled_out_of_fold` fits its models on (all folds together), for the records."""
+    return int(fit_sample_mask(y, np.arange(len(y)), np.bincount(y, minlength=n_classes), max_rows, seed).sum())
+
+
 def row_folds(positions: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """The fold of every row (0 .. folds - 1), a hash of the seed and its global position."""
     return np.minimum((row_uniforms(seed, positions, 2) * folds).astype(np.int64), folds - 1)
