@@ -216,14 +216,14 @@ class Prototypicality(Scorer):
         super().__init__(**params)
         if self.method not in ("kmeans", "class_centroid"):
             raise ConfigError(f"prototypicality method must be 'kmeans' or 'class_centroid', not {self.method!r}.")
+        # The class-centroid variant reads the labels; the instance says so to compute_scores.
+        self.needs_labels = self.method == "class_centroid"
 
     def own_shared_work(self, n_rows, n_features, n_classes) -> list:
         if self.method != "kmeans":
             return []
         clusters = min(int(self.clusters) or max(n_classes, 2), n_rows)
         return [("kmeans", "kmeans prototypes", "kmeans", {"units": float(n_rows * n_features * clusters)})]
-        # The class-centroid variant reads the labels; the instance says so to compute_scores.
-        self.needs_labels = self.method == "class_centroid"
 
     def _compute(self, ds, context) -> ScoreResult:
         X = ds.X.astype(np.float64)
