@@ -149,6 +149,17 @@ def test_a_bad_target_is_refused_in_one_line_and_nothing_changes(scored, text, p
     assert at.session_state["own_target"] is None
 
 
+def test_a_target_whose_fit_fails_on_the_data_says_so_and_starts_nothing_else(scored):
+    at = _tune(scored)
+    _name_target(at, NB, '{"var_smoothing": -1.0}')  # the class takes it; its fit refuses it
+    _wait(at, target_form.TRIAL_JOB)
+    assert any("could not be trained on this data" in e.value and "var_smoothing" in e.value for e in at.error)
+    assert not any(name in at.session_state["jobs"] for name in (target_form.AGREEMENT_JOB, target_form.EXACT_JOB))
+    assert "Estimate: your estimator" not in " ".join(c.value for c in at.caption)
+    at.button(key="tune_target_clear").click()
+    _run(at)
+
+
 def test_a_fast_target_is_the_live_figure_itself_and_the_manifest_records_it(scored):
     at = _tune(scored)
     _name_target(at, NB)
@@ -184,13 +195,15 @@ def test_a_slow_target_shows_the_measured_agreement_and_its_exact_figure_beside(
     assert "Estimate: your estimator" not in " ".join(c.value for c in at.caption)  # ours stays live
     ds, table = at.session_state["dataset"], at.session_state["score_table"]
     results = at.session_state["own_target_results"]
-    found = next(v["result"] for k, v in results.items() if k[0] == "agreement")
+    found = next(v["result"] for k, v in results.items() if k[0] == "agreement" and k[2][0] == NB)
     assert len({r["strategy"] for r in found["rows"]}) == 10  # random + 3 scorers x (high, low, ccs)
     estimator = GaussianNB(var_smoothing=1e-8)
     row = next(r for r in found["rows"] if r["strategy"] == "random" and r["keep"] == 0.3)
     mask = core.select(ds, table, "random", keep=0.3, seed=0).mask
     assert row["exact"] == pytest.approx(core.evaluate_exact(ds, mask, estimator=estimator).accuracy)
-    figures = next(v["result"] for k, v in results.items() if k[0] == "exact")
+    ended = [v for k, v in results.items() if k[0] == "exact" and k[2] == (NB, '{"var_smoothing": 1e-8}')]
+    assert [v["status"] for v in ended] == ["done"], [(v["status"], v["error"]) for v in ended]
+    figures = ended[0]["result"]
     assert figures["Full data"].accuracy == pytest.approx(core.LiveEvaluator(ds, estimator=estimator).full().accuracy)
     frame = next(d.value for d in at.dataframe if "your estimator (exact)" in d.value.columns)
     assert list(frame.index) == ["Pruned", "Full data", "Random, same size"]

@@ -59,7 +59,10 @@ def use(text: str, params: str = "") -> Optional[str]:
         estimator = estimator_from_text(text, params or None)
     except core.WorkbenchError as err:
         return str(err)
-    state.put("own_target", {"text": text, "params": params or "{}", "estimator": estimator})
+    target = {"text": text, "params": params or "{}", "estimator": estimator}
+    for key in [k for k, v in _results().items() if k[2] == _ident(target) and v["status"] != "done"]:
+        del _results()[key]  # naming it again retries what failed or was cancelled
+    state.put("own_target", target)
     return None
 
 
@@ -185,10 +188,12 @@ def exact(ds, sel, target: dict, base) -> Optional[dict]:
 
 def verdict(ds, target: dict, base) -> tuple:
     """``(kind, words)``: which figure is live for this target, and why (kind: estimator | faithful |
-    unproven | measuring)."""
+    unproven | measuring | failed)."""
     found = trial(ds, target)
     if found is None:
         return "measuring", f"Timing {target['text']} on the full data to decide which figure is live."
+    if found["status"] == "failed":  # e.g. a parameter value the class accepts but its fit refuses
+        return "failed", f"{target['text']} could not be trained on this data: {found['error']}"
     if itself(ds, target):
         chosen = "" if is_fast(ds, target) else ", as you chose (each move waits for it)"
         return "estimator", (f"The live figures above are {target['text']} itself{chosen}: one cross-validated "
@@ -295,6 +300,9 @@ def render(ds, sel, base, live) -> None:
                    "beside them and whether ours ranks subsets as it does.")
         return
     kind, words = verdict(ds, target, base)
+    if kind == "failed":
+        st.error(words, icon=":material/error:")
+        return
     (st.success if kind in ("estimator", "faithful") else st.info)(words, icon=":material/target:")
     timed = _done(_results().get(_key("trial", ds, target)))
     if timed is not None and not is_fast(ds, target):
@@ -305,7 +313,7 @@ def render(ds, sel, base, live) -> None:
                  "your estimator; the slider waits for it."))
     for name in (TRIAL_JOB, AGREEMENT_JOB):
         jobs.panel(name)
-    if sel is None or kind == "estimator":
+    if sel is None or kind in ("estimator", "measuring"):  # the trial first proves the estimator trains here
         return
     found = exact(ds, sel, target, base)
     jobs.panel(EXACT_JOB)
