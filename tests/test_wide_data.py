@@ -93,6 +93,21 @@ def test_wide_tabular_reduced_narrow_left_alone():
     assert core.load_dataset(wide, max_dim=0).n_features == 250
 
 
+def test_rank_deficient_features_keep_no_rounding_noise_components():
+    """Wide features of rank 20 reduce to 20 components, not to AUTO_DIM: the rest would be float32
+    rounding noise, which a standardising model (scikit-learn's StandardScaler) blows up to full weight."""
+    rng = np.random.default_rng(2)
+    latent = rng.normal(size=(400, 20))
+    wide = pd.DataFrame(latent @ rng.normal(size=(20, 300)), columns=[f"f{i}" for i in range(300)])
+    wide["label"] = np.where(latent[:, 0] > 0, "a", "b")
+    ds = core.load_dataset(wide)
+    assert ds.n_features == 20 and ds.feature_reduction["explained_variance"] > 0.999
+    assert any("rounding noise" in w for w in ds.warnings)
+    full_rank = pd.DataFrame(rng.normal(size=(400, 300)), columns=[f"f{i}" for i in range(300)])
+    full_rank["label"] = wide["label"]
+    assert core.load_dataset(full_rank).n_features == featurizers.AUTO_DIM
+
+
 @pytest.mark.parametrize("columns, values, expected", [
     (64, lambda rng, n, d: rng.integers(0, 17, size=(n, d)), (8, 8)),  # scikit-learn digits' range
     (100, lambda rng, n, d: rng.uniform(0, 1, size=(n, d)), (10, 10)),

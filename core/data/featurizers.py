@@ -329,12 +329,29 @@ def reduce_dimensions(features: Features, max_dim="auto", seed: int = 0) -> Feat
     pca = PCA(n_components=n_components, random_state=derive_seed(seed))
     with single_threaded("blas"):  # one thread: the same bits on any machine, so the fingerprint holds
         reduced = pca.fit_transform(features.X)
-    explained = float(np.clip(pca.explained_variance_ratio_.sum(), 0.0, 1.0))
+    signal = _above_rounding_noise(pca.explained_variance_ratio_)
+    noise = n_components - signal
+    reduced, n_components = reduced[:, :signal], signal
+    explained = float(np.clip(pca.explained_variance_ratio_[:signal].sum(), 0.0, 1.0))
     settings = dict(features.settings, pca_dim=int(n_components), pca_input_dim=int(n_features),
                     pca_explained_variance=round(explained, 6))
     how = "automatically (max_dim='auto')" if max_dim == "auto" else f"(max_dim={max_dim})"
+    dropped = (f" {noise} further components were left out: they carry only rounding noise (the features have "
+               f"rank {n_components}), and a model that standardises its inputs would blow that noise up to full "
+               "weight." if noise else "")
     note = (f"Reduced {n_features} features to {n_components} with PCA {how}; they explain {explained:.1%} of the "
-            "variance. Scores, estimates and maps use the reduced features; exports keep every original column. "
-            "Keep every feature with max_dim=None (CLI: --max-dim 0).")
+            f"variance.{dropped} Scores, estimates and maps use the reduced features; exports keep every original "
+            "column. Keep every feature with max_dim=None (CLI: --max-dim 0).")
     return Features(reduced.astype(np.float32), [f"pc_{i}" for i in range(n_components)],
                     features.warnings + [note], settings)
+
+
+#: A component whose share of the variance is below this carries rounding noise, not signal: float32
+#: values hold about 7 significant digits, so a direction 1e-5 of the largest in scale (1e-10 in
+#: variance) cannot be told from the rounding of the others.
+NOISE_VARIANCE_SHARE = 1e-10
+
+
+def _above_rounding_noise(variance_ratio: np.ndarray) -> int:
+    """How many leading PCA components carry signal (at least one)."""
+    return max(1, int(np.count_nonzero(np.asarray(variance_ratio) > NOISE_VARIANCE_SHARE)))
