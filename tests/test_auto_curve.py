@@ -218,7 +218,7 @@ def test_screens_on_fewer_folds_select_only_those_and_the_finalists_get_every_fo
     screen = sel.details["passes"][0]
     assert screen["pass"] == "screen" and screen["folds"] == 2 and screen["candidates"] == len(candidates) - 1
     messages = [m for _, _, m in calls]
-    assert any("on 2 of 5 folds" in m for m in messages) and any("on 2 of 4 folds" in m for m in messages)
+    assert any("on 2 of 5 folds" in m for m in messages) and any("on 1 of 4 folds" in m for m in messages)
     assert any(folds == (0, 1) for _, _, folds in selected)
     rows = {r["strategy"]: r for r in sel.details["candidates"]}
     assert set(rows) == set(candidates) and all(np.isfinite(r["accuracy"]) for r in rows.values())
@@ -226,3 +226,10 @@ def test_screens_on_fewer_folds_select_only_those_and_the_finalists_get_every_fo
     fractions = [done / total for done, total, _ in calls]
     assert all(b >= a - 1e-9 for a, b in zip(fractions, fractions[1:])) and fractions[-1] == 1.0
     assert sel.details["honest_estimate"]["accuracy"] > 0.5 and len(sel.details["honest_estimate"]["choices"]) == 5
+    monkeypatch.setattr(auto, "SCREEN_TEST_ROWS", 20_000)  # the default on small data: nested 2 of 4, decision all
+    calls.clear()
+    sel = auto_select(ds, scores, 0.3, seed=0, evaluator=ev, candidates=candidates, finalists=3,
+                      progress=lambda *a: calls.append(a))
+    messages = [m for _, _, m in calls]
+    assert sel.details["passes"][0]["folds"] == 5 and not any("of 5 folds" in m for m in messages)
+    assert any("on 2 of 4 folds" in m for m in messages)

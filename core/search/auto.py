@@ -46,11 +46,12 @@ HONEST_METHOD = ("nested over the choice and the scoring: for each outer fold th
 HONEST_METHOD_LEAKY = ("nested over the choice only: the all-rows scores saw every fold's labels (compute fold-wise "
                        "scores for a figure nested over the scoring too)")
 
-#: Inner folds the nested searches screen on (of 4 with 5 outer folds); their full pass uses every inner fold.
-#: Halves most of auto's work (the screen is 85 % of it); the choice shown and exported is screened on all folds.
+#: Inner folds the nested searches screen on at most (of 4 with 5 outer folds); their full pass uses every
+#: inner fold. Halves most of auto's work (the screen is 85 % of it).
 NESTED_SCREEN_FOLDS = 2
-#: Held-out rows the decision's quick screen ranks on: as many folds as hold them (every fold below about
-#: 20,000 rows x 5 folds; 2 of 5 folds at 100,000 rows, whose 40,000 test rows rank as finely).
+#: Held-out rows a quick screen ranks on: as many folds as hold them. The decision's screen uses every fold
+#: below about 20,000 rows and at least 2 (2 of 5 at 100,000 rows: 40,000 test rows); a nested search's
+#: screen 1 inner fold where one holds them (from about 100,000 rows), else 2.
 SCREEN_TEST_ROWS = 20_000
 
 DECISION_NOTE = ("candidates were compared with each fold keeping as many rows as the exported subset will "
@@ -103,7 +104,7 @@ def _nested(ds, scores, keep, seed, table: CandidateTable, fold_scores, candidat
     For outer fold ``o`` the whole search (screen and full pass) runs on the rows outside ``o``
     with inner folds = the other outer folds and fold ``o``'s fold-wise scores, so neither the
     models that judge the candidates nor the scores that pick their rows ever saw fold ``o``.
-    The inner screen ranks on :data:`NESTED_SCREEN_FOLDS` inner folds; the finalists are then
+    The inner screen ranks on 1 or 2 inner folds (:func:`_screen_folds`); the finalists are then
     estimated on every inner fold.
     """
     evaluator = table.evaluator
@@ -124,7 +125,8 @@ def _nested(ds, scores, keep, seed, table: CandidateTable, fold_scores, candidat
                                  alpha=evaluator.alpha, fold_of_row=codes)
         inner = CandidateTable(sub, _rows_of(scores, ds, rows), keep, seed, inner_ev, inner_scores)
         found = search(inner.at_exported_size(), candidates, nested=False, finalists=finalists,
-                       screen_folds=NESTED_SCREEN_FOLDS, progress=part, cancel=cancel)
+                       screen_folds=_screen_folds(len(rows), n_folds - 1, 1, NESTED_SCREEN_FOLDS) or n_folds - 1,
+                       progress=part, cancel=cancel)
         chosen = choose({s: found["full"][s] for s in found["shortlists"]["all"]})
         choices.append(chosen)
         fold_acc, class_acc = evaluator.fold_results(table.masks(chosen), None, cancel)
@@ -134,18 +136,19 @@ def _nested(ds, scores, keep, seed, table: CandidateTable, fold_scores, candidat
     return choices, accs, {"class_accuracies": per_class, "kept_share": _mean_share(shares)}
 
 
-def _screen_folds(evaluator) -> Optional[int]:
-    """Folds the decision's screen ranks on (None: every fold), from :data:`SCREEN_TEST_ROWS`."""
-    n_folds = evaluator.n_folds
-    needed = max(NESTED_SCREEN_FOLDS, int(np.ceil(SCREEN_TEST_ROWS * n_folds / max(evaluator.ds.n_samples, 1))))
-    return None if needed >= n_folds else needed
+def _screen_folds(n_rows: int, n_folds: int, least: int, most: int) -> Optional[int]:
+    """Folds a screen ranks on: as many as hold :data:`SCREEN_TEST_ROWS` test rows, within
+    ``[least, most]``; None when that is every fold."""
+    needed = int(np.ceil(SCREEN_TEST_ROWS * n_folds / max(n_rows, 1)))
+    folds = min(max(needed, least), most)
+    return None if folds >= n_folds else folds
 
 
-def _decision_share(n_folds: int, screened: int) -> float:
+def _decision_share(n_rows: int, n_folds: int, screened: int) -> float:
     """The progress bar's share of the decision's search: its screen runs on ``screened`` folds, each of
-    the ``n_folds`` nested searches on :data:`NESTED_SCREEN_FOLDS` (the screen is most of the work)."""
-    inner = min(NESTED_SCREEN_FOLDS, max(n_folds - 1, 1))
-    return screened / (screened + n_folds * inner)
+    the ``n_folds`` nested searches on its own (the screen is most of the work)."""
+    inner = _screen_folds(n_rows * (n_folds - 1) // n_folds, n_folds - 1, 1, NESTED_SCREEN_FOLDS) or n_folds - 1
+    return screened / (screened + n_folds * max(inner, 1))
 
 
 def _kept_share(ds, mask, rows) -> np.ndarray:
@@ -219,8 +222,9 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
     candidates = ["random"] + [c for c in dict.fromkeys(candidates) if c != "random"]
     table = CandidateTable(ds, scores, keep, seed, evaluator, fold_scores)
     decide = table.at_exported_size()
-    screen_folds = _screen_folds(evaluator)
-    share = _decision_share(evaluator.n_folds, screen_folds or evaluator.n_folds) if nested else 1.0
+    n_folds = evaluator.n_folds
+    screen_folds = _screen_folds(ds.n_samples, n_folds, NESTED_SCREEN_FOLDS, n_folds)
+    share = _decision_share(ds.n_samples, n_folds, screen_folds or n_folds) if nested else 1.0
     found = search(decide, candidates, nested=False, finalists=finalists, screen_folds=screen_folds,
                    progress=scaled(progress, 0, share), cancel=cancel)
     chosen = choose({s: found["full"][s] for s in found["shortlists"]["all"]})
