@@ -22,13 +22,14 @@ st.caption("The kept rows keep every original column in the original order. The 
 sel, problem = tuning.safe_selection(ds)
 if problem:
     st.warning(f"The Tune recipe does not apply ({problem}); exporting a random selection instead.")
-evaluator = target_form.live_evaluator(ds, resources.evaluator(ds, state.folds(), state.seed()))
+base = resources.evaluator(ds, state.folds(), state.seed())
+evaluator = target_form.live_evaluator(ds, base)
 table, names = state.scores(), state.score_columns()
 found = estimates.reading(ds, sel, table, evaluator)  # the one route: Tune's figure for the same recipe, at once
 block = estimates.manifest_block(ds, sel, table, evaluator, found)  # None until the figures are final
 block = target_form.with_target(block, ds, sel)  # the user's own target model, when one is named on Tune
 pruned, full, rand = found.pruned, found.full, found.random
-verdict = cards.reading_verdict(found, is_random=sel.resolved_strategy == "random", n_kept=sel.n_kept)
+verdict = target_form.reading_verdict(ds, sel, base, found, is_random=sel.resolved_strategy == "random")
 exact = exact_check.latest(ds, sel)
 
 cards.comparison_cards(st.container(), ds, sel, pruned, full, rand, leak_free=found.leak_free,

@@ -72,8 +72,8 @@ with results:
         line = cards.status_line(found)
         if line:
             metrics_row.caption(f":material/hourglass_top: {line}")
-        cards.show_verdict(cards.reading_verdict(found, is_random=sel.resolved_strategy == "random",
-                                                 n_kept=sel.n_kept))
+        cards.show_verdict(target_form.reading_verdict(ds, sel, base, found,
+                                                       is_random=sel.resolved_strategy == "random"))
         details = cards.detail_line(found)
         if details:
             st.caption(details)

@@ -193,6 +193,9 @@ def test_a_slow_target_shows_the_measured_agreement_and_its_exact_figure_beside(
     assert "Spearman" in words and "Kendall" in words and "strategies at keep 0.1 and 0.3" in words
     assert ("proven faithful" in words) or ("unproven" in words)
     assert "Estimate: your estimator" not in " ".join(c.value for c in at.caption)  # ours stays live
+    shown = " ".join(m.value for m in list(at.success) + list(at.info) + list(at.warning) + list(at.error))
+    if "unproven" in words:  # the verdict then comes from the estimator's own exact figures, never from ours
+        assert f"For {NB}" in shown or f"No verdict for {NB}" in shown
     ds, table = at.session_state["dataset"], at.session_state["score_table"]
     results = at.session_state["own_target_results"]
     found = next(v["result"] for k, v in results.items() if k[0] == "agreement" and k[2][0] == NB)

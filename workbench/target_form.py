@@ -34,7 +34,7 @@ import streamlit as st
 import core
 from core.evaluation import AGREEMENT_KEEPS, FAITHFUL, estimator_from_text, measure_agreement, panel_strategies
 from core.evaluation import selection_estimate
-from workbench import estimates, jobs, settings, state, tuning
+from workbench import cards, estimates, jobs, settings, state, tuning
 
 TRIAL_JOB, AGREEMENT_JOB, EXACT_JOB = "target_trial", "target_agreement", "target_exact"
 #: A full-data estimate of the estimator at most this long: it is the live figure itself.
@@ -216,6 +216,29 @@ def verdict(ds, target: dict, base) -> tuple:
                             f"{target['text']} on this data: {words}.")
     return "unproven", (f"The live figures above are our built-in model's ({slow}) and are **unproven** for "
                         f"{target['text']}: {words}, below {FAITHFUL:g}. Trust its exact figure below.")
+
+
+def reading_verdict(ds, sel, base, found, *, is_random: bool):
+    """The verdict Tune draws: from the live reading when it is the user's target itself or proven
+    faithful to it (or no own target is named); else from the estimator's own exact figures once they
+    are in, and none before (an unproven figure never decides for the user's model)."""
+    target = current()
+    plain = cards.reading_verdict(found, is_random=is_random, n_kept=sel.n_kept)
+    if target is None:
+        return plain
+    kind, _ = verdict(ds, target, base)
+    if kind in ("estimator", "faithful", "failed"):
+        return plain
+    figures = _done(exact(ds, sel, target, base))
+    if figures is None:
+        return cards.Verdict("neutral", f"No verdict for {target['text']} yet: the live figures above are our "
+                                        "built-in model's and unproven for it; its exact figures are being "
+                                        "computed below.", False)
+    own = estimates.Reading(figures["Pruned"], bool(figures["leak_free"]), figures["Full data"],
+                            figures["Random, same size"], "exact")
+    drawn = cards.reading_verdict(own, is_random=is_random, n_kept=sel.n_kept)
+    return cards.Verdict(drawn.level, f"For {target['text']} (its exact figures below): {drawn.text}",
+                         drawn.warn_export)
 
 
 def _strategies(result: dict) -> int:
