@@ -30,7 +30,7 @@ below minus its spread (the spread of the chosen strategy's real result; random'
 issue's table instead: a 24k-row pixel table (``benchmarks/search.py``'s generator), the first 10k rows
 scored, the next 10k the new batch, 4k test rows, keep 0.3, each command line's kept rows trained and
 tested. Cold by default: scores and fold-wise scores are computed in the cache folder given (use a fresh
-one for timings). About 6 minutes per split on a busy 2-core machine (load 12-19).
+one for timings). About 9 minutes per split on a busy 2-core machine (load 9-17): 35 minutes for four.
 """
 
 from __future__ import annotations
