@@ -81,7 +81,6 @@ SEL = {
     "auto_button": ".st-key-tune_auto button",
     "auto_done": "Recommended at",                           # the recommendation's success box
     "curve_select": ".st-key-tune_curve_strategies",
-    "chip": '[data-baseweb="tag"]',                          # a chosen option of a multiselect
     "curve_button": ".st-key-tune_curve button",
     "curve_chart": ".st-key-tune_curve_chart .js-plotly-plot, [data-testid='stPlotlyChart']:has-text('Pruning curve')",
     "card_pruned": "Pruned", "card_random": "Random", "card_full": "Full data", "card_rows": "Rows kept",
@@ -331,9 +330,8 @@ class Run:
                 "recommendation": box.first.inner_text().strip().partition(SEL["auto_done"])[2][:200].strip()}
 
     def _curve_picked(self) -> list:
-        """The strategies chosen in the curve's multiselect (its chips)."""
-        chips = live(self.page, SEL["curve_select"]).locator(SEL["chip"])
-        return [text.strip() for text in chips.all_inner_texts() if text.strip()]
+        """The lines of the curve's multiselect (its label, then one line per chosen strategy)."""
+        return [line.strip() for line in live(self.page, SEL["curve_select"]).inner_text().splitlines()]
 
     def curve(self) -> dict:
         """Two strategies + random: the current one and enough extras (in the app's canonical spelling,
@@ -353,9 +351,9 @@ class Run:
                     poll(lambda: extra in self._curve_picked(), 10, f"the chip of {extra}")
                 except Exception:  # noqa: BLE001 - picked again below, then reported
                     continue
-        picked = self._curve_picked()
+        picked = [e for e in extras[:wanted] if e in self._curve_picked()]
         if len(picked) < wanted:
-            raise RuntimeError(f"the curve's multiselect holds {picked}, wanted {extras[:wanted]}")
+            raise RuntimeError(f"the curve's multiselect reads {self._curve_picked()}, wanted {extras[:wanted]}")
         poll(lambda: live(page, SEL["curve_button"]).is_enabled(), self.t, "an enabled curve button")
         mark = time.monotonic()
         feedback = click_with_feedback(page, SEL["curve_button"], self.t, SEL["main"])
