@@ -18,7 +18,7 @@ import pandas as pd
 
 from core.evaluation import FoldScores, fold_masks
 from core.foundation.progress import check_cancelled, report, scaled
-from core.scorers import align_scores, get_scorer, registered_names
+from core.scorers import align_scores, get_scorer, registered_names, scorer_records
 from core.search.pool import is_coverage_aware
 
 RANDOM_REPEATS = 5
@@ -113,7 +113,8 @@ def with_label_free(ds, scores, fold_scores):
     if fold_scores is None or scores is None:
         return fold_scores
     present = set(fold_scores.frames[0].columns)
-    free = [c for c in scores.columns if c not in present and c != "id" and _reads_no_labels(c)]
+    params = {row["name"]: row.get("params") for row in scorer_records(scores)}
+    free = [c for c in scores.columns if c not in present and c != "id" and _reads_no_labels(c, params)]
     if not free:
         return fold_scores
     table = align_scores(ds, scores)[free].to_numpy()
@@ -133,9 +134,17 @@ def _owner(column: str):
     return max(names, key=len) if names else None
 
 
-def _reads_no_labels(column: str) -> bool:
+def _reads_no_labels(column: str, params: dict) -> bool:
+    """Whether the scorer behind ``column`` reads no labels, with the parameters it was run with (a
+    prototypicality by class centroid reads them); a scorer whose parameters are unknown is asked as registered."""
     owner = _owner(column)
-    return owner is not None and not get_scorer(owner).needs_labels
+    if owner is None:
+        return False
+    scorer = get_scorer(owner)
+    try:
+        return not scorer(**(params.get(owner) or {})).needs_labels
+    except Exception:  # noqa: BLE001 - parameters from a file the scorer refuses: treat it as reading labels
+        return False
 
 
 def _eta(started: float, done: int, total: int) -> str:
