@@ -233,3 +233,22 @@ def test_screens_on_fewer_folds_select_only_those_and_the_finalists_get_every_fo
     messages = [m for _, _, m in calls]
     assert sel.details["passes"][0]["folds"] == 5 and not any("of 5 folds" in m for m in messages)
     assert any("on 2 of 4 folds" in m for m in messages)
+
+
+def test_label_free_scores_join_the_fold_scores_and_label_reading_ones_do_not():
+    """Candidates on a label-free score are leak-free with fold-wise scores; a prototypicality by class
+    centroid reads the labels, so it is not shared across folds as if it did not."""
+    from core.scorers import get_scorer
+    from core.search.screening import with_label_free
+
+    ds = load_sample("known_answer")
+    ev = LiveEvaluator(ds, folds=5, seed=0)
+    kmeans = core.compute_scores(ds, ["label_noise", "prototypicality", "outlier"], seed=0)
+    fs = core.workflows.fold_scores_of(ds, kmeans, ev)
+    joined = with_label_free(ds, kmeans, fs)
+    assert {"prototypicality", "outlier", "outlier_flag"} <= set(joined.frames[0].columns)
+    rows = np.flatnonzero(ev.fold_of_row_ != 2)
+    assert np.allclose(joined.frames[2]["outlier"].to_numpy(), kmeans["outlier"].to_numpy()[rows])
+    assert joined.frames[2].index.equals(fs.frames[2].index)
+    centroid = core.compute_scores(ds, ["label_noise", get_scorer("prototypicality")(method="class_centroid")], seed=0)
+    assert "prototypicality" not in with_label_free(ds, centroid, core.workflows.fold_scores_of(ds, centroid, ev)).frames[0]
