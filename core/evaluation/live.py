@@ -24,19 +24,18 @@ from collections import OrderedDict
 import numpy as np
 
 from core.evaluation import models as exact_models
-from core.evaluation.block import comparison_block
 from core.evaluation.engines import DESCRIPTIONS, MODELS, ExactEngine, make_engine
 from core.evaluation.figures import Estimate, kept_share, summarise
 from core.evaluation.groups import GIVEN_RULE, evaluation_folds
+from core.evaluation.live_references import RandomReferences
+from core.evaluation.live_variants import SameFoldVariants
 from core.evaluation.target import EstimatorEngine, check_estimator, describe_estimator
 from core.foundation.errors import ConfigError
 from core.foundation.folds import stratified_folds
 from core.foundation.progress import check_cancelled, report
-from core.foundation.seeds import rng
 
 ALIASES = {"fast": "ridge"}  # the old name of the closed-form figure
 _CACHE_SIZE = 4096  # per-fold results kept (a few bytes each)
-SCREEN_ITERATIONS = 15
 
 
 def make_folds(y: np.ndarray, folds: int = 5, seed: int = 0, groups=None) -> np.ndarray:
@@ -64,8 +63,12 @@ def _key(mask: np.ndarray) -> bytes:
     return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
 
 
-class LiveEvaluator:
+class LiveEvaluator(SameFoldVariants, RandomReferences):
     """Cross-validated accuracy of kept masks with one target model, cached by mask.
+
+    Split by concept: this class holds the folds and the estimates; the random references are
+    :class:`~core.evaluation.live_references.RandomReferences`, the screening twin, the background
+    twin, the first figure and plain folds :class:`~core.evaluation.live_variants.SameFoldVariants`.
 
     Parameters
     ----------
@@ -140,17 +143,6 @@ class LiveEvaluator:
         self.fold_of_row_
         return dict(self._fold_info)
 
-    def plain_folds(self) -> "LiveEvaluator":
-        """The same evaluator on plain stratified folds (copies may be split): what grouping changed."""
-        if self.group_copies is False or not self.fold_info_.get("groups"):
-            return self
-        with self._lock:
-            if getattr(self, "_plain", None) is None:
-                self._plain = LiveEvaluator(self.ds, self.folds, self.seed, self.model, alpha=self.alpha,
-                                            exact=self.exact, max_iter=self.max_iter, group_copies=False,
-                                            estimator=self.estimator)
-            return self._plain
-
     @property
     def n_folds(self) -> int:
         return int(self.fold_of_row_.max()) + 1
@@ -168,37 +160,6 @@ class LiveEvaluator:
                     self._engine = make_engine(self.model, self.ds, fold_of_row, self.seed, alpha=self.alpha,
                                                max_iter=self.max_iter, progress=progress, cancel=cancel)
         return self
-
-    def screening(self) -> "LiveEvaluator":
-        """A cheaper twin on the same folds for a first pass over many candidates.
-
-        Logistic regression capped at :data:`SCREEN_ITERATIONS` warm-started L-BFGS steps (for
-        the slow MLP and boosting targets too); kNN and ridge are already cheap and screen
-        themselves.
-        """
-        if self.model in ("knn", "ridge") and not self.exact:
-            return self
-        if self._screen is None:
-            self._screen = LiveEvaluator(self.ds, self.folds, self.seed, "logreg", max_iter=SCREEN_ITERATIONS,
-                                         fold_of_row=self.fold_of_row_)
-            self._screen._fold_info = self.fold_info_
-        return self._screen
-
-    def twin(self) -> "LiveEvaluator":
-        """A twin on the same folds and model for background work, sharing the random references.
-
-        Its fits hold its own lock, so a background job (random references, the random curve, a
-        search) never makes the interactive figure of this evaluator wait for it; a reference the
-        twin computes is known to this evaluator at once (one shared store).
-        """
-        with self._lock:
-            if getattr(self, "_twin", None) is None:
-                twin = LiveEvaluator(self.ds, self.folds, self.seed, self.model, alpha=self.alpha, exact=self.exact,
-                                     max_iter=self.max_iter, fold_of_row=self.fold_of_row_, estimator=self.estimator)
-                twin._random_cache = self._random_cache
-                twin._fold_info = self.fold_info_  # same folds, same rule (not "given")
-                self._twin = twin
-            return self._twin
 
     @property
     def model_description(self) -> str:
@@ -312,18 +273,6 @@ class LiveEvaluator:
         return summarise(acc, per_class[None], self.ds.classes, n_kept, n, self.model_description,
                          self.budget_description, note=note, kept_share=share)
 
-    def first_paint(self, mask) -> Estimate:
-        """The closed-form ridge figure for ``mask``: instant, labelled as a first figure only."""
-        if self.model == "ridge":
-            return self.estimate(mask)
-        if self._first_paint is None:
-            self._first_paint = LiveEvaluator(self.ds, self.folds, self.seed, "ridge", alpha=self.alpha,
-                                              fold_of_row=self.fold_of_row_)
-            self._first_paint._fold_info = self.fold_info_
-        est = self._first_paint.estimate(mask)
-        est.note = f"instant first figure (ridge), replaced by {self.model} when it is ready"
-        return est
-
     def fold_accuracies(self, mask) -> np.ndarray:
         """Held-out accuracy per fold, shape (folds,)."""
         return np.asarray(self.estimate(mask).fold_accuracies)
@@ -344,77 +293,6 @@ class LiveEvaluator:
         """The reference: every row kept."""
         return self.estimate(np.ones(self.ds.n_samples, dtype=bool), progress, cancel)
 
-    def random_masks(self, n_kept: int, repeats: int = 5) -> list:
-        """The random subsets used as the reference for ``n_kept`` rows.
-
-        Repeat ``r`` keeps the first ``n_kept`` rows of a fixed permutation, so references for
-        neighbouring sizes share rows and update incrementally as a slider moves. Random
-        subsets use no labels, so one mask serves every fold.
-        """
-        n = self.ds.n_samples
-        n_kept = int(min(max(n_kept, 0), n))
-        masks = []
-        for r in range(repeats):
-            order = rng(self.seed, "random-reference", r).permutation(n)
-            mask = np.zeros(n, dtype=bool)
-            mask[order[:n_kept]] = True
-            masks.append(mask)
-        return masks
-
-    def random_fold_accuracies(self, n_kept: int, repeats: int = 5, progress=None, cancel=None) -> np.ndarray:
-        """Per-fold accuracy of each random subset of ``n_kept`` rows, shape (repeats, folds)."""
-        return self._random(n_kept, repeats, progress, cancel)[0]
-
-    def _random(self, n_kept, repeats, progress, cancel) -> tuple:
-        key = (int(n_kept), int(repeats))
-        if key not in self._random_cache:
-            fold_acc, class_acc = [], []
-            for r, mask in enumerate(self.random_masks(n_kept, repeats)):
-                check_cancelled(cancel)
-                report(progress, r, repeats, f"random subset {r + 1} of {repeats}")
-                acc, per_class = self.fold_results(np.broadcast_to(mask, (self.n_folds, len(mask))), None, cancel)
-                fold_acc.append(acc)
-                class_acc.append(per_class)
-            report(progress, repeats, repeats, "random subsets done")
-            self._random_cache[key] = (np.array(fold_acc), np.array(class_acc))
-        return self._random_cache[key]
-
-    def random_if_ready(self, n_kept: int, repeats: int = 5, *, nearest: bool = False):
-        """The random reference for ``n_kept`` rows if it was computed already, else None (computes nothing).
-
-        ``nearest=True``: else the one of the nearest size computed so far (its ``n_kept`` says which).
-        """
-        with self._lock:
-            sizes = [size for size, r in self._random_cache if r == int(repeats)]
-        if int(n_kept) not in sizes and not (nearest and sizes):
-            return None
-        size = int(n_kept) if int(n_kept) in sizes else min(sizes, key=lambda s: abs(s - int(n_kept)))
-        return self.random(size, repeats)
-
-    def random(self, n_kept: int, repeats: int = 5, progress=None, cancel=None) -> Estimate:
-        """Random subsets of ``n_kept`` rows on the same folds; spread over repeats x folds."""
-        fold_acc, class_acc = self._random(n_kept, repeats, progress, cancel)
-        share = self._random_share(int(n_kept), int(repeats))
-        return summarise(fold_acc, class_acc, self.ds.classes, n_kept, self.ds.n_samples,
-                         self.model_description, self.budget_description, repeats, kept_share=share)
-
-    def _random_share(self, n_kept: int, repeats: int) -> dict:
-        """Kept share per class of the random references (computed once per size: a slider reads it often)."""
-        cache = self.__dict__.setdefault("_share_cache", {})
-        if (n_kept, repeats) not in cache:
-            shares = [kept_share(np.broadcast_to(m, (self.n_folds, len(m))), self.fold_of_row_, self.ds.y,
-                                 self.ds.classes) for m in self.random_masks(n_kept, repeats)]
-            cache[(n_kept, repeats)] = {c: None if shares[0][c] is None else float(np.mean([s[c] for s in shares]))
-                                        for c in shares[0]}
-            while len(cache) > 64:
-                cache.pop(next(iter(cache)))
-        return dict(cache[(n_kept, repeats)])
-
-    def compare(self, mask, repeats: int = 5) -> dict:
-        """The selection next to the full data and random subsets of the same size (one mask
-        for every fold; :func:`core.evaluation.estimate_selection` gives the leak-free block)."""
-        mask = _as_mask(mask, self.ds.n_samples)
-        return comparison_block(self, self.estimate(mask), repeats, leak_free=None)
 
 
 def _kept_count(fold_masks: np.ndarray, fold_of_row: np.ndarray) -> int:
