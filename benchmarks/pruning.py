@@ -30,7 +30,7 @@ import core  # noqa: E402
 from core.evaluation import fold_scores  # noqa: E402
 from core.evaluation.live import LiveEvaluator  # noqa: E402
 from core.scorers import DEFAULT_SCORERS  # noqa: E402
-from core.search.curves import pruning_curve  # noqa: E402
+from core.search.curves import curve_on_folds as pruning_curve  # noqa: E402
 from core.selection import needed_scorers  # noqa: E402
 
 

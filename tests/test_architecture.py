@@ -435,11 +435,7 @@ def test_skip_checker_catches_each_shape():
 # ---------------------------------------------------------------- one name, one meaning across layers
 
 #: Public top-level names defined in two packages on purpose, with why. Everything else defined twice fails.
-TWINS_ALLOWED = {
-    # the workflow's curve makes the leak-free fold scores, then calls the search's (core/search/curves.py);
-    # renaming the search's one is left to its owner (core.search.pruning_curve is public)
-    "pruning_curve": {"search", "workflows"},
-}
+TWINS_ALLOWED: dict = {}  # none left: a new twin is renamed after what it does
 
 
 def same_name_twins(files, root: Path = ROOT) -> dict:

@@ -9,7 +9,7 @@ import pytest
 
 import core
 from core.search.auto import auto_select, choose, default_candidates, smallest_within
-from core.search.curves import pruning_curve
+from core.search.curves import curve_on_folds as pruning_curve
 from core.foundation.errors import Cancelled, ConfigError
 from core.evaluation.live import LiveEvaluator, evaluate_exact
 from core.data.samples import load_sample

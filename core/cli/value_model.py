@@ -247,12 +247,18 @@ def _proof(model, strategy: str, keep, threshold, strict: bool) -> str:
     if found["loses"]:
         entry = found["entry"]
         message = (f"the backtest puts {strategy} at keep {found['keep']:g} below random rows of the same count "
-                   f"({100 * entry['gain']:+.1f} points, spread ±{100 * entry['spread']:.1f}: {entry['verdict']})")
+                   f"({100 * entry['gain']:+.1f} ± {100 * _uncertainty(entry):.1f} points: {entry['verdict']})")
         if strict:
             raise ConfigError(f"--strict: {message}; nothing written. Use the default strategy or random.")
         print(f"workbench: warning: {message}; the default strategy ({model.default_strategy(keep)}) would not.",
               file=sys.stderr)
     return f"Backtest: {found['text']}."
+
+
+def _uncertainty(entry: dict) -> float:
+    """What the verdict weighed the gain against: its 95 % interval (a model file from before the
+    interval was recorded has only the spread)."""
+    return entry.get("uncertainty", entry["spread"])
 
 
 def _read_scores(path: str):

@@ -26,9 +26,9 @@ from core.selection import parse_strategy, scores_read_labels
 COLUMNS = ["strategy", "keep_fraction", "n_kept", "accuracy_mean", "accuracy_std", "n_runs", "model", "leak_free"]
 
 
-def pruning_curve(ds, scores, strategies, keep_fractions=(0.1, 0.2, 0.3, 0.5, 0.7, 0.9), seeds: int = 3,
-                  folds: int = 5, seed: int = 0, progress=None, cancel=None, *,
-                  evaluator: Optional[LiveEvaluator] = None, fold_scores=None) -> pd.DataFrame:
+def curve_on_folds(ds, scores, strategies, keep_fractions=(0.1, 0.2, 0.3, 0.5, 0.7, 0.9), seeds: int = 3,
+                   folds: int = 5, seed: int = 0, progress=None, cancel=None, *,
+                   evaluator: Optional[LiveEvaluator] = None, fold_scores=None) -> pd.DataFrame:
     """Accuracy of each strategy at each keep fraction, with random always included.
 
     Parameters
@@ -112,3 +112,8 @@ def _point(ds, scores, strategy, keep, seeds, evaluator, fold_scores, progress, 
         leak_free &= strategy not in table.not_leak_free and (fold_scores is not None or not scores_read_labels(strategy))
         n_kept.append(table.n_kept(strategy))
     return np.asarray(accs, dtype=float), n_kept, bool(leak_free)
+
+
+#: The search layer's curve under its old public name (``core.pruning_curve`` is the workflow's,
+#: which makes the fold-wise scores first and then calls :func:`curve_on_folds`).
+pruning_curve = curve_on_folds

@@ -18,7 +18,7 @@ from core.outputs.rows import rows_bytes
 from core.outputs.tracking import track
 from core.scorers import compute_scores, get_scorer, scorer_records
 from core.search import auto_select
-from core.search import pruning_curve as search_pruning_curve
+from core.search import curve_on_folds
 from core.scorers.table import align_scores
 from core.selection import as_recipe, force_positions, select_recipe
 from core.selection.subset import apply_forced
@@ -115,7 +115,7 @@ def fold_scores_of(ds, scores, evaluator, *, names=None, progress=None, cancel=N
 def pruning_curve(ds, scores, strategies, keep_fractions=(0.1, 0.2, 0.3, 0.5, 0.7, 0.9), seeds: int = 3,
                   folds: int = 5, seed: int = 0, progress=None, cancel=None, *, evaluator=None, fold_scores=None,
                   leak_free: bool = True):
-    """Accuracy of each strategy at each keep fraction beside random (:func:`core.search.pruning_curve`).
+    """Accuracy of each strategy at each keep fraction beside random (:func:`core.search.curve_on_folds`).
 
     Leak-free by default: the fold-wise scores of the table's label-using scorers are computed (once,
     cached) so that no point of the curve chose training rows with a held-out fold's labels.
@@ -124,8 +124,8 @@ def pruning_curve(ds, scores, strategies, keep_fractions=(0.1, 0.2, 0.3, 0.5, 0.
     if fold_scores is None and leak_free:
         fold_scores = fold_scores_of(ds, scores, evaluator, progress=scaled(progress, 0.0, 0.5), cancel=cancel)
         progress = scaled(progress, 0.5 if fold_scores is not None else 0.0, 1.0)
-    return search_pruning_curve(ds, scores, strategies, keep_fractions, seeds, folds, seed, progress, cancel,
-                                evaluator=evaluator, fold_scores=fold_scores)
+    return curve_on_folds(ds, scores, strategies, keep_fractions, seeds, folds, seed, progress, cancel,
+                          evaluator=evaluator, fold_scores=fold_scores)
 
 
 #: Points below the full data beyond which a subset is called far below it (when also beyond the spread).
