@@ -17,6 +17,8 @@ if str(ROOT) not in sys.path:  # `streamlit run workbench/app.py` puts only work
 
 import streamlit as st  # noqa: E402
 
+from core.scorers import machine_factor  # noqa: E402
+
 from workbench import jobs, maps, settings, sidebar, state  # noqa: E402
 
 # a local icon: a ":material/...:" page icon makes the browser fetch the favicon from the internet
@@ -56,6 +58,7 @@ def _preload() -> None:
 
 
 if not state.get("preloaded"):
+    machine_factor()  # this machine's speed for time estimates, probed before the session starts any work
     _preload()
 jobs.settle()  # jobs that ended while their page was not shown land in the state before anything is drawn
 if state.dataset() is not None and settings.operator().umap == "load":

@@ -21,13 +21,13 @@ from core.scorers.base import METADATA_KEYS, Scorer, extra_column, flag_column, 
 from core.scorers.context import LargeData, ScoringContext
 from core.scorers.table import RECORDS_KEY, align_scores, join_scores, make_records, scorer_records
 from core.scorers.oof import PROXY_MODELS
-from core.scorers.cost import describe_seconds, estimate_seconds
+from core.scorers.cost import describe_seconds, estimate_seconds, machine_factor
 
 __all__ = [
     "compute_scores", "list_scorers", "get_scorer", "resolve_scorers", "register", "unregister",
     "Scorer", "ScoreResult", "ScoringContext", "DEFAULT_SCORERS", "METADATA_KEYS", "registered_names",
     "flag_column", "extra_column", "align_scores", "scorer_records", "join_scores", "cached_scores", "LargeData",
-    "estimate_seconds", "describe_seconds",
+    "estimate_seconds", "describe_seconds", "machine_factor",
 ]
 
 #: The cheap set, one scorer per distinct signal (no two rank rows with |Spearman| > 0.95 on any
