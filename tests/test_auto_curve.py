@@ -251,4 +251,6 @@ def test_label_free_scores_join_the_fold_scores_and_label_reading_ones_do_not():
     assert np.allclose(joined.frames[2]["outlier"].to_numpy(), kmeans["outlier"].to_numpy()[rows])
     assert joined.frames[2].index.equals(fs.frames[2].index)
     centroid = core.compute_scores(ds, ["label_noise", get_scorer("prototypicality")(method="class_centroid")], seed=0)
-    assert "prototypicality" not in with_label_free(ds, centroid, core.workflows.fold_scores_of(ds, centroid, ev)).frames[0]
+    joined = with_label_free(ds, centroid, core.workflows.fold_scores_of(ds, centroid, ev))
+    assert "prototypicality" not in joined.label_free  # scored per fold (tests/test_reads_labels.py), not shared
+    assert not np.allclose(joined.frames[2]["prototypicality"].to_numpy(), centroid["prototypicality"].to_numpy()[rows])

@@ -99,8 +99,9 @@ class FoldScores:
 
 
 def _split_by_labels(names) -> tuple:
+    """The configured scorers that read the labels, and those that do not (each instance decides)."""
     scorers = resolve_scorers(names)
-    return [s.name for s in scorers if s.needs_labels], [s.name for s in scorers if not s.needs_labels]
+    return [s for s in scorers if s.needs_labels], [s for s in scorers if not s.needs_labels]
 
 
 def fold_scores(ds, scorer_names, *, folds: int = 5, seed: int = 0, score_seed: Optional[int] = None,
@@ -170,7 +171,8 @@ def fold_scores(ds, scorer_names, *, folds: int = 5, seed: int = 0, score_seed: 
         if shared is not None:
             frames[f] = pd.concat([shared.iloc[train], frames[f]], axis=1) if labelled else shared.iloc[train]
     report(progress, 1000, 1000, "fold-wise scores ready")
-    result = FoldScores(frames, fold_of_row, labelled + label_free, label_free, ds.fingerprint)
+    result = FoldScores(frames, fold_of_row, [s.name for s in labelled + label_free], [s.name for s in label_free],
+                        ds.fingerprint)
     result._subsets.update(subsets)  # the rows outside each fold, which selecting per fold takes again
     return result
 
@@ -188,8 +190,8 @@ def _digest(rows: np.ndarray) -> str:
 
 def _fold_key(ds, labelled, fold_of_row, f, score_seed, score_folds) -> str:
     # every row's fold matters: fold f's scores read models fitted on the other folds in pairs
-    return disk_cache.cache_key(ds.fingerprint, sorted(labelled), _digest(fold_of_row), f, score_seed, score_folds,
-                                _VERSION)
+    scorers = sorted(f"{s.name}{sorted(s.get_params().items())}" for s in labelled)  # parameters change a score
+    return disk_cache.cache_key(ds.fingerprint, scorers, _digest(fold_of_row), f, score_seed, score_folds, _VERSION)
 
 
 def _cached_frame(key: str, rows: int):

@@ -216,6 +216,22 @@ def registered_names() -> list[str]:
     return list(_REGISTRY)
 
 
+def reads_labels(name: str, params: Optional[dict] = None) -> bool:
+    """Whether the scorer registered as ``name``, run with ``params`` (its defaults when None), reads the labels.
+
+    The one rule every layer asks (fold-wise scores, the search's label-free columns, a recipe's
+    leak check): the instance decides, since a parameter can change it (a prototypicality by class
+    centroid reads the labels, the k-means one does not). An unregistered name counts as reading
+    them (its origin is unknown), and so do parameters the scorer refuses.
+    """
+    if name not in _REGISTRY:
+        return True
+    try:
+        return bool(_REGISTRY[name](**(params or {})).needs_labels)
+    except (ConfigError, TypeError, ValueError):
+        return True
+
+
 def get_scorer(name: str) -> type[Scorer]:
     """The scorer class registered under ``name``.
 

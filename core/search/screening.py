@@ -16,14 +16,30 @@ import time
 import numpy as np
 import pandas as pd
 
-from core.evaluation import FoldScores, fold_masks
+from core.evaluation import FoldScores, LiveEvaluator, fold_masks, fold_scores as compute_fold_scores
 from core.foundation.progress import check_cancelled, report, scaled
-from core.scorers import align_scores, get_scorer, registered_names, scorer_records
+from core.foundation.seeds import derive_seed
+from core.scorers import align_scores, reads_labels, registered_names, scorer_records
 from core.search.pool import is_coverage_aware
 
 RANDOM_REPEATS = 5
 FINALISTS = 6
 MATCH_UP_TO = 0.9  # the largest in-fold keep fraction at which candidates still differ enough to be told apart
+#: Small budgets: below this many kept rows per class (keep x rows / classes) one fold seed's estimate moves
+#: more with the seed than the finalists differ (digits at keep 0.1, 12 rows per class: 1.5-4.6 points), so
+#: the finalists are estimated on :data:`SMALL_BUDGET_FOLD_SEEDS` sets of folds and the choice weighs them all.
+SMALL_BUDGET_ROWS_PER_CLASS = 30
+SMALL_BUDGET_FOLD_SEEDS = 3
+#: ... up to this many rows: each extra fold seed computes the fold-wise scores again (on every row).
+SMALL_BUDGET_MAX_ROWS = 20_000
+
+
+def fold_seed_count(n_rows: int, n_classes: int, keep: float) -> int:
+    """Fold seeds the finalists are estimated on: :data:`SMALL_BUDGET_FOLD_SEEDS` below
+    :data:`SMALL_BUDGET_ROWS_PER_CLASS` kept rows per class (on at most :data:`SMALL_BUDGET_MAX_ROWS` rows), else 1."""
+    per_class = float(keep) * n_rows / max(int(n_classes), 1)
+    small = per_class < SMALL_BUDGET_ROWS_PER_CLASS and n_rows <= SMALL_BUDGET_MAX_ROWS
+    return SMALL_BUDGET_FOLD_SEEDS if small else 1
 
 
 class CandidateTable:
@@ -85,6 +101,21 @@ class CandidateTable:
             return self
         return CandidateTable(self.ds, self.scores, matched, self.seed, self.evaluator, self.fold_scores)
 
+    def on_fold_seed(self, k: int) -> "CandidateTable":
+        """A twin on the ``k``-th extra set of folds (repeated cross-validation), same rows and keep.
+
+        The folds come from the evaluators' own fold maker (stratified, duplicate groups kept whole)
+        with a seed derived from this evaluator's; the fold-wise scores are computed again for them,
+        on this table's rows only (a nested search's table holds no row of its outer fold), and the
+        label-free columns are carried over.
+        """
+        ev = self.evaluator
+        twin = LiveEvaluator(self.ds, folds=ev.n_folds, seed=derive_seed(ev.seed, "repeated-cv", int(k)),
+                             model=ev.model, alpha=ev.alpha, max_iter=ev.max_iter, group_copies=ev.group_copies,
+                             estimator=ev.estimator)
+        scores = None if self.fold_scores is None else refold(self.ds, self.fold_scores, twin.fold_of_row_, self.seed)
+        return CandidateTable(self.ds, self.scores, self.keep, self.seed, twin, scores)
+
     def n_kept(self, strategy: str) -> int:
         """Rows kept, from the folds selected so far (every fold if none yet)."""
         masks, fold_of_row = self.masks(strategy, self._filled.get(strategy) or None), self.evaluator.fold_of_row_
@@ -128,6 +159,28 @@ def with_label_free(ds, scores, fold_scores):
                       fold_scores.fingerprint)
 
 
+def refold(ds, fold_scores: FoldScores, fold_of_row, score_seed: int) -> FoldScores:
+    """``fold_scores`` made again for other folds of the same rows: the label-using scorers computed per
+    new fold without its labels, the label-free columns (computed once, the same for every fold) reused."""
+    fold_of_row = np.asarray(fold_of_row)
+    free = [c for c in fold_scores.frames[0].columns if _owner(c) in fold_scores.label_free]
+    labelled = [s for s in fold_scores.scorers if s not in fold_scores.label_free]
+    fresh = (compute_fold_scores(ds, labelled, seed=score_seed, fold_of_row=fold_of_row) if labelled else None)
+    shared = None
+    if free:
+        pieces = pd.concat([frame[free] for frame in fold_scores.frames])
+        shared = pieces[~pieces.index.duplicated()].reindex(pd.Index(ds.ids, name=pieces.index.name))
+    frames = []
+    for f in range(int(fold_of_row.max()) + 1):
+        rows = np.flatnonzero(fold_of_row != f)
+        parts = [] if fresh is None else [fresh.frames[f]]
+        if shared is not None:
+            index = parts[0].index if parts else shared.index[rows]
+            parts.append(shared.iloc[rows].set_axis(index, axis=0))
+        frames.append(pd.concat(parts, axis=1) if len(parts) > 1 else parts[0])
+    return FoldScores(frames, fold_of_row, fold_scores.scorers, fold_scores.label_free, ds.fingerprint)
+
+
 def _owner(column: str):
     """The registered scorer a score, flag or extra column belongs to (the longest matching name), or None."""
     names = [n for n in registered_names() if column == n or column.startswith(f"{n}_")]
@@ -135,16 +188,10 @@ def _owner(column: str):
 
 
 def _reads_no_labels(column: str, params: dict) -> bool:
-    """Whether the scorer behind ``column`` reads no labels, with the parameters it was run with (a
-    prototypicality by class centroid reads them); a scorer whose parameters are unknown is asked as registered."""
+    """Whether the scorer behind ``column`` reads no labels, with the parameters it was run with
+    (:func:`core.scorers.reads_labels`); a column no scorer owns counts as reading them."""
     owner = _owner(column)
-    if owner is None:
-        return False
-    scorer = get_scorer(owner)
-    try:
-        return not scorer(**(params.get(owner) or {})).needs_labels
-    except Exception:  # noqa: BLE001 - parameters from a file the scorer refuses: treat it as reading labels
-        return False
+    return owner is not None and not reads_labels(owner, params.get(owner))
 
 
 def _eta(started: float, done: int, total: int) -> str:
@@ -179,35 +226,41 @@ def shortlist(screen: dict, folds, finalists: int = FINALISTS, with_random: bool
 
 
 def search(table: CandidateTable, candidates, *, nested: bool = True, finalists: int = FINALISTS,
-           screen_folds=None, progress=None, cancel=None) -> dict:
-    """Screen all candidates, then estimate the short lists in full.
+           screen_folds=None, fold_seeds: int = 1, progress=None, cancel=None) -> dict:
+    """Screen all candidates, then estimate the short lists in full (on ``fold_seeds`` sets of folds).
 
     The screen ranks the candidates other than random (random is always a finalist, and its
     screen figure would be shown nowhere), on the first ``screen_folds`` folds when given (the
-    nested searches: a quick ranking on fewer folds; the full pass runs on every fold).
+    nested searches: a quick ranking on fewer folds; the full pass runs on every fold). With
+    ``fold_seeds`` > 1 (small budgets, :func:`fold_seed_count`) the short list is estimated again
+    on that many sets of folds in all (:meth:`CandidateTable.on_fold_seed`).
 
     Returns
     -------
     dict with ``screen`` (strategy -> per-fold screen accuracies, or None with one pass),
-    ``full`` (strategy -> per-fold accuracies of the target model), ``shortlists`` (``"all"``
-    and one per outer fold) and ``passes`` (a list of what each pass did).
+    ``full`` (strategy -> per-fold accuracies of the target model), ``repeated`` (strategy of the
+    short list -> accuracies of shape (fold_seeds, n_folds), row 0 = ``full``; None with one fold
+    seed), ``fold_seeds``, ``shortlists`` (``"all"`` and one per outer fold) and ``passes`` (a list of
+    what each pass did).
     """
     evaluator = table.evaluator
     n_folds = evaluator.n_folds
     all_folds = np.arange(n_folds)
     screener = evaluator.screening()
     two_passes = screener is not evaluator and len(candidates) > finalists + 2
+    end = 1.0 if fold_seeds <= 1 else 0.7
     if not two_passes:
-        full = run_pass(table, candidates, evaluator, "pass 1 of 1 (full estimate)", progress, cancel)
+        full = run_pass(table, candidates, evaluator, "pass 1 of 1 (full estimate)", scaled(progress, 0.0, end), cancel)
         lists = {"all": list(candidates)}
         lists.update({o: list(candidates) for o in range(n_folds)})
-        return {"screen": None, "full": full, "shortlists": lists,
-                "passes": [{"pass": "full", "candidates": len(candidates), "model": evaluator.describe()}]}
+        found = {"screen": None, "full": full, "shortlists": lists,
+                 "passes": [{"pass": "full", "candidates": len(candidates), "model": evaluator.describe()}]}
+        return _repeated(found, table, fold_seeds, scaled(progress, end, 1.0), cancel)
     screened = [c for c in candidates if c != "random"]
     on = all_folds if screen_folds is None or nested else all_folds[:max(1, min(int(screen_folds), n_folds))]
     screen = run_pass(table, screened, screener, f"pass 1 of 2 (quick screen of {len(screened)} candidates"
                       + (f" on {len(on)} of {n_folds} folds)" if len(on) < n_folds else ")"),
-                      scaled(progress, 0.0, 0.5), cancel, None if len(on) == n_folds else on)
+                      scaled(progress, 0.0, 0.5 * end), cancel, None if len(on) == n_folds else on)
     with_random = "random" in candidates
     lists = {"all": shortlist(screen, on, finalists, with_random)}
     if nested:
@@ -215,7 +268,36 @@ def search(table: CandidateTable, candidates, *, nested: bool = True, finalists:
             lists[o] = shortlist(screen, all_folds[all_folds != o], finalists, with_random)
     union = list(dict.fromkeys(s for names in lists.values() for s in names))
     full = run_pass(table, union, evaluator, f"pass 2 of 2 (full estimate of {len(union)} finalists)",
-                    scaled(progress, 0.5, 1.0), cancel)
-    return {"screen": screen, "full": full, "shortlists": lists,
-            "passes": [{"pass": "screen", "candidates": len(screened), "folds": len(on), "model": screener.describe()},
-                       {"pass": "full", "candidates": len(union), "model": evaluator.describe()}]}
+                    scaled(progress, 0.5 * end, end), cancel)
+    found = {"screen": screen, "full": full, "shortlists": lists,
+             "passes": [{"pass": "screen", "candidates": len(screened), "folds": len(on), "model": screener.describe()},
+                        {"pass": "full", "candidates": len(union), "model": evaluator.describe()}]}
+    return _repeated(found, table, fold_seeds, scaled(progress, end, 1.0), cancel)
+
+
+def _repeated(found: dict, table: CandidateTable, fold_seeds: int, progress=None, cancel=None) -> dict:
+    """``found`` with the short list ``"all"`` estimated on ``fold_seeds - 1`` more sets of folds."""
+    fold_seeds = max(int(fold_seeds), 1)
+    found.update(repeated=None, fold_seeds=fold_seeds)
+    if fold_seeds == 1:
+        return found
+    names = found["shortlists"]["all"]
+    rows = {s: [np.asarray(found["full"][s], dtype=float)] for s in names}
+    for k in range(1, fold_seeds):
+        twin = table.on_fold_seed(k)
+        more = run_pass(twin, names, twin.evaluator, f"small budget: {len(names)} finalists on fold seed {k + 1} "
+                        f"of {fold_seeds}", scaled(progress, (k - 1) / (fold_seeds - 1), k / (fold_seeds - 1)), cancel)
+        for s in names:
+            rows[s].append(np.asarray(more[s], dtype=float))
+    found["repeated"] = {s: np.vstack(v) for s, v in rows.items()}
+    found["passes"].append({"pass": "repeated", "candidates": len(names), "fold_seeds": fold_seeds,
+                            "model": table.evaluator.describe()})
+    return found
+
+
+def decision_accuracies(found: dict) -> dict:
+    """What the choice weighs for each candidate of the short list ``"all"``: its per-fold accuracies on
+    every fold seed (flattened), or on the one set of folds."""
+    repeated = found.get("repeated")
+    return {s: (repeated[s].ravel() if repeated is not None else np.asarray(found["full"][s]))
+            for s in found["shortlists"]["all"]}

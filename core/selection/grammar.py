@@ -26,7 +26,7 @@ from typing import Optional, Union
 import pandas as pd
 
 from core.foundation.errors import ConfigError
-from core.scorers import DEFAULT_SCORERS, flag_column, get_scorer, registered_names
+from core.scorers import DEFAULT_SCORERS, flag_column, reads_labels, registered_names
 from core.selection.ends import scorer_info
 from core.selection.quotas import MODES
 from core.selection.registry import StrategyKind, aliases, get_kind, strategy_kinds
@@ -272,10 +272,12 @@ def scores_read_labels(strategy: Union[str, StrategySpec]) -> bool:
 
     Such scores, computed on all rows, saw every fold's labels; a strategy whose scores ignore the
     labels (or that uses none) can share one all-rows ranking across folds without any leak.
-    Columns of unregistered scorers count as reading the labels (their origin is unknown).
+    Columns of unregistered scorers count as reading the labels (their origin is unknown). A
+    strategy names no parameters, so each scorer is asked as registered
+    (:func:`core.scorers.reads_labels`); a table's own records decide where the table is known
+    (:func:`core.workflows.labelled_scorers`).
     """
-    names = needed_scorers(strategy)
-    return any(name not in registered_names() or get_scorer(name).needs_labels for name in names)
+    return any(reads_labels(name) for name in needed_scorers(strategy))
 
 
 def budget_rule(strategy: Union[str, StrategySpec]) -> str:

@@ -16,7 +16,7 @@ from core.foundation.encoding import to_jsonable
 from core.outputs import manifest as manifests
 from core.outputs.rows import rows_bytes
 from core.outputs.tracking import track
-from core.scorers import compute_scores, get_scorer, scorer_records
+from core.scorers import compute_scores, get_scorer, reads_labels, scorer_records
 from core.search import auto_select
 from core.search import curve_on_folds
 from core.scorers.table import align_scores
@@ -90,9 +90,10 @@ def fold_scores_for(ds, sel, scores, evaluator, *, progress=None, cancel=None):
 
 
 def labelled_scorers(scores, names=None) -> list:
-    """The scorers of a scores table (or those of ``names`` in it) whose values depend on the labels."""
-    recorded = [row["name"] for row in scorer_records(scores)]
-    return [name for name in recorded if (names is None or name in names) and get_scorer(name).needs_labels]
+    """The scorers of a scores table (or those of ``names`` in it) whose values depend on the labels,
+    asked with the parameters each was run with (:func:`core.scorers.reads_labels`)."""
+    return [row["name"] for row in scorer_records(scores)
+            if (names is None or row["name"] in names) and reads_labels(row["name"], row.get("params"))]
 
 
 def fold_scores_of(ds, scores, evaluator, *, names=None, progress=None, cancel=None):
@@ -106,8 +107,11 @@ def fold_scores_of(ds, scores, evaluator, *, names=None, progress=None, cancel=N
     wanted = labelled_scorers(scores, names)
     if not wanted:
         return None
-    first = {row["name"]: row for row in scorer_records(scores)}[wanted[0]]
-    return evaluation_fold_scores(ds, wanted, fold_of_row=evaluator.fold_of_row_,
+    records = {row["name"]: row for row in scorer_records(scores)}
+    first = records[wanted[0]]
+    # configured as the table's own run was, so each fold recomputes the same score
+    configured = [get_scorer(name)(**(records[name].get("params") or {})) for name in wanted]
+    return evaluation_fold_scores(ds, configured, fold_of_row=evaluator.fold_of_row_,
                                   score_seed=int(first.get("seed", evaluator.seed)),
                                   score_folds=int(first.get("folds", 5)), progress=progress, cancel=cancel)
 
