@@ -4,15 +4,19 @@ The scored data stand in for "old" data, a "new" batch and a test set, with the 
 (those of ``LiveEvaluator(ds, folds, seed)``). For each fold ``f`` (the test set), the rows
 outside ``f`` play the new batch, as large as it would be (a batch far smaller than the real one
 favours other strategies: at small budgets easy rows win, at large ones hard rows). Every batch row
-needs a predicted value made without its own labels and without ``f``'s: the batch is split in two
-stratified halves, and each half is predicted by a value model fitted on the other half, whose
-targets were computed on that half alone (:func:`core.evaluation.fold_scores` over the halves, so
-no label of ``f`` or of the predicted half reaches them). A strategy then selects within the batch
-at the keep fraction, the target model trains on the kept rows and is tested on ``f``, beside
-random subsets of the same size (the evaluator's own random reference, ``repeats`` draws).
+needs a predicted value made without its own labels and without ``f``'s: the batch is cross-fitted,
+split in ``inner_folds`` stratified parts (:data:`INNER_FOLDS`), and each part is predicted by a value
+model fitted on the other parts, whose targets were computed on those parts alone
+(:func:`core.evaluation.fold_scores` over the parts, so no label of ``f`` or of the predicted part reaches
+them). A strategy then selects within the batch at the keep fraction, the target model trains on the kept
+rows and is tested on ``f``, beside random subsets of the same size (the evaluator's own random reference,
+``repeats`` draws).
 
-The value models of the backtest learn from half the batch, so they predict a little worse than the
-model fitted on every scored row: the backtest errs on the side of random (it understates a collapse).
+The value models of the backtest learn from (inner_folds - 1) / inner_folds of the batch, itself
+(folds - 1) / folds of the scored rows: 64 % of what the model that ``fit`` saves learns from with 5 and 5.
+They predict a little worse than it, so the backtest errs on the side of random (it understates a collapse).
+Fitted on halves of the batch instead (40 %, this module's first design), the backtest showed about a fifth of
+the real loss of a collapsing selection on new rows (benchmarks/value_backtest.py).
 Its verdict weighs the gain over random against its own uncertainty: per fold, the strategy and random
 are tested on the same rows, so the fold gains are paired; the gain "beats" or "loses to" random only
 when it lies beyond a 95 % t interval of those fold gains (:func:`gain_uncertainty`), and otherwise
@@ -41,16 +45,19 @@ __all__ = ["KEEPS", "candidate_strategies", "run_backtest", "fold_targets", "gai
 
 #: Keep fractions backtested by default (a model's default strategy is chosen at each).
 KEEPS = (0.3, 0.5, 0.8)
+#: Parts each backtest batch is cross-fitted in (the value model predicting a part learns from the others).
+INNER_FOLDS = 5
 RANDOM = "random"
 #: An apply keep this close to a backtested keep reads that keep's backtest.
 NEAREST_KEEP = 0.1
 #: The verdict's rule, recorded in each keep block of a backtest.
 RULE = ("beats / loses to random when the gain is beyond a 95 % t interval of the paired fold gains, else no clear "
         "difference; the default is the most accurate strategy that beats random, else random")
-METHOD = ("each evaluator fold in turn is the test set and the other rows the new batch; each half of the batch is "
-          "predicted by a value model fitted on the other half (targets computed on that half alone, so no label of "
-          "the test fold or of the predicted half reaches them); the strategy selects within the batch, the target "
-          "model trains on the kept rows and is tested on the fold, beside random subsets of the same size")
+METHOD = ("each evaluator fold in turn is the test set and the other rows the new batch; the batch is cross-fitted: "
+          "each of its {inner} parts is predicted by a value model fitted on the other parts (targets computed on "
+          "them alone, so no label of the test fold or of the predicted part reaches them); the strategy selects "
+          "within the batch, the target model trains on the kept rows and is tested on the fold, beside random "
+          "subsets of the same size")
 
 
 def candidate_strategies(column: str, task: str, extra: Optional[str] = None) -> list:
@@ -69,7 +76,7 @@ def candidate_strategies(column: str, task: str, extra: Optional[str] = None) ->
 def run_backtest(ds, X: np.ndarray, values: np.ndarray, fold_of_row: np.ndarray, *, task: str, target: str,
                  column: str, model: str, alpha: float, hidden: int, seed: int, scores=None, selection=None,
                  keeps=KEEPS, strategies=None, evaluator_model: str = "logreg", repeats: int = 5, groups=None,
-                 progress=None, cancel=None) -> dict:
+                 inner_folds: Optional[int] = None, progress=None, cancel=None) -> dict:
     """Backtest the value model's selections on the scored data (see the module docstring).
 
     Parameters
@@ -85,19 +92,22 @@ def run_backtest(ds, X: np.ndarray, values: np.ndarray, fold_of_row: np.ndarray,
     target, scores, selection
         As :func:`fold_targets` takes them.
     groups : ndarray of shape (n_samples,), optional
-        Duplicate groups (:func:`core.evaluation.groups.copy_groups`): the halves of a batch keep
-        each group whole, so no half is predicted by a model that learned its copies.
+        Duplicate groups (:func:`core.evaluation.groups.copy_groups`): the parts of a batch keep
+        each group whole, so no part is predicted by a model that learned its copies.
+    inner_folds : int, optional
+        Parts each batch is cross-fitted in (at least 2; 2 is this module's first design, halves);
+        default :data:`INNER_FOLDS`, read at the call.
 
     Returns
     -------
     dict
-        ``method``, ``folds``, ``repeats``, ``evaluator``, ``leak_free``, ``targets`` (how they were
+        ``method``, ``folds``, ``inner_folds``, ``repeats``, ``evaluator``, ``leak_free``, ``targets`` (how they were
         made) and ``keeps``: per keep fraction the random reference, one entry per strategy
-        (accuracy, spread, gain over random, verdict) and the ``default`` strategy (the best of
-        them whose gain exceeds the standard error of its paired fold gains, else random; None when
-        the backtest is not leak-free).
+        (accuracy, spread, gain over random, its uncertainty, verdict) and the ``default`` strategy
+        (the most accurate one that beats random, else random; None when the backtest is not leak-free).
     """
     keeps = [float(k) for k in keeps]
+    inner_folds = max(2, int(INNER_FOLDS if inner_folds is None else inner_folds))
     strategies = list(strategies or candidate_strategies(column, task))
     chosen = [s for s in strategies if s != RANDOM]
     n_folds, n = int(np.max(fold_of_row)) + 1, ds.n_samples
@@ -111,7 +121,7 @@ def run_backtest(ds, X: np.ndarray, values: np.ndarray, fold_of_row: np.ndarray,
         batch = ds.take(rows)
         predicted, fold_leak_free, how = _predict_batch(
             batch, X[rows], values[rows], None if groups is None else groups[rows], task=task, target=target,
-            scores=scores, selection=selection, seed=seed,
+            scores=scores, selection=selection, seed=seed, inner_folds=inner_folds,
             fit=dict(task=task, model=model, seed=seed, alpha=alpha, hidden=hidden), progress=part, cancel=cancel)
         leak_free = leak_free and fold_leak_free
         frame = pd.DataFrame({column: predicted}, index=pd.Index(batch.ids, name="id"))
@@ -127,19 +137,20 @@ def run_backtest(ds, X: np.ndarray, values: np.ndarray, fold_of_row: np.ndarray,
         found[RANDOM] = evaluator.random_fold_accuracies(n_kept, repeats, cancel=cancel)
         blocks.append(_summarise(keep, found, strategies, leak_free, n - n / n_folds))
     report(progress, 100, 100, "backtest done")
-    return {"method": METHOD, "folds": n_folds, "repeats": int(repeats), "evaluator": evaluator.model_description,
+    return {"method": METHOD.format(inner=int(inner_folds)), "folds": n_folds, "inner_folds": int(inner_folds),
+            "repeats": int(repeats), "evaluator": evaluator.model_description,
             "leak_free": bool(leak_free), "targets": how, "keeps": blocks}
 
 
-def _predict_batch(batch, X, values, groups, *, task, target, scores, selection, seed, fit, progress,
+def _predict_batch(batch, X, values, groups, *, task, target, scores, selection, seed, inner_folds, fit, progress,
                    cancel) -> tuple:
-    """Each half of the batch predicted by a value model fitted on the other half (targets made on it alone)."""
-    halves = stratified_folds(batch.y, 2, seed, groups=groups)
-    targets, leak_free, how = fold_targets(batch, halves, values, task=task, target=target, scores=scores,
+    """Each part of the batch predicted by a value model fitted on the other parts (targets made on them alone)."""
+    parts = stratified_folds(batch.y, int(inner_folds), seed, groups=groups)
+    targets, leak_free, how = fold_targets(batch, parts, values, task=task, target=target, scores=scores,
                                            selection=selection, seed=seed, progress=progress, cancel=cancel)
     predicted = np.empty(batch.n_samples)
-    for h in (0, 1):
-        learn, guess = halves != h, halves == h
+    for h in range(int(np.max(parts)) + 1):
+        learn, guess = parts != h, parts == h
         weights = value_fit.fit_weights(X[learn], targets[h], fit["task"], fit["model"], fit["seed"],
                                         fit["alpha"], fit["hidden"])
         predicted[guess] = value_fit.predict(weights, X[guess], fit["task"])
