@@ -37,7 +37,8 @@ from core.foundation.errors import ConfigError
 from core.foundation.progress import check_cancelled, report, scaled
 from core.scorers import align_scores
 from core.search.pool import default_candidates, is_coverage_aware, rank_groups
-from core.search.screening import RANDOM_REPEATS, CandidateTable, search, with_label_free
+from core.search.screening import (RANDOM_REPEATS, SMALL_BUDGET_ROWS_PER_CLASS, CandidateTable, decision_accuracies,
+                                   fold_seed_count, search, with_label_free)
 from core.selection import Selection, make_selection, score_names, select
 
 HONEST_METHOD = ("nested over the choice and the scoring: for each outer fold the whole search ran again on the "
@@ -98,14 +99,15 @@ def _rows_of(scores, ds, rows):
 
 
 def _nested(ds, scores, keep, seed, table: CandidateTable, fold_scores, candidates, finalists,
-            progress=None, cancel=None) -> tuple:
+            progress=None, cancel=None, fold_seeds: int = 1) -> tuple:
     """(choice per outer fold, its accuracy on that fold): each choice searched on the other folds only.
 
     For outer fold ``o`` the whole search (screen and full pass) runs on the rows outside ``o``
     with inner folds = the other outer folds and fold ``o``'s fold-wise scores, so neither the
     models that judge the candidates nor the scores that pick their rows ever saw fold ``o``.
     The inner screen ranks on 1 or 2 inner folds (:func:`_screen_folds`); the finalists are then
-    estimated on every inner fold.
+    estimated on every inner fold, and at small budgets on ``fold_seeds`` sets of inner folds (each
+    drawn from the rows outside ``o``, its fold-wise scores computed on those rows only).
     """
     evaluator = table.evaluator
     fold_of_row, n_folds = evaluator.fold_of_row_, evaluator.n_folds
@@ -126,8 +128,8 @@ def _nested(ds, scores, keep, seed, table: CandidateTable, fold_scores, candidat
         inner = CandidateTable(sub, _rows_of(scores, ds, rows), keep, seed, inner_ev, inner_scores)
         found = search(inner.at_exported_size(), candidates, nested=False, finalists=finalists,
                        screen_folds=_screen_folds(len(rows), n_folds - 1, 1, NESTED_SCREEN_FOLDS) or n_folds - 1,
-                       progress=part, cancel=cancel)
-        chosen = choose({s: found["full"][s] for s in found["shortlists"]["all"]})
+                       fold_seeds=fold_seeds, progress=part, cancel=cancel)
+        chosen = choose(decision_accuracies(found))
         choices.append(chosen)
         fold_acc, class_acc = evaluator.fold_results(table.masks(chosen), None, cancel)
         accs.append(float(fold_acc[o]))
@@ -151,6 +153,16 @@ def _decision_share(n_rows: int, n_folds: int, screened: int) -> float:
     return screened / (screened + n_folds * max(inner, 1))
 
 
+def _seeds_record(fold_seeds: int, keep: float, ds) -> dict:
+    """How many sets of folds the finalists were estimated on, and why."""
+    per_class = float(keep) * ds.n_samples / max(ds.n_classes, 1)
+    why = (f"small budget ({per_class:.0f} kept rows per class, below {SMALL_BUDGET_ROWS_PER_CLASS}): the finalists "
+           f"were estimated on {fold_seeds} sets of folds (repeated cross-validation, fold-wise scores made again for "
+           "each), in the decision and in every nested search" if fold_seeds > 1 else
+           "one set of folds")
+    return {"fold_seeds": int(fold_seeds), "kept_rows_per_class": per_class, "fold_seeds_note": why}
+
+
 def _kept_share(ds, mask, rows) -> np.ndarray:
     """Share of each class's training rows (``rows``) that ``mask`` keeps (NaN for an absent class)."""
     total = np.bincount(ds.y[rows], minlength=ds.n_classes)
@@ -165,7 +177,8 @@ def _mean_share(shares: list) -> list:
 
 def _candidate_rows(table: CandidateTable, found: dict, chosen: str, outer_choice: list, n_kept) -> list:
     """One row per candidate: its estimate in the decision ``table``; ``n_kept(strategy)`` rows at keep."""
-    full, screen = found["full"], found["screen"] or {}
+    full, screen = dict(found["full"]), found["screen"] or {}
+    full.update(decision_accuracies(found))  # the short list: every fold seed the choice weighed
     random_mean = float(np.mean(full["random"]))
     rows = []
     for strategy in dict.fromkeys(list(screen) + list(full)):
@@ -178,6 +191,7 @@ def _candidate_rows(table: CandidateTable, found: dict, chosen: str, outer_choic
             "coverage_aware": is_coverage_aware(strategy),
             "leak_free": strategy not in table.not_leak_free,
             "chosen_in_outer_folds": int(sum(c == strategy for c in outer_choice)),
+            "fold_seeds": found["fold_seeds"] if strategy in found["shortlists"]["all"] else 1,
         })
     rows.sort(key=lambda r: (r["estimate"] != "full", -r["accuracy"]))
     return rows
@@ -225,14 +239,15 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
     n_folds = evaluator.n_folds
     screen_folds = _screen_folds(ds.n_samples, n_folds, NESTED_SCREEN_FOLDS, n_folds)
     share = _decision_share(ds.n_samples, n_folds, screen_folds or n_folds) if nested else 1.0
+    fold_seeds = fold_seed_count(ds.n_samples, ds.n_classes, keep)
     found = search(decide, candidates, nested=False, finalists=finalists, screen_folds=screen_folds,
-                   progress=scaled(progress, 0, share), cancel=cancel)
-    chosen = choose({s: found["full"][s] for s in found["shortlists"]["all"]})
+                   fold_seeds=fold_seeds, progress=scaled(progress, 0, share), cancel=cancel)
+    chosen = choose(decision_accuracies(found))
     full = {s: table.accuracies(s, cancel=cancel) for s in dict.fromkeys([chosen, "random"])}  # at keep
     outer_choice, outer_acc, outer_classes = [], [], {}
     if nested:
         outer_choice, outer_acc, outer_classes = _nested(ds, scores, keep, seed, table, fold_scores, candidates,
-                                                         finalists, scaled(progress, share, 1.0), cancel)
+                                                         finalists, scaled(progress, share, 1.0), cancel, fold_seeds)
     leak_free = fold_scores is not None and not (table.not_leak_free | decide.not_leak_free)
     chosen_sel = select(ds, scores, chosen, keep=keep, seed=seed)
     if nested:
@@ -250,7 +265,7 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
         "candidates": _candidate_rows(decide, found, chosen, outer_choice,
                                       lambda s: int(round(decide.n_kept(s) * table.keep / decide.keep))),
         "decision": {"keep_inside_folds": decide.keep, "note": DECISION_NOTE if decide is not table else
-                     "candidates were compared at the keep fraction itself"},
+                     "candidates were compared at the keep fraction itself", **_seeds_record(fold_seeds, keep, ds)},
         "cv_estimate": {"accuracy": float(np.mean(full[chosen])), "std": float(np.std(full[chosen])),
                         "note": "the chosen strategy on the folds it was chosen on (optimistic)"},
         "honest_estimate": honest, "random_reference": random_est.to_dict(),

@@ -19,7 +19,7 @@ import pandas as pd
 from core.evaluation import FoldScores, LiveEvaluator, fold_masks, fold_scores as compute_fold_scores
 from core.foundation.progress import check_cancelled, report, scaled
 from core.foundation.seeds import derive_seed
-from core.scorers import align_scores, reads_labels, registered_names, scorer_records
+from core.scorers import align_scores, get_scorer, reads_labels, registered_names, scorer_records
 from core.search.pool import is_coverage_aware
 
 RANDOM_REPEATS = 5
@@ -113,7 +113,8 @@ class CandidateTable:
         twin = LiveEvaluator(self.ds, folds=ev.n_folds, seed=derive_seed(ev.seed, "repeated-cv", int(k)),
                              model=ev.model, alpha=ev.alpha, max_iter=ev.max_iter, group_copies=ev.group_copies,
                              estimator=ev.estimator)
-        scores = None if self.fold_scores is None else refold(self.ds, self.fold_scores, twin.fold_of_row_, self.seed)
+        scores = (None if self.fold_scores is None else
+                  refold(self.ds, self.fold_scores, twin.fold_of_row_, self.seed, records=self.scores))
         return CandidateTable(self.ds, self.scores, self.keep, self.seed, twin, scores)
 
     def n_kept(self, strategy: str) -> int:
@@ -159,13 +160,20 @@ def with_label_free(ds, scores, fold_scores):
                       fold_scores.fingerprint)
 
 
-def refold(ds, fold_scores: FoldScores, fold_of_row, score_seed: int) -> FoldScores:
+def refold(ds, fold_scores: FoldScores, fold_of_row, score_seed: int, records=None) -> FoldScores:
     """``fold_scores`` made again for other folds of the same rows: the label-using scorers computed per
-    new fold without its labels, the label-free columns (computed once, the same for every fold) reused."""
+    new fold without its labels, the label-free columns (computed once, the same for every fold) reused.
+
+    ``records``: the all-rows scores table, whose records configure each scorer (parameters, seed,
+    cross-fitting folds) as its own run was; without one, each runs with its defaults and ``score_seed``."""
     fold_of_row = np.asarray(fold_of_row)
     free = [c for c in fold_scores.frames[0].columns if _owner(c) in fold_scores.label_free]
     labelled = [s for s in fold_scores.scorers if s not in fold_scores.label_free]
-    fresh = (compute_fold_scores(ds, labelled, seed=score_seed, fold_of_row=fold_of_row) if labelled else None)
+    known = {row["name"]: row for row in scorer_records(records)} if records is not None else {}
+    first = known.get(labelled[0], {}) if labelled else {}
+    configured = [get_scorer(name)(**(known.get(name, {}).get("params") or {})) for name in labelled]
+    fresh = (compute_fold_scores(ds, configured, seed=int(first.get("seed", score_seed)), fold_of_row=fold_of_row,
+                                 score_folds=int(first.get("folds", 5))) if labelled else None)
     shared = None
     if free:
         pieces = pd.concat([frame[free] for frame in fold_scores.frames])
