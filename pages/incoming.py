@@ -53,12 +53,13 @@ quality = model.quality
     f"{quality['summary']}." + (" It barely predicts: do not select new rows by it." if incoming.is_weak(quality)
                                  else ""), icon=":material/insights:")
 with st.expander("Backtest: what selecting by this model is worth on the scored data", expanded=True):
-    st.caption("Each evaluator fold in turn is the test set and the other rows the new batch; each half of the batch "
-               "is predicted by a value model fitted on the other half (scores made without its labels), the strategy "
-               "selects within the batch, the target model trains on the kept rows and is tested on the fold, beside "
-               "random rows of the same count. The gain beats or loses to random only beyond ±, a 95 % interval of "
-               "the per-fold gains; otherwise there is no clear difference. ✓ marks the default strategy at each "
-               "keep: the best one that beats random, else random.")
+    st.caption("Each evaluator fold in turn is the test set and the other rows the new batch; each of the batch's "
+               f"{(model.backtest or {}).get('inner_folds', 2)} parts is predicted by a value model fitted on the "
+               "others (scores made without its labels), the strategy selects within the batch, the target model "
+               "trains on the kept rows and is tested on the fold, beside random rows of the same count. The gain "
+               "beats or loses to random only beyond ±, a 95 % interval of the per-fold gains; otherwise there is "
+               "no clear difference. ✓ marks the default strategy at each keep: the best one that beats random, "
+               "else random.")
     if model.backtest and not model.backtest.get("leak_free"):
         st.warning(f"Optimistic, not leak-free ({model.backtest.get('targets')}): these figures choose nothing.")
     st.dataframe(incoming.backtest_table(model), hide_index=True, key="incoming_backtest")

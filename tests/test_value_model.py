@@ -264,6 +264,7 @@ def test_incoming_page_fits_and_selects_a_batch(halves, tmp_path, monkeypatch):
     assert model.target == "outlier" and model.backtest["leak_free"]
     table = next(d.value for d in at.dataframe if "verdict" in d.value.columns)
     assert set(table["keep"]) == {0.3, 0.5, 0.8} and (table["default"] == "✓").sum() == 3
+    assert model.backtest["inner_folds"] == 5 and any("each of the batch's 5 parts" in c.value for c in at.caption)
     new_frame.to_csv(tmp_path / "new.csv", index=False)
     at.text_input(key="incoming_path").set_value(str(tmp_path / "new.csv")).run()
     at.button(key="incoming_read").click().run()

@@ -182,7 +182,7 @@ class ValueModel:
         dict or None
             ``keep``, ``entry`` (accuracy, std, gain, its uncertainty, verdict), ``random``, ``leak_free``,
             ``loses`` (below random in a leak-free backtest, clearly or not: a backtest's value models learn
-            from half the batch and understate a real collapse, so a gain below zero warns even when the
+            from part of the batch and understate a real collapse, so a gain below zero warns even when the
             verdict is "no clear difference") and a one-line ``text``.
         """
         found = value_backtest.entry_for(self.backtest, strategy, keep)
