@@ -1,8 +1,12 @@
 """Exact order statistics (medians, k-th largest values) of data spread over partitions.
 
-Nothing that grows with the number of rows reaches the driver: three rounds of per-partition
-summaries find each wanted value exactly - (1) count, min and max per key, (2) a histogram of
-``bins`` equal bins per key, (3) the values inside the one bin that holds the wanted rank.
+Nothing that grows with the number of rows reaches the driver: rounds of per-partition summaries
+find each wanted value exactly - (1) count, min and max per key, (2) a histogram of ``bins`` equal
+bins per key, then, while the bin that holds the wanted rank holds more than ``_GATHER`` values, a
+histogram of that bin alone (with its min and max: a bin whose values are all equal gives the
+answer at once), and last (3) the values inside the one bin that holds the wanted rank, at most
+``_GATHER`` of them (rounds are bounded: a bin split ``_ROUNDS`` times is gathered whatever it
+holds, which takes distinct values closer than float64's resolution of their range).
 
 A *values function* ``values(index, *args) -> list of 1-D float arrays`` gives, for partition
 ``index``, one array per key; NaN entries are left out (a row that does not belong to that key).
@@ -19,6 +23,8 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 _BINS = 4096
+_GATHER = 4096  # most values of one key gathered to the driver (a fuller bin is split again)
+_ROUNDS = 4  # bins split at most this often (4096**4 bins: about float64's resolution of the range)
 
 
 def _extent_task(index: int, values: Callable, args: tuple) -> list:
@@ -34,11 +40,22 @@ def _edges(low: float, high: float) -> np.ndarray:
     return np.linspace(low, high if high > low else low + 1.0, _BINS + 1)
 
 
-def _histogram_task(index: int, values: Callable, args: tuple, extents: list) -> list:
+def _inside(column: np.ndarray, window: tuple) -> np.ndarray:
+    low, high, last = window
+    valid = column[~np.isnan(column)]
+    return valid[(valid >= low) & ((valid <= high) if last else (valid < high))]
+
+
+def _histogram_task(index: int, values: Callable, args: tuple, windows: list) -> list:
+    """Per key with a window: (min, max, histogram of ``_BINS`` equal bins) of the values inside it."""
     out = []
-    for column, (low, high) in zip(values(index, *args), extents):
-        valid = column[~np.isnan(column)]
-        out.append(np.histogram(valid, bins=_edges(low, high))[0] if np.isfinite(low) else np.zeros(_BINS, int))
+    for column, window in zip(values(index, *args), windows):
+        if window is None:
+            out.append(None)
+            continue
+        inside = _inside(column, window)
+        out.append((float(inside.min()) if len(inside) else np.inf, float(inside.max()) if len(inside) else -np.inf,
+                    np.histogram(inside, bins=_edges(window[0], window[1]))[0]))
     return out
 
 
@@ -48,10 +65,7 @@ def _bin_task(index: int, values: Callable, args: tuple, windows: list) -> list:
         if window is None:
             out.append(np.empty(0))
             continue
-        low, high, last = window
-        valid = column[~np.isnan(column)]
-        inside = (valid >= low) & ((valid <= high) if last else (valid < high))
-        out.append(np.sort(valid[inside]))
+        out.append(np.sort(_inside(column, window)))
     return out
 
 
@@ -78,32 +92,51 @@ def order_statistics(engine, partitions: int, values: Callable, args: tuple,
     extents = engine.map(_extent_task, range(partitions), values, args)
     n_keys = len(extents[0]) if extents else 0
     counts = [sum(part[key][0] for part in extents) for key in range(n_keys)]
-    lows = [min(part[key][1] for part in extents) for key in range(n_keys)]
-    highs = [max(part[key][2] for part in extents) for key in range(n_keys)]
     ranks = list(choose(counts))
-    wanted = [r is not None and 1 <= r <= c for r, c in zip(ranks, counts)]
-    histograms = engine.map(_histogram_task, range(partitions), values, args, list(zip(lows, highs)))
-    windows, above = [], []
+    windows, above, results = [None] * n_keys, [0] * n_keys, [None] * n_keys
     for key in range(n_keys):
-        if not wanted[key]:
-            windows.append(None), above.append(0)
-            continue
-        total = np.sum([part[key] for part in histograms], axis=0)
-        from_top = np.cumsum(total[::-1])
-        top_bin = int(np.searchsorted(from_top, ranks[key]))  # bins counted from the highest
-        bin_index = _BINS - 1 - top_bin
-        edges = _edges(lows[key], highs[key])
-        windows.append((edges[bin_index], edges[bin_index + 1], bin_index == _BINS - 1))
-        above.append(int(from_top[top_bin - 1]) if top_bin > 0 else 0)
-    inside = engine.map(_bin_task, range(partitions), values, args, windows)
-    results = []
-    for key in range(n_keys):
-        if not wanted[key]:
-            results.append(None)
-            continue
-        candidates = np.sort(np.concatenate([part[key] for part in inside]))[::-1]
-        results.append(float(candidates[ranks[key] - above[key] - 1]))
+        if ranks[key] is not None and 1 <= ranks[key] <= counts[key]:
+            windows[key] = (min(part[key][1] for part in extents), max(part[key][2] for part in extents), True)
+    split = list(windows)  # the windows histogrammed next round
+    for round_ in range(_ROUNDS + 1):  # the last round only tells an all-equal window from one to gather
+        if not any(window is not None for window in split):
+            break
+        histograms = engine.map(_histogram_task, range(partitions), values, args, split)
+        for key, window in enumerate(split):
+            if window is None:
+                continue
+            parts = [part[key] for part in histograms]
+            if min(part[0] for part in parts) == max(part[1] for part in parts):  # all equal: the wanted value
+                windows[key], results[key], split[key] = None, min(part[0] for part in parts), None
+            elif round_ == _ROUNDS:
+                split[key] = None
+            else:
+                windows[key], above[key], again = _narrow(window, parts, ranks[key] - above[key], above[key])
+                split[key] = windows[key] if again else None
+    gather = [window if results[key] is None else None for key, window in enumerate(windows)]
+    inside = engine.map(_bin_task, range(partitions), values, args, gather) if any(gather) else []
+    for key, window in enumerate(gather):
+        if window is not None:
+            candidates = np.sort(np.concatenate([part[key] for part in inside]))[::-1]
+            results[key] = float(candidates[ranks[key] - above[key] - 1])
     return results
+
+
+def _narrow(window: tuple, parts: list, rank: int, above: int) -> tuple:
+    """One key's next window from its per-partition histograms of ``window``: the bin holding ``rank``
+    (counted from the top of the window).
+
+    Returns ``(window, above, again)``: the bin as the new window, the values above it, and whether
+    it holds more than ``_GATHER`` values (split it again rather than gather it).
+    """
+    total = np.sum([part[2] for part in parts], axis=0)
+    from_top = np.cumsum(total[::-1])
+    top_bin = int(np.searchsorted(from_top, rank))  # bins counted from the highest
+    bin_index = _BINS - 1 - top_bin
+    edges = _edges(window[0], window[1])
+    above += int(from_top[top_bin - 1]) if top_bin > 0 else 0
+    narrowed = (edges[bin_index], edges[bin_index + 1], bool(window[2]) and bin_index == _BINS - 1)
+    return narrowed, above, bool(total[bin_index] > _GATHER)
 
 
 def median_ranks(counts: list) -> list:
