@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -145,6 +146,40 @@ def test_a_dask_local_cluster_writes_the_same_rows_and_shuts_down(loaded, scored
     leftover = [" ".join(c.cmdline()) for c in psutil.Process().children(recursive=True)
                 if c.pid not in before and c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert [command for command in leftover if "resource_tracker" not in command] == []  # the cluster is shut down
+
+
+def test_the_full_data_job_moves_within_each_partition_and_shows_the_time_left(loaded, scored, monkeypatch):
+    from core.workflows.partitioned import selecting
+    from workbench import jobs
+
+    monkeypatch.setattr(selecting, "BATCH_ROWS", 50)  # each 500-row partition is written in 10 batches
+    seen, progress = [], jobs.Job.progress
+
+    def recording(job, done, total, message=""):
+        progress(job, done, total, message)
+        if job.label == "Full-data selection":
+            seen.append((job.fraction, job.message, job.describe()))
+
+    monkeypatch.setattr(jobs.Job, "progress", recording)
+    at = _page(loaded, "tune")
+    at.selectbox(key="tune_kind").set_value("top").run()
+    at.selectbox(key="tune_scorer").set_value("label_noise").run()
+    at.slider(key="tune_keep").set_value(50).run()
+    _page(at, "export")
+    at.text_input(key="export_full_out").set_value(str(scored["root"] / "batches" / "kept"))
+    at.text_input(key="export_full_manifest").set_value(str(scored["root"] / "batches" / "kept.json"))
+    at.radio(key="export_full_engine").set_value("serial").run()
+    at.button(key="export_full_write").click().run()
+    _wait(at, "full_selection")
+    _ok(at)
+    fractions = [fraction for fraction, _, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    writing = {fraction for fraction, message, _ in seen if message.startswith("writing")}
+    assert len(writing) >= 3 * PARTITIONS  # several moves inside every partition, not one per partition
+    reading = {fraction for fraction, message, _ in seen if message.startswith("reading")}
+    assert len(reading) >= PARTITIONS  # the summaries move per partition too
+    assert any(re.search(r"about \d+ (s|min) left", text) for _, _, text in seen)  # the bar's line says it
+    assert len(pd.read_parquet(scored["root"] / "batches" / "kept")) == ROWS // 2
 
 
 def test_a_new_seed_keeps_the_scores_read_from_partitions(loaded):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -22,7 +23,7 @@ import numpy as np
 
 from core.data.partitions import PartitionedData, open_partitioned, partition_files, read_partition_ids
 from core.foundation.encoding import to_jsonable
-from core.foundation.errors import ConfigError, DataFileError
+from core.foundation.errors import ConfigError, DataFileError, WorkbenchError
 from core.foundation.progress import check_cancelled, report
 from core.outputs.manifest import PARTITIONED_KIND, partitioned_manifest
 from core.selection import Recipe
@@ -57,7 +58,19 @@ def kept_mask(index: int, where: Partitions, rule) -> np.ndarray:
     return half_of(rule.kind).mask(index, where, rule)
 
 
+BATCH_ROWS = 16_384  # rows read at a time when a partition's kept rows are written (progress moves per batch)
+ROW_GROUP_ROWS = 65_536  # kept rows gathered before a row group is written
+# Cost of each stage per byte read, relative to the partition summaries (label counts and file hashes; "plan":
+# per byte of the scores files and pass): the job's progress counts these, so its time left holds early on.
+# Measured serially at 1M x 128 float32 in 10 partitions (benchmarks/app_partitioned.py, see the README).
+COST = {"summaries": 1.0, "plan": 0.6, "write": 3.0}
+PLAN_PASSES = 16  # passes over the scores a plan makes at most (ccs: 15, a top-k cut: 9, drop-flagged: 1)
+_BATCHES = threading.local()  # in this process: what the writing task reports after each batch
+
+
 def _write_task(index: int, where: Partitions, rule, folder: str) -> int:
+    """Write partition ``index``'s kept rows, all columns, reading it in batches of :data:`BATCH_ROWS`."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     data: PartitionedData = where.data
@@ -67,9 +80,100 @@ def _write_task(index: int, where: Partitions, rule, folder: str) -> int:
         raise DataFileError(f"{where.scores[index]} does not hold the scores of {part.path} (ids differ); score "
                             "this data again with `workbench score`.")
     mask = kept_mask(index, where, rule)
-    table = pq.read_table(part.path)
-    pq.write_table(table.filter(mask), Path(folder) / f"part-{index:05d}.parquet")
+    source, start, waiting = pq.ParquetFile(part.path), 0, []
+    batch_done = getattr(_BATCHES, "hook", None)
+    with pq.ParquetWriter(Path(folder) / f"part-{index:05d}.parquet", source.schema_arrow) as writer:
+        for batch in source.iter_batches(batch_size=BATCH_ROWS):
+            waiting.append(batch.filter(pa.array(mask[start:start + batch.num_rows])))
+            start += batch.num_rows
+            if sum(b.num_rows for b in waiting) >= ROW_GROUP_ROWS:
+                writer.write_table(pa.Table.from_batches(waiting, schema=source.schema_arrow))
+                waiting = []
+            if batch_done is not None:
+                batch_done(batch.num_rows / max(part.rows, 1))
+        if waiting or start == 0:
+            writer.write_table(pa.Table.from_batches(waiting, schema=source.schema_arrow))
     return int(mask.sum())
+
+
+class _Meter:
+    """The progress of one selection: stages weighted by :data:`COST` per data byte, moved by every finished
+    partition task and, in this process, every batch the writing task reads."""
+
+    def __init__(self, progress, sizes: list, scores_bytes: int):
+        self.progress, self.sizes, self.lock = progress, [max(s, 1) for s in sizes], threading.Lock()
+        data_bytes = max(sum(self.sizes), 1)
+        self.units = {"summaries": COST["summaries"] * data_bytes,
+                      "plan": COST["plan"] * scores_bytes * PLAN_PASSES, "write": COST["write"] * data_bytes}
+        self.total, self.done, self.end, self.share, self.message = sum(self.units.values()), 0.0, 0.0, 0.0, ""
+
+    def stage(self, name: str, message: str, passes: int = 1) -> None:
+        """Start stage ``name`` (the earlier ones count as done); each ``map`` over it takes 1/passes of it."""
+        with self.lock:
+            starts = {"summaries": 0.0, "plan": self.units["summaries"],
+                      "write": self.units["summaries"] + self.units["plan"]}
+            self.done = max(self.done, starts[name])
+            self.end, self.share, self.message = starts[name] + self.units[name], self.units[name] / passes, message
+        self._report()
+
+    def add(self, fraction_of_map: float, item: int, count: int) -> None:
+        """Item ``item`` of a ``count``-item map moved by ``fraction_of_map`` of its own size."""
+        sizes = self.sizes if count == len(self.sizes) else [1] * count
+        with self.lock:
+            step = self.share * fraction_of_map * sizes[item] / sum(sizes)
+            self.done = min(self.done + step, self.end)
+        self._report()
+
+    def _report(self) -> None:
+        report(self.progress, round(1000 * self.done / self.total), 1000, self.message)
+
+
+def _sizes(folder) -> list:
+    """Bytes of each partition file of ``folder`` ([] where it has none: the readers say what is wrong)."""
+    try:
+        return [Path(path).stat().st_size for path in partition_files(folder)]
+    except (OSError, WorkbenchError):
+        return []
+
+
+class _Counted:
+    """An engine that tells a :class:`_Meter` about every finished task (Dask: as each one completes)."""
+
+    def __init__(self, engine, meter: _Meter, cancel=None):
+        self.engine, self.meter, self.cancel, self.description = engine, meter, cancel, engine.description
+
+    def map(self, function, items, *args) -> list:
+        items, meter = list(items), self.meter
+        client = getattr(self.engine, "client", None)
+        if client is None and not isinstance(self.engine, SerialEngine):  # another engine: counted per map
+            results = self.engine.map(function, items, *args)
+            for i in range(len(items)):
+                meter.add(1.0, i, len(items))
+            return results
+        if client is not None:  # a Dask engine: the same tasks, counted as they complete
+            from distributed import as_completed
+
+            futures = client.map(function, items, *[[arg] * len(items) for arg in args], pure=False)
+            places = {future.key: i for i, future in enumerate(futures)}
+            for future in as_completed(futures):
+                meter.add(1.0, places[future.key], len(items))
+            return client.gather(futures)
+        results = []
+        for i, item in enumerate(items):
+            check_cancelled(self.cancel)  # in this process a cancel stops at the next partition
+            moved = [0.0]
+
+            def batch_done(fraction: float, i=i, moved=moved) -> None:
+                moved[0] += fraction
+                meter.add(fraction, i, len(items))
+
+            _BATCHES.hook = batch_done
+            try:
+                results.append(function(item, *args))
+            finally:
+                _BATCHES.hook = None
+            meter.add(max(1.0 - moved[0], 0.0), i, len(items))
+        return results
 
 
 def write_kept(where: Partitions, rule, out: Path, engine, finish) -> dict:
@@ -127,9 +231,12 @@ def select_partitioned(source, scores, out, manifest, *, strategy, keep: Optiona
         returns: ``rows``, ``of``, ``seed``, ``stratified``, ``source``, ``data_fingerprint``); recorded as
         the manifest's ``sample`` (null when the recipe was not tuned on a sample).
     progress : callable ``(done, total, message)``, optional
-        Called between the stages (summaries, rule, writing, done).
+        Called as every partition task of every stage ends (summaries, rule, writing) and, on the serial
+        engine, after every batch of rows written; ``done / total`` is the share of the expected work done
+        (stages weighted by :data:`COST`), so it can be extrapolated to a time left.
     cancel : threading.Event, optional
-        Checked between the stages; a cancel before the rename leaves nothing written.
+        Checked between the stages and (serial engine) between partition tasks; a cancel before the
+        rename leaves nothing written.
 
     Returns
     -------
@@ -142,19 +249,21 @@ def select_partitioned(source, scores, out, manifest, *, strategy, keep: Optiona
     out = Path(out)
     if out.exists():
         raise ConfigError(f"{out} already exists; choose a new folder for the kept rows (nothing was written).")
-    report(progress, 0, 4, "reading the partitions (label counts, file hashes)")
-    data = open_partitioned(source, label=label, id=id, features=features, map=engine.map)
+    meter = _Meter(progress, _sizes(source), sum(_sizes(scores)))
+    counted = _Counted(engine, meter, cancel)
+    meter.stage("summaries", "reading the partitions (label counts, file hashes)")
+    data = open_partitioned(source, label=label, id=id, features=features, map=counted.map)
     check_cancelled(cancel)
     if sample is not None and sample.get("data_fingerprint") not in (None, data.fingerprint):
         raise ConfigError(f"The sample was drawn from other data than {source} (fingerprints differ); tune on a "
                           "sample of this data (load_partitioned_sample) and select again.")
     where = Partitions(data, check_scores(data, scores), int(getattr(strategy, "seed", seed)))
     recipe = Recipe.of(strategy, keep, threshold, where.seed, score_columns=scores_file_columns(where))
-    report(progress, 1, 4, f"finding the cut for {recipe.text} over {data.n_samples:,} rows")
-    rule = plan_rule(where, recipe, engine)
-    fingerprint = scores_fingerprint(scores, engine)
+    meter.stage("plan", f"finding the cut for {recipe.text} over {data.n_samples:,} rows", PLAN_PASSES)
+    rule = plan_rule(where, recipe, counted)
+    fingerprint = scores_fingerprint(scores, counted)
     check_cancelled(cancel)
-    report(progress, 2, 4, f"writing the kept rows of {len(data.partitions)} partitions")
+    meter.stage("write", f"writing the kept rows of {len(data.partitions)} partitions")
     manifest = Path(manifest)
     staged = manifest.with_name(f".{manifest.name}.partial")
     record = Path(scores) / "_workbench_scores.json"
@@ -168,9 +277,9 @@ def select_partitioned(source, scores, out, manifest, *, strategy, keep: Optiona
         return document
 
     try:
-        document = write_kept(where, rule, out, engine, finish)
+        document = write_kept(where, rule, out, counted, finish)
         staged.replace(manifest)
     finally:
         staged.unlink(missing_ok=True)
-    report(progress, 4, 4, f"kept {document['n_kept']:,} of {data.n_samples:,} rows")
+    report(progress, 1000, 1000, f"kept {document['n_kept']:,} of {data.n_samples:,} rows")
     return document
