@@ -83,11 +83,15 @@ def place_task(index: int, data: PartitionedData, scratch: str, slots: np.ndarra
     return part.rows
 
 
+#: Rows of a partition searched (or checked) at a time: a task's memory is bounded by this, not the partition.
+QUERY_BLOCK = 65_536
+
+
 def search_task(index: int, data: PartitionedData, scratch: str, bounds: np.ndarray, k: int) -> int:
-    """Write the ``k`` nearest other rows of every row of partition ``index`` into the graph files."""
+    """Write the ``k`` nearest other rows of every row of partition ``index`` into the graph files,
+    ``QUERY_BLOCK`` rows at a time (the search holds ``rows x probes x k`` candidates)."""
     part = data.partitions[index]
     X, _ = open_store(scratch)
-    probed = np.load(Path(scratch) / PROBES, mmap_mode="r")[part.start:part.stop].astype(np.int64)
     features = np.load(Path(scratch) / LIST_FEATURES, mmap_mode="r")
     ids = np.load(Path(scratch) / LIST_IDS, mmap_mode="r")
 
@@ -95,12 +99,15 @@ def search_task(index: int, data: PartitionedData, scratch: str, bounds: np.ndar
         rows = slice(int(bounds[cluster]), int(bounds[cluster + 1]))
         return features[rows], np.asarray(ids[rows])
 
-    distances, indices = probe_search(np.asarray(X[part.start:part.stop]), np.arange(part.start, part.stop),
-                                      probed, block, k, len(bounds) - 1)
     graph_indices = np.load(Path(scratch) / GRAPH_INDICES, mmap_mode="r+")
     graph_distances = np.load(Path(scratch) / GRAPH_DISTANCES, mmap_mode="r+")
-    graph_indices[part.start:part.stop] = indices
-    graph_distances[part.start:part.stop] = distances
+    for start in range(part.start, part.stop, QUERY_BLOCK):
+        stop = min(start + QUERY_BLOCK, part.stop)
+        probed = np.load(Path(scratch) / PROBES, mmap_mode="r")[start:stop].astype(np.int64)
+        distances, indices = probe_search(np.asarray(X[start:stop]), np.arange(start, stop), probed, block, k,
+                                          len(bounds) - 1)
+        graph_indices[start:stop] = indices
+        graph_distances[start:stop] = distances
     graph_indices.flush(), graph_distances.flush()
     return part.rows
 
@@ -127,15 +134,18 @@ def exact_candidates_task(index: int, data: PartitionedData, scratch: str, queri
     """
     part = data.partitions[index]
     X, _ = open_store(scratch)
-    rows = np.asarray(X[part.start:part.stop], dtype=np.float64)
     points = np.asarray(X[queries], dtype=np.float64)
-    squared = (points**2).sum(axis=1)[:, None] + (rows**2).sum(axis=1)[None, :] - 2.0 * points @ rows.T
-    squared[queries[:, None] == np.arange(part.start, part.stop)[None, :]] = np.inf
-    width = min(k, part.rows)
-    nearest, columns = smallest(squared, width)
     distances = np.full((len(queries), k), np.inf)
     indices = np.full((len(queries), k), -1, dtype=np.int64)
-    distances[:, :width], indices[:, :width] = nearest, part.start + columns
+    for start in range(part.start, part.stop, QUERY_BLOCK):  # a running best k over blocks of rows
+        stop = min(start + QUERY_BLOCK, part.stop)
+        rows = np.asarray(X[start:stop], dtype=np.float64)
+        squared = (points**2).sum(axis=1)[:, None] + (rows**2).sum(axis=1)[None, :] - 2.0 * points @ rows.T
+        squared[queries[:, None] == np.arange(start, stop)[None, :]] = np.inf
+        merged_d = np.concatenate([distances, squared], axis=1)
+        merged_i = np.concatenate([indices, np.broadcast_to(np.arange(start, stop), squared.shape)], axis=1)
+        distances, columns = smallest(merged_d, k)
+        indices = np.take_along_axis(merged_i, columns, axis=1)
     return distances, indices
 
 
