@@ -152,7 +152,7 @@ def test_the_full_data_job_moves_within_each_partition_and_shows_the_time_left(l
     from core.workflows.partitioned import selecting
     from workbench import jobs
 
-    monkeypatch.setattr(selecting, "BATCH_ROWS", 50)  # each 500-row partition is written in 10 batches
+    monkeypatch.setattr(selecting, "ROW_GROUP_ROWS", 25)  # each partition's 250 kept rows: 10 row groups
     seen, progress = [], jobs.Job.progress
 
     def recording(job, done, total, message=""):

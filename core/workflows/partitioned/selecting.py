@@ -58,18 +58,20 @@ def kept_mask(index: int, where: Partitions, rule) -> np.ndarray:
     return half_of(rule.kind).mask(index, where, rule)
 
 
-BATCH_ROWS = 16_384  # rows read at a time when a partition's kept rows are written (progress moves per batch)
-ROW_GROUP_ROWS = 65_536  # kept rows gathered before a row group is written
-# Cost of each stage per byte read, relative to the partition summaries (label counts and file hashes; "plan":
-# per byte of the scores files and pass): the job's progress counts these, so its time left holds early on.
-# Measured serially at 1M x 128 float32 in 10 partitions (benchmarks/app_partitioned.py, see the README).
-COST = {"summaries": 1.0, "plan": 0.6, "write": 3.0}
+COLUMN_GROUPS = 4  # a partition is read in this many groups of columns (its progress moves after each)
+ROW_GROUP_ROWS = 32_768  # kept rows per row group written (its progress moves after each)
+# Cost per byte of the data files, relative to the partition summaries (label counts and file hashes): reading a
+# partition to write it, and writing it per kept fraction; "plan": per byte of the scores files and pass over
+# them. The job's progress counts these, so its time left holds from the first partitions on. Measured
+# serially at 1M x 128 float32 in 10 partitions (benchmarks/app_partitioned.py; README "Large data").
+COST = {"summaries": 1.0, "read": 2.0, "write": 6.5, "plan": 1.0}
 PLAN_PASSES = 16  # passes over the scores a plan makes at most (ccs: 15, a top-k cut: 9, drop-flagged: 1)
-_BATCHES = threading.local()  # in this process: what the writing task reports after each batch
+_MOVED = threading.local()  # in this process: whom the writing task tells after each group of columns or rows
 
 
 def _write_task(index: int, where: Partitions, rule, folder: str) -> int:
-    """Write partition ``index``'s kept rows, all columns, reading it in batches of :data:`BATCH_ROWS`."""
+    """Write partition ``index``'s kept rows, all columns: read in :data:`COLUMN_GROUPS` groups of columns,
+    written in row groups of :data:`ROW_GROUP_ROWS` rows."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -80,31 +82,33 @@ def _write_task(index: int, where: Partitions, rule, folder: str) -> int:
         raise DataFileError(f"{where.scores[index]} does not hold the scores of {part.path} (ids differ); score "
                             "this data again with `workbench score`.")
     mask = kept_mask(index, where, rule)
-    source, start, waiting = pq.ParquetFile(part.path), 0, []
-    batch_done = getattr(_BATCHES, "hook", None)
+    moved = getattr(_MOVED, "hook", None) or (lambda fraction: None)
+    kept = int(mask.sum())
+    reading = COST["read"] / (COST["read"] + COST["write"] * kept / max(part.rows, 1))  # of this task's cost
+    source = pq.ParquetFile(part.path)
+    names, columns = source.schema_arrow.names, []
+    step = max(-(-len(names) // COLUMN_GROUPS), 1)
+    for first in range(0, len(names), step):
+        columns.extend(source.read(columns=names[first:first + step], use_pandas_metadata=False).columns)
+        moved(reading * len(names[first:first + step]) / len(names))
+    table = pa.Table.from_arrays(columns, schema=source.schema_arrow).filter(pa.array(mask))
     with pq.ParquetWriter(Path(folder) / f"part-{index:05d}.parquet", source.schema_arrow) as writer:
-        for batch in source.iter_batches(batch_size=BATCH_ROWS):
-            waiting.append(batch.filter(pa.array(mask[start:start + batch.num_rows])))
-            start += batch.num_rows
-            if sum(b.num_rows for b in waiting) >= ROW_GROUP_ROWS:
-                writer.write_table(pa.Table.from_batches(waiting, schema=source.schema_arrow))
-                waiting = []
-            if batch_done is not None:
-                batch_done(batch.num_rows / max(part.rows, 1))
-        if waiting or start == 0:
-            writer.write_table(pa.Table.from_batches(waiting, schema=source.schema_arrow))
-    return int(mask.sum())
+        for first in range(0, max(kept, 1), ROW_GROUP_ROWS):
+            writer.write_table(table.slice(first, ROW_GROUP_ROWS), row_group_size=ROW_GROUP_ROWS)
+            moved((1 - reading) * min(ROW_GROUP_ROWS, kept - first) / max(kept, 1))
+    return kept
 
 
 class _Meter:
-    """The progress of one selection: stages weighted by :data:`COST` per data byte, moved by every finished
-    partition task and, in this process, every batch the writing task reads."""
+    """The progress of one selection: stages weighted by :data:`COST` per byte (writing: at the recipe's keep
+    fraction, else all rows), moved by every finished partition task and, in this process, within the
+    writing task."""
 
-    def __init__(self, progress, sizes: list, scores_bytes: int):
+    def __init__(self, progress, sizes: list, scores_bytes: int, keep: Optional[float]):
         self.progress, self.sizes, self.lock = progress, [max(s, 1) for s in sizes], threading.Lock()
-        data_bytes = max(sum(self.sizes), 1)
-        self.units = {"summaries": COST["summaries"] * data_bytes,
-                      "plan": COST["plan"] * scores_bytes * PLAN_PASSES, "write": COST["write"] * data_bytes}
+        data_bytes, kept = max(sum(self.sizes), 1), 1.0 if keep is None else float(keep)  # else: at most all
+        self.units = {"summaries": COST["summaries"] * data_bytes, "plan": COST["plan"] * scores_bytes * PLAN_PASSES,
+                      "write": (COST["read"] + COST["write"] * kept) * data_bytes}
         self.total, self.done, self.end, self.share, self.message = sum(self.units.values()), 0.0, 0.0, 0.0, ""
 
     def stage(self, name: str, message: str, passes: int = 1) -> None:
@@ -163,15 +167,15 @@ class _Counted:
             check_cancelled(self.cancel)  # in this process a cancel stops at the next partition
             moved = [0.0]
 
-            def batch_done(fraction: float, i=i, moved=moved) -> None:
+            def move(fraction: float, i=i, moved=moved) -> None:
                 moved[0] += fraction
                 meter.add(fraction, i, len(items))
 
-            _BATCHES.hook = batch_done
+            _MOVED.hook = move
             try:
                 results.append(function(item, *args))
             finally:
-                _BATCHES.hook = None
+                _MOVED.hook = None
             meter.add(max(1.0 - moved[0], 0.0), i, len(items))
         return results
 
@@ -232,7 +236,7 @@ def select_partitioned(source, scores, out, manifest, *, strategy, keep: Optiona
         the manifest's ``sample`` (null when the recipe was not tuned on a sample).
     progress : callable ``(done, total, message)``, optional
         Called as every partition task of every stage ends (summaries, rule, writing) and, on the serial
-        engine, after every batch of rows written; ``done / total`` is the share of the expected work done
+        engine, after every group of columns read and row group written; ``done / total`` is the share of the expected work done
         (stages weighted by :data:`COST`), so it can be extrapolated to a time left.
     cancel : threading.Event, optional
         Checked between the stages and (serial engine) between partition tasks; a cancel before the
@@ -249,7 +253,7 @@ def select_partitioned(source, scores, out, manifest, *, strategy, keep: Optiona
     out = Path(out)
     if out.exists():
         raise ConfigError(f"{out} already exists; choose a new folder for the kept rows (nothing was written).")
-    meter = _Meter(progress, _sizes(source), sum(_sizes(scores)))
+    meter = _Meter(progress, _sizes(source), sum(_sizes(scores)), getattr(strategy, "keep", keep))
     counted = _Counted(engine, meter, cancel)
     meter.stage("summaries", "reading the partitions (label counts, file hashes)")
     data = open_partitioned(source, label=label, id=id, features=features, map=counted.map)
