@@ -59,7 +59,7 @@ with st.expander("Backtest: what selecting by this model is worth on the scored 
                "trains on the kept rows and is tested on the fold, beside random rows of the same count. The gain "
                "beats or loses to random only beyond ±, a 95 % interval of the per-fold gains; otherwise there is "
                "no clear difference. ✓ marks the default strategy at each keep: the best one that beats random, "
-               "else random.")
+               "else random; the declared end (one end of the predicted value only) can collapse and is never it.")
     if model.backtest and not model.backtest.get("leak_free"):
         st.warning(f"Optimistic, not leak-free ({model.backtest.get('targets')}): these figures choose nothing.")
     st.dataframe(incoming.backtest_table(model), hide_index=True, key="incoming_backtest")

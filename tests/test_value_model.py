@@ -16,7 +16,7 @@ from core.foundation.errors import ConfigError, DataFileError
 from core.data.row_features import RowFeaturizer
 from core.value import DECISION_COLUMN, cover_gaps, fit_value_model, load_value_model
 from core.scorers import align_scores
-from core.value.backtest import _predict_batch, _summarise, fold_targets, gain_uncertainty, verdict
+from core.value.backtest import _predict_batch, _summarise, declared_end, fold_targets, gain_uncertainty, verdict
 from core.value.drift import drift_report, reference_sample
 
 
@@ -357,6 +357,23 @@ def test_verdict_and_default_need_a_gain_beyond_its_uncertainty():
     assert block["default"] == "random"
     found["ccs:el2n"] = fold_rand + [0.030, 0.020, 0.026, 0.022, 0.027]  # clearly above random in every fold
     assert _summarise(0.3, found, ["ccs:el2n", "el2n", "random"], True, 1000)["default"] == "ccs:el2n"
+
+
+def test_the_declared_end_is_measured_but_never_the_default():
+    """Keeping one end of a predicted score can collapse on a new batch while the backtest shows a fraction of the
+    loss (measured: the only defaults that lost beyond their spread on new rows were the declared end), so even a
+    declared end that beats random in the backtest is not the default; CCS is when it beats random, else random."""
+    rand = np.full((5, 5), 0.80) + np.linspace(-0.01, 0.01, 5)[None, :]  # (draws, folds)
+    fold_rand = rand.mean(axis=0)
+    found = {"random": rand, "ccs:el2n": fold_rand + [0.012, -0.002, 0.006, 0.001, 0.008],
+             "el2n": fold_rand + [0.030, 0.020, 0.026, 0.022, 0.027]}
+    strategies = ["ccs:el2n", "el2n", "random"]
+    block = _summarise(0.3, found, strategies, True, 1000, never_default=(declared_end("el2n", "regression"),))
+    assert {e["strategy"]: e["verdict"] for e in block["strategies"]}["el2n"] == "beats random"
+    assert block["default"] == "random" and _summarise(0.3, found, strategies, True, 1000)["default"] == "el2n"
+    found["ccs:el2n"] = fold_rand + [0.016, 0.010, 0.013, 0.011, 0.014]
+    assert _summarise(0.3, found, strategies, True, 1000, never_default=("el2n",))["default"] == "ccs:el2n"
+    assert declared_end("kept_probability", "decision") == "kept_probability:high"
 
 
 def test_models_without_a_backtest_default_to_ccs(halves):
