@@ -16,6 +16,13 @@ Sections (JSON on stdout, and to ``--out``):
   skips it), and the worst-class recall of auto's pick against random's; logistic regression and
   (``--models logreg,mlp``) the MLP target; scores: el2n, margin, knn_density;
   ``--gen-rows``/``--gen-features`` size the generated set (the issue: 20000 x 64).
+  ``--value-seeds N`` also reads auto's strategy and every candidate as its mean test accuracy over N
+  selection seeds (``by_value``: what choosing the strategy is worth, less one draw's luck, which at 12
+  rows per class is a few points); ``--before`` also runs auto with one fold seed at every budget (the
+  rule before the small-budget repeated estimate) on the same splits.
+- ``noise_small``: auto's nested figure on labels without signal at a small budget (1,200 rows, 10
+  classes, keep 0.1: the finalists on several fold seeds) and with one fold seed: both must stay
+  within +-0.5 points of chance (mean over draws).
 - ``ccs_draw``: ``ccs:el2n`` at keep 0.1 on held-out known_answer splits with today's within-bin
   draw (lowest seeded rank, since 6a8e364) and the earlier one (``rng.choice`` per bin), over
   seeds: whether the draw change explains the point CCS lost.
@@ -23,9 +30,12 @@ Sections (JSON on stdout, and to ``--out``):
 Caches: every run uses a fresh temporary WORKBENCH_CACHE_DIR (cold).
 
     python benchmarks/honest.py                                   # default: small sets, logreg (~20-40 min busy)
-    python benchmarks/honest.py --skip auto                       # copies, coverage, ccs_draw only
-    python benchmarks/honest.py --skip copies,coverage,ccs_draw --auto-sets known_answer,digits,generated \
+    python benchmarks/honest.py --skip auto,noise_small           # copies, coverage, ccs_draw only
+    python benchmarks/honest.py --skip copies,coverage,ccs_draw,auto   # noise_small only (~10 min busy)
+    python benchmarks/honest.py --skip copies,coverage,ccs_draw,noise_small --auto-sets known_answer,digits,generated \
         --gen-rows 20000 --models logreg,mlp --auto-splits 1      # the issue run (hours busy; one split each)
+    python benchmarks/honest.py --skip copies,coverage,ccs_draw,noise_small --auto-sets digits --auto-keeps 0.1 \
+        --auto-splits 4 --auto-split-start 13 --value-seeds 5 --before   # small budget: repeated CV vs one fold seed
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ from benchmarks.estimate import _mean_se, split, synthetic, test_accuracy  # noq
 from core.data.dataset import Dataset  # noqa: E402
 from core.evaluation import LiveEvaluator, fold_scores, selection_estimate  # noqa: E402
 from core.evaluation.models import fit_predict  # noqa: E402
+from core.search import screening  # noqa: E402
 from core.search.auto import auto_select  # noqa: E402
 from core.search.pool import default_candidates  # noqa: E402
 from core.selection.algorithms import budget_from_keep, ccs_allocation  # noqa: E402
@@ -171,8 +182,18 @@ def _accuracy(recall, test) -> float:
     return float(recall @ (np.bincount(test.y, minlength=len(recall)) / len(test.y)))
 
 
-def _auto_run(work, test, scores, fs, ev, keep, model, singles: bool) -> dict:
-    """Auto's pick at ``keep`` against random (3 draws) and, with ``singles``, every pool candidate (test split)."""
+def _value(work, test, scores, strategy, keep, model, seeds: int) -> float:
+    """The strategy's test accuracy averaged over ``seeds`` selection seeds (0, 1, ...): what choosing it is worth,
+    less the luck of one draw (a deterministic strategy gives the same mask every time)."""
+    return float(np.mean([_accuracy(_test_recall(work, test, core.select(work, scores, strategy, keep=keep, seed=r).mask,
+                                                 model), test) for r in range(seeds)]))
+
+
+def _auto_run(work, test, scores, fs, ev, keep, model, singles: bool, value_seeds: int = 1) -> dict:
+    """Auto's pick at ``keep`` against random (3 draws) and, with ``singles``, every pool candidate (test split).
+
+    With ``value_seeds`` > 1 auto's strategy and every single are also read as their mean test accuracy over
+    that many selection seeds (``*_value``); random is always the mean of 3 draws."""
     started = time.perf_counter()
     sel = auto_select(work, scores, keep, evaluator=ev, fold_scores=fs)
     seconds = time.perf_counter() - started
@@ -182,34 +203,61 @@ def _auto_run(work, test, scores, fs, ev, keep, model, singles: bool) -> dict:
            "random": float(np.mean([_accuracy(r, test) for r in rand])),
            "auto_worst_class": float(auto_recall.min()), "random_worst_class": float(np.mean([r.min() for r in rand])),
            "nested_estimate": sel.details["honest_estimate"]["accuracy"],
-           "random_reference_estimate": sel.details["random_reference"]["accuracy"]}
+           "random_reference_estimate": sel.details["random_reference"]["accuracy"],
+           "fold_seeds": sel.details["decision"].get("fold_seeds", 1)}
+    if value_seeds > 1:
+        run["auto_value"] = _value(work, test, scores, sel.resolved_strategy, keep, model, value_seeds)
     if singles:  # every candidate of auto's pool at the same keep, trained on the whole subset (the exported one)
-        run["singles"] = {c: _accuracy(_test_recall(work, test, core.select(work, scores, c, keep=keep, seed=0).mask,
-                                                    model), test)
-                          for c in default_candidates(scores.columns, scores) if c != "random"}
+        run.update(_singles(work, test, scores, keep, model, value_seeds))
         best = max(run["singles"], key=run["singles"].get)
         run["best_single"], run["auto_minus_best_single_points"] = best, 100 * (run["auto"] - run["singles"][best])
     return run
 
 
-def auto_section(sets: dict, split_seeds, models, keeps=(0.1, 0.3, 0.5), singles: bool = True) -> dict:
+_SINGLES: dict = {}
+
+
+def _singles(work, test, scores, keep, model, value_seeds) -> dict:
+    """Every pool candidate's test accuracy (seed 0) and, with ``value_seeds`` > 1, its value; once per split."""
+    key = (work.fingerprint, test.fingerprint, keep, model, value_seeds)
+    if key not in _SINGLES:
+        pool = [c for c in default_candidates(scores.columns, scores) if c != "random"]
+        out = {"singles": {c: _value(work, test, scores, c, keep, model, 1) for c in pool}}
+        if value_seeds > 1:
+            out["singles_value"] = {c: _value(work, test, scores, c, keep, model, value_seeds) for c in pool}
+        _SINGLES[key] = out
+    return _SINGLES[key]
+
+
+def auto_section(sets: dict, split_seeds, models, keeps=(0.1, 0.3, 0.5), singles: bool = True,
+                 value_seeds: int = 1, before: bool = False) -> dict:
     """Auto against random and against the best fixed pool candidate in hindsight, per set, target model and keep.
 
     The best fixed candidate is the one with the best mean test accuracy over the splits; with one
     split it is that split's luckiest candidate (one test split of n rows reads each subset with a
-    spread of about sqrt(p (1 - p) / n)), so "auto minus best" is then a pessimistic reading."""
+    spread of about sqrt(p (1 - p) / n)), so "auto minus best" is then a pessimistic reading.
+    With ``before`` auto also runs with one fold seed at every budget (the rule before the small-budget
+    repeated estimate) on the same splits: ``<set>/<model>/one_fold_seed``."""
     out = {}
+    rules = {"": screening.SMALL_BUDGET_FOLD_SEEDS, "/one_fold_seed": 1} if before else {"": screening.SMALL_BUDGET_FOLD_SEEDS}
     for name, ds in sets.items():
         for model in models:
-            per_keep = {k: [] for k in keeps}
+            per_keep = {(k, r): [] for k in keeps for r in rules}
             for s in split_seeds:
                 work, test, scores, fs = prepared(ds, s, scorers=("el2n", "margin", "knn_density"))
-                ev = LiveEvaluator(work, folds=5, seed=0, model=model)
-                for keep in keeps:
-                    per_keep[keep].append(dict(split=s, **_auto_run(work, test, scores, fs, ev, keep, model, singles)))
-                    line = {k: v for k, v in per_keep[keep][-1].items() if k != "singles"}
-                    print(f"auto {name} {model} split {s} keep {keep}: {json.dumps(line)}", file=sys.stderr)
-            out[f"{name}/{model}"] = {f"keep_{k:g}": _auto_summary(v) for k, v in per_keep.items()}
+                for rule, fold_seeds in rules.items():
+                    screening.SMALL_BUDGET_FOLD_SEEDS = fold_seeds
+                    try:
+                        for keep in keeps:
+                            ev = LiveEvaluator(work, folds=5, seed=0, model=model)
+                            per_keep[keep, rule].append(dict(split=s, **_auto_run(work, test, scores, fs, ev, keep,
+                                                                                  model, singles, value_seeds)))
+                            line = {k: v for k, v in per_keep[keep, rule][-1].items() if not k.startswith("singles")}
+                            print(f"auto {name} {model}{rule} split {s} keep {keep}: {json.dumps(line)}", file=sys.stderr)
+                    finally:
+                        screening.SMALL_BUDGET_FOLD_SEEDS = rules[""]
+            for rule in rules:
+                out[f"{name}/{model}{rule}"] = {f"keep_{k:g}": _auto_summary(per_keep[k, rule]) for k in keeps}
     return out
 
 
@@ -225,7 +273,47 @@ def _auto_summary(runs: list) -> dict:
         out["best_fixed_in_hindsight"] = best
         out["auto_minus_best_fixed_points"] = _mean_se([100 * (r["auto"] - r["singles"][best]) for r in runs])
         out["best_fixed_minus_random_points"] = _mean_se([100 * (r["singles"][best] - r["random"]) for r in runs])
+    if all("singles_value" in r and "auto_value" in r for r in runs):  # the strategies' worth, less one draw's luck
+        value = {c: float(np.mean([r["singles_value"][c] for r in runs])) for c in runs[0]["singles_value"]}
+        best = max(value, key=value.get)
+        out["by_value"] = {
+            "best_fixed_in_hindsight": best,
+            "auto_minus_random_points": _mean_se([100 * (r["auto_value"] - r["random"]) for r in runs]),
+            "auto_minus_best_fixed_points": _mean_se([100 * (r["auto_value"] - r["singles_value"][best]) for r in runs]),
+            "best_fixed_minus_random_points": _mean_se([100 * (r["singles_value"][best] - r["random"]) for r in runs])}
+    out["fold_seeds"] = [r.get("fold_seeds", 1) for r in runs]
     return out
+
+
+def noise_small_section(draws: int = 6, n_rows: int = 1200, classes: int = 10, keep: float = 0.1) -> dict:
+    """Auto's nested figure minus chance on labels without signal at a small budget (12 kept rows per class:
+    the finalists are estimated on several fold seeds), and with one fold seed, over ``draws`` draws."""
+    from core.evaluation import fold_scores as make_fold_scores
+
+    scorers = ["el2n", "margin", "knn_density"]
+    per_rule = {"repeated": [], "one_fold_seed": []}
+    random_ref, seeds_used = [], []
+    for d in range(draws):
+        generator = np.random.default_rng(100 + d)
+        ds = Dataset.from_arrays(generator.normal(size=(n_rows, 16)), generator.permutation(np.arange(n_rows) % classes))
+        scores = core.compute_scores(ds, scorers, seed=0)
+        fs = make_fold_scores(ds, scorers, folds=5, seed=0)
+        for rule, fold_seeds in (("repeated", screening.SMALL_BUDGET_FOLD_SEEDS), ("one_fold_seed", 1)):
+            default = screening.SMALL_BUDGET_FOLD_SEEDS
+            screening.SMALL_BUDGET_FOLD_SEEDS = fold_seeds
+            try:
+                sel = auto_select(ds, scores, keep, evaluator=LiveEvaluator(ds, folds=5, seed=0), fold_scores=fs)
+            finally:
+                screening.SMALL_BUDGET_FOLD_SEEDS = default
+            per_rule[rule].append(100 * (sel.details["honest_estimate"]["accuracy"] - 1 / classes))
+            if rule == "repeated":
+                random_ref.append(100 * (sel.details["random_reference"]["accuracy"] - 1 / classes))
+                seeds_used.append(sel.details["decision"]["fold_seeds"])
+        print(f"noise_small draw {d}: {json.dumps({k: v[-1] for k, v in per_rule.items()})}", file=sys.stderr)
+    return {"rows": n_rows, "classes": classes, "keep": keep, "draws": draws, "fold_seeds": seeds_used,
+            "one_draw_sampling_spread_points": 100 * float(np.sqrt((1 / classes) * (1 - 1 / classes) / n_rows)),
+            "auto_nested_minus_chance_points": {k: _mean_se(v) for k, v in per_rule.items()},
+            "random_reference_minus_chance_points": _mean_se(random_ref), "target": "within +-0.5 points"}
 
 
 def old_ccs_mask(hardness, budget, beta, n_bins, seed) -> np.ndarray:
@@ -275,6 +363,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--auto-sets", default="known_answer,generated")
     parser.add_argument("--auto-keeps", default="0.1,0.3,0.5")
     parser.add_argument("--no-singles", action="store_true", help="skip the test accuracy of every pool candidate")
+    parser.add_argument("--auto-split-start", type=int, default=11, help="first held-out split seed of the auto section")
+    parser.add_argument("--value-seeds", type=int, default=1,
+                        help="also read auto's strategy and every single as the mean over this many selection seeds")
+    parser.add_argument("--before", action="store_true",
+                        help="also run auto with one fold seed at every budget (the rule before repeated small-budget CV)")
+    parser.add_argument("--noise-draws", type=int, default=6, help="pure-noise draws of the noise_small section")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -284,9 +378,11 @@ def main(argv=None) -> dict:
         "copies": lambda: copies_section(),
         "coverage": lambda: coverage_section(datasets(args.sets.split(","), args.gen_rows, args.gen_features), seeds),
         "ccs_draw": lambda: ccs_draw_section(seeds),
+        "noise_small": lambda: noise_small_section(args.noise_draws),
         "auto": lambda: auto_section(datasets(args.auto_sets.split(","), args.gen_rows, args.gen_features),
-                                     [11 + i for i in range(args.auto_splits)], args.models.split(","),
-                                     tuple(float(k) for k in args.auto_keeps.split(",")), not args.no_singles),
+                                     [args.auto_split_start + i for i in range(args.auto_splits)],
+                                     args.models.split(","), tuple(float(k) for k in args.auto_keeps.split(",")),
+                                     not args.no_singles, args.value_seeds, args.before),
     }
     for name, run in sections.items():
         if name in skip:

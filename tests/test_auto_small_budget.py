@@ -18,7 +18,7 @@ from core.data.dataset import Dataset
 from core.evaluation import LiveEvaluator, fold_scores
 from core.search import auto
 from core.search.auto import auto_select, choose
-from core.search.screening import (SMALL_BUDGET_FOLD_SEEDS, SMALL_BUDGET_MAX_ROWS, SMALL_BUDGET_ROWS_PER_CLASS,
+from core.search.screening import (SMALL_BUDGET_FOLD_SEEDS, SMALL_BUDGET_MAX_CELLS, SMALL_BUDGET_ROWS_PER_CLASS,
                                    CandidateTable, decision_accuracies, fold_seed_count, refold, search)
 
 SCORERS = ["el2n", "knn_density"]
@@ -26,13 +26,14 @@ CANDIDATES = ["random", "el2n:low", "ccs:el2n", "ccs:knn_density:quota=proportio
 
 
 def test_extra_fold_seeds_only_below_the_small_budget():
-    assert fold_seed_count(1198, 10, 0.1) == SMALL_BUDGET_FOLD_SEEDS > 1  # digits at keep 0.1: 12 rows per class
-    assert fold_seed_count(1198, 10, 0.3) == 1  # 36 rows per class
-    assert fold_seed_count(2000, 5, 0.1) == 1  # known_answer at keep 0.1: 40 rows per class
-    assert fold_seed_count(20_000, 10, 0.1) == 1
+    assert fold_seed_count(1198, 10, 0.1, 61) == SMALL_BUDGET_FOLD_SEEDS > 1  # digits at keep 0.1: 12 rows per class
+    assert fold_seed_count(1198, 10, 0.3, 61) == 1  # 36 rows per class
+    assert fold_seed_count(2000, 5, 0.1, 24) == 1  # known_answer at keep 0.1: 40 rows per class
+    assert fold_seed_count(20_000, 10, 0.1, 64) == 1
     per_class = SMALL_BUDGET_ROWS_PER_CLASS
     assert fold_seed_count(1000, 10, (per_class - 1) * 10 / 1000) > 1 and fold_seed_count(1000, 10, per_class / 100) == 1
-    assert fold_seed_count(SMALL_BUDGET_MAX_ROWS + 1, 10, 0.001) == 1  # each seed scores every row again: not there
+    # each seed scores every row again: not on large data, where that is not cheap
+    assert fold_seed_count(20_000, 10, 0.01, SMALL_BUDGET_MAX_CELLS // 20_000 + 1) == 1
 
 
 def _planted(seed, n=800, classes=4, mislabelled=0.3, signal=0.6):
@@ -53,7 +54,7 @@ def test_the_repeated_estimate_picks_the_truly_better_candidate_more_often():
     """20 rows per class: one set of folds often crowns a disguised random candidate (or random); three do less."""
     candidates = ["random", "el2n:low", "margin:low", "margin:high", "knn_density:low", "knn_density:high",
                   "loss:low", "loss:high"]
-    right = {1: 0, 3: 0}
+    right = {1: 0, SMALL_BUDGET_FOLD_SEEDS: 0}
     for trial in range(16):
         ds, scores = _planted(trial)
         for seeds in right:
@@ -61,7 +62,7 @@ def test_the_repeated_estimate_picks_the_truly_better_candidate_more_often():
             found = search(table, candidates, nested=False, fold_seeds=seeds)
             assert found["fold_seeds"] == seeds and (found["repeated"] is None) == (seeds == 1)
             right[seeds] += choose(decision_accuracies(found)) == "el2n:low"
-    assert right[3] > right[1] and right[3] >= 12, right
+    assert right[SMALL_BUDGET_FOLD_SEEDS] > right[1] and right[SMALL_BUDGET_FOLD_SEEDS] >= 12, right
 
 
 @pytest.fixture(scope="module")
