@@ -5,12 +5,16 @@ kernel that is hard to beat on two cores); on a CUDA device torch (matrix produc
 chunk of query rows). Both give the same neighbours up to ties. Its cost grows as n^2 * d.
 
 Approximate search (CPU, above :data:`APPROXIMATE_FROM` rows): faiss's inverted-file index
-(``IndexIVFFlat``): k-means cuts the space into about ``2 sqrt(n)`` cells and each row searches
-its :data:`IVF_PROBES` nearest cells, so the cost grows as n^1.5 * d. Distances are exact for the
-neighbours found; a few true neighbours may be missed (recall@10 against exact is measured in
-``benchmarks/scorers.py``). faiss over pynndescent (already installed with umap-learn): pynndescent
-recompiles its numba code in every new process, about 100 s on the 2-core reference machine,
-which a CLI run would pay each time; faiss is compiled code and imports in under a second.
+(``IndexIVFFlat``): k-means cuts the space into :func:`ivf_cells` (about ``2 sqrt(n)``) cells and
+each row searches its nearest few. How many is measured, not fixed (:func:`choose_probes`): the
+fewest of :data:`PROBE_STEPS` whose recall@10 on a calibration sample of rows reaches
+:data:`RECALL_TARGET`. With a fixed count recall falls as the rows grow (16 cells on 128-feature
+clustered rows: 0.998 at 100k, 0.995 at 300k, 0.975 at 1M), because each row's true neighbours
+spread over more cells; holding recall costs a growing count, so the search costs about
+``n^1.5 * d`` times a slowly growing factor, not ``n log n`` (see ``benchmarks/scale.py``). Distances
+are exact for the neighbours found. faiss over pynndescent (already installed with umap-learn):
+pynndescent recompiles its numba code in every new process, about 100 s on the 2-core reference
+machine, which a CLI run would pay each time; faiss is compiled code and imports in under a second.
 
 Memory is O(n * k) for the result plus O(chunk * n) scratch, never O(n^2).
 """
@@ -32,8 +36,12 @@ from core.foundation.seeds import derive_seed, rng
 #: 64 features, busy 2-core machine, medians of 3): approximate was 1.35x faster at 10k rows (about a
 #: second saved), 2.0x at 20k and 4.7x at 50k, with recall@10 of 0.99 or more at every size.
 APPROXIMATE_FROM = 20_000
-#: Cells of the inverted file each row searches; recall@10 about 0.98 at 64 dimensions.
-IVF_PROBES = 16
+#: Recall@10 the approximate graph's probe count is chosen for (on a calibration sample; the bar is 0.95).
+RECALL_TARGET = 0.97
+#: Probe counts tried, fewest first: the first whose calibration recall reaches the target is used.
+PROBE_STEPS = (6, 8, 10, 12, 14, 16, 20, 24, 32, 40, 48, 64, 96, 128)
+#: Rows whose exact neighbours calibrate the probe count (one pass over the rows finds them all).
+CALIBRATION_QUERIES = 300
 
 
 @dataclass
@@ -48,11 +56,14 @@ class NeighborGraph:
         Euclidean distances to those neighbours, non-decreasing along each row.
     method : {"exact", "approximate"}
         How the graph was searched.
+    probes : int or None
+        Approximate graphs: cells of the inverted file each row searched.
     """
 
     indices: np.ndarray
     distances: np.ndarray
     method: str = "exact"
+    probes: Optional[int] = None
 
     @property
     def k(self) -> int:
@@ -60,7 +71,7 @@ class NeighborGraph:
 
     def first(self, k: int) -> "NeighborGraph":
         """The graph restricted to the ``k`` nearest neighbours (a view, no copy)."""
-        return NeighborGraph(self.indices[:, :k], self.distances[:, :k], self.method)
+        return NeighborGraph(self.indices[:, :k], self.distances[:, :k], self.method, self.probes)
 
 
 # Device nodes that exist whenever torch.cuda could find a GPU (NVIDIA's driver, or ROCm's).
@@ -117,7 +128,8 @@ def approximate_knn_graph(
     k: int,
     *,
     clusters: Optional[int] = None,
-    probes: int = IVF_PROBES,
+    probes: Optional[int] = None,
+    target_recall: float = RECALL_TARGET,
     seed: int = 0,
     chunk_size: int = 4096,
     progress: Optional[ProgressFn] = None,
@@ -131,21 +143,66 @@ def approximate_knn_graph(
     k : int
         Neighbours per row; clipped to ``n_samples - 1``.
     clusters : int, optional
-        Cells of the index; default about ``2 sqrt(n_samples)`` (at least 39 rows per cell).
-    probes : int
-        Cells each row searches: more is slower and closer to exact.
+        Cells of the index; default :func:`ivf_cells`.
+    probes : int, optional
+        Cells each row searches: more is slower and closer to exact. Default: chosen by
+        :func:`choose_probes` for ``target_recall``.
+    target_recall : float
+        Recall@10 the default probe count is chosen for.
     seed : int
-        Seeds the k-means of the cells and its training sample.
+        Seeds the k-means of the cells, its training sample and the calibration sample.
 
     Returns
     -------
     NeighborGraph
-        ``method="approximate"``; distances are exact for the neighbours found.
+        ``method="approximate"``, ``probes`` as searched; distances are exact for the neighbours found.
     """
     X, k = _prepare(X, k)
     report(progress, 0, len(X), "nearest neighbours: building the approximate index")
-    search, order = _ivf_search(X, k, clusters=clusters, probes=probes, seed=seed)
-    return _search_in_chunks(search, len(X), k, "approximate", chunk_size, progress, cancel, order=order)
+    index, order = _ivf_index(X, clusters=clusters, seed=seed)
+    if probes is None:
+        report(progress, 0, len(X), "nearest neighbours: choosing the cells each row searches")
+        probes = choose_probes(index, X, target_recall, seed=seed)
+    index.nprobe = max(1, min(int(probes), index.nlist))
+    search = _ivf_search(index, X, k, order)
+    graph = _search_in_chunks(search, len(X), k, "approximate", chunk_size, progress, cancel, order=order)
+    graph.probes = int(index.nprobe)
+    return graph
+
+
+def ivf_cells(n_samples: int) -> int:
+    """Cells of the approximate graph's inverted file: about ``2 sqrt(n)``, at least 39 rows each (faiss's minimum)."""
+    return int(max(1, min(round(2 * np.sqrt(n_samples)), n_samples // 39)))
+
+
+def choose_probes(index, X: np.ndarray, target_recall: float = RECALL_TARGET, *, seed: int = 0,
+                  queries: int = CALIBRATION_QUERIES, steps=PROBE_STEPS) -> int:
+    """The fewest of ``steps`` cells to search for recall@10 of at least ``target_recall``.
+
+    Recall is measured on ``queries`` rows drawn with their own seed stream (not the rows the
+    recorded recall is measured on), against their exact neighbours (one pass over ``X``). When no
+    step reaches the target every cell is searched, which is exact.
+
+    Parameters
+    ----------
+    index : faiss.IndexIVF
+        Trained and filled with ``X``.
+    X : ndarray of shape (n_samples, n_features), float32
+
+    Returns
+    -------
+    int
+    """
+    rows = np.sort(rng(seed, "probe-calibration").choice(len(X), size=min(int(queries), len(X)), replace=False))
+    k = int(min(10, len(X) - 1))
+    _, truth = _exact_among(X, rows, k)
+    for probes in [p for p in steps if p < index.nlist] + [index.nlist]:
+        index.nprobe = int(probes)
+        _, found = index.search(X[rows], k + 1)
+        hits = sum(len(np.intersect1d(truth[i], found[i][found[i] != row][:k])) for i, row in enumerate(rows))
+        if hits / (k * len(rows)) >= target_recall:
+            return int(probes)
+    return int(index.nlist)
 
 
 def neighbor_recall(X: np.ndarray, graph: NeighborGraph, *, k: int = 10, queries: int = 500, seed: int = 0) -> float:
@@ -329,12 +386,12 @@ def _torch_search(X: np.ndarray, k: int, device: str):
     return search
 
 
-def _ivf_search(X: np.ndarray, k: int, *, clusters: Optional[int], probes: int, seed: int):
+def _ivf_index(X: np.ndarray, *, clusters: Optional[int], seed: int):
+    """The trained and filled inverted file of ``X``, and its rows in the order of its lists."""
     import faiss  # compiled; imported only where the approximate graph is built
 
     n_samples, n_features = X.shape
-    cells = int(clusters) if clusters else int(round(2 * np.sqrt(n_samples)))
-    cells = max(1, min(cells, n_samples // 39))
+    cells = max(1, min(int(clusters), n_samples // 39)) if clusters else ivf_cells(n_samples)
     index = faiss.IndexIVFFlat(faiss.IndexFlatL2(n_features), n_features, cells)
     index.cp.niter = 10  # cells only route the search; a rough k-means serves as well as a tight one
     index.cp.seed = derive_seed(seed, "neighbors") % (2**31)
@@ -343,13 +400,15 @@ def _ivf_search(X: np.ndarray, k: int, *, clusters: Optional[int], probes: int, 
         n_samples, min(n_samples, 39 * cells), replace=False))]
     index.train(training)
     index.add(X)
-    index.nprobe = max(1, min(int(probes), cells))
     # Rows are searched list by list: consecutive queries then probe nearly the same lists, which
     # stay in cache (2.2x less CPU at 100k x 128 than searching in row order, same neighbours).
     lists = index.invlists
     order = np.concatenate([faiss.rev_swig_ptr(lists.get_ids(cell), lists.list_size(cell)).copy()
                             for cell in range(cells) if lists.list_size(cell)]).astype(np.int64)
+    return index, order
 
+
+def _ivf_search(index, X: np.ndarray, k: int, order: np.ndarray):
     def search(start: int, stop: int):
         rows = order[start:stop]
         squared, idx = index.search(X[rows], k + 1)
@@ -359,7 +418,7 @@ def _ivf_search(X: np.ndarray, k: int, *, clusters: Optional[int], probes: int, 
         dist = np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
         return _drop_self(dist, idx.astype(np.int64), rows)
 
-    return search, order
+    return search
 
 
 def _exact_row(X: np.ndarray, row: int, count: int) -> tuple[np.ndarray, np.ndarray]:

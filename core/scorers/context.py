@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Optional
 
 from core.foundation import cache as disk_cache
 from core.foundation.progress import CancelToken, ProgressFn
-from core.foundation.neighbors import (APPROXIMATE_FROM, IVF_PROBES, NeighborGraph, approximate_knn_graph, headroom,
+from core.foundation.neighbors import (APPROXIMATE_FROM, RECALL_TARGET, NeighborGraph, approximate_knn_graph, headroom,
                                        knn_graph, neighbor_recall, resolve_device)
 from core.scorers.oof import OutOfFold, fit_sample_rows, out_of_fold, sampled_out_of_fold
 from core.scorers.records import DynamicsRecords, record_dynamics
@@ -44,7 +44,10 @@ class LargeData:
         :func:`core.foundation.neighbors.approximate_knn_graph`), and its recall@10 against exact
         neighbours is measured on ``recall_queries`` rows and recorded.
     clusters, probes : int
-        Cells of the index (None: its default) and cells each row searches.
+        Cells of the index (None: its default) and cells each row searches (None: the fewest whose
+        recall@10 on a calibration sample reaches ``target_recall``, :func:`core.foundation.neighbors.choose_probes`).
+    target_recall : float
+        Recall@10 the probe count is chosen for when ``probes`` is None.
     fit_rows : int
         Above this many rows the logistic out-of-fold models are fitted on a stratified sample of
         about this size, and every row is predicted by the model of its own fold
@@ -53,7 +56,8 @@ class LargeData:
 
     approximate_above: int = APPROXIMATE_FROM
     clusters: Optional[int] = None
-    probes: int = IVF_PROBES
+    probes: Optional[int] = None
+    target_recall: float = RECALL_TARGET
     fit_rows: int = 200_000
     recall_queries: int = 200
 
@@ -146,13 +150,17 @@ class ScoringContext:
         return self.model == "logreg" and self.ds.n_samples > self.large.fit_rows
 
     def _neighbor_key(self) -> tuple:
-        return ("approximate", self.large.clusters, self.large.probes, self.seed) if self._approximate() else ()
+        if not self._approximate():
+            return ()
+        probes = self.large.probes if self.large.probes is not None else ("recall", self.large.target_recall)
+        return ("approximate", self.large.clusters, probes, self.seed)
 
     def _build_graph(self, k: int) -> NeighborGraph:
         if not self._approximate():
             return knn_graph(self.ds.X, k, device=self.device, progress=self.progress, cancel=self.cancel)
         graph = approximate_knn_graph(self.ds.X, k, clusters=self.large.clusters, probes=self.large.probes,
-                                      seed=self.seed, progress=self.progress, cancel=self.cancel)
+                                      target_recall=self.large.target_recall, seed=self.seed,
+                                      progress=self.progress, cancel=self.cancel)
         if self.large.recall_queries:
             self.recall = neighbor_recall(self.ds.X, graph, k=min(10, graph.k), queries=self.large.recall_queries,
                                           seed=self.seed)
@@ -162,7 +170,10 @@ class ScoringContext:
         """How the shared work is done for this data: ``{"neighbors": {...}, "oof": {...}}`` for the records."""
         if self._approximate():
             neighbors = {"method": "approximate", "search": "inverted file (faiss)",
-                         "clusters": self.large.clusters or "default", "probes": self.large.probes}
+                         "clusters": self.large.clusters or "default",
+                         "probes": self._graph.probes if self._graph is not None and self._graph.probes else self.large.probes}
+            if self.large.probes is None:
+                neighbors["probes_chosen_for_recall"] = self.large.target_recall
             if self.recall is not None:
                 neighbors["recall_at_10"] = round(float(self.recall), 4)
                 neighbors["recall_queries"] = self.large.recall_queries

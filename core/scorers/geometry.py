@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.foundation.errors import ConfigError
-from core.foundation.seeds import derive_seed
+from core.foundation.seeds import derive_seed, rng
 from core.scorers.base import Scorer, ScoreResult, register
 from core.foundation.neighbors import NeighborGraph
 
@@ -226,17 +226,26 @@ class Prototypicality(Scorer):
         return [("kmeans", "kmeans prototypes", "kmeans", {"units": float(n_rows * n_features * clusters)})]
 
     def _compute(self, ds, context) -> ScoreResult:
-        X = ds.X.astype(np.float64)
         if self.method == "kmeans":
             clusters = min(int(self.clusters) or max(ds.n_classes, 2), ds.n_samples)
-            return ScoreResult(nearest_prototype_distance(X, clusters, context.seed))
+            return ScoreResult(nearest_prototype_distance(ds.X, clusters, context.seed))
+        X = ds.X.astype(np.float64)
         centroids = np.zeros((ds.n_classes, ds.n_features))
         for label in np.unique(ds.y):
             centroids[label] = X[ds.y == label].mean(axis=0)
         return ScoreResult(np.linalg.norm(X - centroids[ds.y], axis=1))
 
 
-def nearest_prototype_distance(X: np.ndarray, clusters: int, seed: int) -> np.ndarray:
+#: Above this many rows prototypicality fits its k-means on this many rows drawn uniformly (seeded, no
+#: label read) and measures every row against those centroids, so its cost grows linearly in the rows
+#: (a full fit's Lloyd iterations grow with the rows too: CPU exponent 1.3-1.45 between 100k and 300k).
+#: At 300k x 128 the sampled score agrees with the full fit (Spearman 0.66) as well as the full fit
+#: agrees with itself under another seed (0.63): k-means' local optimum, not the sample, moves it.
+PROTOTYPE_FIT_ROWS = 100_000
+
+
+def nearest_prototype_distance(X: np.ndarray, clusters: int, seed: int, fit_rows: int = PROTOTYPE_FIT_ROWS,
+                               chunk_size: int = 65536) -> np.ndarray:
     """Euclidean distance of every row to its nearest of ``clusters`` k-means centroids.
 
     Parameters
@@ -244,13 +253,25 @@ def nearest_prototype_distance(X: np.ndarray, clusters: int, seed: int) -> np.nd
     X : ndarray of shape (n_samples, n_features)
     clusters : int
     seed : int
-        Seeds k-means++ initialisation (three restarts, the best inertia wins).
+        Seeds k-means++ initialisation (three restarts, the best inertia wins) and the fitting sample.
+    fit_rows : int
+        Above this many rows the centroids are fitted on ``fit_rows`` rows drawn uniformly; every row
+        is then measured against them (in chunks, so no float64 copy of all rows is made).
 
     Returns
     -------
     ndarray of shape (n_samples,)
     """
-    return fit_kmeans(X, clusters, seed).transform(X).min(axis=1).astype(np.float64)
+    if len(X) <= fit_rows:
+        X = np.asarray(X, dtype=np.float64)
+        return fit_kmeans(X, clusters, seed).transform(X).min(axis=1).astype(np.float64)
+    sample = np.sort(rng(seed, "prototypes").choice(len(X), size=int(fit_rows), replace=False))
+    fitted = fit_kmeans(np.asarray(X[sample], dtype=np.float64), clusters, seed)
+    distances = np.empty(len(X), dtype=np.float64)
+    for start in range(0, len(X), chunk_size):
+        chunk = np.asarray(X[start:start + chunk_size], dtype=np.float64)
+        distances[start:start + len(chunk)] = fitted.transform(chunk).min(axis=1)
+    return distances
 
 
 def fit_kmeans(X: np.ndarray, clusters: int, seed: int):
