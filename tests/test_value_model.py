@@ -374,6 +374,16 @@ def test_the_declared_end_is_measured_but_never_the_default():
     found["ccs:el2n"] = fold_rand + [0.016, 0.010, 0.013, 0.011, 0.014]
     assert _summarise(0.3, found, strategies, True, 1000, never_default=("el2n",))["default"] == "ccs:el2n"
     assert declared_end("kept_probability", "decision") == "kept_probability:high"
+    from types import SimpleNamespace
+
+    from core.cli.value_model import _backtest_lines
+
+    block = _summarise(0.3, dict(found, **{"ccs:el2n": fold_rand}), strategies, True, 1000, never_default=("el2n",))
+    model = SimpleNamespace(backtest={"folds": 5, "inner_folds": 5, "repeats": 5, "evaluator": "logistic regression",
+                                      "targets": "el2n recomputed per fold", "leak_free": True, "keeps": [block]},
+                            default_strategy=lambda keep: "random")
+    text = "\n".join(_backtest_lines(model))  # fit says why random stays the default though el2n beat it
+    assert "cross-fitted in 5 parts" in text and "default at keep 0.3: random (el2n beat random rows here" in text
 
 
 def test_models_without_a_backtest_default_to_ccs(halves):

@@ -178,7 +178,8 @@ def _backtest_lines(model) -> list:
     backtest = model.backtest
     if not backtest:
         return ["Not backtested (--no-backtest): apply cannot say whether its selection beats random."]
-    lines = [f"Backtest on the scored data: each of {backtest['folds']} evaluator folds in turn is the new batch, "
+    lines = [f"Backtest on the scored data: each of {backtest['folds']} evaluator folds in turn is the new batch "
+             f"(predicted by value models cross-fitted in {backtest.get('inner_folds', 2)} parts), "
              f"against random rows of the same count ({backtest['repeats']} draws); target model: "
              f"{backtest['evaluator']}; {backtest['targets']}:"]
     if not backtest["leak_free"]:
@@ -188,8 +189,11 @@ def _backtest_lines(model) -> list:
             if entry["strategy"] != "random":
                 lines.append("  " + describe_backtest(block, entry, backtest["leak_free"]))
         chosen = block["default"] or model.default_strategy(block["keep"])
-        lines.append(f"  default at keep {block['keep']:g}: {chosen}"
-                     + (" (no strategy over the predicted value beat random rows here)" if chosen == "random" else ""))
+        beat = [e["strategy"] for e in block["strategies"] if e.get("verdict") == "beats random"]
+        why = (f" ({', '.join(beat)} beat random rows here but keeps one end of the predicted value only, which can "
+               "collapse on a new batch: never the default)" if beat else
+               " (no strategy over the predicted value beat random rows here)")
+        lines.append(f"  default at keep {block['keep']:g}: {chosen}" + (why if chosen == "random" else ""))
     return lines
 
 
