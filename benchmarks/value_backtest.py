@@ -5,6 +5,8 @@ several old/new/test splits; prints JSON (and writes it to --out after every spl
         [--sets known_answer,mnist,generated] [--targets el2n,knn_shapley] [--keeps 0.3,0.5,0.8] \
         [--generated-rows 10000] [--split-seeds 0,1,2,3,4] [--use-labels] [--out benchmarks/results/value_backtest.json]
     WORKBENCH_CACHE_DIR=$(mktemp -d) .venv/bin/python benchmarks/value_backtest.py --issue-table
+    .venv/bin/python benchmarks/value_backtest.py --cost      # the backtest's seconds: halves vs five parts
+    .venv/bin/python benchmarks/value_backtest.py --join A.json,B.json --out C.json   # runs over other splits
 
 Each data set is split (stratified, one split per seed) into an "old" part (40 %, scored and used to fit
 the value model, as `workbench value-model fit` does: linear model, default backtest), a "new" batch
@@ -21,16 +23,22 @@ random's) and random's standard deviation over its draws. It "beats" / "loses to
 gain is beyond that spread, otherwise it is "unclear" (within its spread). Each split's backtest verdict
 is three-way as well: "beats random" / "loses to random" when its gain is beyond its uncertainty (a 95 %
 interval of the paired fold gains), otherwise "no clear difference", which agrees with an unclear real
-result. Reported: agreeing (split, case) pairs and cases agreeing in most splits, per strategy kind (CCS
-over the predicted score, its declared end); and each split's default, whose real gain must not fall
-below minus its spread (the spread of the chosen strategy's real result; random's for random).
+result. The issue's own reading is binary, "the backtest's verdict (beats random or not) agrees with the real
+result": ``binary_*`` counts agreement of "beats random" against a real gain beyond the spread (loses and
+unclear alike count as "not"). Reported for both readings: agreeing (split, case) pairs and cases agreeing in
+most splits, per strategy kind (CCS over the predicted score, its declared end); and each split's default,
+whose real gain must not fall below minus its spread (the spread of the chosen strategy's real result;
+random's for random). ``--inner-folds`` sets the parts the backtest cross-fits each batch in (the library's
+default, 5; 2 is the first design, halves).
 
 ``mnist`` is the bundled 5,000 digits as a table of 784 pixel columns (as the issue's image table);
 ``generated`` is ``core.make_known_answer`` at ``--generated-rows`` rows. ``--issue-table`` reruns the
 issue's table instead: a 24k-row pixel table (``benchmarks/search.py``'s generator), the first 10k rows
 scored, the next 10k the new batch, 4k test rows, keep 0.3, each command line's kept rows trained and
 tested. Cold by default: scores and fold-wise scores are computed in the cache folder given (use a fresh
-one for timings). About 9 minutes per split on a busy 2-core machine (load 9-17): 35 minutes for four.
+one for timings). About 9 minutes per split on a busy 2-core machine (load 9-17), 13-20 minutes at load
+18-26; splits can run in separate processes (``--split-seeds 0,1`` and ``2,3``) and their JSON ``rows`` be
+joined before :func:`summarise`.
 """
 
 from __future__ import annotations
@@ -268,6 +276,29 @@ def issue_table(rows: int, test_rows: int, keep: float) -> dict:
     return out
 
 
+def backtest_cost(targets, rounds: int = 2) -> dict:
+    """Seconds of `fit_value_model` (quality, final fit and backtest) on known_answer's 3,000 rows with labels as
+    inputs, the backtest's batches cross-fitted in halves (the first design) or in INNER_FOLDS parts, alternating,
+    each run in a fresh cache folder (cold fold-wise scores)."""
+    import tempfile
+
+    ds = core.load_sample("known_answer")
+    out, default_parts = {"rows": ds.n_samples, "load_average_start": os.getloadavg()}, value_backtest.INNER_FOLDS
+    for target in targets:
+        scores = core.compute_scores(ds, [target], seed=0)
+        for r in range(rounds):
+            for parts in (2, default_parts):
+                value_backtest.INNER_FOLDS = parts
+                with tempfile.TemporaryDirectory() as cache:
+                    os.environ["WORKBENCH_CACHE_DIR"] = cache
+                    start = time.perf_counter()
+                    fit_value_model(ds, scores, target, use_labels=True, seed=0)
+                    out.setdefault(f"{target} seconds, {parts} parts", []).append(round(time.perf_counter() - start, 1))
+    value_backtest.INNER_FOLDS = default_parts
+    out["load_average_end"] = os.getloadavg()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="known_answer,mnist,generated")
@@ -282,7 +313,28 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     parser.add_argument("--issue-table", action="store_true",
                         help="only the issue's table: 20k-row pixel table halves + 4k test rows, keep 0.3")
+    parser.add_argument("--cost", action="store_true",
+                        help="only the backtest's cost: fit_value_model seconds with halves against the default parts")
+    parser.add_argument("--join", default=None, help="only summarise: the rows of these JSON files (A.json,B.json), "
+                                                      "written by runs over different splits")
     args = parser.parse_args()
+    if args.join:
+        parts = [json.loads(Path(p).read_text()) for p in args.join.split(",")]
+        rows = [r for part in parts for r in part["rows"]]
+        text = json.dumps({"summary": summarise(rows), "joined": args.join.split(","),
+                           "load_average": [part["load_average"] for part in parts],
+                           "seconds": [part["seconds"] for part in parts],
+                           "inner_folds": sorted({part.get("inner_folds", 2) for part in parts}),
+                           "use_labels": parts[0]["use_labels"], "random_draws": RANDOM_DRAWS,
+                           "real_outcomes": real_outcomes(rows).reset_index().to_dict("records"), "rows": rows},
+                          indent=1, default=float)
+        if args.out:
+            Path(args.out).write_text(text + "\n")
+        print(text)
+        return
+    if args.cost:
+        print(json.dumps(backtest_cost(args.targets.split(",")), indent=1, default=float))
+        return
     if args.issue_table:
         print(json.dumps(issue_table(20_000, 4_000, 0.3), indent=1, default=float))
         return
