@@ -3,7 +3,8 @@
 Starts a fresh ``streamlit run workbench/app.py`` (local files allowed, its own cold cache) and drives
 headless chromium through Playwright: Data > Scored partitions with a data folder and the scores folder
 ``workbench score`` wrote for it, then Tune, Export, and Export's "Write the selection for the full
-data" job. Prints one JSON object with every timing and the 1-minute load average beside each step.
+data" job. Prints one JSON object with every timing, and beside each step the 1-minute load average and
+the server's CPU seconds (which a busy machine moves less than wall times).
 
     nice -n 10 .venv/bin/workbench score DATA --label label --id id --out SCORES --workers 0   # once
     .venv/bin/python benchmarks/app_partitioned.py --data DATA --scores SCORES --id id --umap off
@@ -68,6 +69,13 @@ class PartitionedRun(Run):
         self.page, self.args, self.out, self.t = page, args, out, float(args.timeout)
         self.shape = (args.rows, "sample")
 
+    def step(self, name: str, body) -> bool:
+        """app_browser's step, plus the server's CPU seconds over it (a figure the machine's load moves less)."""
+        before = _cpu(self.args.server_pid)
+        ok = super().step(name, body)
+        self.out[name]["server_cpu_s"] = round(_cpu(self.args.server_pid) - before, 2)
+        return ok
+
     def _type(self, selector: str, text: str) -> None:
         box = live(self.page, selector)
         box.fill(text)
@@ -121,6 +129,14 @@ class PartitionedRun(Run):
         wall = time.monotonic() - mark
         return {"click_to_written_s": round(wall, 2), "feedback_s": feedback,
                 "wrote": done.first.inner_text().strip()[:200], **_progress_summary(readings, wall)}
+
+
+def _cpu(pid: int) -> float:
+    """User + system CPU seconds of the server process so far (its threads included)."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def _left_seconds(text: str):
@@ -202,7 +218,7 @@ def main(argv=None) -> dict:
     try:
         with sync_playwright() as playwright:
             server.wait_healthy()
-            args.url = server.url
+            args.url, args.server_pid = server.url, server.process.pid
             browser = playwright.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             try:
                 _drive(browser, args, steps, out)
