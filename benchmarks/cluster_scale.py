@@ -13,15 +13,17 @@ local cluster (``--workers 2``):
 3. ``apply`` of the top-k manifest, checked to write the same files byte for byte as ``select`` did.
 
 Memory: a poller reads every process of the step's tree every ``--poll`` seconds (default 0.2):
-the driver is the ``workbench`` process, the workers are its other descendants (Dask's
-resource tracker is listed apart). Per process it keeps the kernel's high-water mark of the
-resident set (``VmHWM`` from ``/proc/PID/status``: it does not miss short peaks, but it is read
-at polls, so the last 0.2 s before a process exits can be missed) and the polled peak of the
-anonymous resident memory (``RssAnon``; a poll can miss short peaks). Resident sets include the
-pages of memory-mapped files a process touched (the feature store, the neighbour graph), which the
-kernel can drop; ``RssAnon`` is what the process itself allocated.
+the driver is the ``workbench`` process, the workers are the Dask worker processes it spawns
+(``spawn_main`` in their command line; the resource tracker and short-lived forks are left out).
+Per process it keeps the kernel's high-water mark of the resident set (``VmHWM`` from
+``/proc/PID/status``: it does not miss short peaks, but it is read at polls, so the last 0.2 s
+before a process exits can be missed) and the polled peak of the anonymous resident memory
+(``RssAnon``; a poll can miss short peaks). Resident sets include the pages of memory-mapped files
+a process touched (the feature store, the neighbour graph), which the kernel can drop; ``RssAnon``
+is what the process itself allocated.
 
-The JSON gives per size and step: wall seconds, rows/s, the driver's and each worker's peaks, the
+The JSON gives per size and step: wall seconds, rows/s, the driver's and each worker's peaks (and
+whether they stay under the issue's limits: driver 2 GB, each worker 6 GB, on ``VmHWM``), the
 load average before and after, the rows kept, the planted rows the flags found, and between sizes
 the cost per extra 10x rows (time and peak-memory ratios scaled to a factor of 10). Cold: no disk
 cache (each step reads the Parquet files and writes new outputs; the page cache is warm).
@@ -85,7 +87,9 @@ class TreePoller:
             line = " ".join(process.cmdline())
         except (self.psutil.NoSuchProcess, self.psutil.AccessDenied):
             return "worker"
-        return "resource_tracker" if "resource_tracker" in line else "worker"
+        if "resource_tracker" in line:
+            return "resource_tracker"
+        return "worker" if "spawn_main" in line else "other"  # other: a short-lived fork before exec
 
     def _command(self, process) -> str:
         try:
@@ -114,15 +118,22 @@ class TreePoller:
             self.stop.wait(self.every)
 
     def summary(self) -> dict:
-        rounded = lambda entry: {"hwm_mib": round(entry["hwm_mib"], 1), "anon_mib": round(entry["anon_mib"], 1),  # noqa: E731
-                                 "command": entry["command"]}
+        def rounded(entry: dict) -> dict:
+            return {"hwm_mib": round(entry["hwm_mib"], 1), "anon_mib": round(entry["anon_mib"], 1),
+                    "command": entry["command"]}
+
         driver = [rounded(e) for e in self.peaks.values() if e["role"] == "driver"]
         workers = [rounded(e) for e in self.peaks.values() if e["role"] == "worker"]
         return {"driver": driver[0] if driver else None, "workers": workers, "polls": self.polls}
 
 
-def run_step(name: str, command: list, poll: float) -> dict:
-    """Run one workbench command, polling its process tree; its wall time, load and peaks."""
+#: The issue's limits (MiB): the driver's and each worker's peak resident set.
+LIMITS = {"driver_mib": 2048, "worker_mib": 6144}
+
+
+def run_step(name: str, command: list, poll: float, log=None) -> dict:
+    """Run one workbench command, polling its process tree; its wall time, load and peaks (appended to
+    ``log`` as one JSON line when given, so a run stopped part-way keeps its finished steps)."""
     load_before = os.getloadavg()
     began = time.time()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -134,8 +145,14 @@ def run_step(name: str, command: list, poll: float) -> dict:
     poller.thread.join()
     if process.returncode != 0:
         raise SystemExit(f"{name} failed ({process.returncode}): {' '.join(command)}\n{err[-3000:]}")
-    return {"step": name, "seconds": round(wall, 1), "load_before": [round(v, 2) for v in load_before],
-            "load_after": [round(v, 2) for v in os.getloadavg()], **poller.summary(), "stdout": out.strip()[-400:]}
+    found = {"step": name, "seconds": round(wall, 1), "load_before": [round(v, 2) for v in load_before],
+             "load_after": [round(v, 2) for v in os.getloadavg()], **poller.summary(), "stdout": out.strip()[-400:]}
+    found["within_limits"] = (peak(found, "driver") < LIMITS["driver_mib"]
+                              and peak(found, "worker") < LIMITS["worker_mib"])
+    if log:
+        with open(log, "a") as handle:
+            handle.write(json.dumps(found) + "\n")
+    return found
 
 
 def _same_files(first: Path, second: Path) -> bool:
@@ -155,7 +172,7 @@ def planted_found(data: Path, scores: Path) -> dict:
                               columns=["id", "label_noise_flag", "duplicate_flag"]).to_pandas()
         ids = table["id"].to_numpy(dtype=np.int64)
         truth = {"label_noise": np.isin(ids, planted["flipped"]),
-                 "duplicate": np.isin(ids, np.concatenate([planted["copies"], planted["originals"]]))}
+                 "duplicate": np.isin(ids, planted["copies"])}  # a group's first row is not flagged
         for name, real in truth.items():
             flagged = table[f"{name}_flag"].to_numpy(dtype=bool)
             counts[name][0] += int((real & flagged).sum())
@@ -175,17 +192,17 @@ def run_size(rows: int, args) -> dict:
     engine = ["--workers", str(args.workers), "--quiet"]
     common = ["--label", "label", "--id", "id", *engine]
     scores = work / "scores"
-    steps = [run_step("score", [WORKBENCH, "score", str(data), "--out", str(scores), *common], args.poll)]
+    steps = [run_step("score", [WORKBENCH, "score", str(data), "--out", str(scores), *common], args.poll, args.log)]
     selections = {"topk": ["--strategy", "knn_density", "--keep", "0.3"],
                   "ccs": ["--strategy", "ccs:label_noise", "--keep", "0.3"],
                   "drop_flagged": ["--strategy", "drop-flagged:label_noise"]}
     for name, strategy in selections.items():
         steps.append(run_step(f"select_{name}", [WORKBENCH, "select", str(data), "--scores", str(scores), *strategy,
                                                  "--out", str(work / f"kept_{name}"), "--manifest",
-                                                 str(work / f"{name}.json"), *common], args.poll))
+                                                 str(work / f"{name}.json"), *common], args.poll, args.log))
         steps[-1]["n_kept"] = json.loads((work / f"{name}.json").read_text())["n_kept"]
     steps.append(run_step("apply_topk", [WORKBENCH, "apply", str(work / "topk.json"), str(data), "--out",
-                                         str(work / "kept_again"), *engine], args.poll))
+                                         str(work / "kept_again"), *engine], args.poll, args.log))
     steps[-1]["same_files_as_select"] = _same_files(work / "kept_topk", work / "kept_again")
     for step in steps:
         step["rows_per_second"] = round(rows / step["seconds"], 1)
@@ -209,7 +226,10 @@ def growth(runs: list) -> list:
     out = []
     for small, large in zip(runs, runs[1:]):
         factor = math.log(large["rows"] / small["rows"])
-        scaled = lambda a, b: round(10 ** (math.log(b / a) / factor * math.log(10)), 2) if a > 0 and b > 0 else None  # noqa: E731
+
+        def scaled(a: float, b: float):
+            return round(10 ** (math.log(b / a) / factor * math.log(10)), 2) if a > 0 and b > 0 else None
+
         out.append({"from_rows": small["rows"], "to_rows": large["rows"],
                     "total_time_per_10x": scaled(small["seconds"], large["seconds"]),
                     "steps": {s["step"]: {"time": scaled(s["seconds"], t["seconds"]),
@@ -230,6 +250,7 @@ def main() -> None:
     parser.add_argument("--poll", type=float, default=0.2, help="seconds between memory polls")
     parser.add_argument("--cache", default="/tmp/cluster-scale", help="generated data and outputs (large)")
     parser.add_argument("--keep-outputs", action="store_true", help="keep scores and kept rows (default: removed)")
+    parser.add_argument("--log", help="append every finished step here as a JSON line (kept if the run is stopped)")
     args = parser.parse_args()
     Path(args.cache).mkdir(parents=True, exist_ok=True)
     runs = []
@@ -237,7 +258,7 @@ def main() -> None:
         runs.append(run_size(rows, args))
         print(json.dumps(runs[-1]), file=sys.stderr, flush=True)
     print(json.dumps({"machine": f"{os.cpu_count()} cores, shared with other jobs unless stated",
-                      "workers": args.workers, "runs": runs, "growth": growth(runs)}, indent=2))
+                      "workers": args.workers, "limits": LIMITS, "runs": runs, "growth": growth(runs)}, indent=2))
 
 
 if __name__ == "__main__":
