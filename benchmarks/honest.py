@@ -285,7 +285,7 @@ def _auto_summary(runs: list) -> dict:
     return out
 
 
-def noise_small_section(draws: int = 6, n_rows: int = 1200, classes: int = 10, keep: float = 0.1) -> dict:
+def noise_small_section(draws: int = 6, n_rows: int = 1200, classes: int = 10, keep: float = 0.1, first: int = 0) -> dict:
     """Auto's nested figure minus chance on labels without signal at a small budget (12 kept rows per class:
     the finalists are estimated on several fold seeds), and with one fold seed, over ``draws`` draws."""
     from core.evaluation import fold_scores as make_fold_scores
@@ -293,7 +293,7 @@ def noise_small_section(draws: int = 6, n_rows: int = 1200, classes: int = 10, k
     scorers = ["el2n", "margin", "knn_density"]
     per_rule = {"repeated": [], "one_fold_seed": []}
     random_ref, seeds_used = [], []
-    for d in range(draws):
+    for d in range(first, first + draws):
         generator = np.random.default_rng(100 + d)
         ds = Dataset.from_arrays(generator.normal(size=(n_rows, 16)), generator.permutation(np.arange(n_rows) % classes))
         scores = core.compute_scores(ds, scorers, seed=0)
@@ -310,7 +310,8 @@ def noise_small_section(draws: int = 6, n_rows: int = 1200, classes: int = 10, k
                 random_ref.append(100 * (sel.details["random_reference"]["accuracy"] - 1 / classes))
                 seeds_used.append(sel.details["decision"]["fold_seeds"])
         print(f"noise_small draw {d}: {json.dumps({k: v[-1] for k, v in per_rule.items()})}", file=sys.stderr)
-    return {"rows": n_rows, "classes": classes, "keep": keep, "draws": draws, "fold_seeds": seeds_used,
+    return {"rows": n_rows, "classes": classes, "keep": keep, "draws": list(range(first, first + draws)),
+            "fold_seeds": seeds_used, "per_draw_points": per_rule,
             "one_draw_sampling_spread_points": 100 * float(np.sqrt((1 / classes) * (1 - 1 / classes) / n_rows)),
             "auto_nested_minus_chance_points": {k: _mean_se(v) for k, v in per_rule.items()},
             "random_reference_minus_chance_points": _mean_se(random_ref), "target": "within +-0.5 points"}
@@ -369,6 +370,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--before", action="store_true",
                         help="also run auto with one fold seed at every budget (the rule before repeated small-budget CV)")
     parser.add_argument("--noise-draws", type=int, default=6, help="pure-noise draws of the noise_small section")
+    parser.add_argument("--noise-first", type=int, default=0, help="first pure-noise draw (more draws in another run)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -378,7 +380,7 @@ def main(argv=None) -> dict:
         "copies": lambda: copies_section(),
         "coverage": lambda: coverage_section(datasets(args.sets.split(","), args.gen_rows, args.gen_features), seeds),
         "ccs_draw": lambda: ccs_draw_section(seeds),
-        "noise_small": lambda: noise_small_section(args.noise_draws),
+        "noise_small": lambda: noise_small_section(args.noise_draws, first=args.noise_first),
         "auto": lambda: auto_section(datasets(args.auto_sets.split(","), args.gen_rows, args.gen_features),
                                      [args.auto_split_start + i for i in range(args.auto_splits)],
                                      args.models.split(","), tuple(float(k) for k in args.auto_keeps.split(",")),

@@ -1,0 +1,122 @@
+"""How many fold seeds auto's small-budget choice needs: the evidence behind ``SMALL_BUDGET_FOLD_SEEDS``.
+
+Per held-out split of a bundled set (2/3 work, 1/3 test), at one keep fraction:
+
+1. every candidate of auto's pool is estimated leak-free at the exported size
+   (:meth:`CandidateTable.at_exported_size`) on 5 sets of folds (fold seed 0 = auto's own folds, then
+   :meth:`CandidateTable.on_fold_seed`, fold-wise scores made again for each);
+2. every candidate's *value* on the test third: the test accuracy of the target model trained on its
+   subset, averaged over 5 selection seeds (what choosing the strategy is worth, less one draw's luck);
+3. auto's decision rule (quick screen = fold seed s's figures, short list of 6 + random + the best
+   coverage-aware one, then :func:`core.search.auto.choose`) replayed with k = 1, 2, 3, 5 fold seeds, for
+   every start seed and every combination of the other seeds, and the value of its pick.
+
+The figure per k is the pick's value minus random's, averaged over fold-seed draws (the luck of which
+folds auto happened to use is averaged out), then over splits (mean and standard error), paired against
+k = 1, and against the best fixed candidate in hindsight (best mean value over the splits).
+The rule was chosen on splits 11, 12, 17-24 and reported on 13-16 (README, notes/smallbudget.md).
+Caches: a fresh temporary WORKBENCH_CACHE_DIR (cold).
+
+    python benchmarks/small_budget.py --splits 11,12,17,18,19,20,21,22,23,24   # decision splits (~15 min busy)
+    python benchmarks/small_budget.py --splits 13,14,15,16                     # report splits
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="small-budget-bench-")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+import core  # noqa: E402
+from benchmarks.estimate import _mean_se, split, test_accuracy  # noqa: E402
+from core.evaluation import LiveEvaluator, fold_scores  # noqa: E402
+from core.search.auto import choose  # noqa: E402
+from core.search.pool import default_candidates  # noqa: E402
+from core.search.screening import FINALISTS, CandidateTable, shortlist, with_label_free  # noqa: E402
+
+SCORERS = ["el2n", "margin", "knn_density"]
+FOLD_SEEDS = 5
+SELECTION_SEEDS = 5
+
+
+def collect(ds, split_seed: int, keep: float) -> dict:
+    """Per candidate: leak-free per-fold figures on each fold seed, and its value on the test split."""
+    work, test = split(ds, split_seed)
+    scores = core.compute_scores(work, SCORERS, seed=0)
+    fs = with_label_free(work, scores, fold_scores(work, SCORERS, folds=5, seed=0))
+    candidates = default_candidates(scores.columns, scores)
+    value = {c: float(np.mean([test_accuracy(work, test, core.select(work, None if c == "random" else scores, c,
+                                                                      keep=keep, seed=r).mask)
+                               for r in range(SELECTION_SEEDS)])) for c in candidates}
+    base = CandidateTable(work, scores, keep, 0, LiveEvaluator(work, folds=5, seed=0), fs).at_exported_size()
+    cv = {c: [] for c in candidates}
+    for k in range(FOLD_SEEDS):
+        table = base if k == 0 else base.on_fold_seed(k)
+        for c in candidates:
+            cv[c].append(np.asarray(table.accuracies(c), dtype=float))
+    return {"split": split_seed, "value": value, "cv": {c: np.vstack(v) for c, v in cv.items()}}
+
+
+def pick(cv: dict, seeds) -> str:
+    """Auto's rule on these fold seeds: screen on the first, short list, choose on all of them."""
+    screen = {c: cv[c][seeds[0]] for c in cv if c != "random"}
+    names = shortlist(screen, np.arange(len(next(iter(screen.values())))), FINALISTS)
+    return choose({c: cv[c][list(seeds)].ravel() for c in names})
+
+
+def draws(k: int):
+    """Every start seed with every combination of k - 1 other seeds."""
+    for start in range(FOLD_SEEDS):
+        for rest in itertools.combinations([s for s in range(FOLD_SEEDS) if s != start], k - 1):
+            yield (start, *rest)
+
+
+def summarise(runs: list, ks=(1, 2, 3, 5)) -> dict:
+    common = set.intersection(*(set(r["value"]) for r in runs))
+    mean_value = {c: float(np.mean([r["value"][c] for r in runs])) for c in common}
+    best = max(mean_value, key=mean_value.get)
+    per_k = {k: np.array([100 * np.mean([r["value"][pick(r["cv"], d)] for d in draws(k)]) for r in runs]) for k in ks}
+    random_ = np.array([100 * r["value"]["random"] for r in runs])
+    best_ = np.array([100 * r["value"][best] for r in runs])
+    return {"splits": [r["split"] for r in runs], "best_fixed_in_hindsight": best,
+            "best_fixed_minus_random_points": _mean_se(best_ - random_),
+            "by_fold_seeds": {str(k): {"pick_minus_random_points": _mean_se(v - random_),
+                                       "minus_one_fold_seed_points": _mean_se(v - per_k[ks[0]]),
+                                       "pick_minus_best_fixed_points": _mean_se(v - best_)} for k, v in per_k.items()},
+            "picks_on_fold_seed_0": {str(k): [pick(r["cv"], (0, *range(1, k))) for r in runs] for k in ks}}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--set", default="digits")
+    parser.add_argument("--keep", type=float, default=0.1)
+    parser.add_argument("--splits", default="13,14,15,16")
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args(argv)
+    started, load = time.perf_counter(), os.getloadavg()
+    ds = core.load_sample(args.set)
+    runs = []
+    for s in [int(x) for x in args.splits.split(",")]:
+        runs.append(collect(ds, s, args.keep))
+        print(f"split {s} collected ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    result = {"set": args.set, "keep": args.keep, "load_average_before": load, **summarise(runs),
+              "seconds": time.perf_counter() - started, "load_average_after": os.getloadavg()}
+    text = json.dumps(result, indent=2, default=float)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+    print(text)
+    return result
+
+
+if __name__ == "__main__":
+    main()
