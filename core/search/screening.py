@@ -298,6 +298,7 @@ def _repeated(found: dict, table: CandidateTable, fold_seeds: int, progress=None
         twin = table.on_fold_seed(k)
         more = run_pass(twin, names, twin.evaluator, f"small budget: {len(names)} finalists on fold seed {k + 1} "
                         f"of {fold_seeds}", scaled(progress, (k - 1) / (fold_seeds - 1), k / (fold_seeds - 1)), cancel)
+        table.not_leak_free |= twin.not_leak_free  # a column the new folds lack fell back to all-rows scores: say so
         for s in names:
             rows[s].append(np.asarray(more[s], dtype=float))
     found["repeated"] = {s: np.vstack(v) for s, v in rows.items()}
