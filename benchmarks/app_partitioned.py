@@ -44,8 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_browser import DEFAULT_MOVES, SEL, Run  # noqa: E402 - its Tune, slider and Export steps, reused
 from browser_kit import (  # noqa: E402
-    CHROMIUM, CHROMIUM_ARGS, PROGRESS_SAMPLER, ROOT, Server, card, cards, click_with_feedback, integer, live, load1,
-    poll,
+    CHROMIUM, CHROMIUM_ARGS, PROGRESS_SAMPLER, Server, card, cards, click_with_feedback, integer, live, nav, poll,
 )
 
 PARTS = {
@@ -111,6 +110,8 @@ class PartitionedRun(Run):
 
     def full(self) -> dict:
         page, folder = self.page, Path(self.args.work)
+        if not live(page, PARTS["write"]).count():  # run without the export step: open Export first
+            nav(page, SEL["nav_link"], "Export", self.t)
         self._type(PARTS["out"], str(folder / "kept"))
         self._type(PARTS["manifest"], str(folder / "kept.json"))
         mark = time.monotonic()
@@ -155,12 +156,16 @@ def _progress_summary(readings: list, wall: float) -> dict:
         if left is not None and left != shown:
             lefts.append({"at_s": round(at, 1), "left_s": left, "real_left_s": round(wall - at, 1)})
             shown = left
-    first = lefts[0] if lefts else None
+    first, track, last = (lefts[0] if lefts else None), [], None
+    for at, value, _ in readings:  # the bar's value over time, each change once
+        if value != last:
+            track.append([round(at, 1), round(value, 1)])
+            last = value
     return {"readings": len(readings), "distinct_progress_values": len(values),
             "distinct_time_left_readings": len(lefts), "time_left": lefts[:40],
             "first_left_s": first and first["left_s"], "first_real_left_s": first and first["real_left_s"],
             "first_left_over_real": first and round(first["left_s"] / max(first["real_left_s"], 0.1), 2),
-            "texts": sorted({re.sub(r"\d", "#", text)[:120] for _, _, text in readings})[:8]}
+            "progress_track": track[:60], "texts": sorted({re.sub(r"\d", "#", text)[:120] for _, _, text in readings})[:8]}
 
 
 def _drive(browser, args, steps: list, out: dict) -> None:
