@@ -258,8 +258,8 @@ def test_the_time_left_follows_the_pace_of_the_bulk_once_it_starts(monkeypatch):
     assert job.seconds_left() == pytest.approx(80.0)
     job.pace_from_here()
     clock[0] += 1.0
-    job.progress(210, 1000)  # under 5 % of the rest since: still the whole job's pace
-    assert job.seconds_left() == pytest.approx(21.0 * 0.79 / 0.21)
+    job.progress(270, 1000)  # under 10 % of the rest since: still the whole job's pace
+    assert job.seconds_left() == pytest.approx(21.0 * 0.73 / 0.27)
     clock[0] += 4.0
     job.progress(400, 1000)  # the bulk: 20 % in 5 s
     assert job.seconds_left() == pytest.approx(15.0)

@@ -305,7 +305,7 @@ class Job:
         return end - self.started_at
 
     def pace_from_here(self) -> None:
-        """Extrapolate the time left from the work done from now on, once 5 % of the rest is done: for a
+        """Extrapolate the time left from the work done from now on, once 10 % of the rest is done: for a
         job whose bulk starts now, after a first stage of another pace (e.g. reading files from a cold disk)."""
         with self._lock:
             self.pace_from = (time.monotonic(), self._fraction)
@@ -316,7 +316,7 @@ class Job:
         if self.running_since is None or fraction < 0.05 or fraction >= 1:
             return None
         since, base = self.pace_from or (self.running_since, 0.0)
-        if fraction - base < 0.05 * (1 - base):  # too little done since pace_from_here: the whole job's pace
+        if fraction - base < 0.1 * (1 - base):  # too little done since pace_from_here: the whole job's pace
             since, base = self.running_since, 0.0
         return (time.monotonic() - since) * (1 - fraction) / (fraction - base)
 
