@@ -16,8 +16,8 @@ Each run is a child process; its peak memory is the child's peak resident set (`
 the cluster, the driver plus every worker), which includes the memory-mapped pages it touched.
 
 ``stages``: the single-machine path taken apart, each stage timed alone in the same child (wall
-and CPU seconds): loading, the neighbour graph (k sized for every default scorer, recall check
-excluded), the recall@10 check, the out-of-fold models, then each default scorer's own pass over
+and CPU seconds): loading, the neighbour graph (k sized for every default scorer; includes choosing
+the probe count on its calibration rows, ``--probes N`` fixes it instead; recall check excluded), the recall@10 check, the out-of-fold models, then each default scorer's own pass over
 the shared work (prototypicality's includes its k-means). Across sizes it fits each stage's
 exponent (least-squares slope of log time on log rows, wall and CPU) beside n log n's slope over
 the same sizes; CPU time is the steadier figure on a shared machine. The load average before and
@@ -112,7 +112,7 @@ class _Stages:
         return value
 
 
-def run_stages(data: Path, scratch: Path) -> dict:
+def run_stages(data: Path, scratch: Path, probes: int = 0) -> dict:
     from core.data.partitions import load_partitioned
     from core.foundation.neighbors import neighbor_recall
     from core.scorers import LargeData, ScoringContext, resolve_scorers
@@ -120,7 +120,8 @@ def run_stages(data: Path, scratch: Path) -> dict:
     stages, start = _Stages(), time.time()
     ds = stages.time("loading", lambda: load_partitioned(data, store=scratch / "store", label="label"))
     checks = LargeData().recall_queries
-    context = ScoringContext(ds, seed=0, cache=False, large=LargeData(recall_queries=0))
+    large = LargeData(recall_queries=0, probes=int(probes) if probes else None)
+    context = ScoringContext(ds, seed=0, cache=False, large=large)
     scorers = resolve_scorers("default")
     context.plan(scorers)
     graph = stages.time("neighbour graph", lambda: context.neighbors(context.planned_neighbors))
@@ -171,8 +172,10 @@ def _child(args) -> None:
         load_before = os.getloadavg()
         if args.mode == "cluster":
             result = run_cluster(Path(args.data), scratch, args.workers)
+        elif args.mode == "stages":
+            result = run_stages(Path(args.data), scratch, args.probes)
         else:
-            result = (run_stages if args.mode == "stages" else run_single)(Path(args.data), scratch)
+            result = run_single(Path(args.data), scratch)
         result["load_average"] = {"before": [round(v, 2) for v in load_before],
                                   "after": [round(v, 2) for v in os.getloadavg()]}
     finally:
@@ -205,6 +208,8 @@ def main() -> None:
     parser.add_argument("--partition-rows", type=int, default=100_000)
     parser.add_argument("--mode", default="single", choices=["single", "cluster", "both", "stages"])
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--probes", type=int, default=0,
+                        help="stages: search this many cells per row (0: the count chosen by measured recall)")
     parser.add_argument("--cache", default="/tmp/workbench-scale", help="where generated data and scratch go")
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -222,7 +227,8 @@ def main() -> None:
                               args.features, args.classes,
                               args.partition_rows)
             child = subprocess.run([sys.executable, __file__, "--child", "--mode", mode, "--data", str(data),
-                                    "--workers", str(args.workers), "--cache", args.cache],
+                                    "--workers", str(args.workers), "--cache", args.cache,
+                                    "--probes", str(args.probes)],
                                    stdout=subprocess.PIPE, text=True, check=True)
             runs.append(json.loads(child.stdout.strip().splitlines()[-1]))
             print(json.dumps({"mode": mode, **runs[-1]}), file=sys.stderr, flush=True)
