@@ -32,6 +32,7 @@ def test_extra_fold_seeds_only_below_the_small_budget():
     assert fold_seed_count(20_000, 10, 0.1, 64) == 1
     per_class = SMALL_BUDGET_ROWS_PER_CLASS
     assert fold_seed_count(1000, 10, (per_class - 1) * 10 / 1000) > 1 and fold_seed_count(1000, 10, per_class / 100) == 1
+    assert fold_seed_count(1198, 10, 0.1, 61, model="mlp") == 1  # every MLP fit is exact: not cheap
     # each seed scores every row again: not on large data, where that is not cheap
     assert fold_seed_count(20_000, 10, 0.01, SMALL_BUDGET_MAX_CELLS // 20_000 + 1) == 1
 

@@ -239,7 +239,8 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
     n_folds = evaluator.n_folds
     screen_folds = _screen_folds(ds.n_samples, n_folds, NESTED_SCREEN_FOLDS, n_folds)
     share = _decision_share(ds.n_samples, n_folds, screen_folds or n_folds) if nested else 1.0
-    fold_seeds = fold_seed_count(ds.n_samples, ds.n_classes, keep, ds.n_features)
+    fold_seeds = fold_seed_count(ds.n_samples, ds.n_classes, keep, ds.n_features,
+                                 evaluator.model if evaluator.estimator is None else "own estimator")
     found = search(decide, candidates, nested=False, finalists=finalists, screen_folds=screen_folds,
                    fold_seeds=fold_seeds, progress=scaled(progress, 0, share), cancel=cancel)
     chosen = choose(decision_accuracies(found))
