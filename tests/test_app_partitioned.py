@@ -245,21 +245,3 @@ def test_the_source_is_absent_in_server_mode(monkeypatch):
         monkeypatch.delenv("WORKBENCH_SERVER_MODE")
         settings.operator.cache_clear()
 
-
-def test_the_time_left_follows_the_pace_of_the_bulk_once_it_starts(monkeypatch):
-    from workbench import jobs
-
-    clock = [100.0]
-    monkeypatch.setattr(jobs.time, "monotonic", lambda: clock[0])
-    job = jobs.Job(lambda job: None, label="Full-data selection")
-    job.running_since = clock[0]
-    clock[0] += 20.0
-    job.progress(200, 1000)  # a slow first stage: 20 % in 20 s (cold file reads)
-    assert job.seconds_left() == pytest.approx(80.0)
-    job.pace_from_here()
-    clock[0] += 1.0
-    job.progress(270, 1000)  # under 10 % of the rest since: still the whole job's pace
-    assert job.seconds_left() == pytest.approx(21.0 * 0.73 / 0.27)
-    clock[0] += 4.0
-    job.progress(400, 1000)  # the bulk: 20 % in 5 s
-    assert job.seconds_left() == pytest.approx(15.0)

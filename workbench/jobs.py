@@ -195,7 +195,6 @@ class Job:
         self._fraction = 0.0
         self.started_at = time.monotonic()
         self.running_since: Optional[float] = None
-        self.pace_from: Optional[tuple] = None  # (time, fraction): see pace_from_here
         self.paused_at: Optional[float] = None
         self.finished_at: Optional[float] = None
         self._target = target
@@ -304,21 +303,13 @@ class Job:
         end = self.finished_at if self.finished_at is not None else time.monotonic()
         return end - self.started_at
 
-    def pace_from_here(self) -> None:
-        """Extrapolate the time left from the work done from now on, once 10 % of the rest is done: for a
-        job whose bulk starts now, after a first stage of another pace (e.g. reading files from a cold disk)."""
-        with self._lock:
-            self.pace_from = (time.monotonic(), self._fraction)
-
     def seconds_left(self) -> Optional[float]:
         """Time left from the whole job's pace so far (every pass counted), or None before 5 %."""
         fraction = self.fraction
         if self.running_since is None or fraction < 0.05 or fraction >= 1:
             return None
-        since, base = self.pace_from or (self.running_since, 0.0)
-        if fraction - base < 0.1 * (1 - base):  # too little done since pace_from_here: the whole job's pace
-            since, base = self.running_since, 0.0
-        return (time.monotonic() - since) * (1 - fraction) / (fraction - base)
+        spent = time.monotonic() - self.running_since
+        return spent * (1 - fraction) / fraction
 
     def describe(self) -> str:
         """One line for the progress bar: the label, core's message, time spent and time left."""

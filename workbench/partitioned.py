@@ -133,12 +133,6 @@ def target(info: dict, recipe: dict, seed: int, out: Path, manifest: Path, engin
 
     def run(job: jobs.Job) -> dict:
         check_cancelled(job.cancel_event)
-
-        def progress(done: int, total: int, message: str) -> None:
-            job.progress(done, total, message)
-            if message.startswith("writing") and job.pace_from is None:  # the bulk, on files read once already
-                job.pace_from_here()
-
         job.progress(0, 1, f"selecting on every partition ({ENGINES[engine_name].split(',')[0].lower()})")
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -147,7 +141,7 @@ def target(info: dict, recipe: dict, seed: int, out: Path, manifest: Path, engin
                 document = workflows.select_partitioned(
                     info["source"], info["scores"], out, manifest, strategy=recipe["strategy"],
                     keep=recipe.get("keep"), threshold=recipe.get("threshold"), seed=seed, label=info["label"],
-                    id=info["id"], engine=engine, sample=info["sample"], progress=progress,
+                    id=info["id"], engine=engine, sample=info["sample"], progress=job.progress,
                     cancel=job.cancel_event)
         except OSError as err:
             raise ConfigError(f"Cannot write {out} or {manifest} ({err.strerror or err}); pick a folder you can "
