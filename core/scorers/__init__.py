@@ -19,14 +19,14 @@ from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, r
 from core.scorers import geometry, model, dynamics, valuation, pseudo, oob
 from core.scorers.base import METADATA_KEYS, Scorer, extra_column, flag_column, ScoreResult, get_scorer, list_scorers, reads_labels, register, registered_names, unregister
 from core.scorers.context import LargeData, ScoringContext
-from core.scorers.table import RECORDS_KEY, align_scores, join_scores, make_records, scorer_records
+from core.scorers.table import RECORDS_KEY, align_scores, join_scores, make_records, recorded_scorers, scorer_records
 from core.scorers.oof import PROXY_MODELS
 from core.scorers.cost import describe_seconds, estimate_seconds, machine_factor
 
 __all__ = [
     "compute_scores", "list_scorers", "get_scorer", "reads_labels", "resolve_scorers", "register", "unregister",
     "Scorer", "ScoreResult", "ScoringContext", "DEFAULT_SCORERS", "METADATA_KEYS", "registered_names",
-    "flag_column", "extra_column", "align_scores", "scorer_records", "join_scores", "cached_scores", "LargeData",
+    "flag_column", "extra_column", "align_scores", "scorer_records", "recorded_scorers", "join_scores", "cached_scores", "LargeData",
     "estimate_seconds", "describe_seconds", "machine_factor",
 ]
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from core.foundation.errors import ConfigError
-from core.scorers.base import get_scorer, registered_names
+from core.scorers.base import get_scorer, reads_labels, registered_names
 
 
 def align_scores(ds, scores) -> pd.DataFrame:
@@ -84,6 +84,23 @@ def scorer_records(scores) -> list:
         rows.append({"name": name, "family": cls.family, "keep": cls.keep, "params": cls().get_params(),
                      "source": "file"})
     return rows
+
+
+def recorded_scorers(scores, names=None, *, labelled_only: bool = False) -> list:
+    """The scorers behind a scores table (those of ``names``), configured as its records say they ran.
+
+    ``labelled_only`` keeps those whose values depend on the labels with those parameters
+    (:func:`core.scorers.reads_labels`): the ones a fold-wise estimate must recompute without each
+    fold's labels. Columns of unregistered scorers are left out (nothing could recompute them).
+    """
+    chosen = []
+    for row in scorer_records(scores):
+        name, params = row["name"], row.get("params") or {}
+        if name not in registered_names() or (names is not None and name not in names):
+            continue
+        if not labelled_only or reads_labels(name, params):
+            chosen.append(get_scorer(name)(**params))
+    return chosen
 
 
 def make_records(scorers, *, seed: int, folds: int, model: str, shared=None) -> list:

@@ -39,7 +39,7 @@ from core.evaluation import LiveEvaluator, fold_masks
 from core.evaluation import fold_scores as evaluation_fold_scores
 from core.foundation import stratified_folds
 from core.foundation.progress import check_cancelled, report, scaled
-from core.scorers import get_scorer, registered_names, scorer_records
+from core.scorers import reads_labels, recorded_scorers, registered_names, scorer_records
 from core.selection import needed_scorers, scores_read_labels, select
 from core.selection.algorithms import budget_from_keep
 from core.value import fit as value_fit
@@ -290,8 +290,7 @@ def fold_targets(ds, fold_of_row: np.ndarray, values: np.ndarray, *, task: str, 
     """
     n_folds = int(np.max(fold_of_row)) + 1
     outside = [fold_of_row != f for f in range(n_folds)]
-    reads_labels = _reads_labels(target, task, selection)
-    if not reads_labels:
+    if not _reads_labels(target, task, selection, scores):
         return [values[m] for m in outside], True, "the target reads no labels: its all-rows values serve every fold"
     if task == "regression" and target in registered_names():
         fs = fold_scores if _usable(fold_scores, fold_of_row, target) else _compute_fold_scores(
@@ -300,7 +299,7 @@ def fold_targets(ds, fold_of_row: np.ndarray, values: np.ndarray, *, task: str, 
                 f"{target} recomputed per fold without the batch's labels")
     strategy = getattr(selection, "resolved_strategy", None) if selection is not None else None
     if task == "decision" and strategy and scores is not None:
-        names = [n for n in needed_scorers(strategy) if n in registered_names() and get_scorer(n).needs_labels]
+        names = [s.name for s in recorded_scorers(scores, needed_scorers(strategy), labelled_only=True)]
         fs = fold_scores if all(_usable(fold_scores, fold_of_row, n) for n in names) else _compute_fold_scores(
             ds, names, fold_of_row, scores, seed, progress, cancel)
         masks, leak_free = fold_masks(ds, strategy, scores=scores, fold_scores=fs, keep=selection.keep,
@@ -312,9 +311,10 @@ def fold_targets(ds, fold_of_row: np.ndarray, values: np.ndarray, *, task: str, 
     return [values[m] for m in outside], False, why
 
 
-def _reads_labels(target: str, task: str, selection) -> bool:
-    if task == "regression":
-        return target not in registered_names() or get_scorer(target).needs_labels
+def _reads_labels(target: str, task: str, selection, scores) -> bool:
+    if task == "regression":  # as the table's run configured the target scorer, if it holds it
+        recorded = {s.name: s for s in recorded_scorers(scores, [target])}
+        return recorded[target].needs_labels if target in recorded else reads_labels(target)
     strategy = getattr(selection, "resolved_strategy", None)
     return strategy is None or scores_read_labels(strategy)
 
@@ -328,5 +328,7 @@ def _compute_fold_scores(ds, names, fold_of_row, scores, seed, progress, cancel)
     """Fold-wise scores with the all-rows scores' own seed and cross-fitting folds (as recorded)."""
     records = {row["name"]: row for row in scorer_records(scores)}
     first = records.get(names[0], {}) if names else {}
-    return evaluation_fold_scores(ds, names, fold_of_row=fold_of_row, score_seed=int(first.get("seed", seed)),
+    configured = recorded_scorers(scores, names) if scores is not None else []
+    return evaluation_fold_scores(ds, configured if len(configured) == len(names) else names, fold_of_row=fold_of_row,
+                                  score_seed=int(first.get("seed", seed)),
                                   score_folds=int(first.get("folds", 5)), progress=progress, cancel=cancel)

@@ -16,7 +16,7 @@ from core.foundation.encoding import to_jsonable
 from core.outputs import manifest as manifests
 from core.outputs.rows import rows_bytes
 from core.outputs.tracking import track
-from core.scorers import compute_scores, get_scorer, reads_labels, scorer_records
+from core.scorers import compute_scores, recorded_scorers, scorer_records
 from core.search import auto_select
 from core.search import curve_on_folds
 from core.scorers.table import align_scores
@@ -92,8 +92,7 @@ def fold_scores_for(ds, sel, scores, evaluator, *, progress=None, cancel=None):
 def labelled_scorers(scores, names=None) -> list:
     """The scorers of a scores table (or those of ``names`` in it) whose values depend on the labels,
     asked with the parameters each was run with (:func:`core.scorers.reads_labels`)."""
-    return [row["name"] for row in scorer_records(scores)
-            if (names is None or row["name"] in names) and reads_labels(row["name"], row.get("params"))]
+    return [scorer.name for scorer in recorded_scorers(scores, names, labelled_only=True)]
 
 
 def fold_scores_of(ds, scores, evaluator, *, names=None, progress=None, cancel=None):
@@ -104,14 +103,11 @@ def fold_scores_of(ds, scores, evaluator, *, names=None, progress=None, cancel=N
     """
     if scores is None:
         return None
-    wanted = labelled_scorers(scores, names)
+    wanted = recorded_scorers(scores, names, labelled_only=True)  # configured as the table's run was
     if not wanted:
         return None
-    records = {row["name"]: row for row in scorer_records(scores)}
-    first = records[wanted[0]]
-    # configured as the table's own run was, so each fold recomputes the same score
-    configured = [get_scorer(name)(**(records[name].get("params") or {})) for name in wanted]
-    return evaluation_fold_scores(ds, configured, fold_of_row=evaluator.fold_of_row_,
+    first = {row["name"]: row for row in scorer_records(scores)}[wanted[0].name]
+    return evaluation_fold_scores(ds, wanted, fold_of_row=evaluator.fold_of_row_,
                                   score_seed=int(first.get("seed", evaluator.seed)),
                                   score_folds=int(first.get("folds", 5)), progress=progress, cancel=cancel)
 
