@@ -19,7 +19,7 @@ Public names:
 from core.evaluation.block import class_comparison
 from core.evaluation.comparison import estimate_selection, selection_estimate, selection_figure
 from core.evaluation.fold_selection import fold_masks
-from core.evaluation.foldwise import FoldScores, fold_scores
+from core.evaluation.foldwise import FoldScores, fold_scores, recorded_fold_scores
 from core.evaluation.live import MODELS, Estimate, LiveEvaluator, evaluate_exact, make_folds
 from core.evaluation.references import INTERPOLATED, RandomCurve, random_curve
 from core.evaluation.target import (
@@ -27,6 +27,6 @@ from core.evaluation.target import (
 )
 
 __all__ = ["LiveEvaluator", "Estimate", "evaluate_exact", "make_folds", "MODELS",
-           "estimate_selection", "selection_figure", "selection_estimate", "fold_scores", "fold_masks", "FoldScores",
+           "estimate_selection", "selection_figure", "selection_estimate", "fold_scores", "recorded_fold_scores", "fold_masks", "FoldScores",
            "RandomCurve", "random_curve", "INTERPOLATED", "class_comparison", "check_estimator", "estimator_from_text",
            "measure_agreement", "rank_agreement", "panel_strategies", "FAITHFUL", "AGREEMENT_KEEPS"]

@@ -31,7 +31,7 @@ from core.evaluation.groups import evaluation_folds
 from core.foundation import cache as disk_cache
 from core.foundation.progress import check_cancelled, report, scaled
 from core.foundation.neighbors import headroom, without_rows
-from core.scorers import LargeData, ScoringContext, compute_scores, resolve_scorers
+from core.scorers import LargeData, ScoringContext, compute_scores, get_scorer, recorded_scorers, resolve_scorers, scorer_records
 from core.scorers.context import FoldContext
 from core.scorers.oof import pairwise_out_of_fold
 
@@ -186,6 +186,18 @@ def _share(f: int, n_folds: int, prepared: bool) -> tuple:
 def _digest(rows: np.ndarray) -> str:
     """A short key of an integer array (every row's fold)."""
     return hashlib.blake2b(np.ascontiguousarray(rows, dtype=np.int64).tobytes(), digest_size=16).hexdigest()
+
+
+def recorded_fold_scores(ds, scores, names, *, fold_of_row, seed: int = 0, progress=None, cancel=None) -> FoldScores:
+    """:func:`fold_scores` of ``names`` as the scores table ``scores`` records they ran: each scorer
+    with its parameters, and the table's seed and cross-fitting folds (those of the first name). A
+    name the table does not record (or no table) runs with its defaults and ``seed``."""
+    names = list(names)
+    as_ran = {scorer.name: scorer for scorer in recorded_scorers(scores, names)}
+    first = {row["name"]: row for row in scorer_records(scores)}.get(names[0], {}) if names else {}
+    return fold_scores(ds, [as_ran.get(name) or get_scorer(name)() for name in names], fold_of_row=fold_of_row,
+                       score_seed=int(first.get("seed", seed)), score_folds=int(first.get("folds", 5)),
+                       progress=progress, cancel=cancel)
 
 
 def _fold_key(ds, labelled, fold_of_row, f, score_seed, score_folds) -> str:

@@ -16,11 +16,10 @@ import time
 import numpy as np
 import pandas as pd
 
-from core.evaluation import FoldScores, LiveEvaluator, fold_masks, fold_scores as compute_fold_scores
+from core.evaluation import FoldScores, LiveEvaluator, fold_masks, recorded_fold_scores
 from core.foundation.progress import check_cancelled, report, scaled
 from core.foundation.seeds import derive_seed
-from core.scorers import (align_scores, get_scorer, reads_labels, recorded_scorers, registered_names,
-                          scorer_records)
+from core.scorers import align_scores, reads_labels, registered_names, scorer_records
 from core.search.pool import is_coverage_aware
 
 RANDOM_REPEATS = 5
@@ -179,12 +178,8 @@ def refold(ds, fold_scores: FoldScores, fold_of_row, score_seed: int, records=No
     fold_of_row = np.asarray(fold_of_row)
     free = [c for c in fold_scores.frames[0].columns if _owner(c) in fold_scores.label_free]
     labelled = [s for s in fold_scores.scorers if s not in fold_scores.label_free]
-    known = {row["name"]: row for row in scorer_records(records)} if records is not None else {}
-    first = known.get(labelled[0], {}) if labelled else {}
-    as_ran = {scorer.name: scorer for scorer in recorded_scorers(records, labelled)} if records is not None else {}
-    configured = [as_ran.get(name) or get_scorer(name)() for name in labelled]
-    fresh = (compute_fold_scores(ds, configured, seed=int(first.get("seed", score_seed)), fold_of_row=fold_of_row,
-                                 score_folds=int(first.get("folds", 5))) if labelled else None)
+    fresh = (recorded_fold_scores(ds, records, labelled, fold_of_row=fold_of_row, seed=score_seed)
+             if labelled else None)
     shared = None
     if free:
         pieces = pd.concat([frame[free] for frame in fold_scores.frames])

@@ -36,10 +36,10 @@ import numpy as np
 import pandas as pd
 
 from core.evaluation import LiveEvaluator, fold_masks
-from core.evaluation import fold_scores as evaluation_fold_scores
+from core.evaluation import recorded_fold_scores
 from core.foundation import stratified_folds
 from core.foundation.progress import check_cancelled, report, scaled
-from core.scorers import reads_labels, recorded_scorers, registered_names, scorer_records
+from core.scorers import reads_labels, recorded_scorers, registered_names
 from core.selection import needed_scorers, scores_read_labels, select
 from core.selection.algorithms import budget_from_keep
 from core.value import fit as value_fit
@@ -325,10 +325,6 @@ def _usable(fold_scores, fold_of_row, name: str) -> bool:
 
 
 def _compute_fold_scores(ds, names, fold_of_row, scores, seed, progress, cancel):
-    """Fold-wise scores with the all-rows scores' own seed and cross-fitting folds (as recorded)."""
-    records = {row["name"]: row for row in scorer_records(scores)}
-    first = records.get(names[0], {}) if names else {}
-    configured = recorded_scorers(scores, names) if scores is not None else []
-    return evaluation_fold_scores(ds, configured if len(configured) == len(names) else names, fold_of_row=fold_of_row,
-                                  score_seed=int(first.get("seed", seed)),
-                                  score_folds=int(first.get("folds", 5)), progress=progress, cancel=cancel)
+    """Fold-wise scores as the all-rows scores were made (recorded parameters, seed and cross-fitting folds)."""
+    return recorded_fold_scores(ds, scores, names, fold_of_row=fold_of_row, seed=seed, progress=progress,
+                                cancel=cancel)

@@ -10,7 +10,7 @@ import json
 from typing import Optional
 
 from core.evaluation import LiveEvaluator, estimate_selection
-from core.evaluation import fold_scores as evaluation_fold_scores
+from core.evaluation import recorded_fold_scores
 from core.foundation.progress import scaled
 from core.foundation.encoding import to_jsonable
 from core.outputs import manifest as manifests
@@ -103,13 +103,11 @@ def fold_scores_of(ds, scores, evaluator, *, names=None, progress=None, cancel=N
     """
     if scores is None:
         return None
-    wanted = recorded_scorers(scores, names, labelled_only=True)  # configured as the table's run was
+    wanted = labelled_scorers(scores, names)
     if not wanted:
         return None
-    first = {row["name"]: row for row in scorer_records(scores)}[wanted[0].name]
-    return evaluation_fold_scores(ds, wanted, fold_of_row=evaluator.fold_of_row_,
-                                  score_seed=int(first.get("seed", evaluator.seed)),
-                                  score_folds=int(first.get("folds", 5)), progress=progress, cancel=cancel)
+    return recorded_fold_scores(ds, scores, wanted, fold_of_row=evaluator.fold_of_row_, seed=evaluator.seed,
+                                progress=progress, cancel=cancel)
 
 
 def pruning_curve(ds, scores, strategies, keep_fractions=(0.1, 0.2, 0.3, 0.5, 0.7, 0.9), seeds: int = 3,
