@@ -13,6 +13,14 @@ the first quasi-Newton step lands close to the new optimum and two to four evalu
 finish the fit, against eight to ten for a warm start with an empty memory). The tests check the
 accuracies against scikit-learn on the same kept rows.
 
+The optimiser works in preconditioned coordinates: the weights are ``W = P @ U`` with ``P`` the
+inverse square root of the features' correlation matrix (plus a ridge at the penalty's scale),
+and L-BFGS moves ``U``. The objective is the same function of ``W``, so the optimum is the same
+(the stopping rule is checked on the gradient in ``W``); only its conditioning changes. Embedding
+tables are often close to low rank (a 16-dimensional signal mixed into 128 columns has
+correlation eigenvalues from 22 down to 0.0008), and there plain L-BFGS on ``W`` took 60 to 240
+evaluations per warm-started fit; whitened, the curvature is near uniform.
+
 Standardising on the kept rows is folded into the weights, so no standardised copy of the data
 is made: with per-feature mean ``mu`` and spread ``s`` of the kept rows,
 ``logits = X @ (W / s) + (b - (mu / s) @ W)``. Logits are held classes-first, shape
@@ -28,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.foundation.linear import standardiser
+from core.foundation.linear import RIDGE_OVER_PENALTY, Preconditioner, standardiser
 from core.foundation.progress import check_cancelled
 from core.foundation.threads import single_threaded
 
@@ -107,10 +115,11 @@ def _direction(g: np.ndarray, pairs: list) -> np.ndarray:
 
 
 def minimise(fun, x0: np.ndarray, pairs: list, *, gtol: float = TOLERANCE, max_iter: int = MAX_ITER,
-             cancel=None) -> tuple:
+             cancel=None, measure=None) -> tuple:
     """L-BFGS from ``x0`` whose curvature memory starts from ``pairs`` (a neighbouring problem's).
 
-    Stops when the largest gradient entry is at most ``gtol`` (scikit-learn's lbfgs rule), after
+    Stops when the largest gradient entry is at most ``gtol`` (scikit-learn's lbfgs rule; with
+    ``measure``, when ``measure(g)`` is: the gradient in the original coordinates), after
     ``max_iter`` iterations, or when no step along a descent direction lowers the objective.
     Raises :class:`~core.foundation.errors.Cancelled` between iterations once ``cancel`` is set
     (a slider move stops a stale background fit within one evaluation).
@@ -121,11 +130,12 @@ def minimise(fun, x0: np.ndarray, pairs: list, *, gtol: float = TOLERANCE, max_i
         ``pairs`` is the final memory (newest last), to seed a later fit.
     """
     pairs = list(pairs)[-HISTORY:]
+    measure = measure or (lambda gradient: float(np.max(np.abs(gradient))))
     x = np.asarray(x0, dtype=np.float64).copy()
     f, g = fun(x)
     evaluations = 1
     for _ in range(int(max_iter)):
-        if float(np.max(np.abs(g))) <= gtol:
+        if measure(g) <= gtol:
             return x, pairs, True, evaluations
         check_cancelled(cancel)
         direction = _direction(g, pairs)
@@ -148,7 +158,7 @@ def minimise(fun, x0: np.ndarray, pairs: list, *, gtol: float = TOLERANCE, max_i
             pairs.append((s, y, 1.0 / sy))
             del pairs[:-HISTORY]
         x, f, g = x_new, f_new, g_new
-    return x, pairs, bool(np.max(np.abs(g)) <= gtol), evaluations
+    return x, pairs, bool(measure(g) <= gtol), evaluations
 
 
 class FoldLogistic:
@@ -172,7 +182,9 @@ class FoldLogistic:
         self.y_ = np.asarray(y, dtype=np.int64)
         self.n_classes = int(n_classes)
         self.C = float(C)
-        self.warm_: dict = {}  # fold -> list of (packed kept mask, classes, parameters, pairs), newest last
+        self.preconditioner_ = Preconditioner(self.X_, RIDGE_OVER_PENALTY / (self.C * max(len(self.y_), 1)))
+        # fold -> list of (packed kept mask, classes, preconditioned parameters, pairs), newest last
+        self.warm_: dict = {}
         self.evaluations_ = 0  # objective evaluations so far (benchmarks read it)
         self._count_lock = threading.Lock()
 
@@ -227,16 +239,27 @@ class FoldLogistic:
         kept[rows] = True
         packed = np.packbits(kept)
         theta0, pairs = self._warm_start(fold, packed, tuple(classes), d * n_cls + n_cls)
+        pre = self.preconditioner_
+
+        def preconditioned(u):
+            loss, grad = objective(pre.weights(u), problem)
+            return loss, pre.gradient(grad)
+
+        def measure(grad_u):  # scikit-learn's rule, on the gradient in the original coordinates
+            return float(np.max(np.abs(pre.original_gradient(grad_u))))
+
         with single_threaded("blas") if limit_threads else contextlib.nullcontext():
-            theta, pairs, converged, evaluations = minimise(lambda t: objective(t, problem), theta0, pairs,
-                                                            max_iter=max_iter, cancel=cancel)
+            u, pairs, converged, evaluations = minimise(preconditioned, theta0, pairs, max_iter=max_iter,
+                                                        cancel=cancel, measure=measure)
+            theta = pre.weights(u)
             if not converged and max_iter == MAX_ITER:
                 theta, more = _fallback(theta, problem, max_iter)
+                u = pre.coordinates(theta)
                 evaluations += more
         with self._count_lock:
             self.evaluations_ += evaluations
         starts = self.warm_.setdefault(fold, [])
-        starts.append((packed, tuple(classes), theta, pairs[max(len(pairs) - SEED_PAIRS, 0):]))
+        starts.append((packed, tuple(classes), u, pairs[max(len(pairs) - SEED_PAIRS, 0):]))
         del starts[:-WARM_STARTS]
         W = theta[: d * n_cls].reshape(d, n_cls)
         b = theta[d * n_cls:]

@@ -3,7 +3,8 @@
 :func:`standardiser` is the per-column centre and spread that every model in the library uses
 (the logistic proxy, the torch MLP, the ridge estimate), so "standardised features" means one
 thing everywhere. :func:`fit_softmax_regression` is a full-batch L-BFGS fit with scikit-learn's
-objective, fast on thin float32 products.
+objective, fast on thin float32 products. :class:`Preconditioner` is the change of coordinates
+both logistic fits (this one and the live estimate's, :mod:`core.evaluation.logistic`) optimise in.
 """
 
 from __future__ import annotations
@@ -43,6 +44,66 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     np.exp(shifted, out=shifted)
     shifted /= shifted.sum(axis=1, keepdims=True)
     return shifted
+
+
+PRECONDITION_ROWS = 65_536  # rows (evenly spaced) the preconditioner's correlation matrix reads
+
+
+class Preconditioner:
+    """Weights ``W = P @ U``: ``P`` the inverse square root of the features' covariance plus a ridge.
+
+    A logistic fit on standardised features is badly conditioned when the features are nearly
+    low rank, as embedding tables often are (a 16-dimensional signal mixed into 128 columns has
+    covariance eigenvalues from 22 down to 0.0008), and L-BFGS then crawls along the small
+    directions: 60 to 240 evaluations per warm-started fit of the live estimate, and the scorers'
+    out-of-fold fits stopped at their iteration cap. Optimising ``U`` instead of ``W`` is the
+    same objective (the same optimum) with near uniform curvature in the data term. ``ridge``
+    keeps the directions the data does not span from being blown up; the callers set it at a
+    multiple of the penalty ``1 / (C n)``.
+
+    Label-free (it reads the features only). Acts on the weight block of a flat parameter vector
+    laid out as ``n_features * k`` weights (row-major ``(n_features, k)``) followed by ``k``
+    intercepts, for any ``k``.
+    """
+
+    def __init__(self, X: np.ndarray, ridge: float):
+        X = np.asarray(X)
+        step = max(1, len(X) // PRECONDITION_ROWS)
+        sample = np.asarray(X[::step], dtype=np.float32)
+        centred = sample - sample.mean(axis=0, dtype=np.float64).astype(np.float32)
+        gram = (centred.T @ centred).astype(np.float64) / max(len(sample), 1)
+        values, vectors = np.linalg.eigh((gram + gram.T) / 2)
+        values = np.maximum(values, 0.0) + float(ridge)
+        self.P = (vectors * values ** -0.5) @ vectors.T
+        self.P_inv = (vectors * values ** 0.5) @ vectors.T
+
+    def _apply(self, matrix: np.ndarray, flat: np.ndarray) -> np.ndarray:
+        d = len(matrix)
+        k = len(flat) // (d + 1)
+        out = np.array(flat, dtype=np.float64)
+        out[: d * k] = (matrix @ out[: d * k].reshape(d, k)).ravel()
+        return out
+
+    def weights(self, u: np.ndarray) -> np.ndarray:
+        """Parameters in the original coordinates from preconditioned ones."""
+        return self._apply(self.P, u)
+
+    def coordinates(self, theta: np.ndarray) -> np.ndarray:
+        """Preconditioned parameters from original ones (the inverse of :meth:`weights`)."""
+        return self._apply(self.P_inv, theta)
+
+    def gradient(self, grad_theta: np.ndarray) -> np.ndarray:
+        """The gradient with respect to ``u`` from the gradient in the original coordinates."""
+        return self._apply(self.P, grad_theta)  # P is symmetric
+
+    def original_gradient(self, grad_u: np.ndarray) -> np.ndarray:
+        """The gradient in the original coordinates (the inverse of :meth:`gradient`)."""
+        return self._apply(self.P_inv, grad_u)
+
+
+#: the preconditioner's ridge in units of the full-data penalty ``1 / (C n)``: 10 to 10,000 measured
+#: on digits, blobs and a low-rank 128-column table; 100 to 1,000 took the fewest evaluations
+RIDGE_OVER_PENALTY = 100.0
 
 
 def fit_softmax_regression(
@@ -97,15 +158,21 @@ def fit_softmax_regression(
         return loss, gradient.ravel()
 
     start = np.zeros(shape) if init is None else np.asarray(init, dtype=np.float64)
+    pre = Preconditioner(X, RIDGE_OVER_PENALTY * penalty)
+
+    def preconditioned(u: np.ndarray):  # the same objective, optimised in the coordinates W = P @ U
+        loss, gradient = objective(pre.weights(u))
+        return loss, pre.gradient(gradient)
+
     # The products are thin (n x d times d x classes): BLAS threads only wait on each other, and
     # on a busy two-core machine one thread was 3-7 times faster (measured at 10k and 50k rows).
     with single_threaded("blas"):
         result = minimize(
-            objective, start.ravel(), jac=True, method="L-BFGS-B",
+            preconditioned, pre.coordinates(start.ravel()), jac=True, method="L-BFGS-B",
             callback=lambda _: check_cancelled(cancel),
             options={"maxiter": max_iter, "gtol": 1e-5, "ftol": 1e-10},
         )
-    return result.x.reshape(shape)
+    return pre.weights(result.x).reshape(shape)
 
 
 def softmax_regression_proba(X: np.ndarray, weights: np.ndarray) -> np.ndarray:
