@@ -282,6 +282,19 @@ def test_duplicate_groups_need_small_distance_not_just_cosine():
     assert (groups[2:] == -1).all()  # rows 2 and 3-4 share a direction but are far apart
 
 
+def test_cosines_from_graph_distances_equal_cosines_from_the_rows():
+    """The duplicate scorer's law-of-cosines route (norms and the graph's distances) is the dot product's."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(600, 24)).astype(np.float32) + 2.0
+    X[10] = X[20] + 1e-4  # a near copy
+    X[30] = 0.0  # a zero row: cosine 0
+    graph = knn_graph(X, 6)
+    from_rows = neighbor_cosines(X, graph.indices)
+    from_distances = neighbor_cosines(X, graph.indices, graph.distances)
+    np.testing.assert_allclose(from_distances, from_rows, atol=1e-5)
+    assert from_distances[10].max() > 0.999999 and not from_distances[30].any()
+
+
 def test_prototypicality_class_centroid_option_is_distance_to_class_centroid(two_classes):
     scorer = get_scorer("prototypicality")(method="class_centroid")
     frame = compute_scores(two_classes, [scorer], cache=False)

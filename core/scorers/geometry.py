@@ -71,12 +71,32 @@ class Outlier(_GraphScorer):
         return ScoreResult(lof, flags=lof > self.flag_above)
 
 
-def neighbor_cosines(X: np.ndarray, indices: np.ndarray, chunk_size: int = 4096) -> np.ndarray:
-    """Cosine similarity of every row to each of its listed neighbours, shape like ``indices``."""
+def neighbor_cosines(X: np.ndarray, indices: np.ndarray, distances: np.ndarray = None,
+                     chunk_size: int = 4096) -> np.ndarray:
+    """Cosine similarity of every row to each of its listed neighbours, shape like ``indices``.
+
+    With the graph's euclidean ``distances`` the cosine comes from the law of cosines,
+    ``(|a|^2 + |b|^2 - |a - b|^2) / (2 |a| |b|)``, which reads one norm per neighbour instead of
+    its whole row: linear in the rows (gathering ``k`` full rows per row from a table larger than
+    the caches cost ``n^1.5``: 0.69 s at 300k x 128, 4.39 s at 1M). Without them the rows are
+    gathered and multiplied. The two agree to 3e-7 on digits and a generated 128-column table
+    (float32 distances); the error grows with the ratio of the two norms (1e-4 at a thousandfold),
+    where the cosine is far from any duplicate threshold. A zero row has cosine 0 with everything.
+    """
     X = np.asarray(X, dtype=np.float32)
-    norms = np.linalg.norm(X, axis=1)
-    unit = X / np.maximum(norms, 1e-12)[:, None]
+    norms = np.linalg.norm(X, axis=1).astype(np.float64)
     cosines = np.empty(indices.shape, dtype=np.float64)
+    if distances is not None:
+        for start in range(0, len(X), chunk_size):
+            stop = min(start + chunk_size, len(X))
+            own, other = norms[start:stop, None], norms[indices[start:stop]]
+            gap = np.asarray(distances[start:stop], dtype=np.float64)
+            scale = 2.0 * own * other
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = (own ** 2 + other ** 2 - gap ** 2) / scale
+            cosines[start:stop] = np.where(scale > 1e-24, value, 0.0)
+        return np.clip(cosines, -1.0, 1.0)
+    unit = X / np.maximum(norms, 1e-12)[:, None].astype(np.float32)
     for start in range(0, len(X), chunk_size):
         stop = min(start + chunk_size, len(X))
         cosines[start:stop] = np.einsum("id,ikd->ik", unit[start:stop], unit[indices[start:stop]])
@@ -178,7 +198,10 @@ class Duplicate(_GraphScorer):
 
     def _compute(self, ds, context) -> ScoreResult:
         graph = context.neighbors(self.k)
-        cosines = neighbor_cosines(ds.X, graph.indices)
+        # Large (approximate) graphs take the linear law-of-cosines route; exact graphs (small data)
+        # keep the dot products, whose bytes do not depend on how BLAS split the distance products.
+        distances = graph.distances if graph.method == "approximate" else None
+        cosines = neighbor_cosines(ds.X, graph.indices, distances)
         groups = duplicate_groups(graph, cosines, self.threshold, self.relative_distance)
         flags = np.zeros(ds.n_samples, dtype=bool)
         grouped = np.flatnonzero(groups >= 0)
