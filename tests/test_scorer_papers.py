@@ -74,6 +74,17 @@ def test_whole_graph_values_equal_brute_force_on_few_points():
     np.testing.assert_allclose(knn_shapley_values(y, graph.indices, k), expected, atol=1e-12)
 
 
+def test_values_summed_block_by_block_equal_one_pass():
+    """Test points are processed in blocks (bounded temporaries); the sum over blocks is the whole."""
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(300, 3))
+    y = rng.integers(0, 3, 300)
+    indices = knn_graph(X, 20).indices
+    whole = knn_shapley_values(y, indices, 5, chunk_size=300)
+    np.testing.assert_allclose(knn_shapley_values(y, indices, 5, chunk_size=7), whole, atol=1e-12)
+    assert np.abs(whole).sum() > 0
+
+
 def test_a_pure_separated_class_is_not_valued_at_zero():
     # Two far-apart pure clusters: with the old zero start every value was exactly 0.
     rng = np.random.default_rng(0)

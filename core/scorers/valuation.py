@@ -73,7 +73,7 @@ def knn_shapley_per_test(match: np.ndarray, k: int, n_train: int, tail_rate: np.
     return values
 
 
-def knn_shapley_values(y: np.ndarray, indices: np.ndarray, k: int) -> np.ndarray:
+def knn_shapley_values(y: np.ndarray, indices: np.ndarray, k: int, chunk_size: int = 65_536) -> np.ndarray:
     """KNN-Shapley value of every row, each row serving as a test point against the others.
 
     Parameters
@@ -97,13 +97,22 @@ def knn_shapley_values(y: np.ndarray, indices: np.ndarray, k: int) -> np.ndarray
     n_train = n_samples - 1
     if k > k_star:
         raise ValueError(f"k={k} exceeds the {k_star} listed neighbours")
-    match = y[indices] == y[:, None]
     _, codes = np.unique(y, return_inverse=True)
     same_class_others = np.bincount(codes)[codes] - 1
     unlisted = max(n_train - k_star, 1)
-    tail_rate = (same_class_others - match.sum(axis=1)) / unlisted
-    values = knn_shapley_per_test(match, k, n_train, tail_rate)
-    return np.bincount(indices.ravel(), weights=values.ravel(), minlength=n_samples)
+    total = np.zeros(n_samples)
+    # test points a block at a time: the float64 temporaries stay a few MB instead of several
+    # (n, K*) arrays (240 MB each at 1M x 30), which made this scorer grow as n^2 past 300k rows;
+    # at most 64 blocks, since each adds a length-n count
+    chunk_size = max(int(chunk_size), -(-n_samples // 64))
+    for start in range(0, n_samples, chunk_size):
+        stop = min(start + chunk_size, n_samples)
+        listed = indices[start:stop]
+        match = y[listed] == y[start:stop, None]
+        tail_rate = (same_class_others[start:stop] - match.sum(axis=1)) / unlisted
+        values = knn_shapley_per_test(match, k, n_train, tail_rate)
+        total += np.bincount(listed.ravel(), weights=values.ravel(), minlength=n_samples)
+    return total
 
 
 @register
