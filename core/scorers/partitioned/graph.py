@@ -4,12 +4,16 @@ Built and searched partition by partition with the inverted-file index of
 :mod:`core.foundation.cluster_index`:
 
 1. the driver fits the list centroids on a sample (bounded size);
-2. :func:`assign_task`: every partition finds the lists each of its rows probes and counts its
+2. :func:`assign_task`: every partition finds the home list of each of its rows and counts its
    rows per home list;
 3. :func:`place_task`: every partition copies its rows into the list-ordered matrix at slots the
    driver computed from the counts (a shuffle through a memory-mapped file);
-4. :func:`search_task`: every partition searches its rows against the lists they probe, reading
-   one list at a time, and writes its rows of the neighbour graph.
+4. :func:`choose_probes`: the driver measures, on a few hundred sampled rows with exact neighbours
+   (:func:`exact_neighbours`), the fewest lists per row that reach the target recall@10, as the
+   one-machine graph does (:func:`core.foundation.neighbors.choose_probes`): a fixed count loses
+   recall as the rows grow;
+5. :func:`search_task`: every partition finds the lists each block of its rows probes and searches
+   them, reading one list at a time, and writes its rows of the neighbour graph.
 
 Nothing here holds more than one partition and one list in memory.
 """
@@ -23,11 +27,15 @@ import numpy as np
 from core.data.partitions import PartitionedData, open_store
 from core.foundation.cluster_index import nearest_clusters, probe_search, smallest
 
-PROBES = "probes.npy"
+HOMES = "homes.npy"
 LIST_FEATURES = "lists_features.npy"
 LIST_IDS = "lists_ids.npy"
 GRAPH_INDICES = "graph_indices.npy"
 GRAPH_DISTANCES = "graph_distances.npy"
+
+
+#: Rows of a partition assigned, searched or checked at a time: a task's memory is bounded by this, not the partition.
+QUERY_BLOCK = 65_536
 
 
 def allocate(folder, shape: tuple, dtype, name: str) -> None:
@@ -35,15 +43,19 @@ def allocate(folder, shape: tuple, dtype, name: str) -> None:
     np.lib.format.open_memmap(Path(folder) / name, mode="w+", dtype=dtype, shape=shape).flush()
 
 
-def assign_task(index: int, data: PartitionedData, scratch: str, centroids: np.ndarray, probes: int) -> np.ndarray:
-    """Write the lists each row of partition ``index`` probes; return its rows per home list."""
+def assign_task(index: int, data: PartitionedData, scratch: str, centroids: np.ndarray) -> np.ndarray:
+    """Write the home list of every row of partition ``index``; return its rows per home list."""
     part = data.partitions[index]
     X, _ = open_store(scratch)
-    probed = nearest_clusters(X[part.start:part.stop], centroids, probes)
-    target = np.load(Path(scratch) / PROBES, mmap_mode="r+")
-    target[part.start:part.stop] = probed
+    target = np.load(Path(scratch) / HOMES, mmap_mode="r+")
+    counts = np.zeros(len(centroids), dtype=np.int64)
+    for start in range(part.start, part.stop, QUERY_BLOCK):
+        stop = min(start + QUERY_BLOCK, part.stop)
+        home = nearest_clusters(X[start:stop], centroids, 1)[:, 0]
+        target[start:stop] = home
+        counts += np.bincount(home, minlength=len(centroids))
     target.flush()
-    return np.bincount(probed[:, 0], minlength=len(centroids))
+    return counts
 
 
 def list_slots(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +83,7 @@ def place_task(index: int, data: PartitionedData, scratch: str, slots: np.ndarra
     """Copy partition ``index``'s rows into the list-ordered matrix at its slots."""
     part = data.partitions[index]
     X, _ = open_store(scratch)
-    home = np.load(Path(scratch) / PROBES, mmap_mode="r")[part.start:part.stop, 0].astype(np.int64)
+    home = np.load(Path(scratch) / HOMES, mmap_mode="r")[part.start:part.stop].astype(np.int64)
     order = np.argsort(home, kind="stable")
     first = np.searchsorted(home[order], home[order], side="left")
     target_rows = slots[home[order]] + (np.arange(len(order)) - first)
@@ -83,15 +95,8 @@ def place_task(index: int, data: PartitionedData, scratch: str, slots: np.ndarra
     return part.rows
 
 
-#: Rows of a partition searched (or checked) at a time: a task's memory is bounded by this, not the partition.
-QUERY_BLOCK = 65_536
-
-
-def search_task(index: int, data: PartitionedData, scratch: str, bounds: np.ndarray, k: int) -> int:
-    """Write the ``k`` nearest other rows of every row of partition ``index`` into the graph files,
-    ``QUERY_BLOCK`` rows at a time (the search holds ``rows x probes x k`` candidates)."""
-    part = data.partitions[index]
-    X, _ = open_store(scratch)
+def list_reader(scratch: str, bounds: np.ndarray):
+    """``block(c) -> (vectors, ids)`` over the list-ordered files (for :func:`probe_search`)."""
     features = np.load(Path(scratch) / LIST_FEATURES, mmap_mode="r")
     ids = np.load(Path(scratch) / LIST_IDS, mmap_mode="r")
 
@@ -99,13 +104,24 @@ def search_task(index: int, data: PartitionedData, scratch: str, bounds: np.ndar
         rows = slice(int(bounds[cluster]), int(bounds[cluster + 1]))
         return features[rows], np.asarray(ids[rows])
 
+    return block
+
+
+def search_task(index: int, data: PartitionedData, scratch: str, bounds: np.ndarray, k: int,
+                centroids: np.ndarray, probes: int) -> int:
+    """Write the ``k`` nearest other rows of every row of partition ``index`` into the graph files,
+    ``QUERY_BLOCK`` rows at a time (the search holds ``rows x probes x k`` candidates)."""
+    part = data.partitions[index]
+    X, _ = open_store(scratch)
+    block = list_reader(scratch, bounds)
+
     graph_indices = np.load(Path(scratch) / GRAPH_INDICES, mmap_mode="r+")
     graph_distances = np.load(Path(scratch) / GRAPH_DISTANCES, mmap_mode="r+")
     for start in range(part.start, part.stop, QUERY_BLOCK):
         stop = min(start + QUERY_BLOCK, part.stop)
-        probed = np.load(Path(scratch) / PROBES, mmap_mode="r")[start:stop].astype(np.int64)
-        distances, indices = probe_search(np.asarray(X[start:stop]), np.arange(start, stop), probed, block, k,
-                                          len(bounds) - 1)
+        queries = np.asarray(X[start:stop])
+        probed = nearest_clusters(queries, centroids, probes)
+        distances, indices = probe_search(queries, np.arange(start, stop), probed, block, k, len(bounds) - 1)
         graph_indices[start:stop] = indices
         graph_distances[start:stop] = distances
     graph_indices.flush(), graph_distances.flush()
@@ -149,12 +165,34 @@ def exact_candidates_task(index: int, data: PartitionedData, scratch: str, queri
     return distances, indices
 
 
-def graph_recall(engine, data: PartitionedData, scratch: str, queries: np.ndarray, k: int = 10) -> float:
-    """Recall@k of the written neighbour graph against exact neighbours of the sampled ``queries``."""
+def exact_neighbours(engine, data: PartitionedData, scratch: str, queries: np.ndarray, k: int = 10) -> np.ndarray:
+    """The exact ``k`` nearest other rows of each sampled row in ``queries``, by brute force over every
+    partition (one pass), shape (len(queries), k)."""
     found = engine.map(exact_candidates_task, range(len(data.partitions)), data, scratch, queries, k)
     distances = np.concatenate([d for d, _ in found], axis=1)
     indices = np.concatenate([i for _, i in found], axis=1)
-    exact = np.take_along_axis(indices, smallest(distances, k)[1], axis=1)
+    return np.take_along_axis(indices, smallest(distances, k)[1], axis=1)
+
+
+def choose_probes(scratch: str, bounds: np.ndarray, centroids: np.ndarray, queries: np.ndarray,
+                  exact: np.ndarray, target_recall: float, steps) -> int:
+    """The fewest of ``steps`` lists per row whose search finds ``target_recall`` of the ``exact``
+    neighbours of the sampled ``queries`` (every list, which is exact, when none does)."""
+    X, _ = open_store(scratch)
+    points = np.asarray(X[queries], dtype=np.float32)
+    block, lists, k = list_reader(scratch, bounds), len(centroids), exact.shape[1]
+    for probes in [p for p in steps if p < lists] + [lists]:
+        probed = nearest_clusters(points, centroids, probes)
+        _, found = probe_search(points, np.asarray(queries, dtype=np.int64), probed, block, k, lists)
+        hits = sum(len(np.intersect1d(exact[q], found[q])) for q in range(len(queries)))
+        if hits / float(len(queries) * k) >= target_recall:
+            return int(probes)
+    return int(lists)
+
+
+def graph_recall(engine, data: PartitionedData, scratch: str, queries: np.ndarray, k: int = 10) -> float:
+    """Recall@k of the written neighbour graph against exact neighbours of the sampled ``queries``."""
+    exact = exact_neighbours(engine, data, scratch, queries, k)
     graph = np.load(Path(scratch) / GRAPH_INDICES, mmap_mode="r")
     hits = sum(len(np.intersect1d(exact[q], graph[row, :k])) for q, row in enumerate(queries))
     return hits / float(len(queries) * k)

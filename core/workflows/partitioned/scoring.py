@@ -31,7 +31,8 @@ import pandas as pd
 from core.data.partitions import (PartitionedData, create_store, fill_store, open_partitioned, open_store,
                                   partition_files, read_partition_ids, row_uniforms)
 from core.data.partitions import sample_partitions
-from core.foundation.cluster_index import default_clusters, fit_cluster_index
+from core.foundation.cluster_index import ClusterIndex, default_clusters, fit_cluster_index
+from core.foundation.neighbors import CALIBRATION_QUERIES, PROBE_STEPS, RECALL_TARGET
 from core.foundation.encoding import to_jsonable
 from core.foundation.errors import ConfigError, DataFileError, LabelError
 from core.foundation.progress import report
@@ -91,7 +92,7 @@ def _neighbors_needed(scorers) -> int:
 
 
 def _fit_globals(engine, state: ScoreState, *, fit_rows: int, index_rows: int, clusters: Optional[int],
-                 probes: int) -> dict:
+                 probes: Optional[int]) -> dict:
     data = state.data
     samples = engine.map(_sample_task, range(len(data.partitions)), data, state.scratch, fit_rows, index_rows,
                          state.seed, state.folds)
@@ -101,23 +102,34 @@ def _fit_globals(engine, state: ScoreState, *, fit_rows: int, index_rows: int, c
             half.fit(state, sample)
     index_X = np.concatenate([s["index_X"] for s in samples])
     index = fit_cluster_index(index_X if len(index_X) >= 2 else sample["X"],
-                              clusters or default_clusters(data.n_samples), probes, state.seed)
+                              clusters or default_clusters(data.n_samples), probes or 1, state.seed)
     return {"index": index, "fit_rows": int(len(sample["y"]))}
 
 
-def _build_graph(engine, state: ScoreState, index, k: int) -> None:
+def _build_graph(engine, state: ScoreState, index: ClusterIndex, k: int, probes: Optional[int],
+                 target_recall: float) -> ClusterIndex:
+    """Build the shared graph; returns the index with the probes searched (``probes``, or the fewest
+    that reach ``target_recall`` on sampled rows when None)."""
     data, scratch = state.data, state.scratch
     parts = range(len(data.partitions))
     n = data.n_samples
-    shared_graph.allocate(scratch, (n, index.probes), np.int32, shared_graph.PROBES)
-    counts = np.stack(engine.map(shared_graph.assign_task, parts, data, scratch, index.centroids, index.probes))
+    shared_graph.allocate(scratch, (n,), np.int32, shared_graph.HOMES)
+    counts = np.stack(engine.map(shared_graph.assign_task, parts, data, scratch, index.centroids))
     bounds, slots = shared_graph.list_slots(counts)
     shared_graph.allocate(scratch, (n, data.n_features), np.float32, shared_graph.LIST_FEATURES)
     shared_graph.allocate(scratch, (n,), np.int64, shared_graph.LIST_IDS)
     engine.map(_place, parts, data, scratch, slots)
+    if probes is None:
+        queries = np.sort(rng(state.seed, "probe-calibration").choice(
+            n, size=min(CALIBRATION_QUERIES, n), replace=False))
+        exact = shared_graph.exact_neighbours(engine, data, scratch, queries, min(10, k))
+        probes = shared_graph.choose_probes(scratch, bounds, index.centroids, queries, exact, target_recall,
+                                            PROBE_STEPS)
+    index = ClusterIndex(index.centroids, int(max(1, min(probes, index.clusters))))
     shared_graph.allocate(scratch, (n, k), np.int64, shared_graph.GRAPH_INDICES)
     shared_graph.allocate(scratch, (n, k), np.float32, shared_graph.GRAPH_DISTANCES)
-    engine.map(shared_graph.search_task, parts, data, scratch, bounds, k)
+    engine.map(shared_graph.search_task, parts, data, scratch, bounds, k, index.centroids, index.probes)
+    return index
 
 
 def _place(index: int, data: PartitionedData, scratch: str, slots: np.ndarray) -> int:
@@ -156,7 +168,8 @@ def _write_task(index: int, state: ScoreState, folder: str, names: list) -> int:
 def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = None, features=None,
                       names="default", seed: int = 0, folds: int = 5, engine=None, scratch=None,
                       fit_rows: int = 200_000, index_rows: int = 50_000, clusters: Optional[int] = None,
-                      probes: int = 8, recall_queries: int = 200, progress=None) -> dict:
+                      probes: Optional[int] = None, target_recall: float = RECALL_TARGET,
+                      recall_queries: int = 200, progress=None) -> dict:
     """Score every row of a partitioned Parquet dataset; write the scores as a partitioned dataset.
 
     Parameters
@@ -175,9 +188,12 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
         Parent of the temporary folder of shared files (default: beside ``out``); removed at the end.
     fit_rows : int
         Size of the stratified sample the out-of-fold models and prototypes are fitted on.
-    index_rows, clusters, probes : int
-        Sample the index centroids are fitted on, lists of the index and lists each row searches
-        (``probes >= clusters`` makes the neighbour search exact).
+    index_rows, clusters : int
+        Sample the index centroids are fitted on, and lists of the index.
+    probes : int, optional
+        Lists each row searches (``probes >= clusters`` makes the neighbour search exact). Default:
+        the fewest that reach ``target_recall`` (recall@10) on 300 sampled rows whose exact
+        neighbours are found by brute force, as on one machine; recorded with the target.
     recall_queries : int
         About this many sampled rows get their exact neighbours by brute force over every
         partition; the graph's recall@10 on them is recorded (0 skips the check).
@@ -206,7 +222,8 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
                               probes=probes)
         report(progress, 3, 8, "models, prototypes and index centroids fitted on samples")
         k = min(_neighbors_needed(scorers), data.n_samples - 1)
-        _build_graph(engine, state, fitted["index"], k)
+        fitted["index"] = _build_graph(engine, state, fitted["index"], k, probes, target_recall)
+        fitted["probes_chosen_for_recall"] = None if probes is not None else float(target_recall)
         queries = np.sort(rng(seed, "recall-queries").choice(
             data.n_samples, size=min(int(recall_queries), data.n_samples), replace=False))
         fitted["recall"] = shared_graph.graph_recall(engine, data, str(work), queries, min(10, k)) if len(queries) else None
@@ -229,6 +246,8 @@ def _record(data, scorers, state, fitted, engine, seed, folds, k) -> dict:
     exact = index.probes >= index.clusters
     shared = {"neighbors": {"method": "exact" if exact else "approximate", "search": "cluster-probe",
                             "clusters": index.clusters, "probes": index.probes, "k": int(k),
+                            **({"probes_chosen_for_recall": fitted["probes_chosen_for_recall"]}
+                               if fitted.get("probes_chosen_for_recall") is not None else {}),
                             "recall_at_10": None if fitted.get("recall") is None else round(fitted["recall"], 4)},
               "oof": {"fit": "stratified sample", "rows": fitted["fit_rows"], "of": data.n_samples,
                       "apply": "every row by the model of its own fold"}}
