@@ -89,18 +89,29 @@ def neighbor_cosines(X: np.ndarray, indices: np.ndarray, distances: np.ndarray =
     if distances is not None:
         for start in range(0, len(X), chunk_size):
             stop = min(start + chunk_size, len(X))
-            own, other = norms[start:stop, None], norms[indices[start:stop]]
-            gap = np.asarray(distances[start:stop], dtype=np.float64)
-            scale = 2.0 * own * other
-            with np.errstate(divide="ignore", invalid="ignore"):
-                value = (own ** 2 + other ** 2 - gap ** 2) / scale
-            cosines[start:stop] = np.where(scale > 1e-24, value, 0.0)
-        return np.clip(cosines, -1.0, 1.0)
+            cosines[start:stop] = cosines_from_distances(norms[start:stop], norms[indices[start:stop]],
+                                                         distances[start:stop])
+        return cosines
     unit = X / np.maximum(norms, 1e-12)[:, None].astype(np.float32)
     for start in range(0, len(X), chunk_size):
         stop = min(start + chunk_size, len(X))
         cosines[start:stop] = np.einsum("id,ikd->ik", unit[start:stop], unit[indices[start:stop]])
     return np.clip(cosines, -1.0, 1.0)
+
+
+def cosines_from_distances(own_norms: np.ndarray, other_norms: np.ndarray, distances: np.ndarray) -> np.ndarray:
+    """Cosines by the law of cosines: ``own_norms`` (m,), ``other_norms`` and euclidean ``distances`` (m, k).
+
+    Zero rows get cosine 0; the result is clipped to [-1, 1]. Both graph paths (in memory and
+    partitioned) use it, so the two duplicate scorers compute the same numbers from the same graph.
+    """
+    own = np.asarray(own_norms, dtype=np.float64)[:, None]
+    other = np.asarray(other_norms, dtype=np.float64)
+    gap = np.asarray(distances, dtype=np.float64)
+    scale = 2.0 * own * other
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = (own ** 2 + other ** 2 - gap ** 2) / scale
+    return np.clip(np.where(scale > 1e-24, value, 0.0), -1.0, 1.0)
 
 
 def duplicate_groups(graph: NeighborGraph, cosines: np.ndarray, threshold: float,

@@ -15,13 +15,15 @@ import numpy as np
 from core.data.partitions import open_store
 from core.foundation.order_statistics import medians
 from core.scorers.base import extra_column, flag_column
-from core.scorers.geometry import Duplicate, KnnDensity, Outlier, Prototypicality, duplicate_components, fit_kmeans
+from core.scorers.geometry import (Duplicate, KnnDensity, Outlier, Prototypicality, cosines_from_distances,
+                                   duplicate_components, fit_kmeans)
 from core.scorers.partitioned.base import PartitionedScorer, register_partitioned
 from core.scorers.partitioned.graph import allocate, read_graph
 from core.scorers.partitioned.state import ScoreState, column, write_rows
 
 KDIST = "kdist.npy"
 REACH = "reach.npy"
+NORMS = "norms.npy"
 
 
 def _density_columns(index: int, state: ScoreState) -> dict:
@@ -65,18 +67,24 @@ register_partitioned(PartitionedScorer(Prototypicality.name, columns=_prototype_
 # ------------------------------------------------------------------------------------ duplicate
 
 
-def _cosines(state: ScoreState, rows: slice, indices: np.ndarray, chunk_size: int = 4096) -> np.ndarray:
+def _norms(index: int, state: ScoreState, chunk_size: int = 65_536) -> int:
+    """Write the euclidean norm of every row of partition ``index`` (the duplicate scorer's cosines read them)."""
+    rows = state.rows(index)
     X, _ = open_store(state.scratch)
-    cosines = np.empty(indices.shape, dtype=np.float64)
-    for start in range(0, len(indices), chunk_size):  # neighbours' rows are gathered a chunk at a time
-        stop = min(start + chunk_size, len(indices))
-        queries = np.asarray(X[rows.start + start:rows.start + stop], dtype=np.float32)
-        unit = queries / np.maximum(np.linalg.norm(queries, axis=1), 1e-12)[:, None]
-        neighbours = np.asarray(X[indices[start:stop].ravel()], dtype=np.float32)
-        neighbours = neighbours / np.maximum(np.linalg.norm(neighbours, axis=1), 1e-12)[:, None]
-        shape = (stop - start, indices.shape[1], -1)
-        cosines[start:stop] = np.einsum("id,ikd->ik", unit, neighbours.reshape(shape))
-    return np.clip(cosines, -1.0, 1.0)
+    norms = np.empty(rows.stop - rows.start)
+    for start in range(rows.start, rows.stop, chunk_size):
+        chunk = np.asarray(X[start:min(start + chunk_size, rows.stop)], dtype=np.float32)
+        norms[start - rows.start:start - rows.start + len(chunk)] = np.linalg.norm(chunk, axis=1)
+    write_rows(state, NORMS, rows, norms)
+    return rows.stop - rows.start
+
+
+def _cosines(state: ScoreState, rows: slice, indices: np.ndarray, distances: np.ndarray) -> np.ndarray:
+    """Cosine of each row to its listed neighbours from the norms and the graph's distances (law of cosines):
+    one norm per neighbour is read, not its row, so the cost is linear in the rows."""
+    norms = column(state, NORMS)
+    return cosines_from_distances(np.asarray(norms[rows]), np.asarray(norms[indices.ravel()]).reshape(indices.shape),
+                                  distances)
 
 
 def nearest_distances(index: int, state: ScoreState) -> list:
@@ -92,13 +100,15 @@ def duplicate_edges(index: int, state: ScoreState) -> np.ndarray:
     rows = state.rows(index)
     params = state.params[Duplicate.name]
     indices, distances = read_graph(state.scratch, rows.start, rows.stop, int(params["k"]))
-    cosines = _cosines(state, rows, indices)
+    cosines = _cosines(state, rows, indices, distances)
     linked = (cosines >= params["threshold"]) & (distances <= params["relative_distance"] * state.spacing)
     source, neighbour = np.nonzero(linked)
     return np.column_stack([rows.start + source, indices[source, neighbour]]).astype(np.int64)
 
 
 def _reduce_duplicates(engine, state: ScoreState) -> None:
+    allocate(state.scratch, (state.data.n_samples,), np.float64, NORMS)
+    engine.map(_norms, state.parts, state)
     state.spacing = float(np.nan_to_num(medians(engine, len(state.parts), nearest_distances, (state,))[0]))
     edges = engine.map(duplicate_edges, state.parts, state)
     state.duplicate_rows, state.duplicate_groups, state.duplicate_flags = duplicate_components(
@@ -107,7 +117,7 @@ def _reduce_duplicates(engine, state: ScoreState) -> None:
 
 def _duplicate_columns(index: int, state: ScoreState) -> dict:
     rows = state.rows(index)
-    indices, _ = read_graph(state.scratch, rows.start, rows.stop, int(state.params[Duplicate.name]["k"]))
+    indices, distances = read_graph(state.scratch, rows.start, rows.stop, int(state.params[Duplicate.name]["k"]))
     positions = np.arange(rows.start, rows.stop)
     groups = np.full(len(positions), -1, dtype=np.int64)
     flags = np.zeros(len(positions), dtype=bool)
@@ -117,7 +127,7 @@ def _duplicate_columns(index: int, state: ScoreState) -> dict:
         found = (at < len(known)) & (known[np.minimum(at, len(known) - 1)] == positions)
         groups[found] = state.duplicate_groups[at[found]]
         flags[found] = state.duplicate_flags[at[found]]
-    return {"scores": {Duplicate.name: _cosines(state, rows, indices).max(axis=1)},
+    return {"scores": {Duplicate.name: _cosines(state, rows, indices, distances).max(axis=1)},
             "flags": {flag_column(Duplicate.name): flags}, "extras": {extra_column(Duplicate.name, "group"): groups}}
 
 
