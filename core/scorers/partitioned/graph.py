@@ -8,7 +8,7 @@ Built and searched partition by partition with the inverted-file index of
    rows per home list;
 3. :func:`place_task`: every partition copies its rows into the list-ordered matrix at slots the
    driver computed from the counts (a shuffle through a memory-mapped file);
-4. :func:`choose_probes`: the driver measures, on a few hundred sampled rows with exact neighbours
+4. :func:`probes_reaching_recall`: the driver measures, on a few hundred sampled rows with exact neighbours
    (:func:`exact_neighbours`), the fewest lists per row that reach the target recall@10, as the
    one-machine graph does (:func:`core.foundation.neighbors.choose_probes`): a fixed count loses
    recall as the rows grow;
@@ -174,7 +174,7 @@ def exact_neighbours(engine, data: PartitionedData, scratch: str, queries: np.nd
     return np.take_along_axis(indices, smallest(distances, k)[1], axis=1)
 
 
-def choose_probes(scratch: str, bounds: np.ndarray, centroids: np.ndarray, queries: np.ndarray,
+def probes_reaching_recall(scratch: str, bounds: np.ndarray, centroids: np.ndarray, queries: np.ndarray,
                   exact: np.ndarray, target_recall: float, steps) -> int:
     """The fewest of ``steps`` lists per row whose search finds ``target_recall`` of the ``exact``
     neighbours of the sampled ``queries`` (every list, which is exact, when none does)."""

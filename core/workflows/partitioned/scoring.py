@@ -123,7 +123,7 @@ def _build_graph(engine, state: ScoreState, index: ClusterIndex, k: int, probes:
         queries = np.sort(rng(state.seed, "probe-calibration").choice(
             n, size=min(CALIBRATION_QUERIES, n), replace=False))
         exact = shared_graph.exact_neighbours(engine, data, scratch, queries, min(10, k))
-        probes = shared_graph.choose_probes(scratch, bounds, index.centroids, queries, exact, target_recall,
+        probes = shared_graph.probes_reaching_recall(scratch, bounds, index.centroids, queries, exact, target_recall,
                                             PROBE_STEPS)
     index = ClusterIndex(index.centroids, int(max(1, min(probes, index.clusters))))
     shared_graph.allocate(scratch, (n, k), np.int64, shared_graph.GRAPH_INDICES)
