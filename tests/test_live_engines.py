@@ -57,6 +57,34 @@ def test_seeded_memory_reaches_the_same_optimum_as_a_fresh_start():
     assert np.max(np.abs(seeded - fresh)) <= 0.05 * np.max(np.abs(fresh))
 
 
+def test_preconditioned_fit_reaches_the_plain_optimum_in_far_fewer_evaluations():
+    """On a nearly low-rank table (benchmarks/gen_partitioned.py's kind: 40 components in 16 latent
+    dimensions mixed into 128 columns) whitening the weights changes the path, not the optimum: the same
+    loss and predictions in a fraction of the evaluations (148 plain, 38 whitened when written)."""
+    rng = np.random.default_rng(7)
+    component = rng.integers(0, 40, 4000)
+    latent = (rng.normal(size=(40, 16)) * 2.0)[component] + rng.normal(size=(4000, 16))
+    X = (latent @ (rng.normal(size=(16, 128)) / 4.0) + 0.1 * rng.normal(size=(4000, 128))).astype(np.float32)
+    model = FoldLogistic(X, component % 10, 10)
+    pre = model.preconditioner_
+    u = rng.normal(size=128 * 10 + 10)
+    np.testing.assert_allclose(pre.coordinates(pre.weights(u)), u, atol=1e-8)
+    rows = np.arange(3200)
+    problem = model.problem(rows, np.arange(10))
+    plain, _, plain_converged, plain_evaluations = minimise(lambda t: objective(t, problem), np.zeros(u.size), [])
+    weights, offset, _ = model.fit(0, rows)
+    assert plain_converged
+    W = plain[:1280].reshape(128, 10)
+    plain_weights = (W / problem.sd[:, None]).astype(np.float32)
+    plain_offset = (plain[1280:] - (problem.mu / problem.sd) @ W).astype(np.float32)
+    X_ = model.X_[rows]
+    assert ((X_ @ weights + offset).argmax(axis=1) == (X_ @ plain_weights + plain_offset).argmax(axis=1)).mean() > 0.995
+    # both stop on scikit-learn's rule (largest gradient entry <= 1e-4): the same optimum to that tolerance
+    loss = objective(plain, problem)[0]
+    assert abs(objective(pre.weights(model.warm_[0][-1][2]), problem)[0] - loss) <= 1e-5 * loss
+    assert model.evaluations_ * 3 <= plain_evaluations, (model.evaluations_, plain_evaluations)
+
+
 def test_the_objective_gradient_matches_finite_differences():
     ds = blobs(500, features=5, classes=3)
     model = FoldLogistic(ds.X, ds.y, ds.n_classes)
