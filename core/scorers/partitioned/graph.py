@@ -175,7 +175,7 @@ def exact_neighbours(engine, data: PartitionedData, scratch: str, queries: np.nd
 
 
 def probes_reaching_recall(scratch: str, bounds: np.ndarray, centroids: np.ndarray, queries: np.ndarray,
-                  exact: np.ndarray, target_recall: float, steps) -> int:
+                           exact: np.ndarray, target_recall: float, steps) -> int:
     """The fewest of ``steps`` lists per row whose search finds ``target_recall`` of the ``exact``
     neighbours of the sampled ``queries`` (every list, which is exact, when none does)."""
     X, _ = open_store(scratch)
@@ -190,9 +190,10 @@ def probes_reaching_recall(scratch: str, bounds: np.ndarray, centroids: np.ndarr
     return int(lists)
 
 
-def graph_recall(engine, data: PartitionedData, scratch: str, queries: np.ndarray, k: int = 10) -> float:
-    """Recall@k of the written neighbour graph against exact neighbours of the sampled ``queries``."""
-    exact = exact_neighbours(engine, data, scratch, queries, k)
+def graph_recall(scratch: str, queries: np.ndarray, exact: np.ndarray) -> float:
+    """Recall@k of the written neighbour graph on the sampled ``queries`` against their ``exact``
+    neighbours (:func:`exact_neighbours`, shape (len(queries), k))."""
+    k = exact.shape[1]
     graph = np.load(Path(scratch) / GRAPH_INDICES, mmap_mode="r")
     hits = sum(len(np.intersect1d(exact[q], graph[row, :k])) for q, row in enumerate(queries))
     return hits / float(len(queries) * k)

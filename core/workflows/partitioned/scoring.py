@@ -107,9 +107,9 @@ def _fit_globals(engine, state: ScoreState, *, fit_rows: int, index_rows: int, c
 
 
 def _build_graph(engine, state: ScoreState, index: ClusterIndex, k: int, probes: Optional[int],
-                 target_recall: float) -> ClusterIndex:
-    """Build the shared graph; returns the index with the probes searched (``probes``, or the fewest
-    that reach ``target_recall`` on sampled rows when None)."""
+                 target_recall: float, calibration: Optional[tuple] = None) -> ClusterIndex:
+    """Build the shared graph; returns the index with the probes searched: ``probes``, or when None the
+    fewest that reach ``target_recall`` on ``calibration`` = (sampled rows, their exact neighbours)."""
     data, scratch = state.data, state.scratch
     parts = range(len(data.partitions))
     n = data.n_samples
@@ -120,16 +120,32 @@ def _build_graph(engine, state: ScoreState, index: ClusterIndex, k: int, probes:
     shared_graph.allocate(scratch, (n,), np.int64, shared_graph.LIST_IDS)
     engine.map(_place, parts, data, scratch, slots)
     if probes is None:
-        queries = np.sort(rng(state.seed, "probe-calibration").choice(
-            n, size=min(CALIBRATION_QUERIES, n), replace=False))
-        exact = shared_graph.exact_neighbours(engine, data, scratch, queries, min(10, k))
-        probes = shared_graph.probes_reaching_recall(scratch, bounds, index.centroids, queries, exact, target_recall,
-                                            PROBE_STEPS)
+        queries, exact = calibration
+        probes = shared_graph.probes_reaching_recall(scratch, bounds, index.centroids, queries, exact,
+                                                     target_recall, PROBE_STEPS)
     index = ClusterIndex(index.centroids, int(max(1, min(probes, index.clusters))))
     shared_graph.allocate(scratch, (n, k), np.int64, shared_graph.GRAPH_INDICES)
     shared_graph.allocate(scratch, (n, k), np.float32, shared_graph.GRAPH_DISTANCES)
     engine.map(shared_graph.search_task, parts, data, scratch, bounds, k, index.centroids, index.probes)
     return index
+
+
+def _sampled_exact(engine, state: ScoreState, k: int, calibrate: bool, recall_queries: int) -> tuple:
+    """Exact neighbours of the probe-calibration rows and of the recall-check rows (two seed streams),
+    found in one brute-force pass over the partitions: ((rows, exact) or None, (rows, exact) or None)."""
+    n, seed = state.data.n_samples, state.seed
+    calibration = (np.sort(rng(seed, "probe-calibration").choice(n, size=min(CALIBRATION_QUERIES, n), replace=False))
+                   if calibrate else np.empty(0, np.int64))
+    check = np.sort(rng(seed, "recall-queries").choice(n, size=min(int(recall_queries), n), replace=False))
+    rows = np.union1d(calibration, check)
+    if not len(rows):
+        return None, None
+    exact = shared_graph.exact_neighbours(engine, state.data, state.scratch, rows, k)
+
+    def pick(wanted):
+        return (wanted, exact[np.searchsorted(rows, wanted)]) if len(wanted) else None
+
+    return pick(calibration), pick(check)
 
 
 def _place(index: int, data: PartitionedData, scratch: str, slots: np.ndarray) -> int:
@@ -222,11 +238,10 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
                               probes=probes)
         report(progress, 3, 8, "models, prototypes and index centroids fitted on samples")
         k = min(_neighbors_needed(scorers), data.n_samples - 1)
-        fitted["index"] = _build_graph(engine, state, fitted["index"], k, probes, target_recall)
+        calibration, check = _sampled_exact(engine, state, min(10, k), probes is None, recall_queries)
+        fitted["index"] = _build_graph(engine, state, fitted["index"], k, probes, target_recall, calibration)
         fitted["probes_chosen_for_recall"] = None if probes is not None else float(target_recall)
-        queries = np.sort(rng(seed, "recall-queries").choice(
-            data.n_samples, size=min(int(recall_queries), data.n_samples), replace=False))
-        fitted["recall"] = shared_graph.graph_recall(engine, data, str(work), queries, min(10, k)) if len(queries) else None
+        fitted["recall"] = shared_graph.graph_recall(str(work), *check) if check is not None else None
         report(progress, 5, 8, f"neighbour graph: {k} neighbours per row")
         _global_statistics(engine, state)
         report(progress, 7, 8, "global statistics reduced")
