@@ -14,7 +14,7 @@ finish the fit, against eight to ten for a warm start with an empty memory). The
 accuracies against scikit-learn on the same kept rows.
 
 The optimiser works in preconditioned coordinates: the weights are ``W = P @ U`` with ``P`` the
-inverse square root of the features' correlation matrix (plus a ridge at the penalty's scale),
+inverse square root of the features' correlation matrix (plus a ridge at 100x the penalty),
 and L-BFGS moves ``U``. The objective is the same function of ``W``, so the optimum is the same
 (the stopping rule is checked on the gradient in ``W``); only its conditioning changes. Embedding
 tables are often close to low rank (a 16-dimensional signal mixed into 128 columns has
