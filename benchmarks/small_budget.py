@@ -102,6 +102,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--keep", type=float, default=0.1)
     parser.add_argument("--splits", default="13,14,15,16")
     parser.add_argument("--out", default=None)
+    parser.add_argument("--raw", default=None,
+                        help="also write every split's per-candidate figures (JSON) to replay other rules offline")
     args = parser.parse_args(argv)
     started, load = time.perf_counter(), os.getloadavg()
     ds = core.load_sample(args.set)
@@ -109,6 +111,9 @@ def main(argv=None) -> dict:
     for s in [int(x) for x in args.splits.split(",")]:
         runs.append(collect(ds, s, args.keep))
         print(f"split {s} collected ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    if args.raw:
+        Path(args.raw).write_text(json.dumps([{"split": r["split"], "value": r["value"],
+                                               "cv": {c: v.tolist() for c, v in r["cv"].items()}} for r in runs]))
     result = {"set": args.set, "keep": args.keep, "load_average_before": load, **summarise(runs),
               "seconds": time.perf_counter() - started, "load_average_after": os.getloadavg()}
     text = json.dumps(result, indent=2, default=float)
