@@ -77,10 +77,10 @@ def selection_figure(ds, selection, *, scores, evaluator: LiveEvaluator,
                         kept_share={str(c): v for c, v in zip(ds.classes, shares)})
         return est, bool(honest.get("leak_free", False)), NESTED_METHOD
     recipe = selection.resolved_recipe
-    if recipe.kind == "random" or scores is None and fold_scores is None:
-        method = LABEL_FREE_METHOD if recipe.kind == "random" else OPTIMISTIC_METHOD
+    if recipe.label_blind or scores is None and fold_scores is None and recipe.kind != "random":
+        method = LABEL_FREE_METHOD if recipe.label_blind else OPTIMISTIC_METHOD
         est = evaluator.estimate(selection.mask, progress, cancel)
-        return est, recipe.kind == "random", method
+        return est, recipe.label_blind, method
     if fold_scores is None and not recipe.reads_labels:
         fold_scores = _label_free_splits(ds, scores, evaluator)
     masks, leak_free = fold_masks(ds, recipe, scores=scores, fold_scores=fold_scores,

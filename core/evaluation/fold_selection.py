@@ -55,7 +55,7 @@ def fold_masks(ds, strategy, *, scores=None, fold_scores: Optional[FoldScores] =
     recipe = as_recipe(strategy, keep, threshold, seed, force_keep=force_keep, force_drop=force_drop)
     n_folds, n = int(fold_of_row.max()) + 1, ds.n_samples
     masks = np.zeros((n_folds, n), dtype=bool)
-    if recipe.kind == "random":  # uses no labels: the one all-rows mask (forced rows included) serves every fold
+    if recipe.label_blind:  # uses no labels: the one all-rows mask (forced rows included) serves every fold
         masks[:] = select(ds, None, recipe).mask
         masks[fold_of_row[None, :] == np.arange(n_folds)[:, None]] = False
         return masks, True

@@ -29,6 +29,7 @@ import numpy as np
 from core.foundation.errors import ConfigError
 from core.foundation.folds import stratified_folds
 from core.foundation.linear import standardiser
+from core.foundation.seeds import derive_seed
 from core.selection.algorithms import equal_quotas, proportional_quotas
 from core.selection.registry import Request
 
@@ -137,8 +138,12 @@ def run_with_quota(kind, request, run) -> tuple:
     for c in np.flatnonzero(quotas > 0):
         rows = np.flatnonzero(ds.y == c)
         sub = _memo(ds, ("class", int(c)), lambda: ds.take(rows))
+        # each class draws with its own seed: with one seed every class would keep the rows at the same
+        # positions of its own rows (random draws and tie-breaks rank rows by a hash of seed and position), so on
+        # data stored in some order (by source, writer, time) every class would come from the same stretch
         part = Request(ds=sub, frame=request.frame.iloc[rows], spec=inner, keep=quotas[c] / len(rows),
-                       budget=int(quotas[c]), threshold=None, seed=request.seed, progress=None,
+                       budget=int(quotas[c]), threshold=None, seed=derive_seed(request.seed, "class-quota", int(c)),
+                       progress=None,
                        cancel=request.cancel)
         kept, params, _ = run(kind, part)
         mask[rows[np.asarray(kept, dtype=bool)]] = True

@@ -104,6 +104,16 @@ class Recipe:
     def needed_scorers(self) -> list:
         return needed_scorers(self.spec)
 
+    @property
+    def label_blind(self) -> bool:
+        """Whether the kept rows depend on nothing but the rows' count and the seed: plain random.
+
+        One all-rows mask then serves every evaluator fold. Random *with* class quotas is not: its
+        quotas read the class counts (DRoP's a model's held-out recall), so inside an estimate they
+        must come from each fold's training rows like any strategy's scores.
+        """
+        return self.spec.kind == "random" and self.spec.quota is None
+
     @cached_property
     def reads_labels(self) -> bool:
         """Whether a score the strategy ranks by was computed from the labels (see the grammar)."""
