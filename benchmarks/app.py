@@ -26,13 +26,14 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="workbench-bench-app-")
+from benchmarks.cold_cache import cold_cache  # noqa: E402
+
+cold_cache("workbench-bench-app-")
 os.environ.setdefault("WORKBENCH_UMAP", "off")
 
 import numpy as np  # noqa: E402

@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -102,7 +101,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--keep", type=float, nargs="+", default=[0.5, 0.8])
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args(argv)
-    os.environ.setdefault("WORKBENCH_CACHE_DIR", tempfile.mkdtemp(prefix="bench_data_oob_"))
+    from benchmarks.cold_cache import cold_cache
+
+    cold_cache("bench_data_oob_", keep_given=True)
     import core
 
     report = {"command": "python benchmarks/data_oob.py " + " ".join(argv or sys.argv[1:]), "cpus": os.cpu_count()}

@@ -44,12 +44,13 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="honest-bench-")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.cold_cache import cold_cache  # noqa: E402
+
+cold_cache("honest-bench-")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the planted-copy set of the tests
 
 import numpy as np  # noqa: E402

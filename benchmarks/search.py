@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +37,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.cold_cache import cold_cache  # noqa: E402
 
 
 def pixel_table(rows: int, columns: int, classes: int = 10, seed: int = 0) -> pd.DataFrame:
@@ -63,7 +64,7 @@ def bench(shape: str, curve: list, keep: float) -> dict:
     import core
 
     rows, columns = (int(v) for v in shape.lower().split("x"))
-    os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="wb-search-bench-")  # cold
+    cold_cache("wb-search-bench-")
     frame = pixel_table(rows, columns)
     started = time.perf_counter()
     ds = core.load_dataset(frame, label="label")
@@ -115,7 +116,7 @@ def quality(names, keep: float) -> dict:
     """Auto's pick and nested estimate per set (cold cache; fold-wise scores first, not timed)."""
     import core
 
-    os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="wb-search-quality-")
+    cold_cache("wb-search-quality-")
     out = {}
     for name in names:
         ds = quality_set(name)

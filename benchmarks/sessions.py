@@ -23,14 +23,16 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 os.environ.setdefault("WORKBENCH_UMAP", "off")
 os.environ["WORKBENCH_PRELOAD"] = ""
-os.environ.setdefault("WORKBENCH_CACHE_DIR", tempfile.mkdtemp(prefix="bench-sessions-"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.cold_cache import cold_cache  # noqa: E402
+
+cold_cache("bench-sessions-", keep_given=True)
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

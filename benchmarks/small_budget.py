@@ -28,12 +28,13 @@ import itertools
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="small-budget-bench-")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.cold_cache import cold_cache  # noqa: E402
+
+cold_cache("small-budget-bench-")
 
 import numpy as np  # noqa: E402
 

@@ -17,16 +17,18 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.cold_cache import cold_cache  # noqa: E402
 FAST = ["-m", "not slow and not browser and not app"]
 
 
 def run_once(selection: list) -> dict:
-    env = dict(os.environ, WORKBENCH_CACHE_DIR=tempfile.mkdtemp(prefix="suite-bench-cache-"))
+    env = dict(os.environ, WORKBENCH_CACHE_DIR=cold_cache("suite-bench-cache-", set_env=False))
     before = os.getloadavg()
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *selection], cwd=ROOT,

@@ -31,12 +31,13 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.cold_cache import cold_cache  # noqa: E402
 
 
 def _load() -> float:
@@ -110,7 +111,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--sets", nargs="+", default=["known_answer", "generated"])
     args = parser.parse_args(argv)
-    os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="target_agreement_")  # cold
+    cold_cache("target_agreement_")
     import core
 
     report = {"keeps": args.keep, "folds": args.folds, "cache": "cold (fresh temporary folder)"}
