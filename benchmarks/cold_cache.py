@@ -21,8 +21,9 @@ def cold_cache(prefix: str, *, set_env: bool = True, keep_given: bool = False) -
     given = os.environ.get("WORKBENCH_CACHE_DIR")
     if keep_given and given:
         return given
-    folder = tempfile.mkdtemp(prefix=prefix)
-    atexit.register(shutil.rmtree, folder, True)
+    folder, owner = tempfile.mkdtemp(prefix=prefix), os.getpid()
+    # only the process that made it removes it (a forked worker that runs exit handlers must not)
+    atexit.register(lambda: os.getpid() == owner and shutil.rmtree(folder, ignore_errors=True))
     if set_env:
         os.environ["WORKBENCH_CACHE_DIR"] = folder
     return folder

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import numpy as np
 import pytest
 
-# Every test run gets its own cache folder so results never leak between runs or into ~/.cache.
+# Every test run gets its own cache folder so results never leak between runs or into ~/.cache; it is
+# removed when the run ends (every run left one behind).
 os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="workbench-test-cache-")
+_OWNER = os.getpid()  # a forked child that runs exit handlers must not remove the run's cache
+atexit.register(lambda folder=os.environ["WORKBENCH_CACHE_DIR"]: os.getpid() == _OWNER
+                and shutil.rmtree(folder, ignore_errors=True))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
