@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.cold_cache import cold_cache  # noqa: E402
+
 FAST = ["-m", "not slow and not browser and not app"]
 
 

@@ -77,6 +77,8 @@ def selection_figure(ds, selection, *, scores, evaluator: LiveEvaluator,
                         kept_share={str(c): v for c, v in zip(ds.classes, shares)})
         return est, bool(honest.get("leak_free", False)), NESTED_METHOD
     recipe = selection.resolved_recipe
+    # plain random: one all-rows mask serves every fold; without any scores a strategy is not re-run per fold
+    # (optimistic), except random with class quotas, which needs no scores to be re-run on each fold's rows
     if recipe.label_blind or scores is None and fold_scores is None and recipe.kind != "random":
         method = LABEL_FREE_METHOD if recipe.label_blind else OPTIMISTIC_METHOD
         est = evaluator.estimate(selection.mask, progress, cancel)

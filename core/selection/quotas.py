@@ -3,7 +3,7 @@
 The grammar (:mod:`core.selection.grammar`) parses the option for every kind and keeps it in
 ``StrategySpec.quota``; :func:`core.selection.subset.select_recipe` then runs the kind here: the
 budget is shared out over the classes first, and the kind runs on each class's rows with that
-class's quota, so the strategy's own order decides *which* rows of a class are kept.
+class's quota (and a seed of its own), so the strategy's own order decides *which* rows of a class are kept.
 
 Modes:
 
@@ -143,8 +143,7 @@ def run_with_quota(kind, request, run) -> tuple:
         # data stored in some order (by source, writer, time) every class would come from the same stretch
         part = Request(ds=sub, frame=request.frame.iloc[rows], spec=inner, keep=quotas[c] / len(rows),
                        budget=int(quotas[c]), threshold=None, seed=derive_seed(request.seed, "class-quota", int(c)),
-                       progress=None,
-                       cancel=request.cancel)
+                       progress=None, cancel=request.cancel)
         kept, params, _ = run(kind, part)
         mask[rows[np.asarray(kept, dtype=bool)]] = True
     params = dict(params, quota=mode, class_quotas={str(ds.classes[c]): int(q) for c, q in enumerate(quotas)})

@@ -109,7 +109,7 @@ class Recipe:
         """Whether the kept rows depend on nothing but the rows' count and the seed: plain random.
 
         One all-rows mask then serves every evaluator fold. Random *with* class quotas is not: its
-        quotas read the class counts (DRoP's a model's held-out recall), so inside an estimate they
+        quotas read the class counts (DRoP's also a model's held-out recall), so inside an estimate they
         must come from each fold's training rows like any strategy's scores.
         """
         return self.spec.kind == "random" and self.spec.quota is None
