@@ -13,6 +13,7 @@ from workbench import (
     cards, charts, estimates, exact_check, partitioned, resources, settings, state, summary, target_form, tracking_panel,
     tuning,
 )
+from workbench.exports import ExportFiles, LazyBytes
 
 ds = state.require_dataset()
 st.title("Export")
@@ -57,13 +58,23 @@ stem, suffix = (Path(ds.source).stem if ds.source else "data"), (".csv" if fmt =
 cut = (state.get("column_cut") or {}).get("block")  # a Columns-page cut: recorded, and its columns left out
 
 
-def _files() -> dict:
+def _rows() -> bytes:
+    return core.rows_bytes(ds, sel, fmt.lower(), scores=table, include_scores=include_scores,
+                           drop_columns=cut["dropped"] if cut else ())
+
+
+def _files() -> ExportFiles:
     """Kept rows, manifest and summary as bytes: exactly what the buttons serve and a folder gets.
 
-    The manifest and the summary record the estimate: they are made only from final figures."""
+    The kept rows are made once per selection and format (:mod:`workbench.exports`): a CSV when the
+    download is clicked, a Parquet file now (fast, and a column it cannot hold is said here). The
+    manifest and the summary record the estimate: they are made only from final figures."""
     curve = next(iter(state.get("curves").values()), None)
-    files = {"rows": core.rows_bytes(ds, sel, fmt.lower(), scores=table, include_scores=include_scores,
-                                     drop_columns=cut["dropped"] if cut else ())}
+    rows = state.memo("export_rows", (tuning.identity(sel), state.get("table_version"), fmt, include_scores,
+                                      tuple(cut["dropped"]) if cut else ()), lambda: LazyBytes(_rows))
+    if fmt == "Parquet":
+        rows()
+    files = ExportFiles(rows)
     if block is not None:
         files["manifest"] = core.manifest_bytes(ds, sel, block, table, columns=cut)
         files["summary"] = summary.build_html(ds, sel, pruned, full, rand, evaluator_description=evaluator.describe(),
@@ -78,7 +89,7 @@ with state.user_errors("Could not prepare the export: "):
                                         fmt, include_scores, len(state.get("curves")), len(state.get("exact_checks"))),
                        _files)
     d = st.columns(3)
-    d[0].download_button(f"Kept rows ({fmt})", files["rows"], file_name=f"{stem}_kept{suffix}",
+    d[0].download_button(f"Kept rows ({fmt})", files.rows.for_download(), file_name=f"{stem}_kept{suffix}",
                          mime="text/csv" if fmt == "CSV" else "application/octet-stream", key="export_rows",
                          icon=":material/table:", type="primary", width="stretch")
     waiting = "waits for the final estimate"

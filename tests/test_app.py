@@ -225,11 +225,15 @@ def test_export_bytes_match_the_selection_and_the_workflow(scored_app, tmp_path)
     ds, recipe, table = at.session_state["dataset"], at.session_state["recipe"], at.session_state["score_table"]
     expected = core.select(ds, table, strategy=recipe["strategy"], keep=recipe["keep"], seed=0)
     at = _page(at, "export")
+    rows = at.session_state["memo"]["export_rows"][1]
+    assert not rows.ready  # a CSV is made when its download is clicked, not on every run of the page
     for job in ("fold_scores", "random_reference"):  # the leak-free figure and the exact random reference
         _wait(at, job)
     _ok(at)
     files = at.session_state["memo"]["export_files"][1]  # exactly the bytes the download buttons serve
+    assert files.rows is rows and not rows.ready  # the final figures remade the manifest, not the rows
     kept = pd.read_csv(io.BytesIO(files["rows"]), dtype=str, keep_default_na=False)
+    assert rows.ready and rows() is files["rows"]  # made once
     manifest = json.loads(files["manifest"])
     assert kept["id"].tolist() == list(map(str, expected.kept_ids)) == list(map(str, manifest["kept_ids"]))
     assert list(kept.columns) == list(ds.frame.columns)
