@@ -327,3 +327,26 @@ def test_a_real_workbench_app_listens_on_loopback_only(tmp_path):
     with serving(command, port, cwd=tmp_path, env=env, timeout=120):
         addresses = _listening_addresses(port)
     assert addresses == {"0100007F"}, addresses  # 127.0.0.1 only, not 0.0.0.0 or ::
+
+
+def test_uploads_are_kept_in_the_servers_own_folder_and_removed_when_it_exits(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "from workbench import loaders\n"
+        "class Up:\n"
+        "    name = '../../etc/pets.csv'\n"
+        "    def getvalue(self): return b'a,label\\n1,x\\n'\n"
+        "path = loaders.save_upload(Up())\n"
+        "print(path)\n"
+        "assert path.read_bytes() == b'a,label\\n1,x\\n' and path.name == 'pets.csv'\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script, str(Path(__file__).resolve().parent.parent)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    saved = Path(done.stdout.strip())
+    assert saved.is_relative_to(tmp_path)  # under the server's temporary folder, whatever name was typed
+    assert not saved.exists() and not any(tmp_path.iterdir())  # nothing a visitor sent outlives the server

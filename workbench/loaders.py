@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import os
+import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -23,14 +27,35 @@ def upload_limit_mb() -> int:
     return int(st.get_option("server.maxUploadSize"))
 
 
-def save_upload(uploaded) -> Path:
-    """Write an uploaded file into a temporary folder (by content hash) so loaders can read a path.
+_UPLOADS: dict = {}
+_UPLOADS_LOCK = threading.Lock()
 
-    The data set keeps pointing at this copy; manifests record its file name as the source.
+
+def _uploads_folder() -> Path:
+    """This server process's folder for uploads, made on first use and removed when the process exits:
+    a visitor's data does not outlive the server that received it."""
+    with _UPLOADS_LOCK:
+        if "path" not in _UPLOADS:
+            path, owner = Path(tempfile.mkdtemp(prefix="workbench-uploads-")), os.getpid()
+
+            def remove() -> None:
+                if os.getpid() == owner:  # a forked child running exit handlers leaves it alone
+                    shutil.rmtree(path, ignore_errors=True)
+
+            atexit.register(remove)
+            _UPLOADS["path"] = path
+        return _UPLOADS["path"]
+
+
+def save_upload(uploaded) -> Path:
+    """Write an uploaded file into this server's uploads folder (by content hash) so loaders can read a path.
+
+    The data set keeps pointing at this copy while the server runs; manifests record its file name as
+    the source.
     """
     data = uploaded.getvalue()
     digest = hashlib.sha256(data).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / "workbench-uploads" / digest
+    folder = _uploads_folder() / digest
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / Path(uploaded.name).name
     if not path.exists() or path.stat().st_size != len(data):
