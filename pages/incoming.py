@@ -36,7 +36,7 @@ with st.container(border=True):
     selection = tuning.safe_selection(ds)[0] if target == DECISION else None
     table = state.scores()
     jobs.button("value_model", "Fit and backtest", lambda job: fit_value_model(
-        ds, table, target, selection=selection, progress=job.progress, cancel=job.cancel_token, **common),
+        ds, table, target, selection=selection, progress=job.progress, cancel=job.cancel_event, **common),
         key="incoming_fit", label="Value model (fit, then backtest against random rows)",
         on_done=lambda job: state.put("value_model", job.result) if job.status == "done" else None,
         work=("value_model", ds.fingerprint, state.get("table_version"), target, kind, use_labels,

@@ -30,7 +30,7 @@ def _costly_prompt(parsed) -> None:
             "instead of on every slider move.", icon=":material/hourglass_top:")
     key, table = tuning.selection_key(ds, parsed), state.scores()
     jobs.button("select", f"Compute the {parsed.text} selection", lambda job: tuning.compute(
-        ds, parsed, table, progress=job.progress, cancel=job.cancel_token),
+        ds, parsed, table, progress=job.progress, cancel=job.cancel_event),
         key="tune_costly", label=f"Selecting ({parsed.text})", context={"key": key}, on_done=_finish_selection,
         work=key, type="primary", icon=":material/play_arrow:")
 

@@ -170,63 +170,6 @@ def test_reference_work_waits_while_a_click_runs_and_a_cancelled_pause_ends(monk
     click.wait(5)
 
 
-def _token_work(steps, ticks, step_s=0.02):
-    """A target that checks its cancel token the way core's fits do (between iterations)."""
-    def target(job):
-        for _ in range(steps):
-            if job.cancel_token.is_set():
-                raise Cancelled("stop")
-            time.sleep(step_s)
-            ticks.append(time.monotonic())
-        return len(ticks)
-    return target
-
-
-def test_reference_work_holds_still_while_a_script_run_is_in_progress_and_goes_on_after(monkeypatch):
-    monkeypatch.setattr(jobs, "SCHEDULER", jobs.Scheduler(2))
-    ref_ticks, plain_ticks = [], []
-    reference = _job(_token_work(60, ref_ticks), jobs.AHEAD, yields=True).start()
-    plain = _job(_token_work(60, plain_ticks), jobs.ASKED).start()  # work a user asked for is not held
-    time.sleep(0.2)
-    assert ref_ticks and reference.status == "running"
-    with jobs.FOREGROUND:  # the router holds it over a script run
-        time.sleep(0.1)  # the reference reaches its next check
-        held_from, before = time.monotonic(), len(ref_ticks)
-        time.sleep(0.4)
-        assert len(ref_ticks) <= before + 1 and reference.status == "running"  # held within one step, not paused
-        assert plain_ticks[-1] > held_from + 0.2
-    released = time.monotonic()
-    assert reference.wait(5) and reference.status == "done" and reference.pauses == 0
-    assert sum(held_from < t < released for t in ref_ticks) <= 1  # nothing ran while the script did
-    assert len(ref_ticks) == 60 and ref_ticks[-1] > released  # it went on after the run, from where it was
-    assert plain.wait(5) and plain.status == "done"
-
-
-def test_a_held_reference_job_still_stops_at_once_when_cancelled_and_a_dead_holder_holds_nothing(monkeypatch):
-    monkeypatch.setattr(jobs, "SCHEDULER", jobs.Scheduler(2))
-    ticks = []
-    reference = _job(_token_work(500, ticks), jobs.AHEAD, yields=True).start()
-    time.sleep(0.1)
-    with jobs.FOREGROUND:
-        time.sleep(0.1)
-        asked = time.monotonic()
-        reference.cancel()  # a slider move supersedes it
-        assert reference.wait(2) and reference.status == "cancelled"
-        assert time.monotonic() - asked < 0.5
-    assert not jobs.FOREGROUND.active
-
-    def dies_holding():
-        jobs.FOREGROUND.__enter__()  # a script thread that ended without leaving
-
-    thread = threading.Thread(target=dies_holding)
-    thread.start()
-    thread.join(5)
-    ticks = []
-    again = _job(_token_work(10, ticks), jobs.AHEAD, yields=True).start()
-    assert again.wait(5) and again.status == "done" and len(ticks) == 10
-    assert not jobs.FOREGROUND.active
-
-
 # --- the verdict rule --------------------------------------------------------------------------------
 
 
@@ -413,30 +356,6 @@ def test_an_idle_child_process_is_paused_while_heavy_work_runs(monkeypatch):
         while _state(child.pid) == "T" and time.time() < deadline:
             time.sleep(0.1)
         assert _state(child.pid) in ("S", "R")  # running again once the plan is idle
-    finally:
-        child.kill()
-        child.wait(5)
-
-
-def test_an_idle_child_process_is_stopped_while_a_script_run_is_in_progress(monkeypatch):
-    import subprocess
-    import sys
-
-    monkeypatch.setattr(jobs, "SCHEDULER", jobs.Scheduler(2))
-    child = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(0.05)"])
-    try:
-        jobs.yield_process(child)
-        time.sleep(0.3)
-        assert _state(child.pid) in ("S", "R")
-        with jobs.FOREGROUND:
-            deadline = time.time() + 2
-            while _state(child.pid) != "T" and time.time() < deadline:
-                time.sleep(0.02)
-            assert _state(child.pid) == "T"
-        deadline = time.time() + 5
-        while _state(child.pid) == "T" and time.time() < deadline:
-            time.sleep(0.1)
-        assert _state(child.pid) in ("S", "R")
     finally:
         child.kill()
         child.wait(5)

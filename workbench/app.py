@@ -60,15 +60,13 @@ def _preload() -> None:
 if not state.get("preloaded"):
     machine_factor()  # this machine's speed for time estimates, probed before the session starts any work
     _preload()
-# the run a user waits for (a click, a slider move): reference work and the map hold still meanwhile
-with jobs.FOREGROUND:
-    jobs.settle()  # jobs that ended while their page was not shown land in the state before anything is drawn
-    if state.dataset() is not None and settings.operator().umap == "load":
-        maps.ensure_umap(state.dataset(), state.seed())
+jobs.settle()  # jobs that ended while their page was not shown land in the state before anything is drawn
+if state.dataset() is not None and settings.operator().umap == "load":
+    maps.ensure_umap(state.dataset(), state.seed())
 
-    try:
-        current.run()
-    except state.PageEnd:  # a page ended early (no data yet); the sidebar still follows
-        pass
-    state.put("page_changed", False)
-    sidebar.render(sidebar_slot)
+try:
+    current.run()
+except state.PageEnd:  # a page ended early (no data yet); the sidebar still follows
+    pass
+state.put("page_changed", False)
+sidebar.render(sidebar_slot)

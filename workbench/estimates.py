@@ -119,7 +119,7 @@ def fold_scores_work(ds, table, evaluator, *, priority: int = jobs.NOW) -> tuple
     if table is None or not core.workflows.labelled_scorers(table):
         return None, None
     job = jobs.start(FOLD_JOB, lambda job: core.workflows.fold_scores_of(
-        ds, table, evaluator, progress=job.progress, cancel=job.cancel_token),
+        ds, table, evaluator, progress=job.progress, cancel=job.cancel_event),
         label="Leak-free scores (each fold scored without its labels)", context={"key": key},
         on_done=_keep_fold_scores, key=key, priority=priority)
     return None, job
@@ -170,7 +170,7 @@ def _random(ds, sel, evaluator, full, repeats: int = REPEATS) -> tuple:
     n_kept = sel.n_kept
     curve = random_curve_now(ds, evaluator, full, near=n_kept)  # asked first: it serves every size
     background = evaluator.twin()  # its fits never make the slider's figure wait
-    jobs.start(RANDOM_JOB, lambda job: background.random(n_kept, repeats, job.progress, job.cancel_token),
+    jobs.start(RANDOM_JOB, lambda job: background.random(n_kept, repeats, job.progress, job.cancel_event),
                label=f"Random reference for {n_kept:,} rows", key=_random_key(ds, evaluator, n_kept, repeats),
                priority=jobs.AHEAD, yields=True)
     jobs.panel(RANDOM_JOB)
@@ -199,7 +199,7 @@ def random_curve_now(ds, evaluator, full=None, *, near: Optional[int] = None):
     if job is None or job.key != key:
         background = evaluator.twin()
         job = jobs.start(CURVE_JOB, lambda job: random_curve(
-            background, near=near, full=full, progress=job.progress, cancel=job.cancel_token,
+            background, near=near, full=full, progress=job.progress, cancel=job.cancel_event,
             partial=lambda curve: setattr(job, "partial", curve)),
             label="Random curve (random pruning at every size)", context={"key": key}, on_done=_keep_curve,
             key=key, priority=jobs.NOW, yields=True)

@@ -35,7 +35,7 @@ def _target(ds, mask, random_mask, model, folds, seed):
             def progress(done, total, message, i=i, name=name):
                 job.progress(i * 1000 + int(1000 * done / max(total, 1)), 3000, f"{name}: {message}")
             rows[name] = core.evaluate_exact(ds, part, model=model, folds=folds, seed=seed,
-                                             progress=progress, cancel=job.cancel_token)
+                                             progress=progress, cancel=job.cancel_event)
         return rows
     return target
 

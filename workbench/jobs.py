@@ -30,10 +30,6 @@ sidebar and every page reflect a finished job at once, wherever the user is.
   gives way to work a user clicked for (``clicked``: Auto, the curve): it does not start while a
   click's job waits or runs, and a running one is paused at its next fit (cancelled and queued
   again, so it resumes from its cached fits) when a click's job asks for a core;
-- reference work also holds still while a script run is in progress (:data:`FOREGROUND`: the app's
-  router holds it over every run, which is what a user waits for after a click or a slider move): a
-  yielding job's cancel token (:attr:`Job.cancel_token`) waits at its next check (between L-BFGS
-  iterations) until the run ends, keeping the fit it was in; idle children (the map) are stopped too;
 - progress only moves forward, and the time left counts the whole job (every pass and fold).
 """
 
@@ -161,80 +157,10 @@ class Scheduler:
 SCHEDULER = Scheduler(os.cpu_count() or 1)
 
 
-class Foreground:
-    """Script runs a user waits for; while one is in progress, reference work holds still.
-
-    ``with FOREGROUND:`` around a script run (the router holds it over every run). Reference
-    work (``yields`` jobs) checks :meth:`wait_until_clear` through its cancel token between
-    iterations, so it stops within one L-BFGS iteration of a slider move and goes on from the same
-    iteration when the run ends: nothing is refitted. Children run as idle work (:func:`yield_process`)
-    are stopped too. A holder counts only while its thread is alive, so a script thread that died
-    without leaving cannot hold reference work forever.
-    """
-
-    def __init__(self):
-        self._cond = threading.Condition()
-        self._holders: dict = {}  # thread -> depth
-
-    def __enter__(self) -> "Foreground":
-        thread = threading.current_thread()
-        with self._cond:
-            self._holders[thread] = self._holders.get(thread, 0) + 1
-        _plan_changed()  # the idle children's watchers stop them now
-        return self
-
-    def __exit__(self, *exc) -> None:
-        thread = threading.current_thread()
-        with self._cond:
-            depth = self._holders.pop(thread, 0) - 1
-            if depth > 0:
-                self._holders[thread] = depth
-            self._cond.notify_all()
-        _plan_changed()
-
-    @property
-    def active(self) -> bool:
-        with self._cond:
-            return self._active()
-
-    def _active(self) -> bool:
-        for thread in [t for t in self._holders if not t.is_alive()]:
-            del self._holders[thread]
-        return bool(self._holders)
-
-    def wait_until_clear(self, stop: threading.Event) -> None:
-        """Block while a script run is in progress, or until ``stop`` is set (cancel or pause)."""
-        with self._cond:
-            while not stop.is_set() and self._active():
-                self._cond.wait(0.05)
-
-
-#: Script runs in progress in this process (any session's).
-FOREGROUND = Foreground()
-_PLAN = threading.Condition()  # the idle children's watchers wait on it
-
-
-def _plan_changed() -> None:
-    with _PLAN:
-        _PLAN.notify_all()
-
-
-class _GivingWay:
-    """A yielding job's cancel token: set when the job is cancelled or paused; while a script run is in
-    progress, :meth:`is_set` waits for it to end first (``core`` calls it between iterations)."""
-
-    def __init__(self, event: threading.Event):
-        self.event = event
-
-    def is_set(self) -> bool:
-        FOREGROUND.wait_until_clear(self.event)
-        return self.event.is_set()
-
-
 class Job:
     """Run ``target(job)`` in a daemon thread.
 
-    ``target`` receives the job and should call :meth:`progress` and pass :attr:`cancel_token`
+    ``target`` receives the job and should call :meth:`progress` and pass :attr:`cancel_event`
     on to ``core``; it may store finished pieces in :attr:`partial`. Its return value becomes
     :attr:`result`. ``context`` holds what the finishing code needs (e.g. the recipe it ran for).
 
@@ -260,9 +186,7 @@ class Job:
         self.clicked, self.yields = bool(clicked), bool(yields)
         self.pausing, self.pauses = False, 0  # asked to give its slot back / times it did
         self._cancelled = False  # by the user (a pause also sets cancel_event, then clears it)
-        self.cancel_event = threading.Event()  # the scheduler's and the user's; core gets cancel_token
-        #: what ``core`` checks: the event itself, or for reference work one that also gives way to script runs
-        self.cancel_token = _GivingWay(self.cancel_event) if self.yields else self.cancel_event
+        self.cancel_event = threading.Event()
         self.partial: Any = None
         self.result: Any = None
         self.error: Optional[str] = None
@@ -419,8 +343,8 @@ _YIELD_LOCK = threading.Lock()
 def yield_process(process) -> None:
     """Run a child process (the UMAP map) as :data:`IDLE` work of the plan.
 
-    A watcher pauses it (SIGSTOP) while any heavy job of the plan runs or waits or a script run is in
-    progress (:data:`FOREGROUND`), and resumes it (SIGCONT) when the plan is idle, so the map never takes cores from scoring, the leak-free
+    A watcher pauses it (SIGSTOP) while any heavy job of the plan runs or waits, and resumes it
+    (SIGCONT) when the plan is idle, so the map never takes cores from scoring, the leak-free
     figure or a search. The watcher ends with the process.
     """
     if process is None or not hasattr(signal, "SIGSTOP"):
@@ -434,12 +358,11 @@ def yield_process(process) -> None:
         paused = False
         try:
             while process.poll() is None:
-                busy = SCHEDULER.busy() or FOREGROUND.active
+                busy = SCHEDULER.busy()
                 if busy != paused:
                     process.send_signal(signal.SIGSTOP if busy else signal.SIGCONT)
                     paused = busy
-                with _PLAN:
-                    _PLAN.wait(0.5)
+                time.sleep(0.5)
         except OSError:  # the process ended between the check and the signal
             pass
         finally:

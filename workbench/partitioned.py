@@ -132,7 +132,7 @@ def target(info: dict, recipe: dict, seed: int, out: Path, manifest: Path, engin
     """The job body: the Tune recipe on every row, written to ``out`` with its manifest."""
 
     def run(job: jobs.Job) -> dict:
-        check_cancelled(job.cancel_token)
+        check_cancelled(job.cancel_event)
         job.progress(0, 1, f"selecting on every partition ({ENGINES[engine_name].split(',')[0].lower()})")
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
@@ -142,7 +142,7 @@ def target(info: dict, recipe: dict, seed: int, out: Path, manifest: Path, engin
                     info["source"], info["scores"], out, manifest, strategy=recipe["strategy"],
                     keep=recipe.get("keep"), threshold=recipe.get("threshold"), seed=seed, label=info["label"],
                     id=info["id"], engine=engine, sample=info["sample"], progress=job.progress,
-                    cancel=job.cancel_token)
+                    cancel=job.cancel_event)
         except OSError as err:
             raise ConfigError(f"Cannot write {out} or {manifest} ({err.strerror or err}); pick a folder you can "
                               "write to.") from err

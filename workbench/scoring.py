@@ -59,9 +59,9 @@ def target(ds, names: list, seed: int, folds: int):
 
     def run(job: jobs.Job) -> pd.DataFrame:
         for i, group in enumerate(groups):
-            check_cancelled(job.cancel_token)
+            check_cancelled(job.cancel_event)
             progress = scaled(job.progress, i / len(groups), (i + 1) / len(groups))
-            table = core.compute_scores(ds, group, seed=seed, progress=progress, cancel=job.cancel_token,
+            table = core.compute_scores(ds, group, seed=seed, progress=progress, cancel=job.cancel_event,
                                         folds=folds, plan_for=names)  # one neighbour graph for every family
             job.partial = join_scores(job.partial, table)
         return job.partial

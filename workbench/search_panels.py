@@ -38,7 +38,7 @@ def auto_panel(ds, evaluator) -> None:
 
     def target(job):
         return core.select(ds, table, strategy="auto", keep=keep_now, seed=seed, evaluator=evaluator.twin(),
-                           fold_scores=fold_work.result(job), progress=job.progress, cancel=job.cancel_token)
+                           fold_scores=fold_work.result(job), progress=job.progress, cancel=job.cancel_event)
 
     jobs.button("auto", f"Recommend a strategy at {keep_now:.0%}", target, key="tune_auto", label="Auto",
                 context={"version": state.get("table_version")}, on_done=_finish_auto, icon=":material/auto_awesome:",
@@ -108,7 +108,7 @@ def curve_panel(ds, evaluator) -> None:
 
     def target(job):
         return core.pruning_curve(ds, table, chosen, keep_fractions=tuning.CURVE_FRACTIONS, seeds=3, folds=folds,
-                                  seed=seed, progress=job.progress, cancel=job.cancel_token, evaluator=evaluator.twin(),
+                                  seed=seed, progress=job.progress, cancel=job.cancel_event, evaluator=evaluator.twin(),
                                   fold_scores=fold_work.result(job))
 
     if curve is None:

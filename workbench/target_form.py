@@ -102,7 +102,7 @@ def trial(ds, target: dict) -> Optional[dict]:
 
     def work(job):
         start = time.perf_counter()
-        full = evaluator.full(job.progress, job.cancel_token)
+        full = evaluator.full(job.progress, job.cancel_event)
         return time.perf_counter() - start, full
 
     jobs.start(TRIAL_JOB, work, label=f"Timing {target['text']} on the full data", context={"key": key},
@@ -153,7 +153,7 @@ def agreement(ds, target: dict, base) -> Optional[dict]:
 
     def work(job):
         masks = _panel_masks(ds, table, names, seed)
-        return measure_agreement(background, estimator, masks, job.progress, job.cancel_token)
+        return measure_agreement(background, estimator, masks, job.progress, job.cancel_event)
 
     jobs.start(AGREEMENT_JOB, work, label=f"Rank agreement with {target['text']}", context={"key": key},
                on_done=_store, key=key, priority=jobs.AHEAD)
@@ -174,11 +174,11 @@ def exact(ds, sel, target: dict, base) -> Optional[dict]:
     def work(job):
         scores_by_fold = job.dep(0) if fold_job is not None else fold_scores
         pruned, leak_free, _ = selection_estimate(ds, sel, scores=table, evaluator=evaluator,
-                                                  fold_scores=scores_by_fold, cancel=job.cancel_token)
+                                                  fold_scores=scores_by_fold, cancel=job.cancel_event)
         job.progress(1, 3, "full data")
-        full = evaluator.full(cancel=job.cancel_token)
+        full = evaluator.full(cancel=job.cancel_event)
         job.progress(2, 3, "random subsets of the same size")
-        rand = evaluator.random(sel.n_kept, RANDOM_REPEATS, cancel=job.cancel_token)
+        rand = evaluator.random(sel.n_kept, RANDOM_REPEATS, cancel=job.cancel_event)
         return {"Pruned": pruned, "Full data": full, "Random, same size": rand, "leak_free": leak_free}
 
     jobs.start(EXACT_JOB, work, label=f"Exact figure of {target['text']}", context={"key": key},
