@@ -29,3 +29,24 @@ def test_join_scores_keeps_every_scorers_record():
     assert records["knn_density"]["seed"] == 0
     redone = join_scores(joined, core.compute_scores(ds, ["knn_density"], seed=2, cache=False))
     assert {row["name"]: row["seed"] for row in scorer_records(redone)} == {"el2n": 1, "knn_density": 2}
+
+
+def test_aligning_a_table_remembers_its_positions_and_follows_a_new_table():
+    import numpy as np
+
+    from core.scorers import align_scores
+
+    ds = core.load_sample("penguins")
+    rng = np.random.default_rng(0)
+    shuffled = pd.DataFrame({"v": np.arange(ds.n_samples, dtype=float)}, index=pd.Index(ds.ids, name="id"))
+    shuffled = shuffled.iloc[rng.permutation(ds.n_samples)]
+    first = align_scores(ds, shuffled)
+    assert (first["v"].to_numpy() == np.arange(ds.n_samples)).all()
+    remembered = ds.positions_in(shuffled.index)
+    assert align_scores(ds, shuffled)["v"].tolist() == first["v"].tolist()
+    assert ds.positions_in(shuffled.index) is remembered and not remembered.flags.writeable  # matched once
+    other = shuffled.iloc[::-1].copy()  # another table: matched again, never from the last one's positions
+    other["v"] = -other["v"]
+    assert (align_scores(ds, other)["v"].to_numpy() == -np.arange(ds.n_samples)).all()
+    as_text = other.set_axis(other.index.astype(str))  # ids read back from a CSV as text still match
+    assert (align_scores(ds, as_text)["v"].to_numpy() == -np.arange(ds.n_samples)).all()

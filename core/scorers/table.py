@@ -36,7 +36,10 @@ def align_scores(ds, scores) -> pd.DataFrame:
     if not frame.index.is_unique:
         raise ConfigError("The scores repeat some ids; compute them again for this data "
                           "(core.compute_scores or `workbench score`).")
-    positions = frame.index.get_indexer(ds.ids)  # the index keeps its hash table between calls
+    if hasattr(ds, "positions_in"):  # a Dataset remembers the last table's positions (Index objects are immutable)
+        positions = ds.positions_in(frame.index)
+    else:
+        positions = frame.index.get_indexer(pd.Index(ds.ids))
     if (positions < 0).any():  # ids read back from a CSV may be text on one side only
         as_text = pd.Index(frame.index.astype(str))
         if as_text.is_unique:
