@@ -19,6 +19,8 @@ Caches: a fresh temporary WORKBENCH_CACHE_DIR (cold).
 
     python benchmarks/small_budget.py --splits 11,12,17,18,19,20,21,22,23,24   # decision splits (~15 min busy)
     python benchmarks/small_budget.py --splits 13,14,15,16                     # report splits
+    python benchmarks/small_budget.py --splits 67,...,86 --raw raw.json       # keep every candidate's figures
+    python benchmarks/small_budget.py --replay raw.json other.json            # alternative rules on them
 """
 
 from __future__ import annotations
@@ -97,6 +99,52 @@ def summarise(runs: list, ks=(1, 2, 3, 5)) -> dict:
             "picks_on_fold_seed_0": {str(k): [pick(r["cv"], (0, *range(1, k))) for r in runs] for k in ks}}
 
 
+def _prefer(default: str, bar_se: float):
+    """Alternative rule: the best mean over the fold seeds, unless ``default`` is within ``bar_se`` standard
+    errors of it (then ``default``); random's own one-SE rule otherwise."""
+    def rule(cv: dict, seeds) -> str:
+        table = {c: cv[c][list(seeds)].ravel() for c in cv}
+        best = max(table, key=lambda c: table[c].mean())
+        if default not in table or best == default:
+            return choose(table)
+        diff = table[best] - table[default]
+        return best if diff.mean() > bar_se * diff.std(ddof=1) / np.sqrt(len(diff)) else default
+    return rule
+
+
+#: Rules replayed by ``--replay`` beside auto's own (none adopted: see the README's small-budget notes).
+RULES = {
+    "auto (screen, short list, one SE over random)": pick,
+    "every candidate on every fold seed, no screen": lambda cv, seeds: choose({c: cv[c][list(seeds)].ravel() for c in cv}),
+    "class-proportional candidates only": lambda cv, seeds: choose(
+        {c: cv[c][list(seeds)].ravel() for c in cv if c == "random" or c.endswith(":quota=proportional")}),
+    "prefer ccs:el2n:quota=proportional unless beaten by 1 SE": _prefer("ccs:el2n:quota=proportional", 1.0),
+    "prefer random:quota=proportional unless beaten by 1 SE": _prefer("random:quota=proportional", 1.0),
+}
+
+
+def replay(paths: list) -> dict:
+    """Every rule of :data:`RULES` on the ``--raw`` files' figures: its pick's value against random's and
+    against the best fixed candidate in hindsight (5 fold seeds, averaged over which seed screens)."""
+    out = {}
+    for path in paths:
+        runs = json.loads(Path(path).read_text())
+        for r in runs:
+            r["cv"] = {c: np.asarray(v, dtype=float) for c, v in r["cv"].items()}
+        common = set.intersection(*(set(r["value"]) for r in runs))
+        best = max(common, key=lambda c: np.mean([r["value"][c] for r in runs]))
+        random_ = np.array([100 * r["value"]["random"] for r in runs])
+        best_ = np.array([100 * r["value"][best] for r in runs])
+        rows = {}
+        for name, rule in RULES.items():
+            v = np.array([100 * np.mean([r["value"][rule(r["cv"], d)] for d in draws(FOLD_SEEDS)]) for r in runs])
+            rows[name] = {"pick_minus_random_points": _mean_se(v - random_),
+                          "pick_minus_best_fixed_points": _mean_se(v - best_)}
+        out[path] = {"splits": [r["split"] for r in runs], "best_fixed_in_hindsight": best,
+                     "best_fixed_minus_random_points": _mean_se(best_ - random_), "rules": rows}
+    return out
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", default="digits")
@@ -105,7 +153,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default=None)
     parser.add_argument("--raw", default=None,
                         help="also write every split's per-candidate figures (JSON) to replay other rules offline")
+    parser.add_argument("--replay", nargs="+", default=None, metavar="RAW",
+                        help="only replay the alternative rules (RULES) on --raw files written earlier")
     args = parser.parse_args(argv)
+    if args.replay:
+        result = replay(args.replay)
+        print(json.dumps(result, indent=2, default=float))
+        return result
     started, load = time.perf_counter(), os.getloadavg()
     ds = core.load_sample(args.set)
     runs = []
