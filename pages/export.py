@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -58,11 +59,6 @@ stem, suffix = (Path(ds.source).stem if ds.source else "data"), (".csv" if fmt =
 cut = (state.get("column_cut") or {}).get("block")  # a Columns-page cut: recorded, and its columns left out
 
 
-def _rows() -> bytes:
-    return core.rows_bytes(ds, sel, fmt.lower(), scores=table, include_scores=include_scores,
-                           drop_columns=cut["dropped"] if cut else ())
-
-
 def _files() -> ExportFiles:
     """Kept rows, manifest and summary as bytes: exactly what the buttons serve and a folder gets.
 
@@ -70,8 +66,10 @@ def _files() -> ExportFiles:
     download is clicked, a Parquet file now (fast, and a column it cannot hold is said here). The
     manifest and the summary record the estimate: they are made only from final figures."""
     curve = next(iter(state.get("curves").values()), None)
-    rows = state.memo("export_rows", (tuning.identity(sel), state.get("table_version"), fmt, include_scores,
-                                      tuple(cut["dropped"]) if cut else ()), lambda: LazyBytes(_rows))
+    dropped = tuple(cut["dropped"]) if cut else ()
+    rows = state.memo("export_rows", (tuning.identity(sel), state.get("table_version"), fmt, include_scores, dropped),
+                      lambda: LazyBytes(partial(core.rows_bytes, ds, sel, fmt.lower(), scores=table,
+                                                include_scores=include_scores, drop_columns=dropped)))
     if fmt == "Parquet":
         rows()
     files = ExportFiles(rows)
