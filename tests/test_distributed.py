@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -72,8 +73,11 @@ def single(dataset, tmp_path_factory):
 def distributed(dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("outputs")
     before = {child.pid for child in psutil.Process().children(recursive=True)}
+    default_scratch = Path(tempfile.gettempdir()) / "dask-scratch-space"
+    default_there = default_scratch.exists()
     with dask_engine(workers=2) as engine:
         assert engine.description == {"engine": "dask", "cluster": "local", "workers": 2}
+        scratch = engine.scratch
         # probes >= clusters: the shared-index search is exact, like the single-machine graph here
         record = score_partitioned(dataset, out / "scores", label="label", id="rid", fit_rows=FIT_ROWS,
                                    clusters=12, probes=12, engine=engine)
@@ -85,12 +89,16 @@ def distributed(dataset, tmp_path_factory):
                 if c.pid not in before and c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     # multiprocessing's resource tracker serves this test process for its lifetime; it is not a worker
     leftover = [command for command in leftover if "resource_tracker" not in command]
-    return {"out": out, "record": record, "top": top, "flagged": flagged, "leftover": leftover}
+    return {"out": out, "record": record, "top": top, "flagged": flagged, "leftover": leftover, "scratch": scratch,
+            "default_scratch_made": default_scratch.exists() and not default_there}
 
 
 @pytest.mark.slow
 def test_local_cluster_is_closed(distributed):
     assert distributed["leftover"] == []
+    # its workers used a scratch folder of the run's own, and it is gone (Dask's default one stays behind)
+    assert distributed["scratch"].name.startswith("workbench-dask-") and not distributed["scratch"].exists()
+    assert not distributed["default_scratch_made"]
 
 
 def test_scores_equal_single_machine(single, distributed):

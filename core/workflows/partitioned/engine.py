@@ -13,7 +13,10 @@ shared scratch folder, never through the driver.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 from core.foundation.errors import ConfigError
@@ -36,11 +39,14 @@ class DaskEngine:
     client : distributed.Client
     description : dict
         What the manifest records about the engine (address or local cluster, worker count).
+    scratch : Path, optional
+        A local cluster's scratch folder (its workers' spill and lock files), removed when it closes.
     """
 
-    def __init__(self, client, description: dict):
+    def __init__(self, client, description: dict, scratch: Optional[Path] = None):
         self.client = client
         self.description = description
+        self.scratch = scratch
 
     def map(self, function: Callable, items, *args) -> list:
         items = list(items)
@@ -65,7 +71,7 @@ def dask_engine(address: Optional[str] = None, *, workers: int = 2,
     except ImportError as err:  # pragma: no cover - an optional extra
         raise ConfigError("The distributed engine needs Dask: pip install 'data-pruning-workbench[distributed]' "
                           "(or pip install 'dask[distributed]').") from err
-    cluster = None
+    cluster, scratch = None, None
     try:
         if address:
             try:
@@ -76,18 +82,25 @@ def dask_engine(address: Optional[str] = None, *, workers: int = 2,
             description = {"engine": "dask", "cluster": address,
                            "workers": len(client.scheduler_info().get("workers", {}))}
         else:
-            cluster = LocalCluster(n_workers=int(workers), threads_per_worker=int(threads_per_worker),
-                                   processes=True, dashboard_address=":0", worker_dashboard_address=":0",
-                                   silence_logs=logging.ERROR)
+            # a scratch folder of its own: Dask's default (dask-scratch-space in the temp folder) outlives the run
+            import dask
+
+            scratch = Path(tempfile.mkdtemp(prefix="workbench-dask-"))
+            with dask.config.set({"temporary-directory": str(scratch)}):  # this process's lock files go there too
+                cluster = LocalCluster(n_workers=int(workers), threads_per_worker=int(threads_per_worker),
+                                       processes=True, dashboard_address=":0", worker_dashboard_address=":0",
+                                       silence_logs=logging.ERROR, local_directory=str(scratch))
             client = Client(cluster)
             description = {"engine": "dask", "cluster": "local", "workers": int(workers)}
         try:
-            yield DaskEngine(client, description)
+            yield DaskEngine(client, description, scratch)
         finally:
             client.close()
     finally:
         if cluster is not None:
             cluster.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 @contextmanager
