@@ -242,6 +242,9 @@ def test_export_bytes_match_the_selection_and_the_workflow(scored_app, tmp_path)
     same = {k: v for k, v in manifest.items() if k != "created"}
     assert same == {k: v for k, v in notebook.items() if k != "created"}
     at.radio(key="export_format").set_value("Parquet").run()
+    assert at.session_state["memo"]["export_rows"][1].ready  # Parquet is made at once (a column it cannot hold is said)
+    served = pd.read_parquet(io.BytesIO(at.session_state["memo"]["export_files"][1]["rows"]))
+    assert list(map(str, served["id"])) == list(map(str, expected.kept_ids))
     at.checkbox(key="export_scores").check().run()
     at.text_input(key="export_folder").set_value(str(tmp_path)).run()
     at.button(key="export_write").click().run()

@@ -202,3 +202,21 @@ def test_load_for_manifest_reproduces_the_fingerprint(kind, tmp_path):
     again = load_for_manifest(json.loads(json.dumps(manifest)), path)
     assert again.fingerprint == ds.fingerprint
     assert list(apply_manifest(manifest, again).kept_ids) == manifest["kept_ids"]
+
+
+def test_kept_rows_parquet_can_not_hold_refuses_with_one_clear_error_and_csv_still_works(tmp_path):
+    import io
+
+    import core
+    from core.foundation.errors import DataFileError
+
+    frame = pd.DataFrame({"a": np.arange(40.0), "note": [1, "x"] * 20, "label": ["p", "q"] * 20})  # a mixed column
+    ds = load_dataset(frame, label="label")
+    sel = select(ds, None, "random", keep=0.5)
+    with pytest.raises(DataFileError, match=r"the kept rows as Parquet .*column note.*Choose CSV instead"):
+        core.rows_bytes(ds, sel, "parquet")  # what the Export page's download serves (it shows this message)
+    with pytest.raises(DataFileError, match=r"kept\.parquet as Parquet .*column note.*Write a \.csv instead"):
+        write_table(frame, tmp_path / "kept.parquet")
+    assert not (tmp_path / "kept.parquet").exists()
+    back = pd.read_csv(io.BytesIO(core.rows_bytes(ds, sel, "csv")), dtype=str)
+    assert sorted(set(back["note"])) == ["1", "x"] and len(back) == 20

@@ -143,6 +143,16 @@ def _warn_formulas(frame: pd.DataFrame, path: Union[str, Path]) -> None:
                       "those cells with '.", WorkbenchWarning, stacklevel=3)
 
 
+def to_parquet(frame: pd.DataFrame, target, name: str, instead: str) -> None:
+    """``frame`` as Parquet into ``target`` (a path or a buffer), or one :class:`DataFileError` naming what
+    Parquet cannot hold (a column mixing numbers and text, say) and ``instead``, what to do."""
+    try:
+        frame.to_parquet(target, index=False)
+    except (TypeError, ValueError, ImportError) as exc:  # pyarrow's errors subclass these
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise DataFileError(f"Cannot write {name} as Parquet ({reason}). {instead}") from None
+
+
 def table_writer(frame: pd.DataFrame, path: Union[str, Path], *, formula_safe: bool = False):
     """A ``write(tmp)`` callable for :func:`stage`.
 
@@ -158,12 +168,7 @@ def table_writer(frame: pd.DataFrame, path: Union[str, Path], *, formula_safe: b
 
     def _write(tmp: str) -> None:
         if kind == "parquet":
-            try:
-                frame.to_parquet(tmp, index=False)
-            except (TypeError, ValueError, ImportError) as exc:  # pyarrow's errors subclass these
-                reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-                raise DataFileError(f"Cannot write {Path(path).name} as Parquet ({reason}). "
-                                    "Write a .csv instead.") from None
+            to_parquet(frame, tmp, Path(path).name, "Write a .csv instead.")
         else:
             frame.to_csv(tmp, index=False, sep="\t" if kind == "tsv" else ",", lineterminator="\n")
 

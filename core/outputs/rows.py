@@ -14,6 +14,7 @@ import pandas as pd
 
 from core.data.dataset import Dataset
 from core.foundation.errors import ConfigError
+from core.outputs.files import to_parquet
 from core.scorers.table import align_scores
 
 
@@ -57,6 +58,6 @@ def rows_bytes(ds: Dataset, sel, fmt: str = "csv", scores: Optional[pd.DataFrame
         return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
     if fmt == "parquet":
         buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
+        to_parquet(frame, buffer, "the kept rows", "Choose CSV instead.")
         return buffer.getvalue()
     raise ConfigError(f"Unknown export format {fmt!r}; use 'csv' or 'parquet'.")
