@@ -6,10 +6,9 @@ with :func:`tempfile.mkdtemp` alone, every run left its folder behind (34 MB for
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
+
+from core.foundation import process_folder
 
 
 def cold_cache(prefix: str, *, set_env: bool = True, keep_given: bool = False) -> str:
@@ -21,9 +20,7 @@ def cold_cache(prefix: str, *, set_env: bool = True, keep_given: bool = False) -
     given = os.environ.get("WORKBENCH_CACHE_DIR")
     if keep_given and given:
         return given
-    folder, owner = tempfile.mkdtemp(prefix=prefix), os.getpid()
-    # only the process that made it removes it (a forked worker that runs exit handlers must not)
-    atexit.register(lambda: os.getpid() == owner and shutil.rmtree(folder, ignore_errors=True))
+    folder = str(process_folder(prefix))
     if set_env:
         os.environ["WORKBENCH_CACHE_DIR"] = folder
     return folder

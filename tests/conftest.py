@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import atexit
 import os
-import shutil
-import tempfile
 
 import numpy as np
 import pytest
 
+from core.foundation import process_folder
+
 # Every test run gets its own cache folder so results never leak between runs or into ~/.cache; it is
 # removed when the run ends (every run left one behind).
-os.environ["WORKBENCH_CACHE_DIR"] = tempfile.mkdtemp(prefix="workbench-test-cache-")
-_OWNER = os.getpid()  # a forked child that runs exit handlers must not remove the run's cache
-atexit.register(lambda folder=os.environ["WORKBENCH_CACHE_DIR"]: os.getpid() == _OWNER
-                and shutil.rmtree(folder, ignore_errors=True))
+os.environ["WORKBENCH_CACHE_DIR"] = str(process_folder("workbench-test-cache-"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import atexit
 import hashlib
-import os
-import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Optional
@@ -16,6 +12,7 @@ import streamlit as st
 
 import core
 from core.data import read_path
+from core.foundation import process_folder
 
 FEATURIZERS = ["auto", "tabular", "text", "embedding", "image"]
 TEXT_METHODS = ["auto", "minilm", "tfidf"]
@@ -36,14 +33,7 @@ def _uploads_folder() -> Path:
     a visitor's data does not outlive the server that received it."""
     with _UPLOADS_LOCK:
         if "path" not in _UPLOADS:
-            path, owner = Path(tempfile.mkdtemp(prefix="workbench-uploads-")), os.getpid()
-
-            def remove() -> None:
-                if os.getpid() == owner:  # a forked child running exit handlers leaves it alone
-                    shutil.rmtree(path, ignore_errors=True)
-
-            atexit.register(remove)
-            _UPLOADS["path"] = path
+            _UPLOADS["path"] = process_folder("workbench-uploads-")
         return _UPLOADS["path"]
 
 

@@ -19,7 +19,6 @@ visitor cannot fetch another's map by guessing.
 
 from __future__ import annotations
 
-import atexit
 import base64
 import hashlib
 import json
@@ -34,6 +33,8 @@ from typing import Callable, Optional
 import numpy as np
 import pandas as pd
 
+from core.foundation import process_folder
+
 _SOURCE = Path(__file__).with_name("map_component")
 _SECRET = secrets.token_hex(16)
 _KEEP_FILES = 24  # coordinate files kept in the folder (oldest removed first)
@@ -45,10 +46,9 @@ def _folder() -> Path:
     """The component's served folder: the page and script, and the coordinate and id files."""
     with _LOCK:
         if "folder" not in _STATE:
-            folder = Path(tempfile.mkdtemp(prefix="workbench-map-"))
+            folder = process_folder("workbench-map-")
             for name in ("index.html", "map.js"):
                 shutil.copyfile(_SOURCE / name, folder / name)
-            atexit.register(shutil.rmtree, folder, True)
             _STATE["folder"] = folder
         return _STATE["folder"]
 

@@ -12,6 +12,7 @@ from core.foundation.linear import fit_softmax_regression, softmax, softmax_regr
 from core.foundation.mlp import TrainingHook, TrainState, predict_logits, train_proxy
 from core.foundation.neighbors import NeighborGraph, knn_graph
 from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, report, scaled
+from core.foundation.scratch import process_folder
 from core.foundation.seeds import derive_seed, rng, seed_sequence, torch_generator
 from core.foundation.threads import single_threaded
 
@@ -19,4 +20,4 @@ __all__ = ["WorkbenchError", "ConfigError", "DataFileError", "IdError", "LabelEr
            "WorkbenchWarning", "Cancelled", "CancelToken", "ProgressFn", "check_cancelled", "report", "scaled", "to_jsonable",
            "stratified_folds", "fold_splits", "rng", "derive_seed", "seed_sequence", "torch_generator",
            "single_threaded", "standardiser", "softmax", "fit_softmax_regression", "softmax_regression_proba",
-           "train_proxy", "predict_logits", "TrainingHook", "TrainState", "NeighborGraph", "knn_graph"]
+           "train_proxy", "predict_logits", "TrainingHook", "TrainState", "NeighborGraph", "knn_graph", "process_folder"]
