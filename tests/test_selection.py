@@ -151,6 +151,25 @@ def test_ccs_prunes_hardest_and_samples_bins_by_allocation():
     assert per_bin[np.nonzero(per_bin)].tolist() == [info["bin_taken"][b] for b in sorted(info["bin_taken"])]
 
 
+def test_ccs_takes_the_lowest_random_ranks_of_each_bin():
+    # ties and NaN included: within every bin the kept rows are that bin's lowest random ranks
+    rng = np.random.default_rng(4)
+    hardness = np.where(rng.random(3000) < 0.05, np.nan, rng.integers(0, 40, 3000).astype(float))
+    priority = algo.random_priority(3000, 7)
+    mask, info = algo.ccs_mask(hardness, budget=900, beta=0.1, n_bins=8, seed=7)
+    assert mask.sum() == 900 and not mask[np.isnan(hardness)].any()
+    edges = np.asarray(info["bin_edges"])
+    finite = np.where(np.isnan(hardness), np.inf, hardness)
+    pool = algo.priority_order(finite, 7)[info["n_pruned_hardest"]:]  # hardest first: what beta left
+    bin_of = np.clip(np.searchsorted(edges, hardness[pool], side="right") - 1, 0, len(edges) - 2)
+    for b in np.unique(bin_of):
+        members = pool[bin_of == b]
+        kept = members[mask[members]]
+        assert len(kept) == info["bin_taken"][int(b)]
+        if len(kept) < len(members):  # every kept row outranks every dropped row of its bin
+            assert priority[kept].max() < priority[members[~mask[members]]].min()
+
+
 def test_ccs_lowers_beta_when_budget_needs_rows():
     mask, info = algo.ccs_mask(np.arange(100.0), budget=95, beta=0.1, n_bins=5, seed=0)
     assert mask.sum() == 95 and info["beta_used"] == pytest.approx(0.05)

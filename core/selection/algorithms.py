@@ -235,19 +235,23 @@ def ccs_mask(hardness: np.ndarray, budget: int, beta: float, n_bins: int, seed: 
     hardness = np.where(finite, hardness, top)
     n_pruned = min(int(np.floor(beta * n)), n - budget)
     hardest_first = priority_order(np.where(finite, hardness, np.inf), seed)
-    pool = np.sort(hardest_first[n_pruned:])
+    pool = hardest_first[n_pruned:]
     values = hardness[pool]
     low, high = float(values.min()), float(values.max())
     edges = np.linspace(low, high, n_bins + 1) if high > low else np.array([low, low + 1.0])
     bin_of = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
-    used_bins, bin_of = np.unique(bin_of, return_inverse=True)
-    sizes = np.bincount(bin_of)
+    all_sizes = np.bincount(bin_of, minlength=len(edges) - 1)
+    used_bins = np.flatnonzero(all_sizes)
+    sizes = all_sizes[used_bins]
     taken = ccs_allocation(sizes, budget)
-    mask = np.zeros(n, dtype=bool)
+    # every bin's rows by random rank in one sort (ranks are distinct, so the key is too): a bin's
+    # lowest-ranked ``count`` rows open its stretch of the order
     priority = random_priority(n, seed)
-    for b, count in enumerate(taken):
-        if count:
-            mask[lowest_priority(pool[bin_of == b], count, priority)] = True
+    by_bin = pool[np.argsort(bin_of * np.int64(n) + priority[pool])]
+    starts = np.cumsum(all_sizes)[used_bins] - sizes
+    mask = np.zeros(n, dtype=bool)
+    for start, count in zip(starts, taken):
+        mask[by_bin[start:start + count]] = True
     info = {
         "beta_used": n_pruned / n,
         "n_pruned_hardest": int(n_pruned),
