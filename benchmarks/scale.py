@@ -16,8 +16,9 @@ Each run is a child process; its peak memory is the child's peak resident set (`
 the cluster, the driver plus every worker), which includes the memory-mapped pages it touched.
 
 ``stages``: the single-machine path taken apart, each stage timed alone in the same child (wall
-and CPU seconds): loading, the neighbour graph (k sized for every default scorer; includes choosing
-the probe count on its calibration rows, ``--probes N`` fixes it instead; recall check excluded), the recall@10 check, the out-of-fold models, then each default scorer's own pass over
+and CPU seconds): loading, the neighbour graph (k sized for every default scorer; ``--search hnsw``,
+the default, or ``ivf``; includes choosing the search width or probe count on its calibration rows,
+``--probes N`` fixes the inverted file's instead; recall check excluded), the recall@10 check, the out-of-fold models, then each default scorer's own pass over
 the shared work (prototypicality's includes its k-means). Across sizes it fits each stage's
 exponent (least-squares slope of log time on log rows, wall and CPU) beside n log n's slope over
 the same sizes; CPU time is the steadier figure on a shared machine. The load average before and
@@ -84,14 +85,15 @@ def _progress(start: float):
     return report
 
 
-def run_single(data: Path, scratch: Path) -> dict:
+def run_single(data: Path, scratch: Path, search: str) -> dict:
     from core.data.partitions import load_partitioned
-    from core.scorers import compute_scores
+    from core.scorers import LargeData, compute_scores
 
     start = time.time()
     ds = load_partitioned(data, store=scratch / "store", label="label")
     loaded = time.time() - start
-    scores = compute_scores(ds, "default", seed=0, cache=False, progress=_progress(start))
+    scores = compute_scores(ds, "default", seed=0, cache=False, progress=_progress(start),
+                            large=LargeData(search=search))
     return {"rows": ds.n_samples, "features": ds.n_features, "seconds": time.time() - start,
             "seconds_loading": loaded, "scorers": scores.attrs.get("workbench_scorers"),
             "feature_store": "memory-mapped (read-only np.memmap)" if isinstance(ds.X, np.memmap) else "in memory"}
@@ -112,7 +114,7 @@ class _Stages:
         return value
 
 
-def run_stages(data: Path, scratch: Path, probes: int = 0) -> dict:
+def run_stages(data: Path, scratch: Path, probes: int = 0, search: str = "hnsw") -> dict:
     from core.data.partitions import load_partitioned
     from core.foundation.neighbors import neighbor_recall
     from core.scorers import LargeData, ScoringContext, resolve_scorers
@@ -120,7 +122,7 @@ def run_stages(data: Path, scratch: Path, probes: int = 0) -> dict:
     stages, start = _Stages(), time.time()
     ds = stages.time("loading", lambda: load_partitioned(data, store=scratch / "store", label="label"))
     checks = LargeData().recall_queries
-    large = LargeData(recall_queries=0, probes=int(probes) if probes else None)
+    large = LargeData(recall_queries=0, probes=int(probes) if probes else None, search=search)
     context = ScoringContext(ds, seed=0, cache=False, large=large)
     scorers = resolve_scorers("default")
     context.plan(scorers)
@@ -173,9 +175,9 @@ def _child(args) -> None:
         if args.mode == "cluster":
             result = run_cluster(Path(args.data), scratch, args.workers)
         elif args.mode == "stages":
-            result = run_stages(Path(args.data), scratch, args.probes)
+            result = run_stages(Path(args.data), scratch, args.probes, args.search)
         else:
-            result = run_single(Path(args.data), scratch)
+            result = run_single(Path(args.data), scratch, args.search)
         result["load_average"] = {"before": [round(v, 2) for v in load_before],
                                   "after": [round(v, 2) for v in os.getloadavg()]}
     finally:
@@ -210,6 +212,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--probes", type=int, default=0,
                         help="stages: search this many cells per row (0: the count chosen by measured recall)")
+    parser.add_argument("--search", default="hnsw", choices=["hnsw", "ivf"],
+                        help="single and stages: the approximate neighbour search (default hnsw, the library's)")
     parser.add_argument("--cache", default="/tmp/workbench-scale", help="where generated data and scratch go")
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -218,7 +222,7 @@ def main() -> None:
         return _child(args)
     Path(args.cache).mkdir(parents=True, exist_ok=True)
     modes = ["single", "cluster"] if args.mode == "both" else [args.mode]
-    report = {"machine": "2 cores, shared with other jobs unless stated", "features": args.features,
+    report = {"machine": "2 cores, shared with other jobs unless stated", "features": args.features, "search": args.search,
               "classes": args.classes, "runs": {}, "growth": {}}
     for mode in modes:
         runs = []
@@ -228,7 +232,7 @@ def main() -> None:
                               args.partition_rows)
             child = subprocess.run([sys.executable, __file__, "--child", "--mode", mode, "--data", str(data),
                                     "--workers", str(args.workers), "--cache", args.cache,
-                                    "--probes", str(args.probes)],
+                                    "--probes", str(args.probes), "--search", args.search],
                                    stdout=subprocess.PIPE, text=True, check=True)
             runs.append(json.loads(child.stdout.strip().splitlines()[-1]))
             print(json.dumps({"mode": mode, **runs[-1]}), file=sys.stderr, flush=True)

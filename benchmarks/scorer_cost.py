@@ -28,7 +28,7 @@ import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXACT_SHAPES = [(2000, 64), (5000, 16), (5000, 64), (5000, 128), (10000, 64), (20000, 64)]
-APPROXIMATE_SHAPES = [(25000, 16), (25000, 64), (25000, 128), (50000, 64), (80000, 64)]
+APPROXIMATE_SHAPES = [(25000, 16), (25000, 64), (25000, 128), (50000, 64), (80000, 64), (200000, 64)]
 MODEL_SHAPES = [(5000, 64), (10000, 16), (10000, 128), (20000, 64), (40000, 32)]
 MLP_SHAPES = [(2000, 16), (3000, 64), (6000, 128)]
 PCA_SHAPES = [(2000, 400), (3000, 784), (8000, 300), (10000, 784), (20000, 784)]
@@ -61,22 +61,24 @@ def _timed(work, warm: bool = False, repeats: int = 2) -> float:
 
 
 def _graph_points() -> dict:
-    from core.foundation.neighbors import approximate_knn_graph, knn_graph, neighbor_recall
+    from core.foundation.neighbors import SEARCHES, approximate_knn_graph, knn_graph, neighbor_recall
+    from core.scorers.cost import graph_units
 
-    points = {"neighbors_exact": [], "neighbors_approximate": []}
+    points = {"neighbors_exact": []}
     for i, (n, d) in enumerate(EXACT_SHAPES):
         X, _ = known_answer(n, d)
         points["neighbors_exact"].append(({"n2d": float(n) * n * d, "n2": float(n) * n},
                                           _timed(lambda: knn_graph(X, 30, device="cpu"), warm=i == 0), (n, d)))
-    for i, (n, d) in enumerate(APPROXIMATE_SHAPES):
-        X, _ = known_answer(n, d)
+    for search in SEARCHES:
+        group = graph_units(2, 2, search)[0]
+        points[group] = []
+        for i, (n, d) in enumerate(APPROXIMATE_SHAPES):
+            X, _ = known_answer(n, d)
 
-        def approximate():
-            graph = approximate_knn_graph(X, 30, seed=0)
-            neighbor_recall(X, graph, k=10, queries=200, seed=0)  # the context measures recall too
-        points["neighbors_approximate"].append(({"n15d": n ** 1.5 * d, "nd": float(n * d)},
-                                                _timed(approximate, warm=i == 0),
-                                                (n, d)))
+            def approximate():
+                graph = approximate_knn_graph(X, 30, seed=0, search=search)
+                neighbor_recall(X, graph, k=10, queries=200, seed=0)  # the context measures recall too
+            points[group].append((graph_units(n, d, search)[1], _timed(approximate, warm=i == 0), (n, d)))
     return points
 
 

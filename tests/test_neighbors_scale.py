@@ -1,12 +1,13 @@
-"""The neighbour graph's large-data paths: the approximate search run list by list with a probe count
-chosen by measured recall, and the exact search and recall measure that read the rows block by block
-(core/foundation/neighbors.py)."""
+"""The neighbour graph's large-data paths: the approximate searches (an HNSW graph over rows in k-means
+order, an inverted file run list by list) with their effort chosen by measured recall, and the exact
+search and recall measure that read the rows block by block (core/foundation/neighbors.py)."""
 
 import numpy as np
 import pytest
 
-from core.foundation.neighbors import (PROBE_STEPS, NeighborGraph, _exact_among, _ivf_index, approximate_knn_graph,
-                                       choose_probes, ivf_cells, knn_graph, neighbor_recall)
+from core.foundation.neighbors import (PROBE_STEPS, SEARCHES, WIDTH_STEPS, NeighborGraph, _exact_among, _ivf_index,
+                                       _locality_order, approximate_knn_graph, choose_probes, choose_width, ivf_cells,
+                                       knn_graph, neighbor_recall)
 
 
 @pytest.fixture(scope="module")
@@ -17,10 +18,13 @@ def blobs():
     return X.astype(np.float32)
 
 
-def test_searching_list_by_list_keeps_every_row_its_own_neighbours(blobs):
-    # Rows are searched in the order of the index's lists and written back: every row's listed
-    # neighbours must be at the distances measured from *that* row, and near its exact ones.
-    graph = approximate_knn_graph(blobs, 12, seed=0)
+@pytest.mark.parametrize("search", SEARCHES)
+def test_searching_in_index_order_keeps_every_row_its_own_neighbours(blobs, search):
+    # Rows are stored and searched in the index's order (k-means cells, the inverted file's lists) and
+    # written back: every row's listed neighbours must be at the distances measured from *that* row,
+    # and near its exact ones.
+    graph = approximate_knn_graph(blobs, 12, seed=0, search=search)
+    assert graph.search == search and (graph.width is not None) == (search == "hnsw")
     measured = np.linalg.norm(blobs[graph.indices] - blobs[:, None, :], axis=2)
     np.testing.assert_allclose(graph.distances, measured, rtol=1e-3, atol=1e-3)
     assert not (graph.indices == np.arange(len(blobs))[:, None]).any()
@@ -86,6 +90,56 @@ def test_default_graph_keeps_recall_above_the_bar_at_60k_rows():
     latent = centres[generator.integers(0, 40, 60_000)] + generator.normal(size=(60_000, 16))
     X = (latent @ (generator.normal(size=(16, 128)) / 4.0) + 0.1 * generator.normal(size=(60_000, 128)))
     X = X.astype(np.float32)
-    graph = approximate_knn_graph(X, 30, seed=0)
-    assert graph.probes in PROBE_STEPS and graph.probes < ivf_cells(len(X))  # chosen, not the exact fallback
-    assert neighbor_recall(X, graph, k=10, queries=300, seed=5) >= 0.95  # rows the probes were not chosen on
+    for search in SEARCHES:
+        graph = approximate_knn_graph(X, 30, seed=0, search=search)
+        if search == "ivf":
+            assert graph.probes in PROBE_STEPS and graph.probes < ivf_cells(len(X))  # chosen, not the exact fallback
+        else:
+            assert graph.width in (31,) + WIDTH_STEPS and graph.width < WIDTH_STEPS[-1]  # chosen, not the widest
+        assert neighbor_recall(X, graph, k=10, queries=300, seed=5) >= 0.95  # rows the effort was not chosen on
+
+
+def _hnsw_index(X):
+    import faiss
+
+    order = _locality_order(X, seed=0)
+    index = faiss.IndexHNSWFlat(X.shape[1], 4)  # few links: recall grows with the search width over the steps
+    index.hnsw.efConstruction = 8
+    index.add(np.ascontiguousarray(X[order]))
+    return index, order
+
+
+def _width_recall(index, order, X, width):
+    rows = np.arange(0, len(X), 17)
+    _, truth = _exact_among(X, rows, 10)
+    index.hnsw.efSearch = width
+    found = order[index.search(X[rows], 11)[1]]
+    return np.mean([len(np.intersect1d(t, f[f != r][:10])) for t, f, r in zip(truth, found, rows)]) / 10
+
+
+def test_choose_width_takes_the_narrowest_search_that_reaches_the_target(blobs):
+    index, order = _hnsw_index(blobs)
+    steps = (16, 32, 64, 128, 256)
+    loose = choose_width(index, blobs, order, 10, 0.6, queries=len(blobs), steps=steps)
+    tight = choose_width(index, blobs, order, 10, 0.8, queries=len(blobs), steps=steps)
+    assert loose < tight
+    widths = [11] + list(steps)  # k + 1 first
+    for target, chosen in ((0.6, loose), (0.8, tight)):  # its recall reaches the target, one step narrower does not
+        assert _width_recall(index, order, blobs, chosen) >= target - 0.02
+        if chosen > widths[0]:
+            assert _width_recall(index, order, blobs, widths[widths.index(chosen) - 1]) < target + 0.02
+    assert choose_width(index, blobs, order, 10, 1.01, queries=200, steps=steps) == 256  # unreachable: the widest
+
+
+def test_rows_are_ordered_by_cell_and_each_appears_once(blobs):
+    order = _locality_order(blobs, seed=0)
+    assert np.array_equal(np.sort(order), np.arange(len(blobs)))
+    # consecutive rows in the order are far nearer each other than consecutive rows of the data
+    along = np.linalg.norm(np.diff(blobs[order], axis=0), axis=1).mean()
+    assert along < 0.8 * np.linalg.norm(np.diff(blobs, axis=0), axis=1).mean()
+    assert np.array_equal(_locality_order(blobs[:200], seed=0), np.arange(200))  # under 512 rows: not worth ordering
+
+
+def test_an_unknown_search_is_refused(blobs):
+    with pytest.raises(ValueError, match="unknown neighbour search 'annoy'"):
+        approximate_knn_graph(blobs, 5, search="annoy")

@@ -22,6 +22,7 @@ TABLE = {
     "groups": {
         "neighbors_exact": {"per": {"n2d": 1e-10, "n2": 1e-9}, "fixed": 0.0},
         "neighbors_approximate": {"per": {"n15d": 1e-9, "nd": 1e-8}, "fixed": 0.0},
+        "neighbors_hnsw": {"per": {"nlogn": 1e-6, "nlognd": 1e-9}, "fixed": 0.0},
         "oof_logreg": {"per": {"units": 1e-8}, "fixed": 0.0},
         "kmeans": {"per": {"units": 1e-9}, "fixed": 0.0},
         "mlp": {"per": {"units": 1e-10}, "fixed": 0.0},
@@ -70,9 +71,15 @@ def test_the_exact_to_approximate_switch_shows_and_keeps_large_data_far_below_n_
     assert below["neighbors"] == "exact" and _part(below, "neighbors exact") > 0
     assert above["neighbors"] == "approximate" and _part(above, "neighbors approximate") > 0
     assert _part(above, "neighbors exact") == 0
-    # Ten times the rows: approximate search costs about 10^1.5 times more, not 10^2.
-    far = estimate_seconds(["knn_density"], 10 * (APPROXIMATE_FROM + 1), 64, 5, speed=1.0)
+    # Ten times the rows: the default graph (HNSW) costs 10 log(10 n) / log(n) times more; the
+    # inverted file about 10^1.5 times; neither 10^2.
+    n = APPROXIMATE_FROM + 1
+    far = estimate_seconds(["knn_density"], 10 * n, 64, 5, speed=1.0)
     growth = _part(far, "neighbors") / _part(above, "neighbors")
+    assert growth == pytest.approx(10 * math.log(10 * n) / math.log(n))
+    ivf = LargeData(search="ivf")
+    growth = (_part(estimate_seconds(["knn_density"], 10 * n, 64, 5, large=ivf, speed=1.0), "neighbors")
+              / _part(estimate_seconds(["knn_density"], n, 64, 5, large=ivf, speed=1.0), "neighbors"))
     assert 10 < growth < 10 ** 1.5 + 1e-6
     # A caller that moves the threshold moves the switch.
     forced = estimate_seconds(["knn_density"], 5000, 64, 5, large=LargeData(approximate_above=1000), speed=1.0)

@@ -4,17 +4,27 @@ Exact search: on CPU scikit-learn's brute force (a fused, multi-threaded distanc
 kernel that is hard to beat on two cores); on a CUDA device torch (matrix product plus top-k per
 chunk of query rows). Both give the same neighbours up to ties. Its cost grows as n^2 * d.
 
-Approximate search (CPU, above :data:`APPROXIMATE_FROM` rows): faiss's inverted-file index
-(``IndexIVFFlat``): k-means cuts the space into :func:`ivf_cells` (about ``2 sqrt(n)``) cells and
-each row searches its nearest few. How many is measured, not fixed (:func:`choose_probes`): the
-fewest of :data:`PROBE_STEPS` whose recall@10 on a calibration sample of rows reaches
-:data:`RECALL_TARGET`. With a fixed count recall falls as the rows grow (16 cells on 128-feature
-clustered rows: 0.998 at 100k, 0.995 at 300k, 0.975 at 1M), because each row's true neighbours
-spread over more cells; holding recall costs a growing count, so the search costs about
-``n^1.5 * d`` times a slowly growing factor, not ``n log n`` (see ``benchmarks/scale.py``). Distances
-are exact for the neighbours found. faiss over pynndescent (already installed with umap-learn):
-pynndescent recompiles its numba code in every new process, about 100 s on the 2-core reference
-machine, which a CLI run would pay each time; faiss is compiled code and imports in under a second.
+Approximate search (CPU, above :data:`APPROXIMATE_FROM` rows) has two methods, both faiss, both with
+a search effort chosen by measured recall (the fewest of a list of steps whose recall@10 on
+:data:`CALIBRATION_QUERIES` calibration rows reaches :data:`RECALL_TARGET`), both returning exact
+distances for the neighbours found:
+
+- ``"hnsw"`` (the default): a hierarchical navigable small-world graph (``IndexHNSWFlat``, Malkov &
+  Yashunin 2018) built on the rows, then every row searched with a candidate list of
+  :data:`WIDTH_STEPS` width. Rows are first ordered by a k-means of at most :data:`ORDER_CELLS` cells,
+  so that rows stored and searched one after another are near each other and stay in cache (2.3x less
+  search CPU at 300k x 128). Its cost grows about as ``n log n``: a search visits ``O(log n)`` graph
+  nodes for a fixed width, and the width holding recall grows slowly.
+- ``"ivf"``: an inverted file (``IndexIVFFlat``): k-means cuts the space into :func:`ivf_cells` (about
+  ``2 sqrt(n)``) cells and each row searches its nearest few (:func:`choose_probes`). With a fixed
+  count recall falls as the rows grow (16 cells on 128-feature clustered rows: 0.998 at 100k, 0.995 at
+  300k, 0.975 at 1M), because each row's true neighbours spread over more cells; holding recall costs a
+  growing count, so the search costs about ``n^1.5 * d``. Cheaper than the graph below a few hundred
+  thousand rows of low intrinsic dimension, dearer above (``benchmarks/scale.py --mode stages``).
+
+faiss over pynndescent (already installed with umap-learn): pynndescent recompiles its numba code in
+every new process, about 100 s on the 2-core reference machine, which a CLI run would pay each time;
+faiss is compiled code and imports in under a second.
 
 Memory is O(n * k) for the result plus O(chunk * n) scratch, never O(n^2).
 """
@@ -40,6 +50,20 @@ APPROXIMATE_FROM = 20_000
 RECALL_TARGET = 0.97
 #: Probe counts tried, fewest first: the first whose calibration recall reaches the target is used.
 PROBE_STEPS = (6, 8, 10, 12, 14, 16, 20, 24, 32, 40, 48, 64, 96, 128)
+#: Approximate search methods; the first is the default.
+SEARCHES = ("hnsw", "ivf")
+#: Links per row of the HNSW graph (``M``; twice as many on its bottom layer). 12 held recall@10 0.97 at
+#: 300k x 128 with the narrowest search for 12 % less CPU than 16 (``benchmarks/scale.py``).
+HNSW_LINKS = 12
+#: Candidate list while the graph is built (``efConstruction``).
+HNSW_BUILD_WIDTH = 32
+#: Candidate-list widths tried when searching (``efSearch``), narrowest first; a search for ``k`` neighbours
+#: is never narrower than ``k``, so the steps below ``k + 1`` are skipped and ``k + 1`` is tried first.
+WIDTH_STEPS = (64, 80, 96, 128, 160, 192, 256, 384, 512)
+#: Most k-means cells the rows are ordered by before the graph is built (at least 256 rows each).
+ORDER_CELLS = 1024
+#: Rows added to the graph per call (progress and cancellation between them).
+ADD_CHUNK = 65536
 #: Rows whose exact neighbours calibrate the probe count (one pass over the rows finds them all).
 CALIBRATION_QUERIES = 300
 
@@ -57,13 +81,19 @@ class NeighborGraph:
     method : {"exact", "approximate"}
         How the graph was searched.
     probes : int or None
-        Approximate graphs: cells of the inverted file each row searched.
+        Approximate graphs searched with the inverted file: cells each row searched.
+    search : {"hnsw", "ivf"} or None
+        Approximate graphs: the method (:data:`SEARCHES`).
+    width : int or None
+        Approximate graphs searched with HNSW: the candidate list of each row's search (``efSearch``).
     """
 
     indices: np.ndarray
     distances: np.ndarray
     method: str = "exact"
     probes: Optional[int] = None
+    search: Optional[str] = None
+    width: Optional[int] = None
 
     @property
     def k(self) -> int:
@@ -71,7 +101,8 @@ class NeighborGraph:
 
     def first(self, k: int) -> "NeighborGraph":
         """The graph restricted to the ``k`` nearest neighbours (a view, no copy)."""
-        return NeighborGraph(self.indices[:, :k], self.distances[:, :k], self.method, self.probes)
+        return NeighborGraph(self.indices[:, :k], self.distances[:, :k], self.method, self.probes, self.search,
+                             self.width)
 
 
 # Device nodes that exist whenever torch.cuda could find a GPU (NVIDIA's driver, or ROCm's).
@@ -127,46 +158,60 @@ def approximate_knn_graph(
     X: np.ndarray,
     k: int,
     *,
+    search: str = SEARCHES[0],
     clusters: Optional[int] = None,
     probes: Optional[int] = None,
+    width: Optional[int] = None,
     target_recall: float = RECALL_TARGET,
     seed: int = 0,
     chunk_size: int = 4096,
     progress: Optional[ProgressFn] = None,
     cancel: Optional[CancelToken] = None,
 ) -> NeighborGraph:
-    """Approximate euclidean k-nearest-neighbour graph (faiss inverted file), on CPU.
+    """Approximate euclidean k-nearest-neighbour graph (faiss), on CPU.
 
     Parameters
     ----------
     X : ndarray of shape (n_samples, n_features)
     k : int
         Neighbours per row; clipped to ``n_samples - 1``.
+    search : {"hnsw", "ivf"}
+        The method (see the module's notes): a navigable small-world graph or an inverted file.
     clusters : int, optional
-        Cells of the index; default :func:`ivf_cells`.
+        ``"ivf"``: cells of the index; default :func:`ivf_cells`.
     probes : int, optional
-        Cells each row searches: more is slower and closer to exact. Default: chosen by
+        ``"ivf"``: cells each row searches: more is slower and closer to exact. Default: chosen by
         :func:`choose_probes` for ``target_recall``.
+    width : int, optional
+        ``"hnsw"``: candidate list of each row's search (at least ``k + 1``): wider is slower and
+        closer to exact. Default: chosen by :func:`choose_width` for ``target_recall``.
     target_recall : float
-        Recall@10 the default probe count is chosen for.
+        Recall@10 the default probe count or width is chosen for.
     seed : int
-        Seeds the k-means of the cells, its training sample and the calibration sample.
+        Seeds the k-means of the cells (or of the rows' order), their training sample and the
+        calibration sample.
 
     Returns
     -------
     NeighborGraph
-        ``method="approximate"``, ``probes`` as searched; distances are exact for the neighbours found.
+        ``method="approximate"``, ``search``, and ``probes`` or ``width`` as searched; distances are
+        exact for the neighbours found.
     """
+    if search not in SEARCHES:
+        raise ValueError(f"unknown neighbour search {search!r}: choose one of {', '.join(SEARCHES)}")
     X, k = _prepare(X, k)
+    if search == "hnsw":
+        return _hnsw_graph(X, k, width=width, target_recall=target_recall, seed=seed, chunk_size=chunk_size,
+                           progress=progress, cancel=cancel)
     report(progress, 0, len(X), "nearest neighbours: building the approximate index")
     index, order = _ivf_index(X, clusters=clusters, seed=seed)
     if probes is None:
         report(progress, 0, len(X), "nearest neighbours: choosing the cells each row searches")
         probes = choose_probes(index, X, target_recall, seed=seed)
     index.nprobe = max(1, min(int(probes), index.nlist))
-    search = _ivf_search(index, X, k, order)
-    graph = _search_in_chunks(search, len(X), k, "approximate", chunk_size, progress, cancel, order=order)
-    graph.probes = int(index.nprobe)
+    search_fn = _ivf_search(index, X, k, order)
+    graph = _search_in_chunks(search_fn, len(X), k, "approximate", chunk_size, progress, cancel, order=order)
+    graph.probes, graph.search = int(index.nprobe), "ivf"
     return graph
 
 
@@ -193,16 +238,51 @@ def choose_probes(index, X: np.ndarray, target_recall: float = RECALL_TARGET, *,
     -------
     int
     """
+    def found(probes, rows, count):
+        index.nprobe = int(probes)
+        return index.search(X[rows], count)[1]
+
+    return _fewest_reaching([p for p in steps if p < index.nlist] + [index.nlist], found, X, target_recall,
+                            seed=seed, queries=queries, otherwise=int(index.nlist))
+
+
+def choose_width(index, X: np.ndarray, order: np.ndarray, k: int, target_recall: float = RECALL_TARGET, *,
+                 seed: int = 0, queries: int = CALIBRATION_QUERIES, steps=WIDTH_STEPS) -> int:
+    """The narrowest HNSW search (``efSearch``, at least ``k + 1``) of ``steps`` whose recall@10 reaches ``target_recall``.
+
+    Measured as :func:`choose_probes` does, on the same calibration rows. When no step reaches the
+    target the widest is used (the graph is not exact at any width).
+
+    Parameters
+    ----------
+    index : faiss.IndexHNSW
+        Filled with ``X[order]``.
+    order : ndarray of shape (n_samples,)
+        The row of ``X`` stored at each position of the index.
+    """
+    widths = [k + 1] + [w for w in steps if w > k + 1]
+
+    def found(width, rows, count):
+        index.hnsw.efSearch = int(width)
+        hits = index.search(X[rows], count)[1]
+        return np.where(hits >= 0, order[np.maximum(hits, 0)], -1)
+
+    return _fewest_reaching(widths, found, X, target_recall, seed=seed, queries=queries, otherwise=int(widths[-1]))
+
+
+def _fewest_reaching(steps, found, X: np.ndarray, target_recall: float, *, seed: int, queries: int,
+                     otherwise: int) -> int:
+    """The first of ``steps`` whose search (``found(step, rows, count)``: neighbour rows of ``rows``,
+    themselves included) reaches recall@10 ``target_recall`` on the calibration rows; else ``otherwise``."""
     rows = np.sort(rng(seed, "probe-calibration").choice(len(X), size=min(int(queries), len(X)), replace=False))
     k = int(min(10, len(X) - 1))
     _, truth = _exact_among(X, rows, k)
-    for probes in [p for p in steps if p < index.nlist] + [index.nlist]:
-        index.nprobe = int(probes)
-        _, found = index.search(X[rows], k + 1)
-        hits = sum(len(np.intersect1d(truth[i], found[i][found[i] != row][:k])) for i, row in enumerate(rows))
-        if hits / (k * len(rows)) >= target_recall:
-            return int(probes)
-    return int(index.nlist)
+    for step in steps:
+        hits = found(step, rows, k + 1)
+        recall = sum(len(np.intersect1d(truth[i], hits[i][hits[i] != row][:k])) for i, row in enumerate(rows))
+        if recall / (k * len(rows)) >= target_recall:
+            return int(step)
+    return int(otherwise)
 
 
 def neighbor_recall(X: np.ndarray, graph: NeighborGraph, *, k: int = 10, queries: int = 500, seed: int = 0) -> float:
@@ -419,6 +499,57 @@ def _ivf_search(index, X: np.ndarray, k: int, order: np.ndarray):
         return _drop_self(dist, idx.astype(np.int64), rows)
 
     return search
+
+
+def _locality_order(X: np.ndarray, seed: int) -> np.ndarray:
+    """Rows grouped by the nearest of at most :data:`ORDER_CELLS` k-means cells (a fixed count, so linear in
+    the rows): stored and searched in this order, consecutive rows touch nearly the same graph nodes."""
+    import faiss
+
+    n_samples, n_features = X.shape
+    cells = int(min(ORDER_CELLS, n_samples // 256))
+    if cells < 2:
+        return np.arange(n_samples)
+    kmeans = faiss.Kmeans(n_features, cells, niter=10, seed=derive_seed(seed, "neighbor-order") % (2**31),
+                          max_points_per_centroid=64)
+    training = X[np.sort(rng(seed, "neighbor-order").choice(n_samples, min(n_samples, 64 * cells), replace=False))]
+    kmeans.train(training)
+    cell = np.empty(n_samples, dtype=np.int64)
+    for start in range(0, n_samples, ADD_CHUNK):
+        cell[start:start + ADD_CHUNK] = kmeans.index.search(X[start:start + ADD_CHUNK], 1)[1][:, 0]
+    return np.argsort(cell, kind="stable")
+
+
+def _hnsw_graph(X: np.ndarray, k: int, *, width: Optional[int], target_recall: float, seed: int, chunk_size: int,
+                progress, cancel) -> NeighborGraph:
+    import faiss
+
+    n_samples = len(X)
+    report(progress, 0, n_samples, "nearest neighbours: ordering the rows")
+    order = _locality_order(X, seed)
+    index = faiss.IndexHNSWFlat(X.shape[1], HNSW_LINKS)
+    index.hnsw.efConstruction = HNSW_BUILD_WIDTH
+    for start in range(0, n_samples, ADD_CHUNK):
+        check_cancelled(cancel)
+        report(progress, start, n_samples, "nearest neighbours: building the graph")
+        index.add(np.ascontiguousarray(X[order[start:start + ADD_CHUNK]]))
+    if width is None:
+        report(progress, 0, n_samples, "nearest neighbours: choosing the search width")
+        width = choose_width(index, X, order, k, target_recall, seed=seed)
+    index.hnsw.efSearch = max(int(width), k + 1)
+
+    def search(start: int, stop: int):
+        rows = order[start:stop]
+        squared, hits = index.search(X[rows], k + 1)
+        idx = np.where(hits >= 0, order[np.maximum(hits, 0)], -1)
+        for position in np.flatnonzero((hits < 0).any(axis=1)):  # fewer than k + 1 found: search it exactly
+            squared[position], idx[position] = _exact_row(X, int(rows[position]), k + 1)
+        dist = np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
+        return _drop_self(dist, idx.astype(np.int64), rows)
+
+    graph = _search_in_chunks(search, n_samples, k, "approximate", chunk_size, progress, cancel, order=order)
+    graph.search, graph.width = "hnsw", int(index.hnsw.efSearch)
+    return graph
 
 
 def _exact_row(X: np.ndarray, row: int, count: int) -> tuple[np.ndarray, np.ndarray]:

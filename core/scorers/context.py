@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Optional
 
 from core.foundation import cache as disk_cache
 from core.foundation.progress import CancelToken, ProgressFn
-from core.foundation.neighbors import (APPROXIMATE_FROM, RECALL_TARGET, NeighborGraph, approximate_knn_graph, headroom,
-                                       knn_graph, neighbor_recall, resolve_device)
+from core.foundation.neighbors import (APPROXIMATE_FROM, HNSW_BUILD_WIDTH, HNSW_LINKS, RECALL_TARGET, SEARCHES, NeighborGraph,
+                                       approximate_knn_graph, headroom, knn_graph, neighbor_recall, resolve_device)
 from core.scorers.oof import OutOfFold, fit_sample_rows, out_of_fold, sampled_out_of_fold
 from core.scorers.records import DynamicsRecords, record_dynamics
 
@@ -40,14 +40,21 @@ class LargeData:
     Attributes
     ----------
     approximate_above : int
-        Above this many rows the neighbour graph is approximate (the inverted-file search of
-        :func:`core.foundation.neighbors.approximate_knn_graph`), and its recall@10 against exact
+        Above this many rows the neighbour graph is approximate
+        (:func:`core.foundation.neighbors.approximate_knn_graph`), and its recall@10 against exact
         neighbours is measured on ``recall_queries`` rows and recorded.
+    search : {"hnsw", "ivf"}
+        The approximate method: a navigable small-world graph (cost about n log n) or an inverted
+        file (about n^1.5; cheaper below a few hundred thousand rows of low intrinsic dimension).
+    width : int
+        ``"hnsw"``: candidate list of each row's search (None: the narrowest whose recall@10 on a
+        calibration sample reaches ``target_recall``, :func:`core.foundation.neighbors.choose_width`).
     clusters, probes : int
-        Cells of the index (None: its default) and cells each row searches (None: the fewest whose
-        recall@10 on a calibration sample reaches ``target_recall``, :func:`core.foundation.neighbors.choose_probes`).
+        ``"ivf"``: cells of the index (None: its default) and cells each row searches (None: the fewest
+        whose recall@10 on a calibration sample reaches ``target_recall``,
+        :func:`core.foundation.neighbors.choose_probes`).
     target_recall : float
-        Recall@10 the probe count is chosen for when ``probes`` is None.
+        Recall@10 the width or probe count is chosen for when not given.
     fit_rows : int
         Above this many rows the logistic out-of-fold models are fitted on a stratified sample of
         about this size, and every row is predicted by the model of its own fold
@@ -55,6 +62,8 @@ class LargeData:
     """
 
     approximate_above: int = APPROXIMATE_FROM
+    search: str = SEARCHES[0]
+    width: Optional[int] = None
     clusters: Optional[int] = None
     probes: Optional[int] = None
     target_recall: float = RECALL_TARGET
@@ -152,13 +161,17 @@ class ScoringContext:
     def _neighbor_key(self) -> tuple:
         if not self._approximate():
             return ()
+        if self.large.search == "hnsw":
+            width = self.large.width if self.large.width is not None else ("recall", self.large.target_recall)
+            return ("approximate", "hnsw", width, self.seed)
         probes = self.large.probes if self.large.probes is not None else ("recall", self.large.target_recall)
         return ("approximate", self.large.clusters, probes, self.seed)
 
     def _build_graph(self, k: int) -> NeighborGraph:
         if not self._approximate():
             return knn_graph(self.ds.X, k, device=self.device, progress=self.progress, cancel=self.cancel)
-        graph = approximate_knn_graph(self.ds.X, k, clusters=self.large.clusters, probes=self.large.probes,
+        graph = approximate_knn_graph(self.ds.X, k, search=self.large.search, clusters=self.large.clusters,
+                                      probes=self.large.probes, width=self.large.width,
                                       target_recall=self.large.target_recall, seed=self.seed,
                                       progress=self.progress, cancel=self.cancel)
         if self.large.recall_queries:
@@ -168,12 +181,19 @@ class ScoringContext:
 
     def choices(self) -> dict:
         """How the shared work is done for this data: ``{"neighbors": {...}, "oof": {...}}`` for the records."""
-        if self._approximate():
+        if self._approximate() and self.large.search == "hnsw":
+            neighbors = {"method": "approximate", "search": "HNSW graph (faiss)", "links": HNSW_LINKS,
+                         "build_width": HNSW_BUILD_WIDTH,
+                         "width": self._graph.width if self._graph is not None and self._graph.width else self.large.width}
+            if self.large.width is None:
+                neighbors["width_chosen_for_recall"] = self.large.target_recall
+        elif self._approximate():
             neighbors = {"method": "approximate", "search": "inverted file (faiss)",
                          "clusters": self.large.clusters or "default",
                          "probes": self._graph.probes if self._graph is not None and self._graph.probes else self.large.probes}
             if self.large.probes is None:
                 neighbors["probes_chosen_for_recall"] = self.large.target_recall
+        if self._approximate():
             if self.recall is not None:
                 neighbors["recall_at_10"] = round(float(self.recall), 4)
                 neighbors["recall_queries"] = self.large.recall_queries

@@ -7,7 +7,9 @@ many scorers share it, with a cost that follows its complexity:
 piece                                 work units (n rows, d columns, C classes)
 ====================================  ==============================================================
 exact neighbour graph (n <= 20k)      ``n^2 d`` and ``n^2`` (distances, then the k smallest per row)
-approximate graph (faiss IVF, > 20k)  ``n^1.5 d`` (each row scans ``probes`` of ``2 sqrt n`` cells)
+approximate graph (faiss HNSW, > 20k) ``n log2(n)`` and ``n log2(n) d`` (each row's search visits about
+                                      ``log n`` nodes, reading and measuring each)
+approximate graph (faiss IVF)         ``n^1.5 d`` (each row scans ``probes`` of ``2 sqrt n`` cells)
                                       and ``n d`` (cell training, adding rows, the recall check)
 out-of-fold logistic regression       ``folds * n_train * (d + 1) * C`` (one L-BFGS fit per fold;
                                       ``n_train`` stops growing at ``LargeData.fit_rows``)
@@ -75,25 +77,31 @@ def coefficients() -> dict:
 
 
 def probe_seconds(repeats: int = 5) -> float:
-    """Seconds of a fixed small workload on one thread: a 384 x 384 float32 matrix product and a 200k-float sort.
+    """Seconds of a fixed small workload on one thread: a 384 x 384 float32 matrix product and a gather
+    of a million doubles in random order (the two kinds of work scoring spends its time in: dense
+    products, and reads from scattered rows as a graph search makes).
 
     One BLAS thread, because two threads on a loaded two-core machine measured 5-15 times slower
     and swung from run to run, while one thread stayed within about 10 %. The best of ``repeats``
     runs, so a passing hiccup does not count; about 20 ms in all. It measures one core: a machine
-    with more cores than the reference gets a somewhat high (cautious) estimate.
+    with more cores than the reference gets a somewhat high (cautious) estimate. A sort of 200k
+    doubles was part of it until NumPy's choice of sorting code was found to differ 5-8x between
+    processors of the same speed at everything else (9 ms on an AMD EPYC, about 1 ms where the table
+    was calibrated): every estimate there read 3.7-6.3 times the measured time.
     """
     generator = rng(0, "speed-probe")
     matrix = generator.standard_normal((384, 384), dtype=np.float32)
-    values = generator.standard_normal(200_000)
-    best_product, best_sort = math.inf, math.inf
+    values = generator.standard_normal(1_000_000)
+    scattered = generator.permutation(len(values))
+    best_product, best_gather = math.inf, math.inf
     with single_threaded("blas"):
         for _ in range(repeats):
             start = time.perf_counter()
             matrix @ matrix
             middle = time.perf_counter()
-            np.sort(values)
-            best_product, best_sort = min(best_product, middle - start), min(best_sort, time.perf_counter() - middle)
-    return best_product + best_sort
+            values[scattered]
+            best_product, best_gather = min(best_product, middle - start), min(best_gather, time.perf_counter() - middle)
+    return best_product + best_gather
 
 
 #: Seconds a probe result is reused: a long-running app re-measures now and then, as the load changes.
@@ -141,9 +149,20 @@ def _validate_shape(n_rows, n_features, n_classes, folds, model) -> None:
         raise ConfigError(f"Unknown proxy model {model!r}; choose one of {', '.join(PROXY_MODELS)}.")
 
 
+def graph_units(n: int, d: int, search: str) -> tuple:
+    """``(coefficient group, work units)`` of an approximate graph of ``n`` rows x ``d`` features.
+
+    The HNSW search's time hardly follows ``d`` (it waits on reads of scattered rows more than it
+    computes), so it is priced per ``n log n`` visit as well as per ``n log n d`` arithmetic."""
+    if search == "hnsw":
+        nlogn = n * math.log2(max(n, 2))
+        return "neighbors_hnsw", {"nlogn": nlogn, "nlognd": nlogn * d}
+    return "neighbors_approximate", {"n15d": n ** 1.5 * d, "nd": float(n * d)}
+
+
 def _graph_part(n: int, d: int, large: LargeData) -> tuple:
     if n > large.approximate_above:
-        return "neighbors", "neighbors approximate", "neighbors_approximate", {"n15d": n ** 1.5 * d, "nd": float(n * d)}
+        return ("neighbors", "neighbors approximate") + graph_units(n, d, large.search)
     return "neighbors", "neighbors exact", "neighbors_exact", {"n2d": float(n) * n * d, "n2": float(n) * n}
 
 
