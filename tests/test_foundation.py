@@ -115,6 +115,20 @@ def test_torch_generator_reproducible_per_stream():
 # ----------------------------------------------------------------------------- threads and scaling
 
 
+def test_single_threaded_scans_again_for_libraries_imported_after_its_first_use(monkeypatch):
+    # a scan made once per process missed faiss's and SciPy's OpenBLAS when they were imported after
+    # the first limit (the app probes its speed first): they then ran on every core inside the limit
+    import sys
+    import types
+
+    from core.foundation import threads
+
+    first = threads._threadpool_controller()
+    assert threads._threadpool_controller() is first  # nothing imported since: the scan is reused
+    monkeypatch.setitem(sys.modules, "workbench_test_newly_imported", types.ModuleType("newly_imported"))
+    assert threads._threadpool_controller() is not first
+
+
 def test_single_threaded_limits_then_restores():
     import torch
     from threadpoolctl import threadpool_info

@@ -11,19 +11,27 @@ the block, so a library call never changes the process for good.
 from __future__ import annotations
 
 import contextlib
+import sys
 from typing import Iterator
 
 KINDS = ("blas", "openmp", "torch")
 
-_CONTROLLER = None  # threadpoolctl's library scan is slow; do it once per process
+_CONTROLLER = None  # threadpoolctl's library scan is slow: done again only after new imports
+_SCANNED_MODULES = -1
 
 
 def _threadpool_controller():
-    global _CONTROLLER
-    if _CONTROLLER is None:
+    """threadpoolctl's view of the thread pools loaded, scanned again when modules were imported since.
+
+    A scan made once per process missed the BLAS libraries loaded after it (faiss's and SciPy's
+    OpenBLAS, imported after the app's first speed probe), so those ran on every core inside
+    :func:`single_threaded`. Imports are what load libraries, so a changed module count triggers a scan.
+    """
+    global _CONTROLLER, _SCANNED_MODULES
+    if _CONTROLLER is None or len(sys.modules) != _SCANNED_MODULES:
         from threadpoolctl import ThreadpoolController  # ships with scikit-learn
 
-        _CONTROLLER = ThreadpoolController()
+        _CONTROLLER, _SCANNED_MODULES = ThreadpoolController(), len(sys.modules)
     return _CONTROLLER
 
 
