@@ -14,7 +14,8 @@ distances for the neighbours found:
   :data:`WIDTH_STEPS` width. Rows are first ordered by a k-means of at most :data:`ORDER_CELLS` cells,
   so that rows stored and searched one after another are near each other and stay in cache (2.3x less
   search CPU at 300k x 128). Its cost grows about as ``n log n``: a search visits ``O(log n)`` graph
-  nodes for a fixed width, and the width holding recall grows slowly.
+  nodes for a fixed width, and the width holding recall grows slowly. Up to a million rows of low
+  intrinsic dimension it costs more than the inverted file (about 2x at 100k-300k x 128).
 - ``"ivf"``: an inverted file (``IndexIVFFlat``): k-means cuts the space into :func:`ivf_cells` (about
   ``2 sqrt(n)``) cells and each row searches its nearest few (:func:`choose_probes`). With a fixed
   count recall falls as the rows grow (16 cells on 128-feature clustered rows: 0.998 at 100k, 0.995 at
@@ -52,18 +53,19 @@ RECALL_TARGET = 0.97
 PROBE_STEPS = (6, 8, 10, 12, 14, 16, 20, 24, 32, 40, 48, 64, 96, 128)
 #: Approximate search methods; the first is the default.
 SEARCHES = ("hnsw", "ivf")
-#: Links per row of the HNSW graph (``M``; twice as many on its bottom layer). 12 held recall@10 0.97 at
-#: 300k x 128 with the narrowest search for 12 % less CPU than 16 (``benchmarks/scale.py``).
-HNSW_LINKS = 12
+#: Links per row of the HNSW graph (``M``; twice as many on its bottom layer). On ``benchmarks/scale.py``'s
+#: 300k x 128 rows both 12 and 16 reached the 0.97 calibration target at the narrowest search, but 12 read
+#: 0.951 on other rows (16: 0.987) for 18 % less CPU; too close to the 0.95 bar.
+HNSW_LINKS = 16
 #: Candidate list while the graph is built (``efConstruction``).
-HNSW_BUILD_WIDTH = 32
+HNSW_BUILD_WIDTH = 40
 #: Candidate-list widths tried when searching (``efSearch``), narrowest first; a search for ``k`` neighbours
 #: is never narrower than ``k``, so the steps below ``k + 1`` are skipped and ``k + 1`` is tried first.
 WIDTH_STEPS = (64, 80, 96, 128, 160, 192, 256, 384, 512)
 #: Most k-means cells the rows are ordered by before the graph is built (at least 256 rows each).
 ORDER_CELLS = 1024
-#: Rows added to the graph per call (progress and cancellation between them).
-ADD_CHUNK = 65536
+#: Rows assigned to their k-means cell per call.
+ASSIGN_CHUNK = 65536
 #: Rows whose exact neighbours calibrate the probe count (one pass over the rows finds them all).
 CALIBRATION_QUERIES = 300
 
@@ -515,8 +517,8 @@ def _locality_order(X: np.ndarray, seed: int) -> np.ndarray:
     training = X[np.sort(rng(seed, "neighbor-order").choice(n_samples, min(n_samples, 64 * cells), replace=False))]
     kmeans.train(training)
     cell = np.empty(n_samples, dtype=np.int64)
-    for start in range(0, n_samples, ADD_CHUNK):
-        cell[start:start + ADD_CHUNK] = kmeans.index.search(X[start:start + ADD_CHUNK], 1)[1][:, 0]
+    for start in range(0, n_samples, ASSIGN_CHUNK):
+        cell[start:start + ASSIGN_CHUNK] = kmeans.index.search(X[start:start + ASSIGN_CHUNK], 1)[1][:, 0]
     return np.argsort(cell, kind="stable")
 
 
@@ -529,10 +531,14 @@ def _hnsw_graph(X: np.ndarray, k: int, *, width: Optional[int], target_recall: f
     order = _locality_order(X, seed)
     index = faiss.IndexHNSWFlat(X.shape[1], HNSW_LINKS)
     index.hnsw.efConstruction = HNSW_BUILD_WIDTH
-    for start in range(0, n_samples, ADD_CHUNK):
-        check_cancelled(cancel)
-        report(progress, start, n_samples, "nearest neighbours: building the graph")
-        index.add(np.ascontiguousarray(X[order[start:start + ADD_CHUNK]]))
+    check_cancelled(cancel)
+    report(progress, 0, n_samples, "nearest neighbours: building the graph")
+    # One call: faiss inserts the rows level by level in its own shuffled order. Added a chunk at a
+    # time in this order (or in the order of sorted data), the graph joined the cells poorly and
+    # recall@10 stopped near 0.96 however wide the search (0.972 needed a width of 384 at 100k x 128,
+    # 55 this way); in a seeded random order a chunk at a time it needed 128, and the search lost the
+    # rows' locality. faiss cannot be interrupted inside the call (about half the graph's time).
+    index.add(X[order])
     if width is None:
         report(progress, 0, n_samples, "nearest neighbours: choosing the search width")
         width = choose_width(index, X, order, k, target_recall, seed=seed)

@@ -36,12 +36,11 @@ The PCA of wide data happens while loading, so it counts in ``total`` and ``part
 Honest limits: the coefficients come from generated Gaussian-mixture data, so the L-BFGS iterations
 of the out-of-fold fits and the k-means iterations are those data's; harder data may need more.
 Background load at probe time inflates the estimate. Work already in the disk cache is not
-subtracted. Measured with ``benchmarks/scorers.py --estimate`` (default scorers, busy 2-core
-machine): the estimate was 1.62, 1.06, 1.87 and 1.64 times the measured time at 3k x 64, 20k x 64,
-20k x 784 and 50k x 64 (medians of 3) and 0.97 times at 200k x 64 (once). By piece, the neighbour
-graph came within about 35 % from 20k rows up, while the out-of-fold fits were priced 2-6 times
-high: their calibration runs, under a load average of 8, were slower than the same fits inside
-scoring. Calibrating on a quiet machine should tighten that.
+subtracted. Measured with ``benchmarks/scorers.py --estimate`` (default scorers, one run each, 2-core
+machine at load 1.7, recalibrated the same hour): the estimate was 1.33, 1.63, 0.71, 0.63 and 0.89 times
+the measured time at 3k x 64, 20k x 64, 20k x 784, 50k x 64 and 100k x 128. The probe itself still
+moves up to 2x between processes on a shared machine (it reads scattered memory, which the other
+core's work slows), and that is most of the spread.
 """
 
 from __future__ import annotations
@@ -93,13 +92,16 @@ def probe_seconds(repeats: int = 5) -> float:
     matrix = generator.standard_normal((384, 384), dtype=np.float32)
     values = generator.standard_normal(1_000_000)
     scattered = generator.permutation(len(values))
+    # results go to buffers made once: a fresh 8 MB array per run is mapped page by page, and the
+    # kernel's page faults (which vary with everything else the machine does) swamped the gather
+    product, gathered = np.empty_like(matrix), np.empty_like(values)
     best_product, best_gather = math.inf, math.inf
     with single_threaded("blas"):
         for _ in range(repeats):
             start = time.perf_counter()
-            matrix @ matrix
+            np.matmul(matrix, matrix, out=product)
             middle = time.perf_counter()
-            values[scattered]
+            np.take(values, scattered, out=gathered, mode="clip")  # "raise" would buffer the output
             best_product, best_gather = min(best_product, middle - start), min(best_gather, time.perf_counter() - middle)
     return best_product + best_gather
 
