@@ -152,6 +152,6 @@ def test_rows_sorted_by_cluster_still_join_into_one_searchable_graph():
     generator = np.random.default_rng(11)
     centres = generator.normal(scale=4.0, size=(40, 16))
     X = (centres[np.sort(generator.integers(40, size=80_000))] + generator.normal(size=(80_000, 16))).astype(np.float32)
-    graph = approximate_knn_graph(X, 20, seed=0)
+    graph = approximate_knn_graph(X, 20, seed=0, search="hnsw")
     assert graph.width < WIDTH_STEPS[-1]  # the target reached, not the widest fallback
     assert neighbor_recall(X, graph, k=10, queries=400, seed=9) >= 0.95

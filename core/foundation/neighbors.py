@@ -9,19 +9,20 @@ a search effort chosen by measured recall (the fewest of a list of steps whose r
 :data:`CALIBRATION_QUERIES` calibration rows reaches :data:`RECALL_TARGET`), both returning exact
 distances for the neighbours found:
 
-- ``"hnsw"`` (the default): a hierarchical navigable small-world graph (``IndexHNSWFlat``, Malkov &
+- ``"hnsw"``: a hierarchical navigable small-world graph (``IndexHNSWFlat``, Malkov &
   Yashunin 2018) built on the rows, then every row searched with a candidate list of
   :data:`WIDTH_STEPS` width. Rows are first ordered by a k-means of at most :data:`ORDER_CELLS` cells,
   so that rows stored and searched one after another are near each other and stay in cache (2.3x less
   search CPU at 300k x 128). Its cost grows about as ``n log n``: a search visits ``O(log n)`` graph
-  nodes for a fixed width, and the width holding recall grows slowly. Up to a million rows of low
-  intrinsic dimension it costs more than the inverted file (about 2x at 100k-300k x 128).
-- ``"ivf"``: an inverted file (``IndexIVFFlat``): k-means cuts the space into :func:`ivf_cells` (about
+  nodes for a fixed width, and the width holding recall grows slowly. Up to a million rows it costs
+  more than the inverted file: 1.3-2.4x on rows of low intrinsic dimension, 3x and short of the
+  recall target on rows that fill their 128 dimensions (where 16 links are too few; 32 still cost
+  2.5x). It pays on several million rows of low intrinsic dimension.
+- ``"ivf"`` (the default): an inverted file (``IndexIVFFlat``): k-means cuts the space into :func:`ivf_cells` (about
   ``2 sqrt(n)``) cells and each row searches its nearest few (:func:`choose_probes`). With a fixed
   count recall falls as the rows grow (16 cells on 128-feature clustered rows: 0.998 at 100k, 0.995 at
   300k, 0.975 at 1M), because each row's true neighbours spread over more cells; holding recall costs a
-  growing count, so the search costs about ``n^1.5 * d``. Cheaper than the graph below a few hundred
-  thousand rows of low intrinsic dimension, dearer above (``benchmarks/scale.py --mode stages``).
+  growing count, so the search costs about ``n^1.5 * d`` (``benchmarks/scale.py --mode stages``).
 
 faiss over pynndescent (already installed with umap-learn): pynndescent recompiles its numba code in
 every new process, about 100 s on the 2-core reference machine, which a CLI run would pay each time;
@@ -51,8 +52,11 @@ APPROXIMATE_FROM = 20_000
 RECALL_TARGET = 0.97
 #: Probe counts tried, fewest first: the first whose calibration recall reaches the target is used.
 PROBE_STEPS = (6, 8, 10, 12, 14, 16, 20, 24, 32, 40, 48, 64, 96, 128)
-#: Approximate search methods; the first is the default.
-SEARCHES = ("hnsw", "ivf")
+#: Approximate search methods; the first is the default. The inverted file stays the default: at the
+#: sizes one machine holds it was faster on every table measured, and far faster where the rows fill
+#: their dimensions (100k x 128 isotropic classes: 14 s CPU and recall 0.98 against HNSW's 47 s and
+#: 0.96 at its widest search; in the app, 17 s against 38 s from click to scores).
+SEARCHES = ("ivf", "hnsw")
 #: Links per row of the HNSW graph (``M``; twice as many on its bottom layer). On ``benchmarks/scale.py``'s
 #: 300k x 128 rows both 12 and 16 reached the 0.97 calibration target at the narrowest search, but 12 read
 #: 0.951 on other rows (16: 0.987) for 18 % less CPU; too close to the 0.95 bar.

@@ -43,9 +43,10 @@ class LargeData:
         Above this many rows the neighbour graph is approximate
         (:func:`core.foundation.neighbors.approximate_knn_graph`), and its recall@10 against exact
         neighbours is measured on ``recall_queries`` rows and recorded.
-    search : {"hnsw", "ivf"}
-        The approximate method: a navigable small-world graph (cost about n log n) or an inverted
-        file (about n^1.5; cheaper below a few hundred thousand rows of low intrinsic dimension).
+    search : {"ivf", "hnsw"}
+        The approximate method: an inverted file (the default; cost about n^1.5, the cheaper of the
+        two up to a million rows on every table measured) or a navigable small-world graph (about
+        n log n; pays on several million rows of low intrinsic dimension).
     width : int
         ``"hnsw"``: candidate list of each row's search (None: the narrowest whose recall@10 on a
         calibration sample reaches ``target_recall``, :func:`core.foundation.neighbors.choose_width`).

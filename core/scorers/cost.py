@@ -7,10 +7,10 @@ many scorers share it, with a cost that follows its complexity:
 piece                                 work units (n rows, d columns, C classes)
 ====================================  ==============================================================
 exact neighbour graph (n <= 20k)      ``n^2 d`` and ``n^2`` (distances, then the k smallest per row)
-approximate graph (faiss HNSW, > 20k) ``n log2(n)`` and ``n log2(n) d`` (each row's search visits about
-                                      ``log n`` nodes, reading and measuring each)
-approximate graph (faiss IVF)         ``n^1.5 d`` (each row scans ``probes`` of ``2 sqrt n`` cells)
+approximate graph (faiss IVF, > 20k)  ``n^1.5 d`` (each row scans ``probes`` of ``2 sqrt n`` cells)
                                       and ``n d`` (cell training, adding rows, the recall check)
+approximate graph (``search="hnsw"``) ``n log2(n)`` and ``n log2(n) d`` (each row's search visits about
+                                      ``log n`` nodes, reading and measuring each)
 out-of-fold logistic regression       ``folds * n_train * (d + 1) * C`` (one L-BFGS fit per fold;
                                       ``n_train`` stops growing at ``LargeData.fit_rows``)
 k-means prototypes                    ``n d clusters`` (three restarts)
