@@ -37,10 +37,10 @@ Honest limits: the coefficients come from generated Gaussian-mixture data, so th
 of the out-of-fold fits and the k-means iterations are those data's; harder data may need more.
 Background load at probe time inflates the estimate. Work already in the disk cache is not
 subtracted. Measured with ``benchmarks/scorers.py --estimate`` (default scorers, one run each, 2-core
-machine at load 1.7, recalibrated the same hour): the estimate was 1.33, 1.63, 0.71, 0.63 and 0.89 times
-the measured time at 3k x 64, 20k x 64, 20k x 784, 50k x 64 and 100k x 128. The probe itself still
-moves up to 2x between processes on a shared machine (it reads scattered memory, which the other
-core's work slows), and that is most of the spread.
+machine at load 1.7, recalibrated the same hour): the estimate was 0.80, 0.99, 0.89, 0.73 and 0.91 times
+the measured time at 3k x 64, 20k x 64, 20k x 784, 50k x 64 and 100k x 128. In the app it reads lower
+(0.62-0.73x in ``benchmarks/app_browser.py``): that benchmark's isotropic tables make the inverted file
+probe more cells than the calibration's low-rank data, and the server's own threads run beside.
 """
 
 from __future__ import annotations
@@ -76,8 +76,8 @@ def coefficients() -> dict:
 
 
 def probe_seconds(repeats: int = 5) -> float:
-    """Seconds of a fixed small workload on one thread: a 384 x 384 float32 matrix product and a gather
-    of a million doubles in random order (the two kinds of work scoring spends its time in: dense
+    """Seconds of a fixed small workload on one thread: a 384 x 384 float32 matrix product and four
+    gathers of 262,144 doubles in random order (the two kinds of work scoring spends its time in: dense
     products, and reads from scattered rows as a graph search makes).
 
     One BLAS thread, because two threads on a loaded two-core machine measured 5-15 times slower
@@ -90,10 +90,12 @@ def probe_seconds(repeats: int = 5) -> float:
     """
     generator = rng(0, "speed-probe")
     matrix = generator.standard_normal((384, 384), dtype=np.float32)
-    values = generator.standard_normal(1_000_000)
+    # 2 MB, under the 4 MB from which NumPy asks the kernel for huge pages: an 8 MB array got them in
+    # some processes and not in others, and its gather took 1.4 or 2.9 ms by that alone
+    values = generator.standard_normal(262_144)
     scattered = generator.permutation(len(values))
-    # results go to buffers made once: a fresh 8 MB array per run is mapped page by page, and the
-    # kernel's page faults (which vary with everything else the machine does) swamped the gather
+    # results go to buffers made once: a fresh array per run is mapped page by page, and the kernel's
+    # page faults (which vary with everything else the machine does) swamped the gather
     product, gathered = np.empty_like(matrix), np.empty_like(values)
     best_product, best_gather = math.inf, math.inf
     with single_threaded("blas"):
@@ -101,7 +103,8 @@ def probe_seconds(repeats: int = 5) -> float:
             start = time.perf_counter()
             np.matmul(matrix, matrix, out=product)
             middle = time.perf_counter()
-            np.take(values, scattered, out=gathered, mode="clip")  # "raise" would buffer the output
+            for _ in range(4):
+                np.take(values, scattered, out=gathered, mode="clip")  # "raise" would buffer the output
             best_product, best_gather = min(best_product, middle - start), min(best_gather, time.perf_counter() - middle)
     return best_product + best_gather
 
