@@ -16,8 +16,8 @@ Each run is a child process; its peak memory is the child's peak resident set (`
 the cluster, the driver plus every worker), which includes the memory-mapped pages it touched.
 
 ``stages``: the single-machine path taken apart, each stage timed alone in the same child (wall
-and CPU seconds): loading, the neighbour graph (k sized for every default scorer; ``--search ivf``,
-the library's default, or ``hnsw``; includes choosing the search width or probe count on its calibration rows,
+and CPU seconds): loading, the neighbour graph (k sized for every default scorer; ``--search auto``,
+the library's default, ``ivf`` or ``hnsw``; includes choosing the search width or probe count on its calibration rows,
 ``--probes N`` fixes the inverted file's instead; recall check excluded), the recall@10 check, the out-of-fold models, then each default scorer's own pass over
 the shared work (prototypicality's includes its k-means). Across sizes it fits each stage's
 exponent (least-squares slope of log time on log rows, wall and CPU) beside n log n's slope over
@@ -114,7 +114,7 @@ class _Stages:
         return value
 
 
-def run_stages(data: Path, scratch: Path, probes: int = 0, search: str = "ivf") -> dict:
+def run_stages(data: Path, scratch: Path, probes: int = 0, search: str = "auto") -> dict:
     from core.data.partitions import load_partitioned
     from core.foundation.neighbors import neighbor_recall
     from core.scorers import LargeData, ScoringContext, resolve_scorers
@@ -212,8 +212,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--probes", type=int, default=0,
                         help="stages: search this many cells per row (0: the count chosen by measured recall)")
-    parser.add_argument("--search", default="ivf", choices=["ivf", "hnsw"],
-                        help="single and stages: the approximate neighbour search (default ivf, the library's)")
+    parser.add_argument("--search", default="auto", choices=["auto", "ivf", "hnsw"],
+                        help="single and stages: the approximate neighbour search (default auto, the library's)")
     parser.add_argument("--cache", default="/tmp/workbench-scale", help="where generated data and scratch go")
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

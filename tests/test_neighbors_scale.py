@@ -5,9 +5,11 @@ search and recall measure that read the rows block by block (core/foundation/nei
 import numpy as np
 import pytest
 
-from core.foundation.neighbors import (PROBE_STEPS, SEARCHES, WIDTH_STEPS, NeighborGraph, _exact_among, _ivf_index,
+from core.foundation.neighbors import (HNSW_FROM, PROBE_STEPS, WIDTH_STEPS, NeighborGraph, _exact_among, _ivf_index,
                                        _locality_order, approximate_knn_graph, choose_probes, choose_width, ivf_cells,
-                                       knn_graph, neighbor_recall)
+                                       knn_graph, neighbor_recall, resolve_search)
+
+METHODS = ("ivf", "hnsw")
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +20,7 @@ def blobs():
     return X.astype(np.float32)
 
 
-@pytest.mark.parametrize("search", SEARCHES)
+@pytest.mark.parametrize("search", METHODS)
 def test_searching_in_index_order_keeps_every_row_its_own_neighbours(blobs, search):
     # Rows are stored and searched in the index's order (k-means cells, the inverted file's lists) and
     # written back: every row's listed neighbours must be at the distances measured from *that* row,
@@ -90,7 +92,7 @@ def test_default_graph_keeps_recall_above_the_bar_at_60k_rows():
     latent = centres[generator.integers(0, 40, 60_000)] + generator.normal(size=(60_000, 16))
     X = (latent @ (generator.normal(size=(16, 128)) / 4.0) + 0.1 * generator.normal(size=(60_000, 128)))
     X = X.astype(np.float32)
-    for search in SEARCHES:
+    for search in METHODS:
         graph = approximate_knn_graph(X, 30, seed=0, search=search)
         if search == "ivf":
             assert graph.probes in PROBE_STEPS and graph.probes < ivf_cells(len(X))  # chosen, not the exact fallback
@@ -138,6 +140,12 @@ def test_rows_are_ordered_by_cell_and_each_appears_once(blobs):
     along = np.linalg.norm(np.diff(blobs[order], axis=0), axis=1).mean()
     assert along < 0.8 * np.linalg.norm(np.diff(blobs, axis=0), axis=1).mean()
     assert np.array_equal(_locality_order(blobs[:200], seed=0), np.arange(200))  # under 512 rows: not worth ordering
+
+
+def test_auto_searches_with_the_inverted_file_up_to_two_million_rows_and_the_graph_above(blobs):
+    assert [resolve_search("auto", n) for n in (25_000, HNSW_FROM, HNSW_FROM + 1)] == ["ivf", "ivf", "hnsw"]
+    assert resolve_search("hnsw", 25_000) == "hnsw" and resolve_search("ivf", 10**8) == "ivf"  # asked for: kept
+    assert approximate_knn_graph(blobs, 5, seed=0).search == "ivf"  # the default is auto
 
 
 def test_an_unknown_search_is_refused(blobs):

@@ -17,8 +17,8 @@ distances for the neighbours found:
   nodes for a fixed width, and the width holding recall grows slowly. Up to a million rows it costs
   more than the inverted file: 1.3-2.4x on rows of low intrinsic dimension, 3x and short of the
   recall target on rows that fill their 128 dimensions (where 16 links are too few; 32 still cost
-  2.5x). It pays on several million rows of low intrinsic dimension.
-- ``"ivf"`` (the default): an inverted file (``IndexIVFFlat``): k-means cuts the space into :func:`ivf_cells` (about
+  2.5x). It pays from a couple of million rows of low intrinsic dimension: the default above :data:`HNSW_FROM`.
+- ``"ivf"`` (the default up to :data:`HNSW_FROM` rows): an inverted file (``IndexIVFFlat``): k-means cuts the space into :func:`ivf_cells` (about
   ``2 sqrt(n)``) cells and each row searches its nearest few (:func:`choose_probes`). With a fixed
   count recall falls as the rows grow (16 cells on 128-feature clustered rows: 0.998 at 100k, 0.995 at
   300k, 0.975 at 1M), because each row's true neighbours spread over more cells; holding recall costs a
@@ -52,11 +52,25 @@ APPROXIMATE_FROM = 20_000
 RECALL_TARGET = 0.97
 #: Probe counts tried, fewest first: the first whose calibration recall reaches the target is used.
 PROBE_STEPS = (6, 8, 10, 12, 14, 16, 20, 24, 32, 40, 48, 64, 96, 128)
-#: Approximate search methods; the first is the default. The inverted file stays the default: at the
-#: sizes one machine holds it was faster on every table measured, and far faster where the rows fill
-#: their dimensions (100k x 128 isotropic classes: 14 s CPU and recall 0.98 against HNSW's 47 s and
-#: 0.96 at its widest search; in the app, 17 s against 38 s from click to scores).
-SEARCHES = ("ivf", "hnsw")
+#: Approximate search methods. ``"auto"`` (the default) is the inverted file up to :data:`HNSW_FROM` rows
+#: and the HNSW graph above: at the sizes one machine usually holds the inverted file was faster on every
+#: table measured, and far faster where the rows fill their dimensions (100k x 128 isotropic classes: 14 s
+#: CPU and recall 0.98 against HNSW's 47 s and 0.96 at its widest search; in the app, 17 s against 38 s
+#: from click to scores); its cost grows as n^1.5, so past a couple of million rows the graph wins
+#: (``benchmarks/scale.py --mode stages``, 128 features of 16 latent dimensions: 143 against 190 s CPU at
+#: 1M rows, 1,040 against 750 s at 3M).
+SEARCHES = ("auto", "ivf", "hnsw")
+#: Above this many rows ``"auto"`` searches with the HNSW graph.
+HNSW_FROM = 2_000_000
+
+
+def resolve_search(search: str, n_samples: int) -> str:
+    """The method ``search`` stands for on ``n_samples`` rows: ``"ivf"`` or ``"hnsw"``."""
+    if search not in SEARCHES:
+        raise ValueError(f"unknown neighbour search {search!r}: choose one of {', '.join(SEARCHES)}")
+    if search == "auto":
+        return "hnsw" if n_samples > HNSW_FROM else "ivf"
+    return search
 #: Links per row of the HNSW graph (``M``; twice as many on its bottom layer). On ``benchmarks/scale.py``'s
 #: 300k x 128 rows both 12 and 16 reached the 0.97 calibration target at the narrowest search, but 12 read
 #: 0.951 on other rows (16: 0.987) for 18 % less CPU; too close to the 0.95 bar.
@@ -181,8 +195,9 @@ def approximate_knn_graph(
     X : ndarray of shape (n_samples, n_features)
     k : int
         Neighbours per row; clipped to ``n_samples - 1``.
-    search : {"hnsw", "ivf"}
-        The method (see the module's notes): a navigable small-world graph or an inverted file.
+    search : {"auto", "ivf", "hnsw"}
+        The method (see the module's notes and :func:`resolve_search`): an inverted file, a navigable
+        small-world graph, or (``"auto"``) the inverted file up to :data:`HNSW_FROM` rows and the graph above.
     clusters : int, optional
         ``"ivf"``: cells of the index; default :func:`ivf_cells`.
     probes : int, optional
@@ -203,8 +218,7 @@ def approximate_knn_graph(
         ``method="approximate"``, ``search``, and ``probes`` or ``width`` as searched; distances are
         exact for the neighbours found.
     """
-    if search not in SEARCHES:
-        raise ValueError(f"unknown neighbour search {search!r}: choose one of {', '.join(SEARCHES)}")
+    search = resolve_search(search, len(X))
     X, k = _prepare(X, k)
     if search == "hnsw":
         return _hnsw_graph(X, k, width=width, target_recall=target_recall, seed=seed, chunk_size=chunk_size,

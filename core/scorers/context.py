@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Optional
 from core.foundation import cache as disk_cache
 from core.foundation.progress import CancelToken, ProgressFn
 from core.foundation.neighbors import (APPROXIMATE_FROM, HNSW_BUILD_WIDTH, HNSW_LINKS, RECALL_TARGET, SEARCHES, NeighborGraph,
-                                       approximate_knn_graph, headroom, knn_graph, neighbor_recall, resolve_device)
+                                       approximate_knn_graph, headroom, knn_graph, neighbor_recall, resolve_device,
+                                       resolve_search)
 from core.scorers.oof import OutOfFold, fit_sample_rows, out_of_fold, sampled_out_of_fold
 from core.scorers.records import DynamicsRecords, record_dynamics
 
@@ -43,10 +44,11 @@ class LargeData:
         Above this many rows the neighbour graph is approximate
         (:func:`core.foundation.neighbors.approximate_knn_graph`), and its recall@10 against exact
         neighbours is measured on ``recall_queries`` rows and recorded.
-    search : {"ivf", "hnsw"}
-        The approximate method: an inverted file (the default; cost about n^1.5, the cheaper of the
-        two up to a million rows on every table measured) or a navigable small-world graph (about
-        n log n; pays on several million rows of low intrinsic dimension).
+    search : {"auto", "ivf", "hnsw"}
+        The approximate method: an inverted file (cost about n^1.5, the cheaper of the two up to a
+        million rows on every table measured), a navigable small-world graph (about n log n; cheaper
+        from a couple of million rows of low intrinsic dimension), or ``"auto"`` (the default): the
+        inverted file up to :data:`core.foundation.neighbors.HNSW_FROM` rows, the graph above.
     width : int
         ``"hnsw"``: candidate list of each row's search (None: the narrowest whose recall@10 on a
         calibration sample reaches ``target_recall``, :func:`core.foundation.neighbors.choose_width`).
@@ -156,13 +158,16 @@ class ScoringContext:
     def _approximate(self) -> bool:
         return self.ds.n_samples > self.large.approximate_above
 
+    def _search(self) -> str:
+        return resolve_search(self.large.search, self.ds.n_samples)
+
     def _sampled_fit(self) -> bool:
         return self.model == "logreg" and self.ds.n_samples > self.large.fit_rows
 
     def _neighbor_key(self) -> tuple:
         if not self._approximate():
             return ()
-        if self.large.search == "hnsw":
+        if self._search() == "hnsw":
             width = self.large.width if self.large.width is not None else ("recall", self.large.target_recall)
             return ("approximate", "hnsw", width, self.seed)
         probes = self.large.probes if self.large.probes is not None else ("recall", self.large.target_recall)
@@ -171,7 +176,7 @@ class ScoringContext:
     def _build_graph(self, k: int) -> NeighborGraph:
         if not self._approximate():
             return knn_graph(self.ds.X, k, device=self.device, progress=self.progress, cancel=self.cancel)
-        graph = approximate_knn_graph(self.ds.X, k, search=self.large.search, clusters=self.large.clusters,
+        graph = approximate_knn_graph(self.ds.X, k, search=self._search(), clusters=self.large.clusters,
                                       probes=self.large.probes, width=self.large.width,
                                       target_recall=self.large.target_recall, seed=self.seed,
                                       progress=self.progress, cancel=self.cancel)
@@ -182,7 +187,7 @@ class ScoringContext:
 
     def choices(self) -> dict:
         """How the shared work is done for this data: ``{"neighbors": {...}, "oof": {...}}`` for the records."""
-        if self._approximate() and self.large.search == "hnsw":
+        if self._approximate() and self._search() == "hnsw":
             neighbors = {"method": "approximate", "search": "HNSW graph (faiss)", "links": HNSW_LINKS,
                          "build_width": HNSW_BUILD_WIDTH,
                          "width": self._graph.width if self._graph is not None and self._graph.width else self.large.width}

@@ -7,9 +7,9 @@ many scorers share it, with a cost that follows its complexity:
 piece                                 work units (n rows, d columns, C classes)
 ====================================  ==============================================================
 exact neighbour graph (n <= 20k)      ``n^2 d`` and ``n^2`` (distances, then the k smallest per row)
-approximate graph (faiss IVF, > 20k)  ``n^1.5 d`` (each row scans ``probes`` of ``2 sqrt n`` cells)
+approximate graph (faiss IVF, 20k-2M) ``n^1.5 d`` (each row scans ``probes`` of ``2 sqrt n`` cells)
                                       and ``n d`` (cell training, adding rows, the recall check)
-approximate graph (``search="hnsw"``) ``n log2(n)`` and ``n log2(n) d`` (each row's search visits about
+approximate graph (faiss HNSW, > 2M)  ``n log2(n)`` and ``n log2(n) d`` (each row's search visits about
                                       ``log n`` nodes, reading and measuring each)
 out-of-fold logistic regression       ``folds * n_train * (d + 1) * C`` (one L-BFGS fit per fold;
                                       ``n_train`` stops growing at ``LargeData.fit_rows``)
@@ -57,6 +57,7 @@ import numpy as np
 
 from core.data.featurizers import resolve_max_dim
 from core.foundation.errors import ConfigError
+from core.foundation.neighbors import resolve_search
 from core.foundation.seeds import rng
 from core.foundation.threads import single_threaded
 from core.scorers.base import Scorer, get_scorer
@@ -167,7 +168,7 @@ def graph_units(n: int, d: int, search: str) -> tuple:
 
 def _graph_part(n: int, d: int, large: LargeData) -> tuple:
     if n > large.approximate_above:
-        return ("neighbors", "neighbors approximate") + graph_units(n, d, large.search)
+        return ("neighbors", "neighbors approximate") + graph_units(n, d, resolve_search(large.search, n))
     return "neighbors", "neighbors exact", "neighbors_exact", {"n2d": float(n) * n * d, "n2": float(n) * n}
 
 
