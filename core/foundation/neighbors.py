@@ -17,9 +17,11 @@ distances for the neighbours found:
   nodes for a fixed width, and the width holding recall grows slowly. Up to a million rows it costs
   more than the inverted file: 1.3-2.4x on rows of low intrinsic dimension, 3x and short of the
   recall target on rows that fill their 128 dimensions (where 16 links are too few; 32 still cost
-  2.5x). It pays from a couple of million rows of low intrinsic dimension: the default above :data:`HNSW_FROM`.
-- ``"ivf"`` (the default up to :data:`HNSW_FROM` rows): an inverted file (``IndexIVFFlat``): k-means cuts the space into :func:`ivf_cells` (about
-  ``2 sqrt(n)``) cells and each row searches its nearest few (:func:`choose_probes`). With a fixed
+  2.5x). It pays from a couple of million rows of low intrinsic dimension: the default above
+  :data:`HNSW_FROM` (``"auto"``, :func:`resolve_search`).
+- ``"ivf"`` (the default up to :data:`HNSW_FROM` rows): an inverted file (``IndexIVFFlat``): k-means
+  cuts the space into :func:`ivf_cells` (about ``2 sqrt(n)``) cells and each row searches its nearest
+  few (:func:`choose_probes`). With a fixed
   count recall falls as the rows grow (16 cells on 128-feature clustered rows: 0.998 at 100k, 0.995 at
   300k, 0.975 at 1M), because each row's true neighbours spread over more cells; holding recall costs a
   growing count, so the search costs about ``n^1.5 * d`` (``benchmarks/scale.py --mode stages``).
@@ -62,15 +64,6 @@ PROBE_STEPS = (6, 8, 10, 12, 14, 16, 20, 24, 32, 40, 48, 64, 96, 128)
 SEARCHES = ("auto", "ivf", "hnsw")
 #: Above this many rows ``"auto"`` searches with the HNSW graph.
 HNSW_FROM = 2_000_000
-
-
-def resolve_search(search: str, n_samples: int) -> str:
-    """The method ``search`` stands for on ``n_samples`` rows: ``"ivf"`` or ``"hnsw"``."""
-    if search not in SEARCHES:
-        raise ValueError(f"unknown neighbour search {search!r}: choose one of {', '.join(SEARCHES)}")
-    if search == "auto":
-        return "hnsw" if n_samples > HNSW_FROM else "ivf"
-    return search
 #: Links per row of the HNSW graph (``M``; twice as many on its bottom layer). On ``benchmarks/scale.py``'s
 #: 300k x 128 rows both 12 and 16 reached the 0.97 calibration target at the narrowest search, but 12 read
 #: 0.951 on other rows (16: 0.987) for 18 % less CPU; too close to the 0.95 bar.
@@ -86,6 +79,15 @@ ORDER_CELLS = 1024
 ASSIGN_CHUNK = 65536
 #: Rows whose exact neighbours calibrate the probe count (one pass over the rows finds them all).
 CALIBRATION_QUERIES = 300
+
+
+def resolve_search(search: str, n_samples: int) -> str:
+    """The method ``search`` stands for on ``n_samples`` rows: ``"ivf"`` or ``"hnsw"``."""
+    if search not in SEARCHES:
+        raise ValueError(f"unknown neighbour search {search!r}: choose one of {', '.join(SEARCHES)}")
+    if search == "auto":
+        return "hnsw" if n_samples > HNSW_FROM else "ivf"
+    return search
 
 
 @dataclass
