@@ -231,7 +231,7 @@ def approximate_knn_graph(
         report(progress, 0, len(X), "nearest neighbours: choosing the cells each row searches")
         probes = choose_probes(index, X, target_recall, seed=seed)
     index.nprobe = max(1, min(int(probes), index.nlist))
-    search_fn = _ivf_search(index, X, k, order)
+    search_fn = _index_search(index, X, k, order)
     graph = _search_in_chunks(search_fn, len(X), k, "approximate", chunk_size, progress, cancel, order=order)
     graph.probes, graph.search = int(index.nprobe), "ivf"
     return graph
@@ -510,12 +510,14 @@ def _ivf_index(X: np.ndarray, *, clusters: Optional[int], seed: int):
     return index, order
 
 
-def _ivf_search(index, X: np.ndarray, k: int, order: np.ndarray):
+def _index_search(index, X: np.ndarray, k: int, order: np.ndarray, stored: Optional[np.ndarray] = None):
+    """Search chunk ``[start, stop)`` of the rows ``order`` lists in a faiss index; ``stored``: the row of
+    ``X`` at each position of the index (None: the index holds ``X`` in row order)."""
     def search(start: int, stop: int):
         rows = order[start:stop]
-        squared, idx = index.search(X[rows], k + 1)
-        short = np.flatnonzero((idx < 0).any(axis=1))
-        for position in short:  # a row whose probed cells hold fewer than k + 1 rows: search it exactly
+        squared, hits = index.search(X[rows], k + 1)
+        idx = hits if stored is None else np.where(hits >= 0, stored[np.maximum(hits, 0)], -1)
+        for position in np.flatnonzero((hits < 0).any(axis=1)):  # fewer than k + 1 found: search it exactly
             squared[position], idx[position] = _exact_row(X, int(rows[position]), k + 1)
         dist = np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
         return _drop_self(dist, idx.astype(np.int64), rows)
@@ -563,16 +565,7 @@ def _hnsw_graph(X: np.ndarray, k: int, *, width: Optional[int], target_recall: f
         report(progress, 0, n_samples, "nearest neighbours: choosing the search width")
         width = choose_width(index, X, order, k, target_recall, seed=seed)
     index.hnsw.efSearch = max(int(width), k + 1)
-
-    def search(start: int, stop: int):
-        rows = order[start:stop]
-        squared, hits = index.search(X[rows], k + 1)
-        idx = np.where(hits >= 0, order[np.maximum(hits, 0)], -1)
-        for position in np.flatnonzero((hits < 0).any(axis=1)):  # fewer than k + 1 found: search it exactly
-            squared[position], idx[position] = _exact_row(X, int(rows[position]), k + 1)
-        dist = np.sqrt(np.maximum(squared, 0.0)).astype(np.float32)
-        return _drop_self(dist, idx.astype(np.int64), rows)
-
+    search = _index_search(index, X, k, order, stored=order)  # stored, and searched, in cell order
     graph = _search_in_chunks(search, n_samples, k, "approximate", chunk_size, progress, cancel, order=order)
     graph.search, graph.width = "hnsw", int(index.hnsw.efSearch)
     return graph
