@@ -5,6 +5,7 @@ search and recall measure that read the rows block by block (core/foundation/nei
 import numpy as np
 import pytest
 
+from core.foundation.errors import ConfigError
 from core.foundation.neighbors import (HNSW_FROM, PROBE_STEPS, WIDTH_STEPS, NeighborGraph, _exact_among, _ivf_index,
                                        _locality_order, approximate_knn_graph, choose_probes, choose_width, ivf_cells,
                                        knn_graph, neighbor_recall, resolve_search)
@@ -149,7 +150,7 @@ def test_auto_searches_with_the_inverted_file_up_to_two_million_rows_and_the_gra
 
 
 def test_an_unknown_search_is_refused(blobs):
-    with pytest.raises(ValueError, match="unknown neighbour search 'annoy'"):
+    with pytest.raises(ConfigError, match="Unknown neighbour search 'annoy'; choose one of auto, ivf, hnsw"):
         approximate_knn_graph(blobs, 5, search="annoy")
 
 

@@ -42,6 +42,7 @@ from typing import Optional
 
 import numpy as np
 
+from core.foundation.errors import ConfigError
 from core.foundation.progress import CancelToken, ProgressFn, check_cancelled, report
 from core.foundation.seeds import derive_seed, rng
 
@@ -84,7 +85,7 @@ CALIBRATION_QUERIES = 300
 def resolve_search(search: str, n_samples: int) -> str:
     """The method ``search`` stands for on ``n_samples`` rows: ``"ivf"`` or ``"hnsw"``."""
     if search not in SEARCHES:
-        raise ValueError(f"unknown neighbour search {search!r}: choose one of {', '.join(SEARCHES)}")
+        raise ConfigError(f"Unknown neighbour search {search!r}; choose one of {', '.join(SEARCHES)}.")
     if search == "auto":
         return "hnsw" if n_samples > HNSW_FROM else "ivf"
     return search
