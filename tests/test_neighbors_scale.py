@@ -164,3 +164,49 @@ def test_rows_sorted_by_cluster_still_join_into_one_searchable_graph():
     graph = approximate_knn_graph(X, 20, seed=0, search="hnsw")
     assert graph.width < WIDTH_STEPS[-1]  # the target reached, not the widest fallback
     assert neighbor_recall(X, graph, k=10, queries=400, seed=9) >= 0.95
+
+
+def test_ctrl_c_stops_the_graph_build_inside_faiss(monkeypatch):
+    # The HNSW build is one faiss call (half the graph's time). A Ctrl-C on the main thread (the CLI, a
+    # notebook) must stop it part-way through faiss's interrupt callback, not when the call returns:
+    # a SIGINT just after the build starts leaves rows out of the graph.
+    import os
+    import signal
+    import threading
+
+    import faiss
+
+    built, timers = [], []
+    real = faiss.IndexHNSWFlat
+
+    def capture(*args):
+        built.append(real(*args))
+        return built[-1]
+
+    def progress(done, total, message):
+        if "building the graph" in message and not timers:
+            timers.append(threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)))
+            timers[0].start()
+
+    class Interrupted(Exception):
+        pass
+
+    def interrupted(signum, frame):
+        raise Interrupted
+
+    monkeypatch.setattr(faiss, "IndexHNSWFlat", capture)
+    X = np.random.default_rng(3).normal(size=(200_000, 32)).astype(np.float32)
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        with pytest.raises(Interrupted):
+            approximate_knn_graph(X, 10, search="hnsw", width=11, progress=progress)
+    finally:
+        for timer in timers:
+            timer.join()
+        signal.signal(signal.SIGINT, previous)
+    hnsw = built[0].hnsw
+    links = faiss.vector_to_array(hnsw.neighbors)
+    starts = faiss.vector_to_array(hnsw.offsets)[:-1].astype(np.int64)
+    level0 = links[starts[:, None] + np.arange(hnsw.nb_neighbors(0))]
+    unlinked = int((level0 < 0).all(axis=1).sum())
+    assert unlinked > len(X) // 10, f"only {unlinked} rows left out: the build ran to its end"
