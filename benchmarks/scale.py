@@ -3,6 +3,7 @@ local Dask cluster; prints JSON.
 
     .venv/bin/python benchmarks/scale.py --rows 100000,1000000 --mode single
     .venv/bin/python benchmarks/scale.py --rows 100000 --mode cluster --workers 2
+    .venv/bin/python benchmarks/scale.py --rows 100000,300000,1000000 --mode cluster --partition-rows 50000
     nice -n 10 .venv/bin/python benchmarks/scale.py --rows 100000,300000,1000000 --mode stages
 
 Data: clustered embedding-like rows (``--features`` columns, low intrinsic dimension, 10 % of the
@@ -11,7 +12,9 @@ labels flipped), written once as a folder of Parquet partitions under ``--cache`
 ``single``: :func:`core.data.partitions.load_partitioned` (features memory-mapped from a feature
 store, not copied) and :func:`core.compute_scores` with the default scorers and the default
 :class:`core.scorers.LargeData` (approximate neighbours with measured recall@10, out-of-fold models
-on a stratified sample). ``cluster``: :func:`core.workflows.score_partitioned` on a local cluster.
+on a stratified sample). ``cluster``: :func:`core.workflows.score_partitioned` on a local cluster, with the
+wall seconds of each of its stages on the driver and each scorer's seconds summed over its partition tasks
+(from the scores record's ``timings``) and, across sizes, their fitted exponents (``exponents_cluster``).
 Each run is a child process; its peak memory is the child's peak resident set (``ru_maxrss``; for
 the cluster, the driver plus every worker), which includes the memory-mapped pages it touched.
 
@@ -145,8 +148,9 @@ def exponents(runs: list) -> dict:
     slope = lambda values: round(float(np.polyfit(np.log(n), np.log(np.maximum(values, 1e-3)), 1)[0]), 2)  # noqa: E731
     fitted = {"n_log_n": slope(n * np.log(n))}
     for name in runs[0]["stages_wall"]:
-        fitted[name] = {"wall": slope([run["stages_wall"][name] for run in runs]),
-                        "cpu": slope([run["stages_cpu"][name] for run in runs])}
+        fitted[name] = {"wall": slope([run["stages_wall"][name] for run in runs])}
+        if "stages_cpu" in runs[0]:
+            fitted[name]["cpu"] = slope([run["stages_cpu"][name] for run in runs])
     fitted["total"] = {"wall": slope([run["seconds"] for run in runs])}
     return fitted
 
@@ -160,8 +164,12 @@ def run_cluster(data: Path, scratch: Path, workers: int) -> dict:
         record = score_partitioned(data, scratch / "scores", label="label", engine=engine, scratch=scratch,
                                    progress=_progress(start))
         worker_peaks = engine.client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    timings = record["timings"]
+    stages = dict(timings["stages_wall_seconds"])
+    stages.update({f"{name} (task seconds)": value for name, value in timings["scorer_task_seconds"].items()})
+    stages["writing the scores files (task seconds)"] = timings["write_task_seconds"]
     return {"rows": record["n_rows"], "seconds": time.time() - start, "seconds_cluster_start": started,
-            "scorers": record["scorers"], "engine": record["engine"],
+            "scorers": record["scorers"], "engine": record["engine"], "stages_wall": stages,
             "worker_peak_mib": round(sum(worker_peaks.values()) / 1024, 1)}
 
 
@@ -240,6 +248,8 @@ def main() -> None:
         report["growth"][mode] = growth(runs)
         if mode == "stages":
             report["exponents"] = exponents(runs)
+        if mode == "cluster":  # the driver's stages (wall) and each scorer's partition tasks (task seconds)
+            report["exponents_cluster"] = exponents(runs)
     print(json.dumps(report, indent=2))
 
 

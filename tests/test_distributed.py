@@ -131,6 +131,12 @@ def test_scores_record_engine_sample_and_index(distributed):
     assert by_name["knn_density"]["neighbors"]["method"] == "exact"
     assert by_name["knn_density"]["neighbors"]["recall_at_10"] == 1.0  # exact search, checked by brute force
     assert by_name["prototypicality"]["prototypes"]["fit"] == "k-means on the stratified sample"
+    # how long each stage and each scorer's partition tasks took, for the scale benchmark's exponents
+    timings = record["timings"]
+    assert set(timings["scorer_task_seconds"]) == set(by_name)
+    assert {"neighbour graph", "feature store", "scores of every partition, written"} <= set(timings["stages_wall_seconds"])
+    assert all(v >= 0 for v in [*timings["scorer_task_seconds"].values(), *timings["stages_wall_seconds"].values()])
+    assert sum(timings["stages_wall_seconds"].values()) > sum(timings["scorer_task_seconds"].values()) / 2
 
 
 def test_selections_equal_single_machine(single, distributed):

@@ -22,6 +22,8 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -158,16 +160,22 @@ def _global_statistics(engine, state: ScoreState) -> None:
             half.reduce(engine, state)
 
 
-def _write_task(index: int, state: ScoreState, folder: str, names: list) -> int:
+def _write_task(index: int, state: ScoreState, folder: str, names: list) -> dict:
+    """Write partition ``index``'s scores file; returns its rows and the seconds each scorer's columns took
+    (``"scorers"``) and writing took (``"write"``)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     data = state.data
     part = data.partitions[index]
     columns = {"scores": {}, "flags": {}, "extras": {}}
-    for half in _halves(state):
+    seconds = {}
+    for name, half in zip(state.params, _halves(state)):
+        started = time.perf_counter()
         for key, found in half.columns(index, state).items():
             columns[key].update(found)
+        seconds[name] = time.perf_counter() - started
+    started = time.perf_counter()
     _, labels = open_store(state.scratch)
     table = {"id": read_partition_ids(data, index),
              "label": data.classes[np.asarray(labels[part.start:part.stop], dtype=np.int64)]}
@@ -178,7 +186,30 @@ def _write_task(index: int, state: ScoreState, folder: str, names: list) -> int:
                           for key, v in table.items()})
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False),
                    Path(folder) / f"part-{index:05d}.parquet")
-    return part.rows
+    return {"rows": part.rows, "scorers": seconds, "write": time.perf_counter() - started}
+
+
+@contextmanager
+def _timed(stages: dict, name: str):
+    """Add the wall seconds of the ``with`` block to ``stages[name]``."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        stages[name] = stages.get(name, 0.0) + time.perf_counter() - started
+
+
+def _timings(stages: dict, written: list) -> dict:
+    """The run's timings: wall seconds of each stage on the driver, and the seconds each scorer's columns
+    and the writing took summed over the partition tasks (task seconds: with N workers, about N x wall)."""
+    scorers = {}
+    for task in written:
+        for name, value in task["scorers"].items():
+            scorers[name] = scorers.get(name, 0.0) + value
+    return {"stages_wall_seconds": {k: round(v, 3) for k, v in stages.items()},
+            "scorer_task_seconds": {k: round(v, 3) for k, v in scorers.items()},
+            "write_task_seconds": round(sum(task["write"] for task in written), 3),
+            "note": "wall seconds of this run on its machine and load; not part of the scores"}
 
 
 def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = None, features=None,
@@ -224,29 +255,40 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
     if out.exists():
         raise ConfigError(f"{out} already exists; choose a new folder for the scores (nothing was written).")
     scorers = resolve_scorers(names)
+    stages = {}
     report(progress, 0, 8, "reading partition summaries")
-    data = open_partitioned(source, label=label, id=id, features=features, map=engine.map)
+    with _timed(stages, "partition summaries"):
+        data = open_partitioned(source, label=label, id=id, features=features, map=engine.map)
     params = _check(data, scorers)
     work = Path(tempfile.mkdtemp(prefix="workbench-scratch-", dir=scratch or out.parent))
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     try:
         state = ScoreState(data, str(work), params, int(seed), int(folds))
-        create_store(data, work)
-        engine.map(_fill, range(len(data.partitions)), data, str(work))
+        with _timed(stages, "feature store"):
+            create_store(data, work)
+            engine.map(_fill, range(len(data.partitions)), data, str(work))
         report(progress, 1, 8, f"feature store filled: {data.n_samples:,} rows in {len(data.partitions)} partitions")
-        fitted = _fit_globals(engine, state, fit_rows=fit_rows, index_rows=index_rows, clusters=clusters,
-                              probes=probes)
+        with _timed(stages, "samples, models and centroids"):
+            fitted = _fit_globals(engine, state, fit_rows=fit_rows, index_rows=index_rows, clusters=clusters,
+                                  probes=probes)
         report(progress, 3, 8, "models, prototypes and index centroids fitted on samples")
         k = min(_neighbors_needed(scorers), data.n_samples - 1)
-        calibration, check = _sampled_exact(engine, state, min(10, k), probes is None, recall_queries)
-        fitted["index"] = _build_graph(engine, state, fitted["index"], k, probes, target_recall, calibration)
+        with _timed(stages, "exact neighbours of the calibration and check rows"):
+            calibration, check = _sampled_exact(engine, state, min(10, k), probes is None, recall_queries)
+        with _timed(stages, "neighbour graph"):
+            fitted["index"] = _build_graph(engine, state, fitted["index"], k, probes, target_recall, calibration)
         fitted["probes_chosen_for_recall"] = None if probes is not None else float(target_recall)
-        fitted["recall"] = shared_graph.graph_recall(str(work), *check) if check is not None else None
+        with _timed(stages, "recall check"):
+            fitted["recall"] = shared_graph.graph_recall(str(work), *check) if check is not None else None
         report(progress, 5, 8, f"neighbour graph: {k} neighbours per row")
-        _global_statistics(engine, state)
+        with _timed(stages, "global statistics"):
+            _global_statistics(engine, state)
         report(progress, 7, 8, "global statistics reduced")
-        engine.map(_write_task, range(len(data.partitions)), state, str(staging), [s.name for s in scorers])
+        with _timed(stages, "scores of every partition, written"):
+            written = engine.map(_write_task, range(len(data.partitions)), state, str(staging),
+                                 [s.name for s in scorers])
         record = _record(data, scorers, state, fitted, engine, seed, folds, k)
+        record["timings"] = _timings(stages, written)
         (staging / SCORES_RECORD).write_text(json.dumps(to_jsonable(record), indent=2) + "\n")
         staging.rename(out)
         report(progress, 8, 8, f"scores written to {out}")
