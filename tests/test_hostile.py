@@ -37,8 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 # ----------------------------------------------------------------------------------- helpers
-def assert_refused(result, words: str, out: Path) -> None:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+def assert_refused(result, words: str, out: Path, warnings_too: bool = False) -> None:
+    """Exit 2, one error line naming ``words`` (after the data's own warnings with ``warnings_too``), no output."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()
+             and not (warnings_too and line.startswith("workbench: warning: "))]
     assert result.returncode == 2, f"exit {result.returncode}\nstderr: {result.stderr}"
     assert len(lines) == 1 and lines[0].startswith("workbench: error: "), result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
@@ -198,6 +200,8 @@ REFUSED = [
     Refused("wrong --encoding", write("latin.csv", LATIN, "latin-1"), "--encoding", {"encoding": "utf-8"}),
     Refused("unknown --encoding", write("plain.csv", LATIN), "unknown encoding", {"encoding": "klingon-8"}),
     Refused("UTF-16 without a BOM", write("wide.csv", LATIN, "utf-16-le"), "utf-16"),
+    Refused("--encoding utf-16 on a UTF-8 file", write("plain.csv", LATIN), "utf-16-le", {"encoding": "utf-16"}),
+    Refused("--encoding naming no text codec", write("plain.csv", LATIN), "not a text encoding", {"encoding": "rot13"}),
     Refused("a FIFO", fifo, "pipe"),
     Refused("/dev/zero", lambda tmp: Path("/dev/zero"), "device"),
     Refused("ragged vector column", ragged_vectors, "different lengths"),
@@ -547,6 +551,145 @@ def test_a_full_disk_is_exit_2_with_no_partial_file(tmp_path, monkeypatch, capsy
     err = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("workbench: warning:")]
     assert len(err) == 1 and err[0].startswith("workbench: error: ") and "disk is full" in err[0], err
     assert not out.exists() and not list(out.parent.iterdir())
+
+
+# ------------------------------------------------- the contract, cases a review pass found (2026-12-07)
+def _small_csv(tmp: Path) -> Path:
+    data = tmp / "data.csv"
+    data.write_text(csv_text(plain_rows(40)))
+    return data
+
+
+def test_outputs_get_the_permissions_a_plain_write_would(tmp_path):
+    # the write-then-rename made every output 0600 (mkstemp's mode), hiding results from the group
+    from core.outputs.files import staging_folder
+
+    data, out = _small_csv(tmp_path), tmp_path / "scores.csv"
+    previous = os.umask(0o022)
+    try:
+        assert run_main("score", data, "--label", "label", "--scorers", "knn_density", "--folds", "2",
+                        "--out", out).returncode == 0
+        assert out.stat().st_mode & 0o777 == 0o644
+        out.chmod(0o664)  # a file replaced keeps its own mode
+        assert run_main("score", data, "--label", "label", "--scorers", "knn_density", "--folds", "2",
+                        "--out", out).returncode == 0
+        assert out.stat().st_mode & 0o777 == 0o664
+        assert staging_folder(tmp_path / "kept").stat().st_mode & 0o777 == 0o755  # partitioned outputs
+    finally:
+        os.umask(previous)
+
+
+def test_an_output_folder_that_holds_no_files_is_exit_2(tmp_path):
+    result = run_main("score", _small_csv(tmp_path), "--label", "label", "--scorers", "knn_density", "--folds", "2",
+                      "--out", "/proc/scores.csv")
+    assert_refused(result, "cannot write into /proc", tmp_path / "never.csv", warnings_too=True)
+
+
+def test_a_column_cut_listing_numbers_is_refused(tmp_path):
+    cut, out = tmp_path / "cut.json", tmp_path / "out" / "kept.csv"
+    cut.write_text(json.dumps({"kept": [1]}))
+    result = run_main("select", _small_csv(tmp_path), "--label", "label", "--columns", cut, "--strategy", "random",
+                      "--keep", "0.5", "--out", out, "--manifest", tmp_path / "out" / "m.json")
+    assert_refused(result, "not a column cut", out, warnings_too=True)
+
+
+@pytest.mark.parametrize("model, params, words", [
+    ("os:system", {"command": "touch {ran}"}, "not a scikit-learn estimator class"),
+    ("sklearn.linear_model:LogisticRegression", {"C": -1}, "'C' parameter"),
+    ("sklearn.neighbors:KNeighborsClassifier", {"n_neighbors": 500}, "could not be trained"),
+])
+def test_an_own_target_model_is_checked_before_it_runs(tmp_path, model, params, words):
+    ran, out = tmp_path / "ran", tmp_path / "out" / "kept.csv"
+    text = json.dumps(params).replace("{ran}", str(ran))
+    result = run_main("select", _small_csv(tmp_path), "--label", "label", "--strategy", "random", "--keep", "0.5",
+                      "--eval-model", model, "--eval-params", text, "--out", out,
+                      "--manifest", tmp_path / "out" / "m.json")
+    assert_refused(result, words, out, warnings_too=True)
+    assert not ran.exists(), "a callable that is no estimator class was called"
+
+
+def _partitions(folder: Path, drop_from_second=None) -> Path:
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    for i in range(2):
+        frame = pd.DataFrame(rng.normal(size=(60, 3)), columns=["a", "b", "c"]).assign(label=[0, 1, 2] * 20)
+        frame.drop(columns=[drop_from_second] if i and drop_from_second else []).to_parquet(
+            folder / f"part-{i}.parquet", index=False)
+    return folder
+
+
+def test_partitions_with_other_columns_are_refused(tmp_path):
+    data = _partitions(tmp_path / "data", drop_from_second="c")
+    result = run_main("score", data, "--scorers", "knn_density", "--workers", "0", "--out", tmp_path / "scores")
+    assert_refused(result, "every partition needs the same columns", tmp_path / "scores")
+
+
+@pytest.mark.parametrize("inside", ["data/scores", "data/deeper/scores"])
+def test_partitioned_outputs_inside_the_data_folder_are_refused(tmp_path, inside):
+    data = _partitions(tmp_path / "data")
+    before = digest(data)
+    for source in (data, f"{data}/*.parquet"):
+        result = run_main("score", source, "--scorers", "knn_density", "--workers", "0", "--out", tmp_path / inside)
+        assert_refused(result, "inside the data folder", tmp_path / inside)
+    assert digest(data) == before
+
+
+def test_a_partitioned_manifest_on_a_csv_and_a_bad_cluster_address_are_refused(tmp_path):
+    data = _partitions(tmp_path / "data")
+    assert run_main("score", data, "--scorers", "knn_density", "--workers", "0", "--out",
+                    tmp_path / "scores").returncode == 0
+    assert run_main("select", data, "--scores", tmp_path / "scores", "--strategy", "knn_density", "--keep", "0.5",
+                    "--workers", "0", "--out", tmp_path / "kept", "--manifest", tmp_path / "m.json").returncode == 0
+    result = run_main("apply", tmp_path / "m.json", _small_csv(tmp_path), "--workers", "0", "--out", tmp_path / "again")
+    assert_refused(result, "DATA must be the folder", tmp_path / "again")
+    result = run_main("score", data, "--scorers", "knn_density", "--cluster", "not an address", "--out",
+                      tmp_path / "other")
+    assert_refused(result, "check --cluster", tmp_path / "other")
+
+
+@pytest.mark.parametrize("when", ["while importing", "once the workers run"])
+def test_ctrl_c_on_a_local_cluster_is_one_line_and_leaves_nothing(tmp_path, when):
+    # Dask's shutdown part-way printed 13-31 lines of worker errors and tracebacks, and an interrupt while the
+    # library loaded printed importlib's traceback
+    import psutil
+
+    data, out = _partitions(tmp_path / "data"), tmp_path / "scores"
+    process = subprocess.Popen([sys.executable, "-m", "core.cli", "score", str(data), "--workers", "2", "-q",
+                                "--scorers", "knn_density", "--out", str(out)], cwd=Path(__file__).parent.parent,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        parent = psutil.Process(process.pid)
+        if when == "while importing":
+            time.sleep(0.2)
+        else:
+            deadline = time.monotonic() + 120
+            while not any("spawn_main" in " ".join(c.cmdline()) for c in _children(parent)):
+                assert process.poll() is None and time.monotonic() < deadline, "no worker started"
+                time.sleep(0.05)
+        children = _children(parent)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err
+    if process.returncode == 130:
+        assert lines == ["workbench: interrupted; no output was written."], err
+        assert not out.exists()
+    else:  # the interrupt came once the scores were in place: the run finished
+        assert process.returncode == 0 and not lines and (out / "part-00000.parquet").exists(), err
+    _, alive = psutil.wait_procs(children, timeout=60)
+    assert not alive, f"left running: {[c.pid for c in alive]}"
+
+
+def _children(parent):
+    import psutil
+
+    try:
+        return parent.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
 
 
 # ------------------------------------------------------------------------------ the disk cache

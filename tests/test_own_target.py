@@ -141,6 +141,7 @@ def scored():
     ("sklearn.ensemble", "", "module:Class"),
     (NB, "[1, 2]", "JSON object"),
     (NB, '{"no_such_parameter": 1}', "does not take"),
+    (NB, '{"var_smoothing": -1.0}', "'var_smoothing' parameter"),  # scikit-learn's own check, before any fit
 ])
 def test_a_bad_target_is_refused_in_one_line_and_nothing_changes(scored, text, params, words):
     at = _tune(scored)
@@ -152,9 +153,10 @@ def test_a_bad_target_is_refused_in_one_line_and_nothing_changes(scored, text, p
 
 def test_a_target_whose_fit_fails_on_the_data_says_so_and_starts_nothing_else(scored):
     at = _tune(scored)
-    _name_target(at, NB, '{"var_smoothing": -1.0}')  # the class takes it; its fit refuses it
+    # valid parameters that this data cannot serve: more neighbours than a fold's rows
+    _name_target(at, "sklearn.neighbors:KNeighborsClassifier", '{"n_neighbors": 1000000}')
     _wait(at, target_form.TRIAL_JOB)
-    assert any("could not be trained on this data" in e.value and "var_smoothing" in e.value for e in at.error)
+    assert any("could not be trained on this data" in e.value and "n_neighbors" in e.value for e in at.error)
     assert not any(name in at.session_state["jobs"] for name in (target_form.AGREEMENT_JOB, target_form.EXACT_JOB))
     assert "Estimate: your estimator" not in " ".join(c.value for c in at.caption)
     at.button(key="tune_target_clear").click()

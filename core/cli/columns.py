@@ -101,8 +101,10 @@ def read_cut(path) -> dict:
         block = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         raise ConfigError(f"--columns {path} is not a column cut. Pass the file written by `workbench columns --cut`.")
-    if not isinstance(block, dict) or not isinstance(block.get("kept"), list) or not block["kept"]:
-        raise ConfigError(f"--columns {path} is not a column cut. Pass the file written by `workbench columns --cut`.")
+    if (not isinstance(block, dict) or not isinstance(block.get("kept"), list) or not block["kept"]
+            or not all(isinstance(name, str) and name for name in block["kept"])):
+        raise ConfigError(f"--columns {path} is not a column cut (its \"kept\" must list column names). Pass the "
+                          "file written by `workbench columns --cut`.")
     return block
 
 

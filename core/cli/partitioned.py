@@ -9,8 +9,10 @@ process) and is always shut down. Outputs are partitioned datasets (folders).
 
 from __future__ import annotations
 
+import glob
 import json
 from pathlib import Path
+from typing import Optional
 
 from core import workflows
 from core.cli import support
@@ -32,28 +34,52 @@ def _engine(args):
     return workflows.open_engine(args.cluster, workers=workers)
 
 
-def _out_folder(path: str, option: str) -> Path:
+def _out_folder(path: str, option: str, data=None) -> Path:
     out = Path(path).expanduser()
     if out.exists():
         raise ConfigError(f"{option} {path} exists; partitioned outputs go to a new folder (nothing was written).")
     if out.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq", ".json"):
         raise ConfigError(f"{option} {path}: partitioned data write a folder of Parquet files; give a folder name "
                           "without an extension, e.g. scores/.")
+    searched = _searched_folder(data)
+    if searched is not None and out.resolve().is_relative_to(searched):
+        raise ConfigError(f"{option} {path} is inside the data folder {data}, whose Parquet files are all read as "
+                          "partitions: write it beside the data instead (nothing was written).")
     out.parent.mkdir(parents=True, exist_ok=True)
     return out
+
+
+def _searched_folder(data) -> Optional[Path]:
+    """The folder whose Parquet files DATA takes in (a folder, or a glob's fixed part), or None."""
+    if data is None:
+        return None
+    path = Path(str(data)).expanduser()
+    if glob.has_magic(str(path)):
+        fixed = []
+        for part in path.parts:
+            if glob.has_magic(part):
+                break
+            fixed.append(part)
+        return Path(*fixed).resolve() if fixed else Path.cwd()
+    return path.resolve() if path.is_dir() else None
 
 
 def run_score(args) -> int:
     folds = support.parse_positive_int(args.folds, "--folds", minimum=2)
     seed = support.parse_positive_int(args.seed, "--seed", minimum=0, maximum=support.MAX_SEED)
-    out = _out_folder(args.out, "--out")
+    out = _out_folder(args.out, "--out", args.data)
     names = [n.strip() for n in args.scorers.split(",")] if args.scorers not in ("default", None) else "default"
     features = support.split_list(args.features) or None
     bar = support.make_progress(args.quiet)
+    record = None
     try:
         with _engine(args) as engine:
             record = workflows.score_partitioned(args.data, out, label=args.label, id=args.id, features=features,
                                                  names=names, seed=seed, folds=folds, engine=engine, progress=bar)
+    except KeyboardInterrupt:
+        if record is None:
+            raise
+        # the scores were complete and in place: only the cluster's shutdown was interrupted
     finally:
         if bar is not None:
             bar.close()
@@ -71,15 +97,20 @@ def run_select(args) -> int:
     if not args.scores:
         raise ConfigError("On partitioned data select reads the scores folder `workbench score` wrote: pass --scores.")
     support.check_input(args.scores, "--scores")
-    out = _out_folder(args.out, "--out")
+    out = _out_folder(args.out, "--out", args.data)
     manifest = support.check_output(args.manifest, option="--manifest", inputs=[("DATA", args.data)], kind="json")
     features = support.split_list(args.features) or None
     bar = support.make_progress(args.quiet)
+    document = None
     try:
         with _engine(args) as engine:
             document = workflows.select_partitioned(args.data, args.scores, out, manifest, strategy=args.strategy,
                                                     keep=keep, threshold=threshold, seed=seed, label=args.label,
                                                     id=args.id, features=features, engine=engine, progress=bar)
+    except KeyboardInterrupt:
+        if document is None:
+            raise
+        # the kept rows and the manifest were complete and in place: only the cluster's shutdown was interrupted
     finally:
         if bar is not None:
             bar.close()
@@ -95,12 +126,21 @@ def run_apply(args) -> int:
         raise ConfigError(f"{args.manifest} is an in-memory selection manifest (a list of kept ids); it applies to the "
                           "file it was made from. For partitioned DATA, select with `workbench select DATA --scores "
                           "SCORES ...` and apply the partitioned manifest that writes.")
+    if not (workflows.is_partitioned(args.data) or Path(args.data).suffix.lower() in (".parquet", ".pq")):
+        raise ConfigError(f"{args.manifest} is a partitioned selection manifest: DATA must be the folder (or glob) of "
+                          f"Parquet files it was made from, not {args.data}.")
     if args.scores:
         support.check_input(args.scores, "--scores")
-    out = _out_folder(args.out, "--out")
-    with _engine(args) as engine:
-        record = workflows.apply_partitioned(args.manifest, args.data, out, scores=args.scores, engine=engine,
-                                             force=args.force)
+    out = _out_folder(args.out, "--out", args.data)
+    record = None
+    try:
+        with _engine(args) as engine:
+            record = workflows.apply_partitioned(args.manifest, args.data, out, scores=args.scores, engine=engine,
+                                                 force=args.force)
+    except KeyboardInterrupt:
+        if record is None:
+            raise
+        # the kept rows were complete and in place: only the cluster's shutdown was interrupted
     if not args.quiet:
         print(f"Applied {Path(args.manifest).name}: kept {record['n_kept']} of {record['n_input']} rows "
               f"({record['strategy']}); wrote {out}.", flush=True)

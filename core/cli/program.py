@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import argparse
 import errno
+import logging
+import signal
 import sys
+import threading
 import traceback
 import warnings
+from contextlib import contextmanager
 from typing import Optional, Sequence
 
 from core import __version__
-from core.cli import app, apply, columns, curve, samples, score, scorers, select, value_model
+from core.cli import INTERRUPTED_LINE, app, apply, columns, curve, samples, score, scorers, select, value_model
 from core.cli.options import Parser, UsageError, common_options, data_options, formatter, wrap
 from core.foundation import WorkbenchError, WorkbenchWarning
 
@@ -85,6 +89,29 @@ def _os_error_line(err: OSError) -> Optional[str]:
     return f"{err.strerror or 'cannot write'}{where}: {advice}. Nothing was written."
 
 
+@contextmanager
+def _quiet_interrupts():
+    """A Ctrl-C during the command is one line: the first one also silences what Dask and asyncio print
+    while a local cluster shuts down part-way (worker errors, unretrieved task exceptions, the cluster's
+    exit handler), which are tracebacks the user did nothing to cause. Main thread, default handler only."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield
+        return
+
+    def interrupted(signum, frame):
+        for name in ("distributed", "asyncio", "tornado"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        sys.unraisablehook = lambda unraisable: None  # an exit handler's error after the interrupt
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 internal error, 2 usage or data error)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -104,7 +131,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 warnings.simplefilter("ignore")  # library chatter would break the one-line contract
             warnings.simplefilter("default", WorkbenchWarning)  # ...but what the user should know is shown once
             warnings.showwarning = _show_warning
-            return command.run(args)
+            with _quiet_interrupts():
+                return command.run(args)
     except UsageError as err:
         print(f"workbench: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
@@ -114,7 +142,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"workbench: error: {_one_line(err)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("\nworkbench: interrupted; no output was written.", file=sys.stderr)
+        print(INTERRUPTED_LINE, file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `workbench scorers | head`
         return 0

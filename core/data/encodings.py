@@ -48,6 +48,10 @@ def _decodes(path: Path, encoding: str) -> Optional[int]:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError as exc:
         return offset + max(exc.start, 0)
+    except (UnicodeError, ValueError, TypeError) as exc:  # a codec that fails as a whole (UTF-16 without a BOM)
+        raise DataFileError(f"{path.name} does not decode as {encoding} ({exc}). Give the right --encoding "
+                            "(API: encoding=...): utf-16-le or utf-16-be for UTF-16 without a byte-order mark, "
+                            "utf-8 or cp1252 for most other files.") from None
     return None
 
 
@@ -73,10 +77,14 @@ def detect_encoding(path: Path, encoding: Optional[str] = None) -> tuple[str, li
     path = Path(path)
     if encoding:
         try:
-            name = codecs.lookup(encoding).name
+            info = codecs.lookup(encoding)
         except LookupError:
             raise ConfigError(f"Unknown encoding '{encoding}'. Use a Python codec name such as utf-8, "
                               "utf-16, cp1252 or latin-1.") from None
+        if not getattr(info, "_is_text_encoding", True):  # rot13, base64, zlib...: bytes-to-bytes transforms
+            raise ConfigError(f"'{encoding}' is not a text encoding. Use a Python codec name such as utf-8, "
+                              "utf-16, cp1252 or latin-1.")
+        name = info.name
         bad = _decodes(path, name)
         if bad is not None:
             raise DataFileError(f"{path.name} is not valid {encoding} (byte {bad} cannot be decoded). "

@@ -115,7 +115,7 @@ def summarize_partition(path: str, label: str) -> dict:
                          f"label column {label!r}.")
     counts = labels.value_counts()
     return {"path": path, "rows": int(len(labels)), "labels": {k: int(v) for k, v in counts.items()},
-            "sha256": _file_digest(path)}
+            "sha256": _file_digest(path), "columns": list(pq.read_schema(path).names)}
 
 
 def _feature_columns(path: str, label: str, id: Optional[str], features: Optional[Sequence[str]]) -> tuple:
@@ -171,6 +171,7 @@ def open_partitioned(source, *, label: str = "label", id: Optional[str] = None,
     columns = _feature_columns(files[0], label, id, features)
     map = map or (lambda function, items: [function(item) for item in items])
     summaries = map(_summarize_for_map, [(path, label) for path in files])
+    _check_same_columns(summaries, list(columns) + ([id] if id else []), files[0])
     classes = np.array(sorted({k for s in summaries for k in s["labels"]}, key=lambda v: (str(type(v)), v)),
                        dtype=object)
     counts = np.array([sum(s["labels"].get(c, 0) for s in summaries) for c in classes], dtype=np.int64)
@@ -180,6 +181,15 @@ def open_partitioned(source, *, label: str = "label", id: Optional[str] = None,
     for summary in summaries:
         digest.update(summary["sha256"].encode())
     return PartitionedData(partitions, label, id, columns, classes, counts, digest.hexdigest())
+
+
+def _check_same_columns(summaries, needed: list, first) -> None:
+    """DataFileError naming the first partition that lacks a column the first file has (the data's columns)."""
+    for summary in summaries:
+        missing = [c for c in needed if c not in set(summary["columns"])]
+        if missing:
+            raise DataFileError(f"{summary['path']} has no column(s) {missing[:5]} that {first} has: every "
+                                "partition needs the same columns. Move files of other data out of the folder.")
 
 
 def _summarize_for_map(item) -> dict:

@@ -63,8 +63,12 @@ class EstimatorEngine:
         # busy machine spin (a 400-row gradient boosting fit: 0.9 s on one thread, minutes on two at load 18)
         small = len(train_rows) < SMALL_FIT
         with single_threaded("openmp") if small else nullcontext(), single_threaded("blas") if small else nullcontext():
-            model = clone(self.estimator).fit(self.ds.X[train_rows], y_train)
-            return np.asarray(model.predict(self.ds.X[test_rows])).astype(np.int64)
+            try:
+                model = clone(self.estimator).fit(self.ds.X[train_rows], y_train)
+                return np.asarray(model.predict(self.ds.X[test_rows])).astype(np.int64)
+            except (ValueError, TypeError) as error:  # e.g. more neighbours than a fold's kept rows
+                raise ConfigError(f"Your target model could not be trained on a fold's {len(train_rows):,} kept "
+                                  f"rows: {str(error).rstrip('.')}. Check its parameters, or keep more rows.") from None
 
 
 def estimator_from_text(text: str, params=None):
@@ -92,11 +96,23 @@ def estimator_from_text(text: str, params=None):
         raise ConfigError(f"Cannot import the target model's module {module_name!r}: {error}.") from None
     except AttributeError:
         raise ConfigError(f"Module {module_name!r} has no {class_name!r}.") from None
+    from sklearn.base import BaseEstimator
+
+    if not (isinstance(cls, type) and issubclass(cls, BaseEstimator)):  # checked before anything is called
+        raise ConfigError(f"{text} is not a scikit-learn estimator class; name a classifier class such as "
+                          "sklearn.ensemble:RandomForestClassifier.")
     try:
         estimator = cls(**values)
     except TypeError as error:
         raise ConfigError(f"{text} does not take these parameters: {error}.") from None
-    return check_estimator(estimator)
+    estimator = check_estimator(estimator)
+    validate = getattr(estimator, "_validate_params", None)  # scikit-learn's own check, else made at the first fit
+    if callable(validate):
+        try:
+            validate()
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"{text}: {error}") from None
+    return estimator
 
 
 # --- is the live figure faithful to the user's estimator? ----------------------------------------

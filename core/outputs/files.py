@@ -12,6 +12,7 @@ import glob
 import json
 import math
 import os
+import stat
 import tempfile
 import warnings
 from pathlib import Path
@@ -49,14 +50,49 @@ def stage(path: Union[str, Path], write) -> str:
     except OSError as exc:
         raise DataFileError(f"Cannot create the output folder {path.parent} ({exc.strerror}).") from None
     _remove_orphans(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
-    os.close(fd)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp")
+    except OSError as exc:
+        raise DataFileError(f"Cannot write into {path.parent} ({exc.strerror or exc}): choose an output "
+                            "in a folder you can write to.") from None
+    try:
+        os.fchmod(fd, _file_mode(path))  # mkstemp makes 0600: give the mode a plain open() would
+    finally:
+        os.close(fd)
     try:
         write(tmp)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return tmp
+
+
+def _file_mode(path: Path) -> int:
+    """The permissions ``path`` should get: those of the file it replaces, else 0666 less the umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def staging_folder(out: Path) -> Path:
+    """An empty hidden folder beside ``out`` to write a folder output into, then rename to ``out``: with the
+    permissions ``mkdir`` would give (``mkdtemp`` makes 0700, which would hide the output from the group)."""
+    folder = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    os.chmod(folder, 0o777 & ~_umask())
+    return folder
+
+
+def _umask() -> int:
+    """This process's umask, read without changing it (os.umask sets it, which other threads would see)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def _remove_orphans(path: Path) -> None:

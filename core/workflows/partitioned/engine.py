@@ -76,7 +76,7 @@ def dask_engine(address: Optional[str] = None, *, workers: int = 2,
         if address:
             try:
                 client = Client(address, timeout="10s")
-            except (OSError, TimeoutError) as err:
+            except (OSError, TimeoutError, ValueError, TypeError) as err:  # unreachable, or not an address
                 raise ConfigError(f"Cannot reach the Dask scheduler at {address!r} ({err}); check --cluster "
                                   "(e.g. tcp://host:8786) or leave it out to start a local cluster.") from err
             description = {"engine": "dask", "cluster": address,

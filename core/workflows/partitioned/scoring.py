@@ -36,6 +36,7 @@ from core.data.partitions import sample_partitions
 from core.foundation.cluster_index import ClusterIndex, default_clusters, fit_cluster_index
 from core.foundation.neighbors import CALIBRATION_QUERIES, PROBE_STEPS, RECALL_TARGET
 from core.foundation.encoding import to_jsonable
+from core.outputs.files import staging_folder
 from core.foundation.errors import ConfigError, DataFileError, LabelError
 from core.foundation.progress import report
 from core.foundation.seeds import rng
@@ -261,7 +262,7 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
         data = open_partitioned(source, label=label, id=id, features=features, map=engine.map)
     params = _check(data, scorers)
     work = Path(tempfile.mkdtemp(prefix="workbench-scratch-", dir=scratch or out.parent))
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    staging = staging_folder(out)
     try:
         state = ScoreState(data, str(work), params, int(seed), int(folds))
         with _timed(stages, "feature store"):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 from typing import Optional
@@ -25,6 +24,7 @@ from core.data.partitions import PartitionedData, open_partitioned, partition_fi
 from core.foundation.encoding import to_jsonable
 from core.foundation.errors import ConfigError, DataFileError, WorkbenchError
 from core.foundation.progress import check_cancelled, report
+from core.outputs.files import staging_folder
 from core.outputs.manifest import PARTITIONED_KIND, partitioned_manifest
 from core.selection import Recipe
 from core.selection.partitioned import Partitions, half_of, memory_only_kinds, partitioned_kinds
@@ -190,7 +190,7 @@ def write_kept(where: Partitions, rule, out: Path, engine, finish) -> dict:
 
     ``finish(n_kept) -> dict`` builds the manifest before the rename, so an error leaves nothing.
     """
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    staging = staging_folder(out)
     try:
         kept = engine.map(_write_task, where.parts, where, rule, str(staging))
         document = finish(int(sum(kept)))
