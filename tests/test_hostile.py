@@ -647,6 +647,36 @@ def test_a_partitioned_manifest_on_a_csv_and_a_bad_cluster_address_are_refused(t
     assert_refused(result, "check --cluster", tmp_path / "other")
 
 
+@pytest.mark.parametrize("strategy, words", [
+    ("ccs:knn_density:beta=0.1:beta=0.2", "given twice"),
+    ("d2:knn_density:gamma=inf", "finite number"),
+])
+def test_a_strategy_option_given_twice_or_not_finite_is_refused(tmp_path, strategy, words):
+    out = tmp_path / "out" / "kept.csv"
+    result = run_main("select", _small_csv(tmp_path), "--label", "label", "--strategy", strategy, "--keep", "0.5",
+                      "--out", out, "--manifest", tmp_path / "out" / "m.json")
+    assert_refused(result, words, out, warnings_too=True)
+
+
+def test_misread_inputs_get_the_advice_that_fits(tmp_path):
+    data, out = _small_csv(tmp_path), tmp_path / "out" / "scores.csv"
+    # a measurement given as the label: not "merge these classes"
+    result = run_main("score", data, "--label", "x", "--scorers", "knn_density", "--out", out)
+    assert_refused(result, "not a class label", out, warnings_too=True)
+    # a comma file named .tsv reads as one column
+    tsv = tmp_path / "data.tsv"
+    tsv.write_bytes(data.read_bytes())
+    assert_refused(run_main("score", tsv, "--label", "label", "--out", out), "separator", out, warnings_too=True)
+    result = run_main("score", data, "--label", "label", "--scorers", "all,bogus", "--out", out)
+    assert_refused(result, "'all' stands alone", out, warnings_too=True)
+    # a scores column with no values at all would rank every row the same
+    scores = tmp_path / "scores.csv"
+    pd.DataFrame({"id": range(40), "knn_density": [""] * 40}).to_csv(scores, index=False)
+    result = run_main("select", data, "--label", "label", "--id", "id", "--scores", scores, "--strategy",
+                      "knn_density", "--keep", "0.5", "--out", out, "--manifest", tmp_path / "out" / "m.json")
+    assert_refused(result, "holds no values", out, warnings_too=True)
+
+
 @pytest.mark.parametrize("when", ["while importing", "once the workers run"])
 def test_ctrl_c_on_a_local_cluster_is_one_line_and_leaves_nothing(tmp_path, when):
     # Dask's shutdown part-way printed 13-31 lines of worker errors and tracebacks, and an interrupt while the

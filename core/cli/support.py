@@ -229,6 +229,11 @@ def check_strategy(strategy: str, defaults: Sequence[str], *, keep=None, thresho
 
 def resolve_scorer_names(text: Optional[str]) -> list:
     """``--scorers`` (``default``, ``all`` or ``a,b``) as names, by the one resolver: core.scorers.resolve_scorers."""
+    names = [n.strip() for n in str(text or "").split(",")]
+    if len(names) > 1 and {"all", "default"} & set(names):
+        word = "all" if "all" in names else "default"
+        raise ConfigError(f"--scorers: '{word}' stands alone; give --scorers {word}, or list scorers by name "
+                          "(see `workbench scorers`).")
     try:
         return [scorer.name for scorer in resolve_scorers(text or "default")]
     except ConfigError as err:
@@ -255,6 +260,9 @@ def read_scores_file(path: str) -> tuple:
     warnings = []
     for column in [c for c in frame.columns if c != "id"]:
         numbers, junk, filled, examples = _numeric_cells(frame[column])
+        if not filled:  # a strategy would rank every row the same and keep whichever come first
+            raise DataFileError(f"--scores {path}: column '{column}' holds no values. Score the data again with "
+                                "`workbench score`.")
         if not junk:
             continue
         if junk > MOST_JUNK * filled:

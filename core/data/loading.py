@@ -100,9 +100,12 @@ def load_dataset(
     warnings: list = list(raw.warnings)
 
     if label not in frame.columns:
+        glued = len(frame.columns) == 1 and any(sep in str(frame.columns[0]) for sep in ",;\t|")
         raise LabelError(
             f"Label column '{label}' not found. Columns are: {_column_list(frame)}. "
-            "Choose the label column with label=... (CLI: --label)."
+            + ("The file was read as one column: its separator is not the one its name's extension says "
+               "(.csv for commas or semicolons, .tsv for tabs); rename it." if glued else
+               "Choose the label column with label=... (CLI: --label).")
         )
     keep_rows = _check_labels(frame, label, drop_missing_labels, warnings)
     ids = _resolve_ids(frame, id)
@@ -222,6 +225,12 @@ def _check_classes(classes: np.ndarray, y: np.ndarray, min_rows: int) -> None:
         raise LabelError(f"The label column has only one class ({only}). Pruning needs at least two classes.")
     counts = np.bincount(y, minlength=len(classes))
     small = [(str(c), int(n)) for c, n in zip(classes, counts) if n < min_rows]
+    if small and len(classes) > max(20, len(y) // 2):  # most rows a class of their own: not a class label
+        examples = ", ".join(f"'{c}'" for c in classes[:3])
+        raise LabelError(
+            f"The label column has {len(classes):,} distinct values in {len(y):,} rows (e.g. {examples}): it looks "
+            "like a measurement or an id, not a class label. Choose the column of class names with --label."
+        )
     if small:
         listed = ", ".join(f"'{c}' has {n}" for c, n in small[:6])
         raise LabelError(

@@ -19,6 +19,8 @@ by its ``keep``.
 
 from __future__ import annotations
 
+import math
+
 import re
 from dataclasses import dataclass, replace
 from typing import Optional, Union
@@ -168,10 +170,14 @@ def _parse_parts(text: str, kind: StrategyKind, parts: list) -> tuple:
         if not eq or option is None:
             allowed = ", ".join(f"{k}=" for k in kind.options) or "none"
             raise _strategy_error(text, f"unknown option '{part}' for {kind.name} (options: {allowed})")
+        if key in given:
+            raise _strategy_error(text, f"option {key} is given twice; give it once")
         try:
             given[key] = option.type(value)
         except ValueError:
             raise _strategy_error(text, f"option {key} needs a {option.type.__name__}, got '{value}'") from None
+        if isinstance(given[key], float) and not math.isfinite(given[key]):
+            raise _strategy_error(text, f"option {key} needs a finite number, got '{value}'")
         problem = option.problem(given[key])
         if problem:
             raise _strategy_error(text, f"{key} {problem}")
