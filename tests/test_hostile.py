@@ -669,6 +669,8 @@ def test_misread_inputs_get_the_advice_that_fits(tmp_path):
     assert_refused(run_main("score", tsv, "--label", "label", "--out", out), "separator", out, warnings_too=True)
     result = run_main("score", data, "--label", "label", "--scorers", "all,bogus", "--out", out)
     assert_refused(result, "'all' stands alone", out, warnings_too=True)
+    result = run_main("columns", data, "--label", "label", "--points", "-1", "--out", out)
+    assert_refused(result, "--points must be between 0 and 100", out, warnings_too=True)
     # a scores column with no values at all would rank every row the same
     scores = tmp_path / "scores.csv"
     pd.DataFrame({"id": range(40), "knn_density": [""] * 40}).to_csv(scores, index=False)

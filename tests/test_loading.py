@@ -338,3 +338,10 @@ def test_delimiter_sniffing_stays_linear_on_one_very_long_line(tmp_path):
     sample = "a;b;c\n" + "x" * 65536
     assert _sniff_delimiter(sample[:65536]) == ";"
     assert _sniff_delimiter("id|text|label\n1|" + "word " * 20000 + "|a\n2|b|c\n") == "|"
+
+
+def test_labels_reading_nan_are_kept_as_a_class_and_said_so():
+    frame = pd.DataFrame({"x": np.random.default_rng(0).normal(size=30), "label": ["a", "b", "nan"] * 10})
+    ds = core.load_dataset(frame, label="label", min_rows_per_class=2)
+    assert sorted(map(str, ds.classes)) == ["a", "b", "nan"]
+    assert any("kept as a class of its own" in w for w in ds.warnings)

@@ -68,6 +68,8 @@ def run(args) -> int:
     folds = support.parse_positive_int(args.folds, "--folds", minimum=2)
     seed = support.parse_positive_int(args.seed, "--seed", minimum=0, maximum=support.MAX_SEED)
     points = support.parse_number(args.points, "--points") if args.keep_columns is None else None
+    if points is not None and not 0 <= points <= 100:
+        raise ConfigError(f"--points must be between 0 and 100 accuracy points, got {args.points}.")
     ds = load_dataset(args.data, label=args.label, id=args.id, features=support.split_list(args.features) or None,
                       min_rows_per_class=folds, drop_missing_labels=args.drop_missing_labels, max_dim=0)
     bar = support.make_progress(args.quiet)

@@ -181,7 +181,14 @@ def _check_labels(frame: pd.DataFrame, label: str, drop: bool, warnings: list) -
     values = frame[label]
     blank = values.isna().to_numpy()
     if not pd.api.types.is_numeric_dtype(values):
-        blank = blank | values.astype(str).str.strip().eq("").to_numpy()
+        text = values.astype(str).str.strip()
+        blank = blank | text.eq("").to_numpy()
+        missing_words = text[~blank & text.isin(["nan", "NaN", "NA", "N/A", "n/a", "null", "NULL", "None"])]
+        if len(missing_words):
+            words = ", ".join(f"'{w}'" for w in pd.unique(missing_words)[:3])
+            warnings.append(f"{len(missing_words)} label(s) in column '{label}' read {words}, which is kept as a "
+                            "class of its own; if these labels are missing, blank those cells (then "
+                            "--drop-missing-labels drops their rows).")
     if not blank.any():
         return None
     count = int(blank.sum())
