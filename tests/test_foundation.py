@@ -268,3 +268,26 @@ def test_approximate_graph_fills_rows_whose_cells_are_short(clustered):
     assert not (approx.indices == np.arange(800)[:, None]).any()
     exact = knn_graph(X, 60, device="cpu")
     assert np.mean(approx.distances[:, -1] >= exact.distances[:, -1] - 1e-4) == 1.0
+
+
+def test_the_preconditioner_of_wide_data_is_the_same_map_without_a_features_by_features_matrix():
+    # more columns than rows: the low-rank form must apply exactly the P of the d x d covariance
+    from core.foundation.linear import Preconditioner
+
+    generator = np.random.default_rng(4)
+    X = (generator.normal(size=(40, 6)) @ generator.normal(size=(6, 200)) + 0.1 * generator.normal(size=(40, 200)))
+    ridge, k = 0.05, 3
+    wide = Preconditioner(X.astype(np.float32), ridge)
+    assert wide.low_rank is not None and wide.P is None
+    rows = X.astype(np.float32)
+    centred = (rows - rows.mean(axis=0, dtype=np.float64).astype(np.float32)).astype(np.float64)
+    values, vectors = np.linalg.eigh(centred.T @ centred / len(X))
+    values = np.maximum(values, 0.0) + ridge
+    P, P_inv = (vectors * values ** -0.5) @ vectors.T, (vectors * values ** 0.5) @ vectors.T
+    flat = generator.normal(size=200 * k + k)
+    block, tail = flat[: 200 * k].reshape(200, k), flat[200 * k:]
+    for got, matrix in ((wide.weights(flat), P), (wide.coordinates(flat), P_inv), (wide.gradient(flat), P),
+                        (wide.original_gradient(flat), P_inv)):
+        np.testing.assert_allclose(got[: 200 * k].reshape(200, k), matrix @ block, rtol=1e-6, atol=1e-8)
+        np.testing.assert_array_equal(got[200 * k:], tail)  # intercepts untouched
+    np.testing.assert_allclose(wide.coordinates(wide.weights(flat)), flat, rtol=1e-6, atol=1e-8)

@@ -71,34 +71,59 @@ class Preconditioner:
         step = max(1, len(X) // PRECONDITION_ROWS)
         sample = np.asarray(X[::step], dtype=np.float32)
         centred = sample - sample.mean(axis=0, dtype=np.float64).astype(np.float32)
-        gram = (centred.T @ centred).astype(np.float64) / max(len(sample), 1)
-        values, vectors = np.linalg.eigh((gram + gram.T) / 2)
-        values = np.maximum(values, 0.0) + float(ridge)
-        self.P = (vectors * values ** -0.5) @ vectors.T
-        self.P_inv = (vectors * values ** 0.5) @ vectors.T
+        rows, d = centred.shape
+        ridge = float(ridge)
+        self.d = d
+        if d <= rows:  # P = V diag((lambda + ridge)^-1/2) V^T from the d x d covariance
+            gram = (centred.T @ centred).astype(np.float64) / max(rows, 1)
+            values, vectors = np.linalg.eigh((gram + gram.T) / 2)
+            values = np.maximum(values, 0.0) + ridge
+            self.P = (vectors * values ** -0.5) @ vectors.T
+            self.P_inv = (vectors * values ** 0.5) @ vectors.T
+            self.low_rank = None
+            return
+        # More columns than rows (wide data: 60 x 3,000 spent 90 % of a scorer in a d x d eigh, and 20,000
+        # columns would need 3 GB per matrix): the covariance has rank <= rows, so P is ridge^-1/2 times
+        # the identity plus a correction in the span V of the rows, found from the rows x rows Gram matrix.
+        # The same P, applied without forming it: O(d * rows) memory and work.
+        centred = centred.astype(np.float64)  # rows x rows x d: cheap in double precision
+        gram = centred @ centred.T / rows
+        values, coefficients = np.linalg.eigh((gram + gram.T) / 2)
+        kept = values > 1e-10 * max(float(values.max()), 1e-300)
+        values, coefficients = values[kept], coefficients[:, kept]
+        vectors = (centred.T @ coefficients) / np.sqrt(values * rows)  # orthonormal columns
+        self.P = self.P_inv = None
+        self.low_rank = (vectors, (values + ridge) ** -0.5 - ridge ** -0.5, (values + ridge) ** 0.5 - ridge ** 0.5,
+                         ridge ** -0.5, ridge ** 0.5)
 
-    def _apply(self, matrix: np.ndarray, flat: np.ndarray) -> np.ndarray:
-        d = len(matrix)
+    def _apply(self, inverse: bool, flat: np.ndarray) -> np.ndarray:
+        d = self.d
         k = len(flat) // (d + 1)
         out = np.array(flat, dtype=np.float64)
-        out[: d * k] = (matrix @ out[: d * k].reshape(d, k)).ravel()
+        block = out[: d * k].reshape(d, k)
+        if self.low_rank is None:
+            out[: d * k] = ((self.P_inv if inverse else self.P) @ block).ravel()
+        else:
+            vectors, shrink, grow, base, base_inv = self.low_rank
+            scale, correction = (base_inv, grow) if inverse else (base, shrink)
+            out[: d * k] = (scale * block + vectors @ (correction[:, None] * (vectors.T @ block))).ravel()
         return out
 
     def weights(self, u: np.ndarray) -> np.ndarray:
         """Parameters in the original coordinates from preconditioned ones."""
-        return self._apply(self.P, u)
+        return self._apply(False, u)
 
     def coordinates(self, theta: np.ndarray) -> np.ndarray:
         """Preconditioned parameters from original ones (the inverse of :meth:`weights`)."""
-        return self._apply(self.P_inv, theta)
+        return self._apply(True, theta)
 
     def gradient(self, grad_theta: np.ndarray) -> np.ndarray:
         """The gradient with respect to ``u`` from the gradient in the original coordinates."""
-        return self._apply(self.P, grad_theta)  # P is symmetric
+        return self._apply(False, grad_theta)  # P is symmetric
 
     def original_gradient(self, grad_u: np.ndarray) -> np.ndarray:
         """The gradient in the original coordinates (the inverse of :meth:`gradient`)."""
-        return self._apply(self.P_inv, grad_u)
+        return self._apply(True, grad_u)
 
 
 #: the preconditioner's ridge in units of the full-data penalty ``1 / (C n)``: 10 to 10,000 measured
