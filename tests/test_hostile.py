@@ -679,6 +679,21 @@ def test_misread_inputs_get_the_advice_that_fits(tmp_path):
     assert_refused(result, "holds no values", out, warnings_too=True)
 
 
+def test_scores_of_other_labels_are_refused(tmp_path):
+    data, scores, out = _small_csv(tmp_path), tmp_path / "scores.csv", tmp_path / "out" / "kept.csv"
+    assert run_main("score", data, "--label", "label", "--id", "id", "--scorers", "el2n", "--folds", "2",
+                    "--out", scores).returncode == 0
+    select = ("select", data, "--label", "label", "--id", "id", "--scores", scores, "--strategy", "el2n", "--keep",
+              "0.5", "--folds", "2", "--out", out, "--manifest", tmp_path / "out" / "m.json")
+    assert run_main(*select).returncode == 0  # its own scores are taken
+    out.unlink()
+    (tmp_path / "out" / "m.json").unlink()
+    frame = pd.read_csv(scores, dtype=str, keep_default_na=False)
+    frame["label"] = frame["label"].map({"a": "b", "b": "a"})  # the same ids, scored on other labels
+    frame.to_csv(scores, index=False)
+    assert_refused(run_main(*select), "another label than in the data", out, warnings_too=True)
+
+
 @pytest.mark.parametrize("when", ["while importing", "once the workers run"])
 def test_ctrl_c_on_a_local_cluster_is_one_line_and_leaves_nothing(tmp_path, when):
     # Dask's shutdown part-way printed 13-31 lines of worker errors and tracebacks, and an interrupt while the

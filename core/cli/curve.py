@@ -48,7 +48,7 @@ def run(args) -> int:
     ds = steps.load_data(args)
     bar = steps.progress(args)
     try:
-        scores = steps.reuse_scores(args.scores) if args.scores else steps.compute(ds, names, args, bar)
+        scores = steps.reuse_scores(args.scores, ds) if args.scores else steps.compute(ds, names, args, bar)
         curve = workflows.pruning_curve(ds, scores, strategies, keeps, seeds=seeds, folds=args.folds,
                                         seed=args.seed, progress=bar)
     finally:

@@ -88,7 +88,7 @@ def run(args) -> int:
     ds = steps.load_data(args)
     bar = steps.progress(args)
     try:
-        scores = steps.reuse_scores(args.scores) if args.scores else steps.compute(ds, names, args, bar)
+        scores = steps.reuse_scores(args.scores, ds) if args.scores else steps.compute(ds, names, args, bar)
         evaluator = LiveEvaluator(ds, folds=args.folds, seed=args.seed, **model)
         sel = workflows.select(ds, scores, recipe, evaluator=evaluator, progress=bar)
         if sel.n_kept == 0:

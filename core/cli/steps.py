@@ -79,9 +79,12 @@ def compute(ds, names: list, args, bar) -> Optional[pd.DataFrame]:
     return compute_scores(ds, names, seed=args.seed, progress=bar, folds=args.folds)
 
 
-def reuse_scores(path: str) -> pd.DataFrame:
-    """A scores file given with ``--scores``: junk cells counted in a warning, a mostly-junk column refused."""
-    frame, warnings = support.read_scores_file(path)
+def reuse_scores(path: str, ds=None) -> pd.DataFrame:
+    """A scores file given with ``--scores``: junk cells counted in a warning, a mostly-junk column refused, and
+    (with the data set ``ds``) labels that differ from the data's refused."""
+    frame, warnings, labels = support.read_scores_file(path)
+    if ds is not None:
+        support.check_scores_labels(path, labels, ds)
     for message in warnings:
         warn(message)
     return frame

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+import numpy as np
 import pandas as pd
 
 from core.data import NA_STRINGS, read_path
@@ -246,7 +247,8 @@ MOST_JUNK = 0.5
 
 
 def read_scores_file(path: str) -> tuple:
-    """``(frame, warnings)``: a ``--scores`` file (from ``workbench score``) with numeric score columns.
+    """``(frame, warnings, labels)``: a ``--scores`` file (from ``workbench score``) with numeric score columns,
+    and its ``label`` column as text (None without one), for checking it against the data's.
 
     Ids are read as written (``007`` stays ``007``). A cell of a score column that is not a number
     (nor True/False, nor empty or NA-like) is junk: it is read as missing and a warning counts it;
@@ -256,6 +258,7 @@ def read_scores_file(path: str) -> tuple:
     frame = read_path(file, text_columns=["id", "label"]).frame
     if "id" not in frame.columns:
         raise DataFileError(f"--scores {path} has no 'id' column. Pass a file written by `workbench score`.")
+    labels = frame.set_index("id")["label"].astype(str) if "label" in frame.columns else None
     frame = frame.drop(columns=[c for c in ("label",) if c in frame.columns])
     warnings = []
     for column in [c for c in frame.columns if c != "id"]:
@@ -271,7 +274,24 @@ def read_scores_file(path: str) -> tuple:
         warnings.append(f"--scores {path}: {junk} of {filled} filled cells of column '{column}' are not numbers "
                         f"(e.g. {examples}); they are read as missing.")
         frame[column] = numbers
-    return frame, warnings
+    return frame, warnings, labels
+
+
+def check_scores_labels(path: str, labels, ds) -> None:
+    """DataFileError when the scores file's labels differ from the data's on shared ids: scores that read the
+    labels (el2n, label_noise...) were computed on other data."""
+    if labels is None:
+        return
+    data = pd.Series(np.asarray(ds.classes, dtype=object)[ds.y], index=pd.Index(ds.ids).astype(str)).astype(str)
+    shared = labels.index.astype(str).intersection(data.index)
+    scored = labels.set_axis(labels.index.astype(str))
+    scored = scored[~scored.index.duplicated()]
+    a, b = scored.loc[shared].str.strip(), data.loc[shared].str.strip()
+    same_number = pd.to_numeric(a, errors="coerce").to_numpy() == pd.to_numeric(b, errors="coerce").to_numpy()
+    differ = int(((a.to_numpy() != b.to_numpy()) & ~same_number).sum()) if len(shared) else 0
+    if differ:
+        raise DataFileError(f"--scores {path}: {differ} of {len(shared)} rows have another label than in the data; "
+                            "these scores were computed on other labels. Score this data again with `workbench score`.")
 
 
 def _numeric_cells(series: pd.Series) -> tuple:
