@@ -27,6 +27,7 @@ from core import workflows
 from core.cli import support
 from core.data import load_dataset, read_path
 from core.foundation import ConfigError
+from core.foundation.errors import ManifestError
 from core.outputs import apply_manifest, read_manifest, write_table
 from core.scorers import compute_scores
 from core.selection import parse_strategy
@@ -151,7 +152,11 @@ def _selection_data(data: str, manifest: dict, folds: int) -> tuple:
     ds = _load_table(data, **options)
     if manifest.get("data_fingerprint") == ds.fingerprint:
         return ds, apply_manifest(manifest, ds)
-    made_on = apply_manifest(manifest, data)  # loaded exactly as the selection was made: fingerprint checked
+    try:
+        made_on = apply_manifest(manifest, data)  # loaded exactly as the selection was made: fingerprint checked
+    except ManifestError as err:  # its advice names apply's --force, which value-model fit has not
+        raise ManifestError(str(err).split(" Apply it to", 1)[0] + " Pass the file the selection was made from "
+                            "as DATA.") from None
     positions = pd.Index(ds.ids).get_indexer(pd.Index(made_on.kept_ids))
     if (positions < 0).any():
         raise ConfigError("The manifest's kept ids are not all in the data loaded for the value model; "
