@@ -26,8 +26,7 @@ import pandas as pd
 from core import workflows
 from core.cli import support
 from core.data import load_dataset, read_path
-from core.foundation import ConfigError
-from core.foundation.errors import ManifestError
+from core.foundation import ConfigError, ManifestError
 from core.outputs import apply_manifest, read_manifest, write_table
 from core.scorers import compute_scores
 from core.selection import parse_strategy
