@@ -400,6 +400,37 @@ def test_server_mode_turns_off_local_paths_folder_writes_and_cache_settings(monk
         settings.operator.cache_clear()
 
 
+def test_a_second_upload_starts_from_its_own_columns_not_the_last_files_picks():
+    # the feature picks of one file carried over to the next: it loaded 2 of its 4 features, or none
+    rng = np.random.default_rng(1)
+    first = pd.DataFrame(rng.normal(size=(60, 2)), columns=["x0", "x1"]).assign(label=["u", "v"] * 30)
+    second = pd.DataFrame(rng.normal(size=(60, 4)), columns=["a", "b", "c", "d"]).assign(label=["u", "v"] * 30)
+    at = _app()
+    at.segmented_control(key="data_source").set_value("Upload a file").run()
+    at.file_uploader(key="data_upload").set_value(("one.csv", first.to_csv(index=False).encode(), "text/csv")).run()
+    at.multiselect(key="data_up_features").set_value(["x0"]).run()
+    at.file_uploader(key="data_upload").set_value(("two.csv", second.to_csv(index=False).encode(), "text/csv")).run()
+    _ok(at)
+    assert at.multiselect(key="data_up_features").value == ["a", "b", "c", "d"]
+    at.button(key="data_up_load").click().run()
+    _ok(at)
+    assert at.session_state["dataset"].feature_names == ["a", "b", "c", "d"]
+
+
+def test_a_strategy_option_out_of_range_is_one_message_not_a_traceback():
+    at = _app()
+    _compute(at)
+    at = _page(at, "tune")
+    at.selectbox(key="tune_kind").set_value("ccs").run()
+    for option, value in (("beta", -5.0), ("bins", 0)):
+        at.number_input(key=f"tune_option_ccs_{option}").set_value(value).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert [e.value for e in at.error if option in e.value and "Valid forms" not in e.value], \
+            [e.value for e in at.error]
+        at.number_input(key=f"tune_option_ccs_{option}").set_value(0.1 if option == "beta" else 50).run()
+    _ok(at)
+
+
 def test_upload_limit_is_bounded_and_configured():
     config = (ROOT / ".streamlit" / "config.toml").read_text()
     limit = int(next(line for line in config.splitlines() if line.startswith("maxUploadSize")).split("=")[1])

@@ -350,3 +350,20 @@ def test_uploads_are_kept_in_the_servers_own_folder_and_removed_when_it_exits(tm
     saved = Path(done.stdout.strip())
     assert saved.is_relative_to(tmp_path)  # under the server's temporary folder, whatever name was typed
     assert not saved.exists() and not any(tmp_path.iterdir())  # nothing a visitor sent outlives the server
+
+
+def test_an_upload_with_a_name_too_long_for_the_disk_is_saved_under_a_shorter_one():
+    # a 300-character file name raised OSError (File name too long) as a traceback on the Data page
+    from workbench import loaders
+
+    class Upload:
+        name = "x" * 300 + ".csv"
+
+        def getvalue(self):
+            return b"a,label\n1,u\n2,v\n"
+
+    path = loaders.save_upload(Upload())
+    assert path.read_bytes() == Upload().getvalue() and path.suffix == ".csv"
+    assert len(path.name.encode("utf-8")) <= loaders.NAME_BYTES
+    assert loaders.upload_file_name("../../etc/passwd") == "passwd"
+    assert loaders.upload_file_name("scores.csv.gz") == "scores.csv.gz"

@@ -115,3 +115,25 @@ def test_cli_select_and_api_export_log_runs(tmp_path, capsys, monkeypatch):
                  "--out", str(tmp_path / "k2.csv"), "--manifest", str(tmp_path / "m2.json"), "--mlflow"])
     err = capsys.readouterr().err
     assert code == 2 and "pip install" in err and not (tmp_path / "k2.csv").exists()
+
+
+def test_a_served_app_logs_only_to_the_stores_the_operator_lists(monkeypatch):
+    # a visitor named sqlite:////tmp/x.db and the server created that file: a store decides where files go
+    from workbench import settings
+
+    monkeypatch.setenv("WORKBENCH_SERVER_MODE", "1")
+    monkeypatch.delenv("WORKBENCH_MLFLOW_STORES", raising=False)
+    settings.operator.cache_clear()
+    try:
+        assert "WORKBENCH_MLFLOW_STORES (none)" in settings.mlflow_refusal("sqlite:////tmp/anywhere.db")
+        assert settings.mlflow_refusal("http://mlflow:5000") is not None
+        monkeypatch.setenv("WORKBENCH_MLFLOW_STORES", "http://mlflow:5000, https://tracking.example")
+        settings.operator.cache_clear()
+        assert settings.mlflow_refusal("http://mlflow:5000") is None
+        assert settings.mlflow_refusal(" https://tracking.example ") is None
+        assert settings.mlflow_refusal("sqlite:////tmp/anywhere.db") is not None
+        monkeypatch.delenv("WORKBENCH_SERVER_MODE")
+        settings.operator.cache_clear()
+        assert settings.mlflow_refusal("sqlite:////tmp/anywhere.db") is None  # loopback: the person at the keyboard
+    finally:
+        settings.operator.cache_clear()

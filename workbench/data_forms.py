@@ -95,6 +95,10 @@ def _columns(frame, raw, prefix: str) -> dict:
 
 def column_form(path: Path, prefix: str, origin: str, shown_name: str) -> None:
     """Label, id, feature and featurizer choices for a file, then a Load button."""
+    drawn_for = state.get("column_form_file")
+    if drawn_for.get(prefix) != str(path):  # another file: its own columns' defaults, not the last file's picks
+        state.reset_widgets([f"{prefix}_{name}" for name in ("label", "id", "features", "text")])
+        drawn_for[prefix] = str(path)
     with state.user_errors():
         raw = loaders.raw_preview(path)
         frame = raw.frame

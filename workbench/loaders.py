@@ -47,10 +47,25 @@ def save_upload(uploaded) -> Path:
     digest = hashlib.sha256(data).hexdigest()[:16]
     folder = _uploads_folder() / digest
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / Path(uploaded.name).name
+    path = folder / upload_file_name(uploaded.name)
     if not path.exists() or path.stat().st_size != len(data):
         path.write_bytes(data)
     return path
+
+
+#: The longest upload file name kept (bytes of UTF-8): file systems refuse names over 255 bytes.
+NAME_BYTES = 120
+
+
+def upload_file_name(name: str) -> str:
+    """The uploaded file's own name, as a name this server can write: its folder parts dropped and a stem
+    too long for the file system shortened (its extension, which decides how it is read, kept)."""
+    path = Path(Path(str(name)).name or "upload")
+    suffixes = "".join(path.suffixes[-2:]) if len("".join(path.suffixes[-2:])) <= 16 else path.suffix[:16]
+    stem = path.name[: len(path.name) - len(suffixes)] if suffixes else path.name
+    while len((stem + suffixes).encode("utf-8")) > NAME_BYTES:
+        stem = stem[:-1]
+    return (stem or "upload") + suffixes
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

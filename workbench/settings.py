@@ -19,6 +19,10 @@ bound to loopback, or when the operator turned them on for a trusted network.
     separated (``sklearn.ensemble:RandomForestClassifier,sklearn.svm:SVC``), or ``*`` for any. Naming
     a class imports its module, which runs code: on loopback any name is allowed (the person at the
     keyboard runs the server); when served, only the names listed here (none by default).
+``WORKBENCH_MLFLOW_STORES``
+    The MLflow tracking stores a visitor may log to from Export when the app is served, comma separated
+    (``http://mlflow:5000``); none by default. A store decides where its runs' files go (a SQLite URI names a
+    file of this machine, a tracking server may name a local artifact folder), so a visitor does not choose it.
 ``WORKBENCH_SESSION_MB``, ``WORKBENCH_TOTAL_MB``
     The most memory the data of one session (default 2048) and of all sessions together (default:
     half of this machine's memory) may hold; the oldest idle session's data are released first
@@ -57,6 +61,7 @@ class Operator:
     total_mb: int
     targets: tuple = ()  # module:Class names a visitor may use as the target model ("*": any)
     any_target: bool = True  # whether any module:Class may be named (loopback, or "*" listed)
+    mlflow_stores: tuple = ()  # tracking stores a visitor may log to when served
 
 
 def _flag(name: str) -> bool:
@@ -98,6 +103,7 @@ def operator() -> Operator:
         total_mb=max(session_mb, _megabytes("WORKBENCH_TOTAL_MB", _half_of_memory_mb())),
         targets=targets,
         any_target=not served or "*" in targets,
+        mlflow_stores=tuple(u.strip() for u in os.environ.get("WORKBENCH_MLFLOW_STORES", "").split(",") if u.strip()),
     )
 
 
@@ -123,6 +129,17 @@ def server_mode() -> bool:
 def local_files_allowed() -> bool:
     """Whether a visitor may read or write files of this machine by path (loopback, or the operator's choice)."""
     return operator().local_files
+
+
+def mlflow_refusal(uri: str) -> Optional[str]:
+    """Why a visitor may not log to the MLflow store ``uri`` (None: allowed): any store with local files on;
+    when served, only the operator's ``WORKBENCH_MLFLOW_STORES``."""
+    op = operator()
+    if op.local_files or uri.strip() in op.mlflow_stores:
+        return None
+    listed = ", ".join(op.mlflow_stores) if op.mlflow_stores else "none"
+    return ("This app is served to others: runs go only to the tracking stores the operator lists in "
+            f"WORKBENCH_MLFLOW_STORES ({listed}), since a store decides where files are written.")
 
 
 def _target_name(text: str) -> str:

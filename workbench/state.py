@@ -82,6 +82,8 @@ KEYS = {key.name: key for key in (
         "(workbench.target_form)", per_dataset=True),
     Key("full_selection", lambda: None, "the last full-data selection written from Export (workbench.partitioned)",
         per_dataset=True),
+    Key("column_form_file", dict, "the file each Data column form was last drawn for, by form prefix "
+        "(workbench.data_forms): another file starts from its own column defaults"),
 )}
 
 
@@ -332,6 +334,15 @@ def set_widget(key: str, value: Any) -> None:
     """Set a widget's value from code (before the widget is drawn, e.g. in a callback)."""
     st.session_state[key] = value
     get("widget_memory")[key] = value
+
+
+def reset_widgets(keys: Iterable[str]) -> None:
+    """Forget widgets' values (drawn next with their defaults)."""
+    memory = get("widget_memory")
+    for key in keys:
+        memory.pop(key, None)
+        if key in st.session_state:
+            del st.session_state[key]
 
 
 def widget(key: str, default: Any = None) -> Any:

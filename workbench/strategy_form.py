@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+import core
+
 from core.selection import QUOTA_MODES, format_strategy, parse_strategy, strategy_kinds
 from workbench import resources, state
 
@@ -131,7 +133,11 @@ def controls(names: list, flaggers: list, aligned: Optional[pd.DataFrame]) -> tu
         help="\n\n".join(f"**{k.title}** — {k.help}" for k in kinds.values())))]
     st.caption(kind.help)
     chosen = _target(kind, names, flaggers)
-    strategy = strategy_text(kind, options=_options(kind), **chosen)
+    try:
+        strategy = strategy_text(kind, options=_options(kind), **chosen)
+    except core.WorkbenchError as err:  # an option out of its range: say so here, keep the rest of the session
+        st.error(str(err).split(" Valid forms:", 1)[0], icon=":material/error:")
+        state.end_page()
     modes = BUDGET_MODES[kind.budget]
     state.sticky("tune_budget", modes[0], modes)
     mode = state.remember("tune_budget", st.radio("Budget", modes, key="tune_budget", horizontal=True)

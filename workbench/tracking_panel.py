@@ -1,7 +1,8 @@
 """The Export page's MLflow panel: log the selection being exported as an MLflow run, on request.
 
 Off unless the user asks; the store is the local ``./mlruns`` unless they name one. A served app
-(server mode) logs only to a store with a scheme (``http://...``), never to the server's folders.
+(server mode) logs only to the stores the operator lists (``WORKBENCH_MLFLOW_STORES``): a store decides where
+files go (a SQLite URI is a file of the server), so a visitor never chooses one.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ def render(ds, sel, *, estimate: dict, scores, files: dict, curve=None) -> None:
         uri = st.text_input("Tracking store", key="export_mlflow_uri",
                             placeholder="./mlruns (local, offline)" if local else "http://mlflow-server:5000",
                             help="A folder (local SQLite store + artifacts) or a tracking URI.")
-        if not local and "://" not in uri:
-            st.caption("This app is served: name a tracking server URI to log runs.")
+        refusal = settings.mlflow_refusal(uri) if not local else None
+        if refusal:
+            st.caption(refusal)
             return
         if st.button("Log this selection as a run", key="export_mlflow_log", icon=":material/science:"):
             with state.user_errors("Could not log to MLflow: "), st.spinner("Logging the run..."):
