@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.foundation import rng
-from workbench import charts, data_forms, loaders, media, partitioned, resources, settings, state
+from workbench import cards, charts, data_forms, loaders, media, partitioned, resources, settings, state
 
 st.title("Data")
 st.caption("Load a labelled data set. Nothing is modified: exports write the original rows you load here.")
@@ -55,7 +55,7 @@ if ds is None:
     state.end_page()
 
 st.divider()
-st.subheader(f"Loaded — {state.get('origin') or 'data'}")
+st.subheader(f"Loaded — {cards.literal(state.get('origin') or 'data')}")
 m = st.columns(5)
 m[0].metric("Rows", f"{ds.n_samples:,}", border=True)
 m[1].metric("Features", f"{ds.n_features:,}", border=True)

@@ -592,3 +592,13 @@ def test_tune_figure_is_marked_optimistic_until_fold_wise_scores_replace_it():
     assert "optimistic" not in pruned
     stored = at.session_state["fold_scores"]
     assert stored is not None and stored[1] is not None and "label_noise" in stored[1].frames[0].columns
+
+
+def test_a_file_name_is_shown_as_typed_not_as_markdown():
+    from workbench.cards import literal
+
+    name = "[click me](http://example.com) **bold** #1.csv"
+    shown = literal(name)
+    bare = [i for i, ch in enumerate(shown) if ch in "[]()*#" and (i == 0 or shown[i - 1] != "\\")]
+    assert not bare, f"unescaped Markdown in {shown!r}"
+    assert shown.replace("\\", "") == name  # the text itself is unchanged

@@ -367,3 +367,14 @@ def test_an_upload_with_a_name_too_long_for_the_disk_is_saved_under_a_shorter_on
     assert len(path.name.encode("utf-8")) <= loaders.NAME_BYTES
     assert loaders.upload_file_name("../../etc/passwd") == "passwd"
     assert loaders.upload_file_name("scores.csv.gz") == "scores.csv.gz"
+
+
+def test_messages_about_an_upload_name_the_file_not_the_servers_folders():
+    import tempfile
+
+    from workbench import loaders
+
+    saved = str(tempfile.gettempdir()) + "/workbench-uploads-ab12/9535b8e86f3fb18a/fake.parquet"
+    text = loaders.hide_server_paths(f"Could not open Parquet input source '{saved}': magic bytes not found")
+    assert text == "Could not open Parquet input source 'fake.parquet': magic bytes not found"
+    assert loaders.hide_server_paths("/home/me/data.csv: bad") == "/home/me/data.csv: bad"  # the user's own paths

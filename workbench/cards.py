@@ -23,6 +23,15 @@ class Verdict:
     warn_export: bool
 
 
+_MARKDOWN = set("\\`*_{}[]()<>#+-.!|~$:")
+
+
+def literal(text: str) -> str:
+    """``text`` (a file name, a column name: the user's words) escaped so Markdown shows it as typed: a file
+    named ``[click](http://x)`` is not a link."""
+    return "".join("\\" + ch if ch in _MARKDOWN else ch for ch in str(text))
+
+
 def verdict(block: dict, *, is_random: bool = False) -> Verdict:
     """The verdict of a final comparison block; whether a subset loses is ``core.estimate_warning``'s rule.
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from workbench import loaders, state
+from workbench import cards, loaders, state
 
 
 def featurizer_options(prefix: str, kind_hint: str = "auto") -> dict:
@@ -103,7 +103,7 @@ def column_form(path: Path, prefix: str, origin: str, shown_name: str) -> None:
         raw = loaders.raw_preview(path)
         frame = raw.frame
         with st.container(border=True):
-            st.markdown(f"**{shown_name}** · {len(frame):,} rows · {len(frame.columns):,} columns")
+            st.markdown(f"**{cards.literal(shown_name)}** · {len(frame):,} rows · {len(frame.columns):,} columns")
             options = _columns(frame, raw, prefix)
             options.update(featurizer_options(prefix, "image" if raw.images is not None else "auto"))
             options["drop_missing_labels"] = st.checkbox("Drop rows with a missing label", key=f"{prefix}_drop")

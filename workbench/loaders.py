@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import tempfile
 import threading
 from pathlib import Path
 from typing import Optional
@@ -51,6 +53,15 @@ def save_upload(uploaded) -> Path:
     if not path.exists() or path.stat().st_size != len(data):
         path.write_bytes(data)
     return path
+
+
+_SERVER_PATH = re.compile(re.escape(tempfile.gettempdir().rstrip("/")) + r"/(?:[^\s'\"]*/)?([^/\s'\"]+)")
+
+
+def hide_server_paths(text: str) -> str:
+    """``text`` with this server's temporary paths (uploads, unpacked archives) cut to their last part: a
+    message about an upload names the file, not where the server keeps it."""
+    return _SERVER_PATH.sub(r"\1", str(text))
 
 
 #: The longest upload file name kept (bytes of UTF-8): file systems refuse names over 255 bytes.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench import jobs, settings, state
+from workbench import cards, jobs, settings, state
 
 
 def summary_lines() -> list:
@@ -36,7 +36,7 @@ def render(container) -> None:
     """Fill ``container`` (a slot in the sidebar made before the page ran)."""
     with container:
         if state.dataset() is not None:
-            st.markdown(f"**{state.get('origin') or 'Data'}**")
+            st.markdown(f"**{cards.literal(state.get('origin') or 'Data')}**")
         for line in summary_lines():
             st.caption(line)
         jobs.sidebar_status()

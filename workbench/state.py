@@ -27,7 +27,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 import core
 from core.scorers import align_scores, join_scores
 from core.selection import score_names
-from workbench import sessions, settings
+from workbench import loaders, sessions, settings
 
 DEFAULT_RECIPE = {"strategy": "random", "keep": 0.7, "threshold": None}
 WIDGET_PREFIXES = ("data_", "scores_", "map_", "tune_", "export_", "columns_", "incoming_", "settings_")
@@ -371,7 +371,8 @@ def user_errors(prefix: str = ""):
     try:
         yield
     except core.WorkbenchError as err:
-        st.error(f"{prefix}{err}" if prefix else str(err), icon=":material/error:")
+        text = loaders.hide_server_paths(str(err))
+        st.error(f"{prefix}{text}" if prefix else text, icon=":material/error:")
 
 
 class PageEnd(Exception):
