@@ -205,6 +205,8 @@ REFUSED = [
     Refused("a FIFO", fifo, "pipe"),
     Refused("/dev/zero", lambda tmp: Path("/dev/zero"), "device"),
     Refused("ragged vector column", ragged_vectors, "different lengths"),
+    Refused("a row with more fields than the header", write("ragged.csv", csv_text(plain_rows()) + "1,2,a,ok,extra\n"),
+            "line 26 has 5 fields; the header has 4"),
     Refused("blank id", write("ids.csv", csv_text(plain_rows(ids=lambda i: "" if i == 3 else f"r{i}"))), "missing",
             {"id": "id"}),
 ]

@@ -195,8 +195,26 @@ def _parse(path: Path, delimiter: str, encoding: str, options: dict) -> pd.DataF
         raise DataFileError(f"{path.name} is not valid {encoding} text. Give its encoding with --encoding "
                             "(API: encoding=...), e.g. --encoding cp1252.") from None
     except (pd.errors.ParserError, ValueError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        ragged = _ragged_line(path, delimiter, encoding)
+        first = ragged or (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         raise DataFileError(f"{path.name} is not a well-formed CSV ({first}). Fix the file or export it again.") from None
+
+
+def _ragged_line(path: Path, delimiter: str, encoding: str, limit: int = 1_000_000):
+    """``"line N has M fields; the header has K"`` for the first row whose field count differs from the
+    header's (None if none in the first ``limit`` rows, or the file cannot be read as CSV)."""
+    try:
+        with open(path, newline="", encoding=encoding, errors="replace") as handle:
+            reader = csv.reader(handle, delimiter=delimiter)
+            header = next(reader, None)
+            for row in reader:
+                if reader.line_num > limit:
+                    return None
+                if row and len(row) != len(header or []):
+                    return f"line {reader.line_num} has {len(row)} fields; the header has {len(header)}"
+    except (OSError, csv.Error, UnicodeError):
+        return None
+    return None
 
 
 def _text_features(frame: pd.DataFrame, text: set) -> list:
