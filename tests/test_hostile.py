@@ -702,10 +702,12 @@ def test_ctrl_c_on_a_local_cluster_is_one_line_and_leaves_nothing(tmp_path, when
     # library loaded printed importlib's traceback
     import psutil
 
-    data, out = _partitions(tmp_path / "data"), tmp_path / "scores"
+    data, out, scratch = _partitions(tmp_path / "data"), tmp_path / "scores", tmp_path / "tmp"
+    scratch.mkdir()
     process = subprocess.Popen([sys.executable, "-m", "core.cli", "score", str(data), "--workers", "2", "-q",
                                 "--scorers", "knn_density", "--out", str(out)], cwd=Path(__file__).parent.parent,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "TMPDIR": str(scratch)})
     try:
         parent = psutil.Process(process.pid)
         if when == "while importing":
@@ -730,6 +732,7 @@ def test_ctrl_c_on_a_local_cluster_is_one_line_and_leaves_nothing(tmp_path, when
         assert process.returncode == 0 and not lines and (out / "part-00000.parquet").exists(), err
     _, alive = psutil.wait_procs(children, timeout=60)
     assert not alive, f"left running: {[c.pid for c in alive]}"
+    assert not list(scratch.glob("workbench-dask-*")), "the cluster's scratch folder outlived the interrupted run"
 
 
 def _children(parent):
