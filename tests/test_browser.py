@@ -140,12 +140,21 @@ def _drawn(locator, what: str) -> None:
     _until(steady, STEP, what)
 
 
-def _download(page, button: str, path: Path) -> Path:
+def _download(page, button: str, path: Path, attempts: int = 3) -> Path:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     target = page.get_by_role("button", name=button)
-    # while a rerun draws, the last run's button can stand beside the new one: wait for one
-    _until(lambda: target.count() == 1, STEP, f"one '{button}' button")
-    with page.expect_download(timeout=STEP * 1000) as info:
-        target.click()
+    for attempt in range(attempts):
+        # while a rerun draws, the last run's button can stand beside the new one: wait for one. A click that
+        # lands on a button a rerun replaces starts no download (a CI run waited 180 s for one): click again.
+        _until(lambda: target.count() == 1, STEP, f"one '{button}' button")
+        try:
+            with page.expect_download(timeout=STEP * 1000 // attempts) as info:
+                target.click()
+            break
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
     info.value.save_as(path)
     return path
 
