@@ -652,6 +652,7 @@ def test_a_partitioned_manifest_on_a_csv_and_a_bad_cluster_address_are_refused(t
 @pytest.mark.parametrize("strategy, words", [
     ("ccs:knn_density:beta=0.1:beta=0.2", "given twice"),
     ("d2:knn_density:gamma=inf", "finite number"),
+    ("d2:knn_density:gamma=1e308", "at most 100"),
 ])
 def test_a_strategy_option_given_twice_or_not_finite_is_refused(tmp_path, strategy, words):
     out = tmp_path / "out" / "kept.csv"

@@ -92,8 +92,14 @@ def _positive_int(value: int):
     return None if 1 <= value <= MAX_K else f"must be between 1 and {MAX_K}"
 
 
-def _positive(value: float):
-    return None if value > 0 else "must be positive"
+#: The steepest decay: messages are ``exp(-gamma * d)`` with ``d`` in median neighbour distances, so at 100 a
+#: neighbour one median away passes 4e-44 of its score; anything steeper changes no pick and overflows the
+#: product (a visitor's gamma=1e308 filled the server log with overflow warnings).
+MAX_GAMMA = 100.0
+
+
+def _decay(value: float):
+    return None if 0 < value <= MAX_GAMMA else f"must be above 0 and at most {MAX_GAMMA:g}"
 
 
 register_strategy(StrategyKind(
@@ -102,7 +108,7 @@ register_strategy(StrategyKind(
     # k=30 and beta=0.1 measured best of k in {10, 30}, beta in {0, 0.1} at keep 0.1-0.3 on digits and
     # known_answer (digits at 0.1: 58.7 % with k=10, beta=0; 69.8 % with k=30, beta=0.1; random 70.9 %).
     options={"k": Option(int, 30, "neighbours per row in the data graph", _positive_int),
-             "gamma": Option(float, 1.0, "decay of messages with distance (in median neighbour distances)", _positive),
+             "gamma": Option(float, 1.0, "decay of messages with distance (in median neighbour distances)", _decay),
              "beta": Option(float, 0.1, "fraction of the hardest rows excluded first", _fraction)},
     help="D2 pruning (Maharana et al. 2024): difficulty passed to neighbours on the k-NN graph, then greedy picks "
          "that lower their neighbours' scores; keeps hard regions while covering the data.",
