@@ -431,6 +431,41 @@ def test_a_strategy_option_out_of_range_is_one_message_not_a_traceback():
     _ok(at)
 
 
+def test_a_text_table_in_another_encoding_is_refused_with_app_advice_then_loads_once_chosen():
+    # UTF-16 without a byte-order mark: auto-detection cannot read it; the message used to name --encoding
+    frame = pd.DataFrame({"name": ["Zoë", "Łódź", "naïve", "Ærø"] * 15, "x": np.arange(60.0),
+                          "label": ["u", "v", "w"] * 20})
+    data = frame.to_csv(index=False).encode("utf-16-le")
+    at = _app()
+    at.segmented_control(key="data_source").set_value("Upload a file").run()
+    at.file_uploader(key="data_upload").set_value(("wide.csv", data, "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "Encoding" in errors[0] and "--" not in errors[0], errors
+    assert at.selectbox(key="data_up_encoding").value == "auto"
+    at.selectbox(key="data_up_encoding").set_value("utf-16-le").run()
+    _ok(at)
+    at.button(key="data_up_load").click().run()
+    _ok(at)
+    ds = at.session_state["dataset"]
+    assert ds.n_samples == 60 and ds.settings.get("encoding") == "utf-16-le"
+    assert list(ds.frame["name"][:4]) == ["Zoë", "Łódź", "naïve", "Ærø"]  # the user's characters, unchanged
+
+
+def test_a_guessed_encoding_note_gives_the_apps_advice_not_the_clis():
+    frame = pd.DataFrame({"city": ["Zürich", "Genève", "Malmö"] * 20, "x": np.arange(60.0), "label": ["u", "v"] * 30})
+    at = _app()
+    at.segmented_control(key="data_source").set_value("Upload a file").run()
+    at.file_uploader(key="data_upload").set_value(("latin.csv", frame.to_csv(index=False).encode("cp1252"),
+                                                   "text/csv")).run()
+    at.button(key="data_up_load").click().run()
+    _ok(at)
+    shown = " ".join(str(getattr(e, "value", "")) for e in list(at.info) + list(at.warning) + list(at.caption)
+                     + list(at.markdown))
+    assert "Windows-1252" in shown and "“Encoding” box" in shown and "--encoding" not in shown, shown
+    assert list(at.session_state["dataset"].frame["city"][:3]) == ["Zürich", "Genève", "Malmö"]
+
+
 def test_upload_limit_is_bounded_and_configured():
     config = (ROOT / ".streamlit" / "config.toml").read_text()
     limit = int(next(line for line in config.splitlines() if line.startswith("maxUploadSize")).split("=")[1])

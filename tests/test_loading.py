@@ -345,3 +345,44 @@ def test_labels_reading_nan_are_kept_as_a_class_and_said_so():
     ds = core.load_dataset(frame, label="label", min_rows_per_class=2)
     assert sorted(map(str, ds.classes)) == ["a", "b", "nan"]
     assert any("kept as a class of its own" in w for w in ds.warnings)
+
+
+@pytest.mark.parametrize("payload, options", [
+    ("name,x,label\nкошка,1,a\nсобака,2,b\n".encode("cp1251") * 1, {}),  # neither UTF-8 nor Western
+    ("name,x,label\nZoë,1,a\n".encode("utf-16-le"), {}),  # NUL bytes: UTF-16 without a byte-order mark
+    ("name,x,label\nZoë,1,a\n".encode("utf-8"), {"encoding": "utf-16"}),  # the wrong codec named
+    ("name,x,label\nZoë,1,a\n".encode("latin-1"), {"encoding": "utf-8"}),
+    ("name,x,label\nZoë,1,a\n".encode("utf-8") + b"\xff\xfe", {"encoding": "ascii"}),
+])
+def test_encoding_refusals_tell_each_face_its_own_fix(tmp_path, payload, options):
+    from core.foundation import for_app
+
+    path = tmp_path / "table.csv"
+    path.write_bytes(payload)
+    with pytest.raises(DataFileError) as caught:
+        core.load_dataset(path, **options)
+    cli, app = str(caught.value), for_app(caught.value)
+    assert "--encoding" in cli and "encoding=" in cli  # the CLI's option and the API's parameter
+    assert "“Encoding” box" in app and "--" not in app and "encoding=" not in app
+    assert cli.split(".")[0] == app.split(".")[0]  # the same problem, said first, in both
+    assert path.read_bytes() == payload
+
+
+def test_a_guessed_encoding_warning_and_a_missing_label_advise_each_face(tmp_path):
+    from core.foundation import for_app
+
+    frame = pd.DataFrame({"city": ["Zürich", "Genève"] * 10, "x": np.arange(20.0),
+                          "label": ["u", "nan"] * 10})
+    (tmp_path / "latin.csv").write_bytes(frame.to_csv(index=False).encode("cp1252"))
+    ds = core.load_dataset(tmp_path / "latin.csv")
+    notes = [w for w in ds.warnings if "Windows-1252" in w or "'nan'" in w]
+    assert list(ds.frame["city"][:2]) == ["Zürich", "Genève"]
+    assert len(notes) == 2
+    for note in notes:
+        assert "--" in note and "--" not in for_app(note) and ("“Encoding” box" in for_app(note)
+                                                               or "“Drop rows with a missing label”" in for_app(note))
+    blank = frame.assign(label=["u", ""] * 10)
+    with pytest.raises(LabelError) as caught:
+        core.load_dataset(blank)
+    assert "--drop-missing-labels" in str(caught.value) and "drop_missing_labels=True" in str(caught.value)
+    assert "“Drop rows with a missing label”" in for_app(caught.value) and "--" not in for_app(caught.value)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from core.foundation import for_app
 from workbench import cards, loaders, state
 
 
@@ -39,7 +40,7 @@ def loading_notes(ds) -> list:
     """What loading did, in plain words: the loader's notes, with the PCA note told for this app
     (the pictures' downscaling included; no argument names of the Python API or the CLI)."""
     settings = ds.settings or {}
-    notes = [w for w in ds.warnings if not (settings.get("pca_dim") and str(w).startswith("Reduced "))]
+    notes = [for_app(w) for w in ds.warnings if not (settings.get("pca_dim") and str(w).startswith("Reduced "))]
     if not settings.get("pca_dim"):
         return notes
     n_in, n_out = settings.get("pca_input_dim"), settings["pca_dim"]
@@ -93,18 +94,31 @@ def _columns(frame, raw, prefix: str) -> dict:
     return options
 
 
+def _encoding(path: Path, prefix: str):
+    """The text encoding chosen for a text table (None: detected), from the Encoding box."""
+    if not loaders.is_text_table(path):
+        return None
+    choice = st.selectbox("Encoding", loaders.ENCODINGS, key=f"{prefix}_encoding",
+                          help="auto: UTF-8 (or what a byte-order mark says), else Windows-1252 with a note. Choose "
+                               "another when the file does not load or its accented letters look wrong.")
+    return None if choice == "auto" else choice
+
+
 def column_form(path: Path, prefix: str, origin: str, shown_name: str) -> None:
     """Label, id, feature and featurizer choices for a file, then a Load button."""
     drawn_for = state.get("column_form_file")
     if drawn_for.get(prefix) != str(path):  # another file: its own columns' defaults, not the last file's picks
-        state.reset_widgets([f"{prefix}_{name}" for name in ("label", "id", "features", "text")])
+        state.reset_widgets([f"{prefix}_{name}" for name in ("label", "id", "features", "text", "encoding")])
         drawn_for[prefix] = str(path)
+    encoding = _encoding(path, prefix)  # drawn before the preview: a file that does not decode still offers it
     with state.user_errors():
-        raw = loaders.raw_preview(path)
+        raw = loaders.raw_preview(path, encoding)
         frame = raw.frame
         with st.container(border=True):
             st.markdown(f"**{cards.literal(shown_name)}** · {len(frame):,} rows · {len(frame.columns):,} columns")
             options = _columns(frame, raw, prefix)
+            if encoding:
+                options["encoding"] = encoding
             options.update(featurizer_options(prefix, "image" if raw.images is not None else "auto"))
             options["drop_missing_labels"] = st.checkbox("Drop rows with a missing label", key=f"{prefix}_drop")
             st.dataframe(frame.head(20), height=240, hide_index=True)

@@ -13,12 +13,16 @@ import pandas as pd
 import streamlit as st
 
 import core
-from core.data import read_path
+from core.data import TABLE_SUFFIXES, read_path
 from core.foundation import process_folder
 
 FEATURIZERS = ["auto", "tabular", "text", "embedding", "image"]
 TEXT_METHODS = ["auto", "minilm", "tfidf"]
 UPLOAD_TYPES = ["csv", "tsv", "txt", "parquet", "pq", "npz", "zip"]
+#: The Encoding box of a text table: "auto" (UTF-8 or its byte-order mark, else Windows-1252 with a note), then
+#: the codecs tables most often come in. Offered as a list: a visitor names no codec the server would look up.
+ENCODINGS = ["auto", "utf-8", "cp1252", "latin-1", "utf-16-le", "utf-16-be", "iso-8859-2", "cp1250", "cp1251",
+             "koi8-r", "shift_jis", "euc-jp", "gb18030", "big5", "euc-kr", "cp1256", "iso-8859-7"]
 
 
 def upload_limit_mb() -> int:
@@ -80,15 +84,20 @@ def upload_file_name(name: str) -> str:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _raw(path: str, mtime: float):
-    return read_path(path)
+def _raw(path: str, mtime: float, encoding: Optional[str]):
+    return read_path(path, encoding=encoding)
 
 
-def raw_preview(path: Path):
-    """What the reader finds in ``path`` (table, implied label/id columns), cached by mtime."""
+def is_text_table(path: Path) -> bool:
+    """Whether ``path`` is read as a text table, whose encoding the user may have to name."""
+    return Path(path).suffix.lower() in TABLE_SUFFIXES
+
+
+def raw_preview(path: Path, encoding: Optional[str] = None):
+    """What the reader finds in ``path`` (table, implied label/id columns), cached by mtime and encoding."""
     path = Path(path).expanduser()
     mtime = path.stat().st_mtime if path.exists() else 0.0
-    return _raw(str(path), mtime)
+    return _raw(str(path), mtime, encoding)
 
 
 @st.cache_resource(show_spinner=False, max_entries=6)

@@ -25,6 +25,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import core
+from core.foundation import for_app
 from core.scorers import align_scores, join_scores
 from core.selection import score_names
 from workbench import loaders, sessions, settings
@@ -371,7 +372,7 @@ def user_errors(prefix: str = ""):
     try:
         yield
     except core.WorkbenchError as err:
-        text = loaders.hide_server_paths(str(err))
+        text = loaders.hide_server_paths(for_app(err))
         st.error(f"{prefix}{text}" if prefix else text, icon=":material/error:")
 
 

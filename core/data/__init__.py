@@ -2,8 +2,8 @@
 
 from core.data.dataset import Dataset
 from core.data.loading import load_dataset
-from core.data.readers import NA_STRINGS, RawData, read_bytes, read_path
+from core.data.readers import NA_STRINGS, TABLE_SUFFIXES, RawData, read_bytes, read_path
 from core.data.samples import list_samples, load_sample, make_known_answer, sample_path
 
-__all__ = ["Dataset", "load_dataset", "RawData", "read_path", "read_bytes", "list_samples", "load_sample",
+__all__ = ["Dataset", "load_dataset", "RawData", "TABLE_SUFFIXES", "read_path", "read_bytes", "list_samples", "load_sample",
            "make_known_answer", "sample_path", "NA_STRINGS"]

@@ -3,7 +3,7 @@
 Order: a byte-order mark (UTF-8, UTF-16, UTF-32); else strict UTF-8 over the whole file (checked
 in chunks, so memory stays flat); else Windows-1252 (a superset of Latin-1's printable
 characters, what Excel writes in Western Europe) when its non-ASCII bytes look like accented
-letters, with a warning; else a refusal that names ``--encoding``. Characters are never replaced.
+letters, with a warning; else a refusal that names ``--encoding`` (the app's Encoding box). Characters are never replaced.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Optional
 
-from core.foundation.errors import ConfigError, DataFileError
+from core.foundation.errors import Advice, ConfigError, DataFileError
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
@@ -22,7 +22,14 @@ _CHUNK = 1 << 20
 #: Western European words, where accented letters stand alone or in pairs.
 _LONG_RUN = re.compile(rb"[\x80-\xff]{3,}")
 _HIGH = re.compile(rb"[\x80-\xff]")
-_ADVICE = "Give the encoding with --encoding (API: encoding=...), e.g. --encoding cp1252, or save the file as UTF-8."
+_ADVICE = "Give the encoding with --encoding (API: encoding=...), e.g. --encoding {example}, or save the file as UTF-8."
+#: The same for the app, whose Data page has an Encoding box above a text table's preview.
+_APP_ADVICE = "Choose its encoding in the “Encoding” box (for example {example}), or save the file as UTF-8."
+
+
+def _advice(problem: str, example: str = "cp1252") -> Advice:
+    """``problem`` followed by what to do, worded for each face."""
+    return Advice(f"{problem} {_ADVICE.format(example=example)}", app=f"{problem} {_APP_ADVICE.format(example=example)}")
 
 
 def _chunks(path: Path):
@@ -49,9 +56,10 @@ def _decodes(path: Path, encoding: str) -> Optional[int]:
     except UnicodeDecodeError as exc:
         return offset + max(exc.start, 0)
     except (UnicodeError, ValueError, TypeError) as exc:  # a codec that fails as a whole (UTF-16 without a BOM)
-        raise DataFileError(f"{path.name} does not decode as {encoding} ({exc}). Give the right --encoding "
-                            "(API: encoding=...): utf-16-le or utf-16-be for UTF-16 without a byte-order mark, "
-                            "utf-8 or cp1252 for most other files.") from None
+        problem = f"{path.name} does not decode as {encoding} ({exc})."
+        which = "utf-16-le or utf-16-be for UTF-16 without a byte-order mark, utf-8 or cp1252 for most other files."
+        raise DataFileError(Advice(f"{problem} Give the right --encoding (API: encoding=...): {which}",
+                                   app=f"{problem} Choose another in the “Encoding” box: {which}")) from None
     return None
 
 
@@ -87,24 +95,27 @@ def detect_encoding(path: Path, encoding: Optional[str] = None) -> tuple[str, li
         name = info.name
         bad = _decodes(path, name)
         if bad is not None:
-            raise DataFileError(f"{path.name} is not valid {encoding} (byte {bad} cannot be decoded). "
-                                "Give the right --encoding (API: encoding=...).")
+            problem = f"{path.name} is not valid {encoding} (byte {bad} cannot be decoded)."
+            raise DataFileError(Advice(f"{problem} Give the right --encoding (API: encoding=...).",
+                                       app=f"{problem} Choose another in the “Encoding” box, or “auto”."))
         return ("utf-8-sig" if name == "utf-8" else name), []
     head = next(_chunks(path), b"")
     for bom, name in _BOMS:
         if head.startswith(bom):
             bad = _decodes(path, name)
             if bad is not None:
-                raise DataFileError(f"{path.name} starts like {name.upper()} but byte {bad} is not valid {name}. {_ADVICE}")
+                raise DataFileError(_advice(f"{path.name} starts like {name.upper()} but byte {bad} is not valid {name}."))
             return name, []
     if b"\x00" in head:
-        raise DataFileError(f"{path.name} holds NUL bytes: it looks like UTF-16 or UTF-32 without a byte-order mark, "
-                            f"or is not a text file. {_ADVICE.replace('cp1252', 'utf-16-le')}")
+        raise DataFileError(_advice(f"{path.name} holds NUL bytes: it looks like UTF-16 or UTF-32 without a byte-order "
+                                    "mark, or is not a text file.", example="utf-16-le"))
     bad = _decodes(path, "utf-8")
     if bad is None:
         return "utf-8", []
     if _decodes(path, "cp1252") is None and _looks_western(path):
-        return "cp1252", [f"{path.name} is not valid UTF-8 (byte {bad}); it was read as Windows-1252 (Latin-1). "
-                          "If accented letters look wrong, give the encoding with --encoding."]
-    raise DataFileError(f"{path.name} is not valid UTF-8 (byte {bad} cannot be decoded) and does not look like "
-                        f"Windows-1252 either. {_ADVICE}")
+        problem = f"{path.name} is not valid UTF-8 (byte {bad}); it was read as Windows-1252 (Latin-1)."
+        return "cp1252", [Advice(f"{problem} If accented letters look wrong, give the encoding with --encoding.",
+                                 app=f"{problem} If accented letters look wrong, choose the encoding in the "
+                                     "“Encoding” box and load again.")]
+    raise DataFileError(_advice(f"{path.name} is not valid UTF-8 (byte {bad} cannot be decoded) and does not look "
+                                "like Windows-1252 either."))

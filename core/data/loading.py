@@ -10,7 +10,7 @@ import pandas as pd
 
 from core.data import featurizers as featurize
 from core.data.dataset import Dataset, fingerprint_arrays, fingerprint_frame
-from core.foundation.errors import DataFileError, IdError, LabelError
+from core.foundation.errors import Advice, DataFileError, IdError, LabelError
 from core.data.readers import NA_STRINGS, RawData, read_path
 from core.data.vectors import expand_vector_columns, vectors_as_bytes
 
@@ -186,19 +186,19 @@ def _check_labels(frame: pd.DataFrame, label: str, drop: bool, warnings: list) -
         missing_words = text[~blank & text.isin(["nan", "NaN", "NA", "N/A", "n/a", "null", "NULL", "None"])]
         if len(missing_words):
             words = ", ".join(f"'{w}'" for w in pd.unique(missing_words)[:3])
-            warnings.append(f"{len(missing_words)} label(s) in column '{label}' read {words}, which is kept as a "
-                            "class of its own; if these labels are missing, blank those cells (then "
-                            "--drop-missing-labels drops their rows).")
+            read = (f"{len(missing_words)} label(s) in column '{label}' read {words}, which is kept as a class of its "
+                    "own; if these labels are missing, blank those cells (then")
+            warnings.append(Advice(f"{read} --drop-missing-labels drops their rows).",
+                                   app=f"{read} “Drop rows with a missing label” drops their rows)."))
     if not blank.any():
         return None
     count = int(blank.sum())
     if not drop:
         first = ", ".join(str(i + 1) for i in np.flatnonzero(blank)[:5])
-        raise LabelError(
-            f"{count} row(s) have a missing or blank label in column '{label}' (first at data rows {first}, "
-            "counting from 1 after the header). Fill them in, or drop them with drop_missing_labels=True "
-            "(CLI: --drop-missing-labels)."
-        )
+        problem = (f"{count} row(s) have a missing or blank label in column '{label}' (first at data rows {first}, "
+                   "counting from 1 after the header). Fill them in, or drop them")
+        raise LabelError(Advice(f"{problem} with drop_missing_labels=True (CLI: --drop-missing-labels).",
+                                app=f"{problem}: tick “Drop rows with a missing label” and load again."))
     warnings.append(f"Dropped {count} row(s) with a missing or blank label.")
     if count == len(values):
         raise LabelError(f"Every row has a missing label in column '{label}'. Check that it is the label column.")

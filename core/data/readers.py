@@ -32,7 +32,7 @@ import pandas as pd
 
 from core.data.archives import IMAGE_SUFFIXES, is_clutter, load_image, safe_extract
 from core.data.encodings import detect_encoding
-from core.foundation.errors import DataFileError
+from core.foundation.errors import Advice, DataFileError
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".txt"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
@@ -192,8 +192,9 @@ def _parse(path: Path, delimiter: str, encoding: str, options: dict) -> pd.DataF
     except pd.errors.EmptyDataError:
         raise DataFileError(f"{path.name} has no columns. Check that it is a CSV with a header row.") from None
     except UnicodeDecodeError:
-        raise DataFileError(f"{path.name} is not valid {encoding} text. Give its encoding with --encoding "
-                            "(API: encoding=...), e.g. --encoding cp1252.") from None
+        problem = f"{path.name} is not valid {encoding} text."
+        raise DataFileError(Advice(f"{problem} Give its encoding with --encoding (API: encoding=...), e.g. --encoding "
+                                   "cp1252.", app=f"{problem} Choose its encoding in the “Encoding” box.")) from None
     except (pd.errors.ParserError, ValueError) as exc:
         ragged = _ragged_line(path, delimiter, encoding)
         first = ragged or (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
