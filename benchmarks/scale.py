@@ -50,8 +50,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def write_data(folder: Path, rows: int, features: int, classes: int, partition_rows: int, seed: int = 0) -> Path:
-    """Write ``rows`` generated rows as Parquet partitions (skipped when ``folder`` already holds them)."""
+def write_data(folder: Path, rows: int, features: int, classes: int, partition_rows: int, seed: int = 0,
+               latent: int = 16) -> Path:
+    """Write ``rows`` generated rows as Parquet partitions (skipped when ``folder`` already holds them):
+    Gaussian clusters in ``latent`` dimensions mixed into ``features`` columns, plus a little noise in all."""
     import pandas as pd
 
     done = folder / "_complete"
@@ -59,13 +61,13 @@ def write_data(folder: Path, rows: int, features: int, classes: int, partition_r
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     generator = np.random.default_rng(seed)
-    centres = generator.normal(size=(classes * 4, 16)) * 2.0
-    mixing = generator.normal(size=(16, features)) / 4.0
+    centres = generator.normal(size=(classes * 4, latent)) * 2.0
+    mixing = generator.normal(size=(latent, features)) / np.sqrt(latent)  # 16 latent: / 4, as before the option
     for number, start in enumerate(range(0, rows, partition_rows)):
         count = min(partition_rows, rows - start)
         component = generator.integers(0, classes * 4, count)
-        latent = centres[component] + generator.normal(size=(count, 16))
-        X = (latent @ mixing + 0.1 * generator.normal(size=(count, features))).astype(np.float32)
+        coordinates = centres[component] + generator.normal(size=(count, latent))
+        X = (coordinates @ mixing + 0.1 * generator.normal(size=(count, features))).astype(np.float32)
         y = component % classes
         flipped = generator.random(count) < 0.1
         y[flipped] = generator.integers(0, classes, int(flipped.sum()))
@@ -215,6 +217,9 @@ def main() -> None:
     parser.add_argument("--rows", default="100000", help="comma-separated sizes (default 100000)")
     parser.add_argument("--features", type=int, default=128)
     parser.add_argument("--classes", type=int, default=10)
+    parser.add_argument("--latent", type=int, default=16,
+                        help="intrinsic dimension of the generated rows (default 16); the search's work per row grows "
+                             "with it")
     parser.add_argument("--partition-rows", type=int, default=100_000)
     parser.add_argument("--mode", default="single", choices=["single", "cluster", "both", "stages"])
     parser.add_argument("--workers", type=int, default=2)
@@ -231,13 +236,14 @@ def main() -> None:
     Path(args.cache).mkdir(parents=True, exist_ok=True)
     modes = ["single", "cluster"] if args.mode == "both" else [args.mode]
     report = {"machine": "2 cores, shared with other jobs unless stated", "features": args.features, "search": args.search,
+              "latent": args.latent,
               "classes": args.classes, "runs": {}, "growth": {}}
     for mode in modes:
         runs = []
         for rows in [int(r) for r in args.rows.split(",")]:
-            data = write_data(Path(args.cache) / f"data-{rows}x{args.features}-p{args.partition_rows}", rows,
-                              args.features, args.classes,
-                              args.partition_rows)
+            name = f"data-{rows}x{args.features}-p{args.partition_rows}" + ("" if args.latent == 16 else f"-l{args.latent}")
+            data = write_data(Path(args.cache) / name, rows, args.features, args.classes, args.partition_rows,
+                              latent=args.latent)
             child = subprocess.run([sys.executable, __file__, "--child", "--mode", mode, "--data", str(data),
                                     "--workers", str(args.workers), "--cache", args.cache,
                                     "--probes", str(args.probes), "--search", args.search],
