@@ -14,7 +14,7 @@ from workbench import (
     cards, charts, estimates, exact_check, partitioned, resources, settings, state, summary, target_form, tracking_panel,
     tuning,
 )
-from workbench.exports import ExportFiles, LazyBytes
+from workbench.exports import ExportFiles, LazyBytes, formula_safe_choice
 
 ds = state.require_dataset()
 st.title("Export")
@@ -57,6 +57,9 @@ with st.container(border=True):
         help="Adds every computed score (and flag) column after the original columns."))
 stem, suffix = (Path(ds.source).stem if ds.source else "data"), (".csv" if fmt == "CSV" else ".parquet")
 cut = (state.get("column_cut") or {}).get("block")  # a Columns-page cut: recorded, and its columns left out
+dropped = tuple(cut["dropped"]) if cut else ()
+formula_safe = fmt == "CSV" and formula_safe_choice(st.container(), ds, sel, tuning.identity(sel), table,
+                                                     include_scores, dropped)
 
 
 def _files() -> ExportFiles:
@@ -66,10 +69,11 @@ def _files() -> ExportFiles:
     download is clicked, a Parquet file now (fast, and a column it cannot hold is said here). The
     manifest and the summary record the estimate: they are made only from final figures."""
     curve = next(iter(state.get("curves").values()), None)
-    dropped = tuple(cut["dropped"]) if cut else ()
-    rows = state.memo("export_rows", (tuning.identity(sel), state.get("table_version"), fmt, include_scores, dropped),
+    rows = state.memo("export_rows", (tuning.identity(sel), state.get("table_version"), fmt, include_scores, dropped,
+                                      formula_safe),
                       lambda: LazyBytes(partial(core.rows_bytes, ds, sel, fmt.lower(), scores=table,
-                                                include_scores=include_scores, drop_columns=dropped)))
+                                                include_scores=include_scores, drop_columns=dropped,
+                                                formula_safe=formula_safe)))
     if fmt == "Parquet":
         rows()
     files = ExportFiles(rows)
@@ -84,7 +88,7 @@ def _files() -> ExportFiles:
 files = None
 with state.user_errors("Could not prepare the export: "):
     files = state.memo("export_files", (tuning.identity(sel), state.get("table_version"), block is not None,
-                                        fmt, include_scores, len(state.get("curves")), len(state.get("exact_checks"))),
+                                        fmt, include_scores, formula_safe, len(state.get("curves")), len(state.get("exact_checks"))),
                        _files)
     d = st.columns(3)
     d[0].download_button(f"Kept rows ({fmt})", files.rows.for_download(), file_name=f"{stem}_kept{suffix}",

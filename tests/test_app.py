@@ -466,6 +466,36 @@ def test_a_guessed_encoding_note_gives_the_apps_advice_not_the_clis():
     assert list(at.session_state["dataset"].frame["city"][:3]) == ["Zürich", "Genève", "Malmö"]
 
 
+def test_export_says_which_kept_cells_a_spreadsheet_would_run_and_escapes_them_only_when_asked():
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"a": rng.normal(size=120), "b": rng.normal(size=120),
+                          "note": ["=HYPERLINK(\"http://x\")", "-2+3", "-1.5", "plain"] * 30})
+    frame["label"] = np.where(frame["a"] > 0, "yes", "no")
+    at = _app()
+    at.segmented_control(key="data_source").set_value("Upload a file").run()
+    at.file_uploader(key="data_upload").set_value(("notes.csv", frame.to_csv(index=False).encode(), "text/csv")).run()
+    at.multiselect(key="data_up_features").set_value(["a", "b"]).run()
+    at.button(key="data_up_load").click().run()
+    _ok(at)
+    at = _page(at, "export")
+    warned = [w.value for w in at.warning if "Formula-safe CSV" in w.value]
+    assert len(warned) == 1 and "note (" in warned[0], [w.value for w in at.warning]
+
+    def served():
+        return pd.read_csv(io.BytesIO(at.session_state["memo"]["export_files"][1]["rows"]), dtype=str,
+                           keep_default_na=False)
+
+    kept = served()
+    assert set(kept["note"]) <= {"=HYPERLINK(\"http://x\")", "-2+3", "-1.5", "plain"}  # unchanged by default
+    at.checkbox(key="export_formula_safe").check().run()
+    _ok(at)
+    escaped = served()
+    assert escaped["a"].tolist() == kept["a"].tolist() and list(escaped.columns) == list(kept.columns)
+    expected = kept["note"].map(lambda v: "'" + v if v in ("=HYPERLINK(\"http://x\")", "-2+3") else v)
+    assert escaped["note"].tolist() == expected.tolist()  # only the formula-like cells; -1.5 is a number
+    assert at.session_state["dataset"].frame["note"].tolist() == frame["note"].tolist()  # the loaded data untouched
+
+
 def test_upload_limit_is_bounded_and_configured():
     config = (ROOT / ".streamlit" / "config.toml").read_text()
     limit = int(next(line for line in config.splitlines() if line.startswith("maxUploadSize")).split("=")[1])

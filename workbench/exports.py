@@ -12,6 +12,9 @@ from __future__ import annotations
 import threading
 from typing import Callable, Optional
 
+from core.outputs import kept_formula_cells
+from workbench import cards, state
+
 
 class LazyBytes:
     """``make()`` called on first use, once; thread-safe (a download click calls it from another thread)."""
@@ -48,3 +51,22 @@ class ExportFiles(dict):
 
     def __contains__(self, name) -> bool:
         return name == "rows" or super().__contains__(name)
+
+
+def formula_safe_choice(container, ds, sel, identity, table, include_scores: bool, dropped: tuple) -> bool:
+    """For a CSV: say which kept text cells a spreadsheet would run as formulas (``=``, ``+``, ``-``, ``@``) and
+    offer to prefix them with ``'``; off by default, so the exported values are the user's own. Counted once
+    per selection (``identity``), score table and columns."""
+    found = state.memo("export_formulas", (identity, state.get("table_version"), include_scores, dropped),
+                       lambda: kept_formula_cells(ds, sel, table, include_scores, dropped))
+    if not found:
+        return False
+    listed = ", ".join(f"{cards.literal(name)} ({count:,})" for name, count in list(found.items())[:5])
+    container.warning(f"{sum(found.values()):,} kept text cell(s) start with = + - @ (columns {listed}): a "
+                      "spreadsheet may run them as formulas. The CSV keeps them as they are unless you tick "
+                      "“Formula-safe CSV”, which prefixes those cells with ' so a spreadsheet shows them as text.",
+                      icon=":material/warning:")
+    state.sticky("export_formula_safe", False)
+    return bool(state.remember("export_formula_safe", container.checkbox(
+        "Formula-safe CSV", key="export_formula_safe",
+        help="Prefix the cells above with ' (the usual spreadsheet escape); every other value is written unchanged.")))

@@ -14,7 +14,7 @@ import pandas as pd
 
 from core.data.dataset import Dataset
 from core.foundation.errors import ConfigError
-from core.outputs.files import to_parquet
+from core.outputs.files import escape_formulas, formula_cells, to_parquet
 from core.scorers.table import align_scores
 
 
@@ -48,16 +48,27 @@ def kept_frame(ds: Dataset, sel, scores: Optional[pd.DataFrame] = None, include_
 
 
 def rows_bytes(ds: Dataset, sel, fmt: str = "csv", scores: Optional[pd.DataFrame] = None,
-               include_scores: bool = False, drop_columns=()) -> bytes:
+               include_scores: bool = False, drop_columns=(), formula_safe: bool = False) -> bytes:
     """The kept rows as the bytes of a ``"csv"`` or ``"parquet"`` file (what a download gets).
 
     ``drop_columns``: feature columns a column cut removed (the manifest's ``columns`` block).
+    ``formula_safe``: a CSV's text cells a spreadsheet would run as formulas start with ``'``
+    (:func:`core.outputs.files.escape_formulas`); off (the default), every value is written as it is.
     """
     frame = kept_frame(ds, sel, scores, include_scores).drop(columns=list(drop_columns), errors="ignore")
     if fmt == "csv":
+        frame = escape_formulas(frame) if formula_safe else frame
         return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
     if fmt == "parquet":
         buffer = io.BytesIO()
         to_parquet(frame, buffer, "the kept rows", "Choose CSV instead.")
         return buffer.getvalue()
     raise ConfigError(f"Unknown export format {fmt!r}; use 'csv' or 'parquet'.")
+
+
+def kept_formula_cells(ds: Dataset, sel, scores: Optional[pd.DataFrame] = None, include_scores: bool = False,
+                       drop_columns=()) -> dict:
+    """``{column: count}`` of the kept rows' text cells a spreadsheet would run as formulas
+    (:func:`core.outputs.files.formula_cells`): what a CSV of :func:`rows_bytes` would hold."""
+    frame = kept_frame(ds, sel, scores, include_scores).drop(columns=list(drop_columns), errors="ignore")
+    return formula_cells(frame)
