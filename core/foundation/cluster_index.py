@@ -10,6 +10,7 @@ scorers build their shared graph with it (:mod:`core.scorers.partitioned.graph`)
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Optional
 
@@ -92,6 +93,9 @@ def fit_cluster_index(sample: np.ndarray, clusters: int, probes: int, seed: int,
     return ClusterIndex(centroids, int(max(1, min(probes, clusters))))
 
 
+_ONE_THREAD = threading.Lock()
+
+
 class CentroidSearch:
     """The nearest centroids of rows: a product with every centroid below :data:`HNSW_CENTROIDS` of them (exact),
     an HNSW graph of the centroids from there (approximate: a row may land in, or probe, a list whose centroid
@@ -101,16 +105,20 @@ class CentroidSearch:
 
     def __init__(self, centroids: np.ndarray):
         self.centroids = np.ascontiguousarray(centroids, dtype=np.float32)
+        self.norms = (self.centroids * self.centroids).sum(axis=1)
         self.graph = None
         if len(self.centroids) >= HNSW_CENTROIDS:
             import faiss  # compiled; only where the lists are many
 
             self.graph = faiss.IndexHNSWFlat(self.centroids.shape[1], 32)
             self.graph.hnsw.efConstruction = 40
-            with _faiss_threads(faiss, 1):
-                self.graph.add(self.centroids)
-        else:
-            self.norms = (self.centroids * self.centroids).sum(axis=1)
+            with _ONE_THREAD:  # faiss's thread count is the process's: set and restored by one builder at a time
+                before = faiss.omp_get_max_threads()
+                faiss.omp_set_num_threads(1)
+                try:
+                    self.graph.add(self.centroids)
+                finally:
+                    faiss.omp_set_num_threads(before)
 
     def __call__(self, X: np.ndarray, count: int, chunk_size: int = 16384) -> np.ndarray:
         """The ``count`` nearest centroids of every row of ``X``, nearest first, shape (n_samples, count), int64."""
@@ -120,29 +128,21 @@ class CentroidSearch:
             self.graph.hnsw.efSearch = int(max(48, 3 * count))
         for start in range(0, len(X), chunk_size):
             rows = np.ascontiguousarray(X[start:start + chunk_size], dtype=np.float32)
-            if self.graph is not None:
-                result[start:start + len(rows)] = self.graph.search(rows, count)[1]
+            if self.graph is None:
+                result[start:start + len(rows)] = self._product(rows, count)
                 continue
-            squared = self.norms[None, :] - 2.0 * rows @ self.centroids.T
-            if count == 1:
-                result[start:start + len(rows), 0] = squared.argmin(axis=1)
-            else:
-                result[start:start + len(rows)] = smallest(squared, count)[1]
+            found = self.graph.search(rows, count)[1]
+            short = np.flatnonzero((found < 0).any(axis=1))  # the graph found fewer than asked: the product does
+            if short.size:
+                found[short] = self._product(rows[short], count)
+            result[start:start + len(rows)] = found
         return result
 
-
-class _faiss_threads:
-    """faiss's OpenMP threads set to ``count`` inside the block, restored after."""
-
-    def __init__(self, faiss, count: int):
-        self.faiss, self.count = faiss, int(count)
-
-    def __enter__(self):
-        self.before = self.faiss.omp_get_max_threads()
-        self.faiss.omp_set_num_threads(self.count)
-
-    def __exit__(self, *exc):
-        self.faiss.omp_set_num_threads(self.before)
+    def _product(self, rows: np.ndarray, count: int) -> np.ndarray:
+        squared = self.norms[None, :] - 2.0 * rows @ self.centroids.T
+        if count == 1:
+            return squared.argmin(axis=1)[:, None]
+        return smallest(squared, count)[1]
 
 
 def nearest_clusters(X: np.ndarray, centroids: np.ndarray, count: int, chunk_size: int = 16384) -> np.ndarray:
