@@ -29,8 +29,7 @@ from core.scorers.oof import fit_sample_mask, sampled_out_of_fold
 from core.workflows import (SerialEngine, dask_engine, load_partitioned_sample, score_partitioned,
                             select_partitioned)
 from core.foundation.order_statistics import medians, order_statistics
-from core.foundation.cluster_index import (HNSW_CENTROIDS, LIST_ROWS, CentroidSearch, default_clusters,
-                                           fit_cluster_index, nearest_clusters, probe_search, smallest)
+from core.foundation.cluster_index import fit_cluster_index, nearest_clusters, probe_search
 
 ROWS, FEATURES, CLASSES, FIT_ROWS = 2400, 12, 4, 1200
 
@@ -181,29 +180,6 @@ def test_cluster_probe_search_recall():
     assert recall >= 0.95
     assert (indices != np.arange(len(X))[:, None]).all()  # never its own neighbour
     assert (np.diff(distances, axis=1) >= 0).all()
-
-
-def test_lists_hold_a_fixed_number_of_rows_so_a_probe_costs_the_same_at_every_size():
-    for rows in (100_000, 1_000_000, 5_000_000):
-        assert abs(rows / default_clusters(rows) - LIST_ROWS) <= 0.01 * LIST_ROWS
-    assert default_clusters(40) == 1 and default_clusters(2_400) == round(2_400 / LIST_ROWS)
-
-
-def test_many_lists_are_found_on_a_graph_of_the_centroids_as_the_product_finds_them():
-    X, _, _ = embeddings(40_000, 16, 4, seed=2)
-    index = fit_cluster_index(X, HNSW_CENTROIDS + 200, 6, seed=0)  # fitted with the graph's nearest centroids too
-    assert len(np.unique(nearest_clusters(X, index.centroids, 1))) > 0.9 * index.clusters  # no list left empty
-    search = CentroidSearch(index.centroids)
-    assert search.graph is not None
-    rows = X[:4000]
-    squared = ((rows[:, None, :] - index.centroids[None, :, :]) ** 2).sum(axis=2)
-    exact = smallest(squared, 8)[1]
-    found = search(rows, 8)
-    assert np.mean(found[:, 0] == exact[:, 0]) >= 0.97
-    assert np.mean([len(np.intersect1d(a, b)) for a, b in zip(found, exact)]) / 8 >= 0.95
-    assert np.array_equal(CentroidSearch(index.centroids)(rows, 8), found)  # the same graph in every process
-    small = CentroidSearch(index.centroids[:HNSW_CENTROIDS - 1])
-    assert small.graph is None and np.array_equal(small(rows, 3), smallest(squared[:, :HNSW_CENTROIDS - 1], 3)[1])
 
 
 def _parts(index: int, arrays: list) -> list:

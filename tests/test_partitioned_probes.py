@@ -53,14 +53,3 @@ def test_probes_are_chosen_for_the_target_recall(data, tmp_path):
     assert chosen["recall_at_10"] >= 0.98  # measured on rows the probes were not chosen on
     looser = _neighbours(data, tmp_path / "looser", target_recall=0.6)
     assert looser["probes"] < chosen["probes"] and looser["recall_at_10"] >= 0.6
-
-
-def test_many_lists_are_found_through_a_graph_of_their_centroids_and_still_reach_the_recall(data, tmp_path):
-    from core.foundation.cluster_index import HNSW_CENTROIDS
-
-    many = HNSW_CENTROIDS + 100  # above the threshold: homes and probes come from the centroids' HNSW graph
-    score_partitioned(data, tmp_path / "many", label="label", id="id", names=["knn_density"], engine=SerialEngine(),
-                      fit_rows=2000, clusters=many, recall_queries=300, target_recall=0.95)
-    found = json.loads((tmp_path / "many" / SCORES_RECORD).read_text())["scorers"][0]["neighbors"]
-    assert found["clusters"] == many and found["probes"] < many  # not every list: the graph was used
-    assert found["recall_at_10"] >= 0.93  # on rows the probes were not chosen on

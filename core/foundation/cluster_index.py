@@ -10,7 +10,6 @@ scorers build their shared graph with it (:mod:`core.scorers.partitioned.graph`)
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Optional
 
@@ -43,29 +42,9 @@ class ClusterIndex:
         return int(len(self.centroids))
 
 
-#: Rows per list the default index aims at. A fixed size, not ``sqrt(n)`` lists: a query scans ``probes *
-#: LIST_ROWS`` rows, so where the probes a recall target needs stay level the search's work per row does too
-#: (``benchmarks/scale.py --mode cluster --latent 4``: 3 probes reached recall@10 0.97 at 100k, 300k and 1M
-#: rows, where ``sqrt(n)`` lists scan ``6 sqrt(n)`` rows; the graph took 5.9 / 22.5 / 115 s against 7.6 / 31.4 /
-#: 163 s). On the default 16 latent dimensions the probes grow with the rows (3 / 6 / 10) and 1,024 rows a list
-#: cost what ``sqrt(n)`` lists did (6.5 / 39.0 / 258 s against 8.6 / 38.7 / 242 s); 512 rows a list needed 16
-#: probes at 1M and took 312 s: each probed list costs a selection and an exact re-measure of k rows besides
-#: its product, so fewer, larger lists pay.
-LIST_ROWS = 1024
-#: From this many centroids a row's nearest are found on an HNSW graph of the centroids (about log(lists) work a
-#: row) instead of a product with all of them (``lists`` work a row, so ``n^2 / LIST_ROWS`` in all). Measured
-#: (200k rows of 64 features, 10 nearest): 3.8 s against 4.0 s at 1,000 centroids, 17.7 against 6.7 s at 5,000.
-HNSW_CENTROIDS = 1024
-
-
 def default_clusters(n_samples: int) -> int:
-    """About ``n / LIST_ROWS`` lists (at least 8 rows each)."""
-    return int(max(1, min(n_samples // 8, round(n_samples / LIST_ROWS))))
-
-
-def index_sample_rows(clusters: int, floor: int) -> int:
-    """Rows to fit ``clusters`` centroids on: ``floor``, or 24 a centroid when that is more."""
-    return int(max(floor, 24 * clusters))
+    """About ``sqrt(n)`` lists: a query then scans ``probes * sqrt(n)`` rows instead of ``n``."""
+    return int(max(1, min(n_samples // 8, round(np.sqrt(n_samples)))))
 
 
 def fit_cluster_index(sample: np.ndarray, clusters: int, probes: int, seed: int, steps: int = 10) -> ClusterIndex:
@@ -85,7 +64,7 @@ def fit_cluster_index(sample: np.ndarray, clusters: int, probes: int, seed: int,
     generator = rng(seed, "cluster-index")
     centroids = sample[np.sort(generator.choice(len(sample), size=clusters, replace=False))].copy()
     for _ in range(steps):
-        nearest = CentroidSearch(centroids)(sample, 1)[:, 0]
+        nearest = nearest_clusters(sample, centroids, 1)[:, 0]
         order = np.argsort(nearest, kind="stable")
         moved, starts = np.unique(nearest[order], return_index=True)  # an empty list keeps its centroid
         sums = np.add.reduceat(sample[order].astype(np.float64), starts, axis=0)
@@ -93,62 +72,19 @@ def fit_cluster_index(sample: np.ndarray, clusters: int, probes: int, seed: int,
     return ClusterIndex(centroids, int(max(1, min(probes, clusters))))
 
 
-_ONE_THREAD = threading.Lock()
-
-
-class CentroidSearch:
-    """The nearest centroids of rows: a product with every centroid below :data:`HNSW_CENTROIDS` of them (exact),
-    an HNSW graph of the centroids from there (approximate: a row may land in, or probe, a list whose centroid
-    is a little farther than the nearest; the lists still hold every row, and the probes are calibrated on
-    the searched graph's recall). Made once per task; the graph is built single-threaded, so the same
-    centroids give the same graph in every process."""
-
-    def __init__(self, centroids: np.ndarray):
-        self.centroids = np.ascontiguousarray(centroids, dtype=np.float32)
-        self.norms = (self.centroids * self.centroids).sum(axis=1)
-        self.graph = None
-        if len(self.centroids) >= HNSW_CENTROIDS:
-            import faiss  # compiled; only where the lists are many
-
-            self.graph = faiss.IndexHNSWFlat(self.centroids.shape[1], 32)
-            self.graph.hnsw.efConstruction = 40
-            with _ONE_THREAD:  # faiss's thread count is the process's: set and restored by one builder at a time
-                before = faiss.omp_get_max_threads()
-                faiss.omp_set_num_threads(1)
-                try:
-                    self.graph.add(self.centroids)
-                finally:
-                    faiss.omp_set_num_threads(before)
-
-    def __call__(self, X: np.ndarray, count: int, chunk_size: int = 16384) -> np.ndarray:
-        """The ``count`` nearest centroids of every row of ``X``, nearest first, shape (n_samples, count), int64."""
-        count = int(min(count, len(self.centroids)))
-        result = np.empty((len(X), count), dtype=np.int64)
-        if self.graph is not None:
-            self.graph.hnsw.efSearch = int(max(48, 3 * count))
-        for start in range(0, len(X), chunk_size):
-            rows = np.ascontiguousarray(X[start:start + chunk_size], dtype=np.float32)
-            if self.graph is None:
-                result[start:start + len(rows)] = self._product(rows, count)
-                continue
-            found = self.graph.search(rows, count)[1]
-            short = np.flatnonzero((found < 0).any(axis=1))  # the graph found fewer than asked: the product does
-            if short.size:
-                found[short] = self._product(rows[short], count)
-            result[start:start + len(rows)] = found
-        return result
-
-    def _product(self, rows: np.ndarray, count: int) -> np.ndarray:
-        squared = self.norms[None, :] - 2.0 * rows @ self.centroids.T
-        if count == 1:
-            return squared.argmin(axis=1)[:, None]
-        return smallest(squared, count)[1]
-
-
 def nearest_clusters(X: np.ndarray, centroids: np.ndarray, count: int, chunk_size: int = 16384) -> np.ndarray:
-    """The ``count`` nearest centroids of every row, nearest first, shape (n_samples, count), int64
-    (:class:`CentroidSearch`; make one of those to search many blocks of rows)."""
-    return CentroidSearch(centroids)(X, count, chunk_size)
+    """The ``count`` nearest centroids of every row, nearest first, shape (n_samples, count), int64."""
+    count = int(min(count, len(centroids)))
+    centre_norms = (centroids * centroids).sum(axis=1)
+    result = np.empty((len(X), count), dtype=np.int64)
+    for start in range(0, len(X), chunk_size):
+        rows = np.asarray(X[start:start + chunk_size], dtype=np.float32)
+        squared = centre_norms[None, :] - 2.0 * rows @ centroids.T
+        if count == 1:
+            result[start:start + len(rows), 0] = squared.argmin(axis=1)
+        else:
+            result[start:start + len(rows)] = smallest(squared, count)[1]
+    return result
 
 
 def smallest(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

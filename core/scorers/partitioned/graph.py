@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from core.data.partitions import PartitionedData, open_store
-from core.foundation.cluster_index import CentroidSearch, probe_search, smallest
+from core.foundation.cluster_index import nearest_clusters, probe_search, smallest
 
 HOMES = "homes.npy"
 LIST_FEATURES = "lists_features.npy"
@@ -49,10 +49,9 @@ def assign_task(index: int, data: PartitionedData, scratch: str, centroids: np.n
     X, _ = open_store(scratch)
     target = np.load(Path(scratch) / HOMES, mmap_mode="r+")
     counts = np.zeros(len(centroids), dtype=np.int64)
-    nearest = CentroidSearch(centroids)
     for start in range(part.start, part.stop, QUERY_BLOCK):
         stop = min(start + QUERY_BLOCK, part.stop)
-        home = nearest(X[start:stop], 1)[:, 0]
+        home = nearest_clusters(X[start:stop], centroids, 1)[:, 0]
         target[start:stop] = home
         counts += np.bincount(home, minlength=len(centroids))
     target.flush()
@@ -118,11 +117,10 @@ def search_task(index: int, data: PartitionedData, scratch: str, bounds: np.ndar
 
     graph_indices = np.load(Path(scratch) / GRAPH_INDICES, mmap_mode="r+")
     graph_distances = np.load(Path(scratch) / GRAPH_DISTANCES, mmap_mode="r+")
-    nearest = CentroidSearch(centroids)
     for start in range(part.start, part.stop, QUERY_BLOCK):
         stop = min(start + QUERY_BLOCK, part.stop)
         queries = np.asarray(X[start:stop])
-        probed = nearest(queries, probes)
+        probed = nearest_clusters(queries, centroids, probes)
         distances, indices = probe_search(queries, np.arange(start, stop), probed, block, k, len(bounds) - 1)
         graph_indices[start:stop] = indices
         graph_distances[start:stop] = distances
@@ -183,9 +181,8 @@ def probes_reaching_recall(scratch: str, bounds: np.ndarray, centroids: np.ndarr
     X, _ = open_store(scratch)
     points = np.asarray(X[queries], dtype=np.float32)
     block, lists, k = list_reader(scratch, bounds), len(centroids), exact.shape[1]
-    nearest = CentroidSearch(centroids)
     for probes in [p for p in steps if p < lists] + [lists]:
-        probed = nearest(points, probes)
+        probed = nearest_clusters(points, centroids, probes)
         _, found = probe_search(points, np.asarray(queries, dtype=np.int64), probed, block, k, lists)
         hits = sum(len(np.intersect1d(exact[q], found[q])) for q in range(len(queries)))
         if hits / float(len(queries) * k) >= target_recall:

@@ -33,7 +33,7 @@ import pandas as pd
 from core.data.partitions import (PartitionedData, create_store, fill_store, open_partitioned, open_store,
                                   partition_files, read_partition_ids, row_uniforms)
 from core.data.partitions import sample_partitions
-from core.foundation.cluster_index import ClusterIndex, default_clusters, fit_cluster_index, index_sample_rows
+from core.foundation.cluster_index import ClusterIndex, default_clusters, fit_cluster_index
 from core.foundation.neighbors import CALIBRATION_QUERIES, PROBE_STEPS, RECALL_TARGET
 from core.foundation.encoding import to_jsonable
 from core.outputs.files import staging_folder
@@ -49,10 +49,6 @@ from core.workflows.partitioned.engine import SerialEngine
 
 #: Name of the file beside the scores partitions that records how they were made.
 SCORES_RECORD = "_workbench_scores.json"
-#: Lists per row tried when calibrating the shared graph, fewest first: its lists hold about
-#: :data:`core.foundation.cluster_index.LIST_ROWS` rows each, fewer than the one-machine inverted file's
-#: cells from 300k rows on, and 3 lists reached the recall target on rows of low intrinsic dimension.
-LIST_PROBE_STEPS = (2, 3, 4, *PROBE_STEPS)
 
 
 def _fill(index: int, data: PartitionedData, scratch: str) -> int:
@@ -101,8 +97,6 @@ def _neighbors_needed(scorers) -> int:
 def _fit_globals(engine, state: ScoreState, *, fit_rows: int, index_rows: int, clusters: Optional[int],
                  probes: Optional[int]) -> dict:
     data = state.data
-    clusters = clusters or default_clusters(data.n_samples)
-    index_rows = index_sample_rows(clusters, index_rows)
     samples = engine.map(_sample_task, range(len(data.partitions)), data, state.scratch, fit_rows, index_rows,
                          state.seed, state.folds)
     sample = {key: np.concatenate([s[f"fit_{key}"] for s in samples]) for key in ("X", "y", "fold")}
@@ -110,7 +104,8 @@ def _fit_globals(engine, state: ScoreState, *, fit_rows: int, index_rows: int, c
         if half.fit is not None:
             half.fit(state, sample)
     index_X = np.concatenate([s["index_X"] for s in samples])
-    index = fit_cluster_index(index_X if len(index_X) >= 2 else sample["X"], clusters, probes or 1, state.seed)
+    index = fit_cluster_index(index_X if len(index_X) >= 2 else sample["X"],
+                              clusters or default_clusters(data.n_samples), probes or 1, state.seed)
     return {"index": index, "fit_rows": int(len(sample["y"]))}
 
 
@@ -130,7 +125,7 @@ def _build_graph(engine, state: ScoreState, index: ClusterIndex, k: int, probes:
     if probes is None:
         queries, exact = calibration
         probes = shared_graph.probes_reaching_recall(scratch, bounds, index.centroids, queries, exact,
-                                                     target_recall, LIST_PROBE_STEPS)
+                                                     target_recall, PROBE_STEPS)
     index = ClusterIndex(index.centroids, int(max(1, min(probes, index.clusters))))
     shared_graph.allocate(scratch, (n, k), np.int64, shared_graph.GRAPH_INDICES)
     shared_graph.allocate(scratch, (n, k), np.float32, shared_graph.GRAPH_DISTANCES)
@@ -242,8 +237,7 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
     fit_rows : int
         Size of the stratified sample the out-of-fold models and prototypes are fitted on.
     index_rows, clusters : int
-        Sample the index centroids are fitted on (at least 24 rows a list), and lists of the index (default
-        about one per :data:`core.foundation.cluster_index.LIST_ROWS` rows).
+        Sample the index centroids are fitted on, and lists of the index.
     probes : int, optional
         Lists each row searches (``probes >= clusters`` makes the neighbour search exact). Default:
         the fewest that reach ``target_recall`` (recall@10) on 300 sampled rows whose exact
