@@ -55,7 +55,7 @@ def rows_bytes(ds: Dataset, sel, fmt: str = "csv", scores: Optional[pd.DataFrame
     ``formula_safe``: a CSV's text cells a spreadsheet would run as formulas start with ``'``
     (:func:`core.outputs.files.escape_formulas`); off (the default), every value is written as it is.
     """
-    frame = kept_frame(ds, sel, scores, include_scores).drop(columns=list(drop_columns), errors="ignore")
+    frame = _exported(ds, sel, scores, include_scores, drop_columns)
     if fmt == "csv":
         frame = escape_formulas(frame) if formula_safe else frame
         return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
@@ -70,5 +70,9 @@ def kept_formula_cells(ds: Dataset, sel, scores: Optional[pd.DataFrame] = None, 
                        drop_columns=()) -> dict:
     """``{column: count}`` of the kept rows' text cells a spreadsheet would run as formulas
     (:func:`core.outputs.files.formula_cells`): what a CSV of :func:`rows_bytes` would hold."""
-    frame = kept_frame(ds, sel, scores, include_scores).drop(columns=list(drop_columns), errors="ignore")
-    return formula_cells(frame)
+    return formula_cells(_exported(ds, sel, scores, include_scores, drop_columns))
+
+
+def _exported(ds: Dataset, sel, scores, include_scores: bool, drop_columns) -> pd.DataFrame:
+    """The kept rows' columns as exported: :func:`kept_frame` less the columns a column cut removed."""
+    return kept_frame(ds, sel, scores, include_scores).drop(columns=list(drop_columns), errors="ignore")
