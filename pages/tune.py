@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import core
+from core.foundation import for_app
 from core.scorers import flag_column
 from workbench import (
     cards, charts, estimates, exact_check, jobs, resources, search_panels, state, strategy_form, target_form, tuning,
@@ -55,7 +56,7 @@ with results:
         parsed = tuning.recipe()  # parsed once per change of the form, the seed, the scores or the map edits
         sel = tuning.current_selection(ds, parsed, compute_now=not tuning.is_costly(ds, parsed))
     except core.WorkbenchError as err:
-        problem = str(err)
+        problem = for_app(err)
         st.error(problem, icon=":material/error:")
     if problem:
         pass

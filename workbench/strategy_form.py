@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 import core
-
+from core.foundation import for_app
 from core.selection import QUOTA_MODES, format_strategy, parse_strategy, strategy_kinds
 from workbench import resources, state
 
@@ -136,7 +136,7 @@ def controls(names: list, flaggers: list, aligned: Optional[pd.DataFrame]) -> tu
     try:
         strategy = strategy_text(kind, options=_options(kind), **chosen)
     except core.WorkbenchError as err:  # an option out of its range: say so here, keep the rest of the session
-        st.error(str(err).split(" Valid forms:", 1)[0], icon=":material/error:")
+        st.error(for_app(err), icon=":material/error:")
         state.end_page()
     modes = BUDGET_MODES[kind.budget]
     state.sticky("tune_budget", modes[0], modes)

@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 
 import core
+from core.foundation import for_app
 from core.selection import Recipe, format_strategy
 from workbench import state
 
@@ -94,7 +95,7 @@ def safe_selection(ds=None):
         parsed = recipe(chosen)
         sel = current_selection(ds, parsed, compute_now=not is_costly(ds, parsed))
     except core.WorkbenchError as err:
-        return current_selection(ds, recipe(fallback)), str(err)
+        return current_selection(ds, recipe(fallback)), for_app(err)
     if sel is None:
         return current_selection(ds, recipe(fallback)), (f"the {chosen['strategy']} selection has not been "
                                                          "computed yet; compute it on the Tune page")

@@ -27,7 +27,7 @@ from typing import Optional, Union
 
 import pandas as pd
 
-from core.foundation.errors import ConfigError
+from core.foundation.errors import Advice, ConfigError
 from core.scorers import DEFAULT_SCORERS, flag_column, reads_labels, registered_names
 from core.selection.ends import scorer_info
 from core.selection.quotas import MODES
@@ -70,7 +70,10 @@ def _forms() -> str:
 
 
 def _strategy_error(text: str, why: str) -> ConfigError:
-    return ConfigError(f"Strategy '{text}' is not valid: {why}. Valid forms: {_forms()}.")
+    """What is wrong, then every valid form for a typed strategy; the app, whose form offers only valid kinds
+    and targets, says what is wrong."""
+    problem = f"Strategy '{text}' is not valid: {why}."
+    return ConfigError(Advice(f"{problem} Valid forms: {_forms()}.", app=problem))
 
 
 def parse_strategy(text: str, score_columns=None) -> StrategySpec:
