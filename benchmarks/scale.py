@@ -6,8 +6,9 @@ local Dask cluster; prints JSON.
     .venv/bin/python benchmarks/scale.py --rows 100000,300000,1000000 --mode cluster --partition-rows 50000
     nice -n 10 .venv/bin/python benchmarks/scale.py --rows 100000,300000,1000000 --mode stages
 
-Data: clustered embedding-like rows (``--features`` columns, low intrinsic dimension, 10 % of the
-labels flipped), written once as a folder of Parquet partitions under ``--cache`` and reused.
+Data: clustered embedding-like rows (``--features`` columns of ``--latent`` intrinsic dimensions, 16 by
+default, plus a little noise in all; 10 % of the labels flipped), written once as a folder of Parquet
+partitions under ``--cache`` and reused.
 
 ``single``: :func:`core.data.partitions.load_partitioned` (features memory-mapped from a feature
 store, not copied) and :func:`core.compute_scores` with the default scorers and the default
