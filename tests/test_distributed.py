@@ -182,6 +182,32 @@ def test_cluster_probe_search_recall():
     assert (np.diff(distances, axis=1) >= 0).all()
 
 
+@pytest.mark.parametrize("offset", [0.0, 1000.0])
+def test_cluster_probe_search_distances_hold_far_from_the_origin_and_copies_read_zero(offset):
+    # the search ranks by an expanded product; far from the origin (offset 1000) its terms are a million
+    # times the distances, and a copy's distance is nothing but cancellation
+    generator = np.random.default_rng(1)
+    base = generator.normal(size=(1500, 32)).astype(np.float32) + np.float32(offset)
+    near = base[300:450] + np.float32(1e-3) * generator.normal(size=(150, 32)).astype(np.float32)
+    X = np.concatenate([base, base[:150], near]).astype(np.float32)
+    index = fit_cluster_index(X, 12, 12, seed=0)
+    probes = nearest_clusters(X, index.centroids, index.probes)
+    home = probes[:, 0]
+    order = np.argsort(home, kind="stable")
+    bounds = np.searchsorted(home[order], np.arange(13))
+    distances, indices = probe_search(X, np.arange(len(X)), probes,
+                                      lambda c: (X[order[bounds[c]:bounds[c + 1]]], order[bounds[c]:bounds[c + 1]]),
+                                      5, 12)
+    X64 = X.astype(np.float64)
+    true = np.sqrt(((X64[:, None, :] - X64[indices]) ** 2).sum(axis=-1))
+    assert np.abs(distances - true).max() <= 1e-5 * true.max()
+    exact = knn_graph(X, 5, device="cpu")  # every list probed: the same neighbours as an exact search
+    np.testing.assert_allclose(np.sort(distances, axis=1), exact.distances, rtol=1e-5, atol=1e-6)
+    assert (distances[:150, 0] == 0).all() and (distances[1500:1650, 0] == 0).all()  # a copy and its original
+    measured = np.abs(distances[1650:, 0] - true[1650:, 0]) / true[1650:, 0]
+    assert measured.max() <= 1e-4  # a near copy 1e-3 x sqrt(32) away keeps its distance
+
+
 def _parts(index: int, arrays: list) -> list:
     return [arrays[index]]
 

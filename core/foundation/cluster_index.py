@@ -98,6 +98,18 @@ def smallest(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(picked, order, axis=1), np.take_along_axis(part, order, axis=1)
 
 
+#: Below this share of ``|q-c|^2 + |v-c|^2`` a pair's expanded distance has lost most of its digits (float32
+#: keeps about 7): such pairs (near copies) are measured directly.
+CANCELLATION = 1e-3
+
+
+def _unsorted_smallest(values: np.ndarray, k: int) -> np.ndarray:
+    """Columns of the ``k`` smallest values per row, in no particular order."""
+    if values.shape[1] > k:
+        return np.argpartition(values, k - 1, axis=1)[:, :k]
+    return np.broadcast_to(np.arange(values.shape[1]), values.shape)
+
+
 def probe_search(queries: np.ndarray, query_ids: np.ndarray, probes: np.ndarray, block, k: int,
                  n_clusters: int, *, query_chunk: int = 2048,
                  cancel: Optional[CancelToken] = None) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +142,6 @@ def probe_search(queries: np.ndarray, query_ids: np.ndarray, probes: np.ndarray,
     # each probed list leaves its best k in the query's slot for that list; one selection at the end
     found_d = np.full((len(queries), n_probes * k), np.inf, dtype=np.float32)
     found_i = np.full((len(queries), n_probes * k), -1, dtype=np.int64)
-    query_norms = (queries * queries).sum(axis=1)
     flat_queries = np.repeat(np.arange(len(queries)), n_probes)
     flat_slots = np.tile(np.arange(n_probes), len(queries))
     flat_lists = probes.ravel()
@@ -142,22 +153,32 @@ def probe_search(queries: np.ndarray, query_ids: np.ndarray, probes: np.ndarray,
         vectors, ids = block(int(cluster))
         if len(ids) == 0:
             continue
+        # distances by the expansion |q-c|^2 + |v-c|^2 - 2 (q-c).(v-c) about the list's own mean c: the terms
+        # are then about as large as the distances themselves, so float32 keeps them to about 1e-6
         vectors = np.asarray(vectors, dtype=np.float32)
-        vector_norms = (vectors * vectors).sum(axis=1)
+        centre = vectors.mean(axis=0, dtype=np.float64).astype(np.float32)
+        centred = vectors - centre
+        vector_norms = np.einsum("ij,ij->i", centred, centred)
         members = flat_queries[bounds[cluster]:bounds[cluster + 1]]
         slots = flat_slots[bounds[cluster]:bounds[cluster + 1]]
+        width = min(k, len(ids))
         for start in range(0, len(members), query_chunk):
             rows, slot = members[start:start + query_chunk], slots[start:start + query_chunk]
-            squared = query_norms[rows, None] + vector_norms[None, :] - 2.0 * (queries[rows] @ vectors.T)
+            local = queries[rows] - centre
+            local_norms = np.einsum("ij,ij->i", local, local)
+            squared = local_norms[:, None] + vector_norms[None, :]
+            squared -= 2.0 * (local @ centred.T)
             at = np.minimum(np.searchsorted(ids, query_ids[rows]), len(ids) - 1)  # ids ascend within a list
             is_self = ids[at] == query_ids[rows]
             squared[np.flatnonzero(is_self), at[is_self]] = np.inf
-            width = min(k, len(ids))
-            _, top_c = smallest(squared, width)
-            # the expansion above loses digits to cancellation; the few kept pairs are measured directly
-            difference = queries[rows][:, None, :] - vectors[top_c]
-            top_d = np.einsum("ikd,ikd->ik", difference, difference, dtype=np.float64).astype(np.float32)
-            top_d[~np.isfinite(np.take_along_axis(squared, top_c, axis=1))] = np.inf  # the query itself
+            top_c = _unsorted_smallest(squared, width)
+            top_d = np.take_along_axis(squared, top_c, axis=1)
+            # a near copy's distance is all cancellation: those few pairs are measured directly
+            close = top_d < CANCELLATION * (local_norms[:, None] + vector_norms[top_c])
+            if close.any():
+                at_row, at_column = np.nonzero(close)
+                difference = queries[rows[at_row]] - vectors[top_c[at_row, at_column]]
+                top_d[at_row, at_column] = np.einsum("ij,ij->i", difference, difference, dtype=np.float64)
             columns = slot[:, None] * k + np.arange(width)[None, :]
             found_d[rows[:, None], columns] = top_d
             found_i[rows[:, None], columns] = ids[top_c]
