@@ -208,6 +208,30 @@ def test_cluster_probe_search_distances_hold_far_from_the_origin_and_copies_read
     assert measured.max() <= 1e-4  # a near copy 1e-3 x sqrt(32) away keeps its distance
 
 
+def test_cluster_probe_search_finds_the_best_of_exactly_the_probed_lists_in_any_probe_order():
+    # the search takes a distance to beat from each query's first probe; whatever that list is (nearest, far,
+    # or one with fewer rows than k), the answer is the k nearest rows of the probed lists, brute force
+    generator = np.random.default_rng(3)
+    X = generator.normal(size=(900, 8)).astype(np.float32)
+    lists = np.minimum(generator.integers(0, 12, len(X)), 11)
+    lists[:4] = 11  # list 11: a few rows only
+    lists[4:] = np.where(lists[4:] == 11, 10, lists[4:])
+    order = np.argsort(lists, kind="stable")
+    bounds = np.searchsorted(lists[order], np.arange(13))
+    probes = np.stack([generator.permutation(12)[:4] for _ in range(len(X))])
+    probes[:50] = [[11, *generator.permutation(11)[:3]] for _ in range(50)]  # the first holds 4 rows, fewer than k
+    k = 7
+    distances, indices = probe_search(X, np.arange(len(X)), probes,
+                                      lambda c: (X[order[bounds[c]:bounds[c + 1]]], order[bounds[c]:bounds[c + 1]]),
+                                      k, 12)
+    for q in range(len(X)):
+        pool = np.flatnonzero(np.isin(lists, probes[q]) & (np.arange(len(X)) != q))
+        true = np.sqrt(((X[pool].astype(np.float64) - X[q]) ** 2).sum(axis=1))
+        best = np.argsort(true, kind="stable")[:k]
+        np.testing.assert_allclose(distances[q], true[best], rtol=1e-5, atol=1e-6)
+        assert set(indices[q]) == set(pool[best])
+
+
 def _parts(index: int, arrays: list) -> list:
     return [arrays[index]]
 
