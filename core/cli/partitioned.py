@@ -64,6 +64,25 @@ def _searched_folder(data) -> Optional[Path]:
     return path.resolve() if path.is_dir() else None
 
 
+def _on_engine(args, work, bar=None):
+    """``work(engine)`` on the command's engine, then the progress bar closed.
+
+    An interrupt after ``work`` returned finishes the command: its outputs are complete and in place,
+    and only the cluster's shutdown was interrupted. One before is raised (the CLI's one line, exit 130).
+    """
+    result = None
+    try:
+        with _engine(args) as engine:
+            result = work(engine)
+    except KeyboardInterrupt:
+        if result is None:
+            raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return result
+
+
 def run_score(args) -> int:
     folds = support.parse_positive_int(args.folds, "--folds", minimum=2)
     seed = support.parse_positive_int(args.seed, "--seed", minimum=0, maximum=support.MAX_SEED)
@@ -71,18 +90,9 @@ def run_score(args) -> int:
     names = [n.strip() for n in args.scorers.split(",")] if args.scorers not in ("default", None) else "default"
     features = support.split_list(args.features) or None
     bar = support.make_progress(args.quiet)
-    record = None
-    try:
-        with _engine(args) as engine:
-            record = workflows.score_partitioned(args.data, out, label=args.label, id=args.id, features=features,
-                                                 names=names, seed=seed, folds=folds, engine=engine, progress=bar)
-    except KeyboardInterrupt:
-        if record is None:
-            raise
-        # the scores were complete and in place: only the cluster's shutdown was interrupted
-    finally:
-        if bar is not None:
-            bar.close()
+    record = _on_engine(args, lambda engine: workflows.score_partitioned(
+        args.data, out, label=args.label, id=args.id, features=features, names=names, seed=seed, folds=folds,
+        engine=engine, progress=bar), bar)
     if not args.quiet:
         neighbours = record["scorers"][0].get("neighbors", {}) if record["scorers"] else {}
         print(f"Scored {record['n_rows']} rows in {record['partitions']} partitions on {json.dumps(record['engine'])} "
@@ -101,19 +111,9 @@ def run_select(args) -> int:
     manifest = support.check_output(args.manifest, option="--manifest", inputs=[("DATA", args.data)], kind="json")
     features = support.split_list(args.features) or None
     bar = support.make_progress(args.quiet)
-    document = None
-    try:
-        with _engine(args) as engine:
-            document = workflows.select_partitioned(args.data, args.scores, out, manifest, strategy=args.strategy,
-                                                    keep=keep, threshold=threshold, seed=seed, label=args.label,
-                                                    id=args.id, features=features, engine=engine, progress=bar)
-    except KeyboardInterrupt:
-        if document is None:
-            raise
-        # the kept rows and the manifest were complete and in place: only the cluster's shutdown was interrupted
-    finally:
-        if bar is not None:
-            bar.close()
+    document = _on_engine(args, lambda engine: workflows.select_partitioned(
+        args.data, args.scores, out, manifest, strategy=args.strategy, keep=keep, threshold=threshold, seed=seed,
+        label=args.label, id=args.id, features=features, engine=engine, progress=bar), bar)
     if not args.quiet:
         print(f"Kept {document['n_kept']} of {document['n_input']} rows with {args.strategy}; wrote {out} and "
               f"{manifest}.", flush=True)
@@ -132,15 +132,8 @@ def run_apply(args) -> int:
     if args.scores:
         support.check_input(args.scores, "--scores")
     out = _out_folder(args.out, "--out", args.data)
-    record = None
-    try:
-        with _engine(args) as engine:
-            record = workflows.apply_partitioned(args.manifest, args.data, out, scores=args.scores, engine=engine,
-                                                 force=args.force)
-    except KeyboardInterrupt:
-        if record is None:
-            raise
-        # the kept rows were complete and in place: only the cluster's shutdown was interrupted
+    record = _on_engine(args, lambda engine: workflows.apply_partitioned(
+        args.manifest, args.data, out, scores=args.scores, engine=engine, force=args.force))
     if not args.quiet:
         print(f"Applied {Path(args.manifest).name}: kept {record['n_kept']} of {record['n_input']} rows "
               f"({record['strategy']}); wrote {out}.", flush=True)
