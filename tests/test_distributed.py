@@ -165,16 +165,19 @@ def test_sampled_out_of_fold_is_partition_independent_and_finds_noise():
     assert roc_auc_score(flipped, 1.0 - oof.probabilities[positions, y]) > 0.85
 
 
+def _search_lists(X, lists, n_lists, probes, k):
+    """``probe_search`` of every row of ``X`` when row ``i`` lives in list ``lists[i]`` (lists held in memory)."""
+    order = np.argsort(lists, kind="stable")
+    bounds = np.searchsorted(lists[order], np.arange(n_lists + 1))
+    return probe_search(X, np.arange(len(X)), probes,
+                        lambda c: (X[order[bounds[c]:bounds[c + 1]]], order[bounds[c]:bounds[c + 1]]), k, n_lists)
+
+
 def test_cluster_probe_search_recall():
     X, _, _ = embeddings(4000, 16, 4, seed=1)
     index = fit_cluster_index(X, 40, 6, seed=0)
     probes = nearest_clusters(X, index.centroids, index.probes)
-    home = probes[:, 0]
-    order = np.argsort(home, kind="stable")
-    bounds = np.searchsorted(home[order], np.arange(41))
-    distances, indices = probe_search(X, np.arange(len(X)), probes,
-                                      lambda c: (X[order[bounds[c]:bounds[c + 1]]], order[bounds[c]:bounds[c + 1]]),
-                                      10, 40)
+    distances, indices = _search_lists(X, probes[:, 0], 40, probes, 10)
     exact = knn_graph(X, 10, device="cpu")
     recall = np.mean([len(np.intersect1d(a, b)) / 10 for a, b in zip(indices, exact.indices)])
     assert recall >= 0.95
@@ -192,12 +195,7 @@ def test_cluster_probe_search_distances_hold_far_from_the_origin_and_copies_read
     X = np.concatenate([base, base[:150], near]).astype(np.float32)
     index = fit_cluster_index(X, 12, 12, seed=0)
     probes = nearest_clusters(X, index.centroids, index.probes)
-    home = probes[:, 0]
-    order = np.argsort(home, kind="stable")
-    bounds = np.searchsorted(home[order], np.arange(13))
-    distances, indices = probe_search(X, np.arange(len(X)), probes,
-                                      lambda c: (X[order[bounds[c]:bounds[c + 1]]], order[bounds[c]:bounds[c + 1]]),
-                                      5, 12)
+    distances, indices = _search_lists(X, probes[:, 0], 12, probes, 5)
     X64 = X.astype(np.float64)
     true = np.sqrt(((X64[:, None, :] - X64[indices]) ** 2).sum(axis=-1))
     assert np.abs(distances - true).max() <= 1e-5 * true.max()
@@ -216,14 +214,10 @@ def test_cluster_probe_search_finds_the_best_of_exactly_the_probed_lists_in_any_
     lists = np.minimum(generator.integers(0, 12, len(X)), 11)
     lists[:4] = 11  # list 11: a few rows only
     lists[4:] = np.where(lists[4:] == 11, 10, lists[4:])
-    order = np.argsort(lists, kind="stable")
-    bounds = np.searchsorted(lists[order], np.arange(13))
     probes = np.stack([generator.permutation(12)[:4] for _ in range(len(X))])
     probes[:50] = [[11, *generator.permutation(11)[:3]] for _ in range(50)]  # the first holds 4 rows, fewer than k
     k = 7
-    distances, indices = probe_search(X, np.arange(len(X)), probes,
-                                      lambda c: (X[order[bounds[c]:bounds[c + 1]]], order[bounds[c]:bounds[c + 1]]),
-                                      k, 12)
+    distances, indices = _search_lists(X, lists, 12, probes, k)
     for q in range(len(X)):
         pool = np.flatnonzero(np.isin(lists, probes[q]) & (np.arange(len(X)) != q))
         true = np.sqrt(((X[pool].astype(np.float64) - X[q]) ** 2).sum(axis=1))
