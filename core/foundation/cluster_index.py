@@ -3,8 +3,9 @@ file or a shared disk read by many workers.
 
 Coarse k-means lists (Jegou et al. 2011), like the faiss index behind
 :func:`core.foundation.neighbors.approximate_knn_graph` on one machine, but only the centroids are held
-here; :func:`probe_search` reads the lists through a ``block(c)`` callable one at a time, so memory
-stays O(queries * k) plus one list. With ``probes >= clusters`` the search is exact. The partitioned
+here; :func:`probe_search` reads the lists through a ``block(c)`` callable one at a time (each at most
+twice: as the nearest list of some queries, then as another probe), so memory stays O(queries * probes * k)
+plus one list. With ``probes >= clusters`` the search is exact. The partitioned
 scorers build their shared graph with it (:mod:`core.scorers.partitioned.graph`).
 """
 

@@ -13,7 +13,8 @@ Built and searched partition by partition with the inverted-file index of
    one-machine graph does (:func:`core.foundation.neighbors.choose_probes`): a fixed count loses
    recall as the rows grow;
 5. :func:`search_task`: every partition finds the lists each block of its rows probes and searches
-   them, reading one list at a time, and writes its rows of the neighbour graph.
+   them (:func:`probe_search`: each row's nearest list first, then the others under the distance that
+   list set), reading one list at a time, and writes its rows of the neighbour graph.
 
 Nothing here holds more than one partition and one list in memory.
 """
