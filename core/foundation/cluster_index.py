@@ -90,10 +90,7 @@ def nearest_clusters(X: np.ndarray, centroids: np.ndarray, count: int, chunk_siz
 
 def smallest(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` smallest values per row and their columns, sorted ascending."""
-    if values.shape[1] > k:
-        part = np.argpartition(values, k - 1, axis=1)[:, :k]
-    else:
-        part = np.broadcast_to(np.arange(values.shape[1]), values.shape).copy()
+    part = _smallest_columns(values, k)
     picked = np.take_along_axis(values, part, axis=1)
     order = np.argsort(picked, axis=1, kind="stable")
     return np.take_along_axis(picked, order, axis=1), np.take_along_axis(part, order, axis=1)
@@ -201,10 +198,7 @@ def _candidates(squared: np.ndarray, width: int, bound: Optional[np.ndarray]) ->
     """Per row of ``squared``, its ``width`` smallest columns, or (with ``bound``) those of them under the
     row's bound: (row, column, rank) arrays; ranks are 0.. within a row, in no particular order."""
     if bound is None:
-        if squared.shape[1] > width:
-            column = np.argpartition(squared, width - 1, axis=1)[:, :width]
-        else:
-            column = np.broadcast_to(np.arange(squared.shape[1]), squared.shape)
+        column = _smallest_columns(squared, width)
         n_rows, width = column.shape
         return np.repeat(np.arange(n_rows), width), column.ravel(), np.tile(np.arange(width), n_rows)
     row, column = np.nonzero(squared < bound[:, None])
@@ -213,3 +207,10 @@ def _candidates(squared: np.ndarray, width: int, bound: Optional[np.ndarray]) ->
     rank = np.arange(len(row)) - np.searchsorted(row, row, side="left")
     kept = rank < width
     return row[kept], column[kept], rank[kept]
+
+
+def _smallest_columns(values: np.ndarray, k: int) -> np.ndarray:
+    """Columns of the ``k`` smallest values per row (all columns where a row has ``k`` or fewer), in no order."""
+    if values.shape[1] > k:
+        return np.argpartition(values, k - 1, axis=1)[:, :k]
+    return np.broadcast_to(np.arange(values.shape[1]), values.shape)
