@@ -73,6 +73,16 @@ def test_k_center_with_exact_duplicates_never_repeats():
     assert len({tuple(X[i]) for i in chosen[:3]}) == 3  # the three distinct points come first
 
 
+def test_facility_location_with_exact_duplicates_fills_the_budget():
+    # 20 distinct points, 3 copies each: once every row is covered (one copy of each point) the rest of the
+    # budget is drawn at random, never a row twice, the same draw for the same seed.
+    X = np.repeat(np.random.default_rng(0).normal(size=(20, 3)), 3, axis=0).astype(np.float32)
+    chosen = facility_location(X, 40, seed=0)
+    assert len(chosen) == 40 and len(np.unique(chosen)) == 40
+    assert len({tuple(X[i]) for i in chosen[:20]}) == 20  # every distinct point before any second copy
+    assert np.array_equal(chosen, facility_location(X, 40, seed=0))
+
+
 def test_kmeans_diversity_keeps_class_shares(clustered):
     X, cluster = clustered
     y = (cluster >= 2).astype(int)  # 450 / 150 rows
