@@ -149,3 +149,18 @@ def test_nested_extra_fold_seeds_never_read_the_outer_folds_labels(digits, monke
         assert np.array_equal(accs, moved[1 + o][2][name]), name
     assert plain_choices[o] == moved_choices[o]
     assert any(not np.array_equal(plain[0][2][s], moved[0][2][s]) for s in plain[0][2])  # the labels do matter
+
+
+def test_coresets_join_auto_s_pool_where_a_k_center_pass_is_affordable(digits):
+    from core.search.pool import CORESETS, coreset_candidates, is_coverage_aware
+
+    assert coreset_candidates(1198, 61, 0.5) == list(CORESETS)  # digits, any keep
+    assert coreset_candidates(20_000, 64, 0.1) == list(CORESETS)
+    assert coreset_candidates(20_000, 784, 0.3) == [] and coreset_candidates(100_000, 128, 0.3) == []  # the app's sizes
+    assert all(is_coverage_aware(name) for name in CORESETS)
+    ds, scores = digits
+    sel = auto_select(ds, scores, 0.1, seed=0, nested=False, fold_scores=fold_scores(ds, SCORERS, folds=5, seed=0))
+    searched = {row["strategy"] for row in sel.details["candidates"]}
+    assert set(CORESETS) <= searched
+    # the best coverage-aware candidate reached the short list and was estimated in full
+    assert any(row["coverage_aware"] and row["estimate"] == "full" for row in sel.details["candidates"])

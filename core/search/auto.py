@@ -1,8 +1,9 @@
 """``auto``: choose a strategy for a keep fraction by cross-validation, and say honestly how good it is.
 
 Candidates (:mod:`core.search.pool`): random; every distinct score at both ends (near-identical
-rankings count once); CCS on every distinct score with a few betas (coverage-aware, always in);
-drop-flagged for flagging scorers.
+rankings count once); CCS on every distinct score with a few betas, and the coresets on the features where
+they are affordable (coverage-aware: the best of them always reaches the short list); windows, class quotas,
+and drop-flagged for flagging scorers.
 
 Every candidate is estimated leak-free with the target model (:mod:`core.search.screening`): per
 evaluator fold ``f`` the strategy runs on the other folds with scores computed without fold
@@ -36,7 +37,7 @@ from core.foundation.encoding import to_jsonable
 from core.foundation.errors import ConfigError
 from core.foundation.progress import check_cancelled, report, scaled
 from core.scorers import align_scores
-from core.search.pool import default_candidates, is_coverage_aware, rank_groups
+from core.search.pool import coreset_candidates, default_candidates, is_coverage_aware, rank_groups
 from core.search.screening import (RANDOM_REPEATS, SMALL_BUDGET_ROWS_PER_CLASS, CandidateTable, decision_accuracies,
                                    fold_seed_count, search, with_label_free)
 from core.selection import Selection, make_selection, score_names, select
@@ -208,7 +209,8 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
     scores : DataFrame indexed by id (from :func:`core.compute_scores`), or None (random only)
     keep : float in (0, 1]
     candidates : list of str, optional
-        Strategy strings to search; defaults to :func:`default_candidates` on the scores.
+        Strategy strings to search; defaults to :func:`default_candidates` on the scores and the
+        affordable :func:`coreset_candidates`.
     evaluator : LiveEvaluator, optional
         Folds and target model (logistic regression with ``folds`` and ``seed`` if not given).
     nested : bool
@@ -232,7 +234,7 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
     fold_scores = with_label_free(ds, scores, fold_scores)
     frame = align_scores(ds, scores)
     if candidates is None:
-        candidates = default_candidates(frame.columns, frame)
+        candidates = default_candidates(frame.columns, frame) + coreset_candidates(ds.n_samples, ds.n_features, keep)
     candidates = ["random"] + [c for c in dict.fromkeys(candidates) if c != "random"]
     table = CandidateTable(ds, scores, keep, seed, evaluator, fold_scores)
     decide = table.at_exported_size()
@@ -306,14 +308,15 @@ def smallest_within(ds, scores, points: float = 1.0, *, keep_fractions=None, can
         check_cancelled(cancel)
         part = scaled(progress, 0.5 * i / len(fractions), 0.5 * (i + 1) / len(fractions))
         table = CandidateTable(ds, scores, keep, seed, evaluator, fold_scores)
-        found = search(table, base, nested=False, progress=part, cancel=cancel)
+        pool = base if candidates is not None else base + coreset_candidates(ds.n_samples, ds.n_features, keep)
+        found = search(table, pool, nested=False, progress=part, cancel=cancel)
         best = choose({s: found["full"][s] for s in found["shortlists"]["all"]})
         accuracy = float(np.mean(found["full"][best]))
         search_rows.append({"keep": keep, "best": best, "accuracy": accuracy, "within": accuracy >= target})
         if accuracy >= target:
             chosen_keep = keep
             break
-    sel = auto_select(ds, scores, chosen_keep, seed, candidates=base, evaluator=evaluator, fold_scores=fold_scores,
+    sel = auto_select(ds, scores, chosen_keep, seed, candidates=None if candidates is None else base, evaluator=evaluator, fold_scores=fold_scores,
                       progress=scaled(progress, 0.5, 1.0), cancel=cancel)
     details = dict(sel.details, **to_jsonable({
         "keep_search": search_rows, "points": points, "full_estimate": full_est.to_dict(), "target": target,

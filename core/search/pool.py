@@ -4,7 +4,11 @@ Scorers that rank the rows almost the same way (|Spearman| > 0.98 on this data: 
 entropy and least-confidence often do) would otherwise enter the search several times and
 multiply the chance that one of them wins by luck; they count once, represented by the first of
 the group. Coverage-centric selection (CCS) on every distinct score is always in the pool: it is
-the strategy that does not collapse at small keep fractions.
+the strategy that does not collapse at small keep fractions. So are the coresets on the features
+(k-center, k-means stratified sampling, facility location: :mod:`core.selection.coresets`) where one
+k-center pass is affordable (:func:`coreset_candidates`): at small budgets a subset that covers the feature
+space is worth several points over random (digits at keep 0.1, ten held-out splits: +4.7 to +5.4 points for
+logistic regression, +5.6 to +6.6 for the MLP, where the best score-based candidate gave +2.6 and +2.0).
 """
 
 from __future__ import annotations
@@ -20,6 +24,12 @@ WINDOW_STARTS = (0.25, 0.5, 0.75)
 #: Class-quota modes in the search (around random and CCS).
 QUOTA_MODES = ("proportional", "drop")
 SAME_RANKING = 0.98
+#: Coreset strategies (no scores; label-blind but ``kmeans-diversity``, which keeps class shares).
+CORESETS = ("kcenter", "kmeans-diversity", "facility-location")
+#: Largest k-center work (kept rows x rows x features) for which the coresets join the pool: the greedy adds
+#: one row at a time and each step measures every row (20,000 x 64 at keep 0.1: 2.6e9, about 3 s a mask here),
+#: and auto selects once for its decision and once per outer fold.
+CORESET_MAX_WORK = 3e9
 
 
 def rank_groups(frame, names, threshold: float = SAME_RANKING) -> list:
@@ -75,6 +85,13 @@ def default_candidates(score_columns, frame=None) -> list:
     return out
 
 
+def coreset_candidates(n_rows: int, n_features: int, keep: float) -> list:
+    """The coresets of :data:`CORESETS` where a k-center pass over ``keep`` of ``n_rows`` rows costs at most
+    :data:`CORESET_MAX_WORK`, else none."""
+    work = float(keep) * float(n_rows) * float(n_rows) * max(int(n_features), 1)
+    return list(CORESETS) if work <= CORESET_MAX_WORK else []
+
+
 def coverage_candidates(scorers) -> list:
     """CCS on every score at each beta of :data:`CCS_BETAS`."""
     return [f"ccs:{name}:beta={beta:g}" for name in scorers for beta in CCS_BETAS]
@@ -87,4 +104,5 @@ def quota_candidates(scorers) -> list:
 
 
 def is_coverage_aware(strategy: str) -> bool:
-    return strategy.startswith("ccs:")
+    """CCS on a score, or a coreset on the features: the best of them always reaches the short list."""
+    return strategy.startswith("ccs:") or strategy in CORESETS
