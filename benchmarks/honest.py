@@ -223,7 +223,7 @@ def _singles(work, test, scores, keep, model, value_seeds) -> dict:
     key = (work.fingerprint, test.fingerprint, keep, model, value_seeds)
     if key not in _SINGLES:
         pool = [c for c in default_candidates(scores.columns, scores) + coreset_candidates(
-            work.n_samples, work.n_features, keep) if c != "random"]
+            work.n_samples, work.n_features, work.n_classes, keep) if c != "random"]
         out = {"singles": {c: _value(work, test, scores, c, keep, model, 1) for c in pool}}
         if value_seeds > 1:
             out["singles_value"] = {c: _value(work, test, scores, c, keep, model, value_seeds) for c in pool}

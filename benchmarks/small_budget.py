@@ -66,7 +66,8 @@ def collect(ds, split_seed: int, keep: float, model: str = "logreg") -> dict:
     work, test = split(ds, split_seed)
     scores = core.compute_scores(work, SCORERS, seed=0)
     fs = with_label_free(work, scores, fold_scores(work, SCORERS, folds=5, seed=0))
-    candidates = default_candidates(scores.columns, scores) + coreset_candidates(work.n_samples, work.n_features, keep)
+    candidates = default_candidates(scores.columns, scores) + coreset_candidates(work.n_samples, work.n_features,
+                                                                                 work.n_classes, keep)
     value = {c: float(np.mean([test_accuracy(work, test, core.select(work, None if c == "random" else scores, c,
                                                                       keep=keep, seed=r).mask, model)
                                for r in range(SELECTION_SEEDS)])) for c in candidates}

@@ -152,11 +152,15 @@ def test_nested_extra_fold_seeds_never_read_the_outer_folds_labels(digits, monke
 
 
 def test_coresets_join_auto_s_pool_where_a_k_center_pass_is_affordable(digits):
-    from core.search.pool import CORESETS, coreset_candidates, is_coverage_aware
+    from core.search.pool import CORESET_MAX_ROWS_PER_CLASS, CORESETS, coreset_candidates, is_coverage_aware
 
-    assert coreset_candidates(1198, 61, 0.5) == list(CORESETS)  # digits, any keep
-    assert coreset_candidates(20_000, 64, 0.1) == list(CORESETS)
-    assert coreset_candidates(20_000, 784, 0.3) == [] and coreset_candidates(100_000, 128, 0.3) == []  # the app's sizes
+    assert coreset_candidates(1198, 61, 10, 0.5) == list(CORESETS)  # digits: 60 kept rows per class
+    per_class = CORESET_MAX_ROWS_PER_CLASS
+    assert coreset_candidates(10_000, 64, 10, (per_class - 1) / 1000) == list(CORESETS)
+    assert coreset_candidates(10_000, 64, 10, per_class / 1000) == []  # not a small budget per class
+    assert coreset_candidates(20_000, 64, 10, 0.1) == []  # 200 kept rows per class
+    assert coreset_candidates(100_000, 128, 1000, 0.3) == []  # 30 per class, but a k-center pass costs 4e11
+    assert coreset_candidates(20_000, 784, 10, 0.3) == [] and coreset_candidates(100_000, 128, 10, 0.3) == []  # the app's
     assert all(is_coverage_aware(name) for name in CORESETS)
     ds, scores = digits
     sel = auto_select(ds, scores, 0.1, seed=0, nested=False, fold_scores=fold_scores(ds, SCORERS, folds=5, seed=0))

@@ -234,7 +234,8 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
     fold_scores = with_label_free(ds, scores, fold_scores)
     frame = align_scores(ds, scores)
     if candidates is None:
-        candidates = default_candidates(frame.columns, frame) + coreset_candidates(ds.n_samples, ds.n_features, keep)
+        candidates = default_candidates(frame.columns, frame) + coreset_candidates(ds.n_samples, ds.n_features,
+                                                                                   ds.n_classes, keep)
     candidates = ["random"] + [c for c in dict.fromkeys(candidates) if c != "random"]
     table = CandidateTable(ds, scores, keep, seed, evaluator, fold_scores)
     decide = table.at_exported_size()
@@ -308,7 +309,8 @@ def smallest_within(ds, scores, points: float = 1.0, *, keep_fractions=None, can
         check_cancelled(cancel)
         part = scaled(progress, 0.5 * i / len(fractions), 0.5 * (i + 1) / len(fractions))
         table = CandidateTable(ds, scores, keep, seed, evaluator, fold_scores)
-        pool = base if candidates is not None else base + coreset_candidates(ds.n_samples, ds.n_features, keep)
+        pool = base if candidates is not None else base + coreset_candidates(ds.n_samples, ds.n_features,
+                                                                             ds.n_classes, keep)
         found = search(table, pool, nested=False, progress=part, cancel=cancel)
         best = choose({s: found["full"][s] for s in found["shortlists"]["all"]})
         accuracy = float(np.mean(found["full"][best]))

@@ -5,10 +5,11 @@ entropy and least-confidence often do) would otherwise enter the search several 
 multiply the chance that one of them wins by luck; they count once, represented by the first of
 the group. Coverage-centric selection (CCS) on every distinct score is always in the pool: it is
 the strategy that does not collapse at small keep fractions. So are the coresets on the features
-(k-center, k-means stratified sampling, facility location: :mod:`core.selection.coresets`) where one
-k-center pass is affordable (:func:`coreset_candidates`): at small budgets a subset that covers the feature
-space is worth several points over random (digits at keep 0.1, ten held-out splits: +4.7 to +5.4 points for
-logistic regression, +5.6 to +6.6 for the MLP, where the best score-based candidate gave +2.6 and +2.0).
+(k-center, k-means stratified sampling, facility location: :mod:`core.selection.coresets`) at small
+budgets per class, where they are affordable (:func:`coreset_candidates`): there a subset that covers the
+feature space is worth several points over random (digits at keep 0.1, ten held-out splits: +4.7 to +5.4
+points for logistic regression, +5.6 to +6.6 for the MLP, where ``ccs:el2n:quota=proportional`` gave +2.6
+and +2.0): the low-budget regime of Hacohen et al. (2022), where typical, covering rows beat hard ones.
 """
 
 from __future__ import annotations
@@ -26,9 +27,13 @@ QUOTA_MODES = ("proportional", "drop")
 SAME_RANKING = 0.98
 #: Coreset strategies (no scores; label-blind but ``kmeans-diversity``, which keeps class shares).
 CORESETS = ("kcenter", "kmeans-diversity", "facility-location")
-#: Largest k-center work (kept rows x rows x features) for which the coresets join the pool: the greedy adds
-#: one row at a time and each step measures every row (20,000 x 64 at keep 0.1: 2.6e9, about 3 s a mask here),
-#: and auto selects once for its decision and once per outer fold.
+#: The coresets join the pool below this many kept rows per class (digits at keep 0.1 / 0.3 / 0.5: 12 / 36 / 60
+#: rows per class, the best coreset's gain over ``ccs:el2n:quota=proportional`` +2.7 / +0.2 / +0.6 points with
+#: logistic regression): above it their gain is small and their cost is not (each runs once per fold of every table:
+#: auto at 20,000 x 64, keep 0.1, 200 rows per class, took 41 s with them against about 10 s without).
+CORESET_MAX_ROWS_PER_CLASS = 100
+#: ... and where one k-center pass costs at most this (kept rows x rows x features): the greedy adds one row
+#: at a time and each step measures every row.
 CORESET_MAX_WORK = 3e9
 
 
@@ -85,11 +90,12 @@ def default_candidates(score_columns, frame=None) -> list:
     return out
 
 
-def coreset_candidates(n_rows: int, n_features: int, keep: float) -> list:
-    """The coresets of :data:`CORESETS` where a k-center pass over ``keep`` of ``n_rows`` rows costs at most
-    :data:`CORESET_MAX_WORK`, else none."""
-    work = float(keep) * float(n_rows) * float(n_rows) * max(int(n_features), 1)
-    return list(CORESETS) if work <= CORESET_MAX_WORK else []
+def coreset_candidates(n_rows: int, n_features: int, n_classes: int, keep: float) -> list:
+    """The coresets of :data:`CORESETS` below :data:`CORESET_MAX_ROWS_PER_CLASS` kept rows per class where a
+    k-center pass over ``keep`` of ``n_rows`` rows costs at most :data:`CORESET_MAX_WORK`, else none."""
+    kept = float(keep) * float(n_rows)
+    small = kept / max(int(n_classes), 1) < CORESET_MAX_ROWS_PER_CLASS
+    return list(CORESETS) if small and kept * float(n_rows) * max(int(n_features), 1) <= CORESET_MAX_WORK else []
 
 
 def coverage_candidates(scorers) -> list:
