@@ -206,7 +206,8 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
     Parameters
     ----------
     ds : Dataset
-    scores : DataFrame indexed by id (from :func:`core.compute_scores`), or None (random only)
+    scores : DataFrame indexed by id (from :func:`core.compute_scores`), or None (no score-based candidates:
+        random, its class quotas and, at small budgets, the coresets on the features)
     keep : float in (0, 1]
     candidates : list of str, optional
         Strategy strings to search; defaults to :func:`default_candidates` on the scores and the
