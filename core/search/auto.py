@@ -319,8 +319,8 @@ def smallest_within(ds, scores, points: float = 1.0, *, keep_fractions=None, can
         if accuracy >= target:
             chosen_keep = keep
             break
-    sel = auto_select(ds, scores, chosen_keep, seed, candidates=None if candidates is None else base, evaluator=evaluator, fold_scores=fold_scores,
-                      progress=scaled(progress, 0.5, 1.0), cancel=cancel)
+    sel = auto_select(ds, scores, chosen_keep, seed, candidates=None if candidates is None else base,
+                      evaluator=evaluator, fold_scores=fold_scores, progress=scaled(progress, 0.5, 1.0), cancel=cancel)
     details = dict(sel.details, **to_jsonable({
         "keep_search": search_rows, "points": points, "full_estimate": full_est.to_dict(), "target": target,
         "note": ("the keep fraction was picked on the same folds as its estimate, so 'within "

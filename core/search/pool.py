@@ -29,8 +29,8 @@ SAME_RANKING = 0.98
 CORESETS = ("kcenter", "kmeans-diversity", "facility-location")
 #: The coresets join the pool below this many kept rows per class (digits at keep 0.1 / 0.3 / 0.5: 12 / 36 / 60
 #: rows per class, the best coreset's gain over ``ccs:el2n:quota=proportional`` +2.7 / +0.2 / +0.6 points with
-#: logistic regression): above it their gain is small and their cost is not (each runs once per fold of every table:
-#: auto at 20,000 x 64, keep 0.1, 200 rows per class, took 41 s with them against about 10 s without).
+#: logistic regression): above it their gain is small and their cost is not (each runs once per fold of every
+#: table: auto at 20,000 x 64, keep 0.1, 200 rows per class, took 41 s with them against about 10 s without).
 CORESET_MAX_ROWS_PER_CLASS = 100
 #: ... and where one k-center pass costs at most this (kept rows x rows x features): the greedy adds one row
 #: at a time and each step measures every row.

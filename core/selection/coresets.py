@@ -190,6 +190,7 @@ def facility_location(
         coverage[members] = np.maximum(coverage[members], similarity[span])
     if len(chosen) < budget:  # everything is covered: fill the rest at random
         rest = np.flatnonzero(~selected)
-        chosen.extend(rng(seed, "facility-location-fill").choice(rest, size=budget - len(chosen), replace=False).tolist())
+        fill = rng(seed, "facility-location-fill").choice(rest, size=budget - len(chosen), replace=False)
+        chosen.extend(fill.tolist())
     report(picker, budget, budget, "facility location")
     return np.asarray(chosen, dtype=np.int64)
