@@ -49,7 +49,7 @@ from core.evaluation.models import fit_predict  # noqa: E402
 from core.foundation.folds import stratified_folds  # noqa: E402
 from core.foundation.seeds import rng  # noqa: E402
 from core.search.auto import auto_select  # noqa: E402
-from core.search.pool import default_candidates  # noqa: E402
+from core.search.pool import auto_candidates  # noqa: E402
 
 SCORERS = ["label_noise", "el2n", "margin", "entropy", "knn_shapley", "knn_density", "prototypicality",
            "outlier", "duplicate"]
@@ -249,7 +249,7 @@ def auto_split(data: dict, keeps) -> dict:
         auto_s = time.perf_counter() - started
         randoms = [test_accuracy(work, test, _select(work, None, "random", keep, seed).mask) for seed in range(5)]
         singles = {s: test_accuracy(work, test, core.select(work, scores, s, keep=keep, seed=0).mask)
-                   for s in default_candidates(scores.columns, scores) if s != "random"}  # same budget as auto
+                   for s in auto_candidates(work, scores, keep) if s != "random"}  # auto's own pool
         out[keep] = {"choice": sel.resolved_strategy, "auto": test_accuracy(work, test, sel.mask),
                      "random": float(np.mean(randoms)), "singles": singles, "auto_seconds": auto_s,
                      "nested_estimate": sel.details["honest_estimate"]["accuracy"]}

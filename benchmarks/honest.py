@@ -62,7 +62,7 @@ from core.evaluation import LiveEvaluator, fold_scores, selection_estimate  # no
 from core.evaluation.models import fit_predict  # noqa: E402
 from core.search import screening  # noqa: E402
 from core.search.auto import auto_select  # noqa: E402
-from core.search.pool import coreset_candidates, default_candidates  # noqa: E402
+from core.search.pool import auto_candidates  # noqa: E402
 from core.selection.algorithms import budget_from_keep, ccs_allocation  # noqa: E402
 from test_honest_folds import planted as planted_copies  # noqa: E402
 
@@ -222,8 +222,7 @@ def _singles(work, test, scores, keep, model, value_seeds) -> dict:
     """Every pool candidate's test accuracy (seed 0) and, with ``value_seeds`` > 1, its value; once per split."""
     key = (work.fingerprint, test.fingerprint, keep, model, value_seeds)
     if key not in _SINGLES:
-        pool = [c for c in default_candidates(scores.columns, scores) + coreset_candidates(
-            work.n_samples, work.n_features, work.n_classes, keep) if c != "random"]
+        pool = [c for c in auto_candidates(work, scores, keep) if c != "random"]
         out = {"singles": {c: _value(work, test, scores, c, keep, model, 1) for c in pool}}
         if value_seeds > 1:
             out["singles_value"] = {c: _value(work, test, scores, c, keep, model, value_seeds) for c in pool}

@@ -50,7 +50,7 @@ import core  # noqa: E402
 from benchmarks.estimate import _mean_se, split, test_accuracy  # noqa: E402
 from core.evaluation import LiveEvaluator, fold_scores  # noqa: E402
 from core.search.auto import choose  # noqa: E402
-from core.search.pool import coreset_candidates, default_candidates  # noqa: E402
+from core.search.pool import auto_candidates  # noqa: E402
 from core.search.screening import FINALISTS, CandidateTable, shortlist, with_label_free  # noqa: E402
 
 SCORERS = ["el2n", "margin", "knn_density"]
@@ -66,8 +66,7 @@ def collect(ds, split_seed: int, keep: float, model: str = "logreg") -> dict:
     work, test = split(ds, split_seed)
     scores = core.compute_scores(work, SCORERS, seed=0)
     fs = with_label_free(work, scores, fold_scores(work, SCORERS, folds=5, seed=0))
-    candidates = default_candidates(scores.columns, scores) + coreset_candidates(work.n_samples, work.n_features,
-                                                                                 work.n_classes, keep)
+    candidates = auto_candidates(work, scores, keep)
     value = {c: float(np.mean([test_accuracy(work, test, core.select(work, None if c == "random" else scores, c,
                                                                       keep=keep, seed=r).mask, model)
                                for r in range(SELECTION_SEEDS)])) for c in candidates}

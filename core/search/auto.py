@@ -37,7 +37,8 @@ from core.foundation.encoding import to_jsonable
 from core.foundation.errors import ConfigError
 from core.foundation.progress import check_cancelled, report, scaled
 from core.scorers import align_scores
-from core.search.pool import coreset_candidates, default_candidates, is_coverage_aware, rank_groups
+from core.search.pool import (auto_candidates, coreset_candidates, default_candidates, is_coverage_aware,
+                              rank_groups)
 from core.search.screening import (RANDOM_REPEATS, SMALL_BUDGET_ROWS_PER_CLASS, CandidateTable, decision_accuracies,
                                    fold_seed_count, search, with_label_free)
 from core.selection import Selection, make_selection, score_names, select
@@ -210,8 +211,8 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
         random, its class quotas and, at small budgets, the coresets on the features)
     keep : float in (0, 1]
     candidates : list of str, optional
-        Strategy strings to search; defaults to :func:`default_candidates` on the scores and the
-        affordable :func:`coreset_candidates`.
+        Strategy strings to search; defaults to :func:`auto_candidates` (every distinct score's candidates
+        and, at small budgets, the coresets on the features).
     evaluator : LiveEvaluator, optional
         Folds and target model (logistic regression with ``folds`` and ``seed`` if not given).
     nested : bool
@@ -235,8 +236,7 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
     fold_scores = with_label_free(ds, scores, fold_scores)
     frame = align_scores(ds, scores)
     if candidates is None:
-        candidates = default_candidates(frame.columns, frame) + coreset_candidates(ds.n_samples, ds.n_features,
-                                                                                   ds.n_classes, keep)
+        candidates = auto_candidates(ds, frame, keep)
     candidates = ["random"] + [c for c in dict.fromkeys(candidates) if c != "random"]
     table = CandidateTable(ds, scores, keep, seed, evaluator, fold_scores)
     decide = table.at_exported_size()

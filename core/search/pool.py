@@ -30,7 +30,7 @@ CORESETS = ("kcenter", "kmeans-diversity", "facility-location")
 #: The coresets join the pool below this many kept rows per class (digits at keep 0.1 / 0.3 / 0.5: 12 / 36 / 60
 #: rows per class, the best coreset's gain over ``ccs:el2n:quota=proportional`` +2.7 / +0.2 / +0.6 points with
 #: logistic regression): above it their gain is small and their cost is not (each runs once per fold of every
-#: table: auto at 20,000 x 64, keep 0.1, 200 rows per class, took 41 s with them against about 10 s without).
+#: table: auto at 20,000 x 64, keep 0.1, 200 rows per class, took 82.7 s with them against 10.5 s without, busy).
 CORESET_MAX_ROWS_PER_CLASS = 100
 #: ... and where one k-center pass costs at most this (kept rows x rows x features): the greedy adds one row
 #: at a time and each step measures every row.
@@ -96,6 +96,13 @@ def coreset_candidates(n_rows: int, n_features: int, n_classes: int, keep: float
     kept = float(keep) * float(n_rows)
     small = kept / max(int(n_classes), 1) < CORESET_MAX_ROWS_PER_CLASS
     return list(CORESETS) if small and kept * float(n_rows) * max(int(n_features), 1) <= CORESET_MAX_WORK else []
+
+
+def auto_candidates(ds, frame, keep: float) -> list:
+    """Auto's default pool at ``keep``: :func:`default_candidates` on the scores ``frame`` (rows of ``ds``) and
+    the :func:`coreset_candidates` for ``ds``'s shape."""
+    return default_candidates(frame.columns, frame) + coreset_candidates(ds.n_samples, ds.n_features, ds.n_classes,
+                                                                         keep)
 
 
 def coverage_candidates(scorers) -> list:
