@@ -71,7 +71,7 @@ def dask_engine(address: Optional[str] = None, *, workers: int = 2,
     except ImportError as err:  # pragma: no cover - an optional extra
         raise ConfigError("The distributed engine needs Dask: pip install 'data-pruning-workbench[distributed]' "
                           "(or pip install 'dask[distributed]').") from err
-    cluster, scratch = None, None
+    cluster, scratch, started_before = None, None, set()
     try:
         if address:
             try:
@@ -86,6 +86,7 @@ def dask_engine(address: Optional[str] = None, *, workers: int = 2,
             import dask
 
             scratch = Path(tempfile.mkdtemp(prefix="workbench-dask-"))
+            started_before = _child_pids()
             with dask.config.set({"temporary-directory": str(scratch)}):  # this process's lock files go there too
                 cluster = LocalCluster(n_workers=int(workers), threads_per_worker=int(threads_per_worker),
                                        processes=True, dashboard_address=":0", worker_dashboard_address=":0",
@@ -99,8 +100,29 @@ def dask_engine(address: Optional[str] = None, *, workers: int = 2,
     finally:
         if cluster is not None:
             cluster.close()
+            _wait_for_new_children(started_before)
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _child_pids() -> set:
+    import psutil  # distributed's own dependency
+
+    return {child.pid for child in psutil.Process().children(recursive=True)}
+
+
+def _wait_for_new_children(started_before: set, timeout: float = 15.0) -> None:
+    """Wait (bounded) for the worker processes the local cluster started to exit. After an interrupt
+    ``cluster.close()`` can return while a worker still runs its exit handlers, which remove the worker's
+    folder in the scratch folder: removing the scratch folder under it made each worker log a
+    "Failed to remove" error after the CLI's one interrupted line (CI, 2026-12-07)."""
+    import psutil
+
+    try:
+        new = [child for child in psutil.Process().children(recursive=True) if child.pid not in started_before]
+    except psutil.Error:  # pragma: no cover - the process table changed under us
+        return
+    psutil.wait_procs(new, timeout=timeout)
 
 
 @contextmanager
