@@ -22,11 +22,14 @@ Caches: a fresh temporary WORKBENCH_CACHE_DIR (cold).
     python benchmarks/small_budget.py --splits 67,...,86 --raw raw.json       # keep every candidate's figures
     python benchmarks/small_budget.py --replay raw.json other.json            # alternative rules on them
     python benchmarks/small_budget.py --model mlp --splits 37,...,56 --raw mlp.json   # values with the MLP
+    python benchmarks/small_budget.py --model mlp --target-seeds 5 --splits 147,...,166 --raw t5.json
+        # ... and the MLP's own figures on 5 sets of folds (replayed: its finalists on 1-5 sets)
 
 ``--model M``: the values are M's test accuracies, the candidates' figures stay logistic (so the replayed rules
 choose by a logistic proxy on 5 fold seeds, as in selection via proxy, Coleman et al. 2020), and M's own figures
 on fold seed 0 are kept too, so the replay also gives auto's rule for M (a logistic screen, then M's figures for
-the short list).
+the short list). ``--target-seeds N`` keeps M's figures on N sets of folds, and the replay then gives
+auto's rule for M with its finalists estimated on 2..N sets (what ``SMALL_BUDGET_MODELS`` turns on).
 """
 
 from __future__ import annotations
@@ -58,11 +61,12 @@ FOLD_SEEDS = 5
 SELECTION_SEEDS = 5
 
 
-def collect(ds, split_seed: int, keep: float, model: str = "logreg") -> dict:
+def collect(ds, split_seed: int, keep: float, model: str = "logreg", target_seeds: int = 1) -> dict:
     """Per candidate: leak-free per-fold figures on each fold seed, and its value on the test split.
 
     With another target ``model``: the value is that model's test accuracy, the logistic figures are
-    kept (``cv``), and the target model's own figures on fold seed 0 are added (``cv_target``)."""
+    kept (``cv``), and the target model's own figures on the first ``target_seeds`` fold seeds are added
+    (``cv_target``, shape (seeds, folds) per candidate)."""
     work, test = split(ds, split_seed)
     scores = core.compute_scores(work, SCORERS, seed=0)
     fs = with_label_free(work, scores, fold_scores(work, SCORERS, folds=5, seed=0))
@@ -77,10 +81,14 @@ def collect(ds, split_seed: int, keep: float, model: str = "logreg") -> dict:
         for c in candidates:
             cv[c].append(np.asarray(table.accuracies(c), dtype=float))
     out = {"split": split_seed, "model": model, "value": value, "cv": {c: np.vstack(v) for c, v in cv.items()}}
-    if model != "logreg":
-        target = CandidateTable(work, scores, keep, 0, LiveEvaluator(work, folds=5, seed=0, model=model),
-                                fs).at_exported_size()
-        out["cv_target"] = {c: np.asarray(target.accuracies(c), dtype=float) for c in candidates}
+    if model != "logreg":  # the target model's own figures on the first ``target_seeds`` sets of folds
+        target = {c: [] for c in candidates}
+        for k in range(max(int(target_seeds), 1)):
+            table = base if k == 0 else base.on_fold_seed(k)
+            evaluator = LiveEvaluator(work, folds=5, seed=table.evaluator.seed, model=model)
+            for c in candidates:
+                target[c].append(np.asarray(table.accuracies(c, evaluator=evaluator), dtype=float))
+        out["cv_target"] = {c: np.vstack(v) for c, v in target.items()}
     return out
 
 
@@ -137,13 +145,14 @@ RULES = {
 }
 
 
-def _target_pick(run: dict) -> str:
-    """Auto's rule for a target model with one set of folds: screen on the logistic figures of fold seed 0
-    (auto screens with a capped logistic model), then choose on the target model's figures."""
+def _target_pick(run: dict, seeds=(0,)) -> str:
+    """Auto's rule for a target model: screen on the logistic figures of the first of ``seeds`` (auto screens
+    with a capped logistic model), then choose on the target model's figures on all of them."""
     cv = {c: np.asarray(v, dtype=float) for c, v in run["cv"].items()}
-    screen = {c: cv[c][0] for c in cv if c != "random"}
+    screen = {c: cv[c][seeds[0]] for c in cv if c != "random"}
     names = shortlist(screen, np.arange(len(next(iter(screen.values())))), FINALISTS)
-    return choose({c: np.asarray(run["cv_target"][c], dtype=float) for c in names})
+    return choose({c: np.atleast_2d(np.asarray(run["cv_target"][c], dtype=float))[list(seeds)].ravel()
+                   for c in names})
 
 
 def replay(paths: list) -> dict:
@@ -163,10 +172,17 @@ def replay(paths: list) -> dict:
             v = np.array([100 * np.mean([r["value"][rule(r["cv"], d)] for d in draws(FOLD_SEEDS)]) for r in runs])
             rows[name] = {"pick_minus_random_points": _mean_se(v - random_),
                           "pick_minus_best_fixed_points": _mean_se(v - best_)}
-        if all("cv_target" in r for r in runs):  # another target model: auto's rule for it on one set of folds
+        if all("cv_target" in r for r in runs):  # another target model: auto's rule for it on its own figures
             v = np.array([100 * r["value"][_target_pick(r)] for r in runs])
-            rows["target model's finalists on fold seed 0 (auto for a model outside SMALL_BUDGET_MODELS)"] = {
+            rows["target model's finalists on fold seed 0 (auto with one set of folds)"] = {
                 "pick_minus_random_points": _mean_se(v - random_), "pick_minus_best_fixed_points": _mean_se(v - best_)}
+            seeds = min(np.atleast_2d(np.asarray(r["cv_target"]["random"])).shape[0] for r in runs)
+            for k in range(1 if seeds > 1 else 2, seeds + 1):  # every start seed and combination, as ``draws``
+                picks = [d for d in draws(k) if max(d) < seeds]
+                v = np.array([100 * np.mean([r["value"][_target_pick(r, d)] for d in picks]) for r in runs])
+                rows[f"target model's finalists on {k} fold seeds"] = {
+                    "pick_minus_random_points": _mean_se(v - random_),
+                    "pick_minus_best_fixed_points": _mean_se(v - best_)}
         out[path] = {"splits": [r["split"] for r in runs], "best_fixed_in_hindsight": best,
                      "best_fixed_minus_random_points": _mean_se(best_ - random_), "rules": rows}
     return out
@@ -179,6 +195,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--model", default="logreg",
                         help="target model of the values (and of cv_target on fold seed 0); the rule's figures stay logistic")
     parser.add_argument("--splits", default="13,14,15,16")
+    parser.add_argument("--target-seeds", type=int, default=1,
+                        help="with --model: the target model's own figures on this many fold seeds (up to 5)")
     parser.add_argument("--out", default=None)
     parser.add_argument("--raw", default=None,
                         help="also write every split's per-candidate figures (JSON) to replay other rules offline")
@@ -193,12 +211,13 @@ def main(argv=None) -> dict:
     ds = core.load_sample(args.set)
     runs = []
     for s in [int(x) for x in args.splits.split(",")]:
-        runs.append(collect(ds, s, args.keep, args.model))
+        runs.append(collect(ds, s, args.keep, args.model, args.target_seeds))
         print(f"split {s} collected ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     if args.raw:
         Path(args.raw).write_text(json.dumps([{"split": r["split"], "value": r["value"],
                                                "cv": {c: v.tolist() for c, v in r["cv"].items()},
-                                               **({"cv_target": {c: v.tolist() for c, v in r["cv_target"].items()}}
+                                               **({"cv_target": {c: np.asarray(v).tolist()
+                                                                 for c, v in r["cv_target"].items()}}
                                                   if "cv_target" in r else {})} for r in runs]))
     result = {"set": args.set, "keep": args.keep, "model": args.model, "load_average_before": load, **summarise(runs),
               "seconds": time.perf_counter() - started, "load_average_after": os.getloadavg()}
