@@ -286,9 +286,11 @@ def _auto_summary(runs: list) -> dict:
     return out
 
 
-def noise_small_section(draws: int = 6, n_rows: int = 1200, classes: int = 10, keep: float = 0.1, first: int = 0) -> dict:
+def noise_small_section(draws: int = 6, n_rows: int = 1200, classes: int = 10, keep: float = 0.1, first: int = 0,
+                        model: str = "logreg") -> dict:
     """Auto's nested figure minus chance on labels without signal at a small budget (12 kept rows per class:
-    the finalists are estimated on several fold seeds), and with one fold seed, over ``draws`` draws."""
+    the finalists are estimated on several fold seeds), and with one fold seed, over ``draws`` draws, for the
+    target ``model``."""
     from core.evaluation import fold_scores as make_fold_scores
 
     scorers = ["el2n", "margin", "knn_density"]
@@ -303,7 +305,8 @@ def noise_small_section(draws: int = 6, n_rows: int = 1200, classes: int = 10, k
             default = screening.SMALL_BUDGET_FOLD_SEEDS
             screening.SMALL_BUDGET_FOLD_SEEDS = fold_seeds
             try:
-                sel = auto_select(ds, scores, keep, evaluator=LiveEvaluator(ds, folds=5, seed=0), fold_scores=fs)
+                sel = auto_select(ds, scores, keep, evaluator=LiveEvaluator(ds, folds=5, seed=0, model=model),
+                                  fold_scores=fs)
             finally:
                 screening.SMALL_BUDGET_FOLD_SEEDS = default
             per_rule[rule].append(100 * (sel.details["honest_estimate"]["accuracy"] - 1 / classes))
@@ -311,7 +314,7 @@ def noise_small_section(draws: int = 6, n_rows: int = 1200, classes: int = 10, k
                 random_ref.append(100 * (sel.details["random_reference"]["accuracy"] - 1 / classes))
                 seeds_used.append(sel.details["decision"]["fold_seeds"])
         print(f"noise_small draw {d}: {json.dumps({k: v[-1] for k, v in per_rule.items()})}", file=sys.stderr)
-    return {"rows": n_rows, "classes": classes, "keep": keep, "draws": list(range(first, first + draws)),
+    return {"rows": n_rows, "classes": classes, "keep": keep, "model": model, "draws": list(range(first, first + draws)),
             "fold_seeds": seeds_used, "per_draw_points": per_rule,
             "one_draw_sampling_spread_points": 100 * float(np.sqrt((1 / classes) * (1 - 1 / classes) / n_rows)),
             "auto_nested_minus_chance_points": {k: _mean_se(v) for k, v in per_rule.items()},
@@ -372,6 +375,7 @@ def main(argv=None) -> dict:
                         help="also run auto with one fold seed at every budget (the rule before repeated small-budget CV)")
     parser.add_argument("--noise-draws", type=int, default=6, help="pure-noise draws of the noise_small section")
     parser.add_argument("--noise-first", type=int, default=0, help="first pure-noise draw (more draws in another run)")
+    parser.add_argument("--noise-model", default="logreg", help="auto's target model in the noise_small section")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
@@ -381,7 +385,7 @@ def main(argv=None) -> dict:
         "copies": lambda: copies_section(),
         "coverage": lambda: coverage_section(datasets(args.sets.split(","), args.gen_rows, args.gen_features), seeds),
         "ccs_draw": lambda: ccs_draw_section(seeds),
-        "noise_small": lambda: noise_small_section(args.noise_draws, first=args.noise_first),
+        "noise_small": lambda: noise_small_section(args.noise_draws, first=args.noise_first, model=args.noise_model),
         "auto": lambda: auto_section(datasets(args.auto_sets.split(","), args.gen_rows, args.gen_features),
                                      [args.auto_split_start + i for i in range(args.auto_splits)],
                                      args.models.split(","), tuple(float(k) for k in args.auto_keeps.split(",")),
