@@ -71,7 +71,7 @@ def dask_engine(address: Optional[str] = None, *, workers: int = 2,
     except ImportError as err:  # pragma: no cover - an optional extra
         raise ConfigError("The distributed engine needs Dask: pip install 'data-pruning-workbench[distributed]' "
                           "(or pip install 'dask[distributed]').") from err
-    cluster, scratch, started_before = None, None, set()
+    cluster, scratch, workers_started = None, None, []
     try:
         if address:
             try:
@@ -86,11 +86,12 @@ def dask_engine(address: Optional[str] = None, *, workers: int = 2,
             import dask
 
             scratch = Path(tempfile.mkdtemp(prefix="workbench-dask-"))
-            started_before = _child_pids()
+            before = {child.pid for child in _children()}
             with dask.config.set({"temporary-directory": str(scratch)}):  # this process's lock files go there too
                 cluster = LocalCluster(n_workers=int(workers), threads_per_worker=int(threads_per_worker),
                                        processes=True, dashboard_address=":0", worker_dashboard_address=":0",
                                        silence_logs=logging.ERROR, local_directory=str(scratch))
+            workers_started = [child for child in _children() if child.pid not in before]
             client = Client(cluster)
             description = {"engine": "dask", "cluster": "local", "workers": int(workers)}
         try:
@@ -100,29 +101,26 @@ def dask_engine(address: Optional[str] = None, *, workers: int = 2,
     finally:
         if cluster is not None:
             cluster.close()
-            _wait_for_new_children(started_before)
+            _wait_for_exit(workers_started)
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _child_pids() -> set:
+def _children() -> list:
     import psutil  # distributed's own dependency
 
-    return {child.pid for child in psutil.Process().children(recursive=True)}
+    return psutil.Process().children(recursive=True)
 
 
-def _wait_for_new_children(started_before: set, timeout: float = 15.0) -> None:
-    """Wait (bounded) for the worker processes the local cluster started to exit. After an interrupt
+def _wait_for_exit(processes: list, timeout: float = 15.0) -> None:
+    """Wait (bounded) for the worker processes the local cluster started to exit: those that appeared while it
+    started, so another thread's processes (the app's) are not waited for. After an interrupt
     ``cluster.close()`` can return while a worker still runs its exit handlers, which remove the worker's
     folder in the scratch folder: removing the scratch folder under it made each worker log a
     "Failed to remove" error after the CLI's one interrupted line (CI, 2026-12-07)."""
     import psutil
 
-    try:
-        new = [child for child in psutil.Process().children(recursive=True) if child.pid not in started_before]
-    except psutil.Error:  # pragma: no cover - the process table changed under us
-        return
-    psutil.wait_procs(new, timeout=timeout)
+    psutil.wait_procs(processes, timeout=timeout)
 
 
 @contextmanager
