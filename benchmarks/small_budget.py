@@ -29,7 +29,8 @@ Caches: a fresh temporary WORKBENCH_CACHE_DIR (cold).
 choose by a logistic proxy on 5 fold seeds, as in selection via proxy, Coleman et al. 2020), and M's own figures
 on fold seed 0 are kept too, so the replay also gives auto's rule for M (a logistic screen, then M's figures for
 the short list). ``--target-seeds N`` keeps M's figures on N sets of folds, and the replay then gives
-auto's rule for M with its finalists estimated on 2..N sets (what ``SMALL_BUDGET_MODELS`` turns on).
+auto's rule for M with its finalists estimated on 1..N sets, averaged over which sets are drawn (N = 5 is
+what ``SMALL_BUDGET_MODELS`` turns on).
 """
 
 from __future__ import annotations
@@ -193,7 +194,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--set", default="digits")
     parser.add_argument("--keep", type=float, default=0.1)
     parser.add_argument("--model", default="logreg",
-                        help="target model of the values (and of cv_target on fold seed 0); the rule's figures stay logistic")
+                        help="target model of the values (and of cv_target, on --target-seeds sets of folds); "
+                             "the rule's figures stay logistic")
     parser.add_argument("--splits", default="13,14,15,16")
     parser.add_argument("--target-seeds", type=int, default=1,
                         help="with --model: the target model's own figures on this many fold seeds (up to 5)")
