@@ -18,8 +18,9 @@ from core.data.dataset import Dataset
 from core.evaluation import LiveEvaluator, fold_scores
 from core.search import auto
 from core.search.auto import auto_select, choose
-from core.search.screening import (SMALL_BUDGET_FOLD_SEEDS, SMALL_BUDGET_MAX_CELLS, SMALL_BUDGET_ROWS_PER_CLASS,
-                                   CandidateTable, decision_accuracies, fold_seed_count, refold, search)
+from core.search.screening import (PROXY_ROWS_PER_CLASS, RANDOM_REPEATS, SMALL_BUDGET_FOLD_SEEDS,
+                                   SMALL_BUDGET_MAX_CELLS, SMALL_BUDGET_ROWS_PER_CLASS, CandidateTable,
+                                   decision_accuracies, decision_model, fold_seed_count, refold, search)
 
 SCORERS = ["el2n", "knn_density"]
 CANDIDATES = ["random", "el2n:low", "ccs:el2n", "ccs:knn_density:quota=proportional", "window:el2n:start=0.5"]
@@ -32,8 +33,8 @@ def test_extra_fold_seeds_only_below_the_small_budget():
     assert fold_seed_count(20_000, 10, 0.1, 64) == 1
     per_class = SMALL_BUDGET_ROWS_PER_CLASS
     assert fold_seed_count(1000, 10, (per_class - 1) * 10 / 1000) > 1 and fold_seed_count(1000, 10, per_class / 100) == 1
-    # the MLP was measured with the seeds (its fits are exact, so they cost 4x auto's time); the rest were not
-    assert fold_seed_count(1198, 10, 0.1, 61, model="mlp") == SMALL_BUDGET_FOLD_SEEDS
+    # the rule was measured with logistic figures (an MLP target is decided on them there: decision_model)
+    assert fold_seed_count(1198, 10, 0.1, 61, model="mlp") == 1
     assert fold_seed_count(1198, 10, 0.1, 61, model="hgb") == fold_seed_count(1198, 10, 0.1, 61, model="knn") == 1
     # each seed scores every row again: not on large data, where that is not cheap
     assert fold_seed_count(20_000, 10, 0.01, SMALL_BUDGET_MAX_CELLS // 20_000 + 1) == 1
@@ -170,3 +171,49 @@ def test_coresets_join_auto_s_pool_where_a_k_center_pass_is_affordable(digits):
     assert set(CORESETS) <= searched
     # the best coverage-aware candidate reached the short list and was estimated in full
     assert any(row["coverage_aware"] and row["estimate"] == "full" for row in sel.details["candidates"])
+
+
+def test_an_mlp_target_is_decided_on_logistic_figures_only_at_small_budgets():
+    assert decision_model(1198, 10, 0.1, "mlp") == "logreg"  # digits at keep 0.1: 12 rows per class
+    assert decision_model(2000, 5, 0.1, "mlp") == "logreg"  # known_answer at keep 0.1: 40 rows per class
+    per_class = PROXY_ROWS_PER_CLASS
+    assert decision_model(1000, 10, (per_class - 1) / 100, "mlp") == "logreg"
+    assert decision_model(1000, 10, per_class / 100, "mlp") == "mlp"
+    assert decision_model(20_000, 10, 0.1, "mlp") == "mlp"  # 200 rows per class: the MLP's own figures
+    for model in ("logreg", "hgb", "knn", "ridge", "own estimator"):
+        assert decision_model(1198, 10, 0.1, model) == model
+
+
+def test_small_budget_auto_with_an_mlp_target_chooses_by_logistic_figures_and_reports_the_mlp(digits, monkeypatch):
+    """The candidates' figures, the short list's extra sets of folds and every nested search are logistic; the
+    honest (nested) figure, the chosen strategy's figure and random's are the MLP's, and the details say so."""
+    ds, scores = digits
+    fs = fold_scores(ds, SCORERS, folds=5, seed=0)
+    judged = []
+    original = LiveEvaluator.fold_results
+
+    def fold_results(self, *args, **kwargs):
+        judged.append(self.model)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LiveEvaluator, "fold_results", fold_results)
+    candidates = ["random", "el2n:low", "ccs:el2n", "kcenter"]
+    sel = auto_select(ds, scores, 0.1, evaluator=LiveEvaluator(ds, folds=5, seed=0, model="mlp"), fold_scores=fs,
+                      candidates=candidates)
+    details = sel.details
+    assert details["honest_estimate"]["model"].startswith("torch MLP")
+    assert details["decision"]["chosen_by"].startswith("logistic regression")
+    assert "selection via proxy" in details["decision"]["proxy_note"]
+    assert details["decision"]["fold_seeds"] == SMALL_BUDGET_FOLD_SEEDS  # logistic figures: the small-budget sets
+    assert all(p["model"].startswith("logistic regression") for p in details["passes"])
+    assert {row["estimated_with"] for row in details["candidates"]} == {details["decision"]["chosen_by"]}
+    # the MLP judged the chosen strategy on the folds (cv_estimate), random's subsets (its reference) and the
+    # choice of each outer fold (nested), nothing else
+    assert 0 < judged.count("mlp") <= 1 + RANDOM_REPEATS + 5 and judged.count("logreg") > 5 * judged.count("mlp")
+    assert 0.0 < details["honest_estimate"]["accuracy"] < 1.0
+    # above the proxy's budget the MLP's own figures decide, as before
+    keep = PROXY_ROWS_PER_CLASS * ds.n_classes / ds.n_samples + 0.05
+    big = auto_select(ds, scores, keep, evaluator=LiveEvaluator(ds, folds=5, seed=0, model="mlp"), fold_scores=fs,
+                      candidates=candidates, nested=False)
+    assert "proxy_note" not in big.details["decision"] and big.details["decision"]["chosen_by"].startswith("torch MLP")
+    assert any(p["model"].startswith("torch MLP") for p in big.details["passes"])

@@ -67,8 +67,8 @@ def auto_table(ds) -> None:
     if candidates.empty:
         return
     candidates["strategy"] = tuning.canonical_each(candidates["strategy"])
-    shown = candidates[[c for c in ("chosen", "strategy", "accuracy", "std", "vs_random", "estimate", "n_kept")
-                        if c in candidates]]
+    shown = candidates[[c for c in ("chosen", "strategy", "accuracy", "std", "vs_random", "estimate", "estimated_with",
+                                    "n_kept") if c in candidates]]
     with st.expander(f"Every strategy auto tried at {result['keep']:.0%} ({len(shown)})", icon=":material/list:"):
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
             "chosen": st.column_config.CheckboxColumn("Chosen"),
@@ -77,6 +77,7 @@ def auto_table(ds) -> None:
             "std": st.column_config.NumberColumn("± std", format="percent"),
             "vs_random": st.column_config.NumberColumn("vs random", format="percent"),
             "estimate": st.column_config.TextColumn("Estimate"),
+            "estimated_with": st.column_config.TextColumn("Estimated with"),
             "n_kept": st.column_config.NumberColumn("Rows kept", format="%d")})
         st.caption("Pass 1 screens every candidate cheaply; pass 2 estimates the best few in full. The reported "
                    "estimate of the winner is nested (chosen without the held-out fold).")

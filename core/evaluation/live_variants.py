@@ -3,8 +3,9 @@
 Screening and background work need the evaluator's folds with another budget or another lock:
 a capped-iteration twin that screens many candidates (:meth:`SameFoldVariants.screening`), a twin
 whose fits never make the interactive figure wait (:meth:`~SameFoldVariants.twin`), the instant
-ridge first figure (:meth:`~SameFoldVariants.first_paint`) and the same evaluator on plain folds
-(:meth:`~SameFoldVariants.plain_folds`). Mixed into ``LiveEvaluator``; each variant is made once.
+ridge first figure (:meth:`~SameFoldVariants.first_paint`), the same evaluator on plain folds
+(:meth:`~SameFoldVariants.plain_folds`) and another model on the same folds (:meth:`~SameFoldVariants.proxy`).
+Mixed into ``LiveEvaluator``; each variant is made once.
 """
 
 from __future__ import annotations
@@ -41,6 +42,22 @@ class SameFoldVariants:
                                       fold_of_row=self.fold_of_row_)
             self._screen._fold_info = self.fold_info_
         return self._screen
+
+    def proxy(self, model: str):
+        """The same folds with another model: the one whose figures auto's choice weighs at small budgets
+        for a slow, noisy target (selection via proxy, :func:`core.search.screening.decision_model`).
+
+        Its fits are full (no step cap), with that model's defaults; ``self`` when ``model`` is this
+        evaluator's own and no estimator of the user's is set.
+        """
+        if model == self.model and self.estimator is None:
+            return self
+        with self._lock:
+            proxies = self.__dict__.setdefault("_proxies", {})
+            if model not in proxies:
+                proxies[model] = type(self)(self.ds, self.folds, self.seed, model, fold_of_row=self.fold_of_row_)
+                proxies[model]._fold_info = self.fold_info_  # same folds, same rule (not "given")
+            return proxies[model]
 
     def twin(self):
         """A twin on the same folds and model for background work, sharing the random references.

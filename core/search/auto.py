@@ -39,8 +39,8 @@ from core.foundation.progress import check_cancelled, report, scaled
 from core.scorers import align_scores
 from core.search.pool import (auto_candidates, coreset_candidates, default_candidates, is_coverage_aware,
                               rank_groups)
-from core.search.screening import (RANDOM_REPEATS, SMALL_BUDGET_ROWS_PER_CLASS, CandidateTable, decision_accuracies,
-                                   fold_seed_count, search, with_label_free)
+from core.search.screening import (PROXY_ROWS_PER_CLASS, RANDOM_REPEATS, SMALL_BUDGET_ROWS_PER_CLASS, CandidateTable,
+                                   decision_accuracies, decision_model, fold_seed_count, search, with_label_free)
 from core.selection import Selection, make_selection, score_names, select
 
 HONEST_METHOD = ("nested over the choice and the scoring: for each outer fold the whole search ran again on the "
@@ -101,7 +101,7 @@ def _rows_of(scores, ds, rows):
 
 
 def _nested(ds, scores, keep, seed, table: CandidateTable, fold_scores, candidates, finalists,
-            progress=None, cancel=None, fold_seeds: int = 1) -> tuple:
+            progress=None, cancel=None, fold_seeds: int = 1, decide_with=None) -> tuple:
     """(choice per outer fold, its accuracy on that fold): each choice searched on the other folds only.
 
     For outer fold ``o`` the whole search (screen and full pass) runs on the rows outside ``o``
@@ -109,7 +109,9 @@ def _nested(ds, scores, keep, seed, table: CandidateTable, fold_scores, candidat
     models that judge the candidates nor the scores that pick their rows ever saw fold ``o``.
     The inner screen ranks on 1 or 2 inner folds (:func:`_screen_folds`); the finalists are then
     estimated on every inner fold, and at small budgets on ``fold_seeds`` sets of inner folds (each
-    drawn from the rows outside ``o``, its fold-wise scores computed on those rows only).
+    drawn from the rows outside ``o``, its fold-wise scores computed on those rows only). With a proxy
+    (``decide_with``) the inner searches weigh its figures, as the decision did; fold ``o`` is always
+    judged by the target model.
     """
     evaluator = table.evaluator
     fold_of_row, n_folds = evaluator.fold_of_row_, evaluator.n_folds
@@ -130,7 +132,7 @@ def _nested(ds, scores, keep, seed, table: CandidateTable, fold_scores, candidat
         inner = CandidateTable(sub, _rows_of(scores, ds, rows), keep, seed, inner_ev, inner_scores)
         found = search(inner.at_exported_size(), candidates, nested=False, finalists=finalists,
                        screen_folds=_screen_folds(len(rows), n_folds - 1, 1, NESTED_SCREEN_FOLDS) or n_folds - 1,
-                       fold_seeds=fold_seeds, progress=part, cancel=cancel)
+                       fold_seeds=fold_seeds, decide_with=decide_with, progress=part, cancel=cancel)
         chosen = choose(decision_accuracies(found))
         choices.append(chosen)
         fold_acc, class_acc = evaluator.fold_results(table.masks(chosen), None, cancel)
@@ -153,6 +155,19 @@ def _decision_share(n_rows: int, n_folds: int, screened: int) -> float:
     the ``n_folds`` nested searches on its own (the screen is most of the work)."""
     inner = _screen_folds(n_rows * (n_folds - 1) // n_folds, n_folds - 1, 1, NESTED_SCREEN_FOLDS) or n_folds - 1
     return screened / (screened + n_folds * max(inner, 1))
+
+
+def _proxy_record(decide_with, evaluator, keep: float, ds) -> dict:
+    """Which model's figures the choice weighed, and why."""
+    if decide_with is None:
+        return {"chosen_by": evaluator.model_description}
+    per_class = float(keep) * ds.n_samples / max(ds.n_classes, 1)
+    proxy = evaluator.proxy(decide_with).model_description
+    return {"chosen_by": proxy, "proxy_note": (
+        f"small budget ({per_class:.0f} kept rows per class, below {PROXY_ROWS_PER_CLASS}): the candidates were "
+        f"estimated and chosen on the same folds by a proxy model, {proxy}, whose figures move less with the folds "
+        f"than the target's at this size (selection via proxy); the honest estimate, the chosen strategy's own "
+        f"figure and random's are the target model's: {evaluator.model_description}")}
 
 
 def _seeds_record(fold_seeds: int, keep: float, ds) -> dict:
@@ -189,6 +204,7 @@ def _candidate_rows(table: CandidateTable, found: dict, chosen: str, outer_choic
             "strategy": strategy, "accuracy": float(np.nanmean(accs)), "std": float(np.nanstd(accs)),
             "vs_random": float(np.mean(accs)) - random_mean if strategy in full else None,
             "estimate": "full" if strategy in full else "screen only",
+            "estimated_with": found["model"] if strategy in full else found.get("screen_model"),
             "n_kept": n_kept(strategy), "chosen": strategy == chosen,
             "coverage_aware": is_coverage_aware(strategy),
             "leak_free": strategy not in table.not_leak_free,
@@ -243,16 +259,19 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
     n_folds = evaluator.n_folds
     screen_folds = _screen_folds(ds.n_samples, n_folds, NESTED_SCREEN_FOLDS, n_folds)
     share = _decision_share(ds.n_samples, n_folds, screen_folds or n_folds) if nested else 1.0
-    fold_seeds = fold_seed_count(ds.n_samples, ds.n_classes, keep, ds.n_features,
-                                 evaluator.model if evaluator.estimator is None else "own estimator")
+    model = evaluator.model if evaluator.estimator is None else "own estimator"
+    decide_with = decision_model(ds.n_samples, ds.n_classes, keep, model)
+    fold_seeds = fold_seed_count(ds.n_samples, ds.n_classes, keep, ds.n_features, decide_with)
+    decide_with = None if decide_with == model else decide_with
     found = search(decide, candidates, nested=False, finalists=finalists, screen_folds=screen_folds,
-                   fold_seeds=fold_seeds, progress=scaled(progress, 0, share), cancel=cancel)
+                   fold_seeds=fold_seeds, decide_with=decide_with, progress=scaled(progress, 0, share), cancel=cancel)
     chosen = choose(decision_accuracies(found))
     full = {s: table.accuracies(s, cancel=cancel) for s in dict.fromkeys([chosen, "random"])}  # at keep
     outer_choice, outer_acc, outer_classes = [], [], {}
     if nested:
         outer_choice, outer_acc, outer_classes = _nested(ds, scores, keep, seed, table, fold_scores, candidates,
-                                                         finalists, scaled(progress, share, 1.0), cancel, fold_seeds)
+                                                         finalists, scaled(progress, share, 1.0), cancel, fold_seeds,
+                                                         decide_with)
     leak_free = fold_scores is not None and not (table.not_leak_free | decide.not_leak_free)
     chosen_sel = select(ds, scores, chosen, keep=keep, seed=seed)
     if nested:
@@ -270,7 +289,8 @@ def auto_select(ds, scores, keep: float, seed: int = 0, *, folds: int = 5, candi
         "candidates": _candidate_rows(decide, found, chosen, outer_choice,
                                       lambda s: int(round(decide.n_kept(s) * table.keep / decide.keep))),
         "decision": {"keep_inside_folds": decide.keep, "note": DECISION_NOTE if decide is not table else
-                     "candidates were compared at the keep fraction itself", **_seeds_record(fold_seeds, keep, ds)},
+                     "candidates were compared at the keep fraction itself", **_seeds_record(fold_seeds, keep, ds),
+                     **_proxy_record(decide_with, evaluator, keep, ds)},
         "cv_estimate": {"accuracy": float(np.mean(full[chosen])), "std": float(np.std(full[chosen])),
                         "note": "the chosen strategy on the folds it was chosen on (optimistic)"},
         "honest_estimate": honest, "random_reference": random_est.to_dict(),
