@@ -26,11 +26,12 @@ Caches: a fresh temporary WORKBENCH_CACHE_DIR (cold).
         # ... and the MLP's own figures on 5 sets of folds (replayed: its finalists on 1-5 sets)
 
 ``--model M``: the values are M's test accuracies, the candidates' figures stay logistic (so the replayed rules
-choose by a logistic proxy on 5 fold seeds, as in selection via proxy, Coleman et al. 2020), and M's own figures
-on fold seed 0 are kept too, so the replay also gives auto's rule for M (a logistic screen, then M's figures for
-the short list). ``--target-seeds N`` keeps M's figures on N sets of folds, and the replay then gives
-auto's rule for M with its finalists estimated on 1..N sets, averaged over which sets are drawn (N = 5 is
-what ``SMALL_BUDGET_MODELS`` turns on).
+choose by a logistic proxy, as in selection via proxy, Coleman et al. 2020: what auto does for an MLP target
+below ``PROXY_ROWS_PER_CLASS``; the summary's k = 1 row is the proxy on the one set auto uses above
+``SMALL_BUDGET_ROWS_PER_CLASS``), and M's own figures on fold seed 0 are kept too, so the replay also gives the
+rule on M's own figures (a logistic screen, then M's figures for the short list: what auto does above
+``PROXY_ROWS_PER_CLASS``). ``--target-seeds N`` keeps M's figures on N sets of folds, and the replay then gives
+that rule with M's finalists estimated on 1..N sets, averaged over which sets are drawn.
 """
 
 from __future__ import annotations
