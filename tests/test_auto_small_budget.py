@@ -4,7 +4,9 @@ At a dozen kept rows per class one set of folds moves a candidate's estimate by 
 finalists differ, so the best-looking finalist is largely the luckiest (issue 22: digits at keep
 0.1). Below :data:`SMALL_BUDGET_ROWS_PER_CLASS` kept rows per class the choice weighs
 :data:`SMALL_BUDGET_FOLD_SEEDS` sets of folds, drawn inside the search with the project's fold
-maker and with fold-wise scores made again for them; above it, nothing changes.
+maker and with fold-wise scores made again for them; above it, nothing changes. An MLP target is
+decided on logistic regression's figures below :data:`PROXY_ROWS_PER_CLASS` (selection via proxy), while
+its own model still gives the honest figure.
 """
 
 from __future__ import annotations

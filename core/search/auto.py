@@ -38,7 +38,7 @@ from core.foundation.errors import ConfigError
 from core.foundation.progress import check_cancelled, report, scaled
 from core.scorers import align_scores
 from core.search.pool import (auto_candidates, coreset_candidates, default_candidates, is_coverage_aware,
-                              rank_groups)
+                              kept_rows_per_class, rank_groups)
 from core.search.screening import (PROXY_ROWS_PER_CLASS, RANDOM_REPEATS, SMALL_BUDGET_ROWS_PER_CLASS, CandidateTable,
                                    decision_accuracies, decision_model, fold_seed_count, search, with_label_free)
 from core.selection import Selection, make_selection, score_names, select
@@ -161,7 +161,7 @@ def _proxy_record(decide_with, evaluator, keep: float, ds) -> dict:
     """Which model's figures the choice weighed, and why."""
     if decide_with is None:
         return {"chosen_by": evaluator.model_description}
-    per_class = float(keep) * ds.n_samples / max(ds.n_classes, 1)
+    per_class = kept_rows_per_class(ds.n_samples, ds.n_classes, keep)
     proxy = evaluator.proxy(decide_with).model_description
     return {"chosen_by": proxy, "proxy_note": (
         f"small budget ({per_class:.0f} kept rows per class, below {PROXY_ROWS_PER_CLASS}): the candidates were "
@@ -172,7 +172,7 @@ def _proxy_record(decide_with, evaluator, keep: float, ds) -> dict:
 
 def _seeds_record(fold_seeds: int, keep: float, ds) -> dict:
     """How many sets of folds the finalists were estimated on, and why."""
-    per_class = float(keep) * ds.n_samples / max(ds.n_classes, 1)
+    per_class = kept_rows_per_class(ds.n_samples, ds.n_classes, keep)
     why = (f"small budget ({per_class:.0f} kept rows per class, below {SMALL_BUDGET_ROWS_PER_CLASS}): the finalists "
            f"were estimated on {fold_seeds} sets of folds (repeated cross-validation, fold-wise scores made again for "
            "each), in the decision and in every nested search" if fold_seeds > 1 else

@@ -90,11 +90,16 @@ def default_candidates(score_columns, frame=None) -> list:
     return out
 
 
+def kept_rows_per_class(n_rows: int, n_classes: int, keep: float) -> float:
+    """Rows a class keeps on average at ``keep``: what every small-budget rule of auto is gated on."""
+    return float(keep) * float(n_rows) / max(int(n_classes), 1)
+
+
 def coreset_candidates(n_rows: int, n_features: int, n_classes: int, keep: float) -> list:
     """The coresets of :data:`CORESETS` below :data:`CORESET_MAX_ROWS_PER_CLASS` kept rows per class where a
     k-center pass over ``keep`` of ``n_rows`` rows costs at most :data:`CORESET_MAX_WORK`, else none."""
     kept = float(keep) * float(n_rows)
-    small = kept / max(int(n_classes), 1) < CORESET_MAX_ROWS_PER_CLASS
+    small = kept_rows_per_class(n_rows, n_classes, keep) < CORESET_MAX_ROWS_PER_CLASS
     return list(CORESETS) if small and kept * float(n_rows) * max(int(n_features), 1) <= CORESET_MAX_WORK else []
 
 

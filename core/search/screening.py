@@ -20,7 +20,7 @@ from core.evaluation import FoldScores, LiveEvaluator, fold_masks, recorded_fold
 from core.foundation.progress import check_cancelled, report, scaled
 from core.foundation.seeds import derive_seed
 from core.scorers import align_scores, reads_labels, registered_names, scorer_records
-from core.search.pool import is_coverage_aware
+from core.search.pool import is_coverage_aware, kept_rows_per_class
 
 RANDOM_REPEATS = 5
 FINALISTS = 6
@@ -59,7 +59,7 @@ PROXIES = {"mlp": "logreg"}
 def decision_model(n_rows: int, n_classes: int, keep: float, model: str) -> str:
     """The model whose figures auto's choice weighs: ``model`` itself, or its proxy (:data:`PROXIES`) below
     :data:`PROXY_ROWS_PER_CLASS` kept rows per class."""
-    per_class = float(keep) * n_rows / max(int(n_classes), 1)
+    per_class = kept_rows_per_class(n_rows, n_classes, keep)
     return PROXIES[model] if model in PROXIES and per_class < PROXY_ROWS_PER_CLASS else model
 
 
@@ -67,7 +67,7 @@ def fold_seed_count(n_rows: int, n_classes: int, keep: float, n_features: int = 
     """Fold seeds the finalists are estimated on: :data:`SMALL_BUDGET_FOLD_SEEDS` below
     :data:`SMALL_BUDGET_ROWS_PER_CLASS` kept rows per class (on at most :data:`SMALL_BUDGET_MAX_CELLS` cells, with
     a target model of :data:`SMALL_BUDGET_MODELS`), else 1."""
-    per_class = float(keep) * n_rows / max(int(n_classes), 1)
+    per_class = kept_rows_per_class(n_rows, n_classes, keep)
     small = (per_class < SMALL_BUDGET_ROWS_PER_CLASS and n_rows * max(int(n_features), 1) <= SMALL_BUDGET_MAX_CELLS
              and model in SMALL_BUDGET_MODELS)
     return SMALL_BUDGET_FOLD_SEEDS if small else 1
