@@ -228,7 +228,7 @@ def growth(runs: list) -> list:
         factor = math.log(large["rows"] / small["rows"])
 
         def scaled(a: float, b: float):
-            return round(10 ** (math.log(b / a) / factor * math.log(10)), 2) if a > 0 and b > 0 else None
+            return round(10 ** (math.log(b / a) / factor), 2) if a > 0 and b > 0 else None  # b/a at 10x rows
 
         out.append({"from_rows": small["rows"], "to_rows": large["rows"],
                     "total_time_per_10x": scaled(small["seconds"], large["seconds"]),

@@ -280,3 +280,19 @@ def test_stratified_sample_with_scores_for_the_app(dataset, distributed):
     assert list(scores.index) == list(ds.ids)
     written = pd.read_parquet(distributed["out"] / "scores").set_index("id")
     np.testing.assert_allclose(scores["knn_density"], written.loc[ds.ids, "knn_density"])
+
+
+@pytest.mark.slow
+def test_closing_a_local_cluster_waits_for_its_workers_and_not_the_resource_tracker():
+    # the resource tracker multiprocessing starts beside the workers lives as long as the process that started the
+    # cluster: counted as a worker, every local cluster's close waited out the whole timeout (15 s a CLI command)
+    code = ("import psutil\n"
+            "from core.workflows.partitioned import engine\n"
+            "before = {c.pid for c in psutil.Process().children(recursive=True)}\n"
+            "with engine.dask_engine(workers=2):\n"
+            "    new = [c for c in psutil.Process().children(recursive=True) if c.pid not in before]\n"
+            "    print(sorted((engine._is_worker(c), 'resource_tracker' in ' '.join(c.cmdline())) for c in new))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).parent.parent, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[(False, True), (True, False), (True, False)]"

@@ -91,7 +91,7 @@ def dask_engine(address: Optional[str] = None, *, workers: int = 2,
                 cluster = LocalCluster(n_workers=int(workers), threads_per_worker=int(threads_per_worker),
                                        processes=True, dashboard_address=":0", worker_dashboard_address=":0",
                                        silence_logs=logging.ERROR, local_directory=str(scratch))
-            workers_started = [child for child in _children() if child.pid not in before]
+            workers_started = [child for child in _children() if child.pid not in before and _is_worker(child)]
             client = Client(cluster)
             description = {"engine": "dask", "cluster": "local", "workers": int(workers)}
         try:
@@ -110,6 +110,17 @@ def _children() -> list:
     import psutil  # distributed's own dependency
 
     return psutil.Process().children(recursive=True)
+
+
+def _is_worker(process) -> bool:
+    """A spawned worker process, not the resource tracker multiprocessing starts beside them: the tracker lives
+    as long as this process, so waiting for it cost every local cluster the whole timeout (15 s a command)."""
+    import psutil
+
+    try:
+        return any("spawn_main" in part for part in process.cmdline())
+    except psutil.Error:  # gone already: nothing to wait for
+        return False
 
 
 def _wait_for_exit(processes: list, timeout: float = 15.0) -> None:
