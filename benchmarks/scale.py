@@ -15,7 +15,9 @@ store, not copied) and :func:`core.compute_scores` with the default scorers and 
 :class:`core.scorers.LargeData` (approximate neighbours with measured recall@10, out-of-fold models
 on a stratified sample). ``cluster``: :func:`core.workflows.score_partitioned` on a local cluster, with the
 wall seconds of each of its stages on the driver and each scorer's seconds summed over its partition tasks
-(from the scores record's ``timings``) and, across sizes, their fitted exponents (``exponents_cluster``).
+(from the scores record's ``timings``; NN-descent's steps as ``neighbour graph: ...``) and, across sizes, their
+fitted exponents (``exponents_cluster``); ``--search nndescent`` or ``ivf`` forces the shared graph's method
+(``auto``: the library's choice by row count).
 Each run is a child process; its peak memory is the child's peak resident set (``ru_maxrss``; for
 the cluster, the driver plus every worker), which includes the memory-mapped pages it touched.
 
@@ -158,14 +160,14 @@ def exponents(runs: list) -> dict:
     return fitted
 
 
-def run_cluster(data: Path, scratch: Path, workers: int) -> dict:
+def run_cluster(data: Path, scratch: Path, workers: int, search: str = "auto") -> dict:
     from core.workflows import dask_engine, score_partitioned
 
     start = time.time()
     with dask_engine(workers=workers) as engine:
         started = time.time() - start
         record = score_partitioned(data, scratch / "scores", label="label", engine=engine, scratch=scratch,
-                                   progress=_progress(start))
+                                   search=search, progress=_progress(start))
         worker_peaks = engine.client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     timings = record["timings"]
     stages = dict(timings["stages_wall_seconds"])
@@ -184,7 +186,7 @@ def _child(args) -> None:
     try:
         load_before = os.getloadavg()
         if args.mode == "cluster":
-            result = run_cluster(Path(args.data), scratch, args.workers)
+            result = run_cluster(Path(args.data), scratch, args.workers, args.search)
         elif args.mode == "stages":
             result = run_stages(Path(args.data), scratch, args.probes, args.search)
         else:
@@ -226,8 +228,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--probes", type=int, default=0,
                         help="stages: search this many cells per row (0: the count chosen by measured recall)")
-    parser.add_argument("--search", default="auto", choices=["auto", "ivf", "hnsw"],
-                        help="single and stages: the approximate neighbour search (default auto, the library's)")
+    parser.add_argument("--search", default="auto", choices=["auto", "ivf", "hnsw", "nndescent"],
+                        help="the approximate neighbour search (default auto, the library's): ivf or hnsw on one "
+                             "machine (single, stages), ivf or nndescent on partitions (cluster)")
     parser.add_argument("--cache", default="/tmp/workbench-scale", help="where generated data and scratch go")
     parser.add_argument("--data", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

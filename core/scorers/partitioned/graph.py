@@ -1,7 +1,9 @@
-"""The neighbour graph the partitioned scorers share: k-means lists of every row, in files on a shared disk.
+"""The neighbour graph the partitioned scorers share, in files on a shared disk; and its inverted-file search.
 
-Built and searched partition by partition with the inverted-file index of
-:mod:`core.foundation.cluster_index`:
+The scorers read the graph from :data:`GRAPH_INDICES` and :data:`GRAPH_DISTANCES` (:func:`read_graph`), rows in
+data order. By default NN-descent writes them (:mod:`core.scorers.partitioned.descent`); with
+``score_partitioned(search="ivf")`` (or ``clusters=`` / ``probes=``) the inverted-file index of
+:mod:`core.foundation.cluster_index` searches them partition by partition:
 
 1. the driver fits the list centroids on a sample (bounded size);
 2. :func:`assign_task`: every partition finds the home list of each of its rows and counts its

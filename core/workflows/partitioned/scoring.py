@@ -8,7 +8,8 @@ summaries reduced on the driver in between):
 2. draw the bounded samples (:func:`core.scorers.oof.fit_sample_mask`): fit the out-of-fold models
    (stratified sample, every row predicted by the model of its own fold), the prototypes and the
    centroids of the shared neighbour index;
-3. build and search the shared neighbour graph (:mod:`core.scorers.partitioned.graph`);
+3. build the shared neighbour graph: by NN-descent (:mod:`core.scorers.partitioned.descent`), or with the
+   inverted file (:mod:`core.scorers.partitioned.graph`);
 4. each scorer's partitioned half (:mod:`core.scorers.partitioned`, declared beside its scorer)
    reduces its global statistics from per-partition summaries, then gives its columns of every
    partition, written as one scores file per partition.
@@ -43,12 +44,32 @@ from core.foundation.seeds import rng
 from core.scorers import resolve_scorers
 from core.scorers.oof import fit_sample_mask, row_folds
 from core.scorers.partitioned import ScoreState, partitioned_half, partitioned_scorers
+from core.scorers.partitioned import descent
 from core.scorers.partitioned import graph as shared_graph
 from core.scorers.table import RECORDS_KEY, make_records
 from core.workflows.partitioned.engine import SerialEngine
 
 #: Name of the file beside the scores partitions that records how they were made.
 SCORES_RECORD = "_workbench_scores.json"
+#: How the shared neighbour graph is searched: NN-descent (``"nndescent"``, :mod:`core.scorers.partitioned.descent`) or
+#: the inverted file (``"ivf"``, :mod:`core.scorers.partitioned.graph`). ``"auto"``: the inverted file up to
+#: :data:`DESCENT_FROM` rows (or whenever its ``clusters`` or ``probes`` are given), NN-descent above.
+PARTITIONED_SEARCHES = ("auto", "nndescent", "ivf")
+#: Above this many rows ``"auto"`` builds the graph by NN-descent. Measured on 2 workers (``benchmarks/scale.py
+#: --mode cluster``, 128 features of 16 latent dimensions, the same quiet hour): graph stage 2.7 / 14.7 / 88.0 s
+#: with the inverted file at 100k / 300k / 1M rows (its cost grows as n^1.5), 5.3 / 20.5 / 91.7 s by NN-descent
+#: (n^1.2); at 5M x 64 the whole score took 643 s by NN-descent (1,352 s with the inverted file on 2026-12-07).
+DESCENT_FROM = 1_000_000
+
+
+def partitioned_search(search: str, clusters: Optional[int], probes: Optional[int], n_samples: int) -> str:
+    """The method ``search`` stands for on ``n_samples`` rows: ``"nndescent"`` or ``"ivf"``."""
+    if search not in PARTITIONED_SEARCHES:
+        raise ConfigError(f"Unknown neighbour search {search!r}; choose one of {', '.join(PARTITIONED_SEARCHES)}.")
+    if search == "auto":
+        inverted = clusters is not None or probes is not None or n_samples <= DESCENT_FROM
+        return "ivf" if inverted else "nndescent"
+    return search
 
 
 def _fill(index: int, data: PartitionedData, scratch: str) -> int:
@@ -95,14 +116,16 @@ def _neighbors_needed(scorers) -> int:
 
 
 def _fit_globals(engine, state: ScoreState, *, fit_rows: int, index_rows: int, clusters: Optional[int],
-                 probes: Optional[int]) -> dict:
+                 probes: Optional[int], search: str) -> dict:
     data = state.data
-    samples = engine.map(_sample_task, range(len(data.partitions)), data, state.scratch, fit_rows, index_rows,
-                         state.seed, state.folds)
+    samples = engine.map(_sample_task, range(len(data.partitions)), data, state.scratch, fit_rows,
+                         index_rows if search == "ivf" else 0, state.seed, state.folds)
     sample = {key: np.concatenate([s[f"fit_{key}"] for s in samples]) for key in ("X", "y", "fold")}
     for half in _halves(state):
         if half.fit is not None:
             half.fit(state, sample)
+    if search != "ivf":
+        return {"index": None, "fit_rows": int(len(sample["y"]))}
     index_X = np.concatenate([s["index_X"] for s in samples])
     index = fit_cluster_index(index_X if len(index_X) >= 2 else sample["X"],
                               clusters or default_clusters(data.n_samples), probes or 1, state.seed)
@@ -217,7 +240,7 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
                       names="default", seed: int = 0, folds: int = 5, engine=None, scratch=None,
                       fit_rows: int = 200_000, index_rows: int = 50_000, clusters: Optional[int] = None,
                       probes: Optional[int] = None, target_recall: float = RECALL_TARGET,
-                      recall_queries: int = 200, progress=None) -> dict:
+                      recall_queries: int = 200, search: str = "auto", progress=None) -> dict:
     """Score every row of a partitioned Parquet dataset; write the scores as a partitioned dataset.
 
     Parameters
@@ -236,8 +259,13 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
         Parent of the temporary folder of shared files (default: beside ``out``); removed at the end.
     fit_rows : int
         Size of the stratified sample the out-of-fold models and prototypes are fitted on.
+    search : {"auto", "nndescent", "ivf"}
+        How the shared neighbour graph is found (:data:`PARTITIONED_SEARCHES`): NN-descent, whose rounds stop at the
+        first whose recall@10 on 300 sampled rows (exact neighbours by brute force) reaches ``target_recall``,
+        or the inverted file. ``"auto"``: the inverted file up to :data:`DESCENT_FROM` rows or when ``clusters``
+        or ``probes`` is given, NN-descent above.
     index_rows, clusters : int
-        Sample the index centroids are fitted on, and lists of the index.
+        The inverted file: sample the index centroids are fitted on, and lists of the index.
     probes : int, optional
         Lists each row searches (``probes >= clusters`` makes the neighbour search exact). Default:
         the fewest that reach ``target_recall`` (recall@10) on 300 sampled rows whose exact
@@ -261,6 +289,7 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
     with _timed(stages, "partition summaries"):
         data = open_partitioned(source, label=label, id=id, features=features, map=engine.map)
     params = _check(data, scorers)
+    search = partitioned_search(search, clusters, probes, data.n_samples)
     work = Path(tempfile.mkdtemp(prefix="workbench-scratch-", dir=scratch or out.parent))
     staging = staging_folder(out)
     try:
@@ -271,14 +300,23 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
         report(progress, 1, 8, f"feature store filled: {data.n_samples:,} rows in {len(data.partitions)} partitions")
         with _timed(stages, "samples, models and centroids"):
             fitted = _fit_globals(engine, state, fit_rows=fit_rows, index_rows=index_rows, clusters=clusters,
-                                  probes=probes)
-        report(progress, 3, 8, "models, prototypes and index centroids fitted on samples")
+                                  probes=probes, search=search)
+        report(progress, 3, 8, "models and prototypes fitted on samples")
         k = min(_neighbors_needed(scorers), data.n_samples - 1)
         with _timed(stages, "exact neighbours of the calibration and check rows"):
-            calibration, check = _sampled_exact(engine, state, min(10, k), probes is None, recall_queries)
+            calibration, check = _sampled_exact(engine, state, min(10, k), search != "ivf" or probes is None,
+                                                recall_queries)
         with _timed(stages, "neighbour graph"):
-            fitted["index"] = _build_graph(engine, state, fitted["index"], k, probes, target_recall, calibration)
-        fitted["probes_chosen_for_recall"] = None if probes is not None else float(target_recall)
+            if search == "ivf":
+                fitted["index"] = _build_graph(engine, state, fitted["index"], k, probes, target_recall, calibration)
+                fitted["probes_chosen_for_recall"] = None if probes is not None else float(target_recall)
+            else:
+                fitted["descent"], stages_graph = descent.build(
+                    engine, data, str(work), k, calibration, target_recall, state.seed,
+                    lambda done, recall: report(progress, 4, 8, f"neighbour graph: round {done} of NN-descent, "
+                                                                f"recall@10 {recall} on the calibration rows"))
+                fitted["descent"]["rounds_chosen_for_recall"] = float(target_recall)
+                stages.update({f"neighbour graph: {name}": value for name, value in stages_graph.items()})
         with _timed(stages, "recall check"):
             fitted["recall"] = shared_graph.graph_recall(str(work), *check) if check is not None else None
         report(progress, 5, 8, f"neighbour graph: {k} neighbours per row")
@@ -299,14 +337,21 @@ def score_partitioned(source, out, *, label: str = "label", id: Optional[str] = 
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _record(data, scorers, state, fitted, engine, seed, folds, k) -> dict:
+def _neighbors_record(fitted: dict, k: int) -> dict:
+    recall = None if fitted.get("recall") is None else round(fitted["recall"], 4)
+    if fitted.get("descent") is not None:
+        return {"method": "approximate", "search": "nn-descent", "k": int(k), **fitted["descent"],
+                "recall_at_10": recall}
     index = fitted["index"]
-    exact = index.probes >= index.clusters
-    shared = {"neighbors": {"method": "exact" if exact else "approximate", "search": "cluster-probe",
-                            "clusters": index.clusters, "probes": index.probes, "k": int(k),
-                            **({"probes_chosen_for_recall": fitted["probes_chosen_for_recall"]}
-                               if fitted.get("probes_chosen_for_recall") is not None else {}),
-                            "recall_at_10": None if fitted.get("recall") is None else round(fitted["recall"], 4)},
+    return {"method": "exact" if index.probes >= index.clusters else "approximate", "search": "cluster-probe",
+            "clusters": index.clusters, "probes": index.probes, "k": int(k),
+            **({"probes_chosen_for_recall": fitted["probes_chosen_for_recall"]}
+               if fitted.get("probes_chosen_for_recall") is not None else {}),
+            "recall_at_10": recall}
+
+
+def _record(data, scorers, state, fitted, engine, seed, folds, k) -> dict:
+    shared = {"neighbors": _neighbors_record(fitted, k),
               "oof": {"fit": "stratified sample", "rows": fitted["fit_rows"], "of": data.n_samples,
                       "apply": "every row by the model of its own fold"}}
     return {"data_fingerprint": data.fingerprint, "n_rows": data.n_samples, "partitions": len(data.partitions),
