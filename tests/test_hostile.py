@@ -861,3 +861,10 @@ def test_an_unreadable_class_folder_is_an_error_not_a_missing_class(tmp_path, mo
                 core.load_dataset(folder, min_rows_per_class=2)
         finally:
             (folder / "eel").chmod(0o755)
+
+
+def test_scoring_partitions_says_how_the_neighbours_were_found(tmp_path):
+    result = run_main("score", _partitions(tmp_path / "data"), "--scorers", "knn_density", "--workers", "0",
+                      "--out", tmp_path / "scores")
+    assert result.returncode == 0, result.stderr
+    assert "(neighbours: approximate, cluster-probe, recall@10 1.0 on sampled rows)" in result.stdout

@@ -95,8 +95,11 @@ def run_score(args) -> int:
         engine=engine, progress=bar), bar)
     if not args.quiet:
         neighbours = record["scorers"][0].get("neighbors", {}) if record["scorers"] else {}
+        how = ", ".join(str(part) for part in (neighbours.get("method", "n/a"), neighbours.get("search"),
+                                               neighbours.get("recall_at_10") and
+                                               f"recall@10 {neighbours['recall_at_10']} on sampled rows") if part)
         print(f"Scored {record['n_rows']} rows in {record['partitions']} partitions on {json.dumps(record['engine'])} "
-              f"(neighbours: {neighbours.get('method', 'n/a')}); wrote {out}.", flush=True)
+              f"(neighbours: {how}); wrote {out}.", flush=True)
     return 0
 
 
