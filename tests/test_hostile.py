@@ -868,3 +868,14 @@ def test_scoring_partitions_says_how_the_neighbours_were_found(tmp_path):
                       "--out", tmp_path / "scores")
     assert result.returncode == 0, result.stderr
     assert "(neighbours: approximate, cluster-probe, recall@10 1.0 on sampled rows)" in result.stdout
+
+
+def test_score_search_chooses_the_neighbour_method_and_refuses_unknown_ones(tmp_path):
+    data = _partitions(tmp_path / "data")
+    result = run_main("score", data, "--scorers", "knn_density", "--workers", "0", "--search", "nndescent",
+                      "--out", tmp_path / "scores")
+    assert result.returncode == 0 and "(neighbours: approximate, nn-descent, recall@10" in result.stdout, result.stderr
+    assert_refused(run_main("score", data, "--scorers", "knn_density", "--workers", "0", "--search", "hnsw",
+                            "--out", tmp_path / "other"), "choose one of auto, nndescent, ivf", tmp_path / "other")
+    assert_refused(run_main("score", _small_csv(tmp_path), "--label", "label", "--search", "annoy",
+                            "--out", tmp_path / "s.csv"), "choose one of auto, ivf, hnsw", tmp_path / "s.csv")

@@ -92,7 +92,7 @@ def run_score(args) -> int:
     bar = support.make_progress(args.quiet)
     record = _on_engine(args, lambda engine: workflows.score_partitioned(
         args.data, out, label=args.label, id=args.id, features=features, names=names, seed=seed, folds=folds,
-        engine=engine, progress=bar), bar)
+        search=args.search, engine=engine, progress=bar), bar)
     if not args.quiet:
         neighbours = record["scorers"][0].get("neighbors", {}) if record["scorers"] else {}
         how = ", ".join(str(part) for part in (neighbours.get("method", "n/a"), neighbours.get("search"),

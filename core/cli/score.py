@@ -8,7 +8,7 @@ import pandas as pd
 from core.cli import partitioned, steps, support
 from core.cli.options import OUTPUTS, cluster_options, wrap
 from core.outputs import write_table
-from core.scorers import align_scores
+from core.scorers import LargeData, align_scores
 
 NAME = "score"
 
@@ -29,6 +29,10 @@ def add_parsers(sub, *, common, data, formatter) -> None:
     p.add_argument("--scorers", default="default", metavar="A,B",
                    help="comma-separated scorer names, 'default' (the cheap set) or 'all'; see `workbench scorers`")
     p.add_argument("--out", required=True, metavar="FILE", help="output .csv or .parquet")
+    p.add_argument("--search", default="auto", metavar="METHOD",
+                   help="how the approximate neighbour graph is found (above 20,000 rows): 'auto' (the default: "
+                        "chosen by row count), 'ivf' or 'hnsw' on one machine, 'ivf' or 'nndescent' on partitioned "
+                        "data; the scorer records say which was used, with its measured recall")
     cluster_options(p)
 
 
@@ -48,6 +52,7 @@ def run(args) -> int:
     if partitioned.wanted(args):
         return partitioned.run_score(args)
     steps.check_data_options(args)
+    LargeData(search=args.search)  # an unknown --search: one line naming the choices, before any work
     out = support.check_output(args.out, option="--out", inputs=[("DATA", args.data)])
     names = support.resolve_scorer_names(args.scorers)
     ds = steps.load_data(args)

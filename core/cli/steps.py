@@ -10,7 +10,7 @@ import pandas as pd
 
 from core.cli import support
 from core.data import load_dataset
-from core.scorers import DEFAULT_SCORERS, compute_scores, registered_names
+from core.scorers import DEFAULT_SCORERS, LargeData, compute_scores, registered_names
 
 __all__ = ["say", "warn", "default_scorers", "progress", "close", "check_data_options", "load_data", "compute",
            "reuse_scores"]
@@ -76,7 +76,8 @@ def load_data(args):
 def compute(ds, names: list, args, bar) -> Optional[pd.DataFrame]:
     if not names:
         return None
-    return compute_scores(ds, names, seed=args.seed, progress=bar, folds=args.folds)
+    large = LargeData(search=getattr(args, "search", "auto"))  # `workbench score --search`; others: the default
+    return compute_scores(ds, names, seed=args.seed, progress=bar, folds=args.folds, large=large)
 
 
 def reuse_scores(path: str, ds=None) -> pd.DataFrame:

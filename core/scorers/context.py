@@ -73,6 +73,9 @@ class LargeData:
     fit_rows: int = 200_000
     recall_queries: int = 200
 
+    def __post_init__(self):
+        resolve_search(self.search, 0)  # an unknown method is one clear error when the settings are made
+
 
 class ScoringContext:
     """Shared, lazily computed inputs of the scorers for one data set and one set of settings.
