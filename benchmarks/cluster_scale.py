@@ -7,7 +7,7 @@ For each size, data are written once by ``benchmarks/gen_partitioned.py`` (``--f
 reused. Then each step runs as its own ``workbench`` subprocess, which starts and shuts down its own
 local cluster (``--workers 2``):
 
-1. ``score DATA --out SCORES --workers 2`` (the default scorers);
+1. ``score DATA --out SCORES --workers 2 --search SEARCH`` (the default scorers; ``--search`` the neighbour method, auto by default);
 2. ``select`` with a top-k strategy (``knn_density --keep 0.3``), ``ccs:label_noise --keep 0.3`` and
    ``drop-flagged:label_noise``;
 3. ``apply`` of the top-k manifest, checked to write the same files byte for byte as ``select`` did.
@@ -192,7 +192,8 @@ def run_size(rows: int, args) -> dict:
     engine = ["--workers", str(args.workers), "--quiet"]
     common = ["--label", "label", "--id", "id", *engine]
     scores = work / "scores"
-    steps = [run_step("score", [WORKBENCH, "score", str(data), "--out", str(scores), *common], args.poll, args.log)]
+    steps = [run_step("score", [WORKBENCH, "score", str(data), "--out", str(scores), "--search", args.search, *common],
+                      args.poll, args.log)]
     selections = {"topk": ["--strategy", "knn_density", "--keep", "0.3"],
                   "ccs": ["--strategy", "ccs:label_noise", "--keep", "0.3"],
                   "drop_flagged": ["--strategy", "drop-flagged:label_noise"]}
@@ -247,6 +248,8 @@ def main() -> None:
     parser.add_argument("--features", type=int, default=64)
     parser.add_argument("--partitions", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--search", default="auto", help="the score step's neighbour search: auto (the library's "
+                                                         "choice by rows), nndescent or ivf")
     parser.add_argument("--poll", type=float, default=0.2, help="seconds between memory polls")
     parser.add_argument("--cache", default="/tmp/cluster-scale", help="generated data and outputs (large)")
     parser.add_argument("--keep-outputs", action="store_true", help="keep scores and kept rows (default: removed)")
