@@ -58,13 +58,14 @@ def _write(folder, rows: int) -> None:
         frame.iloc[part].to_parquet(folder / f"part-{number}.parquet", index=False)
 
 
-def _gathered(tmp_path, rows: int) -> dict:
+def _gathered(tmp_path, rows: int, search: str) -> dict:
     data, out = tmp_path / f"data{rows}", tmp_path / f"out{rows}"
     _write(data, rows)
     out.mkdir()
     engine = RecordingEngine()
+    graph = {"clusters": 16, "probes": 4} if search == "ivf" else {"search": search}
     score_partitioned(data, out / "scores", label="label", id="id", engine=engine, fit_rows=400, index_rows=400,
-                      clusters=16, probes=4, recall_queries=20)
+                      recall_queries=20, **graph)
     for name, strategy, keep in (("top", "knn_density", 0.3), ("ccs", "ccs:label_noise", 0.3),
                                  ("flags", "drop-flagged:label_noise", None)):
         select_partitioned(data, out / "scores", out / name, out / f"{name}.json", strategy=strategy, keep=keep,
@@ -72,8 +73,9 @@ def _gathered(tmp_path, rows: int) -> dict:
     return engine.largest
 
 
-def test_driver_gathers_nothing_per_row(tmp_path):
-    small, large = _gathered(tmp_path, 3000), _gathered(tmp_path, 12000)
+@pytest.mark.parametrize("search", ["ivf", "nndescent"])
+def test_driver_gathers_nothing_per_row(tmp_path, search):
+    small, large = _gathered(tmp_path, 3000, search), _gathered(tmp_path, 12000, search)
     assert set(small) == set(large)
     # a per-row array would grow 4x (rows per partition 750 -> 3000: 6 kB -> 24 kB at 8 bytes a row)
     grown = {name: (small[name], large[name]) for name in small if large[name] > 1.5 * small[name] + 4096}
