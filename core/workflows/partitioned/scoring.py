@@ -58,7 +58,7 @@ PARTITIONED_SEARCHES = ("auto", "nndescent", "ivf")
 #: Above this many rows ``"auto"`` builds the graph by NN-descent. Measured on 2 workers (``benchmarks/scale.py
 #: --mode cluster``, 128 features of 16 latent dimensions, the same quiet hour): graph stage 2.7 / 14.7 / 88.0 s
 #: with the inverted file at 100k / 300k / 1M rows (its cost grows as n^1.5), 5.3 / 20.5 / 91.7 s by NN-descent
-#: (n^1.2); at 5M x 64 the whole score took 643 s by NN-descent (1,352 s with the inverted file on 2026-12-07).
+#: (n^1.2); at 5M x 64 the whole score took 643 s by NN-descent, 1,026 s with the inverted file (the same day).
 DESCENT_FROM = 1_000_000
 
 
