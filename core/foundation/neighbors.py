@@ -295,6 +295,14 @@ def choose_width(index, X: np.ndarray, order: np.ndarray, k: int, target_recall:
     return _fewest_reaching(widths, found, X, target_recall, seed=seed, queries=queries, otherwise=int(widths[-1]))
 
 
+def recall_of(exact, found) -> float:
+    """Share of the ``exact`` neighbours (one row of ids per sampled row) that ``found`` (the same rows' found ids,
+    in the same order; rows may differ in length) holds: recall@k with k the width of ``exact``."""
+    total = sum(len(row) for row in exact)
+    hits = sum(len(np.intersect1d(truth, ids)) for truth, ids in zip(exact, found))
+    return hits / float(total) if total else 1.0
+
+
 def _fewest_reaching(steps, found, X: np.ndarray, target_recall: float, *, seed: int, queries: int,
                      otherwise: int) -> int:
     """The first of ``steps`` whose search (``found(step, rows, count)``: neighbour rows of ``rows``,
@@ -304,8 +312,7 @@ def _fewest_reaching(steps, found, X: np.ndarray, target_recall: float, *, seed:
     _, truth = _exact_among(X, rows, k)
     for step in steps:
         hits = found(step, rows, k + 1)
-        recall = sum(len(np.intersect1d(truth[i], hits[i][hits[i] != row][:k])) for i, row in enumerate(rows))
-        if recall / (k * len(rows)) >= target_recall:
+        if recall_of(truth, [hits[i][hits[i] != row][:k] for i, row in enumerate(rows)]) >= target_recall:
             return int(step)
     return int(otherwise)
 
@@ -332,8 +339,7 @@ def neighbor_recall(X: np.ndarray, graph: NeighborGraph, *, k: int = 10, queries
     if not len(rows):
         return 1.0
     _, truth = _exact_among(X, rows, k)  # all queries at once: one pass over X per block of rows
-    found = sum(len(np.intersect1d(truth[i], graph.indices[row, :k])) for i, row in enumerate(rows))
-    return found / (k * len(rows))
+    return recall_of(truth, graph.indices[rows, :k])
 
 
 def headroom(k: int, folds: int) -> int:

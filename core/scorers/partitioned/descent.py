@@ -30,6 +30,7 @@ import numpy as np
 
 from core.data.partitions import PartitionedData, open_store
 from core.foundation import nn_descent
+from core.foundation.neighbors import recall_of
 from core.scorers.partitioned.graph import GRAPH_DISTANCES, GRAPH_INDICES, allocate
 
 #: Positions per block task (order, init, join).
@@ -128,35 +129,25 @@ def join_task(start: int, scratch: str, n: int, buffer: int) -> tuple:
     return int(changed), int(computed)
 
 
-def neighbours_of(scratch: str, buffer: int, rows: np.ndarray, k: int) -> np.ndarray:
-    """Row ids of the ``k`` nearest neighbours graph ``buffer`` holds for the given rows (ids), nearest first."""
-    position = _load(scratch, _POSITION)
-    perm = _load(scratch, _PERM.format(1))
-    found = np.asarray(_load(scratch, _INDICES.format(buffer))[np.asarray(position[rows])][:, :k])
-    return np.asarray(perm[found.ravel()]).reshape(found.shape)
+def _in_row_ids(scratch: str, buffer: int, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest neighbours graph ``buffer`` holds for the given rows (ids): their row ids and squared
+    distances, nearest first."""
+    places = np.asarray(_load(scratch, _POSITION)[rows])
+    found = np.asarray(_load(scratch, _INDICES.format(buffer))[places][:, :k])
+    ids = np.asarray(_load(scratch, _PERM.format(1))[found.ravel()]).reshape(found.shape)
+    return ids, np.asarray(_load(scratch, _DISTANCES.format(buffer))[places][:, :k])
 
 
 def write_task(index: int, data: PartitionedData, scratch: str, buffer: int) -> int:
     """Write partition ``index``'s rows of the scorers' graph files from graph ``buffer``."""
     part = data.partitions[index]
-    k = _load(scratch, GRAPH_INDICES).shape[1]
     graph_indices, graph_distances = _load(scratch, GRAPH_INDICES, "r+"), _load(scratch, GRAPH_DISTANCES, "r+")
-    position, perm = _load(scratch, _POSITION), _load(scratch, _PERM.format(1))
-    indices, distances = _load(scratch, _INDICES.format(buffer)), _load(scratch, _DISTANCES.format(buffer))
     for start in range(part.start, part.stop, BLOCK):
         stop = min(start + BLOCK, part.stop)
-        places = np.asarray(position[start:stop])
-        found = np.asarray(indices[places][:, :k])
-        graph_indices[start:stop] = np.asarray(perm[found.ravel()]).reshape(found.shape)
-        graph_distances[start:stop] = np.sqrt(np.asarray(distances[places][:, :k], dtype=np.float32))
+        ids, squared = _in_row_ids(scratch, buffer, np.arange(start, stop), graph_indices.shape[1])
+        graph_indices[start:stop], graph_distances[start:stop] = ids, np.sqrt(squared)
     graph_indices.flush(), graph_distances.flush()
     return part.rows
-
-
-def _recall(scratch: str, buffer: int, calibration) -> float:
-    rows, exact = calibration
-    found = neighbours_of(scratch, buffer, rows, exact.shape[1])
-    return sum(len(np.intersect1d(exact[q], found[q])) for q in range(len(rows))) / float(exact.size)
 
 
 def build(engine, data: PartitionedData, scratch: str, k: int, calibration, target_recall: float, seed: int,
@@ -194,7 +185,11 @@ def build(engine, data: PartitionedData, scratch: str, k: int, calibration, targ
         buffer = 1 - buffer
         changed = sum(c for c, _ in counts)
         computed += sum(c for _, c in counts)
-        recalls.append(None if calibration is None else round(_recall(scratch, buffer, calibration), 4))
+        if calibration is not None:
+            rows, exact = calibration
+            recalls.append(round(recall_of(exact, _in_row_ids(scratch, buffer, rows, exact.shape[1])[0]), 4))
+        else:
+            recalls.append(None)
         lap("rounds")
         if progress is not None:
             progress(round_ + 1, recalls[-1])

@@ -29,6 +29,7 @@ import numpy as np
 
 from core.data.partitions import PartitionedData, open_store
 from core.foundation.cluster_index import nearest_clusters, probe_search, smallest
+from core.foundation.neighbors import recall_of
 
 HOMES = "homes.npy"
 LIST_FEATURES = "lists_features.npy"
@@ -187,8 +188,7 @@ def probes_reaching_recall(scratch: str, bounds: np.ndarray, centroids: np.ndarr
     for probes in [p for p in steps if p < lists] + [lists]:
         probed = nearest_clusters(points, centroids, probes)
         _, found = probe_search(points, np.asarray(queries, dtype=np.int64), probed, block, k, lists)
-        hits = sum(len(np.intersect1d(exact[q], found[q])) for q in range(len(queries)))
-        if hits / float(len(queries) * k) >= target_recall:
+        if recall_of(exact, found) >= target_recall:
             return int(probes)
     return int(lists)
 
@@ -196,7 +196,5 @@ def probes_reaching_recall(scratch: str, bounds: np.ndarray, centroids: np.ndarr
 def graph_recall(scratch: str, queries: np.ndarray, exact: np.ndarray) -> float:
     """Recall@k of the written neighbour graph on the sampled ``queries`` against their ``exact``
     neighbours (:func:`exact_neighbours`, shape (len(queries), k))."""
-    k = exact.shape[1]
     graph = np.load(Path(scratch) / GRAPH_INDICES, mmap_mode="r")
-    hits = sum(len(np.intersect1d(exact[q], graph[row, :k])) for q, row in enumerate(queries))
-    return hits / float(len(queries) * k)
+    return recall_of(exact, np.asarray(graph[np.asarray(queries)][:, :exact.shape[1]]))

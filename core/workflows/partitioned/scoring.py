@@ -6,8 +6,8 @@ summaries reduced on the driver in between):
 
 1. describe the data (row and label counts per partition) and fill the memory-mapped feature store;
 2. draw the bounded samples (:func:`core.scorers.oof.fit_sample_mask`): fit the out-of-fold models
-   (stratified sample, every row predicted by the model of its own fold), the prototypes and the
-   centroids of the shared neighbour index;
+   (stratified sample, every row predicted by the model of its own fold), the prototypes and, for the
+   inverted file, the centroids of the shared neighbour index;
 3. build the shared neighbour graph: by NN-descent (:mod:`core.scorers.partitioned.descent`), or with the
    inverted file (:mod:`core.scorers.partitioned.graph`);
 4. each scorer's partitioned half (:mod:`core.scorers.partitioned`, declared beside its scorer)
